@@ -1,0 +1,1 @@
+"""Tests that run Stroomwijs inside a real Home Assistant."""

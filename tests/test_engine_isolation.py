@@ -1,0 +1,77 @@
+"""The engine must run without Home Assistant (add-on gateway, CLI)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+import subprocess
+import sys
+
+ENGINE = Path(__file__).resolve().parent.parent / "custom_components/stroomwijs/engine"
+
+
+def _imported_modules(source: Path) -> set[str]:
+    """Every absolute module name a file imports, at any depth of the tree."""
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_engine_module_imports_homeassistant() -> None:
+    """No file under engine/ names homeassistant in an import statement."""
+    files = sorted(ENGINE.rglob("*.py"))
+    assert files, "the engine package has no modules"
+    offenders = {
+        str(path.relative_to(ENGINE)): sorted(
+            name
+            for name in _imported_modules(path)
+            if name.split(".")[0] == "homeassistant"
+        )
+        for path in files
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_no_engine_module_reaches_outside_the_engine() -> None:
+    """Relative imports never climb out of engine/ into the HA glue."""
+    for path in ENGINE.rglob("*.py"):
+        depth = len(path.relative_to(ENGINE).parts) - 1
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level <= depth + 1, (
+                    f"{path.relative_to(ENGINE)} imports from outside the engine"
+                )
+
+
+def test_every_engine_module_imports_with_homeassistant_absent() -> None:
+    """Importing each engine module in a Python without homeassistant works."""
+    script = """
+import pkgutil, sys, importlib
+sys.modules["homeassistant"] = None  # makes any import of it fail
+import custom_components.stroomwijs.engine as engine
+names = [engine.__name__] + [
+    m.name for m in pkgutil.walk_packages(engine.__path__, engine.__name__ + ".")
+]
+for name in names:
+    importlib.import_module(name)
+leaked = sorted(
+    n for n in sys.modules if n.startswith("homeassistant") and sys.modules[n]
+)
+assert not leaked, leaked
+print(len(names))
+"""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ENGINE.parent.parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 3
