@@ -1,0 +1,1 @@
+"""Simulators: loopback peers that behave like real meters and devices."""
