@@ -1,0 +1,270 @@
+"""The meter: derives readings from telegram values and hands them out.
+
+A ``Meter`` does not know where telegrams come from. A stream reader (serial
+or TCP), the HomeWizard poller, or Home Assistant's entity adapter feed it
+``TelegramValues``; it adds what the engine derives (quarter-hour average and
+projection, monthly peak, headroom per phase) and pushes each ``MeterReading``
+to every subscriber at once, at the meter's own rate.
+
+When no reading arrives for ``stale_after`` seconds the meter becomes
+unavailable: subscribers to availability hear it at once, so the guard can
+fall back to its safe side. It logs that once, and logs once when readings
+return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+import logging
+import math
+
+from custom_components.stroomwijs.engine.grid import GridConnection
+
+from .models import MeterReading, MeterStats, QuarterSource, TelegramValues
+from .quarter import (
+    MonthPeakTracker,
+    QuarterTracker,
+    project_from_meter,
+    quarter_start,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+type ReadingCallback = Callable[[MeterReading], None]
+type AvailabilityCallback = Callable[[bool], None]
+
+
+def utc_now() -> datetime:
+    """Return the current time (aware, UTC)."""
+    return datetime.now(UTC)
+
+
+class Meter:
+    """The household's grid meter, fed with telegram values."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "P1 meter",
+        grid: GridConnection | None = None,
+        stale_after: float = 10.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Create a meter that is unavailable until its first reading."""
+        self.name = name
+        self.grid = grid
+        self.stale_after = stale_after
+        self.stats = MeterStats()
+        self._clock = clock
+        self._available = False
+        self._ever_available = False
+        self._last: MeterReading | None = None
+        self._quarters = QuarterTracker()
+        self._peaks = MonthPeakTracker()
+        self._subscribers: list[ReadingCallback] = []
+        self._availability_subscribers: list[AvailabilityCallback] = []
+        self._stale_handle: asyncio.TimerHandle | None = None
+        self._unavailable_reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether a fresh reading is at hand."""
+        return self._available
+
+    @property
+    def last_reading(self) -> MeterReading | None:
+        """The newest reading (it may be stale; check ``available``)."""
+        return self._last
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why the meter is unavailable, if it is."""
+        return None if self._available else self._unavailable_reason
+
+    def subscribe(self, callback: ReadingCallback) -> Callable[[], None]:
+        """Call ``callback`` with every reading; return a function to stop."""
+        self._subscribers.append(callback)
+        return lambda: _discard(self._subscribers, callback)
+
+    def subscribe_availability(
+        self, callback: AvailabilityCallback
+    ) -> Callable[[], None]:
+        """Call ``callback(available)`` whenever availability changes."""
+        self._availability_subscribers.append(callback)
+        return lambda: _discard(self._availability_subscribers, callback)
+
+    def process(
+        self, values: TelegramValues, received_at: datetime | None = None
+    ) -> MeterReading:
+        """Derive a reading from one telegram, store it and push it out."""
+        now = (received_at or self._clock()).astimezone(UTC)
+        reading = self._derive(values, now)
+        self._last = reading
+        self.stats.telegrams += 1
+        self.stats.last_telegram_at = now
+        self._arm_stale_timer()
+        self._set_available(available=True, reason=None)
+        for callback in list(self._subscribers):
+            try:
+                callback(reading)
+            except Exception:
+                _LOGGER.exception("A subscriber of %s failed", self.name)
+        return reading
+
+    def mark_unavailable(self, reason: str) -> None:
+        """Declare the data lost (connection gone, meter silent)."""
+        self._cancel_stale_timer()
+        self._set_available(available=False, reason=reason)
+
+    def close(self) -> None:
+        """Stop the timers; the meter is unavailable afterwards."""
+        self._cancel_stale_timer()
+        self._available = False
+        self._unavailable_reason = "stopped"
+
+    def _derive(self, values: TelegramValues, now: datetime) -> MeterReading:
+        import_w = values.import_w
+        export_w = values.export_w
+        if import_w is None and values.phase_import_w:
+            import_w = sum(v for v in values.phase_import_w if v is not None)
+        if export_w is None and values.phase_export_w:
+            export_w = sum(v for v in values.phase_export_w if v is not None)
+        import_w = import_w or 0.0
+        export_w = export_w or 0.0
+
+        for quarter in self._quarters.add(now, import_w):
+            self._peaks.add(quarter)
+        if values.meter_quarter_average_w is not None:
+            quarter_average: float | None = values.meter_quarter_average_w
+            source: QuarterSource | None = "meter"
+            projection: float | None = project_from_meter(
+                values.meter_quarter_average_w, now, import_w
+            )
+        else:
+            quarter_average = self._quarters.average_w()
+            source = "computed" if quarter_average is not None else None
+            projection = self._quarters.projection_w(now, import_w)
+        if values.meter_month_peak_w is not None:
+            peak_w: float | None = values.meter_month_peak_w
+            peak_at = values.meter_month_peak_at
+        else:
+            peak_w, peak_at = self._peaks.current(now)
+
+        return MeterReading(
+            timestamp=now,
+            meter_time=values.meter_time,
+            dsmr_version=values.dsmr_version,
+            equipment_id=values.equipment_id,
+            import_w=import_w,
+            export_w=export_w,
+            phase_import_w=values.phase_import_w,
+            phase_export_w=values.phase_export_w,
+            phase_currents_a=values.phase_currents_a,
+            phase_voltages_v=values.phase_voltages_v,
+            phase_headroom_a=self._headroom(values, import_w - export_w),
+            import_t1_kwh=values.import_t1_kwh,
+            import_t2_kwh=values.import_t2_kwh,
+            export_t1_kwh=values.export_t1_kwh,
+            export_t2_kwh=values.export_t2_kwh,
+            import_total_kwh=values.import_total_kwh,
+            export_total_kwh=values.export_total_kwh,
+            tariff=values.tariff,
+            quarter_start=quarter_start(now),
+            quarter_average_w=quarter_average,
+            quarter_average_source=source,
+            quarter_projection_w=projection,
+            month_peak_w=peak_w,
+            month_peak_at=peak_at,
+            peak_history=values.peak_history,
+            text_message=values.text_message,
+        )
+
+    def _headroom(
+        self, values: TelegramValues, net_w: float
+    ) -> tuple[float | None, ...]:
+        """Amperes left per phase, taking the larger of measured and derived.
+
+        DSMR meters report whole amperes on many models and never a sign, so
+        the current is also derived from the phase's power and voltage; the
+        larger of the two counts (the safe side).
+        """
+        grid = self.grid
+        if grid is None:
+            return ()
+        phases = max(
+            len(values.phase_currents_a),
+            len(values.phase_import_w),
+            len(values.phase_voltages_v),
+        )
+        if phases == 0:
+            if grid.phases == 1:
+                return (grid.phase_headroom_a(abs(net_w) / grid.voltage_v),)
+            return ()
+        out: list[float | None] = []
+        for index in range(phases):
+            current = _at(values.phase_currents_a, index)
+            imp = _at(values.phase_import_w, index)
+            exp = _at(values.phase_export_w, index)
+            voltage = _at(values.phase_voltages_v, index) or grid.voltage_v
+            derived = (
+                abs((imp or 0.0) - (exp or 0.0)) / voltage
+                if imp is not None or exp is not None
+                else None
+            )
+            candidates = [c for c in (current, derived) if c is not None]
+            if not candidates:
+                out.append(None)
+                continue
+            out.append(round(grid.phase_headroom_a(max(candidates)), 3))
+        return tuple(out)
+
+    def _set_available(self, *, available: bool, reason: str | None) -> None:
+        if available == self._available:
+            if not available:
+                self._unavailable_reason = reason
+            return
+        self._available = available
+        self._unavailable_reason = reason
+        if available:
+            if self._ever_available:
+                _LOGGER.info("%s is back: readings arrive again", self.name)
+            self._ever_available = True
+        else:
+            _LOGGER.warning("%s is unavailable: %s", self.name, reason)
+        for callback in list(self._availability_subscribers):
+            try:
+                callback(available)
+            except Exception:
+                _LOGGER.exception("An availability subscriber of %s failed", self.name)
+
+    def _arm_stale_timer(self) -> None:
+        self._cancel_stale_timer()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if math.isfinite(self.stale_after):
+            self._stale_handle = loop.call_later(self.stale_after, self._on_stale)
+
+    def _cancel_stale_timer(self) -> None:
+        if self._stale_handle is not None:
+            self._stale_handle.cancel()
+            self._stale_handle = None
+
+    def _on_stale(self) -> None:
+        self._stale_handle = None
+        self._set_available(
+            available=False,
+            reason=f"no valid telegram for {self.stale_after:g} s",
+        )
+
+
+def _at(values: tuple[float | None, ...], index: int) -> float | None:
+    return values[index] if index < len(values) else None
+
+
+def _discard[T](items: list[T], item: T) -> None:
+    if item in items:
+        items.remove(item)

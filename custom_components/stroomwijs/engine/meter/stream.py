@@ -1,0 +1,237 @@
+"""Read telegrams from a serial P1 cable or a TCP stream, forever.
+
+``P1StreamReader`` opens the line (``socket://host:port`` with asyncio
+streams; anything else, such as ``/dev/ttyUSB0``, with serialx and the
+version's serial settings), frames telegrams, decodes them and feeds the
+``Meter``. A bad CRC, garbage or a half telegram is counted and skipped.
+A lost or silent line is closed and opened again with exponential backoff;
+nothing here ever gives up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from urllib.parse import urlsplit
+
+from .core import Meter
+from .decode import TelegramDecoder, TelegramError
+from .versions import DsmrVersion
+
+_LOGGER = logging.getLogger(__name__)
+
+_TELEGRAM = re.compile(r"/[^/]+?![A-F0-9]{0,4}\0?\r\n", re.DOTALL)
+_MAX_BUFFER = 64 * 1024
+_CIPHER_TAG = 0xDB
+_LONG_LENGTH = 0x82
+
+
+class PlainFramer:
+    """Cut a character stream into complete ``/...!CRC`` telegrams."""
+
+    def __init__(self) -> None:
+        """Start with an empty buffer."""
+        self._buffer = ""
+
+    def feed(self, data: bytes) -> list[str]:
+        """Add bytes; return the complete telegrams found (oldest first)."""
+        self._buffer += data.decode("latin-1")
+        if "!" not in self._buffer:
+            self._trim()
+            return []
+        found: list[str] = []
+        end = 0
+        for match in _TELEGRAM.finditer(self._buffer):
+            found.append(match.group(0))
+            end = match.end()
+        self._buffer = self._buffer[end:]
+        self._trim()
+        return found
+
+    def _trim(self) -> None:
+        """Drop what cannot start a telegram; bound the buffer."""
+        start = (
+            self._buffer.rfind("/")
+            if len(self._buffer) > _MAX_BUFFER
+            else (self._buffer.find("/"))
+        )
+        self._buffer = "" if start < 0 else self._buffer[start:]
+
+
+class CipherFramer:
+    """Cut a byte stream into DLMS general-global-cipher frames (as hex)."""
+
+    def __init__(self) -> None:
+        """Start with an empty buffer."""
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[str]:
+        """Add bytes; return complete frames as hex strings."""
+        self._buffer.extend(data)
+        frames: list[str] = []
+        while True:
+            start = self._buffer.find(_CIPHER_TAG)
+            if start < 0:
+                self._buffer.clear()
+                return frames
+            del self._buffer[:start]
+            if len(self._buffer) < 2:  # noqa: PLR2004
+                return frames
+            title_len = self._buffer[1]
+            header = 2 + title_len + 3
+            if len(self._buffer) < header:
+                return frames
+            if self._buffer[2 + title_len] != _LONG_LENGTH:
+                del self._buffer[:1]
+                continue
+            length = int.from_bytes(self._buffer[3 + title_len : header], "big")
+            if len(self._buffer) < header + length:
+                if len(self._buffer) > _MAX_BUFFER:
+                    del self._buffer[:1]
+                    continue
+                return frames
+            frames.append(bytes(self._buffer[: header + length]).hex())
+            del self._buffer[: header + length]
+
+
+def framer_for(version: DsmrVersion) -> PlainFramer | CipherFramer:
+    """Return the framer that suits the version."""
+    return CipherFramer() if version.encrypted else PlainFramer()
+
+
+def parse_socket_url(url: str) -> tuple[str, int] | None:
+    """Return (host, port) of a ``socket://host:port`` URL, else None."""
+    parts = urlsplit(url)
+    if parts.scheme != "socket":
+        return None
+    if not parts.hostname or parts.port is None:
+        msg = f"expected socket://HOST:PORT, got {url!r}"
+        raise ValueError(msg)
+    return parts.hostname, parts.port
+
+
+async def open_line(
+    url: str, version: DsmrVersion
+) -> tuple[asyncio.StreamReader, asyncio.BaseTransport | asyncio.StreamWriter]:
+    """Open a TCP stream or a serial port; return a reader and its closer."""
+    address = parse_socket_url(url)
+    if address is not None:
+        reader, writer = await asyncio.open_connection(*address)
+        return reader, writer
+    from serialx import open_serial_connection  # noqa: PLC0415
+
+    settings = dict(version.serial_settings)
+    settings.pop("timeout", None)
+    reader, serial_writer = await open_serial_connection(url=url, **settings)
+    return reader, serial_writer
+
+
+class P1StreamReader:
+    """Keep a P1 line open and feed every valid telegram to a meter."""
+
+    def __init__(
+        self,
+        meter: Meter,
+        url: str,
+        version: DsmrVersion,
+        *,
+        encryption_key: str = "",
+        idle_timeout: float | None = None,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> None:
+        """Prepare to read ``url`` (``socket://host:port`` or a serial port)."""
+        self.meter = meter
+        self.url = url
+        self.version = version
+        self._decoder = TelegramDecoder(version, encryption_key=encryption_key)
+        self.idle_timeout = (
+            idle_timeout
+            if idle_timeout is not None
+            else max(3 * version.interval_s, 30.0)
+        )
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.BaseTransport | asyncio.StreamWriter | None = None
+
+    def start(self) -> None:
+        """Start reading in a background task."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name=f"stroomwijs p1 {self.url}"
+            )
+
+    async def stop(self) -> None:
+        """Stop reading and close the line."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._close()
+        self.meter.close()
+
+    async def run(self) -> None:
+        """Read forever, reconnecting with exponential backoff."""
+        delay = self.backoff_initial
+        while True:
+            got_telegram = False
+            try:
+                reader, self._writer = await open_line(self.url, self.version)
+                self.meter.stats.connects += 1
+                _LOGGER.debug("Connected to %s", self.url)
+                got_telegram = await self._read(reader)
+                reason = "the connection was closed"
+            except (OSError, TimeoutError, ValueError, EOFError) as err:
+                reason = (
+                    f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                )
+            finally:
+                self._close()
+            self.meter.stats.connection_errors += 1
+            self.meter.stats.last_error = reason
+            self.meter.mark_unavailable(f"{self.url}: {reason}")
+            if got_telegram:
+                delay = self.backoff_initial
+            _LOGGER.debug("Reconnecting to %s in %.1f s (%s)", self.url, delay, reason)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _read(self, reader: asyncio.StreamReader) -> bool:
+        """Read until the line closes or stays silent; True if any telegram."""
+        framer = framer_for(self.version)
+        got = False
+        while True:
+            async with asyncio.timeout(self.idle_timeout):
+                data = await reader.read(4096)
+            if not data:
+                return got
+            for telegram in framer.feed(data):
+                if self.handle(telegram):
+                    got = True
+
+    def handle(self, telegram: str) -> bool:
+        """Decode one framed telegram and feed it; count it if it is bad."""
+        try:
+            values = self._decoder.decode(telegram)
+        except TelegramError as err:
+            stats = self.meter.stats
+            if err.kind == "crc":
+                stats.crc_errors += 1
+            elif err.kind == "decrypt":
+                stats.decrypt_errors += 1
+            else:
+                stats.parse_errors += 1
+            stats.last_error = str(err)
+            _LOGGER.debug("Skipped a telegram (%s): %s", err.kind, err)
+            return False
+        self.meter.process(values)
+        return True
+
+    def _close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
