@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 import logging
+import re
 from typing import Any
 
 from dsmr_parser.exceptions import DecryptionError, InvalidChecksumError, ParseError
@@ -42,6 +43,28 @@ class TelegramError(Exception):
         """Keep the reason (crc, parse or decrypt) and the message."""
         super().__init__(message)
         self.kind = kind
+
+
+def normalise_line_ends(text: str) -> str:
+    """Restore CRLF line ends (the CRC covers them) if something stripped them."""
+    if "\r\n" in text:
+        return text
+    return text.replace("\n", "\r\n")
+
+
+def detect_version(telegram: str) -> str:
+    """Guess the version key of a plain telegram from its header and CRC."""
+    header = (_header(telegram) or "").upper()
+    has_crc = re.search(r"![0-9A-F]{1,4}\r?\n", telegram) is not None
+    if header.startswith("FLU"):
+        return "5B"
+    if header.startswith("ESY"):
+        return "Q3D"
+    if not has_crc:
+        return "2.2"
+    if re.search(r"1-3:0\.2\.8\(4\d\)", telegram):
+        return "4"
+    return "5"
 
 
 class TelegramDecoder:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 type QuarterSource = Literal["meter", "computed"]
 
@@ -121,6 +121,66 @@ class MeterReading:
             exp = _at(self.phase_export_w, index)
             out.append(None if imp is None else imp - (exp or 0.0))
         return tuple(out)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the reading as JSON-ready data (the CLI's ``--json`` line)."""
+        names = ("L1", "L2", "L3")
+        net = self.phase_net_power_w()
+        return {
+            "timestamp": self.timestamp.isoformat(),
+            "meter_time": _iso(self.meter_time),
+            "dsmr_version": self.dsmr_version,
+            "equipment_id": self.equipment_id,
+            "power": {
+                "net_w": self.net_power_w,
+                "import_w": self.import_w,
+                "export_w": self.export_w,
+            },
+            "phases": [
+                {
+                    "phase": names[index] if index < len(names) else str(index + 1),
+                    "net_w": net[index],
+                    "import_w": _at(self.phase_import_w, index),
+                    "export_w": _at(self.phase_export_w, index),
+                    "current_a": _at(self.phase_currents_a, index),
+                    "voltage_v": _at(self.phase_voltages_v, index),
+                    "headroom_a": _at(self.phase_headroom_a, index),
+                }
+                for index in range(self.phases)
+            ],
+            "energy": {
+                "import_t1_kwh": self.import_t1_kwh,
+                "import_t2_kwh": self.import_t2_kwh,
+                "export_t1_kwh": self.export_t1_kwh,
+                "export_t2_kwh": self.export_t2_kwh,
+                "import_total_kwh": self.import_total_kwh,
+                "export_total_kwh": self.export_total_kwh,
+            },
+            "tariff": self.tariff,
+            "quarter_hour": {
+                "start": self.quarter_start.isoformat(),
+                "average_w": self.quarter_average_w,
+                "source": self.quarter_average_source,
+                "projection_w": self.quarter_projection_w,
+            },
+            "month_peak": {
+                "power_w": self.month_peak_w,
+                "at": _iso(self.month_peak_at),
+            },
+            "peak_history": [
+                {
+                    "month_start": _iso(record.month_start),
+                    "at": _iso(record.at),
+                    "power_w": record.power_w,
+                }
+                for record in self.peak_history
+            ],
+            "text_message": self.text_message,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _at(values: tuple[float | None, ...], index: int) -> float | None:
