@@ -1,0 +1,336 @@
+"""The OCPP central system (CSMS): a websocket server for home chargers.
+
+Served with aiohttp's web server. Home Assistant already ships and tunes
+aiohttp, the add-on gateway can share one server for OCPP and its API, and
+aiohttp lets us look at the HTTP upgrade request (path, Basic credentials,
+subprotocols) and refuse it with a plain 401/404 before any websocket
+exists. A small adapter gives the ``ocpp`` library the ``recv()``/``send()``
+it expects.
+
+Chargers connect to ``ws://HOST:PORT/<path>/<charger id>`` (``wss://`` with
+TLS). Security:
+
+* Unknown charger ids never get control. They are reported through the
+  ``on_new_charger`` callback (the HA glue turns that into a discovery flow)
+  and kept ``Pending``: they may boot, beat and report status, nothing else.
+* Security profile 1: a charger configured with a password must present it
+  with HTTP Basic auth (user name = charger id); ``require_auth`` refuses
+  every charger without a password.
+* Security profile 2: pass an ``ssl.SSLContext`` with the user's certificate.
+"""
+
+# The ocpp library is untyped and OCPP payloads are free-form JSON.
+# ruff: noqa: ANN401
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+import hmac
+import logging
+import ssl
+from typing import Any, cast
+from urllib.parse import unquote
+
+from aiohttp import WSMsgType, web
+
+from .charger import ChargerConfig, OcppCharger
+from .common import SUBPROTOCOLS, ConnectionClosedError
+from .session import BaseSession, PendingCharger, SessionOptions
+from .v16 import V16Session
+from .v21 import V21Session
+from .v201 import V201Session
+
+_LOGGER = logging.getLogger(__name__)
+
+SESSION_CLASSES: Mapping[str, type[BaseSession]] = {
+    "ocpp2.1": V21Session,
+    "ocpp2.0.1": V201Session,
+    "ocpp1.6": V16Session,
+}
+MAX_FRAME_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CsmsConfig:
+    """Where and how the central system listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    """0 picks a free port (see ``CentralSystem.port``)."""
+    path: str = "/ocpp"
+    ssl_context: ssl.SSLContext | None = None
+    require_auth: bool = False
+    session: SessionOptions = field(default_factory=SessionOptions)
+    websocket_heartbeat_s: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        """Reject settings no server can use."""
+        if not 0 <= self.port <= 65535:  # noqa: PLR2004
+            msg = f"port {self.port} is outside 0..65535"
+            raise ValueError(msg)
+        if not self.path.startswith("/"):
+            raise ValueError("path must start with /")
+
+
+class _WebSocketConnection:
+    """``recv``/``send`` over an aiohttp websocket, for the ``ocpp`` library."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+
+    async def recv(self) -> str:
+        while True:
+            msg = await self._ws.receive()
+            if msg.type is WSMsgType.TEXT:
+                return cast("str", msg.data)
+            if msg.type is WSMsgType.BINARY:
+                # OCPP-J is text only; let the session answer FormatViolation.
+                return bytes(msg.data).decode("utf-8", errors="replace")
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                raise ConnectionClosedError
+            if msg.type is WSMsgType.ERROR:
+                raise ConnectionClosedError from self._ws.exception()
+
+    async def send(self, message: str) -> None:
+        if self._ws.closed:
+            raise ConnectionClosedError
+        try:
+            await self._ws.send_str(message)
+        except ConnectionError as err:
+            raise ConnectionClosedError from err
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except binascii.Error, UnicodeDecodeError:
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+class CentralSystem:
+    """The OCPP server and the chargers it knows."""
+
+    def __init__(
+        self,
+        config: CsmsConfig,
+        *,
+        chargers: Iterable[ChargerConfig] = (),
+        on_new_charger: Callable[[PendingCharger], None] | None = None,
+    ) -> None:
+        """Set up; nothing listens until ``async_start``."""
+        self.config = config
+        self._chargers: dict[str, OcppCharger] = {}
+        self._pending: dict[str, PendingCharger] = {}
+        self._pending_sessions: dict[str, BaseSession] = {}
+        self._on_new_charger = on_new_charger
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._port: int | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        for charger_config in chargers:
+            self.add_charger(charger_config)
+
+    # -- chargers --------------------------------------------------------------------
+    @property
+    def chargers(self) -> Mapping[str, OcppCharger]:
+        """Accepted chargers by id."""
+        return self._chargers
+
+    @property
+    def pending(self) -> Mapping[str, PendingCharger]:
+        """Unknown charger ids seen since start, waiting for the user."""
+        return self._pending
+
+    def add_charger(self, config: ChargerConfig) -> OcppCharger:
+        """Accept a charger id (the user confirmed it); returns its view.
+
+        A pending connection of that id is closed, so the charger reconnects
+        and is configured as an accepted charger.
+        """
+        charger = self._chargers.get(config.charger_id)
+        if charger is not None:
+            charger.config = config
+        else:
+            charger = OcppCharger(config)
+            self._chargers[config.charger_id] = charger
+        self._pending.pop(config.charger_id, None)
+        session = self._pending_sessions.pop(config.charger_id, None)
+        if session is not None:
+            self._spawn(session.async_close())
+        return charger
+
+    async def async_remove_charger(self, charger_id: str) -> None:
+        """Forget a charger and drop its connection."""
+        charger = self._chargers.pop(charger_id, None)
+        if charger is not None and charger.session is not None:
+            await charger.session.async_close()
+
+    def report_pending(self, pending: PendingCharger) -> None:
+        """Remember a new charger id and tell the callback."""
+        first = pending.charger_id not in self._pending
+        self._pending[pending.charger_id] = pending
+        if first and self._on_new_charger is not None:
+            try:
+                self._on_new_charger(pending)
+            except Exception:
+                _LOGGER.exception("on_new_charger callback failed")
+
+    # -- server ------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The port actually listened on."""
+        if self._port is None:
+            raise RuntimeError("the central system is not running")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL chargers use (append the charger id)."""
+        scheme = "wss" if self.config.ssl_context is not None else "ws"
+        path = self.config.path.rstrip("/")
+        return f"{scheme}://{self.config.host}:{self.port}{path}/"
+
+    async def async_start(self) -> None:
+        """Listen; raises OSError if the address is taken."""
+        app = web.Application()
+        path = self.config.path.rstrip("/")
+        app.router.add_get(path + "/{charger_id}", self._handle)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(
+            runner,
+            self.config.host,
+            self.config.port,
+            ssl_context=self.config.ssl_context,
+        )
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner, self._site = runner, site
+        server = cast("Any", site)._server  # noqa: SLF001
+        self._port = int(server.sockets[0].getsockname()[1])
+        _LOGGER.info("OCPP central system listening on %s", self.url)
+
+    async def async_stop(self) -> None:
+        """Close every connection and stop listening."""
+        for charger in self._chargers.values():
+            if charger.session is not None:
+                await charger.session.async_close()
+        for session in list(self._pending_sessions.values()):
+            await session.async_close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for task in list(self._handlers):
+            task.cancel()
+        self._runner = self._site = None
+        self._port = None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    # -- one connection --------------------------------------------------------------
+    def _authenticate(self, request: web.Request, charger_id: str) -> bool | None:
+        """Check credentials: True ok, False none needed, None refuse."""
+        charger = self._chargers.get(charger_id)
+        password = charger.config.password if charger is not None else None
+        if password is None:
+            return None if self.config.require_auth else False
+        credentials = _basic_credentials(request.headers.get("Authorization"))
+        if credentials is None:
+            return None
+        user, given = credentials
+        user_ok = hmac.compare_digest(user.encode(), charger_id.encode())
+        password_ok = hmac.compare_digest(given.encode(), password.encode())
+        return True if user_ok and password_ok else None
+
+    async def _handle(  # noqa: C901 - a linear list of checks
+        self, request: web.Request
+    ) -> web.StreamResponse:
+        charger_id = unquote(request.match_info["charger_id"])
+        if not charger_id or len(charger_id) > 48:  # noqa: PLR2004 (OCPP: 48)
+            raise web.HTTPNotFound
+        offered = [
+            part.strip()
+            for part in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if part.strip()
+        ]
+        if not any(proto in SUBPROTOCOLS for proto in offered):
+            _LOGGER.warning(
+                "%s offered no OCPP subprotocol we speak: %s", charger_id, offered
+            )
+            raise web.HTTPBadRequest(text="unsupported OCPP subprotocol")
+        authenticated = self._authenticate(request, charger_id)
+        if authenticated is None:
+            _LOGGER.warning("%s: refused, bad or missing credentials", charger_id)
+            if charger_id not in self._chargers:
+                self.report_pending(
+                    PendingCharger(
+                        charger_id=charger_id, protocol=None, remote=request.remote
+                    )
+                )
+            raise web.HTTPUnauthorized(
+                headers={"WWW-Authenticate": 'Basic realm="Stroomwijs OCPP"'}
+            )
+        ws = web.WebSocketResponse(
+            protocols=SUBPROTOCOLS,
+            heartbeat=self.config.websocket_heartbeat_s,
+            max_msg_size=MAX_FRAME_BYTES,
+        )
+        await ws.prepare(request)
+        protocol = ws.ws_protocol
+        if protocol is None or protocol not in SESSION_CLASSES:
+            await ws.close()
+            return ws
+        charger = self._chargers.get(charger_id)
+        if charger is not None and charger.session is not None:
+            # The charger reconnected before we noticed the old socket died:
+            # the newer connection wins (refusing it would start a loop).
+            _LOGGER.info("%s reconnected; closing its previous connection", charger_id)
+            await charger.session.async_close()
+        old_pending = self._pending_sessions.pop(charger_id, None)
+        if old_pending is not None:
+            await old_pending.async_close()
+        session_class = SESSION_CLASSES[protocol]
+        session: BaseSession = cast("Any", session_class)(
+            charger_id,
+            _WebSocketConnection(ws),
+            response_timeout=self.config.session.response_timeout_s,
+        )
+        session.setup(
+            charger=charger,
+            host=self,
+            options=self.config.session,
+            remote=request.remote,
+            authenticated=bool(authenticated),
+        )
+        if charger is None:
+            self._pending_sessions[charger_id] = session
+        _LOGGER.info("%s connected with %s", charger_id, protocol)
+        try:
+            await session.async_run()
+        except ConnectionClosedError:
+            pass
+        finally:
+            if self._pending_sessions.get(charger_id) is session:
+                del self._pending_sessions[charger_id]
+            if not ws.closed:
+                await ws.close()
+            _LOGGER.info("%s disconnected", charger_id)
+        return ws

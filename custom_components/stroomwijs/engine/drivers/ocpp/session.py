@@ -1,0 +1,302 @@
+"""What every version's session does around the protocol messages.
+
+A session is one websocket connection of one charger. It belongs to the
+``OcppCharger`` (when the user accepted the charger id) or to nobody (a
+pending, unknown charger that may only boot and beat). After the connection
+opens it waits briefly for a BootNotification (chargers that merely
+reconnect do not boot again), then configures the charger: detect the rate
+unit and stack depth, (re-)send the charger-side limit, ask for the
+transaction state and re-apply the setpoint.
+"""
+
+# The ocpp library is untyped and OCPP payloads are free-form JSON.
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import logging
+from typing import Any, Protocol, cast
+
+from ocpp.routing import after as _ocpp_after
+
+from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
+
+from .charger import OcppCharger
+from .common import MeterReading, SessionBase
+
+_LOGGER = logging.getLogger(__name__)
+
+STATION_PROFILE_ID = 1
+"""Profile id of the station-wide maximum (the DSO limit)."""
+TX_PROFILE_ID = 2
+"""Profile id of the transaction profile (the plan's setpoint)."""
+CLOCK_SKEW = timedelta(minutes=1)
+"""Absolute schedules start this far in the past, for chargers whose clock lags."""
+SOC_RANGE = (0.0, 100.0)
+
+
+def after[F: Callable[..., Any]](action: str) -> Callable[[F], F]:
+    """Typed wrapper around ``ocpp.routing.after``."""
+    return cast("Callable[[F], F]", _ocpp_after(action))
+
+
+def schedule_start() -> str:
+    """``startSchedule`` for an absolute schedule that is in force now."""
+    start = datetime.now(UTC) - CLOCK_SKEW
+    return start.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingCharger:
+    """A charger id the central system does not know (yet)."""
+
+    charger_id: str
+    protocol: str | None
+    remote: str | None
+    vendor: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    authenticated: bool = False
+    seen: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class SessionHost(Protocol):
+    """The central system as a session sees it."""
+
+    def report_pending(self, pending: PendingCharger) -> None:
+        """Note that an unknown charger identified itself."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionOptions:
+    """Timing of a session."""
+
+    response_timeout_s: float = 30.0
+    boot_wait_s: float = 5.0
+    heartbeat_interval_s: int = 300
+    pending_retry_s: int = 60
+
+
+class BaseSession(SessionBase):
+    """Connection lifecycle shared by the 2.1, 2.0.1 and 1.6 sessions."""
+
+    version: str = ""
+
+    charger: OcppCharger | None
+    host: SessionHost
+    options: SessionOptions
+    remote: str | None
+
+    def setup(
+        self,
+        *,
+        charger: OcppCharger | None,
+        host: SessionHost,
+        options: SessionOptions,
+        remote: str | None,
+        authenticated: bool,
+    ) -> None:
+        """Bind the session (called right after construction)."""
+        self.charger = charger
+        self.host = host
+        self.options = options
+        self.remote = remote
+        self.authenticated = authenticated
+        self.accepted = charger is not None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._booted = asyncio.Event()
+        self._configured_once = False
+        self._closing = False
+
+    # -- helpers -----------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in a task owned by this session."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def async_run(self) -> None:
+        """Serve the connection until it closes."""
+        if self.charger is not None:
+            self.charger.attach(self)
+            self.spawn(self._async_startup())
+        try:
+            await cast("Any", self).start()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self.charger is not None:
+                self.charger.detach(self)
+
+    async def async_close(self) -> None:
+        """Close the websocket (a newer connection replaced this one)."""
+        self._closing = True
+        close = getattr(self._connection, "close", None)
+        if close is not None:
+            await close()
+
+    def boot_status(
+        self,
+        *,
+        vendor: str | None,
+        model: str | None,
+        serial: str | None,
+        fw: str | None,
+    ) -> str:
+        """Answer a BootNotification: Accepted for known ids, else Pending."""
+        charger = self.charger
+        if charger is None:
+            self.host.report_pending(
+                PendingCharger(
+                    charger_id=self.id,
+                    protocol=self.version,
+                    remote=self.remote,
+                    vendor=vendor,
+                    model=model,
+                    serial=serial,
+                    authenticated=self.authenticated,
+                )
+            )
+            return "Pending"
+        state = charger.state
+        state.vendor, state.model, state.serial, state.firmware = (
+            vendor,
+            model,
+            serial,
+            fw,
+        )
+        charger.notify()
+        return "Accepted"
+
+    @property
+    def boot_interval(self) -> int:
+        """Heartbeat interval (accepted) or retry interval (pending)."""
+        if self.charger is None:
+            return self.options.pending_retry_s
+        return self.options.heartbeat_interval_s
+
+    def booted(self) -> None:
+        """Configure (again) once the boot answer went out."""
+        if self.charger is None:
+            return
+        if self._booted.is_set() or self._configured_once:
+            self.spawn(self._async_configure())
+        self._booted.set()
+
+    async def _async_startup(self) -> None:
+        with suppress(TimeoutError):
+            async with asyncio.timeout(self.options.boot_wait_s):
+                await self._booted.wait()
+        await self._async_configure()
+
+    async def _async_configure(self) -> None:
+        charger = self.charger
+        if charger is None:
+            return
+        self._configured_once = True
+        charger.state.accepted_boot = True
+        charger.notify()
+        try:
+            await self.async_detect()
+            await self.async_apply_limits()
+            await self.async_request_state()
+            await self.async_reapply()
+        except DeviceUnavailableError as err:
+            _LOGGER.warning("%s: configuring failed: %s", self.id, err)
+            charger.state.last_error = str(err)
+            charger.notify()
+
+    async def async_reapply(self) -> None:
+        """Send the wanted setpoint again (after connect, tx start or new needs)."""
+        charger = self.charger
+        if charger is None or not charger.plugged_in:
+            return
+        desired = charger.desired_setpoint_w
+        if desired is None:
+            return
+        await self.async_apply_setpoint(charger.clamp(desired))
+
+    def reapply_soon(self) -> None:
+        """Re-apply in the background, logging (not raising) failures."""
+
+        async def _run() -> None:
+            try:
+                await self.async_reapply()
+            except DeviceUnavailableError as err:
+                _LOGGER.warning("%s: re-applying setpoint failed: %s", self.id, err)
+
+        if self.charger is not None and self.charger.state.accepted_boot:
+            self.spawn(_run())
+
+    def apply_reading(self, reading: MeterReading) -> None:
+        """Store a meter reading, dropping implausible SoC values."""
+        charger = self.charger
+        if charger is None:
+            return
+        state = charger.state
+        if reading.power_w is not None:
+            state.power_w = reading.power_w
+        if reading.current_a is not None:
+            state.current_a = reading.current_a
+        if reading.energy_wh is not None:
+            state.energy_wh = reading.energy_wh
+            if (
+                state.transaction_id is not None
+                and state.session_start_energy_wh is None
+            ):
+                state.session_start_energy_wh = reading.energy_wh
+        low, high = SOC_RANGE
+        if reading.soc_pct is not None and low <= reading.soc_pct <= high:
+            state.soc_pct = reading.soc_pct
+        state.last_seen = datetime.now(UTC)
+        charger.notify()
+
+    def require_charger(self) -> OcppCharger:
+        """Return the charger; DeviceUnavailableError for pending sessions."""
+        if self.charger is None:
+            msg = f"charger {self.id} is not accepted"
+            raise DeviceUnavailableError(msg)
+        return self.charger
+
+    def limit_in_unit(self, watts: float, unit: str) -> float:
+        """Convert a power to the schedule's unit (A rounded down to 0.1 A)."""
+        charger = self.require_charger()
+        if unit == "W":
+            return float(round(watts))
+        amps = watts / charger.config.watts_per_amp
+        return max(0.0, int(amps * 10.0 + 1e-9) / 10.0)
+
+    def record_setpoint(self, setpoint_w: float) -> None:
+        """Record that the charger accepted ``setpoint_w``."""
+        charger = self.require_charger()
+        charger.state.applied_setpoint_w = setpoint_w
+        charger.state.last_error = None
+        charger.notify()
+
+    def record_limit(self, limit_w: float) -> None:
+        """Record that the charger accepted the station-wide limit."""
+        charger = self.require_charger()
+        charger.state.applied_limit_w = limit_w
+        charger.notify()
+
+    # -- per version --------------------------------------------------------------
+    async def async_detect(self) -> None:
+        """Read rate unit and stack depth from the charger's configuration."""
+        raise NotImplementedError
+
+    async def async_apply_limits(self) -> None:
+        """Send the station-wide maximum profile."""
+        raise NotImplementedError
+
+    async def async_apply_setpoint(self, setpoint_w: float) -> None:
+        """Send the transaction profile."""
+        raise NotImplementedError
+
+    async def async_request_state(self) -> None:
+        """Ask the charger to report its transaction and connector state."""
+        raise NotImplementedError
