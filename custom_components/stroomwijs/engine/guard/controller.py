@@ -1,0 +1,896 @@
+"""The guard: holds the grid connection within the DSO limit and the fuse.
+
+It runs on every meter reading. Measured import must stay at or below
+``min(DSO limit, fuse) - margin`` and each phase current at or below the fuse
+minus a margin. When a reading (plus the effect of commands still on their
+way) breaks that, the guard curtails in the fixed order of
+:class:`~..capabilities.CurtailPriority`: EV charging down to its minimum or
+into V2G discharge, the boiler, the heat pump (minimum run time and comfort
+floor respected), EV pause where the car tolerates it, and white goods only as
+an emergency. It releases one device at a time with hysteresis and a random
+stagger, so the end of a window causes no rebound peak.
+
+Otherwise the guard follows the plan: setpoints the planner gives it are
+passed on, an increase only as far as the headroom allows. A user's manual
+override wins over the plan and over normal curtailment; only the DSO limit
+and the fuse still hold it back, and the guard says so. When readings stop,
+controllable devices fall to their safe minimum until data returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+import logging
+import math
+import random
+
+from custom_components.stroomwijs.engine.capabilities import (
+    Bidirectional,
+    CurtailPriority,
+    Device,
+    DeviceUnavailableError,
+    PowerMeter,
+    PowerSettable,
+    Switchable,
+    Thermal,
+)
+from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.limits.base import EffectiveLimit, LimitStack
+
+from .measurement import GridMeasurement, Meter
+
+_LOGGER = logging.getLogger(__name__)
+
+_ORDER = (
+    CurtailPriority.EV,
+    CurtailPriority.BOILER,
+    CurtailPriority.HEAT_PUMP,
+    CurtailPriority.EV_PAUSE,
+    CurtailPriority.WHITE_GOODS,
+)
+_EPSILON_W = 1.0
+
+
+class InterventionKind(StrEnum):
+    """What the guard did."""
+
+    CURTAIL = "curtail"
+    EMERGENCY = "emergency"
+    RELEASE = "release"
+    PLAN = "plan"
+    PLAN_CLAMPED = "plan_clamped"
+    OVERRIDE = "override"
+    OVERRIDE_LIMITED = "override_limited"
+    DATA_LOST = "data_lost"
+    DATA_RESTORED = "data_restored"
+    COMMAND_FAILED = "command_failed"
+    LIMIT_CHANGED = "limit_changed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intervention:
+    """One recorded action or observation of the guard."""
+
+    timestamp: datetime
+    kind: InterventionKind
+    device_id: str | None
+    from_w: float | None
+    to_w: float | None
+    reason: str
+    limit_w: float | None
+    measured_w: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardConfig:
+    """Tuning of one guard; the defaults suit a DSMR 5 meter (1 s telegrams)."""
+
+    grid: GridConnection
+    margin_w: float = 200.0
+    """Kept free below the import limit."""
+    phase_margin_a: float = 1.0
+    """Kept free below the fuse on each phase."""
+    release_hysteresis_w: float = 500.0
+    """Extra headroom needed before a device gets power back."""
+    release_hold: timedelta = timedelta(seconds=10)
+    """No release sooner than this after the last curtailment."""
+    stagger_min: timedelta = timedelta(seconds=5)
+    stagger_max: timedelta = timedelta(seconds=30)
+    """Random delay between two releases."""
+    data_timeout: timedelta = timedelta(seconds=10)
+    """Readings missing this long count as "P1 data lost"."""
+    lookahead: timedelta | None = None
+    """Act on a limit this early; None: the slowest device's reaction delay."""
+
+    def __post_init__(self) -> None:
+        """Reject settings that cannot work."""
+        if self.margin_w < 0 or self.phase_margin_a < 0:
+            raise ValueError("margins cannot be negative")
+        if self.release_hysteresis_w < 0:
+            raise ValueError("the release hysteresis cannot be negative")
+        if self.stagger_min < timedelta(0) or self.stagger_max < self.stagger_min:
+            raise ValueError("need 0 <= stagger_min <= stagger_max")
+        if self.data_timeout <= timedelta(0):
+            raise ValueError("the data timeout must be positive")
+
+
+@dataclass(kw_only=True)
+class GuardedDevice:
+    """A device under the guard, with what the guard must know about it."""
+
+    device: Device
+    priority: CurtailPriority
+    reaction_delay: timedelta = timedelta(seconds=2)
+    """How long the device takes to follow a command."""
+    pause_allowed: bool = False
+    """Whether an EV may be paused (some cars end the session when paused)."""
+    phases: tuple[int, ...] = (0, 1, 2)
+    """Phases (0-based) the device draws from, evenly."""
+    comfort_floor_c: float | None = None
+    """Heat pump: never curtail below this temperature (default: comfort.min_c)."""
+
+    def __post_init__(self) -> None:
+        """Check that the device can be driven at all."""
+        if not isinstance(self.device, PowerSettable | Switchable):
+            msg = f"{self.device.device_id} is neither PowerSettable nor Switchable"
+            raise TypeError(msg)
+        if not self.phases or any(p not in (0, 1, 2) for p in self.phases):
+            raise ValueError("phases must be a non-empty subset of 0, 1, 2")
+
+    @property
+    def device_id(self) -> str:
+        """The device's id."""
+        return self.device.device_id
+
+
+@dataclass(slots=True)
+class _State:
+    plan_w: float | None = None
+    override_w: float | None = None
+    target_w: float | None = None
+    curtailed: bool = False
+    restore_w: float | None = None
+    curtailed_at: datetime | None = None
+    switched_at: datetime | None = None
+    was_on: bool | None = None
+    pending: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardStatus:
+    """What the guard is doing now, for entities and logs."""
+
+    timestamp: datetime | None
+    import_limit_w: float
+    limit_source: str
+    measured_w: float | None
+    headroom_w: float | None
+    curtailed: tuple[str, ...]
+    overrides: tuple[str, ...]
+    override_notice: str | None
+    data_lost: bool
+    interventions: int
+
+
+type InterventionListener = Callable[[Intervention], None]
+type Clock = Callable[[], datetime]
+
+
+class Guard:
+    """One controller per meter: keeps the connection within its limits."""
+
+    def __init__(
+        self,
+        config: GuardConfig,
+        devices: Sequence[GuardedDevice],
+        *,
+        limits: LimitStack | None = None,
+        device_cap_w: Callable[[], float | None] | None = None,
+        rng: random.Random | None = None,
+        log_size: int = 1000,
+    ) -> None:
+        """Guard ``devices`` under ``config`` and the limits of ``limits``."""
+        ids = [d.device_id for d in devices]
+        if len(set(ids)) != len(ids):
+            raise ValueError("device ids must be unique")
+        self.config = config
+        self._devices = {d.device_id: d for d in devices}
+        self._state = {d.device_id: _State() for d in devices}
+        self._limits = limits
+        self._device_cap_w = device_cap_w
+        self._rng = rng or random.Random()  # noqa: S311 - staggering, not crypto
+        self._log: deque[Intervention] = deque(maxlen=log_size)
+        self._count = 0
+        self._listeners: list[InterventionListener] = []
+        self._lock = asyncio.Lock()
+        self._last_reading: GridMeasurement | None = None
+        self._last_curtail: datetime | None = None
+        self._next_release: datetime | None = None
+        self._data_lost = False
+        self._limit_key: tuple[float, str] | None = None
+        self._import_limit_w = config.grid.max_power_w
+        self._limit_source = "fuse"
+        self._override_notice: str | None = None
+        self._latest: GridMeasurement | None = None
+        self._started: datetime | None = None
+        self._wake = asyncio.Event()
+        slowest = max((d.reaction_delay for d in devices), default=timedelta(0))
+        self._lookahead = config.lookahead if config.lookahead is not None else slowest
+
+    # ------------------------------------------------------------------ API
+
+    @property
+    def devices(self) -> tuple[GuardedDevice, ...]:
+        """The guarded devices."""
+        return tuple(self._devices.values())
+
+    @property
+    def log(self) -> tuple[Intervention, ...]:
+        """The most recent interventions, oldest first."""
+        return tuple(self._log)
+
+    def subscribe(self, listener: InterventionListener) -> Callable[[], None]:
+        """Call ``listener(intervention)`` for each intervention."""
+        self._listeners.append(listener)
+
+        def _unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return _unsubscribe
+
+    def status(self) -> GuardStatus:
+        """Return a snapshot for entities."""
+        reading = self._last_reading
+        measured = None if reading is None else reading.net_power_w
+        limit = self._import_limit_w
+        return GuardStatus(
+            timestamp=None if reading is None else reading.timestamp,
+            import_limit_w=limit,
+            limit_source=self._limit_source,
+            measured_w=measured,
+            headroom_w=None if measured is None else limit - measured,
+            curtailed=tuple(i for i, s in self._state.items() if s.curtailed),
+            overrides=tuple(
+                i for i, s in self._state.items() if s.override_w is not None
+            ),
+            override_notice=self._override_notice,
+            data_lost=self._data_lost,
+            interventions=self._count,
+        )
+
+    def reaction_bound(self, telegram_interval: timedelta) -> timedelta:
+        """Longest a breach can last: see it, command, device reacts, see it."""
+        slowest = max(
+            (d.reaction_delay for d in self._devices.values()), default=timedelta(0)
+        )
+        return slowest + 2 * telegram_interval
+
+    def attach(self, meter: Meter) -> Callable[[], None]:
+        """Take readings from ``meter``; run :meth:`async_run` to process them."""
+        return meter.subscribe(self.feed)
+
+    def feed(self, reading: GridMeasurement) -> None:
+        """Hand over a reading without waiting (keeps only the newest)."""
+        self._latest = reading
+        self._wake.set()
+
+    async def async_run(
+        self, stop: asyncio.Event, clock: Clock, tick: timedelta = timedelta(seconds=1)
+    ) -> None:
+        """Process fed readings as they come and check for lost data."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), tick.total_seconds())
+            except TimeoutError:
+                await self.async_tick(clock())
+                continue
+            self._wake.clear()
+            reading, self._latest = self._latest, None
+            if reading is not None:
+                await self.async_process(reading)
+
+    # ------------------------------------------------------- plan/override
+
+    async def async_set_plan(
+        self, device_id: str, setpoint_w: float | None, now: datetime
+    ) -> None:
+        """Follow the planner's setpoint for a device (None: leave it be)."""
+        async with self._lock:
+            gd = self._get(device_id)
+            state = self._state[device_id]
+            state.plan_w = setpoint_w
+            if setpoint_w is None or state.override_w is not None or state.curtailed:
+                return
+            await self._apply_wish(gd, setpoint_w, now, InterventionKind.PLAN)
+
+    async def async_set_override(
+        self, device_id: str, setpoint_w: float | None, now: datetime
+    ) -> None:
+        """Apply the user's manual setting (None: back to the plan)."""
+        async with self._lock:
+            gd = self._get(device_id)
+            state = self._state[device_id]
+            state.override_w = setpoint_w
+            if setpoint_w is None:
+                self._record(
+                    now, InterventionKind.OVERRIDE, gd, None, None, "override ended"
+                )
+                self._refresh_notice()
+                wish = state.plan_w
+                if wish is not None and not state.curtailed:
+                    await self._apply_wish(gd, wish, now, InterventionKind.PLAN)
+                return
+            self._record(
+                now, InterventionKind.OVERRIDE, gd, None, setpoint_w, "manual override"
+            )
+            state.curtailed = False
+            await self._apply_wish(gd, setpoint_w, now, InterventionKind.OVERRIDE)
+            self._refresh_notice()
+
+    # ----------------------------------------------------------- the loop
+
+    async def async_tick(self, now: datetime) -> None:
+        """Check for lost P1 data; call about once a second."""
+        async with self._lock:
+            last = self._last_reading
+            if self._data_lost:
+                return
+            if last is not None and now - last.timestamp < self.config.data_timeout:
+                return
+            if last is None:
+                if self._started is None:
+                    self._started = now
+                if now - self._started < self.config.data_timeout:
+                    return
+            self._data_lost = True
+            self._record(
+                now,
+                InterventionKind.DATA_LOST,
+                None,
+                None,
+                None,
+                "no meter data: devices to safe minimum",
+            )
+            for gd in self._devices.values():
+                await self._to_safe_minimum(gd, now)
+
+    async def async_process(self, reading: GridMeasurement) -> None:
+        """Act on one meter reading."""
+        async with self._lock:
+            await self._process(reading)
+
+    async def _process(self, reading: GridMeasurement) -> None:
+        now = reading.timestamp
+        self._last_reading = reading
+        if self._data_lost:
+            self._data_lost = False
+            self._record(
+                now, InterventionKind.DATA_RESTORED, None, None, None, "meter data back"
+            )
+            self._last_curtail = now
+        self._observe_switches(now)
+        limit_w = self._update_limit(now, reading)
+        pending_total, pending_phase = self._pending(now)
+        expected = reading.net_power_w + pending_total
+        need_total = expected - limit_w
+        need_phase = self._phase_needs(reading, pending_phase)
+        await self._enforce_caps(now, reading)
+        if need_total > 0 or any(n > 0 for n in need_phase):
+            await self._curtail(now, need_total, need_phase)
+        else:
+            await self._release(now, limit_w - expected, need_phase)
+
+    # ------------------------------------------------------------ helpers
+
+    def _get(self, device_id: str) -> GuardedDevice:
+        try:
+            return self._devices[device_id]
+        except KeyError:
+            msg = f"unknown device {device_id!r}"
+            raise KeyError(msg) from None
+
+    def _record(  # noqa: PLR0917 - one line per field of the record
+        self,
+        now: datetime,
+        kind: InterventionKind,
+        gd: GuardedDevice | None,
+        from_w: float | None,
+        to_w: float | None,
+        reason: str,
+    ) -> None:
+        reading = self._last_reading
+        item = Intervention(
+            timestamp=now,
+            kind=kind,
+            device_id=None if gd is None else gd.device_id,
+            from_w=from_w,
+            to_w=to_w,
+            reason=reason,
+            limit_w=self._import_limit_w,
+            measured_w=None if reading is None else reading.net_power_w,
+        )
+        self._log.append(item)
+        self._count += 1
+        for listener in tuple(self._listeners):
+            try:
+                listener(item)
+            except Exception:
+                _LOGGER.exception("intervention listener failed")
+
+    def _refresh_notice(self) -> None:
+        held = [
+            i
+            for i, s in self._state.items()
+            if s.override_w is not None
+            and s.target_w is not None
+            and s.target_w < s.override_w - _EPSILON_W
+        ]
+        self._override_notice = (
+            None
+            if not held
+            else (
+                f"manual override of {', '.join(held)} held back to keep the "
+                f"{self._limit_source} limit of {self._import_limit_w:.0f} W"
+            )
+        )
+
+    def _update_limit(self, now: datetime, reading: GridMeasurement) -> float:
+        fuse_w = self.config.grid.max_power_w
+        value, source = fuse_w, "fuse"
+        if self._limits is not None:
+            for source_obj in self._limits.sources:
+                observe = getattr(source_obj, "observe", None)
+                if callable(observe):
+                    observe(reading.timestamp, reading.quarter_average_w)
+            for at in (now, now + self._lookahead):
+                eff: EffectiveLimit = self._limits.effective(at)
+                if eff.import_w is not None and eff.import_w < value:
+                    value, source = eff.import_w, eff.import_source or "dso"
+        limit_w = value - self.config.margin_w
+        key = (round(value, 1), source)
+        if key != self._limit_key:
+            self._import_limit_w = value
+            self._limit_source = source
+            if self._limit_key is not None:
+                self._record(
+                    now,
+                    InterventionKind.LIMIT_CHANGED,
+                    None,
+                    None,
+                    value,
+                    f"import limit {value:.0f} W from {source}",
+                )
+            self._limit_key = key
+        return limit_w
+
+    def _phase_needs(
+        self, reading: GridMeasurement, pending_phase: list[float]
+    ) -> list[float]:
+        grid = self.config.grid
+        allowed_a = grid.fuse_a - self.config.phase_margin_a
+        needs: list[float] = []
+        for index in range(3):
+            currents = reading.phase_currents_a
+            current = currents[index] if index < len(currents) else None
+            if current is None:
+                needs.append(-math.inf)
+                continue
+            expected_a = current + pending_phase[index] / grid.voltage_v
+            needs.append((expected_a - allowed_a) * grid.voltage_v)
+        return needs
+
+    def _pending(self, now: datetime) -> tuple[float, list[float]]:
+        total = 0.0
+        phase = [0.0, 0.0, 0.0]
+        for device_id, state in self._state.items():
+            state.pending = [(at, d) for at, d in state.pending if at > now]
+            gd = self._devices[device_id]
+            for _, delta in state.pending:
+                total += delta
+                for p in gd.phases:
+                    phase[p] += delta / len(gd.phases)
+        return total, phase
+
+    def _power(self, gd: GuardedDevice) -> float:
+        device = gd.device
+        state = self._state[gd.device_id]
+        if state.pending and state.target_w is not None:
+            return state.target_w
+        if isinstance(device, PowerMeter) and device.power_w is not None:
+            return device.power_w
+        if isinstance(device, PowerSettable):
+            if device.setpoint_w is not None:
+                return device.setpoint_w
+            return state.target_w or 0.0
+        if isinstance(device, Switchable):
+            return device.rated_power_w if device.is_on else 0.0
+        return 0.0
+
+    def _observe_switches(self, now: datetime) -> None:
+        for device_id, gd in self._devices.items():
+            if isinstance(gd.device, Switchable) and not isinstance(
+                gd.device, PowerSettable
+            ):
+                state = self._state[device_id]
+                on = gd.device.is_on
+                if on and state.was_on is False and state.switched_at is None:
+                    state.switched_at = now
+                if on is not None and on != state.was_on:
+                    if state.was_on is not None:
+                        state.switched_at = now
+                    state.was_on = on
+
+    async def _command(
+        self,
+        gd: GuardedDevice,
+        target_w: float,
+        now: datetime,
+        kind: InterventionKind,
+        reason: str,
+    ) -> bool:
+        state = self._state[gd.device_id]
+        before = self._power(gd)
+        device = gd.device
+        try:
+            if isinstance(device, PowerSettable):
+                await device.async_set_power(target_w)
+            elif isinstance(device, Switchable):
+                on = target_w > 0
+                await device.async_switch(on)
+                target_w = device.rated_power_w if on else 0.0
+                state.switched_at = now
+                state.was_on = on
+        except DeviceUnavailableError as err:
+            self._record(
+                now, InterventionKind.COMMAND_FAILED, gd, before, target_w, str(err)
+            )
+            return False
+        state.target_w = target_w
+        delta = target_w - before
+        if abs(delta) > 0:
+            state.pending.append((now + gd.reaction_delay, delta))
+        self._record(now, kind, gd, before, target_w, reason)
+        return True
+
+    def _cap(self, gd: GuardedDevice) -> float | None:
+        if self._device_cap_w is None or not isinstance(gd.device, PowerSettable):
+            return None
+        return self._device_cap_w()
+
+    async def _enforce_caps(self, now: datetime, reading: GridMeasurement) -> None:
+        del reading
+        for gd in self._devices.values():
+            cap = self._cap(gd)
+            if cap is None or not isinstance(gd.device, PowerSettable):
+                continue
+            power = self._power(gd)
+            if power > cap + _EPSILON_W:
+                state = self._state[gd.device_id]
+                target = gd.device.power_range.clamp(cap, allow_pause=True)
+                if not state.curtailed:
+                    state.restore_w = power
+                state.curtailed = True
+                state.curtailed_at = now
+                self._last_curtail = now
+                await self._command(
+                    gd, target, now, InterventionKind.CURTAIL, "dim: per-device cap"
+                )
+
+    # ------------------------------------------------------------ curtail
+
+    def _comfort_allows(self, gd: GuardedDevice) -> bool:
+        """Whether a thermal device is above its comfort floor (or unknown)."""
+        device = gd.device
+        if not isinstance(device, Thermal):
+            return True
+        floor_c = gd.comfort_floor_c
+        if floor_c is None:
+            floor_c = device.comfort.min_c
+        temp = device.temperature_c
+        return temp is None or temp > floor_c
+
+    def _min_run_done(self, gd: GuardedDevice) -> bool:
+        """Whether an on/off device has run its minimum time."""
+        device = gd.device
+        if not isinstance(device, Switchable) or isinstance(device, PowerSettable):
+            return True
+        since = self._state[gd.device_id].switched_at
+        reading = self._last_reading
+        if since is None or reading is None:
+            return True
+        return reading.timestamp - since >= device.min_on_time
+
+    def _ev_floor(self, gd: GuardedDevice, step: CurtailPriority) -> float | None:
+        """Lowest power of an EV charger in the EV or EV-pause step."""
+        device = gd.device
+        if not isinstance(device, PowerSettable):
+            return (
+                0.0 if step is CurtailPriority.EV_PAUSE and gd.pause_allowed else None
+            )
+        rng = device.power_range
+        if step is CurtailPriority.EV_PAUSE:
+            return max(rng.min_w, 0.0) if gd.pause_allowed else None
+        if (
+            isinstance(device, Bidirectional)
+            and device.discharge_allowed
+            and device.plugged_in
+        ):
+            return rng.min_w
+        return max(min(rng.min_active_w, rng.max_w), rng.min_w, 0.0)
+
+    def _floor(
+        self, gd: GuardedDevice, step: CurtailPriority, *, emergency: bool
+    ) -> float | None:
+        """Lowest power this step may take the device to; None: not applicable."""
+        state = self._state[gd.device_id]
+        if not gd.device.available or (state.override_w is not None and not emergency):
+            return None
+        if gd.priority is CurtailPriority.EV:
+            if step in {CurtailPriority.EV, CurtailPriority.EV_PAUSE}:
+                return self._ev_floor(gd, step)
+            return None
+        blocked = (
+            step is not gd.priority
+            or (step is CurtailPriority.WHITE_GOODS and not emergency)
+            or (
+                step is CurtailPriority.HEAT_PUMP
+                and not emergency
+                and not (self._comfort_allows(gd) and self._min_run_done(gd))
+            )
+        )
+        if blocked:
+            return None
+        if isinstance(gd.device, PowerSettable):
+            return max(gd.device.power_range.min_w, 0.0)
+        return 0.0
+
+    def _candidates(self) -> list[tuple[GuardedDevice, CurtailPriority, bool, float]]:
+        """Every (device, step, emergency, floor) in curtailment order."""
+        found: list[tuple[GuardedDevice, CurtailPriority, bool, float]] = []
+        for emergency in (False, True):
+            for step in _ORDER:
+                for gd in self._devices.values():
+                    floor = self._floor(gd, step, emergency=emergency)
+                    if floor is not None:
+                        found.append((gd, step, emergency, floor))
+        return found
+
+    async def _curtail(
+        self, now: datetime, need_total: float, need_phase: list[float]
+    ) -> None:
+        self._next_release = None
+        needs = [need_total, *need_phase]
+        for gd, step, emergency, floor in self._candidates():
+            if max(needs) <= 0:
+                break
+            power = self._power(gd)
+            required = max(
+                needs[0], *(needs[1 + p] * len(gd.phases) for p in gd.phases)
+            )
+            if power <= floor + _EPSILON_W or required <= 0:
+                continue
+            target = self._curtail_target(gd, power, required, floor)
+            if target >= power - _EPSILON_W:
+                continue
+            state = self._state[gd.device_id]
+            if not state.curtailed:
+                state.restore_w = self._wish(gd) or power
+            if state.override_w is not None:
+                kind = InterventionKind.OVERRIDE_LIMITED
+            elif emergency:
+                kind = InterventionKind.EMERGENCY
+            else:
+                kind = InterventionKind.CURTAIL
+            reason = (
+                f"{step.value}: over the {self._limit_source} limit by "
+                f"{max(needs):.0f} W"
+            )
+            if await self._command(gd, target, now, kind, reason):
+                state.curtailed = True
+                state.curtailed_at = now
+                self._last_curtail = now
+                reduction = power - target
+                needs[0] -= reduction
+                for p in gd.phases:
+                    needs[1 + p] -= reduction / len(gd.phases)
+        self._refresh_notice()
+
+    def _curtail_target(
+        self, gd: GuardedDevice, power: float, required: float, floor: float
+    ) -> float:
+        """Highest accepted setpoint that sheds ``required`` W, not below floor."""
+        device = gd.device
+        if not isinstance(device, PowerSettable):
+            return 0.0
+        rng = device.power_range
+        wanted = min(max(power - required, floor, rng.min_w), rng.max_w)
+        if wanted == 0.0 or abs(wanted) >= rng.min_active_w:
+            return wanted
+        # In the dead band: round towards more reduction where allowed.
+        if (
+            wanted > 0
+            and (floor <= 0 <= wanted)
+            and (gd.pause_allowed or gd.priority is not CurtailPriority.EV)
+        ):
+            return 0.0
+        if -rng.min_active_w >= max(floor, rng.min_w):
+            return -rng.min_active_w
+        if floor <= 0:
+            return 0.0
+        return max(floor, min(rng.min_active_w, rng.max_w))
+
+    # ------------------------------------------------------------ release
+
+    def _wish(self, gd: GuardedDevice) -> float | None:
+        state = self._state[gd.device_id]
+        wish: float | None
+        if state.override_w is not None:
+            wish = state.override_w
+        elif state.plan_w is not None:
+            wish = state.plan_w
+        else:
+            wish = state.restore_w
+        cap = self._cap(gd)
+        if wish is not None and cap is not None:
+            wish = min(wish, cap)
+        return wish
+
+    async def _release(
+        self, now: datetime, headroom: float, need_phase: list[float]
+    ) -> None:
+        curtailed = [
+            gd for gd in reversed(self._order()) if self._state[gd.device_id].curtailed
+        ]
+        if not curtailed:
+            self._next_release = None
+            return
+        if self._last_curtail is not None and (
+            now - self._last_curtail < self.config.release_hold
+        ):
+            return
+        if any(state.pending for state in self._state.values()):
+            return
+        if self._next_release is None:
+            self._next_release = now + self._stagger()
+            return
+        if now < self._next_release:
+            return
+        spare = headroom - self.config.release_hysteresis_w
+        phase_spare = [
+            -n - self.config.phase_margin_a * self.config.grid.voltage_v
+            for n in need_phase
+        ]
+        for gd in curtailed:
+            if await self._release_one(gd, now, spare, phase_spare):
+                break
+        self._next_release = now + self._stagger()
+        self._refresh_notice()
+
+    async def _release_one(
+        self, gd: GuardedDevice, now: datetime, spare: float, phase_spare: list[float]
+    ) -> bool:
+        state = self._state[gd.device_id]
+        device = gd.device
+        wish = self._wish(gd)
+        power = self._power(gd)
+        if wish is None or wish <= power + _EPSILON_W:
+            state.curtailed = False
+            return False
+        if isinstance(device, Switchable) and not isinstance(device, PowerSettable):
+            since = state.switched_at
+            if since is not None and now - since < device.min_off_time:
+                return False
+        room = min(
+            spare,
+            *(phase_spare[p] * len(gd.phases) for p in gd.phases),
+        )
+        increase = wish - power
+        if increase <= room:
+            target = wish
+        elif isinstance(device, PowerSettable) and room > 0:
+            target = device.power_range.clamp(power + room, allow_pause=True)
+            if target <= power + _EPSILON_W or target > power + room:
+                return False
+        else:
+            return False
+        kind = InterventionKind.RELEASE
+        if await self._command(gd, target, now, kind, "headroom back: release"):
+            state.curtailed = target < wish - _EPSILON_W
+            return True
+        return False
+
+    def _order(self) -> list[GuardedDevice]:
+        rank = {p: i for i, p in enumerate(_ORDER)}
+        return sorted(self._devices.values(), key=lambda gd: rank[gd.priority])
+
+    def _stagger(self) -> timedelta:
+        low = self.config.stagger_min.total_seconds()
+        high = self.config.stagger_max.total_seconds()
+        return timedelta(seconds=self._rng.uniform(low, high))
+
+    # ------------------------------------------------------------- wishes
+
+    async def _apply_wish(
+        self, gd: GuardedDevice, wish: float, now: datetime, kind: InterventionKind
+    ) -> None:
+        state = self._state[gd.device_id]
+        power = self._power(gd)
+        cap = self._cap(gd)
+        target = wish if cap is None else min(wish, cap)
+        if target > power + _EPSILON_W:
+            headroom = self._headroom(now)
+            if target - power > headroom:
+                allowed = power + max(headroom, 0.0)
+                device = gd.device
+                if isinstance(device, PowerSettable):
+                    allowed = device.power_range.clamp(allowed, allow_pause=True)
+                    allowed = min(allowed, power + max(headroom, 0.0))
+                    allowed = max(allowed, power)
+                else:
+                    allowed = power
+                state.curtailed = True
+                state.restore_w = wish
+                state.curtailed_at = now
+                limited = (
+                    InterventionKind.OVERRIDE_LIMITED
+                    if kind is InterventionKind.OVERRIDE
+                    else InterventionKind.PLAN_CLAMPED
+                )
+                reason = (
+                    f"wanted {wish:.0f} W; {self._limit_source} limit leaves "
+                    f"{max(headroom, 0.0):.0f} W"
+                )
+                if allowed > power + _EPSILON_W or isinstance(gd.device, PowerSettable):
+                    await self._command(gd, allowed, now, limited, reason)
+                else:
+                    self._record(now, limited, gd, power, allowed, reason)
+                return
+        await self._command(gd, target, now, kind, "follow setpoint")
+
+    def _headroom(self, now: datetime) -> float:
+        reading = self._last_reading
+        if reading is None or self._data_lost:
+            return 0.0
+        pending, _ = self._pending(now)
+        limit_w = self._import_limit_w - self.config.margin_w
+        return limit_w - (reading.net_power_w + pending)
+
+    async def _to_safe_minimum(self, gd: GuardedDevice, now: datetime) -> None:
+        device = gd.device
+        state = self._state[gd.device_id]
+        if gd.priority is CurtailPriority.WHITE_GOODS:
+            return
+        if gd.priority is CurtailPriority.HEAT_PUMP and isinstance(device, Thermal):
+            floor_c = (
+                gd.comfort_floor_c
+                if gd.comfort_floor_c is not None
+                else device.comfort.min_c
+            )
+            temp = device.temperature_c
+            if temp is not None and temp <= floor_c:
+                return
+        if isinstance(device, PowerSettable):
+            rng = device.power_range
+            if gd.priority is CurtailPriority.EV and not gd.pause_allowed:
+                target = max(min(rng.min_active_w, rng.max_w), rng.min_w, 0.0)
+            else:
+                target = max(rng.min_w, 0.0)
+        else:
+            target = 0.0
+        power = self._power(gd)
+        if power <= target + _EPSILON_W:
+            return
+        if not state.curtailed:
+            state.restore_w = power if state.plan_w is None else state.plan_w
+        if await self._command(
+            gd, target, now, InterventionKind.CURTAIL, "no meter data: safe minimum"
+        ):
+            state.curtailed = True
+            state.curtailed_at = now
+            self._last_curtail = now

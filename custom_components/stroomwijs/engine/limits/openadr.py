@@ -1,0 +1,845 @@
+"""OpenADR 3 VEN for the Dutch Grid Aware Charging (GAC) profile.
+
+The DSO runs a VTN; Stroomwijs is a VEN that reads programs and events over
+the OpenADR 3 REST API with OAuth2 client credentials. GAC events carry one
+``IMPORT_CAPACITY_LIMIT`` payload in ``KW`` per interval, target the
+connection by its EAN (``POWER_SERVICE_LOCATION``), and every program has a
+safe-mode event: the limit to apply when the VEN loses the VTN.
+
+The VEN polls (the poll doubles as heartbeat) and, where the VTN offers
+subscriptions, also takes webhook notifications for immediate updates. When
+the VTN stays silent for longer than the timeout, the program's safe-mode
+limit (or the configured failsafe) applies, held for at least two hours.
+
+The entity models here are our own typed dataclasses, parsed leniently from
+both the 3.0.1 and the 3.1 JSON shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+import re
+import secrets
+import time
+from typing import Any, cast
+
+import aiohttp
+from aiohttp import web
+
+from .base import (
+    DEFAULT_FAILSAFE_IMPORT_W,
+    DEFAULT_FAILSAFE_MIN_HOLD,
+    Limit,
+    SignalWatchdog,
+    require_aware,
+    utc_now,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+IMPORT_CAPACITY_LIMIT = "IMPORT_CAPACITY_LIMIT"
+EXPORT_CAPACITY_LIMIT = "EXPORT_CAPACITY_LIMIT"
+EAN_TARGET_TYPES = frozenset({"POWER_SERVICE_LOCATION", "EAN", "EAN18"})
+_UNIT_FACTORS = {"KW": 1000.0, "W": 1.0, "MW": 1_000_000.0}
+_DURATION = re.compile(
+    r"^(?P<sign>-)?P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?"
+    r"(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?"
+    r"(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+INFINITE_YEARS = 9999
+"""OpenADR writes an open-ended duration as ``P9999Y``."""
+SAFE_MODE_NAME = re.compile(r"safe[\s_-]?mode", re.IGNORECASE)
+HTTP_UNAUTHORIZED = 401
+HTTP_NOT_SUPPORTED = frozenset({404, 405, 501})
+
+
+class OpenAdrError(Exception):
+    """Talking to the VTN failed."""
+
+
+class OpenAdrAuthError(OpenAdrError):
+    """The VTN or its token endpoint rejected our credentials."""
+
+
+class OpenAdrFormatError(OpenAdrError, ValueError):
+    """The VTN sent an object that does not have the OpenADR 3 shape."""
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """Parse an ISO 8601 duration; None for OpenADR's infinite ``P9999Y``."""
+    match = _DURATION.match(text.strip())
+    if match is None or text.strip() in {"P", "PT"}:
+        msg = f"not an ISO 8601 duration: {text!r}"
+        raise OpenAdrFormatError(msg)
+    years = int(match["years"] or 0)
+    months = int(match["months"] or 0)
+    if years >= INFINITE_YEARS:
+        return None
+    if years or months:
+        msg = f"durations in years or months are not supported: {text!r}"
+        raise OpenAdrFormatError(msg)
+    value = timedelta(
+        weeks=int(match["weeks"] or 0),
+        days=int(match["days"] or 0),
+        hours=float(match["hours"] or 0),
+        minutes=float(match["minutes"] or 0),
+        seconds=float(match["seconds"] or 0),
+    )
+    return -value if match["sign"] else value
+
+
+def _parse_time(text: object, what: str) -> datetime:
+    if not isinstance(text, str):
+        msg = f"{what} must be an ISO 8601 string, got {text!r}"
+        raise OpenAdrFormatError(msg)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"{what} is not an ISO 8601 time: {text!r}"
+        raise OpenAdrFormatError(msg) from None
+    if value.tzinfo is None:
+        msg = f"{what} has no time zone: {text!r}"
+        raise OpenAdrFormatError(msg)
+    return value
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        msg = f"{what} must be a JSON object, got {type(value).__name__}"
+        raise OpenAdrFormatError(msg)
+    return cast("Mapping[str, Any]", value)
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        msg = f"{what} must be a JSON array, got {type(value).__name__}"
+        raise OpenAdrFormatError(msg)
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntervalPeriod:
+    """Start and duration of an event or interval (None: open-ended)."""
+
+    start: datetime | None
+    duration: timedelta | None
+    randomize_start: timedelta | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> IntervalPeriod:
+        """Parse an ``intervalPeriod`` object."""
+        obj = _mapping(data, "intervalPeriod")
+        start = obj.get("start")
+        duration = obj.get("duration")
+        randomize = obj.get("randomizeStart")
+        return cls(
+            start=None if start is None else _parse_time(start, "intervalPeriod.start"),
+            duration=None if duration is None else parse_duration(str(duration)),
+            randomize_start=None
+            if randomize is None
+            else parse_duration(str(randomize)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """One target: a type (None in the 3.1 list-of-strings form) and values."""
+
+    type: str | None
+    values: tuple[str, ...]
+
+
+def _parse_targets(data: object) -> tuple[Target, ...]:
+    targets: list[Target] = []
+    plain: list[str] = []
+    for item in _list(data, "targets"):
+        if isinstance(item, str):
+            plain.append(item)
+            continue
+        obj = _mapping(item, "target")
+        values = tuple(str(value) for value in _list(obj.get("values"), "values"))
+        targets.append(Target(type=str(obj.get("type", "")) or None, values=values))
+    if plain:
+        targets.append(Target(type=None, values=tuple(plain)))
+    return tuple(targets)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PayloadDescriptor:
+    """What a payload type means: its units."""
+
+    payload_type: str
+    units: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValuesMap:
+    """A typed list of payload values."""
+
+    type: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventInterval:
+    """One interval of an event with its payloads."""
+
+    id: int
+    interval_period: IntervalPeriod | None
+    payloads: tuple[ValuesMap, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Program:
+    """An OpenADR 3 program (the fields GAC uses)."""
+
+    id: str
+    program_name: str
+    retailer_name: str | None = None
+    program_type: str | None = None
+    binding_events: bool = False
+    targets: tuple[Target, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: object) -> Program:
+        """Parse a program object (3.0.1 fields or 3.1 attributes)."""
+        obj = _mapping(data, "program")
+        attributes: dict[str, Any] = {}
+        for attr in _list(obj.get("attributes"), "attributes"):
+            attr_obj = _mapping(attr, "attribute")
+            values = _list(attr_obj.get("values"), "values")
+            if values:
+                attributes[str(attr_obj.get("type"))] = values[0]
+        program_id = obj.get("id")
+        name = obj.get("programName")
+        if not isinstance(program_id, str) or not isinstance(name, str):
+            raise OpenAdrFormatError("a program needs a string id and programName")
+        return cls(
+            id=program_id,
+            program_name=name,
+            retailer_name=obj.get("retailerName", attributes.get("RETAILER_NAME")),
+            program_type=obj.get("programType", attributes.get("PROGRAM_TYPE")),
+            binding_events=bool(
+                obj.get("bindingEvents", attributes.get("BINDING_EVENTS", False))
+            ),
+            targets=_parse_targets(obj.get("targets")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapacityInterval:
+    """One interval of a capacity event, resolved to absolute times."""
+
+    start: datetime
+    end: datetime | None
+    import_w: float | None
+    export_w: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """An OpenADR 3 event (the fields GAC uses)."""
+
+    id: str
+    program_id: str
+    event_name: str | None
+    priority: int | None
+    targets: tuple[Target, ...]
+    payload_descriptors: tuple[PayloadDescriptor, ...]
+    interval_period: IntervalPeriod | None
+    intervals: tuple[EventInterval, ...]
+    modification_date_time: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> Event:
+        """Parse an event object."""
+        obj = _mapping(data, "event")
+        event_id = obj.get("id")
+        program_id = obj.get("programID")
+        if not isinstance(event_id, str) or not isinstance(program_id, str):
+            raise OpenAdrFormatError("an event needs a string id and programID")
+        descriptors = tuple(
+            PayloadDescriptor(
+                payload_type=str(_mapping(item, "payloadDescriptor")["payloadType"]),
+                units=_mapping(item, "payloadDescriptor").get("units"),
+            )
+            for item in _list(obj.get("payloadDescriptors"), "payloadDescriptors")
+        )
+        intervals: list[EventInterval] = []
+        for item in _list(obj.get("intervals"), "intervals"):
+            interval = _mapping(item, "interval")
+            period = interval.get("intervalPeriod")
+            payloads = tuple(
+                ValuesMap(
+                    type=str(_mapping(p, "payload")["type"]),
+                    values=tuple(_list(_mapping(p, "payload").get("values"), "values")),
+                )
+                for p in _list(interval.get("payloads"), "payloads")
+            )
+            raw_id = interval.get("id")
+            if not isinstance(raw_id, int):
+                raise OpenAdrFormatError("an interval needs an integer id")
+            intervals.append(
+                EventInterval(
+                    id=raw_id,
+                    interval_period=None
+                    if period is None
+                    else IntervalPeriod.from_json(period),
+                    payloads=payloads,
+                )
+            )
+        period = obj.get("intervalPeriod")
+        modified = obj.get("modificationDateTime")
+        priority = obj.get("priority")
+        return cls(
+            id=event_id,
+            program_id=program_id,
+            event_name=obj.get("eventName"),
+            priority=priority if isinstance(priority, int) else None,
+            targets=_parse_targets(obj.get("targets")),
+            payload_descriptors=descriptors,
+            interval_period=None
+            if period is None
+            else IntervalPeriod.from_json(period),
+            intervals=tuple(sorted(intervals, key=lambda i: i.id)),
+            modification_date_time=None
+            if modified is None
+            else _parse_time(modified, "modificationDateTime"),
+        )
+
+    @property
+    def is_safe_mode(self) -> bool:
+        """Whether this is the program's safe-mode event."""
+        return bool(self.event_name and SAFE_MODE_NAME.search(self.event_name))
+
+    def targets_ean(self, ean: str) -> bool:
+        """Whether the event applies to the connection with this EAN."""
+        relevant = [
+            t for t in self.targets if t.type is None or t.type in EAN_TARGET_TYPES
+        ]
+        if not relevant:
+            # Untargeted (or only VEN_NAME-targeted) events apply to this VEN.
+            return True
+        return any(ean in target.values for target in relevant)
+
+    def unit_factor(self, payload_type: str) -> float:
+        """Return the factor from the payload's units to W."""
+        for descriptor in self.payload_descriptors:
+            if descriptor.payload_type == payload_type:
+                units = (descriptor.units or "KW").upper()
+                if units not in _UNIT_FACTORS:
+                    msg = f"unsupported units {descriptor.units!r} for {payload_type}"
+                    raise OpenAdrFormatError(msg)
+                return _UNIT_FACTORS[units]
+        return _UNIT_FACTORS["KW"]
+
+    def capacity_intervals(self) -> list[CapacityInterval]:
+        """Return the import/export limits per interval, in W, absolute time."""
+        result: list[CapacityInterval] = []
+        cursor: datetime | None = None
+        for position, interval in enumerate(self.intervals):
+            period = interval.interval_period or self.interval_period
+            if period is None or period.start is None:
+                if cursor is None:
+                    msg = f"event {self.id}: interval {interval.id} has no start"
+                    raise OpenAdrFormatError(msg)
+                start = cursor
+            elif interval.interval_period is None and self.interval_period is not None:
+                step = self.interval_period.duration or timedelta(0)
+                assert self.interval_period.start is not None  # noqa: S101
+                start = self.interval_period.start + position * step
+            else:
+                start = period.start
+            duration = None if period is None else period.duration
+            end = None if duration is None else start + duration
+            values: dict[str, float | None] = {
+                IMPORT_CAPACITY_LIMIT: None,
+                EXPORT_CAPACITY_LIMIT: None,
+            }
+            for payload in interval.payloads:
+                if payload.type in values and payload.values:
+                    raw = payload.values[0]
+                    if not isinstance(raw, int | float) or isinstance(raw, bool):
+                        msg = f"event {self.id}: {payload.type} value {raw!r}"
+                        raise OpenAdrFormatError(msg)
+                    if raw < 0:
+                        msg = f"event {self.id}: negative {payload.type} {raw}"
+                        raise OpenAdrFormatError(msg)
+                    values[payload.type] = float(raw) * self.unit_factor(payload.type)
+            result.append(
+                CapacityInterval(
+                    start=start,
+                    end=end,
+                    import_w=values[IMPORT_CAPACITY_LIMIT],
+                    export_w=values[EXPORT_CAPACITY_LIMIT],
+                )
+            )
+            cursor = end
+        return result
+
+
+class OpenAdrClient:
+    """Asynchronous OpenADR 3 REST client on an injected aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str | None = None,
+        scope: str | None = None,
+        request_timeout: float = 10.0,
+    ) -> None:
+        """Talk to the VTN at ``base_url`` (e.g. ``https://vtn.example/openadr3``)."""
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token_url = token_url or f"{self._base}/auth/token"
+        self._scope = scope
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    @property
+    def base_url(self) -> str:
+        """The VTN's base URL."""
+        return self._base
+
+    async def async_token(self) -> str:
+        """Return a valid access token, fetched with client credentials if needed."""
+        if self._token is not None and time.monotonic() < self._token_expires:
+            return self._token
+        form = {"grant_type": "client_credentials"}
+        if self._scope:
+            form["scope"] = self._scope
+        auth = aiohttp.BasicAuth(self._client_id, self._client_secret)
+        try:
+            async with self._session.post(
+                self._token_url, data=form, auth=auth, timeout=self._timeout
+            ) as response:
+                if response.status in {400, 401, 403}:
+                    msg = f"token endpoint refused the credentials ({response.status})"
+                    raise OpenAdrAuthError(msg)
+                response.raise_for_status()
+                body = _mapping(await response.json(), "token response")
+        except (aiohttp.ClientError, TimeoutError) as err:
+            msg = f"cannot reach the token endpoint: {err}"
+            raise OpenAdrError(msg) from err
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise OpenAdrAuthError("the token response has no access_token")
+        expires_in = body.get("expires_in", 3600)
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600
+        self._token = token
+        self._token_expires = time.monotonic() + max(lifetime - 30.0, 1.0)
+        return token
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: object = None,
+        retry_auth: bool = True,
+    ) -> tuple[int, object]:
+        token = await self.async_token()
+        try:
+            async with self._session.request(
+                method,
+                f"{self._base}{path}",
+                params=params,
+                json=json,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            ) as response:
+                if response.status == HTTP_UNAUTHORIZED and retry_auth:
+                    self._token = None
+                    return await self._request(
+                        method, path, params=params, json=json, retry_auth=False
+                    )
+                if response.status == HTTP_UNAUTHORIZED:
+                    raise OpenAdrAuthError("the VTN rejected our access token")
+                if response.status in HTTP_NOT_SUPPORTED or response.status == 204:  # noqa: PLR2004
+                    return response.status, None
+                response.raise_for_status()
+                return response.status, await response.json()
+        except (aiohttp.ClientError, TimeoutError) as err:
+            msg = f"{method} {path} failed: {err}"
+            raise OpenAdrError(msg) from err
+
+    async def _get_all(self, path: str, params: Mapping[str, str]) -> list[Any]:
+        page = 50
+        items: list[Any] = []
+        skip = 0
+        while True:
+            status, body = await self._request(
+                "GET", path, params={**params, "skip": str(skip), "limit": str(page)}
+            )
+            if status in HTTP_NOT_SUPPORTED:
+                msg = f"GET {path} is not offered by the VTN ({status})"
+                raise OpenAdrError(msg)
+            batch = _list(body, path)
+            items.extend(batch)
+            if len(batch) < page:
+                return items
+            skip += page
+
+    async def async_get_programs(self) -> list[Program]:
+        """All programs visible to this VEN."""
+        return [
+            Program.from_json(item) for item in await self._get_all("/programs", {})
+        ]
+
+    async def async_get_events(
+        self, *, program_id: str | None = None, ean: str | None = None
+    ) -> list[Event]:
+        """Events, optionally filtered by program and EAN target."""
+        params: dict[str, str] = {}
+        if program_id is not None:
+            params["programID"] = program_id
+        if ean is not None:
+            params["targetType"] = "POWER_SERVICE_LOCATION"
+            params["targetValues"] = ean
+        return [
+            Event.from_json(item) for item in await self._get_all("/events", params)
+        ]
+
+    async def async_subscribe(
+        self,
+        *,
+        client_name: str,
+        program_id: str,
+        callback_url: str,
+        bearer_token: str,
+    ) -> str | None:
+        """Subscribe to event changes; None when the VTN offers no subscriptions."""
+        body = {
+            "clientName": client_name,
+            "programID": program_id,
+            "objectOperations": [
+                {
+                    "objects": ["EVENT", "PROGRAM"],
+                    "operations": ["POST", "PUT", "DELETE"],
+                    "callbackUrl": callback_url,
+                    "bearerToken": bearer_token,
+                }
+            ],
+        }
+        status, reply = await self._request("POST", "/subscriptions", json=body)
+        if status in HTTP_NOT_SUPPORTED:
+            return None
+        sub_id = _mapping(reply, "subscription").get("id")
+        return str(sub_id) if sub_id is not None else None
+
+    async def async_delete_subscription(self, subscription_id: str) -> None:
+        """Remove a subscription (ignored if the VTN no longer knows it)."""
+        await self._request("DELETE", f"/subscriptions/{subscription_id}")
+
+
+@dataclass(slots=True)
+class VenStatus:
+    """What the VEN knows and how healthy its feed is."""
+
+    programs: dict[str, Program] = field(default_factory=dict)
+    events: dict[str, Event] = field(default_factory=dict)
+    last_error: str | None = None
+    subscriptions: list[str] = field(default_factory=list)
+
+
+type Clock = Callable[[], datetime]
+
+
+class OpenAdrVen:
+    """Limit source that follows the GAC events for one EAN."""
+
+    def __init__(
+        self,
+        client: OpenAdrClient,
+        *,
+        ean: str,
+        programs: Sequence[str] | None = None,
+        failsafe_import_w: float = DEFAULT_FAILSAFE_IMPORT_W,
+        timeout: timedelta = timedelta(minutes=15),
+        failsafe_min_hold: timedelta = DEFAULT_FAILSAFE_MIN_HOLD,
+        poll_interval: timedelta = timedelta(minutes=1),
+        clock: Clock = utc_now,
+        name: str = "openadr",
+    ) -> None:
+        """Follow ``programs`` (by name; None: all) for the connection ``ean``."""
+        if not re.fullmatch(r"\d{18}", ean):
+            msg = f"an EAN code has 18 digits, got {ean!r}"
+            raise ValueError(msg)
+        if failsafe_import_w < 0:
+            raise ValueError("the failsafe limit cannot be negative")
+        if poll_interval <= timedelta(0):
+            raise ValueError("the poll interval must be positive")
+        self._client = client
+        self._ean = ean
+        self._program_names = None if programs is None else frozenset(programs)
+        self._failsafe_w = failsafe_import_w
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._name = name
+        self.status = VenStatus()
+        self.watchdog = SignalWatchdog(
+            timeout=timeout, min_hold=failsafe_min_hold, started=require_aware(clock())
+        )
+        self._listeners: list[Callable[[], None]] = []
+        self._webhook_token = secrets.token_urlsafe(24)
+
+    @property
+    def name(self) -> str:
+        """Label of the source."""
+        return self._name
+
+    @property
+    def ean(self) -> str:
+        """The connection this VEN follows."""
+        return self._ean
+
+    @property
+    def webhook_token(self) -> str:
+        """Bearer token the VTN must present on notifications."""
+        return self._webhook_token
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every change of programs or events."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in tuple(self._listeners):
+            listener()
+
+    def _follows(self, program_id: str) -> bool:
+        program = self.status.programs.get(program_id)
+        if program is None:
+            return self._program_names is None
+        return (
+            self._program_names is None or program.program_name in self._program_names
+        )
+
+    async def async_poll(self) -> bool:
+        """Fetch programs and events once; False (and logged) on failure."""
+        try:
+            programs = await self._client.async_get_programs()
+            events: list[Event] = []
+            for program in programs:
+                if self._program_names is not None and (
+                    program.program_name not in self._program_names
+                ):
+                    continue
+                events.extend(
+                    await self._client.async_get_events(
+                        program_id=program.id, ean=self._ean
+                    )
+                )
+        except OpenAdrError as err:
+            self.status.last_error = str(err)
+            _LOGGER.warning("OpenADR poll failed: %s", err)
+            return False
+        self.status.programs = {program.id: program for program in programs}
+        self.status.events = {
+            event.id: event for event in events if event.targets_ean(self._ean)
+        }
+        self.status.last_error = None
+        self.watchdog.heard(self._clock())
+        self._notify()
+        return True
+
+    async def async_subscribe(self, callback_url: str) -> bool:
+        """Ask the VTN for notifications on every followed program."""
+        subscribed = False
+        for program in self.status.programs.values():
+            if not self._follows(program.id):
+                continue
+            try:
+                sub_id = await self._client.async_subscribe(
+                    client_name=f"stroomwijs-{self._ean}",
+                    program_id=program.id,
+                    callback_url=callback_url,
+                    bearer_token=self._webhook_token,
+                )
+            except OpenAdrError as err:
+                _LOGGER.info("VTN subscription failed, polling only: %s", err)
+                return False
+            if sub_id is None:
+                return False
+            self.status.subscriptions.append(sub_id)
+            subscribed = True
+        return subscribed
+
+    def handle_notification(self, payload: object) -> bool:
+        """Apply one VTN notification; True if it changed anything."""
+        obj = _mapping(payload, "notification")
+        object_type = str(obj.get("objectType", "")).upper()
+        operation = str(obj.get("operation", "")).upper()
+        changed = False
+        if object_type == "EVENT":
+            event = Event.from_json(obj.get("object"))
+            if operation == "DELETE" or not event.targets_ean(self._ean):
+                changed = self.status.events.pop(event.id, None) is not None
+            elif self._follows(event.program_id):
+                self.status.events[event.id] = event
+                changed = True
+        elif object_type == "PROGRAM":
+            program = Program.from_json(obj.get("object"))
+            if operation == "DELETE":
+                changed = self.status.programs.pop(program.id, None) is not None
+                for event_id in [
+                    e.id
+                    for e in self.status.events.values()
+                    if e.program_id == program.id
+                ]:
+                    del self.status.events[event_id]
+            else:
+                self.status.programs[program.id] = program
+                changed = True
+        self.watchdog.heard(self._clock())
+        if changed:
+            self._notify()
+        return changed
+
+    async def async_run(self, stop: asyncio.Event | None = None) -> None:
+        """Poll forever (or until ``stop`` is set)."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            await self.async_poll()
+            try:
+                await asyncio.wait_for(
+                    stop.wait(), timeout=self._poll_interval.total_seconds()
+                )
+            except TimeoutError:
+                continue
+
+    @property
+    def failsafe_import_w(self) -> float:
+        """The safe-mode limit of the followed programs, else the configured one."""
+        values = [
+            value
+            for event in self.status.events.values()
+            if event.is_safe_mode and self._follows(event.program_id)
+            for value in _safe_values_w(event)
+        ]
+        return min(values) if values else self._failsafe_w
+
+    def limits_between(self, start: datetime, end: datetime) -> list[Limit]:
+        """Event limits overlapping the range, plus the failsafe when lost."""
+        found: list[Limit] = []
+        for event in self.status.events.values():
+            if event.is_safe_mode or not self._follows(event.program_id):
+                continue
+            try:
+                intervals = event.capacity_intervals()
+            except OpenAdrFormatError as err:
+                self.status.last_error = str(err)
+                continue
+            for interval in intervals:
+                if interval.import_w is None and interval.export_w is None:
+                    continue
+                limit = Limit(
+                    source=f"{self._name}:{event.event_name or event.id}",
+                    import_w=interval.import_w,
+                    export_w=interval.export_w,
+                    start=interval.start,
+                    end=interval.end,
+                    detail=f"event {event.id}",
+                )
+                if limit.overlaps(start, end):
+                    found.append(limit)
+        window = self.watchdog.failsafe_window(start)
+        if window is not None:
+            found.append(
+                Limit(
+                    source=f"{self._name}:failsafe",
+                    import_w=self.failsafe_import_w,
+                    start=window[0],
+                    end=window[1],
+                    failsafe=True,
+                    detail="VTN silent; safe-mode limit applies",
+                )
+            )
+        return found
+
+    def problem(self, now: datetime) -> str | None:
+        """Report a lost VTN: it needs a repair."""
+        if self.watchdog.lost(now):
+            heard = self.watchdog.last_heard
+            since = "never reached" if heard is None else f"silent since {heard:%c %Z}"
+            return f"VTN {since}; failsafe limit {self.failsafe_import_w:.0f} W applies"
+        return None
+
+
+def _safe_values_w(event: Event) -> list[float]:
+    """Return the import limits a safe-mode event names (it may lack a start)."""
+    factor = event.unit_factor(IMPORT_CAPACITY_LIMIT)
+    return [
+        float(payload.values[0]) * factor
+        for interval in event.intervals
+        for payload in interval.payloads
+        if payload.type == IMPORT_CAPACITY_LIMIT
+        and payload.values
+        and isinstance(payload.values[0], int | float)
+        and not isinstance(payload.values[0], bool)
+        and payload.values[0] >= 0
+    ]
+
+
+class VenWebhook:
+    """Receives VTN notifications on a local HTTP endpoint."""
+
+    def __init__(
+        self, ven: OpenAdrVen, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        """Serve ``POST /notifications`` for ``ven`` on ``host:port``."""
+        self._ven = ven
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    @property
+    def url(self) -> str:
+        """The callback URL to give the VTN."""
+        if self._site is None or self._runner is None:
+            raise RuntimeError("the webhook is not started")
+        addresses = self._runner.addresses
+        port = addresses[0][1] if addresses else self._port
+        return f"http://{self._host}:{port}/notifications"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self._ven.webhook_token}":
+            return web.Response(status=401)
+        try:
+            payload = await request.json()
+            self._ven.handle_notification(payload)
+        except (ValueError, KeyError) as err:
+            _LOGGER.warning("bad OpenADR notification: %s", err)
+            return web.Response(status=400, text=str(err))
+        return web.Response(status=200)
+
+    async def async_start(self) -> None:
+        """Start listening."""
+        app = web.Application()
+        app.router.add_post("/notifications", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self._host, self._port)
+        await self._site.start()
+
+    async def async_stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = None
+        self._site = None
