@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import logging
+from unittest.mock import patch
 
 import pytest
 
@@ -15,6 +16,7 @@ from custom_components.stroomwijs.engine.drivers.ocpp import (
     PendingCharger,
     SessionOptions,
 )
+from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import OcppSimulator
 
 FAST = SessionOptions(response_timeout_s=5.0, boot_wait_s=0.3, pending_retry_s=5)
 
@@ -48,6 +50,24 @@ async def make_csms() -> AsyncIterator[CsmsFactory]:
     yield _make
     for csms in started:
         await csms.async_stop()
+
+
+@pytest.fixture(autouse=True)
+async def disconnect_simulators(
+    make_csms: CsmsFactory,
+) -> AsyncIterator[None]:
+    """Disconnect every simulated charge point before the servers stop."""
+    created: list[OcppSimulator] = []
+    original = OcppSimulator.__init__
+
+    def _track(self: OcppSimulator, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        created.append(self)
+
+    with patch.object(OcppSimulator, "__init__", _track):
+        yield
+    for sim in created:
+        await sim.async_disconnect()
 
 
 async def wait_for(

@@ -194,6 +194,10 @@ class SimStation:
         return None
 
 
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _first_period(schedule: Mapping[str, Any]) -> Mapping[str, Any]:
     periods = schedule.get("charging_schedule_period") or [{}]
     return cast("Mapping[str, Any]", periods[0])
@@ -236,10 +240,10 @@ class _Sim2Handlers:
             profile_id=charging_profile["id"],
             purpose=charging_profile["charging_profile_purpose"],
             unit=schedule["charging_rate_unit"],
-            limit=period.get("limit"),
+            limit=_float(period.get("limit")),
             stack_level=charging_profile["stack_level"],
-            setpoint=period.get("setpoint"),
-            discharge_limit=period.get("discharge_limit"),
+            setpoint=_float(period.get("setpoint")),
+            discharge_limit=_float(period.get("discharge_limit")),
             operation_mode=period.get("operation_mode"),
             transaction_id=charging_profile.get("transaction_id"),
             max_offline_s=charging_profile.get("max_offline_duration"),
@@ -319,7 +323,7 @@ class _V16Sim(_V16ChargePoint):  # type: ignore[misc]
             profile_id=cs_charging_profiles["charging_profile_id"],
             purpose=cs_charging_profiles["charging_profile_purpose"],
             unit="W" if schedule["charging_rate_unit"] == "W" else "A",
-            limit=period.get("limit"),
+            limit=_float(period.get("limit")),
             stack_level=cs_charging_profiles["stack_level"],
             transaction_id=None if tx_id is None else str(tx_id),
         )
@@ -444,8 +448,10 @@ class OcppSimulator:
         if self._reader is not None:
             with suppress(asyncio.CancelledError):
                 await self._reader
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def async_wait_closed(self, timeout_s: float = 5.0) -> None:
         """Wait until the server closed the connection."""

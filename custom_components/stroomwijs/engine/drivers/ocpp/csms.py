@@ -235,8 +235,10 @@ class CentralSystem:
             await session.async_close()
         if self._runner is not None:
             await self._runner.cleanup()
-        for task in list(self._handlers):
+        tasks = list(self._handlers)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._runner = self._site = None
         self._port = None
 

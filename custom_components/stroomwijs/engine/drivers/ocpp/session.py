@@ -128,8 +128,10 @@ class BaseSession(SessionBase):
         try:
             await cast("Any", self).start()
         finally:
-            for task in list(self._tasks):
+            tasks = list(self._tasks)
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             if self.charger is not None:
                 self.charger.detach(self)
 
