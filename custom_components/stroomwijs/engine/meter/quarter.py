@@ -120,8 +120,17 @@ class QuarterTracker:
         return result
 
     def average_w(self) -> float | None:
-        """Average import power so far in this quarter; None without data."""
+        """Average import power so far in this quarter; None without data.
+
+        At the very start of a quarter, before any time has passed, the
+        average is the power of the sample that opened it.
+        """
         if self._covered_s <= 0:
+            if (
+                self._last_at is not None
+                and quarter_start(self._last_at) == self._start
+            ):
+                return self._last_w
             return None
         return self._energy_ws / self._covered_s
 

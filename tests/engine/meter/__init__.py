@@ -1,0 +1,1 @@
+"""Tests of the P1 meter engine."""

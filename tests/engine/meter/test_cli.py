@@ -1,0 +1,122 @@
+"""The installer's command line: ``stroomwijs p1 read`` and ``p1 decode``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+
+from custom_components.stroomwijs.engine.simulate.p1 import (
+    P1TelegramServer,
+    corrupt_crc,
+)
+
+from .telegrams import SMARTY_KEY, crafted_5l, real
+
+CLI = [sys.executable, "-m", "custom_components.stroomwijs.engine.cli"]
+
+
+async def _run(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *CLI,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(20):
+        out, err = await process.communicate(stdin)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_read_prints_json_lines_from_a_loopback_stream() -> None:
+    """``p1 read --url socket://... --json --count 3`` prints three readings."""
+    async with P1TelegramServer(
+        [real("telegram_fluvius_v171_alt.txt")], interval=0.05
+    ) as server:
+        code, out, err = await _run(
+            "p1", "read", "--url", server.url, "--dsmr-version", "5B",
+            "--json", "--count", "3", "--fuse", "3x25",
+        )  # fmt: skip
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 3
+    last = lines[-1]
+    assert last["power"] == {"net_w": 338.0, "import_w": 338.0, "export_w": 0.0}
+    assert [p["current_a"] for p in last["phases"]] == [0.27, 0.88, 0.52]
+    assert [p["voltage_v"] for p in last["phases"]] == [232.9, 228.1, 228.1]
+    assert last["phases"][0]["headroom_a"] == pytest.approx(24.73)
+    assert last["energy"]["import_t1_kwh"] == 301.548
+    assert last["quarter_hour"]["average_w"] == 52.0
+    assert last["quarter_hour"]["source"] == "meter"
+    assert last["month_peak"] == {"power_w": 3064.0, "at": "2023-11-02T10:45:00+00:00"}
+
+
+async def test_read_gives_up_with_a_clear_message_when_nothing_valid_arrives() -> None:
+    """Only bad CRCs on the line and --timeout: exit 1 and say why."""
+    async with P1TelegramServer(
+        [corrupt_crc(real("telegram_v5.txt"))], interval=0.05
+    ) as server:
+        code, out, err = await _run(
+            "p1", "read", "--url", server.url, "--count", "1", "--timeout", "0.5"
+        )
+    assert code == 1
+    assert out == ""
+    assert "no valid telegram" in err
+    assert "CRC errors" in err
+
+
+async def test_decode_reads_stdin_and_detects_the_version() -> None:
+    """A telegram on stdin comes out as the same JSON fields."""
+    code, out, err = await _run("p1", "decode", "--json", stdin=real("telegram_v5.txt"))
+    assert code == 0, err
+    reading = json.loads(out)
+    assert reading["dsmr_version"] == "5"
+    assert reading["power"]["net_w"] == 244.0
+    assert reading["energy"]["export_t1_kwh"] == 2.444
+
+
+async def test_decode_accepts_lf_only_text_as_pasted_from_a_terminal() -> None:
+    """Line ends lost in copy-paste are restored, so the CRC still matches."""
+    pasted = real("telegram_v4_2.txt").replace(b"\r\n", b"\n")
+    code, out, err = await _run("p1", "decode", "--json", stdin=pasted)
+    assert code == 0, err
+    assert json.loads(out)["power"]["import_w"] == 2027.0
+
+
+async def test_decode_of_an_encrypted_frame_needs_the_key() -> None:
+    """An encrypted 5L frame decodes with --key and is refused without it."""
+    from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
+        encrypt_frame,
+    )
+
+    frame = encrypt_frame(crafted_5l(), SMARTY_KEY)
+    code, out, err = await _run(
+        "p1", "decode", "--dsmr-version", "5L", "--key", SMARTY_KEY, "--json",
+        stdin=frame,
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["energy"]["import_total_kwh"] == 123.456
+    code, _, err = await _run(
+        "p1", "decode", "--dsmr-version", "SAGEMCOM_T210_D_R", stdin=frame
+    )
+    assert code == 2
+    assert "encryption key" in err
+
+
+async def test_decode_says_so_when_stdin_holds_no_telegram() -> None:
+    """Junk on stdin is an error with a hint, not a traceback."""
+    code, _, err = await _run("p1", "decode", stdin=b"hello\n")
+    assert code == 2
+    assert "no complete telegram" in err
+
+
+async def test_human_output_names_power_and_phases() -> None:
+    """Without --json a line shows net power and the phase currents."""
+    code, out, _ = await _run("p1", "decode", stdin=real("telegram_v5.txt"))
+    assert code == 0
+    assert "net 244 W" in out
+    assert "L3 0.9 A" in out
