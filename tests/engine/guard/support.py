@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 import random
@@ -57,6 +58,7 @@ def build_rig(
     grid: GridConnection | None = None,
     lookahead: timedelta | None = None,
     seed: int = 7,
+    device_cap_w: Callable[[], float | None] | None = None,
 ) -> Rig:
     """Household with EV (11 kW), boiler, heat pump, washer, under a guard."""
     house = SimHousehold(start=start, base_load=base or BaseLoadProfile.constant(1500))
@@ -103,7 +105,8 @@ def build_rig(
             ),
         ],
         limits=limits,
-        rng=random.Random(seed),
+        device_cap_w=device_cap_w,
+        rng=random.Random(seed),  # noqa: S311 - reproducible stagger
     )
     log: list[Intervention] = []
     guard.subscribe(log.append)
@@ -111,5 +114,5 @@ def build_rig(
 
 
 def evening_window(start: time, end: time, import_w: float) -> TimeWindow:
-    """A window on every day of the year."""
+    """Build a window that applies on every day of the year."""
     return TimeWindow(start=start, end=end, import_w=import_w, label="evening")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from custom_components.stroomwijs.engine.guard import InterventionKind
@@ -62,16 +63,13 @@ async def test_window_end_releases_devices_one_by_one_with_random_stagger() -> N
     releases = [i for i in rig.log if i.kind is InterventionKind.RELEASE]
     assert len({i.device_id for i in releases}) == 3
     assert all(i.timestamp > end for i in releases)
-    gaps = [
-        (b.timestamp - a.timestamp).total_seconds()
-        for a, b in zip(releases, releases[1:], strict=False)
-    ]
+    gaps = [(b.timestamp - a.timestamp).total_seconds() for a, b in pairwise(releases)]
     cfg = rig.guard.config
     assert all(gap >= cfg.stagger_min.total_seconds() for gap in gaps)
     assert len(set(gaps)) > 1  # random, not a fixed rhythm
     # No rebound: import never jumps by more than one device's worth at once.
     after = [r.net_power_w for r in rig.house.history if r.timestamp >= end]
-    steps = [b - a for a, b in zip(after, after[1:], strict=False)]
+    steps = [b - a for a, b in pairwise(after)]
     assert max(steps) < 11_100
     assert rig.guard.status().curtailed == ()
     assert rig.ev.setpoint_w == 11_040

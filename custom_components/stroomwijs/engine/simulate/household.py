@@ -158,7 +158,9 @@ class SimDevice:
         self._clock = clock
         self.phases = phases
         self.fail_commands = False
-        """Set to make every command raise DeviceUnavailableError."""
+        """Set to make the device unavailable: every command raises."""
+        self.reject_commands = False
+        """Set to make commands raise while the device still looks available."""
         self.commands: list[tuple[datetime, float]] = []
 
     @property
@@ -177,7 +179,7 @@ class SimDevice:
         return not self.fail_commands
 
     def _check(self) -> None:
-        if self.fail_commands:
+        if self.fail_commands or self.reject_commands:
             msg = f"{self._name} does not answer"
             raise DeviceUnavailableError(msg)
 

@@ -1,0 +1,136 @@
+"""Plan following, manual override, lost P1 data, failing devices, V2G, dim."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from custom_components.stroomwijs.engine.guard import InterventionKind
+
+from .support import build_rig, evening_window
+
+START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+async def test_guard_follows_the_plan_when_there_is_room() -> None:
+    """A planned EV setpoint is passed on unchanged when it fits."""
+    rig = build_rig(start=START)
+    await rig.run(5)
+    await rig.guard.async_set_plan("ev", 5_000, rig.house.now)
+    await rig.run(5)
+    assert rig.ev.setpoint_w == 5_000
+    assert rig.log[-1].kind is InterventionKind.PLAN
+
+
+async def test_plan_increase_beyond_the_limit_is_clamped_and_recorded() -> None:
+    """The plan asks for full power during a window: the guard gives what fits."""
+    window = evening_window(time(14, 0), time(18, 0), 9_000)
+    rig = build_rig(start=START + timedelta(seconds=1), windows=(window,))
+    await rig.guard.async_set_plan("ev", 4_140, rig.house.now)
+    await rig.run(15)
+    await rig.guard.async_set_plan("ev", 11_040, rig.house.now)
+    clamped = [i for i in rig.log if i.kind is InterventionKind.PLAN_CLAMPED]
+    assert clamped
+    assert clamped[-1].to_w is not None
+    assert clamped[-1].to_w < 11_040
+    await rig.run(30)
+    assert all(r.net_power_w <= 9_000 for r in rig.house.history[-25:])
+
+
+async def test_manual_override_wins_but_the_dso_limit_still_holds() -> None:
+    """The user forces the EV to full power in a window: held back, and said so."""
+    window = evening_window(time(14, 0), time(18, 0), 8_000)
+    rig = build_rig(start=START + timedelta(seconds=1), windows=(window,))
+    await rig.run(20)
+    await rig.guard.async_set_override("ev", 11_040, rig.house.now)
+    await rig.run(30)
+    status = rig.guard.status()
+    assert status.overrides == ("ev",)
+    assert status.override_notice is not None
+    assert "ev" in status.override_notice
+    assert "window:evening" in status.override_notice
+    assert any(i.kind is InterventionKind.OVERRIDE_LIMITED for i in rig.log)
+    assert all(r.net_power_w <= 8_000 for r in rig.house.history[-25:])
+    # The override outranks the plan: a plan change does not touch the EV.
+    commands = len(rig.ev.commands)
+    await rig.guard.async_set_plan("ev", 4_140, rig.house.now)
+    assert len(rig.ev.commands) == commands
+
+
+async def test_override_is_not_curtailed_for_anything_but_the_limit() -> None:
+    """Without a limit the override goes through unchanged."""
+    rig = build_rig(start=START)
+    await rig.run(3)
+    await rig.guard.async_set_override("ev", 6_000, rig.house.now)
+    await rig.run(5)
+    assert rig.ev.setpoint_w == 6_000
+    assert rig.guard.status().override_notice is None
+
+
+async def test_lost_p1_data_sends_devices_to_their_safe_minimum() -> None:
+    """No readings for the timeout: EV, boiler, heat pump to their minimum."""
+    rig = build_rig(start=START, ev_pause_allowed=False)
+    await rig.run(10)
+    silent_from = rig.house.now
+    await rig.guard.async_tick(silent_from + timedelta(seconds=5))
+    assert not any(i.kind is InterventionKind.DATA_LOST for i in rig.log)
+    await rig.guard.async_tick(silent_from + timedelta(seconds=11))
+    assert any(i.kind is InterventionKind.DATA_LOST for i in rig.log)
+    assert rig.guard.status().data_lost
+    assert rig.ev.setpoint_w == rig.ev.power_range.min_active_w  # no pause allowed
+    assert rig.boiler.is_on is False
+    assert rig.heat_pump.is_on is False
+    assert not rig.washer.commands  # white goods are left to finish
+    # Data returns: recorded, and devices come back staggered.
+    rig.house.now = silent_from + timedelta(seconds=20)
+    await rig.run(120)
+    assert any(i.kind is InterventionKind.DATA_RESTORED for i in rig.log)
+    assert not rig.guard.status().data_lost
+    assert rig.ev.setpoint_w == 11_040
+
+
+async def test_unreachable_device_is_skipped_and_the_next_one_curtailed() -> None:
+    """The EV does not answer: the boiler and heat pump carry the curtailment."""
+    window = evening_window(time(14, 0), time(18, 0), 14_000)
+    rig = build_rig(start=START + timedelta(seconds=1), windows=(window,))
+    rig.ev.fail_commands = True
+    await rig.run(20)
+    assert not rig.ev.commands
+    assert rig.boiler.is_on is False
+    assert all(r.net_power_w <= 14_000 for r in rig.house.history[-15:])
+
+
+async def test_refused_command_is_recorded_and_the_next_device_curtailed() -> None:
+    """The EV looks available but refuses: logged, and the boiler goes instead."""
+    window = evening_window(time(14, 0), time(18, 0), 14_000)
+    rig = build_rig(start=START + timedelta(seconds=1), windows=(window,))
+    rig.ev.reject_commands = True
+    await rig.run(20)
+    failed = [i for i in rig.log if i.kind is InterventionKind.COMMAND_FAILED]
+    assert failed
+    assert failed[0].device_id == "ev"
+    assert "does not answer" in failed[0].reason
+    assert rig.boiler.is_on is False
+    assert all(r.net_power_w <= 14_000 for r in rig.house.history[-15:])
+
+
+async def test_v2g_discharge_holds_a_limit_below_the_base_load() -> None:
+    """With discharge allowed, a 1 kW limit under 1.5 kW base load is met."""
+    window = evening_window(time(14, 0), time(18, 0), 1_000)
+    rig = build_rig(
+        start=START + timedelta(seconds=1), windows=(window,), discharge_w=11_040
+    )
+    await rig.run(30)
+    assert rig.ev.setpoint_w is not None
+    assert rig.ev.setpoint_w < 0
+    assert all(r.net_power_w <= 1_000 for r in rig.house.history[-20:])
+
+
+async def test_dim_per_device_cap_holds_each_device_at_4_2_kw() -> None:
+    """A §14a per-device dim caps the EV at 4.2 kW while the input is on."""
+    cap: list[float | None] = [4_200.0]
+    rig = build_rig(start=START, device_cap_w=lambda: cap[0])
+    await rig.run(10)
+    assert rig.ev.setpoint_w == 4_200
+    cap[0] = None
+    await rig.run(90)
+    assert rig.ev.setpoint_w == 11_040
