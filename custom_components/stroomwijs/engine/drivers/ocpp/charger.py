@@ -328,6 +328,8 @@ class OcppCharger:
     async def _async_send_setpoint(self, setpoint_w: float) -> None:
         session = self._require_session()
         value = self.clamp(setpoint_w)
+        if value == self.state.applied_setpoint_w:
+            return  # the charger has it already; do not flood it
         await session.async_apply_setpoint(value)
 
     async def async_set_station_limit(self, limit_w: float | None) -> None:
@@ -387,6 +389,9 @@ class OcppCharger:
         self.state.accepted_boot = False
         self.state.protocol = session.version
         self.state.connections += 1
+        # What the previous connection applied must be sent again.
+        self.state.applied_setpoint_w = None
+        self.state.applied_limit_w = None
         self.notify()
 
     def detach(self, session: ChargerSession) -> None:

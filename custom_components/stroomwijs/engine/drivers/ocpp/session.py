@@ -125,6 +125,15 @@ class BaseSession(SessionBase):
         if self.charger is not None:
             self.charger.attach(self)
             self.spawn(self._async_startup())
+        else:
+            self.host.report_pending(
+                PendingCharger(
+                    charger_id=self.id,
+                    protocol=self.version,
+                    remote=self.remote,
+                    authenticated=self.authenticated,
+                )
+            )
         try:
             await cast("Any", self).start()
         finally:
@@ -203,15 +212,20 @@ class BaseSession(SessionBase):
         self._configured_once = True
         charger.state.accepted_boot = True
         charger.notify()
-        try:
-            await self.async_detect()
-            await self.async_apply_limits()
-            await self.async_request_state()
-            await self.async_reapply()
-        except DeviceUnavailableError as err:
-            _LOGGER.warning("%s: configuring failed: %s", self.id, err)
-            charger.state.last_error = str(err)
-            charger.notify()
+        # Each step on its own: a charger that cannot report its configuration
+        # or refuses TriggerMessage must still get its limit.
+        for step in (
+            self.async_detect,
+            self.async_apply_limits,
+            self.async_request_state,
+            self.async_reapply,
+        ):
+            try:
+                await step()
+            except DeviceUnavailableError as err:
+                _LOGGER.warning("%s: %s failed: %s", self.id, step.__name__, err)
+                charger.state.last_error = str(err)
+                charger.notify()
 
     async def async_reapply(self) -> None:
         """Send the wanted setpoint again (after connect, tx start or new needs)."""
