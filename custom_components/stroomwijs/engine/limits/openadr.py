@@ -421,10 +421,13 @@ class OpenAdrClient:
         form = {"grant_type": "client_credentials"}
         if self._scope:
             form["scope"] = self._scope
-        auth = aiohttp.BasicAuth(self._client_id, self._client_secret)
+        auth = aiohttp.encode_basic_auth(self._client_id, self._client_secret)
         try:
             async with self._session.post(
-                self._token_url, data=form, auth=auth, timeout=self._timeout
+                self._token_url,
+                data=form,
+                headers={"Authorization": auth},
+                timeout=self._timeout,
             ) as response:
                 if response.status in {400, 401, 403}:
                     msg = f"token endpoint refused the credentials ({response.status})"
@@ -757,7 +760,8 @@ class OpenAdrVen:
                 )
                 if limit.overlaps(start, end):
                     found.append(limit)
-        window = self.watchdog.failsafe_window(start)
+        # The failsafe is a state of the feed now, not a forecast.
+        window = self.watchdog.failsafe_window(self._clock())
         if window is not None:
             found.append(
                 Limit(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .base import Limit, require_aware
@@ -89,7 +89,7 @@ class TimeWindow:
         return day.weekday() in self.weekdays and day.month in self.months
 
     def occurrence(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """Return the window starting on local date ``day``, as aware datetimes.
+        """Return the window starting on local date ``day``, in UTC.
 
         A wall-clock time skipped by the spring-forward change maps to the
         instant one hour later; an ambiguous autumn time takes its first
@@ -98,10 +98,9 @@ class TimeWindow:
         start = datetime.combine(day, self.start, tzinfo=tz)
         end_day = day if self.end > self.start else day + timedelta(days=1)
         end = datetime.combine(end_day, self.end, tzinfo=tz)
-        # Normalise through UTC so that non-existent local times resolve.
-        start = start.astimezone(tz)
-        end = end.astimezone(tz)
-        return start, end
+        # Return UTC: arithmetic between datetimes sharing one ZoneInfo is
+        # wall-clock arithmetic in Python and would be wrong across DST.
+        return start.astimezone(UTC), end.astimezone(UTC)
 
 
 class StaticWindowSource:

@@ -1,0 +1,362 @@
+"""OpenADR 3 VEN (GAC profile) against a loopback VTN with OAuth2."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from custom_components.stroomwijs.engine.limits import LimitStack
+from custom_components.stroomwijs.engine.limits.openadr import (
+    Event,
+    OpenAdrAuthError,
+    OpenAdrClient,
+    OpenAdrError,
+    OpenAdrFormatError,
+    OpenAdrVen,
+    Program,
+    VenWebhook,
+    parse_duration,
+)
+from custom_components.stroomwijs.engine.simulate.vtn import (
+    SimVtn,
+    format_duration,
+    gac_event,
+    gac_program,
+    gac_safe_mode_event,
+)
+
+EAN = "871685900012345678"
+OTHER_EAN = "871685900099999999"
+T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        """Return the current fake time."""
+        return self.now
+
+
+@dataclass
+class Setup:
+    """A running VTN, a session and a VEN with a fake clock."""
+
+    vtn: SimVtn
+    session: aiohttp.ClientSession
+    client: OpenAdrClient
+    ven: OpenAdrVen
+    clock: FakeClock
+
+
+@pytest.fixture
+async def setup() -> AsyncIterator[Setup]:
+    """Start a VTN with one GAC program and its safe-mode event."""
+    async with SimVtn() as vtn, aiohttp.ClientSession() as session:
+        vtn.add_program(gac_program("program-1"))
+        await vtn.put_event(
+            gac_safe_mode_event("safe-1", program_id="program-1", ean=EAN, value_kw=3.5)
+        )
+        client = OpenAdrClient(
+            session,
+            vtn.base_url,
+            client_id=vtn.client_id,
+            client_secret=vtn.client_secret,
+        )
+        clock = FakeClock()
+        ven = OpenAdrVen(client, ean=EAN, clock=clock, timeout=timedelta(minutes=15))
+        yield Setup(vtn, session, client, ven, clock)
+
+
+async def test_event_arrives_by_polling_and_limits_each_interval(setup: Setup) -> None:
+    """Three 15-minute intervals at 8, 6 and 7 kW become three limits."""
+    await setup.vtn.put_event(
+        gac_event(
+            "event-1",
+            program_id="program-1",
+            ean=EAN,
+            start=T0 + timedelta(hours=1),
+            values_kw=[8.0, 6.0, 7.0],
+        )
+    )
+    assert await setup.ven.async_poll()
+    stack = LimitStack([setup.ven])
+    assert stack.effective(T0).import_w is None
+    at = T0 + timedelta(hours=1, minutes=20)
+    effective = stack.effective(at)
+    assert effective.import_w == 6_000
+    assert effective.import_source == "openadr:capacity-limit"
+    assert effective.until == T0 + timedelta(hours=1, minutes=30)
+    assert stack.effective(T0 + timedelta(hours=1, minutes=45)).import_w is None
+    upcoming = stack.upcoming(T0, timedelta(hours=2))
+    assert [limit.import_w for limit in upcoming] == [8_000, 6_000, 7_000]
+    # The safe-mode event is known but not applied while the VTN answers.
+    assert setup.ven.failsafe_import_w == 3_500
+    assert setup.ven.problem(T0) is None
+
+
+async def test_event_for_another_ean_is_ignored(setup: Setup) -> None:
+    """Events that target another connection do not limit this one."""
+    await setup.vtn.put_event(
+        gac_event(
+            "event-x",
+            program_id="program-1",
+            ean=OTHER_EAN,
+            start=T0,
+            values_kw=[1.0],
+        )
+    )
+    assert await setup.ven.async_poll()
+    assert "event-x" not in setup.ven.status.events
+    assert LimitStack([setup.ven]).effective(T0).import_w is None
+
+
+async def test_modified_event_reaches_the_ven_through_its_subscription(
+    setup: Setup,
+) -> None:
+    """A subscription delivers the change at once, before the next poll."""
+    webhook = VenWebhook(setup.ven)
+    await webhook.async_start()
+    try:
+        assert await setup.ven.async_poll()
+        assert await setup.ven.async_subscribe(webhook.url)
+        assert setup.vtn.subscriptions
+        event = gac_event(
+            "event-1",
+            program_id="program-1",
+            ean=EAN,
+            start=T0,
+            values_kw=[8.0, 8.0],
+        )
+        await setup.vtn.put_event(event)
+        stack = LimitStack([setup.ven])
+        assert stack.effective(T0 + timedelta(minutes=1)).import_w == 8_000
+        modified = gac_event(
+            "event-1",
+            program_id="program-1",
+            ean=EAN,
+            start=T0,
+            values_kw=[5.0, 4.0],
+        )
+        await setup.vtn.put_event(modified)
+        assert stack.effective(T0 + timedelta(minutes=1)).import_w == 5_000
+        assert stack.effective(T0 + timedelta(minutes=16)).import_w == 4_000
+        await setup.vtn.delete_event("event-1")
+        assert stack.effective(T0 + timedelta(minutes=1)).import_w is None
+        assert setup.vtn.notifications_sent >= 3
+    finally:
+        await webhook.async_stop()
+
+
+async def test_webhook_rejects_notifications_without_the_token(setup: Setup) -> None:
+    """Only the VTN, holding the bearer token, can push changes."""
+    webhook = VenWebhook(setup.ven)
+    await webhook.async_start()
+    try:
+        async with setup.session.post(webhook.url, json={}) as response:
+            assert response.status == 401
+    finally:
+        await webhook.async_stop()
+
+
+async def test_vtn_without_subscriptions_falls_back_to_polling(setup: Setup) -> None:
+    """A 404 on /subscriptions means polling only, without an error."""
+    setup.vtn.subscriptions_enabled = False
+    assert await setup.ven.async_poll()
+    assert not await setup.ven.async_subscribe("http://127.0.0.1:9/notifications")
+    await setup.vtn.put_event(
+        gac_event("e", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0])
+    )
+    assert await setup.ven.async_poll()
+    assert LimitStack([setup.ven]).effective(T0).import_w == 6_000
+
+
+async def test_vtn_down_applies_the_safe_mode_limit_after_the_timeout(
+    setup: Setup,
+) -> None:
+    """VTN silent: nothing changes before the timeout, safe mode after it."""
+    assert await setup.ven.async_poll()
+    stack = LimitStack([setup.ven])
+    assert stack.effective(T0).import_w is None
+    setup.vtn.down = True
+    setup.clock.now = T0 + timedelta(minutes=10)
+    assert not await setup.ven.async_poll()
+    assert "503" in (setup.ven.status.last_error or "")
+    assert stack.effective(setup.clock.now).import_w is None
+    setup.clock.now = T0 + timedelta(minutes=16)
+    assert not await setup.ven.async_poll()
+    effective = stack.effective(setup.clock.now)
+    assert effective.import_w == 3_500  # the program's safe-mode value
+    assert effective.import_source == "openadr:failsafe"
+    assert effective.failsafe
+    assert effective.repairs_needed
+    assert "VTN" in effective.problems[0]
+    # The VTN comes back: the failsafe is held for 2 h from its start.
+    setup.vtn.down = False
+    setup.clock.now = T0 + timedelta(minutes=30)
+    assert await setup.ven.async_poll()
+    held = stack.effective(setup.clock.now)
+    assert held.import_w == 3_500
+    assert not held.repairs_needed
+    for minutes in range(40, 150, 10):
+        setup.clock.now = T0 + timedelta(minutes=minutes)
+        assert await setup.ven.async_poll()
+    assert stack.effective(setup.clock.now).import_w is None
+
+
+async def test_vtn_unreachable_uses_the_configured_failsafe_without_safe_mode(
+    setup: Setup,
+) -> None:
+    """A VEN that never reached its VTN applies its own failsafe limit."""
+    await setup.vtn.stop()
+    ven = OpenAdrVen(
+        setup.client,
+        ean=EAN,
+        clock=setup.clock,
+        timeout=timedelta(minutes=5),
+        failsafe_import_w=4_000,
+    )
+    assert not await ven.async_poll()
+    setup.clock.now = T0 + timedelta(minutes=6)
+    effective = LimitStack([ven]).effective(setup.clock.now)
+    assert effective.import_w == 4_000
+    assert effective.problems
+
+
+async def test_wrong_client_secret_is_an_auth_error(setup: Setup) -> None:
+    """OAuth2 client credentials are checked by the token endpoint."""
+    client = OpenAdrClient(
+        setup.session,
+        setup.vtn.base_url,
+        client_id=setup.vtn.client_id,
+        client_secret="wrong",  # noqa: S106 - a deliberately wrong secret
+    )
+    with pytest.raises(OpenAdrAuthError):
+        await client.async_get_programs()
+
+
+async def test_expired_token_is_renewed_transparently(setup: Setup) -> None:
+    """A 401 with a cached token fetches a new one and retries once."""
+    programs = await setup.client.async_get_programs()
+    assert [p.program_name for p in programs] == ["gac-congestion-area-1"]
+    setup.vtn.revoke_tokens()
+    assert await setup.client.async_get_programs()
+    assert setup.vtn.requests.count("POST /openadr3/auth/token") == 2
+
+
+async def test_program_filter_follows_only_named_programs(setup: Setup) -> None:
+    """A VEN configured for one program ignores another program's events."""
+    setup.vtn.add_program(gac_program("program-2", name="other-area"))
+    await setup.vtn.put_event(
+        gac_event("e2", program_id="program-2", ean=EAN, start=T0, values_kw=[2.0])
+    )
+    ven = OpenAdrVen(
+        setup.client, ean=EAN, clock=setup.clock, programs=["gac-congestion-area-1"]
+    )
+    assert await ven.async_poll()
+    assert "e2" not in ven.status.events
+
+
+def test_program_parses_gac_fields_from_3_0_and_3_1_shapes() -> None:
+    """Program fields as 3.0.1 keys and as 3.1 attributes."""
+    program = Program.from_json(gac_program("p"))
+    assert program.binding_events
+    assert program.program_type == "DSO_CPO_INTERFACE-1.0.0"
+    v31 = Program.from_json(
+        {
+            "id": "p",
+            "programName": "n",
+            "attributes": [
+                {"type": "RETAILER_NAME", "values": ["Liander"]},
+                {"type": "BINDING_EVENTS", "values": [True]},
+            ],
+        }
+    )
+    assert v31.retailer_name == "Liander"
+    assert v31.binding_events
+
+
+def test_event_with_3_1_string_targets_and_separated_intervals() -> None:
+    """Per-interval periods and plain EAN strings as targets."""
+    event = Event.from_json(
+        {
+            "id": "e",
+            "programID": "p",
+            "targets": [EAN],
+            "payloadDescriptors": [
+                {"payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}
+            ],
+            "intervals": [
+                {
+                    "id": 0,
+                    "intervalPeriod": {
+                        "start": "2026-11-23T16:00:00Z",
+                        "duration": "PT1H",
+                    },
+                    "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [5]}],
+                },
+                {
+                    "id": 1,
+                    "intervalPeriod": {
+                        "start": "2026-11-23T18:00:00Z",
+                        "duration": "PT30M",
+                    },
+                    "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [3.5]}],
+                },
+            ],
+        }
+    )
+    assert event.targets_ean(EAN)
+    assert not event.targets_ean(OTHER_EAN)
+    intervals = event.capacity_intervals()
+    assert [(i.start.hour, i.import_w) for i in intervals] == [(16, 5000), (18, 3500)]
+
+
+def test_bad_units_and_negative_values_are_rejected() -> None:
+    """Clear errors for payloads we cannot interpret safely."""
+    base = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[5.0])
+    base["payloadDescriptors"][0]["units"] = "A"
+    with pytest.raises(OpenAdrFormatError, match="units"):
+        Event.from_json(base).capacity_intervals()
+    negative = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[-1.0])
+    with pytest.raises(OpenAdrFormatError, match="negative"):
+        Event.from_json(negative).capacity_intervals()
+    with pytest.raises(OpenAdrFormatError):
+        Event.from_json({"id": 3})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PT15M", timedelta(minutes=15)),
+        ("PT1H30M", timedelta(hours=1, minutes=30)),
+        ("P1DT2H", timedelta(days=1, hours=2)),
+        ("P1W", timedelta(weeks=1)),
+        ("PT0S", timedelta(0)),
+        ("P9999Y", None),
+    ],
+)
+def test_iso_durations(text: str, expected: timedelta | None) -> None:
+    """ISO 8601 durations as OpenADR uses them, P9999Y being open-ended."""
+    assert parse_duration(text) == expected
+    if expected is not None and expected:
+        assert parse_duration(format_duration(expected)) == expected
+
+
+def test_ven_rejects_a_malformed_ean() -> None:
+    """An EAN has 18 digits."""
+    with pytest.raises(ValueError, match="18 digits"):
+        OpenAdrVen(object(), ean="1234")  # type: ignore[arg-type]
+
+
+def test_openadr_error_hierarchy() -> None:
+    """Auth and format errors are OpenADR errors."""
+    assert issubclass(OpenAdrAuthError, OpenAdrError)
+    assert issubclass(OpenAdrFormatError, ValueError)
