@@ -274,7 +274,10 @@ class OcppCharger:
         if needs.max_charge_w is not None:
             max_w = min(max_w, needs.max_charge_w)
         floor = self.config.floor_w
-        if needs.min_charge_w is not None:
+        dc = (needs.requested_transfer or "").startswith("DC")
+        if dc and needs.min_charge_w is not None:
+            floor = needs.min_charge_w  # a DC car states its own minimum
+        elif needs.min_charge_w is not None:
             floor = max(floor, needs.min_charge_w)
         if max_w < floor:
             max_w = 0.0  # charging below the floor would stall the car
