@@ -31,6 +31,8 @@ from custom_components.stroomwijs.engine.capabilities import (
     PowerRange,
 )
 
+from .p1 import TelegramValuesIn
+
 VOLTAGE_V = 230.0
 QUARTER_S = 900.0
 
@@ -532,16 +534,16 @@ class SimHousehold:
             readings.append(reading)
         return readings
 
-    def telegram_values(self) -> dict[str, object]:
-        """Return the current instant as arguments for the P1 telegram builder."""
+    def telegram_values(self) -> TelegramValuesIn:
+        """Return the current instant for the P1 telegram builder."""
         phases = self.phase_loads()
         net = sum(phases)
-        return {
-            "timestamp": self.now,
-            "import_w": max(net, 0.0),
-            "export_w": max(-net, 0.0),
-            "phase_import_w": tuple(max(p, 0.0) for p in phases),
-            "phase_export_w": tuple(max(-p, 0.0) for p in phases),
-            "phase_currents_a": tuple(abs(p) / VOLTAGE_V for p in phases),
-            "text_message": self.text_message,
-        }
+        return TelegramValuesIn(
+            timestamp=self.now,
+            import_w=max(net, 0.0),
+            export_w=max(-net, 0.0),
+            phase_import_w=tuple(max(p, 0.0) for p in phases),
+            phase_export_w=tuple(max(-p, 0.0) for p in phases),
+            phase_currents_a=tuple(abs(p) / VOLTAGE_V for p in phases),
+            text_message=self.text_message,
+        )
