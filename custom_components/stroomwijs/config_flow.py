@@ -1,9 +1,10 @@
-"""Config flow for Stroomwijs."""
+"""Config flow for Stroomwijs: pick the meter, prove it talks, describe the grid."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -12,17 +13,23 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_NAME
 from homeassistant.core import callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
 )
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
+from .charger_flow import ChargerDiscoveryFlow
 from .const import (
     CONF_FUSE_A,
     CONF_PHASES,
@@ -31,7 +38,63 @@ from .const import (
     DEFAULT_PHASES,
     DOMAIN,
 )
+from .coordinator import (
+    CONF_API_VERSION,
+    CONF_DSMR_VERSION,
+    CONF_ENCRYPTION_KEY,
+    CONF_HOST,
+    CONF_SERIAL_PORT,
+    CONF_SOURCE,
+    CONF_TCP_PORT,
+    CONF_TOKEN,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_UPDATE_INTERVAL,
+    SOURCE_ENTITIES,
+    SOURCE_HOMEWIZARD,
+    SOURCE_NETWORK,
+    SOURCE_SERIAL,
+    NoReadingError,
+    async_first_reading,
+    build_meter,
+)
 from .engine.grid import GridConnection
+from .engine.meter.core import Meter
+from .engine.meter.homewizard import (
+    API_V1,
+    API_V2,
+    HomeWizardAuthError,
+    HomeWizardPoller,
+    request_token,
+)
+from .engine.meter.models import MeterReading
+from .engine.meter.versions import DEFAULT_VERSION, VERSIONS, validate_key
+from .entity_source import (
+    CONF_CURRENT_ENTITIES,
+    CONF_EXPORT_POWER_ENTITY,
+    CONF_POWER_ENTITY,
+    CONF_VOLTAGE_ENTITIES,
+)
+
+PROBE_TIMEOUT = 20.0
+"""Seconds the flow waits for a first valid telegram."""
+DSMR_VERSIONS = [key for key in VERSIONS if key != "5L-encrypted"]
+DEFAULT_TCP_PORT = 23
+HOMEWIZARD_P1 = "HWE-P1"
+ZEROCONF_V2 = "_homewizard._tcp.local."
+_CONNECTION_KEYS = (
+    CONF_SOURCE,
+    CONF_SERIAL_PORT,
+    CONF_HOST,
+    CONF_TCP_PORT,
+    CONF_DSMR_VERSION,
+    CONF_ENCRYPTION_KEY,
+    CONF_API_VERSION,
+    CONF_TOKEN,
+    CONF_POWER_ENTITY,
+    CONF_EXPORT_POWER_ENTITY,
+    CONF_CURRENT_ENTITIES,
+    CONF_VOLTAGE_ENTITIES,
+)
 
 
 def _grid_schema(defaults: dict[str, Any]) -> dict[vol.Marker, Any]:
@@ -71,11 +134,167 @@ def _validate_grid(user_input: dict[str, Any]) -> tuple[dict[str, Any], str | No
     return {CONF_PHASES: grid.phases, CONF_FUSE_A: grid.fuse_a}, None
 
 
-class StroomwijsConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up a Stroomwijs household."""
+def _version_selector() -> SelectSelector:
+    """Versions by their technical names (the same in every language)."""
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[
+                SelectOptionDict(value=key, label=f"{key}: {VERSIONS[key].description}")
+                for key in DSMR_VERSIONS
+            ],
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _connection_schema(source: str, defaults: dict[str, Any]) -> dict[vol.Marker, Any]:
+    """Return the fields that say how to reach the meter of ``source``."""
+    key_field = vol.Optional(
+        CONF_ENCRYPTION_KEY,
+        description={"suggested_value": defaults.get(CONF_ENCRYPTION_KEY)},
+    )
+    if source == SOURCE_SERIAL:
+        return {
+            vol.Required(
+                CONF_SERIAL_PORT, default=defaults.get(CONF_SERIAL_PORT, "/dev/ttyUSB0")
+            ): TextSelector(),
+            vol.Required(
+                CONF_DSMR_VERSION,
+                default=defaults.get(CONF_DSMR_VERSION, DEFAULT_VERSION),
+            ): _version_selector(),
+            key_field: TextSelector(),
+        }
+    if source == SOURCE_NETWORK:
+        return {
+            vol.Required(
+                CONF_HOST, default=defaults.get(CONF_HOST, "")
+            ): TextSelector(),
+            vol.Required(
+                CONF_TCP_PORT, default=defaults.get(CONF_TCP_PORT, DEFAULT_TCP_PORT)
+            ): NumberSelector(
+                NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(
+                CONF_DSMR_VERSION,
+                default=defaults.get(CONF_DSMR_VERSION, DEFAULT_VERSION),
+            ): _version_selector(),
+            key_field: TextSelector(),
+        }
+    if source == SOURCE_HOMEWIZARD:
+        return {
+            vol.Required(
+                CONF_HOST, default=defaults.get(CONF_HOST, "")
+            ): TextSelector(),
+            vol.Required(
+                CONF_API_VERSION, default=defaults.get(CONF_API_VERSION, API_V1)
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=[API_V1, API_V2],
+                    mode=SelectSelectorMode.LIST,
+                    translation_key=CONF_API_VERSION,
+                )
+            ),
+        }
+    power = EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.POWER)
+    return {
+        vol.Required(
+            CONF_POWER_ENTITY, default=defaults.get(CONF_POWER_ENTITY, vol.UNDEFINED)
+        ): EntitySelector(power),
+        vol.Optional(
+            CONF_EXPORT_POWER_ENTITY,
+            description={"suggested_value": defaults.get(CONF_EXPORT_POWER_ENTITY)},
+        ): EntitySelector(power),
+        vol.Optional(
+            CONF_CURRENT_ENTITIES,
+            description={"suggested_value": defaults.get(CONF_CURRENT_ENTITIES)},
+        ): EntitySelector(
+            EntitySelectorConfig(
+                domain="sensor", device_class=SensorDeviceClass.CURRENT, multiple=True
+            )
+        ),
+        vol.Optional(
+            CONF_VOLTAGE_ENTITIES,
+            description={"suggested_value": defaults.get(CONF_VOLTAGE_ENTITIES)},
+        ): EntitySelector(
+            EntitySelectorConfig(
+                domain="sensor", device_class=SensorDeviceClass.VOLTAGE, multiple=True
+            )
+        ),
+    }
+
+
+def _connection_settings(source: str, user_input: dict[str, Any]) -> dict[str, Any]:
+    """Pick the connection fields of ``source`` out of a form's input."""
+    settings: dict[str, Any] = {CONF_SOURCE: source}
+    for key in _CONNECTION_KEYS[1:]:
+        if user_input.get(key) not in (None, "", []):
+            settings[key] = user_input[key]
+    if CONF_TCP_PORT in settings:
+        settings[CONF_TCP_PORT] = int(settings[CONF_TCP_PORT])
+    if CONF_HOST in settings:
+        settings[CONF_HOST] = str(settings[CONF_HOST]).strip()
+    return settings
+
+
+class _MeterProbe:
+    """Connect to a meter as the settings say and wait for a valid reading."""
+
+    def __init__(self, flow: ConfigFlow) -> None:
+        self.flow = flow
+        self.reading: MeterReading | None = None
+
+    async def run(self, settings: dict[str, Any]) -> str | None:
+        """Return None if a valid reading came, else the error key."""
+        if settings.get(CONF_ENCRYPTION_KEY):
+            try:
+                settings[CONF_ENCRYPTION_KEY] = validate_key(
+                    settings[CONF_ENCRYPTION_KEY]
+                )
+            except ValueError:
+                return "invalid_key"
+        try:
+            meter, feed = build_meter(self.flow.hass, settings)
+        except ValueError:
+            return "invalid_version"
+        try:
+            if isinstance(feed, HomeWizardPoller):
+                return await self._poll(meter, feed)
+            entities = settings[CONF_SOURCE] == SOURCE_ENTITIES
+            try:
+                self.reading = await async_first_reading(
+                    meter, feed, 1.0 if entities else PROBE_TIMEOUT
+                )
+            except NoReadingError as err:
+                return "entity_unavailable" if entities else err.reason
+            return None
+        finally:
+            await feed.stop()
+
+    async def _poll(self, meter: Meter, feed: HomeWizardPoller) -> str | None:
+        """Fetch one telegram from a HomeWizard P1 meter."""
+        try:
+            valid = await feed.poll_once()
+        except HomeWizardAuthError:
+            return "invalid_auth"
+        except Exception:  # noqa: BLE001  (any library error: unreachable)
+            return "cannot_connect"
+        if not valid:
+            return "invalid_telegram"
+        self.reading = meter.last_reading
+        return None
+
+
+class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
+    """Set up a Stroomwijs household around its grid meter."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._settings: dict[str, Any] = {}
+        self._reading: MeterReading | None = None
+        self._discovered_name: str = ""
 
     @staticmethod
     @callback
@@ -86,16 +305,165 @@ class StroomwijsConfigFlow(ConfigFlow, domain=DOMAIN):
         return StroomwijsOptionsFlow()
 
     async def async_step_user(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002
+    ) -> ConfigFlowResult:
+        """Ask how Stroomwijs reaches the household's meter."""
+        return self.async_show_menu(
+            step_id="user",
+            menu_options=[
+                SOURCE_SERIAL,
+                SOURCE_NETWORK,
+                SOURCE_HOMEWIZARD,
+                SOURCE_ENTITIES,
+            ],
+        )
+
+    async def async_step_serial(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for the household's name and its grid connection."""
+        """Read a P1 cable on a serial port of this machine."""
+        return await self._async_connection_step(SOURCE_SERIAL, user_input)
+
+    async def async_step_network(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Read a network P1 dongle or ser2net (socket://host:port)."""
+        return await self._async_connection_step(SOURCE_NETWORK, user_input)
+
+    async def async_step_entities(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Follow entities of HA's own DSMR or HomeWizard integration."""
+        return await self._async_connection_step(SOURCE_ENTITIES, user_input)
+
+    async def async_step_homewizard(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Read a HomeWizard P1 meter given by its address."""
+        if user_input is not None and user_input.get(CONF_API_VERSION) == API_V2:
+            self._settings = _connection_settings(SOURCE_HOMEWIZARD, user_input)
+            return await self.async_step_authorize()
+        return await self._async_connection_step(SOURCE_HOMEWIZARD, user_input)
+
+    async def _async_connection_step(
+        self, source: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            settings = _connection_settings(source, user_input)
+            error = await self._async_probe(settings)
+            if error is None:
+                return await self.async_step_grid()
+            errors["base"] = error
+        return self.async_show_form(
+            step_id=source,
+            data_schema=vol.Schema(_connection_schema(source, user_input or {})),
+            errors=errors,
+        )
+
+    async def _async_probe(self, settings: dict[str, Any]) -> str | None:
+        """Test the meter; on success remember it and claim its identity."""
+        probe = _MeterProbe(self)
+        error = await probe.run(settings)
+        if error is not None:
+            return error
+        self._settings = settings
+        self._reading = probe.reading
+        if self.unique_id is None and self._reading and self._reading.equipment_id:
+            await self.async_set_unique_id(self._reading.equipment_id)
+            self._abort_if_unique_id_configured()
+        return None
+
+    async def async_step_zeroconf(
+        self, discovery_info: ZeroconfServiceInfo
+    ) -> ConfigFlowResult:
+        """Handle a HomeWizard device that announced itself on the network."""
+        properties = discovery_info.properties
+        if properties.get("product_type") != HOMEWIZARD_P1:
+            return self.async_abort(reason="not_p1_meter")
+        api_version = API_V2 if discovery_info.type == ZEROCONF_V2 else API_V1
+        if api_version == API_V1 and properties.get("api_enabled") != "1":
+            return self.async_abort(reason="api_disabled")
+        host = str(discovery_info.ip_address)
+        if discovery_info.port not in (None, 80, 443):
+            host = f"{host}:{discovery_info.port}"
+        serial = properties.get("serial")
+        if serial:
+            await self.async_set_unique_id(f"homewizard_{serial}")
+            self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+        self._settings = {
+            CONF_SOURCE: SOURCE_HOMEWIZARD,
+            CONF_HOST: host,
+            CONF_API_VERSION: api_version,
+        }
+        self._discovered_name = properties.get("product_name") or "HomeWizard P1"
+        self.context["title_placeholders"] = {"name": self._discovered_name}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask before using a discovered HomeWizard P1 meter."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if self._settings[CONF_API_VERSION] == API_V2:
+                return await self.async_step_authorize()
+            error = await self._async_probe(dict(self._settings))
+            if error is None:
+                return await self.async_step_grid()
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            description_placeholders={
+                "name": self._discovered_name,
+                "host": self._settings[CONF_HOST],
+            },
+            errors=errors,
+        )
+
+    async def async_step_authorize(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Get an API v2 token: the user presses the device's button first."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                token = await request_token(
+                    self._settings[CONF_HOST], async_get_clientsession(self.hass)
+                )
+            except Exception:  # noqa: BLE001  (any library error: unreachable)
+                token = None
+                errors["base"] = "cannot_connect"
+            else:
+                if token is None:
+                    errors["base"] = "button_not_pressed"
+            if token is not None:
+                error = await self._async_probe({**self._settings, CONF_TOKEN: token})
+                if error is None:
+                    return await self.async_step_grid()
+                errors["base"] = error
+        return self.async_show_form(
+            step_id="authorize",
+            description_placeholders={"host": self._settings[CONF_HOST]},
+            errors=errors,
+        )
+
+    async def async_step_grid(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name the household and describe its grid connection."""
         errors: dict[str, str] = {}
         if user_input is not None:
             grid, error = _validate_grid(user_input)
             if error is None:
-                return self.async_create_entry(title=user_input[CONF_NAME], data=grid)
+                return self.async_create_entry(
+                    title=user_input[CONF_NAME], data={**self._settings, **grid}
+                )
             errors["base"] = error
-        defaults = user_input or {}
+        defaults = dict(user_input or {})
+        if not defaults and self._reading is not None and self._reading.phases == 1:
+            defaults[CONF_PHASES] = 1
         schema = vol.Schema(
             {
                 vol.Required(
@@ -104,22 +472,40 @@ class StroomwijsConfigFlow(ConfigFlow, domain=DOMAIN):
                 **_grid_schema(defaults),
             }
         )
-        return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
+        return self.async_show_form(step_id="grid", data_schema=schema, errors=errors)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the grid connection of an existing household."""
+        """Change how the meter is reached, or the grid connection."""
         entry = self._get_reconfigure_entry()
+        source = entry.data.get(CONF_SOURCE)
         errors: dict[str, str] = {}
         if user_input is not None:
             grid, error = _validate_grid(user_input)
+            updates: dict[str, Any] = dict(grid)
+            if error is None and source is not None:
+                settings = _connection_settings(source, user_input)
+                if source == SOURCE_HOMEWIZARD and entry.data.get(CONF_TOKEN):
+                    settings[CONF_TOKEN] = entry.data[CONF_TOKEN]
+                error = await _MeterProbe(self).run(settings)
+                updates.update(settings)
             if error is None:
-                return self.async_update_reload_and_abort(entry, data_updates=grid)
+                data = {
+                    key: value
+                    for key, value in entry.data.items()
+                    if key not in _CONNECTION_KEYS
+                }
+                data.update(updates)
+                return self.async_update_reload_and_abort(entry, data=data)
             errors["base"] = error
-        schema = vol.Schema(_grid_schema(user_input or dict(entry.data)))
+        defaults = user_input or dict(entry.data)
+        fields: dict[vol.Marker, Any] = {}
+        if source is not None:
+            fields.update(_connection_schema(source, defaults))
+        fields.update(_grid_schema(defaults))
         return self.async_show_form(
-            step_id="reconfigure", data_schema=schema, errors=errors
+            step_id="reconfigure", data_schema=vol.Schema(fields), errors=errors
         )
 
 
@@ -134,8 +520,30 @@ class StroomwijsOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             grid, error = _validate_grid(user_input)
             if error is None:
-                return self.async_create_entry(data=grid)
+                interval = int(
+                    user_input.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+                )
+                return self.async_create_entry(
+                    data={**grid, CONF_UPDATE_INTERVAL: interval}
+                )
             errors["base"] = error
         current = {**self.config_entry.data, **self.config_entry.options}
-        schema = vol.Schema(_grid_schema(user_input or current))
+        defaults = user_input or current
+        schema = vol.Schema(
+            {
+                **_grid_schema(defaults),
+                vol.Required(
+                    CONF_UPDATE_INTERVAL,
+                    default=defaults.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1,
+                        max=60,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="s",
+                    )
+                ),
+            }
+        )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

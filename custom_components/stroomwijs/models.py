@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
 from .engine.grid import GridConnection
+from .engine.meter.core import Meter
+
+if TYPE_CHECKING:
+    from .charger import ChargerHub
+    from .coordinator import MeterCoordinator
 
 
 @dataclass(slots=True)
@@ -14,6 +20,12 @@ class StroomwijsRuntimeData:
     """Engine objects of one household, stored in ``entry.runtime_data``."""
 
     grid: GridConnection
+    meter: Meter | None = None
+    """The household's grid meter; subscribe to it for every telegram."""
+    meter_coordinator: MeterCoordinator | None = None
+    """The throttled view of the meter that entities use."""
+    chargers: ChargerHub | None = None
+    """The household's EV chargers (OCPP central system, Quasars)."""
 
 
 type StroomwijsConfigEntry = ConfigEntry[StroomwijsRuntimeData]

@@ -8,6 +8,9 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
+from tests.engine.meter.telegrams import real
+
+from .p1_support import network_entry, p1_server, setup, unload, until
 
 
 async def test_entry_loads_and_unloads(hass: HomeAssistant) -> None:
@@ -56,3 +59,21 @@ async def test_entry_with_an_impossible_grid_fails_with_a_clear_error(
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert "1 or 3 phases" in (entry.reason or "")
+
+
+async def test_unloading_a_meter_household_closes_the_meter_connection(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """After unload the dongle has no client left and the meter is closed."""
+    async with p1_server([real("telegram_v5.txt")]) as server:
+        entry = network_entry(server)
+        await setup(hass, entry)
+        assert entry.state is ConfigEntryState.LOADED
+        meter = entry.runtime_data.meter
+        assert meter is not None
+        assert meter.available
+        assert server.client_count == 1
+        await unload(hass, entry)
+        await until(lambda: server.client_count == 0)
+        assert not meter.available
+        assert hass.states.get("sensor.thuis_grid_power").state == "unavailable"
