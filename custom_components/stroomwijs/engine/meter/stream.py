@@ -185,7 +185,7 @@ class P1StreamReader:
                 _LOGGER.debug("Connected to %s", self.url)
                 got_telegram = await self._read(reader)
                 reason = "the connection was closed"
-            except (OSError, TimeoutError, ValueError, EOFError) as err:
+            except Exception as err:  # noqa: BLE001  (never give up: retry)
                 reason = (
                     f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
                 )
