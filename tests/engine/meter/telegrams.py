@@ -212,6 +212,32 @@ CASES: tuple[Case, ...] = (
         },
     ),
     Case(
+        "5EONHU",
+        "5EONHU",
+        real("telegram_v5_eon_hu.txt"),
+        {
+            "import_w": 0.0,
+            "export_w": 2601.0,
+            "phase_currents_a": (3.0, 4.0, 3.0),
+            "phase_voltages_v": (240.4, 239.1, 241.2),
+            "import_t1_kwh": 47.719,
+            "import_total_kwh": 173.64,
+            "export_total_kwh": 627.177,
+        },
+    ),
+    Case(
+        "ISKRA_IE",
+        "ISKRA_IE",
+        real("telegram_iskra_ie.txt"),
+        {
+            "import_w": 170.0,
+            "export_w": 270.0,
+            "phase_import_w": (217.0, 417.0, 617.0),
+            "phase_export_w": (227.0, 427.0, 627.0),
+            "export_t2_kwh": 10.282,
+        },
+    ),
+    Case(
         "Q3D",
         "Q3D",
         real("telegram_esy5q3db1024_v304.txt"),
