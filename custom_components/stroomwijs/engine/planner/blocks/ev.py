@@ -1,0 +1,298 @@
+"""Electric vehicle: charge-only, V2H-only or fully bidirectional (V2G).
+
+Per plugged-in slot the block has an AC charge power ``c`` and, when the car
+may discharge, an AC discharge power ``d``; the battery energy follows::
+
+    e[t+1] = e[t] + eta_c * c[t] * h - d[t] / eta_d * h
+
+Cars stall below 6-8 A, so when ``min_charge_kw`` is set the charge power is
+semi-continuous (0, or between the minimum and the maximum), with one binary
+per slot; discharge likewise. The guaranteed minimum SoC is a hard bound
+(when the car arrives below it, the bound is its current SoC and a penalty
+pushes it up as fast as the limits allow). The departure target is soft: if
+the grid limits make it unreachable the plan says so, in words.
+
+Discharged energy costs a degradation rate, and, with ``double_energy_tax``
+(the Dutch situation for a car that feeds back), the energy tax once more:
+it was paid when the energy went in and is paid again when it comes back.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from custom_components.stroomwijs.engine.planner.lp import FloatArray, IndexArray
+from custom_components.stroomwijs.engine.planner.schema import Reader
+from custom_components.stroomwijs.engine.planner.timegrid import TimeGrid
+
+from .base import (
+    PENALTY_EV_TARGET_EUR_PER_KWH,
+    PENALTY_MIN_SOC_EUR_PER_KWH,
+    Block,
+    BuildContext,
+    DeviceResult,
+    PhaseShares,
+    PowerTerm,
+    read_phases,
+    rounded,
+)
+
+MODES = ("v2g", "v2h", "charge_only")
+TOLERANCE_KWH = 0.01
+
+
+class EvBlock(Block):
+    """One car and its plugged-in session."""
+
+    kind: ClassVar[str] = "ev"
+
+    def __init__(self, reader: Reader, grid: TimeGrid) -> None:
+        """Read the car, its session and the driver's needs."""
+        super().__init__(reader, grid)
+        self.capacity_kwh = reader.number("capacity_kwh", above=0.0, high=500.0)
+        self.soc = reader.number("soc", low=0.0, high=1.0)
+        self.target_soc = reader.number("target_soc", self.soc, low=0.0, high=1.0)
+        self.min_soc = reader.number("min_soc", 0.0, low=0.0, high=1.0)
+        self.max_charge_kw = reader.number("max_charge_kw", low=0.0, high=400.0)
+        self.min_charge_kw = reader.number("min_charge_kw", 0.0, low=0.0)
+        if self.min_charge_kw > self.max_charge_kw:
+            raise reader.error("min_charge_kw", "is above max_charge_kw")
+        self.mode = reader.text("mode", "charge_only", choices=MODES)
+        discharge_default = 0.0 if self.mode == "charge_only" else self.max_charge_kw
+        self.max_discharge_kw = reader.number(
+            "max_discharge_kw", discharge_default, low=0.0, high=400.0
+        )
+        if self.mode == "charge_only":
+            self.max_discharge_kw = 0.0
+        self.min_discharge_kw = reader.number(
+            "min_discharge_kw", self.min_charge_kw, low=0.0
+        )
+        if self.max_discharge_kw and self.min_discharge_kw > self.max_discharge_kw:
+            raise reader.error("min_discharge_kw", "is above max_discharge_kw")
+        if reader.has("round_trip_efficiency"):
+            trip = reader.number("round_trip_efficiency", above=0.0, high=1.0)
+            self.eta_charge = self.eta_discharge = math.sqrt(trip)
+        else:
+            self.eta_charge = reader.number(
+                "charge_efficiency", 0.92, above=0.0, high=1.0
+            )
+            self.eta_discharge = reader.number(
+                "discharge_efficiency", 0.92, above=0.0, high=1.0
+            )
+        self.degradation = reader.number("degradation_eur_per_kwh", 0.0, low=0.0)
+        self.double_tax = reader.boolean("double_energy_tax", default=True)
+        arrival = reader.optional_time("arrival")
+        departure = reader.optional_time("departure")
+        self.phases: PhaseShares = read_phases(reader, default_phases=3)
+        reader.reject_unknown()
+
+        self.first = grid.index_at_or_after(arrival) if arrival else 0
+        self.last = grid.index_at_or_after(departure) if departure else grid.count
+        self.departure_in_horizon = departure is not None and departure <= grid.end
+        self.departure_label = (
+            grid.local(departure).strftime("%H:%M")
+            if departure is not None and self.departure_in_horizon
+            else "the end of the plan"
+        )
+        self.slots = max(self.last - self.first, 0)
+        self.e0 = self.soc * self.capacity_kwh
+        self.e_min = self.min_soc * self.capacity_kwh
+        self.e_target = self.target_soc * self.capacity_kwh
+        self._c: IndexArray = np.empty(0, dtype=np.int64)
+        self._d: IndexArray | None = None
+        self._e: IndexArray = np.empty(0, dtype=np.int64)
+        self._short: IndexArray | None = None
+        self._below: IndexArray | None = None
+
+    def phase_shares(self) -> PhaseShares:
+        """Return the car's phases."""
+        return self.phases
+
+    def build(self, ctx: BuildContext) -> None:  # noqa: C901, PLR0915
+        """Add charge/discharge powers, energy states and the session's needs."""
+        if self.slots == 0:
+            return
+        m = ctx.model
+        span = slice(self.first, self.last)
+        hours = ctx.hours[span]
+        k = self.slots
+        self._c = m.add_vars(
+            k, 0.0, self.max_charge_kw, ctx.time_preference[span] * hours
+        )
+        ctx.power_terms.append(PowerTerm(self._pad(self._c, ctx), 1.0, self.phases))
+        e_low = min(self.e_min, self.e0)
+        self._e = m.add_vars(k, e_low, self.capacity_kwh)
+        # e[j] - e[j-1] - eta_c h c[j] + h d[j] / eta_d = 0 (e[-1] = e0)
+        rhs = np.zeros(k)
+        rhs[0] = self.e0
+        rows = m.add_rows(k, rhs, rhs)
+        m.add_terms(rows, self._e, 1.0)
+        m.add_terms(rows[1:], self._e[:-1], -1.0)
+        m.add_terms(rows, self._c, -self.eta_charge * hours)
+
+        on_c: IndexArray | None = None
+        if self.min_charge_kw > 0:
+            on_c = m.add_binaries(k)
+            self._semi_continuous(
+                ctx, self._c, on_c, self.min_charge_kw, self.max_charge_kw
+            )
+        on_d: IndexArray | None = None
+        if self.max_discharge_kw > 0:
+            d_upper = np.full(k, self.max_discharge_kw)
+            if self.mode == "v2h":
+                # Discharge no more than the home's own load.
+                d_upper = np.minimum(d_upper, ctx.base_load_kw[span])
+            cost = self.degradation + (
+                ctx.prices.energy_tax_incl_vat if self.double_tax else 0.0
+            )
+            self._d = m.add_vars(k, 0.0, d_upper, cost * hours)
+            m.add_terms(rows, self._d, hours / self.eta_discharge)
+            ctx.power_terms.append(
+                PowerTerm(self._pad(self._d, ctx), -1.0, self.phases)
+            )
+            if self.mode == "v2g":
+                ctx.export_sources.append(
+                    PowerTerm(self._pad(self._d, ctx), 1.0, self.phases)
+                )
+            if self.min_discharge_kw > 0 or on_c is not None:
+                on_d = m.add_binaries(k)
+                self._semi_continuous(
+                    ctx, self._d, on_d, self.min_discharge_kw, d_upper
+                )
+                if on_c is not None:
+                    excl = m.add_rows(k, -np.inf, 1.0)
+                    m.add_terms(excl, on_c, 1.0)
+                    m.add_terms(excl, on_d, 1.0)
+        if on_c is not None:
+            m.hint_sequence(on_c, partner=on_d)
+        elif on_d is not None:
+            m.hint_sequence(on_d)
+
+        if self.e_min > self.e0 + TOLERANCE_KWH:
+            # Arrived below the guaranteed minimum: reach it as soon as possible.
+            self._below = m.add_vars(
+                k, 0.0, self.e_min - self.e0, PENALTY_MIN_SOC_EUR_PER_KWH * hours
+            )
+            low = m.add_rows(k, self.e_min, np.inf)
+            m.add_terms(low, self._e, 1.0)
+            m.add_terms(low, self._below, 1.0)
+        target = min(self.e_target, self.capacity_kwh)
+        if target > e_low + TOLERANCE_KWH:
+            self._short = m.add_vars(1, 0.0, target, PENALTY_EV_TARGET_EUR_PER_KWH)
+            row = m.add_rows(1, target, np.inf)
+            m.add_terms(row, self._e[-1:], 1.0)
+            m.add_terms(row, self._short, 1.0)
+
+    def _pad(self, cols: IndexArray, ctx: BuildContext) -> IndexArray:
+        """Map plugged-in columns onto all slots (-1 where unplugged)."""
+        full = np.full(ctx.n, -1, dtype=np.int64)
+        full[self.first : self.last] = cols
+        return full
+
+    @staticmethod
+    def _semi_continuous(
+        ctx: BuildContext,
+        power: IndexArray,
+        on: IndexArray,
+        low: float,
+        high: float | FloatArray,
+    ) -> None:
+        m = ctx.model
+        k = power.shape[0]
+        upper = m.add_rows(k, -np.inf, 0.0)  # p - high * on <= 0
+        m.add_terms(upper, power, 1.0)
+        m.add_terms(upper, on, -np.broadcast_to(np.asarray(high, dtype=float), (k,)))
+        if low > 0:
+            lower = m.add_rows(k, 0.0, np.inf)  # p - low * on >= 0
+            m.add_terms(lower, power, 1.0)
+            m.add_terms(lower, on, -low)
+
+    def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
+        """Return the car's setpoints, SoC trajectory, costs and explanations."""
+        n = ctx.n
+        setpoint = np.zeros(n)
+        energy = np.full(n + 1, self.e0)
+        discharged = 0.0
+        if self.slots:
+            span = slice(self.first, self.last)
+            charge = values[self._c]
+            setpoint[span] = charge
+            if self._d is not None:
+                discharge = values[self._d]
+                setpoint[span] -= discharge
+                discharged = float(discharge @ ctx.hours[span])
+            energy[self.first + 1 : self.last + 1] = values[self._e]
+            energy[self.last + 1 :] = values[self._e[-1]]
+        result = DeviceResult(
+            setpoint_kw=rounded(setpoint),
+            series={"soc": rounded(energy / self.capacity_kwh)},
+            summary={
+                "kind": self.kind,
+                "mode": self.mode,
+                "departure_slot": self.last if self.departure_in_horizon else None,
+                "soc_at_departure": round(
+                    float(energy[self.last]) / self.capacity_kwh, 4
+                ),
+            },
+        )
+        result.costs["degradation_eur"] = discharged * self.degradation
+        if self.double_tax:
+            result.costs["double_energy_tax_eur"] = (
+                discharged * ctx.prices.energy_tax_incl_vat
+            )
+        self._explain(values, ctx, energy, result)
+        return result
+
+    def _explain(
+        self,
+        values: FloatArray,
+        ctx: BuildContext,
+        energy: FloatArray,
+        result: DeviceResult,
+    ) -> None:
+        if self.slots == 0:
+            result.explanations.append(f"{self.name}: not plugged in during the plan.")
+            return
+        when = self.departure_label
+        if self._short is not None and values[self._short[0]] > TOLERANCE_KWH:
+            reached = float(energy[self.last]) / self.capacity_kwh
+            span = slice(self.first, self.last)
+            possible = self.e0 + self.eta_charge * self.max_charge_kw * float(
+                ctx.hours[span].sum()
+            )
+            if possible < self.e_target - TOLERANCE_KWH:
+                reason = f"at {self.max_charge_kw:g} kW in the time plugged in"
+            else:
+                caps = ctx.import_cap_kw[span]
+                imports = values[ctx.import_cols[span]]
+                binding = imports >= caps - 1e-3
+                limit = (
+                    float(caps[binding].min()) if binding.any() else float(caps.min())
+                )
+                reason = f"under the {limit:g} kW limit"
+            result.explanations.append(
+                f"{self.name}: target {self.target_soc:.0%} unreachable {reason}; "
+                f"{reached:.0%} by {when}"
+            )
+            result.summary["target_reached"] = False
+        else:
+            result.summary["target_reached"] = True
+        if self._below is not None:
+            below = values[self._below] > TOLERANCE_KWH
+            if below.any():
+                last_below = self.first + int(np.nonzero(below)[0][-1])
+                result.explanations.append(
+                    f"{self.name}: arrived at {self.soc:.0%}, below its guaranteed "
+                    f"{self.min_soc:.0%}; it charges first and reaches it by "
+                    f"{ctx.grid.label(min(last_below + 1, ctx.n - 1))}"
+                    if last_below + 1 < self.last
+                    else f"{self.name}: arrived at {self.soc:.0%}, below its "
+                    f"guaranteed {self.min_soc:.0%}, and cannot reach it by {when}"
+                )
+
+    def safe_power_kw(self, ctx: BuildContext) -> FloatArray:
+        """No charging in the fallback plan: a parked car is always safe."""
+        return np.zeros(ctx.n)

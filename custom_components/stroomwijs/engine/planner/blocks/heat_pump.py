@@ -1,0 +1,340 @@
+"""Heat pump: a first-order house model, optional tank and gas (hybrid).
+
+The house is one thermal capacity ``C`` losing heat through ``UA`` to the
+outdoor-temperature forecast::
+
+    C (T[t] - T[t-1]) = (COP[t] P_sh[t] + Q_gas[t] + gains[t]
+                         - UA (T[t-1] - T_out[t])) h
+
+The COP follows the outdoor temperature (linear around its 7 degC rating).
+The compressor modulates between ``min_modulation`` and 100 % (1.0 means
+on/off), with minimum run and off times carried over from its current state.
+Inside a DSO window the comfort band may drop (``window_setback_c``) and,
+``preheat_minutes`` before the window, rise by as much, so that the house
+pre-heats. Comfort is soft: it gives way before any grid limit does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from custom_components.stroomwijs.engine.planner.lp import FloatArray, IndexArray
+from custom_components.stroomwijs.engine.planner.schema import Reader
+from custom_components.stroomwijs.engine.planner.timegrid import TimeGrid
+
+from .base import (
+    PENALTY_COMFORT_EUR_PER_KH,
+    PENALTY_HOT_WATER_EUR_PER_KH,
+    SWITCH_COST_EUR,
+    Block,
+    BuildContext,
+    DeviceResult,
+    PhaseShares,
+    PowerTerm,
+    read_phases,
+    rounded,
+)
+from .boiler import WATER_KWH_PER_LITRE_K
+
+COP_RANGE = (1.0, 8.0)
+TOLERANCE_K = 0.05
+GAS_KWH_PER_M3 = 9.77
+"""Calorific (upper) value of Dutch Groningen-quality gas, kWh per m3."""
+
+
+def _cop(outdoor: FloatArray, at_7c: float, slope: float) -> FloatArray:
+    return np.clip(at_7c + slope * (outdoor - 7.0), *COP_RANGE)
+
+
+class HeatPumpBlock(Block):
+    """A heat pump heating one house (and optionally its hot water)."""
+
+    kind: ClassVar[str] = "heat_pump"
+
+    def __init__(self, reader: Reader, grid: TimeGrid) -> None:  # noqa: PLR0915
+        """Read the heat pump, the house, comfort, tank and gas options."""
+        super().__init__(reader, grid)
+        n = grid.count
+        self.max_power_kw = reader.number("max_power_kw", above=0.0, high=30.0)
+        self.min_modulation = reader.number("min_modulation", 0.3, low=0.0, high=1.0)
+        self.cop_at_7c = reader.number("cop_at_7c", 3.5, low=1.0, high=8.0)
+        self.cop_slope = reader.number("cop_slope_per_k", 0.08, low=0.0, high=1.0)
+        self.outdoor_c = np.asarray(
+            reader.series("outdoor_c", n, low=-40.0, high=50.0), dtype=np.float64
+        )
+        self.cop = _cop(self.outdoor_c, self.cop_at_7c, self.cop_slope)
+        house = reader.obj("house")
+        self.heat_capacity = house.number("heat_capacity_kwh_per_k", above=0.0)
+        self.heat_loss = house.number("heat_loss_kw_per_k", above=0.0)
+        self.indoor_c = house.number("indoor_c", low=-10.0, high=40.0)
+        self.gains_kw = np.asarray(house.series("gains_kw", n, 0.0), dtype=np.float64)
+        house.reject_unknown()
+        comfort = reader.obj("comfort")
+        self.comfort_min = np.asarray(
+            comfort.series("min_c", n, 20.0, low=0.0, high=35.0), dtype=np.float64
+        )
+        self.comfort_max = np.asarray(
+            comfort.series("max_c", n, 22.0, low=0.0, high=35.0), dtype=np.float64
+        )
+        if (self.comfort_min > self.comfort_max).any():
+            raise comfort.error("min_c", "is above max_c")
+        self.setback = comfort.number("window_setback_c", 0.0, low=0.0, high=5.0)
+        self.preheat_minutes = comfort.number(
+            "preheat_minutes", 60.0, low=0.0, high=360.0
+        )
+        comfort.reject_unknown()
+        self.min_on_minutes = reader.number("min_on_minutes", 0.0, low=0.0, high=720.0)
+        self.min_off_minutes = reader.number(
+            "min_off_minutes", 0.0, low=0.0, high=720.0
+        )
+        self.is_on = reader.boolean("is_on", default=False)
+        self.state_minutes = reader.number("in_state_for_minutes", 1e6, low=0.0)
+        dhw = reader.obj("hot_water")
+        self.has_dhw = dhw.has("volume_l")
+        if self.has_dhw:
+            self.dhw_volume = dhw.number("volume_l", above=0.0, high=2000.0)
+            self.dhw_temp = dhw.number("temperature_c", low=0.0, high=100.0)
+            self.dhw_min = dhw.number("min_c", 45.0, low=0.0, high=100.0)
+            self.dhw_max = dhw.number("max_c", 55.0, low=0.0, high=100.0)
+            if self.dhw_min >= self.dhw_max:
+                raise dhw.error("min_c", "must be below max_c")
+            cop_dhw = dhw.number("cop_at_7c", max(self.cop_at_7c - 1.0, 1.0), low=1.0)
+            self.dhw_cop = _cop(self.outdoor_c, cop_dhw, self.cop_slope)
+            self.dhw_loss = dhw.number("loss_w_per_k", 1.0, low=0.0)
+            self.dhw_room = dhw.number("room_c", 18.0)
+            self.dhw_draw = np.asarray(
+                dhw.series("draw_kwh", n, 0.0, low=0.0), dtype=np.float64
+            )
+        dhw.reject_unknown()
+        gas = reader.obj("gas")
+        self.gas_max_kw = gas.number("max_kw", 0.0, low=0.0, high=100.0)
+        efficiency = gas.number("efficiency", 0.9, above=0.0, high=1.1)
+        if gas.has("eur_per_m3"):
+            self.gas_eur_per_kwh_heat = gas.number("eur_per_m3", low=0.0) / (
+                GAS_KWH_PER_M3 * efficiency
+            )
+        else:
+            self.gas_eur_per_kwh_heat = (
+                gas.number("eur_per_kwh", 0.0, low=0.0) / efficiency
+            )
+        if self.gas_max_kw > 0 and not (
+            gas.has("eur_per_m3") or gas.has("eur_per_kwh")
+        ):
+            raise gas.error("eur_per_m3", "a hybrid heat pump needs a gas price")
+        gas.reject_unknown()
+        self.phases: PhaseShares = read_phases(reader, default_phases=3)
+        reader.reject_unknown()
+
+        self._on: IndexArray | None = None
+        self._p_sh: IndexArray = np.empty(0, dtype=np.int64)
+        self._p_dhw: IndexArray | None = None
+        self._gas: IndexArray | None = None
+        self._t_in: IndexArray = np.empty(0, dtype=np.int64)
+        self._t_dhw: IndexArray | None = None
+        self._cold: IndexArray = np.empty(0, dtype=np.int64)
+        self._warm: IndexArray = np.empty(0, dtype=np.int64)
+        self._dhw_cold: IndexArray | None = None
+        self._band_low = self.comfort_min
+        self._band_high = self.comfort_max
+
+    def phase_shares(self) -> PhaseShares:
+        """Return the compressor's phases."""
+        return self.phases
+
+    def _band(self, ctx: BuildContext) -> tuple[FloatArray, FloatArray]:
+        low = self.comfort_min.copy()
+        high = self.comfort_max.copy()
+        if self.setback > 0:
+            window = ctx.window
+            low[window] -= self.setback
+            slot_minutes = ctx.grid.slot_minutes
+            lead = math.ceil(self.preheat_minutes / slot_minutes)
+            starts = np.nonzero(window & ~np.concatenate([[False], window[:-1]]))[0]
+            for start in starts:
+                high[max(int(start) - lead, 0) : int(start)] += self.setback
+        return low, high
+
+    def build(self, ctx: BuildContext) -> None:  # noqa: PLR0915
+        """Add the compressor, house (and tank) temperatures and comfort."""
+        m = ctx.model
+        n = ctx.n
+        hours = ctx.hours
+        tie = ctx.time_preference * hours
+        self._p_sh = m.add_vars(n, 0.0, self.max_power_kw, tie)
+        total = [self._p_sh]
+        if self.has_dhw:
+            self._p_dhw = m.add_vars(n, 0.0, self.max_power_kw, tie)
+            total.append(self._p_dhw)
+        for cols in total:
+            ctx.power_terms.append(PowerTerm(cols, 1.0, self.phases))
+
+        needs_binary = (
+            self.min_modulation > 0
+            or self.min_on_minutes > 0
+            or self.min_off_minutes > 0
+        )
+        if needs_binary:
+            self._add_on_off(ctx, total)
+        else:
+            cap = m.add_rows(n, -np.inf, self.max_power_kw)
+            for cols in total:
+                m.add_terms(cap, cols, 1.0)
+
+        if self.gas_max_kw > 0:
+            self._gas = m.add_vars(
+                n, 0.0, self.gas_max_kw, self.gas_eur_per_kwh_heat * hours
+            )
+
+        # House temperature.
+        c = self.heat_capacity
+        keep = 1.0 - self.heat_loss * hours / c
+        rhs = hours * (self.gains_kw + self.heat_loss * self.outdoor_c) / c
+        rhs[0] += keep[0] * self.indoor_c
+        self._t_in = m.add_vars(n, -np.inf, np.inf)
+        rows = m.add_rows(n, rhs, rhs)
+        m.add_terms(rows, self._t_in, 1.0)
+        m.add_terms(rows[1:], self._t_in[:-1], -keep[1:])
+        m.add_terms(rows, self._p_sh, -hours * self.cop / c)
+        if self._gas is not None:
+            m.add_terms(rows, self._gas, -hours / c)
+
+        low, high = self._band(ctx)
+        self._band_low, self._band_high = low, high
+        weight = PENALTY_COMFORT_EUR_PER_KH * hours
+        self._cold = m.add_vars(n, 0.0, np.inf, weight)
+        self._warm = m.add_vars(n, 0.0, np.inf, weight)
+        lo_rows = m.add_rows(n, low, np.inf)
+        m.add_terms(lo_rows, self._t_in, 1.0)
+        m.add_terms(lo_rows, self._cold, 1.0)
+        hi_rows = m.add_rows(n, -np.inf, high)
+        m.add_terms(hi_rows, self._t_in, 1.0)
+        m.add_terms(hi_rows, self._warm, -1.0)
+
+        if self.has_dhw and self._p_dhw is not None:
+            cap_k = self.dhw_volume * WATER_KWH_PER_LITRE_K
+            ua = self.dhw_loss / 1000.0
+            keep_d = 1.0 - ua * hours / cap_k
+            rhs_d = (ua * self.dhw_room * hours - self.dhw_draw) / cap_k
+            rhs_d[0] += keep_d[0] * self.dhw_temp
+            self._t_dhw = m.add_vars(n, -np.inf, max(self.dhw_max, self.dhw_temp))
+            rows_d = m.add_rows(n, rhs_d, rhs_d)
+            m.add_terms(rows_d, self._t_dhw, 1.0)
+            m.add_terms(rows_d[1:], self._t_dhw[:-1], -keep_d[1:])
+            m.add_terms(rows_d, self._p_dhw, -hours * self.dhw_cop / cap_k)
+            self._dhw_cold = m.add_vars(
+                n, 0.0, np.inf, PENALTY_HOT_WATER_EUR_PER_KH * hours
+            )
+            lo_d = m.add_rows(n, self.dhw_min, np.inf)
+            m.add_terms(lo_d, self._t_dhw, 1.0)
+            m.add_terms(lo_d, self._dhw_cold, 1.0)
+
+    def _add_on_off(self, ctx: BuildContext, total: list[IndexArray]) -> None:
+        m = ctx.model
+        n = ctx.n
+        slot = ctx.grid.slot_minutes
+        on = m.add_binaries(n)
+        self._on = on
+        cap = m.add_rows(n, -np.inf, 0.0)  # sum p - Pmax on <= 0
+        floor = m.add_rows(n, 0.0, np.inf)  # sum p - Pmin on >= 0
+        for cols in total:
+            m.add_terms(cap, cols, 1.0)
+            m.add_terms(floor, cols, 1.0)
+        m.add_terms(cap, on, -self.max_power_kw)
+        m.add_terms(floor, on, -self.min_modulation * self.max_power_kw)
+
+        # on[t] - on[t-1] = up[t] - down[t]
+        up = m.add_vars(n, 0.0, 1.0, SWITCH_COST_EUR)
+        down = m.add_vars(n, 0.0, 1.0)
+        was_on = 1.0 if self.is_on else 0.0
+        rhs = np.zeros(n)
+        rhs[0] = was_on
+        rows = m.add_rows(n, rhs, rhs)
+        m.add_terms(rows, on, 1.0)
+        m.add_terms(rows[1:], on[:-1], -1.0)
+        m.add_terms(rows, up, -1.0)
+        m.add_terms(rows, down, 1.0)
+        run = math.ceil(self.min_on_minutes / slot - 1e-9)
+        rest = math.ceil(self.min_off_minutes / slot - 1e-9)
+        m.hint_sequence(on, min_on=run, min_off=rest)
+        for length, events, sign in ((run, up, 1.0), (rest, down, -1.0)):
+            if length <= 1:
+                continue
+            # Sum of events in the last `length` slots <= on[t] (or 1 - on[t]).
+            window_rows = m.add_rows(n, -np.inf, 0.0 if sign > 0 else 1.0)
+            m.add_terms(window_rows, on, -sign)
+            for lag in range(length):
+                m.add_terms(window_rows[lag:], events[: n - lag], 1.0)
+        # Carry the current state's minimum time over the horizon start.
+        held = self.state_minutes
+        if self.is_on and held < self.min_on_minutes:
+            keep_slots = min(math.ceil((self.min_on_minutes - held) / slot), n)
+            fix = m.add_rows(keep_slots, 1.0, 1.0)
+            m.add_terms(fix, on[:keep_slots], 1.0)
+        if not self.is_on and held < self.min_off_minutes:
+            keep_slots = min(math.ceil((self.min_off_minutes - held) / slot), n)
+            fix = m.add_rows(keep_slots, 0.0, 0.0)
+            m.add_terms(fix, on[:keep_slots], 1.0)
+
+    def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
+        """Compressor power, temperatures, gas use and comfort explanations."""
+        hours = ctx.hours
+        p_sh = values[self._p_sh]
+        power = p_sh.copy()
+        series: dict[str, list[float]] = {
+            "indoor_c": rounded(
+                np.concatenate([[self.indoor_c], values[self._t_in]]), 2
+            ),
+            "space_heating_kw": rounded(p_sh),
+            "cop": rounded(self.cop, 2),
+            "comfort_min_c": rounded(self._band_low, 2),
+            "comfort_max_c": rounded(self._band_high, 2),
+        }
+        if self._p_dhw is not None and self._t_dhw is not None:
+            p_dhw = values[self._p_dhw]
+            power += p_dhw
+            series["hot_water_kw"] = rounded(p_dhw)
+            series["tank_c"] = rounded(
+                np.concatenate([[self.dhw_temp], values[self._t_dhw]]), 2
+            )
+        costs: dict[str, float] = {}
+        if self._gas is not None:
+            gas = values[self._gas]
+            series["gas_kw"] = rounded(gas)
+            costs["gas_eur"] = float(gas @ hours) * self.gas_eur_per_kwh_heat
+        result = DeviceResult(
+            setpoint_kw=rounded(power),
+            series=series,
+            costs=costs,
+            summary={"kind": self.kind, "on_off": self.min_modulation >= 1.0},
+        )
+        cold = values[self._cold]
+        if (cold > TOLERANCE_K).any():
+            worst = int(np.argmax(cold))
+            cause = (
+                "the grid limit caps the heat pump"
+                if ctx.window[worst]
+                or ctx.import_cap_kw[worst] < ctx.import_cap_kw.max()
+                else "the heat pump cannot keep up"
+            )
+            result.explanations.append(
+                f"{self.name}: indoor {values[self._t_in][worst]:.1f} degC at "
+                f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, {cold[worst]:.1f} degC "
+                f"below the comfort band: {cause}"
+            )
+        if self._dhw_cold is not None and self._t_dhw is not None:
+            dcold = values[self._dhw_cold]
+            if (dcold > TOLERANCE_K).any():
+                worst = int(np.argmax(dcold))
+                result.explanations.append(
+                    f"{self.name}: hot water {values[self._t_dhw][worst]:.1f} degC at "
+                    f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, below "
+                    f"{self.dhw_min:g} degC"
+                )
+        return result
+
+    def safe_power_kw(self, ctx: BuildContext) -> FloatArray:
+        """Off in the fallback plan (the guard keeps the house heated)."""
+        return np.zeros(ctx.n)

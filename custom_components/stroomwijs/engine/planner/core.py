@@ -1,0 +1,364 @@
+"""The planner core: grid balance, hard limits, prices and capacity cost.
+
+Per slot ``t`` (powers in kW, averaged over the slot)::
+
+    import[t] - export[t] = base[t] - shed[t] - (pv[t] - curtailed[t])
+                            + sum of device powers[t]
+
+with, as hard bounds that no penalty can buy off:
+
+* ``import[t] <= min(DSO import cap[t], whole fuse)``,
+  ``export[t] <= min(DSO export cap[t], whole fuse)``;
+* per phase, ``|net power on the phase| <= fuse x voltage``;
+* export only from PV and from storage allowed to feed back (V2G, battery).
+
+``shed`` is uncontrolled load the grid limits cannot carry (a steep penalty
+and an explanation: the guard must then curtail), so a plan always exists.
+When the export price beats the import price in a slot, a direction binary
+stops the plan importing and exporting at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from .blocks import BuildContext, DeviceResult, PowerTerm
+from .lp import FloatArray, IndexArray, ModelBuilder, SolveStatus
+from .plan import Plan, SolverReport
+from .problem import Problem
+
+PENALTY_SHED_EUR_PER_KWH = 100.0
+CURTAIL_EUR_PER_KWH = 1e-4
+"""PV is curtailed only when exporting it costs money or breaks a limit."""
+SELF_CONSUMPTION_EUR_PER_KWH = 1e-4
+"""Tie-breaker on grid exchange: with equal costs, use energy at home."""
+TIME_PREFERENCE_EUR_PER_KWH = 1e-4
+"""Tie-breaker growing over the horizon: with equal costs, act earlier."""
+REBOUND_EUR_PER_KW = 0.02
+"""Tie-breaker on import steps right after a DSO window ends."""
+REBOUND_SLOTS = 4
+KW_TOLERANCE = 1e-3
+
+
+@dataclass(slots=True)
+class _Core:
+    """Column indices the core owns."""
+
+    imp: IndexArray
+    exp: IndexArray
+    shed: IndexArray
+    curtail: IndexArray
+    peaks: list[tuple[IndexArray, float, str]]
+
+
+def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
+    n = problem.grid.count
+    ramp = np.arange(n, dtype=np.float64) / max(n - 1, 1)
+    return BuildContext(
+        model=model,
+        grid=problem.grid,
+        prices=problem.prices,
+        base_load_kw=problem.base_load_kw,
+        pv_kw=problem.pv_kw,
+        window=problem.window,
+        import_cap_kw=problem.import_cap_kw,
+        time_preference=TIME_PREFERENCE_EUR_PER_KWH * ramp,
+    )
+
+
+def _term_matrix(
+    model: ModelBuilder, rows: IndexArray, term: PowerTerm, scale: float | FloatArray
+) -> None:
+    cols = term.cols
+    coef = np.broadcast_to(np.asarray(term.coef, dtype=np.float64) * scale, cols.shape)
+    valid = cols >= 0
+    model.add_terms(rows[valid], cols[valid], coef[valid])
+
+
+def _build_core(problem: Problem, ctx: BuildContext) -> _Core:
+    m = ctx.model
+    n = ctx.n
+    hours = ctx.hours
+    prices = problem.prices
+    # Import and export, with a direction binary where exporting pays more.
+    imp = m.add_vars(
+        n,
+        0.0,
+        problem.import_cap_kw,
+        (prices.import_eur_per_kwh + SELF_CONSUMPTION_EUR_PER_KWH) * hours,
+    )
+    exp = m.add_vars(
+        n,
+        0.0,
+        problem.export_cap_kw,
+        (-prices.export_eur_per_kwh + SELF_CONSUMPTION_EUR_PER_KWH) * hours,
+    )
+    ctx.import_cols = imp
+    arbitrage = np.nonzero(
+        prices.export_eur_per_kwh
+        >= prices.import_eur_per_kwh - 2 * SELF_CONSUMPTION_EUR_PER_KWH
+    )[0]
+    if arbitrage.shape[0]:
+        direction = m.add_binaries(arbitrage.shape[0])
+        rows = m.add_rows(arbitrage.shape[0], -np.inf, 0.0)  # imp - cap * dir <= 0
+        m.add_terms(rows, imp[arbitrage], 1.0)
+        m.add_terms(rows, direction, -problem.import_cap_kw[arbitrage])
+        rows = m.add_rows(arbitrage.shape[0], -np.inf, problem.export_cap_kw[arbitrage])
+        m.add_terms(rows, exp[arbitrage], 1.0)  # exp + cap * dir <= cap
+        m.add_terms(rows, direction, problem.export_cap_kw[arbitrage])
+    shed = m.add_vars(n, 0.0, problem.base_load_kw, PENALTY_SHED_EUR_PER_KWH * hours)
+    curtail = m.add_vars(n, 0.0, problem.pv_kw, CURTAIL_EUR_PER_KWH * hours)
+    return _Core(imp=imp, exp=exp, shed=shed, curtail=curtail, peaks=[])
+
+
+def _add_balance(problem: Problem, ctx: BuildContext, core: _Core) -> None:
+    m = ctx.model
+    n = ctx.n
+    # imp - exp + shed - curtail - sum(devices) = base - pv
+    balance = m.add_rows(
+        n, problem.base_load_kw - problem.pv_kw, problem.base_load_kw - problem.pv_kw
+    )
+    m.add_terms(balance, core.imp, 1.0)
+    m.add_terms(balance, core.exp, -1.0)
+    m.add_terms(balance, core.shed, 1.0)
+    m.add_terms(balance, core.curtail, -1.0)
+    for term in ctx.power_terms:
+        _term_matrix(m, balance, term, -1.0)
+
+    # Per-phase fuse: -limit <= device share + base share - pv share <= limit.
+    limit = problem.phase_limit_kw
+    phases = problem.connection.phases
+    for phase in range(phases):
+        if phases == 1:
+            base_share = pv_share = 1.0
+        else:
+            base_share = problem.base_phases[phase]
+            pv_share = problem.pv_phases[phase]
+        fixed = base_share * problem.base_load_kw - pv_share * problem.pv_kw
+        rows = m.add_rows(n, -limit - fixed, limit - fixed)
+        m.add_terms(rows, core.shed, -base_share)
+        m.add_terms(rows, core.curtail, pv_share)
+        for term in ctx.power_terms:
+            share = 1.0 if phases == 1 else term.phases[phase]
+            if share:
+                _term_matrix(m, rows, term, share)
+
+    # Export only from PV and from storage allowed to feed back.
+    rows = m.add_rows(n, -np.inf, problem.pv_kw)  # exp + curtail - sources <= pv
+    m.add_terms(rows, core.exp, 1.0)
+    m.add_terms(rows, core.curtail, 1.0)
+    for term in ctx.export_sources:
+        _term_matrix(m, rows, term, -1.0)
+
+
+def _add_rebound(problem: Problem, ctx: BuildContext, core: _Core) -> None:
+    """Penalise import steps just after a DSO window, most at its very end."""
+    m = ctx.model
+    caps = problem.import_cap_kw
+    ends = np.nonzero(caps[1:] > caps[:-1] + KW_TOLERANCE)[0] + 1
+    slots: list[int] = []
+    weights: list[float] = []
+    for end in ends:
+        for k in range(REBOUND_SLOTS):
+            t = int(end) + k
+            if t < ctx.n and t not in slots:
+                slots.append(t)
+                weights.append(REBOUND_EUR_PER_KW * (REBOUND_SLOTS - k) / REBOUND_SLOTS)
+    if not slots:
+        return
+    index = np.asarray(slots, dtype=np.int64)
+    steps = m.add_vars(index.shape[0], 0.0, np.inf, np.asarray(weights))
+    rows = m.add_rows(index.shape[0], -np.inf, 0.0)  # imp[t] - imp[t-1] - step <= 0
+    m.add_terms(rows, core.imp[index], 1.0)
+    m.add_terms(rows, core.imp[index - 1], -1.0)
+    m.add_terms(rows, steps, -1.0)
+
+
+def _add_capacity(problem: Problem, ctx: BuildContext, core: _Core) -> None:
+    """One peak per calendar month in the horizon, floored as billed."""
+    tariff = problem.capacity
+    if tariff is None:
+        return
+    m = ctx.model
+    grid = problem.grid
+    months = [grid.local(grid.slot_start(t)).strftime("%Y-%m") for t in range(ctx.n)]
+    quarter_h = 0.25
+    for number, month in enumerate(dict.fromkeys(months)):
+        slots = np.asarray([t for t, name in enumerate(months) if name == month])
+        floor = tariff.minimum_kw
+        if number == 0:
+            floor = max(floor, tariff.month_peak_so_far_kw)
+        peak = m.add_vars(1, floor, np.inf, tariff.eur_per_kw_month)
+        m.offset -= tariff.eur_per_kw_month * floor
+        scale = np.ones(slots.shape[0])
+        rhs = np.zeros(slots.shape[0])
+        if (
+            number == 0
+            and slots[0] == 0
+            and grid.first_slot_minutes < grid.slot_minutes
+        ):
+            # The first quarter-hour already carries energy imported before now.
+            scale[0] = grid.hours[0] / quarter_h
+            rhs[0] = tariff.current_quarter_energy_kwh / quarter_h
+        rows = m.add_rows(slots.shape[0], rhs, np.inf)  # peak - avg import >= rhs
+        m.add_terms(rows, peak, 1.0)
+        m.add_terms(rows, core.imp[slots], -scale)
+        core.peaks.append((peak, floor, month))
+
+
+def solve(problem: Problem, *, now: datetime | None = None) -> Plan:
+    """Plan the household; never raises for a valid problem.
+
+    The solve is bounded by ``problem.solver.time_limit_s``; on a timeout the
+    best plan found so far is used, and if there is none, a rule-based plan
+    that keeps every device at its safe minimum.
+    """
+    model = ModelBuilder()
+    ctx = _context(problem, model)
+    core = _build_core(problem, ctx)
+    for device in problem.devices:
+        device.build(ctx)
+    _add_balance(problem, ctx, core)
+    _add_rebound(problem, ctx, core)
+    _add_capacity(problem, ctx, core)
+    solution = model.solve(
+        time_limit_s=problem.solver.time_limit_s,
+        mip_rel_gap=problem.solver.mip_rel_gap,
+        mip_abs_gap=problem.solver.mip_abs_gap_eur,
+        threads=problem.solver.threads,
+    )
+    report = SolverReport(
+        status=solution.status.value,
+        solver_status=solution.solver_status,
+        mip_gap=solution.mip_gap,
+        solve_time_s=solution.solve_time_s,
+        objective_eur=solution.objective,
+        variables=model.num_cols,
+        constraints=model.num_rows,
+    )
+    created = now or datetime.now(UTC)
+    if solution.status is SolveStatus.NO_SOLUTION:
+        return _fallback(problem, ctx, report, created)
+    values = solution.values
+    results = {d.device_id: d.extract(values, ctx) for d in problem.devices}
+    imports = values[core.imp]
+    exports = values[core.exp]
+    shed = values[core.shed]
+    curtailed = values[core.curtail]
+    explanations: list[str] = []
+    if solution.status is SolveStatus.TIME_LIMIT:
+        explanations.append(
+            f"The solver stopped at its {problem.solver.time_limit_s:g} s limit; "
+            f"this is the best plan found (gap {solution.mip_gap:.1%})."
+        )
+    explanations.extend(_shed_explanations(problem, shed))
+    capacity_eur = 0.0
+    peak_kw: float | None = None
+    for peak, floor, month in core.peaks:
+        value = float(values[peak[0]])
+        peak_kw = value if peak_kw is None else peak_kw
+        capacity_eur += (value - floor) * (
+            problem.capacity.eur_per_kw_month if problem.capacity else 0.0
+        )
+        if value > floor + KW_TOLERANCE:
+            explanations.append(
+                f"The {month} capacity peak rises from {floor:.2f} kW to "
+                f"{value:.2f} kW: the extra energy is worth more than the extra "
+                "capacity cost."
+            )
+    return Plan.assemble(
+        problem=problem,
+        created=created,
+        imports=imports,
+        exports=exports,
+        shed=shed,
+        curtailed=curtailed,
+        devices=results,
+        capacity_extra_eur=capacity_eur,
+        capacity_peak_kw=peak_kw,
+        objective_eur=solution.objective,
+        explanations=explanations,
+        report=report,
+    )
+
+
+def _shed_explanations(problem: Problem, shed: FloatArray) -> list[str]:
+    over = np.nonzero(shed > KW_TOLERANCE)[0]
+    if not over.shape[0]:
+        return []
+    first = int(over[0])
+    message = (
+        f"The uncontrolled load ({problem.base_load_kw[first]:.1f} kW at "
+        f"{problem.grid.label(first)}) exceeds what the grid limit "
+        f"({problem.import_cap_kw[first]:g} kW) allows with PV; the guard must "
+        f"curtail {float(shed.max()):.1f} kW in {over.shape[0]} slot(s)."
+    )
+    return [message]
+
+
+def _fallback(
+    problem: Problem, ctx: BuildContext, report: SolverReport, created: datetime
+) -> Plan:
+    """Return a rule-based plan that keeps the limits: devices at their safe minimum."""
+    n = ctx.n
+    results: dict[str, DeviceResult] = {}
+    phase_power = np.zeros((3, n))
+    total = np.zeros(n)
+    phases = problem.connection.phases
+    for device in problem.devices:
+        result = device.safe_result(ctx)
+        results[device.device_id] = result
+        power = np.asarray(result.setpoint_kw)
+        total += power
+        for k, share in enumerate(device.phase_shares()):
+            phase_power[k] += share * power
+    net = problem.base_load_kw - problem.pv_kw + total
+    shed = np.clip(net - problem.import_cap_kw, 0.0, problem.base_load_kw)
+    limit = problem.phase_limit_kw
+    if phases == 3:  # noqa: PLR2004
+        for k in range(3):
+            share = problem.base_phases[k]
+            phase_net = (
+                share * problem.base_load_kw
+                - problem.pv_phases[k] * problem.pv_kw
+                + phase_power[k]
+            )
+            if share > 0:
+                need = np.clip((phase_net - limit) / share, 0.0, None)
+                shed = np.minimum(np.maximum(shed, need), problem.base_load_kw)
+    net -= shed
+    curtailed = np.clip(-net - problem.export_cap_kw, 0.0, problem.pv_kw)
+    net += curtailed
+    imports = np.clip(net, 0.0, None)
+    exports = np.clip(-net, 0.0, None)
+    summary = (
+        f"No plan was found in time ({report.solver_status}); this rule-based "
+        "plan keeps every device at its safe minimum and respects the grid limits."
+    )
+    explanations = [summary, *_shed_explanations(problem, shed)]
+    fallback_report = SolverReport(
+        status="fallback",
+        solver_status=report.solver_status,
+        mip_gap=report.mip_gap,
+        solve_time_s=report.solve_time_s,
+        objective_eur=float("nan"),
+        variables=report.variables,
+        constraints=report.constraints,
+    )
+    return Plan.assemble(
+        problem=problem,
+        created=created,
+        imports=imports,
+        exports=exports,
+        shed=shed,
+        curtailed=curtailed,
+        devices=results,
+        capacity_extra_eur=0.0,
+        capacity_peak_kw=None,
+        objective_eur=float("nan"),
+        explanations=explanations,
+        report=fallback_report,
+    )

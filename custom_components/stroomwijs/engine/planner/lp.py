@@ -1,0 +1,496 @@
+"""A thin sparse-matrix builder over HiGHS, without a modelling layer.
+
+Blocks add variables in vectors (one per slot, usually) and rows as triplets
+of numpy arrays, so building a 192-slot household costs milliseconds. The
+matrix is assembled once, column-wise, and handed to ``highspy`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+import time
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+type FloatArray = npt.NDArray[np.float64]
+type IndexArray = npt.NDArray[np.int64]
+type ArrayLike = float | FloatArray | list[float]
+type Tracker = Callable[[FloatArray], FloatArray]
+
+INF = highspy.kHighsInf
+
+
+class SolveStatus(StrEnum):
+    """How a solve ended, in plain terms."""
+
+    OPTIMAL = "optimal"
+    """Solved to within the requested MIP gap."""
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit; the best plan found so far is used."""
+    NO_SOLUTION = "no_solution"
+    """The solver found no plan (the caller falls back to a safe plan)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """Column values and the solver's own report."""
+
+    values: FloatArray
+    status: SolveStatus
+    solver_status: str
+    mip_gap: float
+    objective: float
+    solve_time_s: float
+
+
+class ModelBuilder:
+    """Collects columns, rows and matrix entries for one MILP."""
+
+    def __init__(self) -> None:
+        """Start an empty minimisation problem."""
+        self._lower: list[FloatArray] = []
+        self._upper: list[FloatArray] = []
+        self._cost: list[FloatArray] = []
+        self._integer: list[npt.NDArray[np.bool_]] = []
+        self._row_lower: list[FloatArray] = []
+        self._row_upper: list[FloatArray] = []
+        self._entry_rows: list[IndexArray] = []
+        self._entry_cols: list[IndexArray] = []
+        self._entry_vals: list[FloatArray] = []
+        self._extra_cost: list[tuple[IndexArray, FloatArray]] = []
+        self._units: list[_Unit] = []
+        self.num_cols = 0
+        self.num_rows = 0
+        self.offset = 0.0
+
+    def add_vars(
+        self,
+        count: int,
+        lower: ArrayLike = 0.0,
+        upper: ArrayLike = INF,
+        cost: ArrayLike = 0.0,
+        *,
+        integer: bool = False,
+    ) -> IndexArray:
+        """Add ``count`` columns and return their indices."""
+        index = np.arange(self.num_cols, self.num_cols + count, dtype=np.int64)
+        lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), (count,)).copy()
+        hi = np.broadcast_to(np.asarray(upper, dtype=np.float64), (count,)).copy()
+        # Rounding can leave an upper bound a hair below the lower one.
+        hi = np.maximum(hi, lo)
+        self._lower.append(lo)
+        self._upper.append(hi)
+        self._cost.append(
+            np.broadcast_to(np.asarray(cost, dtype=np.float64), (count,)).copy()
+        )
+        self._integer.append(np.full(count, integer, dtype=np.bool_))
+        self.num_cols += count
+        return index
+
+    def add_binaries(self, count: int, cost: ArrayLike = 0.0) -> IndexArray:
+        """Add ``count`` 0/1 columns."""
+        return self.add_vars(count, 0.0, 1.0, cost, integer=True)
+
+    def add_rows(
+        self, count: int, lower: ArrayLike = -INF, upper: ArrayLike = INF
+    ) -> IndexArray:
+        """Add ``count`` empty rows with bounds and return their indices."""
+        index = np.arange(self.num_rows, self.num_rows + count, dtype=np.int64)
+        self._row_lower.append(
+            np.broadcast_to(np.asarray(lower, dtype=np.float64), (count,)).copy()
+        )
+        self._row_upper.append(
+            np.broadcast_to(np.asarray(upper, dtype=np.float64), (count,)).copy()
+        )
+        self.num_rows += count
+        return index
+
+    def add_terms(self, rows: IndexArray, cols: IndexArray, values: ArrayLike) -> None:
+        """Add matrix entries; ``values`` broadcasts over the pairs.
+
+        Entries for the same row and column add up.
+        """
+        rows_b, cols_b = np.broadcast_arrays(rows, cols)
+        vals = np.broadcast_to(np.asarray(values, dtype=np.float64), rows_b.shape)
+        self._entry_rows.append(np.asarray(rows_b, dtype=np.int64).ravel())
+        self._entry_cols.append(np.asarray(cols_b, dtype=np.int64).ravel())
+        self._entry_vals.append(np.asarray(vals, dtype=np.float64).ravel())
+
+    def hint_choose_one(self, cols: IndexArray) -> None:
+        """Binaries of which at most one is 1 (a start slot, a legionella slot).
+
+        The warm-start heuristic rounds such a group to its largest member.
+        """
+        if cols.shape[0]:
+            self._units.append(_Unit(cols=cols, choose_one=True))
+
+    def hint_sequence(
+        self,
+        cols: IndexArray,
+        *,
+        min_on: int = 1,
+        min_off: int = 1,
+        partner: IndexArray | None = None,
+        tracker: Tracker | None = None,
+    ) -> None:
+        """On/off binaries over consecutive slots of one device.
+
+        The warm-start heuristic rounds them cumulatively (so the rounded plan
+        runs as long in total as the relaxed one), repairs runs and gaps
+        shorter than ``min_on``/``min_off``, and keeps ``partner`` binaries
+        (discharge next to charge) from being 1 in the same slot. A block
+        that can simulate itself passes a ``tracker``: given the relaxed
+        solution it returns 0/1 values that follow the relaxed trajectory
+        within the device's own hard bounds; it is tried first.
+        """
+        if cols.shape[0]:
+            self._units.append(
+                _Unit(
+                    cols=cols,
+                    min_on=min_on,
+                    min_off=min_off,
+                    partner=partner,
+                    tracker=tracker,
+                )
+            )
+
+    def add_cost(self, cols: IndexArray, cost: ArrayLike) -> None:
+        """Add objective coefficients to existing columns."""
+        values = np.broadcast_to(np.asarray(cost, dtype=np.float64), cols.shape)
+        self._extra_cost.append((cols.ravel(), values.ravel().copy()))
+
+    def _columns(
+        self,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        lower = np.concatenate(self._lower) if self._lower else np.empty(0)
+        upper = np.concatenate(self._upper) if self._upper else np.empty(0)
+        integer = (
+            np.concatenate(self._integer)
+            if self._integer
+            else np.empty(0, dtype=np.bool_)
+        )
+        cost = np.concatenate(self._cost) if self._cost else np.empty(0)
+        for cols, values in self._extra_cost:
+            np.add.at(cost, cols, values)
+        return lower, upper, cost, integer
+
+    def _warm_start(  # noqa: C901, PLR0912
+        self,
+        lp: highspy.HighsLp,
+        integer: npt.NDArray[np.bool_],
+        threads: int,
+        time_limit_s: float,
+    ) -> FloatArray | None:
+        """Relax and fix, one device at a time: an incumbent for the MIP.
+
+        HiGHS closes the gap at the root once it holds a good plan, but its
+        own heuristics can take seconds to find one on a household model.
+        Each device's binaries are rounded from the current relaxation and
+        fixed; the relaxation is re-solved (a warm simplex restart) so the
+        next device sees what the previous ones will do.
+        """
+        deadline = time.perf_counter() + time_limit_s
+        highs = _new_highs(threads, time_limit_s)
+        highs.setOptionValue("solve_relaxation", True)  # noqa: FBT003
+        highs.passModel(lp)
+        highs.run()
+        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+        objective = float(highs.getInfo().objective_function_value)
+        lower = np.asarray(lp.col_lower_, dtype=np.float64)
+        upper = np.asarray(lp.col_upper_, dtype=np.float64)
+        hinted = np.zeros(self.num_cols, dtype=np.bool_)
+        fixed = np.zeros(self.num_cols, dtype=np.bool_)
+        units = sorted(self._units, key=lambda unit: not unit.choose_one)
+        rest = np.nonzero(integer)[0]
+        for unit in units:
+            hinted[unit.cols] = True
+            if unit.partner is not None:
+                hinted[unit.partner] = True
+        rest = rest[~hinted[rest]]
+        if rest.shape[0]:
+            units.append(_Unit(cols=rest, plain=True))
+        for unit in units:
+            if time.perf_counter() > deadline:
+                return None
+            best: tuple[float, FloatArray] | None = None
+            for threshold in unit.candidates():
+                cols, values = unit.round(x, threshold)
+                index = cols.astype(np.int32)
+                highs.changeColsBounds(index.shape[0], index, values, values)
+                highs.run()
+                if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    value = float(highs.getInfo().objective_function_value)
+                    if best is None or value < best[0]:
+                        best = (value, values)
+                    if value <= objective + WARM_START_SLACK * max(abs(objective), 1.0):
+                        break
+                highs.changeColsBounds(index.shape[0], index, lower[cols], upper[cols])
+            if best is None or best[0] > objective + GIVE_UP_SHARE * max(
+                abs(objective), 1.0
+            ):
+                continue  # leave this device to HiGHS: a partial start
+            cols, _ = unit.round(x, 0.5)
+            index = cols.astype(np.int32)
+            highs.changeColsBounds(index.shape[0], index, best[1], best[1])
+            highs.run()
+            if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                highs.changeColsBounds(index.shape[0], index, lower[cols], upper[cols])
+                continue
+            fixed[cols] = True
+            x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+            objective = float(highs.getInfo().objective_function_value)
+        if not fixed[integer].all():
+            x[~(fixed & integer)] = np.nan
+        return x
+
+    def objective_of(self, values: FloatArray) -> float:
+        """Return the objective at ``values``, including the constant offset."""
+        return float(self._columns()[2] @ values) + self.offset
+
+    def solve(  # noqa: PLR0915
+        self,
+        *,
+        time_limit_s: float,
+        mip_rel_gap: float,
+        mip_abs_gap: float = 0.0,
+        threads: int = 1,
+    ) -> Solution:
+        """Solve with HiGHS and report the outcome."""
+        lower, upper, cost, integer = self._columns()
+        if self._entry_rows:
+            rows = np.concatenate(self._entry_rows)
+            cols = np.concatenate(self._entry_cols)
+            vals = np.concatenate(self._entry_vals)
+        else:
+            rows = cols = np.empty(0, dtype=np.int64)
+            vals = np.empty(0)
+        # Sum duplicate entries and sort column-major for HiGHS.
+        key = cols * max(self.num_rows, 1) + rows
+        unique, inverse = np.unique(key, return_inverse=True)
+        summed = np.zeros(unique.shape[0])
+        np.add.at(summed, inverse, vals)
+        keep = summed != 0.0
+        unique = unique[keep]
+        summed = summed[keep]
+        col_of = unique // max(self.num_rows, 1)
+        row_of = unique % max(self.num_rows, 1)
+        starts = np.searchsorted(col_of, np.arange(self.num_cols + 1))
+
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.num_cols
+        lp.num_row_ = self.num_rows
+        lp.col_cost_ = cost
+        lp.col_lower_ = lower
+        lp.col_upper_ = upper
+        lp.row_lower_ = (
+            np.concatenate(self._row_lower) if self._row_lower else np.empty(0)
+        )
+        lp.row_upper_ = (
+            np.concatenate(self._row_upper) if self._row_upper else np.empty(0)
+        )
+        lp.offset_ = self.offset
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = self.num_cols
+        lp.a_matrix_.num_row_ = self.num_rows
+        lp.a_matrix_.start_ = starts.astype(np.int32)
+        lp.a_matrix_.index_ = row_of.astype(np.int32)
+        lp.a_matrix_.value_ = summed
+        if integer.any():
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger
+                if flag
+                else highspy.HighsVarType.kContinuous
+                for flag in integer
+            ]
+
+        started = time.perf_counter()
+        highs = _new_highs(threads, time_limit_s)
+        highs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        highs.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+        highs.passModel(lp)
+        if integer.any():
+            start = self._warm_start(lp, integer, threads, time_limit_s / 4)
+            if start is not None:
+                known = np.nonzero(~np.isnan(start))[0]
+                if known.shape[0] == self.num_cols:
+                    highs.setSolution(_as_solution(start))
+                elif known.shape[0]:
+                    highs.setSolution(
+                        known.shape[0], known.astype(np.int32), start[known]
+                    )
+        remaining = max(time_limit_s - (time.perf_counter() - started), 0.01)
+        highs.setOptionValue("time_limit", remaining)
+        highs.run()
+        elapsed = time.perf_counter() - started
+
+        model_status = highs.getModelStatus()
+        info = highs.getInfo()
+        has_solution = info.primal_solution_status == highspy.kSolutionStatusFeasible
+        if not has_solution:
+            return Solution(
+                values=np.zeros(self.num_cols),
+                status=SolveStatus.NO_SOLUTION,
+                solver_status=highs.modelStatusToString(model_status),
+                mip_gap=float("inf"),
+                objective=float("nan"),
+                solve_time_s=elapsed,
+            )
+        values = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+        gap = float(info.mip_gap) if integer.any() else 0.0
+        status = (
+            SolveStatus.OPTIMAL
+            if model_status == highspy.HighsModelStatus.kOptimal
+            else SolveStatus.TIME_LIMIT
+        )
+        return Solution(
+            values=values,
+            status=status,
+            solver_status=highs.modelStatusToString(model_status),
+            mip_gap=gap,
+            objective=float(info.objective_function_value),
+            solve_time_s=elapsed,
+        )
+
+
+def _new_highs(threads: int, time_limit_s: float) -> highspy.Highs:
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs.setOptionValue("output_flag", False)  # noqa: FBT003
+    highs.setOptionValue("threads", threads)
+    highs.setOptionValue("time_limit", float(time_limit_s))
+    highs.setOptionValue("random_seed", 0)
+    return highs
+
+
+def _as_solution(values: FloatArray) -> highspy.HighsSolution:
+    solution = highspy.HighsSolution()
+    solution.col_value = values.tolist()
+    solution.value_valid = True
+    return solution
+
+
+WARM_START_SLACK = 0.002
+GIVE_UP_SHARE = 0.05
+"""A device whose best rounding costs 5 % more is left to HiGHS to complete."""
+"""Accept a device's first rounding that costs at most 0.2 % over the relaxation."""
+
+
+FLOOR = 0.999
+ACTIVE = 1e-3
+TRACK = 0.0
+ROUNDING_THRESHOLDS = (0.5, 1e-3, 0.85, FLOOR)
+"""Nearest, early (never behind the relaxation), late, then only the sure ones."""
+
+
+@dataclass(slots=True, kw_only=True)
+class _Unit:
+    """One device's binaries, and how to round them."""
+
+    cols: IndexArray
+    choose_one: bool = False
+    plain: bool = False
+    min_on: int = 1
+    min_off: int = 1
+    partner: IndexArray | None = None
+    tracker: Tracker | None = None
+
+    def candidates(self) -> tuple[float, ...]:
+        """Return the rounding thresholds to try; 0 means the device's own tracker."""
+        if self.tracker is not None:
+            return (TRACK, *ROUNDING_THRESHOLDS)
+        return ROUNDING_THRESHOLDS
+
+    def round(  # noqa: PLR0911
+        self, x: FloatArray, threshold: float
+    ) -> tuple[IndexArray, FloatArray]:
+        """Columns and their rounded values."""
+        relaxed = x[self.cols]
+        if threshold == TRACK and self.tracker is not None:
+            return self.cols, self.tracker(x)
+        if threshold >= FLOOR:
+            values = (relaxed >= threshold).astype(np.float64)
+            if self.choose_one or self.plain:
+                return self.cols, values
+            values = _repair_runs(values, self.min_on, self.min_off)
+            if self.partner is None:
+                return self.cols, values
+            other = np.zeros(self.partner.shape[0])
+            return np.concatenate([self.cols, self.partner]), np.concatenate(
+                [values, other]
+            )
+        if self.plain:
+            return self.cols, (relaxed >= threshold).astype(np.float64)
+        if self.choose_one:
+            values = np.zeros(relaxed.shape[0])
+            if relaxed.sum() >= 0.5:  # noqa: PLR2004
+                values[int(np.argmax(relaxed))] = 1.0
+            return self.cols, values
+        values = _cumulative_round(relaxed, threshold)
+        values = _repair_runs(values, self.min_on, self.min_off)
+        if self.partner is None:
+            return self.cols, values
+        other = _cumulative_round(x[self.partner], threshold)
+        both = (values > 0.5) & (other > 0.5)  # noqa: PLR2004
+        keep_first = relaxed >= x[self.partner]
+        values[both & ~keep_first] = 0.0
+        other[both & keep_first] = 0.0
+        return np.concatenate([self.cols, self.partner]), np.concatenate(
+            [values, other]
+        )
+
+
+def _repair_runs(on: FloatArray, min_on: int, min_off: int) -> FloatArray:
+    """Fill off-gaps shorter than ``min_off`` and stretch short runs."""
+    state = on.round().astype(bool)
+    if min_on <= 1 and min_off <= 1:
+        return state.astype(np.float64)
+    for _ in range(4):
+        before = state.copy()
+        _fill(state, value=False, shortest=min_off, interior_only=True)
+        _fill(state, value=True, shortest=min_on, interior_only=False)
+        if (state == before).all():
+            break
+    return state.astype(np.float64)
+
+
+def _fill(
+    state: npt.NDArray[np.bool_], *, value: bool, shortest: int, interior_only: bool
+) -> None:
+    """Fix stretches of ``value`` shorter than ``shortest`` (not at slot 0)."""
+    if shortest <= 1:
+        return
+    n = state.shape[0]
+    t = 0
+    while t < n:
+        if state[t] != value:
+            t += 1
+            continue
+        end = t
+        while end < n and state[end] == value:
+            end += 1
+        if t > 0 and end - t < shortest:
+            if not value and (end < n or not interior_only):
+                state[t:end] = True  # too short a rest: keep running
+            elif value:
+                end = min(t + shortest, n)
+                state[t:end] = True  # too short a run: run longer
+        t = end
+
+
+def _cumulative_round(fractions: FloatArray, threshold: float) -> FloatArray:
+    """Round a 0..1 sequence so that running totals track the relaxed ones."""
+    result = np.zeros(fractions.shape[0])
+    carried = 0.0
+    for t, value in enumerate(fractions):
+        if value < ACTIVE:
+            continue  # never switch on where the relaxation is idle
+        carried += float(value)
+        if carried >= threshold:
+            result[t] = 1.0
+            carried -= 1.0
+    return result

@@ -1,0 +1,221 @@
+"""The plan: setpoints per device per slot, grid flows, costs and reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .blocks import DeviceResult
+from .blocks.base import rounded
+from .lp import FloatArray
+
+if TYPE_CHECKING:
+    from .problem import Problem
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SolverReport:
+    """What the solver said and how long it took."""
+
+    status: str
+    """``optimal``, ``time_limit`` (best plan found) or ``fallback``."""
+    solver_status: str
+    mip_gap: float
+    solve_time_s: float
+    objective_eur: float
+    variables: int
+    constraints: int
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    """Money over the horizon, in EUR (positive is paid)."""
+
+    import_eur: float
+    export_revenue_eur: float
+    capacity_eur: float
+    device_eur: dict[str, float]
+    """Per cost kind over all devices: gas, degradation, double energy tax."""
+    comfort_penalties_eur: float
+    """Penalties for comfort and targets that gave way (plus tie-breakers)."""
+
+    @property
+    def total_eur(self) -> float:
+        """Energy, capacity and device costs, without penalties."""
+        return (
+            self.import_eur
+            - self.export_revenue_eur
+            + self.capacity_eur
+            + sum(self.device_eur.values())
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The planner's answer for one household."""
+
+    created: datetime
+    slot_starts: list[str]
+    slot_hours: list[float]
+    import_kw: list[float]
+    export_kw: list[float]
+    import_price: list[float]
+    export_price: list[float]
+    import_cap_kw: list[float]
+    export_cap_kw: list[float]
+    pv_curtailed_kw: list[float]
+    unserved_load_kw: list[float]
+    phase_kw: list[list[float]]
+    """Net power per phase per slot (import positive)."""
+    devices: dict[str, DeviceResult]
+    cost: CostBreakdown
+    capacity_peak_kw: float | None
+    explanations: list[str]
+    solver: SolverReport
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def assemble(
+        cls,
+        *,
+        problem: Problem,
+        created: datetime,
+        imports: FloatArray,
+        exports: FloatArray,
+        shed: FloatArray,
+        curtailed: FloatArray,
+        devices: dict[str, DeviceResult],
+        capacity_extra_eur: float,
+        capacity_peak_kw: float | None,
+        objective_eur: float,
+        explanations: list[str],
+        report: SolverReport,
+    ) -> Plan:
+        """Put a plan together from the solved (or fallback) values."""
+        hours = problem.grid.hours
+        prices = problem.prices
+        import_eur = float(imports * prices.import_eur_per_kwh @ hours)
+        export_eur = float(exports * prices.export_eur_per_kwh @ hours)
+        device_eur: dict[str, float] = {}
+        for result in devices.values():
+            for kind, value in result.costs.items():
+                device_eur[kind] = device_eur.get(kind, 0.0) + value
+        phases = problem.connection.phases
+        phase_kw = np.zeros((phases, problem.grid.count))
+        for k in range(phases):
+            base_share = 1.0 if phases == 1 else problem.base_phases[k]
+            pv_share = 1.0 if phases == 1 else problem.pv_phases[k]
+            phase_kw[k] = base_share * (problem.base_load_kw - shed) - pv_share * (
+                problem.pv_kw - curtailed
+            )
+        for device in problem.devices:
+            power = np.asarray(devices[device.device_id].setpoint_kw)
+            for k in range(phases):
+                share = 1.0 if phases == 1 else device.phase_shares()[k]
+                phase_kw[k] += share * power
+        cost = CostBreakdown(
+            import_eur=import_eur,
+            export_revenue_eur=export_eur,
+            capacity_eur=capacity_extra_eur,
+            device_eur=device_eur,
+            comfort_penalties_eur=0.0,
+        )
+        penalties = (
+            objective_eur - cost.total_eur if math.isfinite(objective_eur) else 0.0
+        )
+        cost = CostBreakdown(
+            import_eur=import_eur,
+            export_revenue_eur=export_eur,
+            capacity_eur=capacity_extra_eur,
+            device_eur=device_eur,
+            comfort_penalties_eur=max(penalties, 0.0),
+        )
+        all_explanations = list(explanations)
+        for result in devices.values():
+            all_explanations.extend(result.explanations)
+        return cls(
+            created=created,
+            slot_starts=problem.grid.starts_iso(),
+            slot_hours=rounded(hours, 6),
+            import_kw=rounded(imports),
+            export_kw=rounded(exports),
+            import_price=rounded(prices.import_eur_per_kwh, 5),
+            export_price=rounded(prices.export_eur_per_kwh, 5),
+            import_cap_kw=rounded(problem.import_cap_kw),
+            export_cap_kw=rounded(problem.export_cap_kw),
+            pv_curtailed_kw=rounded(curtailed),
+            unserved_load_kw=rounded(shed),
+            phase_kw=[rounded(row) for row in phase_kw],
+            devices=devices,
+            cost=cost,
+            capacity_peak_kw=capacity_peak_kw,
+            explanations=all_explanations,
+            solver=report,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the plan as JSON-ready data (see docs/planner.md)."""
+        return {
+            "version": PLAN_VERSION,
+            "created": self.created.isoformat(),
+            "status": self.solver.status,
+            "solver": {
+                "status": self.solver.status,
+                "highs_status": self.solver.solver_status,
+                "mip_gap": _finite(self.solver.mip_gap),
+                "solve_time_s": round(self.solver.solve_time_s, 4),
+                "objective_eur": _finite(self.solver.objective_eur),
+                "variables": self.solver.variables,
+                "constraints": self.solver.constraints,
+            },
+            "slots": {"start": self.slot_starts, "hours": self.slot_hours},
+            "grid": {
+                "import_kw": self.import_kw,
+                "export_kw": self.export_kw,
+                "import_cap_kw": self.import_cap_kw,
+                "export_cap_kw": self.export_cap_kw,
+                "phase_kw": self.phase_kw,
+                "pv_curtailed_kw": self.pv_curtailed_kw,
+                "unserved_load_kw": self.unserved_load_kw,
+                "import_price_eur_per_kwh": self.import_price,
+                "export_price_eur_per_kwh": self.export_price,
+                "capacity_peak_kw": (
+                    None
+                    if self.capacity_peak_kw is None
+                    else round(self.capacity_peak_kw, 4)
+                ),
+            },
+            "devices": {
+                device_id: {
+                    **result.summary,
+                    "setpoint_kw": result.setpoint_kw,
+                    **result.series,
+                    "costs_eur": {k: round(v, 4) for k, v in result.costs.items()},
+                }
+                for device_id, result in self.devices.items()
+            },
+            "cost": {
+                "import_eur": round(self.cost.import_eur, 4),
+                "export_revenue_eur": round(self.cost.export_revenue_eur, 4),
+                "capacity_eur": round(self.cost.capacity_eur, 4),
+                **{k: round(v, 4) for k, v in self.cost.device_eur.items()},
+                "total_eur": round(self.cost.total_eur, 4),
+                "comfort_penalties_eur": round(self.cost.comfort_penalties_eur, 4),
+            },
+            "explanations": self.explanations,
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """Return the plan as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
