@@ -37,9 +37,15 @@ async def test_entry_loads_and_unloads(hass: HomeAssistant) -> None:
     )
     assert device is not None
     assert device.name == "Thuis"
-    assert (
-        len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)) == 2
-    )
+    entity_ids = {
+        entity.entity_id
+        for entity in er.async_entries_for_config_entry(
+            er.async_get(hass), entry.entry_id
+        )
+    }
+    assert {"sensor.thuis_fuse_capacity", "sensor.thuis_main_fuse_rating"} <= entity_ids
+    # Without a meter there are no meter sensors.
+    assert "sensor.thuis_grid_power" not in entity_ids
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
