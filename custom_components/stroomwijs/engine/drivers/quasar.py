@@ -211,6 +211,11 @@ class QuasarCharger:
         """Set the user's departure needs."""
         self._departure = needs
 
+    @property
+    def v2g_allowed(self) -> bool:
+        """Whether the user allows discharge at all."""
+        return self._v2g_allowed
+
     def set_v2g_allowed(self, allowed: bool) -> None:  # noqa: FBT001
         """Allow or forbid discharge."""
         self._v2g_allowed = allowed

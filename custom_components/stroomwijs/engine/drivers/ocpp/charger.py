@@ -368,6 +368,11 @@ class OcppCharger:
             )
         self.notify()
 
+    @property
+    def v2g_allowed(self) -> bool:
+        """Whether the user allows discharge at all."""
+        return self._v2g_allowed
+
     def set_v2g_allowed(self, allowed: bool) -> None:  # noqa: FBT001
         """Allow or forbid discharge."""
         self._v2g_allowed = allowed

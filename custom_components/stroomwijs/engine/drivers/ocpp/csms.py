@@ -65,7 +65,9 @@ class CsmsConfig:
     ssl_context: ssl.SSLContext | None = None
     require_auth: bool = False
     session: SessionOptions = field(default_factory=SessionOptions)
-    websocket_heartbeat_s: float | None = 60.0
+    websocket_heartbeat_s: float | None = None
+    """Websocket pings; off by default: OCPP Heartbeats, response timeouts and
+    "a newer connection replaces the old one" already catch dead links."""
 
     def __post_init__(self) -> None:
         """Reject settings no server can use."""

@@ -1,0 +1,261 @@
+"""Flows for chargers: add one as a subentry, or confirm a discovered one.
+
+``ChargerDiscoveryFlow`` is mixed into the integration's config flow: an
+unknown OCPP charger id that reaches the central system starts an
+``integration_discovery`` flow, and only the user's confirmation turns it
+into a charger subentry of the household (which then reloads and gives the
+charger control).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+import voluptuous as vol
+
+from .charger import (
+    CONF_CAPACITY,
+    CONF_CHARGER_ID,
+    CONF_CHARGER_PHASES,
+    CONF_KIND,
+    CONF_MAX_CURRENT,
+    CONF_MIN_CURRENT,
+    CONF_MINIMUM_INSTEAD_OF_PAUSE,
+    KIND_OCPP,
+    KIND_QUASAR,
+    SUBENTRY_CHARGER,
+    charger_config,
+    quasar_config,
+)
+
+FLOOR_OPTIONS = ["6", "8"]
+
+
+def _ocpp_schema(defaults: dict[str, Any], *, with_id: bool) -> vol.Schema:
+    fields: dict[Any, Any] = {}
+    if with_id:
+        fields[vol.Required(CONF_CHARGER_ID, default=defaults.get(CONF_CHARGER_ID))] = (
+            str
+        )
+    fields.update(
+        {
+            vol.Optional(CONF_PASSWORD): selector.TextSelector(
+                selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+            ),
+            vol.Required(
+                CONF_CHARGER_PHASES, default=str(defaults.get(CONF_CHARGER_PHASES, 3))
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=["1", "3"], translation_key="phases"
+                )
+            ),
+            vol.Required(
+                CONF_MAX_CURRENT, default=defaults.get(CONF_MAX_CURRENT, 16)
+            ): vol.All(vol.Coerce(float), vol.Range(min=6, max=63)),
+            vol.Required(
+                CONF_MIN_CURRENT, default=str(int(defaults.get(CONF_MIN_CURRENT, 6)))
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=FLOOR_OPTIONS)
+            ),
+            vol.Required(CONF_MINIMUM_INSTEAD_OF_PAUSE, default=False): bool,
+            vol.Optional(CONF_CAPACITY): vol.All(
+                vol.Coerce(float), vol.Range(min=1, max=300)
+            ),
+        }
+    )
+    return vol.Schema(fields)
+
+
+def _ocpp_data(user_input: dict[str, Any], charger_id: str) -> dict[str, Any]:
+    data = {
+        CONF_KIND: KIND_OCPP,
+        CONF_CHARGER_ID: charger_id,
+        CONF_CHARGER_PHASES: int(user_input[CONF_CHARGER_PHASES]),
+        CONF_MAX_CURRENT: float(user_input[CONF_MAX_CURRENT]),
+        CONF_MIN_CURRENT: float(user_input[CONF_MIN_CURRENT]),
+        CONF_MINIMUM_INSTEAD_OF_PAUSE: bool(user_input[CONF_MINIMUM_INSTEAD_OF_PAUSE]),
+    }
+    if user_input.get(CONF_PASSWORD):
+        data[CONF_PASSWORD] = user_input[CONF_PASSWORD]
+    if user_input.get(CONF_CAPACITY):
+        data[CONF_CAPACITY] = float(user_input[CONF_CAPACITY])
+    return data
+
+
+class ChargerSubentryFlow(ConfigSubentryFlow):
+    """Add an OCPP charger or a Wallbox Quasar to the household."""
+
+    async def async_step_user(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002
+    ) -> SubentryFlowResult:
+        """Choose the kind of charger."""
+        return self.async_show_menu(
+            step_id="user", menu_options=[KIND_OCPP, KIND_QUASAR]
+        )
+
+    def _reload_household(self) -> None:
+        """Reload once the new subentry is stored, so the charger starts."""
+        self.hass.config_entries.async_schedule_reload(self._get_entry().entry_id)
+
+    def _taken(self, unique_id: str) -> bool:
+        entry = self._get_entry()
+        return any(sub.unique_id == unique_id for sub in entry.subentries.values())
+
+    async def async_step_ocpp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Ask for an OCPP charger's id (as set in the charger) and limits."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            charger_id = str(user_input[CONF_CHARGER_ID]).strip()
+            data = _ocpp_data(user_input, charger_id)
+            try:
+                charger_config(data, charger_id)
+            except ValueError:
+                errors["base"] = "invalid_charger"
+            else:
+                if self._taken(charger_id):
+                    return self.async_abort(reason="already_configured")
+                self._reload_household()
+                return self.async_create_entry(
+                    title=charger_id, data=data, unique_id=charger_id
+                )
+        return self.async_show_form(
+            step_id="ocpp",
+            data_schema=self.add_suggested_values_to_schema(
+                _ocpp_schema({}, with_id=True), user_input or {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_quasar(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Ask for a Wallbox Quasar's address (Modbus TCP must be on)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                CONF_KIND: KIND_QUASAR,
+                CONF_HOST: str(user_input[CONF_HOST]).strip(),
+                CONF_PORT: int(user_input[CONF_PORT]),
+                CONF_MINIMUM_INSTEAD_OF_PAUSE: bool(
+                    user_input[CONF_MINIMUM_INSTEAD_OF_PAUSE]
+                ),
+            }
+            if user_input.get(CONF_CAPACITY):
+                data[CONF_CAPACITY] = float(user_input[CONF_CAPACITY])
+            unique_id = f"quasar_{data[CONF_HOST]}:{data[CONF_PORT]}"
+            try:
+                quasar_config(data, "Wallbox Quasar")
+            except ValueError:
+                errors["base"] = "invalid_charger"
+            else:
+                if self._taken(unique_id):
+                    return self.async_abort(reason="already_configured")
+                self._reload_household()
+                return self.async_create_entry(
+                    title=f"Wallbox Quasar {data[CONF_HOST]}",
+                    data=data,
+                    unique_id=unique_id,
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_HOST): str,
+                vol.Required(CONF_PORT, default=502): vol.All(
+                    vol.Coerce(int), vol.Range(min=1, max=65535)
+                ),
+                vol.Required(CONF_MINIMUM_INSTEAD_OF_PAUSE, default=False): bool,
+                vol.Optional(CONF_CAPACITY): vol.All(
+                    vol.Coerce(float), vol.Range(min=1, max=300)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="quasar",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+        )
+
+
+class ChargerDiscoveryFlow(ConfigFlow):
+    """The config flow's part for discovered OCPP chargers (a mixin)."""
+
+    _discovered: dict[str, Any]
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls,
+        config_entry: ConfigEntry,  # noqa: ARG003
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Chargers are subentries of the household."""
+        return {SUBENTRY_CHARGER: ChargerSubentryFlow}
+
+    async def async_step_integration_discovery(
+        self, discovery_info: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Handle an unknown charger id that reached the central system."""
+        charger_id = str(discovery_info[CONF_CHARGER_ID])
+        await self.async_set_unique_id(f"ocpp_charger_{charger_id}")
+        self._abort_if_unique_id_configured()
+        entry = self.hass.config_entries.async_get_entry(discovery_info["entry_id"])
+        if entry is None:
+            return self.async_abort(reason="household_gone")
+        if any(sub.unique_id == charger_id for sub in entry.subentries.values()):
+            return self.async_abort(reason="already_configured")
+        self._discovered = discovery_info
+        self.context["title_placeholders"] = {"name": charger_id}
+        return await self.async_step_ocpp_confirm()
+
+    async def async_step_ocpp_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Let the user accept the charger (and give its limits and password)."""
+        info = self._discovered
+        charger_id = str(info[CONF_CHARGER_ID])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            entry = self.hass.config_entries.async_get_entry(info["entry_id"])
+            if entry is None:
+                return self.async_abort(reason="household_gone")
+            data = _ocpp_data(user_input, charger_id)
+            try:
+                charger_config(data, charger_id)
+            except ValueError:
+                errors["base"] = "invalid_charger"
+            else:
+                self.hass.config_entries.async_add_subentry(
+                    entry,
+                    ConfigSubentry(
+                        data=MappingProxyType(data),
+                        subentry_type=SUBENTRY_CHARGER,
+                        title=charger_id,
+                        unique_id=charger_id,
+                    ),
+                )
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_abort(reason="charger_added")
+        return self.async_show_form(
+            step_id="ocpp_confirm",
+            data_schema=_ocpp_schema({}, with_id=False),
+            errors=errors,
+            description_placeholders={
+                "charger_id": charger_id,
+                "protocol": str(info.get("protocol") or "?"),
+                "vendor": str(info.get("vendor") or "?"),
+                "model": str(info.get("model") or "?"),
+            },
+        )

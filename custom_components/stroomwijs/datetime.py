@@ -1,0 +1,50 @@
+"""Datetime: when the car leaves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .charger import ChargerEntity
+from .models import StroomwijsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+DEPARTURE = DateTimeEntityDescription(key="departure", translation_key="departure")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a departure time per charger."""
+    hub = entry.runtime_data.chargers
+    if hub is None:
+        return
+    for handle in hub.handles.values():
+        async_add_entities(
+            [DepartureDateTime(entry, handle, DEPARTURE)],
+            config_subentry_id=handle.subentry_id,
+        )
+
+
+class DepartureDateTime(ChargerEntity, DateTimeEntity):
+    """The departure the planner must meet (the user's wins over the car's)."""
+
+    @property
+    def available(self) -> bool:
+        """Can be set while the charger is offline."""
+        return True
+
+    @property
+    def native_value(self) -> datetime | None:
+        """Return the departure time."""
+        return self.handle.device.departure.departure
+
+    async def async_set_value(self, value: datetime) -> None:
+        """Store the departure time."""
+        self.handle.set_departure({"departure": value})

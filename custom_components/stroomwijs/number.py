@@ -1,0 +1,96 @@
+"""Numbers: a charger's target SoC and minimum SoC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.number import (
+    NumberEntity,
+    NumberEntityDescription,
+    NumberMode,
+)
+from homeassistant.const import PERCENTAGE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .charger import ChargerEntity, ChargerHandle
+from .limit_entities import async_add_limit_numbers
+from .models import StroomwijsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChargerNumberDescription(NumberEntityDescription):
+    """A SoC the user sets, in percent."""
+
+    value_fn: Callable[[ChargerHandle], float | None]
+    field: str
+
+
+CHARGER_NUMBERS: tuple[ChargerNumberDescription, ...] = (
+    ChargerNumberDescription(
+        key="target_soc",
+        translation_key="target_soc",
+        native_min_value=0,
+        native_max_value=100,
+        native_step=1,
+        mode=NumberMode.SLIDER,
+        native_unit_of_measurement=PERCENTAGE,
+        value_fn=lambda handle: handle.device.departure.target_soc,
+        field="target_soc",
+    ),
+    ChargerNumberDescription(
+        key="min_soc",
+        translation_key="min_soc",
+        native_min_value=0,
+        native_max_value=100,
+        native_step=1,
+        mode=NumberMode.SLIDER,
+        native_unit_of_measurement=PERCENTAGE,
+        value_fn=lambda handle: handle.device.departure.min_soc,
+        field="min_soc",
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the SoC numbers per charger."""
+    async_add_limit_numbers(entry, async_add_entities)
+    hub = entry.runtime_data.chargers
+    if hub is None:
+        return
+    for handle in hub.handles.values():
+        async_add_entities(
+            (
+                ChargerNumber(entry, handle, description)
+                for description in CHARGER_NUMBERS
+            ),
+            config_subentry_id=handle.subentry_id,
+        )
+
+
+class ChargerNumber(ChargerEntity, NumberEntity):
+    """Target or minimum SoC; the user's value wins over the car's."""
+
+    entity_description: ChargerNumberDescription
+
+    @property
+    def available(self) -> bool:
+        """Can be set while the charger is offline."""
+        return True
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the SoC in percent."""
+        value = self.entity_description.value_fn(self.handle)
+        return None if value is None else round(value * 100.0)
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Store the new SoC."""
+        self.handle.set_departure({self.entity_description.field: value / 100.0})

@@ -1,0 +1,103 @@
+"""Services: departure and target, boost and pause for a charger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_DEVICE_ID
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .charger import ChargerHandle
+from .const import DOMAIN
+from .engine.capabilities import DeviceUnavailableError
+
+SERVICE_SET_DEPARTURE: Final = "set_departure"
+SERVICE_BOOST: Final = "boost"
+SERVICE_PAUSE: Final = "pause"
+SERVICE_RESUME: Final = "resume"
+ATTR_DEPARTURE: Final = "departure"
+ATTR_TARGET_SOC: Final = "target_soc"
+
+DEVICE_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
+DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
+    {
+        vol.Optional(ATTR_DEPARTURE): cv.datetime,
+        vol.Optional(ATTR_TARGET_SOC): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=100)
+        ),
+    }
+)
+
+
+def _handle(hass: HomeAssistant, call: ServiceCall) -> ChargerHandle:
+    device_id = call.data[ATTR_DEVICE_ID]
+    device = dr.async_get(hass).async_get(device_id)
+    if device is not None:
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            if entry.state is not ConfigEntryState.LOADED:
+                continue
+            hub = entry.runtime_data.chargers
+            if hub is None:
+                continue
+            for handle in hub.handles.values():
+                if (DOMAIN, handle.subentry_id) in device.identifiers:
+                    return handle
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="charger_not_found",
+        translation_placeholders={"device_id": device_id},
+    )
+
+
+async def _manual(handle: ChargerHandle, setpoint_w: float | None) -> None:
+    try:
+        await handle.async_manual(setpoint_w)
+    except DeviceUnavailableError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="charger_refused",
+            translation_placeholders={"charger": handle.title, "error": str(err)},
+        ) from err
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the charger services."""
+
+    async def set_departure(call: ServiceCall) -> None:
+        handle = _handle(hass, call)
+        changes: dict[str, object] = {}
+        if (departure := call.data.get(ATTR_DEPARTURE)) is not None:
+            if isinstance(departure, datetime) and departure.tzinfo is None:
+                departure = departure.replace(tzinfo=dt_util.get_default_time_zone())
+            changes["departure"] = departure
+        if (target := call.data.get(ATTR_TARGET_SOC)) is not None:
+            changes["target_soc"] = float(target) / 100.0
+        if not changes:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="nothing_to_set"
+            )
+        handle.set_departure(changes)
+
+    async def boost(call: ServiceCall) -> None:
+        handle = _handle(hass, call)
+        await _manual(handle, handle.boost_w)
+
+    async def pause(call: ServiceCall) -> None:
+        await _manual(_handle(hass, call), 0.0)
+
+    async def resume(call: ServiceCall) -> None:
+        await _manual(_handle(hass, call), None)
+
+    hass.services.async_register(
+        DOMAIN, SERVICE_SET_DEPARTURE, set_departure, schema=DEPARTURE_SCHEMA
+    )
+    hass.services.async_register(DOMAIN, SERVICE_BOOST, boost, schema=DEVICE_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_PAUSE, pause, schema=DEVICE_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_RESUME, resume, schema=DEVICE_SCHEMA)

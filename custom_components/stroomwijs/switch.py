@@ -1,0 +1,56 @@
+"""Switch: whether a charger may discharge the car (V2H/V2G)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .charger import ChargerEntity
+from .models import StroomwijsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+V2G_ALLOWED = SwitchEntityDescription(key="v2g_allowed", translation_key="v2g_allowed")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a V2G switch per charger."""
+    hub = entry.runtime_data.chargers
+    if hub is None:
+        return
+    for handle in hub.handles.values():
+        async_add_entities(
+            [V2gSwitch(entry, handle, V2G_ALLOWED)],
+            config_subentry_id=handle.subentry_id,
+        )
+
+
+class V2gSwitch(ChargerEntity, SwitchEntity):
+    """Allow or forbid discharge; the planner sees it through the power range."""
+
+    @property
+    def available(self) -> bool:
+        """The user's consent can be set while the charger is offline."""
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether discharge is allowed."""
+        return self.handle.device.v2g_allowed
+
+    async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
+        """Allow discharge."""
+        self.handle.device.set_v2g_allowed(True)
+        self.handle.notify()
+
+    async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
+        """Forbid discharge."""
+        self.handle.device.set_v2g_allowed(False)
+        self.handle.notify()
