@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
 
 import pytest
 
+from custom_components.stroomwijs.engine.cli import main
 from custom_components.stroomwijs.engine.simulate.p1 import (
     P1TelegramServer,
     corrupt_crc,
+    encrypt_frame,
 )
 
 from .telegrams import SMARTY_KEY, crafted_5l, real
 
 CLI = [sys.executable, "-m", "custom_components.stroomwijs.engine.cli"]
+
+
+def _decode(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stdin: bytes,
+    *args: str,
+) -> tuple[int, str, str]:
+    """Run ``stroomwijs p1 decode ARGS`` in this process with ``stdin``."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    code = main(["p1", "decode", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 async def _run(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
@@ -69,9 +85,18 @@ async def test_read_gives_up_with_a_clear_message_when_nothing_valid_arrives() -
     assert "CRC errors" in err
 
 
-async def test_decode_reads_stdin_and_detects_the_version() -> None:
-    """A telegram on stdin comes out as the same JSON fields."""
+async def test_decode_command_runs_as_an_installed_script() -> None:
+    """The real console entry point decodes stdin (one subprocess check)."""
     code, out, err = await _run("p1", "decode", "--json", stdin=real("telegram_v5.txt"))
+    assert code == 0, err
+    assert json.loads(out)["power"]["net_w"] == 244.0
+
+
+def test_decode_reads_stdin_and_detects_the_version(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A telegram on stdin comes out as the same JSON fields."""
+    code, out, err = _decode(monkeypatch, capsys, real("telegram_v5.txt"), "--json")
     assert code == 0, err
     reading = json.loads(out)
     assert reading["dsmr_version"] == "5"
@@ -79,44 +104,58 @@ async def test_decode_reads_stdin_and_detects_the_version() -> None:
     assert reading["energy"]["export_t1_kwh"] == 2.444
 
 
-async def test_decode_accepts_lf_only_text_as_pasted_from_a_terminal() -> None:
+def test_decode_accepts_lf_only_text_as_pasted_from_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Line ends lost in copy-paste are restored, so the CRC still matches."""
     pasted = real("telegram_v4_2.txt").replace(b"\r\n", b"\n")
-    code, out, err = await _run("p1", "decode", "--json", stdin=pasted)
+    code, out, err = _decode(monkeypatch, capsys, pasted, "--json")
     assert code == 0, err
     assert json.loads(out)["power"]["import_w"] == 2027.0
 
 
-async def test_decode_of_an_encrypted_frame_needs_the_key() -> None:
+def test_decode_of_an_encrypted_frame_needs_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An encrypted 5L frame decodes with --key and is refused without it."""
-    from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
-        encrypt_frame,
-    )
-
     frame = encrypt_frame(crafted_5l(), SMARTY_KEY)
-    code, out, err = await _run(
-        "p1", "decode", "--dsmr-version", "5L", "--key", SMARTY_KEY, "--json",
-        stdin=frame,
+    code, out, err = _decode(
+        monkeypatch, capsys, frame, "--dsmr-version", "5L", "--key", SMARTY_KEY,
+        "--json",
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["energy"]["import_total_kwh"] == 123.456
-    code, _, err = await _run(
-        "p1", "decode", "--dsmr-version", "SAGEMCOM_T210_D_R", stdin=frame
+    code, _, err = _decode(
+        monkeypatch, capsys, frame, "--dsmr-version", "SAGEMCOM_T210_D_R"
     )
     assert code == 2
     assert "encryption key" in err
 
 
-async def test_decode_says_so_when_stdin_holds_no_telegram() -> None:
+def test_decode_says_so_when_stdin_holds_no_telegram(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Junk on stdin is an error with a hint, not a traceback."""
-    code, _, err = await _run("p1", "decode", stdin=b"hello\n")
+    code, _, err = _decode(monkeypatch, capsys, b"hello\n")
     assert code == 2
     assert "no complete telegram" in err
 
 
-async def test_human_output_names_power_and_phases() -> None:
+def test_decode_reports_a_bad_crc_and_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A telegram whose CRC does not match is named on stderr; exit 1."""
+    code, out, err = _decode(monkeypatch, capsys, corrupt_crc(real("telegram_v5.txt")))
+    assert code == 1
+    assert out == ""
+    assert "CRC" in err
+
+
+def test_human_output_names_power_and_phases(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without --json a line shows net power and the phase currents."""
-    code, out, _ = await _run("p1", "decode", stdin=real("telegram_v5.txt"))
+    code, out, _ = _decode(monkeypatch, capsys, real("telegram_v5.txt"))
     assert code == 0
     assert "net 244 W" in out
     assert "L3 0.9 A" in out
