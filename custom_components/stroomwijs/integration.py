@@ -20,10 +20,12 @@ from .coordinator import (
     build_meter,
 )
 from .engine.grid import GridConnection
+from .guard_glue import async_setup_limits
+from .limit_services import async_setup_limit_services
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
 from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.SENSOR, *CHARGER_PLATFORMS]
+PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.EVENT, *CHARGER_PLATFORMS]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -31,6 +33,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the parts of Stroomwijs that do not depend on an entry."""
     async_setup_services(hass)
+    async_setup_limit_services(hass)
     return True
 
 
@@ -81,6 +84,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -
         runtime.meter_coordinator = coordinator
     runtime.chargers = await async_setup_chargers(hass, entry)
     entry.runtime_data = runtime
+    runtime.limits = await async_setup_limits(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

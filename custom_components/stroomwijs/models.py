@@ -13,6 +13,7 @@ from .engine.meter.core import Meter
 if TYPE_CHECKING:
     from .charger import ChargerHub
     from .coordinator import MeterCoordinator
+    from .guard_glue import LimitsRuntime
 
 
 @dataclass(slots=True)
@@ -26,6 +27,8 @@ class StroomwijsRuntimeData:
     """The throttled view of the meter that entities use."""
     chargers: ChargerHub | None = None
     """The household's EV chargers (OCPP central system, Quasars)."""
+    limits: LimitsRuntime | None = None
+    """DSO limit sources and the guard (see guard_glue.py)."""
 
 
 type StroomwijsConfigEntry = ConfigEntry[StroomwijsRuntimeData]

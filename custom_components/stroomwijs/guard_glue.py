@@ -1,0 +1,439 @@
+"""DSO limits and the guard inside Home Assistant.
+
+``async_setup_limits`` builds the household's limit sources from the entry's
+options (manual limit and P1 text message always; static windows, an
+OpenADR 3 VEN, the capacity-tariff target and a §14a dim input when
+configured), a guard on the household's meter, and a ``LimitsRuntime`` that
+entities and services use. The guard takes every telegram straight from the
+engine's ``Meter`` (not the throttled coordinator). A lost DSO feed raises a
+repairs issue and clears it when the feed is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final
+
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import (
+    async_track_state_change_event,
+    async_track_time_interval,
+)
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .engine.capabilities import CurtailPriority, PowerSettable
+from .engine.grid import GridConnection
+from .engine.guard import (
+    Guard,
+    GuardConfig,
+    GuardedDevice,
+    Intervention,
+    InterventionKind,
+)
+from .engine.limits import (
+    CapacityTariffSource,
+    DimInputSource,
+    DimMode,
+    EffectiveLimit,
+    Limit,
+    LimitStack,
+    ManualLimitSource,
+    P1MessageLimitSource,
+    StaticWindowSource,
+    TimeWindow,
+)
+from .engine.limits.openadr import OpenAdrClient, OpenAdrVen
+from .engine.meter.models import MeterReading
+from .models import StroomwijsConfigEntry
+
+CONF_LIMIT_WINDOWS: Final = "limit_windows"
+"""List of {"start": "16:00", "end": "21:00", "import_w": 4000, ...}."""
+CONF_OPENADR_URL: Final = "openadr_url"
+CONF_OPENADR_CLIENT_ID: Final = "openadr_client_id"
+CONF_OPENADR_CLIENT_SECRET: Final = "openadr_client_secret"  # noqa: S105 - key
+CONF_EAN: Final = "ean"
+CONF_OPENADR_PROGRAMS: Final = "openadr_programs"
+CONF_FAILSAFE_IMPORT_W: Final = "failsafe_import_w"
+CONF_SIGNAL_TIMEOUT_MIN: Final = "signal_timeout_min"
+CONF_CAPACITY_TARGET: Final = "capacity_target"
+"""True (derive from this month's peak) or a budget in W."""
+CONF_DIM_ENTITY: Final = "dim_entity"
+CONF_DIM_DEVICES: Final = "dim_devices"
+CONF_DIM_MODE: Final = "dim_mode"
+CONF_GUARD_MARGIN_W: Final = "guard_margin_w"
+CONF_GUARD_DATA_TIMEOUT_S: Final = "guard_data_timeout_s"
+CONF_MANUAL_DURATION_MIN: Final = "manual_limit_duration_min"
+
+DEFAULT_MANUAL_DURATION: Final = timedelta(hours=4)
+REFRESH_INTERVAL: Final = timedelta(seconds=5)
+UPCOMING_HORIZON: Final = timedelta(hours=24)
+ISSUE_SIGNAL_LOST: Final = "dso_signal_lost"
+CHARGER_REACTION_DELAY: Final = timedelta(seconds=5)
+
+type GridEventListener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(slots=True)
+class LimitsRuntime:
+    """The household's limit sources and its guard, as entities see them."""
+
+    grid: GridConnection
+    stack: LimitStack
+    manual: ManualLimitSource
+    p1_message: P1MessageLimitSource
+    guard: Guard
+    manual_duration: timedelta = DEFAULT_MANUAL_DURATION
+    ven: OpenAdrVen | None = None
+    capacity: CapacityTariffSource | None = None
+    dim: DimInputSource | None = None
+    effective: EffectiveLimit | None = None
+    interventions_today: int = 0
+    counted_day: date | None = None
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+    event_listeners: list[GridEventListener] = field(default_factory=list)
+
+    @callback
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever limits or guard state change."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    @callback
+    def add_event_listener(self, listener: GridEventListener) -> Callable[[], None]:
+        """Call ``listener(event_type, data)`` for limit changes and interventions."""
+        self.event_listeners.append(listener)
+        return lambda: self.event_listeners.remove(listener)
+
+    @callback
+    def notify(self) -> None:
+        """Tell the entities to refresh."""
+        for listener in tuple(self.listeners):
+            listener()
+
+    @callback
+    def fire(self, event_type: str, data: dict[str, Any]) -> None:
+        """Send an event to the event entity."""
+        for listener in tuple(self.event_listeners):
+            listener(event_type, data)
+
+    @property
+    def import_limit_w(self) -> float:
+        """The import limit the guard holds: min(DSO limit, fuse)."""
+        effective = self.effective
+        fuse = self.grid.max_power_w
+        if effective is None or effective.import_w is None:
+            return fuse
+        return min(effective.import_w, fuse)
+
+    @property
+    def import_source(self) -> str:
+        """Where the import limit comes from (``fuse`` without a DSO limit)."""
+        effective = self.effective
+        if effective is None or effective.import_w is None:
+            return "fuse"
+        if effective.import_w >= self.grid.max_power_w:
+            return "fuse"
+        return effective.import_source or "dso"
+
+    @property
+    def limit_active(self) -> bool:
+        """Whether a DSO limit below the fuse is in force."""
+        return self.import_source != "fuse" or (
+            self.effective is not None and self.effective.export_w is not None
+        )
+
+    def next_limit(self, now: datetime) -> Limit | None:
+        """Return the next limit that starts within 24 hours."""
+        upcoming = self.stack.upcoming(now, UPCOMING_HORIZON)
+        return upcoming[0] if upcoming else None
+
+    def set_manual(
+        self,
+        *,
+        import_w: float | None,
+        duration: timedelta | None,
+        label: str,
+        export_w: float | None = None,
+    ) -> None:
+        """Set the manual limit and refresh at once."""
+        self.manual.set_limit(
+            now=dt_util.utcnow(),
+            import_w=import_w,
+            duration=duration,
+            label=label,
+            export_w=export_w,
+        )
+        self.stack.refresh(dt_util.utcnow())
+        self.notify()
+
+    def clear_manual(self) -> None:
+        """Remove the manual limit."""
+        self.manual.clear()
+        self.stack.refresh(dt_util.utcnow())
+        self.notify()
+
+
+def _windows(options: dict[str, Any]) -> list[TimeWindow]:
+    return [
+        TimeWindow(
+            start=time.fromisoformat(str(raw["start"])),
+            end=time.fromisoformat(str(raw["end"])),
+            import_w=raw.get("import_w"),
+            export_w=raw.get("export_w"),
+            weekdays=frozenset(raw.get("weekdays", range(7))),
+            months=frozenset(raw.get("months", range(1, 13))),
+            label=str(raw.get("label", "window")),
+        )
+        for raw in options.get(CONF_LIMIT_WINDOWS, [])
+    ]
+
+
+def _guarded_devices(entry: StroomwijsConfigEntry) -> list[GuardedDevice]:
+    """Chargers that take a power setpoint come under the guard as EVs."""
+    hub = entry.runtime_data.chargers
+    if hub is None:
+        return []
+    return [
+        GuardedDevice(
+            device=handle.device,
+            priority=CurtailPriority.EV,
+            reaction_delay=CHARGER_REACTION_DELAY,
+        )
+        for handle in hub.handles.values()
+        if isinstance(handle.device, PowerSettable)
+    ]
+
+
+async def async_setup_limits(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry
+) -> LimitsRuntime:
+    """Build the limit sources and the guard of one household."""
+    settings = {**entry.data, **entry.options}
+    runtime_data = entry.runtime_data
+    grid = runtime_data.grid
+    now = dt_util.utcnow()
+    manual = ManualLimitSource()
+    p1_message = P1MessageLimitSource()
+    stack = LimitStack([manual, p1_message])
+    windows = _windows(settings)
+    if windows:
+        stack.add(
+            StaticWindowSource(windows, time_zone=str(dt_util.get_default_time_zone()))
+        )
+    ven: OpenAdrVen | None = None
+    if settings.get(CONF_OPENADR_URL):
+        client = OpenAdrClient(
+            async_get_clientsession(hass),
+            str(settings[CONF_OPENADR_URL]),
+            client_id=str(settings[CONF_OPENADR_CLIENT_ID]),
+            client_secret=str(settings[CONF_OPENADR_CLIENT_SECRET]),
+        )
+        ven = OpenAdrVen(
+            client,
+            ean=str(settings[CONF_EAN]),
+            programs=settings.get(CONF_OPENADR_PROGRAMS) or None,
+            failsafe_import_w=float(settings.get(CONF_FAILSAFE_IMPORT_W, 4_200)),
+            timeout=timedelta(minutes=float(settings.get(CONF_SIGNAL_TIMEOUT_MIN, 15))),
+            clock=dt_util.utcnow,
+        )
+        stack.add(ven)
+    capacity: CapacityTariffSource | None = None
+    target = settings.get(CONF_CAPACITY_TARGET)
+    if target:
+        capacity = CapacityTariffSource(
+            budget_w=None if target is True else float(target),
+            time_zone=str(dt_util.get_default_time_zone()),
+        )
+        stack.add(capacity)
+    dim: DimInputSource | None = None
+    if settings.get(CONF_DIM_ENTITY):
+        dim = DimInputSource(
+            devices=int(settings.get(CONF_DIM_DEVICES, 1)),
+            mode=DimMode(settings.get(CONF_DIM_MODE, DimMode.CONNECTION)),
+        )
+        stack.add(dim)
+    guard = Guard(
+        GuardConfig(
+            grid=grid,
+            margin_w=float(settings.get(CONF_GUARD_MARGIN_W, 200)),
+            data_timeout=timedelta(
+                seconds=float(settings.get(CONF_GUARD_DATA_TIMEOUT_S, 10))
+            ),
+        ),
+        _guarded_devices(entry),
+        limits=stack,
+        device_cap_w=(lambda: dim.device_cap_w) if dim is not None else None,
+    )
+    runtime = LimitsRuntime(
+        grid=grid,
+        stack=stack,
+        manual=manual,
+        p1_message=p1_message,
+        guard=guard,
+        ven=ven,
+        capacity=capacity,
+        dim=dim,
+        manual_duration=timedelta(
+            minutes=float(
+                settings.get(
+                    CONF_MANUAL_DURATION_MIN,
+                    DEFAULT_MANUAL_DURATION.total_seconds() / 60,
+                )
+            )
+        ),
+    )
+    _wire(hass, entry, runtime, settings)
+    runtime.effective = stack.refresh(now)
+    return runtime
+
+
+def _wire(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    runtime: LimitsRuntime,
+    settings: dict[str, Any],
+) -> None:
+    """Connect meter, timers, dim input, VEN polling and guard events."""
+    stop = asyncio.Event()
+    entry.async_on_unload(stop.set)
+
+    @callback
+    def on_limit_change(new: EffectiveLimit, old: EffectiveLimit | None) -> None:
+        runtime.effective = new
+        if old is not None:
+            runtime.fire(
+                "limit_changed",
+                {
+                    "import_limit_w": new.import_w,
+                    "export_limit_w": new.export_w,
+                    "source": new.import_source,
+                    "failsafe": new.failsafe,
+                },
+            )
+        _update_issue(hass, entry, new)
+        runtime.notify()
+
+    entry.async_on_unload(runtime.stack.subscribe(on_limit_change))
+
+    @callback
+    def on_intervention(item: Intervention) -> None:
+        if item.kind is InterventionKind.LIMIT_CHANGED:
+            return  # the limit stack reports limit changes itself
+        today = dt_util.as_local(item.timestamp).date()
+        if today != runtime.counted_day:
+            runtime.counted_day = today
+            runtime.interventions_today = 0
+        runtime.interventions_today += 1
+        runtime.fire(
+            item.kind.value,
+            {
+                "device_id": item.device_id,
+                "from_w": item.from_w,
+                "to_w": item.to_w,
+                "reason": item.reason,
+                "limit_w": item.limit_w,
+                "measured_w": item.measured_w,
+            },
+        )
+        runtime.notify()
+
+    entry.async_on_unload(runtime.guard.subscribe(on_intervention))
+
+    @callback
+    def refresh(_now: datetime) -> None:
+        runtime.stack.refresh(dt_util.utcnow())
+        runtime.notify()
+
+    entry.async_on_unload(async_track_time_interval(hass, refresh, REFRESH_INTERVAL))
+
+    _wire_meter(hass, entry, runtime, stop)
+
+    dim_entity = settings.get(CONF_DIM_ENTITY)
+    if runtime.dim is not None and dim_entity:
+        _wire_dim(hass, entry, runtime, str(dim_entity))
+
+    if runtime.ven is not None:
+        entry.async_create_background_task(
+            hass, runtime.ven.async_run(stop), f"{DOMAIN} OpenADR VEN {entry.title}"
+        )
+    LOGGER.debug(
+        "Limits of %s: %s", entry.title, [s.name for s in runtime.stack.sources]
+    )
+
+
+def _wire_meter(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    runtime: LimitsRuntime,
+    stop: asyncio.Event,
+) -> None:
+    """Give the guard (and the P1 message source) every telegram."""
+    meter = entry.runtime_data.meter
+    if meter is None:
+        return
+
+    @callback
+    def on_reading(reading: MeterReading) -> None:
+        runtime.p1_message.feed(reading.text_message, reading.timestamp)
+        runtime.guard.feed(reading)
+
+    entry.async_on_unload(meter.subscribe(on_reading))
+    entry.async_create_background_task(
+        hass,
+        runtime.guard.async_run(stop, dt_util.utcnow),
+        f"{DOMAIN} guard {entry.title}",
+    )
+
+
+def _wire_dim(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    runtime: LimitsRuntime,
+    dim_entity: str,
+) -> None:
+    """Follow the dim input's binary sensor or relay."""
+    dim = runtime.dim
+    if dim is None:
+        return
+
+    def apply(state_value: str | None) -> None:
+        dim.set_input(on=state_value == "on", now=dt_util.utcnow())
+        runtime.stack.refresh(dt_util.utcnow())
+        runtime.notify()
+
+    @callback
+    def on_dim(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        apply(None if state is None else state.state)
+
+    entry.async_on_unload(async_track_state_change_event(hass, [dim_entity], on_dim))
+    state = hass.states.get(dim_entity)
+    apply(None if state is None else state.state)
+
+
+def _update_issue(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, effective: EffectiveLimit
+) -> None:
+    """Raise or clear the repairs issue for a lost DSO signal."""
+    issue_id = f"{ISSUE_SIGNAL_LOST}_{entry.entry_id}"
+    if effective.problems:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_SIGNAL_LOST,
+            translation_placeholders={
+                "household": entry.title,
+                "problem": "; ".join(effective.problems),
+            },
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)

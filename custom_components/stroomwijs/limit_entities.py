@@ -1,0 +1,350 @@
+"""Entities of the DSO limits and the guard.
+
+The platform modules (``sensor``, ``binary_sensor``, ``number``, ``event``)
+call the ``async_add_limit_*`` functions here, so everything about limits
+stays in one place. Entities refresh when the ``LimitsRuntime`` notifies
+(limit changes, interventions, and every few seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.components.number import (
+    NumberDeviceClass,
+    NumberEntity,
+    NumberEntityDescription,
+    NumberMode,
+)
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, UnitOfPower
+from homeassistant.core import callback
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
+
+from .engine.guard import InterventionKind
+from .entity import StroomwijsEntity
+from .guard_glue import LimitsRuntime
+from .models import StroomwijsConfigEntry
+
+GRID_EVENT_TYPES: tuple[str, ...] = (
+    "limit_changed",
+    *(
+        kind.value
+        for kind in InterventionKind
+        if kind is not InterventionKind.LIMIT_CHANGED
+    ),
+)
+
+
+def _runtime(entry: StroomwijsConfigEntry) -> LimitsRuntime | None:
+    return entry.runtime_data.limits
+
+
+class LimitEntity(StroomwijsEntity):
+    """An entity that follows the household's limits and guard."""
+
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: StroomwijsConfigEntry,
+        runtime: LimitsRuntime,
+        description: EntityDescription,
+    ) -> None:
+        """Attach to the household's limits runtime."""
+        super().__init__(entry, description)
+        self.runtime = runtime
+
+    async def async_added_to_hass(self) -> None:
+        """Refresh on every change of limits or guard state."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.runtime.add_listener(self.async_write_ha_state))
+
+
+# ---------------------------------------------------------------- sensors
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitSensorDescription(SensorEntityDescription):
+    """A sensor computed from the limits runtime at the current time."""
+
+    value_fn: Callable[[LimitsRuntime, datetime], StateType | datetime]
+    attributes_fn: Callable[[LimitsRuntime], dict[str, Any]] | None = None
+
+
+def _headroom(runtime: LimitsRuntime, _now: datetime) -> float | None:
+    headroom = runtime.guard.status().headroom_w
+    return None if headroom is None else round(headroom)
+
+
+def _next_start(runtime: LimitsRuntime, now: datetime) -> datetime | None:
+    limit = runtime.next_limit(now)
+    return None if limit is None else limit.start
+
+
+def _next_value(runtime: LimitsRuntime, now: datetime) -> float | None:
+    limit = runtime.next_limit(now)
+    return None if limit is None else limit.import_w
+
+
+def _export(runtime: LimitsRuntime, _now: datetime) -> float | None:
+    effective = runtime.effective
+    return None if effective is None else effective.export_w
+
+
+def _source_attributes(runtime: LimitsRuntime) -> dict[str, Any]:
+    effective = runtime.effective
+    status = runtime.guard.status()
+    return {
+        "until": None
+        if effective is None or effective.until is None
+        else effective.until.isoformat(),
+        "failsafe": bool(effective and effective.failsafe),
+        "export_source": None if effective is None else effective.export_source,
+        "override_notice": status.override_notice,
+        "curtailed": list(status.curtailed),
+        "data_lost": status.data_lost,
+    }
+
+
+LIMIT_SENSORS: tuple[LimitSensorDescription, ...] = (
+    LimitSensorDescription(
+        key="import_limit",
+        translation_key="import_limit",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda runtime, _now: round(runtime.import_limit_w),
+    ),
+    LimitSensorDescription(
+        key="export_limit",
+        translation_key="export_limit",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=_export,
+    ),
+    LimitSensorDescription(
+        key="limit_source",
+        translation_key="limit_source",
+        value_fn=lambda runtime, _now: runtime.import_source,
+        attributes_fn=_source_attributes,
+    ),
+    LimitSensorDescription(
+        key="grid_headroom",
+        translation_key="grid_headroom",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=_headroom,
+    ),
+    LimitSensorDescription(
+        key="next_limit_start",
+        translation_key="next_limit_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_next_start,
+    ),
+    LimitSensorDescription(
+        key="next_limit",
+        translation_key="next_limit",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=_next_value,
+    ),
+    LimitSensorDescription(
+        key="guard_interventions_today",
+        translation_key="guard_interventions_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime, _now: runtime.interventions_today,
+    ),
+)
+
+
+class LimitSensor(LimitEntity, SensorEntity):
+    """A limit, its source, the headroom or the next limit."""
+
+    entity_description: LimitSensorDescription
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """Return the value now."""
+        return self.entity_description.value_fn(self.runtime, dt_util.utcnow())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return details of the binding limit, where the sensor has them."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(self.runtime)
+
+
+@callback
+def async_add_limit_sensors(
+    entry: StroomwijsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add the limit sensors of the household."""
+    runtime = _runtime(entry)
+    if runtime is None:
+        return
+    async_add_entities(
+        LimitSensor(entry, runtime, description) for description in LIMIT_SENSORS
+    )
+
+
+# ---------------------------------------------------------- binary sensors
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitBinarySensorDescription(BinarySensorEntityDescription):
+    """A yes/no fact about the limits."""
+
+    value_fn: Callable[[LimitsRuntime], bool]
+
+
+LIMIT_BINARY_SENSORS: tuple[LimitBinarySensorDescription, ...] = (
+    LimitBinarySensorDescription(
+        key="limit_active",
+        translation_key="limit_active",
+        value_fn=lambda runtime: runtime.limit_active,
+    ),
+    LimitBinarySensorDescription(
+        key="dso_signal_problem",
+        translation_key="dso_signal_problem",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime: bool(
+            runtime.effective is not None and runtime.effective.repairs_needed
+        ),
+    ),
+)
+
+
+class LimitBinarySensor(LimitEntity, BinarySensorEntity):
+    """Whether a DSO limit is active, or the DSO signal is lost."""
+
+    entity_description: LimitBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool:
+        """Return the state."""
+        return self.entity_description.value_fn(self.runtime)
+
+
+@callback
+def async_add_limit_binary_sensors(
+    entry: StroomwijsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add the limit binary sensors of the household."""
+    runtime = _runtime(entry)
+    if runtime is None:
+        return
+    async_add_entities(
+        LimitBinarySensor(entry, runtime, description)
+        for description in LIMIT_BINARY_SENSORS
+    )
+
+
+# ------------------------------------------------------------------ number
+
+
+MANUAL_LIMIT_NUMBER = NumberEntityDescription(
+    key="manual_grid_limit",
+    translation_key="manual_grid_limit",
+    device_class=NumberDeviceClass.POWER,
+    native_unit_of_measurement=UnitOfPower.WATT,
+    native_min_value=0,
+    native_step=100,
+    mode=NumberMode.BOX,
+)
+
+
+class ManualLimitNumber(LimitEntity, NumberEntity):
+    """The manual import limit; setting the fuse's capacity clears it."""
+
+    @property
+    def native_max_value(self) -> float:
+        """The fuse's capacity."""
+        return round(self.runtime.grid.max_power_w)
+
+    @property
+    def native_value(self) -> float | None:
+        """The manual limit in force, or the fuse's capacity without one."""
+        limit = self.runtime.manual.current
+        now = dt_util.utcnow()
+        if limit is None or limit.import_w is None or not limit.covers(now):
+            return self.native_max_value
+        return limit.import_w
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Set (or, at the fuse's capacity, clear) the manual limit."""
+        if value >= self.native_max_value:
+            self.runtime.clear_manual()
+            return
+        self.runtime.set_manual(
+            import_w=value, duration=self.runtime.manual_duration, label="number"
+        )
+
+
+@callback
+def async_add_limit_numbers(
+    entry: StroomwijsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add the manual limit number."""
+    runtime = _runtime(entry)
+    if runtime is None:
+        return
+    async_add_entities([ManualLimitNumber(entry, runtime, MANUAL_LIMIT_NUMBER)])
+
+
+# ------------------------------------------------------------------- event
+
+
+GRID_EVENT = EventEntityDescription(
+    key="grid_event",
+    translation_key="grid_event",
+    event_types=list(GRID_EVENT_TYPES),
+)
+
+
+class GridEvent(LimitEntity, EventEntity):
+    """Limit changes and every intervention of the guard."""
+
+    async def async_added_to_hass(self) -> None:
+        """Fire on every limit change and intervention."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.runtime.add_event_listener(self._on_event))
+
+    @callback
+    def _on_event(self, event_type: str, data: dict[str, Any]) -> None:
+        self._trigger_event(event_type, data)
+        self.async_write_ha_state()
+
+
+@callback
+def async_add_limit_events(
+    entry: StroomwijsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add the grid event entity."""
+    runtime = _runtime(entry)
+    if runtime is None:
+        return
+    async_add_entities([GridEvent(entry, runtime, GRID_EVENT)])

@@ -1,0 +1,272 @@
+"""DSO limits and the guard inside a real Home Assistant."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
+from custom_components.stroomwijs.engine.simulate.p1 import (
+    TelegramValuesIn,
+    build_telegram,
+)
+from custom_components.stroomwijs.engine.simulate.vtn import (
+    SimVtn,
+    gac_event,
+    gac_program,
+    gac_safe_mode_event,
+)
+from custom_components.stroomwijs.guard_glue import (
+    CONF_EAN,
+    CONF_GUARD_DATA_TIMEOUT_S,
+    CONF_LIMIT_WINDOWS,
+    CONF_OPENADR_CLIENT_ID,
+    CONF_OPENADR_CLIENT_SECRET,
+    CONF_OPENADR_URL,
+    CONF_SIGNAL_TIMEOUT_MIN,
+)
+
+from .p1_support import network_entry, p1_server, until
+
+EAN = "871685900012345678"
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets(socket_enabled: None) -> None:
+    """Allow sockets; pytest-socket still limits connections to 127.0.0.1."""
+
+
+def _telegram(text: str = "") -> bytes:
+    return build_telegram(
+        TelegramValuesIn(
+            timestamp=datetime.now(UTC),
+            import_w=2_000,
+            phase_import_w=(2_000, 0, 0),
+            phase_currents_a=(9, 0, 0),
+            text_message=text,
+        )
+    )
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+async def test_set_grid_limit_service_drives_the_limit_entities(
+    hass: HomeAssistant,
+) -> None:
+    """A manual limit shows as import limit, source, event; clearing ends it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    assert _state(hass, "sensor.thuis_import_limit") == "17250"
+    assert _state(hass, "sensor.thuis_limit_source") == "fuse"
+    await hass.services.async_call(
+        DOMAIN,
+        "set_grid_limit",
+        {"value": 3_000, "duration": {"hours": 1}, "source": "installer"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.thuis_import_limit") == "3000"
+    assert _state(hass, "sensor.thuis_limit_source") == "manual:installer"
+    assert _state(hass, "binary_sensor.thuis_grid_limit_active") == "on"
+    assert _state(hass, "number.thuis_manual_grid_limit") == "3000.0"
+    event = hass.states.get("event.thuis_grid_event")
+    assert event is not None
+    assert event.attributes["event_type"] == "limit_changed"
+    assert event.attributes["import_limit_w"] == 3_000
+    await hass.services.async_call(DOMAIN, "clear_grid_limit", {}, blocking=True)
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.thuis_import_limit") == "17250"
+    assert _state(hass, "binary_sensor.thuis_grid_limit_active") == "off"
+
+
+async def test_manual_limit_number_sets_and_clears_the_limit(
+    hass: HomeAssistant,
+) -> None:
+    """The number sets a manual limit; the fuse's capacity clears it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    number = "number.thuis_manual_grid_limit"
+    assert _state(hass, number) == "17250"
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": number, "value": 5_000}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.thuis_import_limit") == "5000"
+    assert _state(hass, "sensor.thuis_limit_source") == "manual:number"
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": number, "value": 17_250}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.thuis_import_limit") == "17250"
+    assert _state(hass, "sensor.thuis_limit_source") == "fuse"
+
+
+async def test_set_grid_limit_rejects_a_too_long_duration(hass: HomeAssistant) -> None:
+    """Longer than seven days is refused with a translated error."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_grid_limit",
+            {"value": 3_000, "duration": {"days": 8}},
+            blocking=True,
+        )
+    assert err.value.translation_key == "grid_limit_too_long"
+
+
+async def test_static_window_shows_as_the_next_limit(hass: HomeAssistant) -> None:
+    """A configured window appears as next limit start and value."""
+    start = dt_util.now() + timedelta(hours=2)
+    end = start + timedelta(hours=1)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        data={CONF_PHASES: 3, CONF_FUSE_A: 25.0},
+        options={
+            CONF_LIMIT_WINDOWS: [
+                {
+                    "start": start.strftime("%H:%M"),
+                    "end": end.strftime("%H:%M"),
+                    "import_w": 4_000,
+                    "label": "evening",
+                }
+            ]
+        },
+    )
+    await _setup(hass, entry)
+    assert _state(hass, "sensor.thuis_next_limit") == "4000"
+    next_start = dt_util.parse_datetime(_state(hass, "sensor.thuis_next_limit_start"))
+    assert next_start is not None
+    assert next_start.strftime("%H:%M") == dt_util.as_utc(
+        start.replace(second=0, microsecond=0)
+    ).strftime("%H:%M")
+
+
+async def test_p1_text_message_limit_reaches_the_entities(hass: HomeAssistant) -> None:
+    """LIMIT 4kW in the meter's text field becomes the import limit."""
+    async with p1_server(lambda _i: _telegram("LIMIT 4kW FOR 30m")) as server:
+        entry = network_entry(server)
+        await _setup(hass, entry)
+        runtime = entry.runtime_data.limits
+        assert runtime is not None
+        await until(lambda: runtime.p1_message.current is not None)
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=6))
+        await hass.async_block_till_done()
+        assert _state(hass, "sensor.thuis_import_limit") == "4000"
+        assert _state(hass, "sensor.thuis_limit_source") == "p1_message"
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_lost_p1_data_is_an_intervention_and_counted(hass: HomeAssistant) -> None:
+    """The meter falls silent: the guard's data_lost reaches event and counter."""
+    async with p1_server(lambda _i: _telegram()) as server:
+        entry = network_entry(server, **{CONF_GUARD_DATA_TIMEOUT_S: 0.3})
+        await _setup(hass, entry)
+        runtime = entry.runtime_data.limits
+        assert runtime is not None
+        await until(lambda: runtime.guard.status().measured_w is not None)
+        server.paused = True
+        await until(lambda: runtime.guard.status().data_lost, limit=5)
+        await hass.async_block_till_done()
+        event = hass.states.get("event.thuis_grid_event")
+        assert event is not None
+        assert event.attributes["event_type"] == "data_lost"
+        assert _state(hass, "sensor.thuis_guard_interventions_today") == "1"
+        server.paused = False
+        await until(lambda: not runtime.guard.status().data_lost, limit=5)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_openadr_event_and_lost_vtn_raise_and_clear_a_repair(
+    hass: HomeAssistant,
+) -> None:
+    """A GAC event limits the home; a silent VTN brings failsafe and a repair."""
+    async with SimVtn() as vtn:
+        vtn.add_program(gac_program("program-1"))
+        await vtn.put_event(
+            gac_safe_mode_event("safe", program_id="program-1", ean=EAN, value_kw=3.0)
+        )
+        await vtn.put_event(
+            gac_event(
+                "event-1",
+                program_id="program-1",
+                ean=EAN,
+                start=dt_util.utcnow() - timedelta(minutes=1),
+                values_kw=[6.0],
+            )
+        )
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Thuis",
+            data={CONF_PHASES: 3, CONF_FUSE_A: 25.0},
+            options={
+                CONF_OPENADR_URL: vtn.base_url,
+                CONF_OPENADR_CLIENT_ID: vtn.client_id,
+                CONF_OPENADR_CLIENT_SECRET: vtn.client_secret,
+                CONF_EAN: EAN,
+                CONF_SIGNAL_TIMEOUT_MIN: 0.01,
+            },
+        )
+        await _setup(hass, entry)
+        runtime = entry.runtime_data.limits
+        assert runtime is not None
+        ven = runtime.ven
+        assert ven is not None
+        await until(lambda: "event-1" in ven.status.events)
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=5))
+        await hass.async_block_till_done()
+        assert _state(hass, "sensor.thuis_import_limit") == "6000"
+        assert _state(hass, "binary_sensor.thuis_grid_limit_active") == "on"
+        vtn.down = True
+        await asyncio.sleep(1.0)  # longer than the 0.6 s signal timeout
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=10))
+        await hass.async_block_till_done()
+        assert _state(hass, "sensor.thuis_import_limit") == "3000"
+        assert _state(hass, "binary_sensor.thuis_grid_operator_signal") == "on"
+        issue = ir.async_get(hass).async_get_issue(
+            DOMAIN, f"dso_signal_lost_{entry.entry_id}"
+        )
+        assert issue is not None
+        assert issue.translation_key == "dso_signal_lost"
+        vtn.down = False
+        assert await ven.async_poll()
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=15))
+        await hass.async_block_till_done()
+        assert (
+            ir.async_get(hass).async_get_issue(
+                DOMAIN, f"dso_signal_lost_{entry.entry_id}"
+            )
+            is None
+        )
+        # The failsafe is still held (two hours), and says so.
+        assert _state(hass, "sensor.thuis_import_limit") == "3000"
+        assert await hass.config_entries.async_unload(entry.entry_id)
