@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
+import probatio as vol
 
 from .charger import ChargerHandle
 from .const import DOMAIN
@@ -47,7 +47,8 @@ def _handle(hass: HomeAssistant, call: ServiceCall) -> ChargerHandle:
                 continue
             for handle in hub.handles.values():
                 if (DOMAIN, handle.subentry_id) in device.identifiers:
-                    return handle
+                    found: ChargerHandle = handle
+                    return found
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="charger_not_found",
