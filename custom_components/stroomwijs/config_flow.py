@@ -70,6 +70,8 @@ from .engine.meter.models import MeterReading
 from .engine.meter.versions import DEFAULT_VERSION, VERSIONS, validate_key
 from .entity_source import (
     CONF_CURRENT_ENTITIES,
+    CONF_ENERGY_EXPORT_ENTITIES,
+    CONF_ENERGY_IMPORT_ENTITIES,
     CONF_EXPORT_POWER_ENTITY,
     CONF_POWER_ENTITY,
     CONF_VOLTAGE_ENTITIES,
@@ -94,6 +96,8 @@ _CONNECTION_KEYS = (
     CONF_EXPORT_POWER_ENTITY,
     CONF_CURRENT_ENTITIES,
     CONF_VOLTAGE_ENTITIES,
+    CONF_ENERGY_IMPORT_ENTITIES,
+    CONF_ENERGY_EXPORT_ENTITIES,
 )
 
 
@@ -196,6 +200,9 @@ def _connection_schema(source: str, defaults: dict[str, Any]) -> dict[vol.Marker
             ),
         }
     power = EntitySelectorConfig(domain="sensor", device_class=SensorDeviceClass.POWER)
+    energy = EntitySelectorConfig(
+        domain="sensor", device_class=SensorDeviceClass.ENERGY, multiple=True
+    )
     return {
         vol.Required(
             CONF_POWER_ENTITY, default=defaults.get(CONF_POWER_ENTITY, vol.UNDEFINED)
@@ -220,6 +227,14 @@ def _connection_schema(source: str, defaults: dict[str, Any]) -> dict[vol.Marker
                 domain="sensor", device_class=SensorDeviceClass.VOLTAGE, multiple=True
             )
         ),
+        vol.Optional(
+            CONF_ENERGY_IMPORT_ENTITIES,
+            description={"suggested_value": defaults.get(CONF_ENERGY_IMPORT_ENTITIES)},
+        ): EntitySelector(energy),
+        vol.Optional(
+            CONF_ENERGY_EXPORT_ENTITIES,
+            description={"suggested_value": defaults.get(CONF_ENERGY_EXPORT_ENTITIES)},
+        ): EntitySelector(energy),
     }
 
 

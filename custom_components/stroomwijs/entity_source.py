@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
+from homeassistant.const import (
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfEnergy,
+    UnitOfPower,
+)
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
-from homeassistant.util.unit_conversion import PowerConverter
+from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
 
 from .engine.meter.core import Meter
 from .engine.meter.models import TelegramValues
@@ -22,6 +27,8 @@ CONF_POWER_ENTITY = "power_entity"
 CONF_EXPORT_POWER_ENTITY = "export_power_entity"
 CONF_CURRENT_ENTITIES = "current_entities"
 CONF_VOLTAGE_ENTITIES = "voltage_entities"
+CONF_ENERGY_IMPORT_ENTITIES = "energy_import_entities"
+CONF_ENERGY_EXPORT_ENTITIES = "energy_export_entities"
 SOURCE_VERSION = "entities"
 
 
@@ -42,12 +49,24 @@ class EntityMeterFeed:
         self.voltage_entities: list[str] = list(
             settings.get(CONF_VOLTAGE_ENTITIES) or []
         )
+        self.energy_import_entities: list[str] = list(
+            settings.get(CONF_ENERGY_IMPORT_ENTITIES) or []
+        )
+        self.energy_export_entities: list[str] = list(
+            settings.get(CONF_ENERGY_EXPORT_ENTITIES) or []
+        )
         self._unsubscribe: Any = None
 
     @property
     def entity_ids(self) -> list[str]:
         """Every entity followed."""
-        ids = [self.power_entity, *self.current_entities, *self.voltage_entities]
+        ids = [
+            self.power_entity,
+            *self.current_entities,
+            *self.voltage_entities,
+            *self.energy_import_entities,
+            *self.energy_export_entities,
+        ]
         if self.export_entity:
             ids.append(self.export_entity)
         return ids
@@ -85,6 +104,25 @@ class EntityMeterFeed:
         except Exception:  # noqa: BLE001  (an unknown unit: not a power entity)
             return None
 
+    def _energy_kwh(self, entity_ids: list[str]) -> float | None:
+        """Sum energy entities (one per tariff) in kWh; None if any is unknown."""
+        if not entity_ids:
+            return None
+        total = 0.0
+        for entity_id in entity_ids:
+            state = self.hass.states.get(entity_id)
+            if state is None:
+                return None
+            try:
+                value = float(state.state)
+                unit = state.attributes.get("unit_of_measurement") or "kWh"
+                total += EnergyConverter.convert(
+                    value, unit, UnitOfEnergy.KILO_WATT_HOUR
+                )
+            except Exception:  # noqa: BLE001  (unknown, unavailable or not energy)
+                return None
+        return total
+
     def _number(self, entity_id: str) -> float | None:
         state = self.hass.states.get(entity_id)
         if state is None:
@@ -115,5 +153,7 @@ class EntityMeterFeed:
                 export_w=export_w,
                 phase_currents_a=tuple(self._number(e) for e in self.current_entities),
                 phase_voltages_v=tuple(self._number(e) for e in self.voltage_entities),
+                import_total_kwh=self._energy_kwh(self.energy_import_entities),
+                export_total_kwh=self._energy_kwh(self.energy_export_entities),
             )
         )

@@ -33,6 +33,7 @@ from custom_components.stroomwijs.coordinator import (
 from custom_components.stroomwijs.engine.simulate.p1 import corrupt_crc
 from custom_components.stroomwijs.entity_source import (
     CONF_CURRENT_ENTITIES,
+    CONF_ENERGY_IMPORT_ENTITIES,
     CONF_POWER_ENTITY,
 )
 from tests.engine.meter.telegrams import CASES, SMARTY_KEY, real
@@ -205,12 +206,15 @@ async def test_entities_flow_follows_an_existing_meter_integration(
     """Pick the power and current entities of HA's DSMR integration."""
     hass.states.async_set("sensor.dsmr_power", "-1.2", {"unit_of_measurement": "kW"})
     hass.states.async_set("sensor.dsmr_current_l1", "5", {"unit_of_measurement": "A"})
+    hass.states.async_set("sensor.dsmr_t1", "100.5", {"unit_of_measurement": "kWh"})
+    hass.states.async_set("sensor.dsmr_t2", "20500", {"unit_of_measurement": "Wh"})
     result = await _menu(hass, SOURCE_ENTITIES)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
             CONF_POWER_ENTITY: "sensor.dsmr_power",
             CONF_CURRENT_ENTITIES: ["sensor.dsmr_current_l1"],
+            CONF_ENERGY_IMPORT_ENTITIES: ["sensor.dsmr_t1", "sensor.dsmr_t2"],
         },
     )
     assert result["step_id"] == "grid"
@@ -222,6 +226,7 @@ async def test_entities_flow_follows_an_existing_meter_integration(
     assert hass.states.get("sensor.thuis_grid_power").state == "-1200.0"
     assert hass.states.get("sensor.thuis_export_power").state == "1200.0"
     assert float(hass.states.get("sensor.thuis_headroom_l1").state) == 35.0
+    assert float(hass.states.get("sensor.thuis_energy_import_total").state) == 121.0
 
     hass.states.async_set("sensor.dsmr_power", "2.3", {"unit_of_measurement": "kW"})
     await hass.async_block_till_done()
