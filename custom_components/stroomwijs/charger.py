@@ -17,12 +17,19 @@ import logging
 import ssl
 from typing import Any, Final
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -346,11 +353,34 @@ async def async_setup_chargers(
 ) -> ChargerHub | None:
     """Start the household's chargers; None when there is nothing to run.
 
-    Adding a charger (subentry flow or discovery) reloads the entry itself:
-    the household's options flow reloads too, and Home Assistant allows no
-    update listener next to it.
+    Adding or removing a charger subentry reloads the entry, so a removed
+    charger loses control at once. (The household's options flow reloads by
+    itself, and Home Assistant allows no update listener next to it, so this
+    follows the config entry change signal instead.)
     """
     hub = ChargerHub(hass, entry)
+    known = hub.subentry_ids
+
+    @callback
+    def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
+        if (
+            change is not ConfigEntryChange.UPDATED
+            or changed.entry_id != entry.entry_id
+        ):
+            return
+        if changed.state is not ConfigEntryState.LOADED:
+            return
+        current = frozenset(
+            sid
+            for sid, sub in changed.subentries.items()
+            if sub.subentry_type == SUBENTRY_CHARGER
+        )
+        if current != known:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _entry_changed)
+    )
     if not hub.subentry_ids and not hub.wants_csms:
         return None
     try:

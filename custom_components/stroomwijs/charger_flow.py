@@ -106,10 +106,6 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             step_id="user", menu_options=[KIND_OCPP, KIND_QUASAR]
         )
 
-    def _reload_household(self) -> None:
-        """Reload once the new subentry is stored, so the charger starts."""
-        self.hass.config_entries.async_schedule_reload(self._get_entry().entry_id)
-
     def _taken(self, unique_id: str) -> bool:
         entry = self._get_entry()
         return any(sub.unique_id == unique_id for sub in entry.subentries.values())
@@ -129,7 +125,6 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             else:
                 if self._taken(charger_id):
                     return self.async_abort(reason="already_configured")
-                self._reload_household()
                 return self.async_create_entry(
                     title=charger_id, data=data, unique_id=charger_id
                 )
@@ -165,7 +160,6 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             else:
                 if self._taken(unique_id):
                     return self.async_abort(reason="already_configured")
-                self._reload_household()
                 return self.async_create_entry(
                     title=f"Wallbox Quasar {data[CONF_HOST]}",
                     data=data,
@@ -246,7 +240,6 @@ class ChargerDiscoveryFlow(ConfigFlow):
                         unique_id=charger_id,
                     ),
                 )
-                self.hass.config_entries.async_schedule_reload(entry.entry_id)
                 return self.async_abort(reason="charger_added")
         return self.async_show_form(
             step_id="ocpp_confirm",
