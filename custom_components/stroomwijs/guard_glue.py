@@ -27,7 +27,7 @@ from homeassistant.helpers.event import (
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
-from .engine.capabilities import CurtailPriority, PowerSettable
+from .engine.capabilities import CurtailPriority
 from .engine.grid import GridConnection
 from .engine.guard import (
     Guard,
@@ -206,7 +206,6 @@ def _guarded_devices(entry: StroomwijsConfigEntry) -> list[GuardedDevice]:
             reaction_delay=CHARGER_REACTION_DELAY,
         )
         for handle in hub.handles.values()
-        if isinstance(handle.device, PowerSettable)
     ]
 
 

@@ -10,7 +10,7 @@ from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-import voluptuous as vol
+import probatio as vol
 
 from .const import DOMAIN
 from .guard_glue import LimitsRuntime
@@ -45,8 +45,11 @@ def _runtime(hass: HomeAssistant, call: ServiceCall) -> LimitsRuntime:
         if entry.state is ConfigEntryState.LOADED
         and (wanted is None or entry.entry_id == wanted)
     ]
-    if len(entries) == 1 and entries[0].runtime_data.limits is not None:
-        return entries[0].runtime_data.limits
+    limits: LimitsRuntime | None = (
+        entries[0].runtime_data.limits if len(entries) == 1 else None
+    )
+    if limits is not None:
+        return limits
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="household_not_found",

@@ -292,8 +292,15 @@ class Guard:
                 continue
             self._wake.clear()
             reading, self._latest = self._latest, None
-            if reading is not None:
+            if reading is None:
+                continue
+            try:
                 await self.async_process(reading)
+            except Exception:
+                # The safety net must keep running: log, and take the next one.
+                _LOGGER.exception(
+                    "guard failed on the reading of %s", reading.timestamp
+                )
 
     # ------------------------------------------------------- plan/override
 

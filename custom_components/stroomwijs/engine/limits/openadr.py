@@ -258,7 +258,15 @@ class Event:
 
     @classmethod
     def from_json(cls, data: object) -> Event:
-        """Parse an event object."""
+        """Parse an event object; OpenAdrFormatError if it has the wrong shape."""
+        try:
+            return cls._from_json(data)
+        except (KeyError, TypeError) as err:
+            msg = f"malformed event: {err!r}"
+            raise OpenAdrFormatError(msg) from err
+
+    @classmethod
+    def _from_json(cls, data: object) -> Event:
         obj = _mapping(data, "event")
         event_id = obj.get("id")
         program_id = obj.get("programID")
@@ -717,7 +725,11 @@ class OpenAdrVen:
         """Poll forever (or until ``stop`` is set)."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
-            await self.async_poll()
+            try:
+                await self.async_poll()
+            except Exception:
+                # A bug must not end the polling; the watchdog covers the gap.
+                _LOGGER.exception("OpenADR poll crashed")
             try:
                 await asyncio.wait_for(
                     stop.wait(), timeout=self._poll_interval.total_seconds()
