@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import time
 
 from hypothesis import given, strategies as st
 import pytest
@@ -139,6 +140,30 @@ async def test_minimum_instead_of_pause_holds_1380_w(
         assert quasar.state.setpoint_w == 1380
         await charger.async_set_power(-500.0)
         assert quasar.state.setpoint_w == -1380
+    finally:
+        charger.close()
+
+
+async def test_new_setpoint_waits_for_settling_and_repeats_are_not_written(
+    quasar: QuasarSimulator,
+) -> None:
+    """A repeated setpoint costs no Modbus writes; a new one waits out the settle."""
+    charger = QuasarCharger(
+        QuasarConfig(host="127.0.0.1", port=quasar.port, settle_s=0.3)
+    )
+    await charger.async_connect()
+    await charger.async_update()
+    try:
+        started = time.monotonic()
+        await charger.async_set_power(2000.0)
+        assert time.monotonic() - started < 0.25  # the write does not wait
+        assert charger.settling
+        writes = len(quasar.writes)
+        await charger.async_set_power(2000.0)
+        assert len(quasar.writes) == writes
+        await charger.async_set_power(4000.0)
+        assert time.monotonic() - started >= 0.3
+        assert quasar.state.setpoint_w == 4000
     finally:
         charger.close()
 

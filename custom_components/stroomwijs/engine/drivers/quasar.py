@@ -8,8 +8,10 @@ complement (negative = discharge); status 526 power, 537 state (11 =
 discharging), 538 SoC.
 
 The charger accepts at most 7400 W either way and nothing between 0 and
-1380 W; after a write the power needs a few seconds to settle, so a write
-is followed by a pause before the read-back. The Quasar sometimes reports
+1380 W; after a write the power needs a few seconds to settle, so a new
+setpoint waits until the previous one has settled (the write itself returns
+at once, so the guard never stalls), and an unchanged setpoint is not
+written again. The Quasar sometimes reports
 a SoC of 0 or a sudden jump right after plug-in; such values are ignored
 until they repeat.
 """
@@ -20,6 +22,7 @@ import asyncio
 from dataclasses import dataclass
 import logging
 import math
+import time
 
 from pymodbus import ModbusException
 from pymodbus.client import AsyncModbusTcpClient
@@ -139,6 +142,8 @@ class QuasarCharger:
         self._soc_candidate: float | None = None
         self._setpoint_w: float | None = None
         self._remote = False
+        self._written_at = -math.inf
+        self._settled_at = -math.inf
         self._v2g_allowed = True
         self._min_soc = 0.2
         self._departure = DepartureNeeds(departure=None, target_soc=None)
@@ -243,13 +248,30 @@ class QuasarCharger:
         allow_pause = not self.config.minimum_instead_of_pause
         return round(self.power_range.clamp(setpoint_w, allow_pause=allow_pause))
 
+    @property
+    def settling(self) -> bool:
+        """Whether the last write is still settling (readings not final yet)."""
+        return time.monotonic() < self._settled_at
+
     async def async_set_power(self, setpoint_w: float) -> None:
-        """Take remote control, write the setpoint, let it settle, read back."""
+        """Take remote control and write the setpoint.
+
+        Returns once written: the guard must not stall for the settle time.
+        A new, different setpoint waits until the previous one has settled;
+        an unchanged one is not written again (while well inside the idle
+        timeout, so remote control is re-asserted now and then).
+        """
         if math.isnan(setpoint_w):
             msg = "setpoint is not a number"
             raise ValueError(msg)
         value = self.clamp(setpoint_w)
         async with self._lock:
+            now = time.monotonic()
+            fresh = now - self._written_at < self.config.idle_timeout_s / 2
+            if self._remote and fresh and self._setpoint_w == float(value):
+                return
+            if (wait := self._settled_at - now) > 0:
+                await asyncio.sleep(wait)
             # Re-assert remote control every time: the idle-timeout failsafe
             # may have handed control back to the charger since the last write.
             await self._write(REG_CONTROL_MODE, CONTROL_REMOTE)
@@ -259,8 +281,8 @@ class QuasarCharger:
             await self._write(REG_SETPOINT_W, to_register(value))
             await self._write(REG_START_STOP, START if value != 0 else STOP)
             self._setpoint_w = float(value)
-        await asyncio.sleep(self.config.settle_s)
-        await self.async_update()
+            self._written_at = time.monotonic()
+            self._settled_at = self._written_at + self.config.settle_s
 
     async def async_release(self) -> None:
         """Hand control back to the charger (user mode)."""
