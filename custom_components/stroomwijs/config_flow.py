@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass
@@ -462,6 +463,54 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
             step_id="authorize",
             description_placeholders={"host": self._settings[CONF_HOST]},
             errors=errors,
+        )
+
+    async def async_step_reauth(
+        self,
+        entry_data: Mapping[str, Any],  # noqa: ARG002
+    ) -> ConfigFlowResult:
+        """Handle a meter that refused us: a new token or key is needed."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Get a new HomeWizard token, a new key, or just try again."""
+        entry = self._get_reauth_entry()
+        settings = {k: v for k, v in entry.data.items() if k in _CONNECTION_KEYS}
+        source = settings.get(CONF_SOURCE)
+        needs_key = source in (SOURCE_SERIAL, SOURCE_NETWORK)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if needs_key:
+                settings[CONF_ENCRYPTION_KEY] = user_input[CONF_ENCRYPTION_KEY]
+            elif settings.get(CONF_API_VERSION) == API_V2:
+                try:
+                    token = await request_token(
+                        settings[CONF_HOST], async_get_clientsession(self.hass)
+                    )
+                except Exception:  # noqa: BLE001  (any library error: unreachable)
+                    errors["base"] = "cannot_connect"
+                else:
+                    if token is None:
+                        errors["base"] = "button_not_pressed"
+                    else:
+                        settings[CONF_TOKEN] = token
+            if not errors:
+                error = await _MeterProbe(self).run(settings)
+                if error is None:
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=settings
+                    )
+                errors["base"] = error
+        schema = vol.Schema(
+            {vol.Required(CONF_ENCRYPTION_KEY): TextSelector()} if needs_key else {}
+        )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"name": entry.title},
         )
 
     async def async_step_grid(

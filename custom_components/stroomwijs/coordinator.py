@@ -114,9 +114,11 @@ def build_meter(
     raise ValueError(msg)
 
 
-def _failure(meter: Meter) -> str:
+def _failure(meter: Meter, feed: MeterFeed) -> str:
     """Name what went wrong on a meter that gave no reading."""
     stats = meter.stats
+    if isinstance(feed, HomeWizardPoller) and feed.auth_failed:
+        return "invalid_auth"
     if stats.decrypt_errors:
         return "decrypt"
     if stats.crc_errors or stats.parse_errors:
@@ -151,13 +153,15 @@ async def async_first_reading(
                 await asyncio.wait({first}, timeout=0.1)
                 stats = meter.stats
                 hopeless = (
-                    stats.connects == 0 and stats.connection_errors
-                ) or stats.decrypt_errors
+                    (stats.connects == 0 and stats.connection_errors)
+                    or stats.decrypt_errors
+                    or (isinstance(feed, HomeWizardPoller) and feed.auth_failed)
+                )
                 if not first.done() and hopeless:
-                    raise NoReadingError(_failure(meter))
+                    raise NoReadingError(_failure(meter, feed))
             return first.result()
     except TimeoutError:
-        raise NoReadingError(_failure(meter)) from None
+        raise NoReadingError(_failure(meter, feed)) from None
     finally:
         unsubscribe()
 
@@ -250,6 +254,9 @@ class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
         if available:
             return  # the reading that follows brings the entities back
         self._cancel_pending()
+        if isinstance(self.feed, HomeWizardPoller) and self.feed.auth_failed:
+            # A revoked token or a switched-off API: ask the user, keep trying.
+            self.config_entry.async_start_reauth(self.hass)
         # The engine logs the loss once; mark the entities unavailable quietly.
         self.last_exception = UpdateFailed(
             translation_domain=DOMAIN,

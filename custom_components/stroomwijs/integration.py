@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -28,6 +32,8 @@ from .services import async_setup_services
 PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.EVENT, *CHARGER_PLATFORMS]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+AUTH_FAILURES = frozenset({"invalid_auth", "decrypt"})
+"""Reasons that need the user (a new token or key): reauthentication."""
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -64,6 +70,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -
             await async_first_reading(meter, feed)
         except NoReadingError as err:
             await feed.stop()
+            if err.reason in AUTH_FAILURES:
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="meter_auth_failed",
+                    translation_placeholders={"reason": err.reason},
+                ) from err
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
                 translation_key="meter_not_ready",

@@ -38,7 +38,7 @@ from custom_components.stroomwijs.entity_source import (
 )
 from tests.engine.meter.telegrams import CASES, SMARTY_KEY, real
 
-from .p1_support import network_entry, p1_server, setup, unload
+from .p1_support import network_entry, p1_server, setup, unload, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -450,3 +450,110 @@ async def test_options_flow_sets_fuse_and_update_interval(hass: HomeAssistant) -
     }
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.thuis_fuse_capacity").state == "8050"
+
+
+async def test_wrong_key_at_start_asks_for_the_key_and_recovers(
+    hass: HomeAssistant,
+) -> None:
+    """An encrypted meter whose key changed: reauth asks for it, then loads."""
+    case = next(case for case in CASES if case.id == "5L-encrypted")
+    async with p1_server([case.raw]) as server:
+        entry = network_entry(server, "5L", "AB" * 16)
+        await setup(hass, entry)
+        assert entry.state is ConfigEntryState.SETUP_ERROR
+        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+        result = await hass.config_entries.flow.async_configure(
+            flows[0]["flow_id"], {CONF_ENCRYPTION_KEY: "CD" * 16}
+        )
+        assert result["errors"] == {"base": "decrypt"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ENCRYPTION_KEY: SMARTY_KEY}
+        )
+        assert result["reason"] == "reauth_successful"
+        await hass.async_block_till_done()
+        assert entry.data[CONF_ENCRYPTION_KEY] == SMARTY_KEY
+        assert entry.state is ConfigEntryState.LOADED
+        assert hass.states.get("sensor.thuis_import_power").state == "1500.0"
+        await unload(hass, entry)
+
+
+async def test_homewizard_refusing_access_starts_reauth(
+    hass: HomeAssistant, homewizard_v1_switchable: tuple[dict[str, int], int]
+) -> None:
+    """API switched off (403): reauth; switched on again: the user confirms."""
+    status, port = homewizard_v1_switchable
+    status["code"] = 403
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        data={
+            CONF_SOURCE: SOURCE_HOMEWIZARD,
+            CONF_HOST: f"127.0.0.1:{port}",
+            CONF_API_VERSION: "v1",
+            CONF_PHASES: 3,
+            CONF_FUSE_A: 25.0,
+        },
+    )
+    await setup(hass, entry)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"], {})
+    assert result["errors"] == {"base": "invalid_auth"}
+    status["code"] = 200
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+    await unload(hass, entry)
+
+
+@pytest.fixture
+async def homewizard_v1_switchable() -> AsyncIterator[tuple[dict[str, int], int]]:
+    """Serve a HomeWizard P1 API v1 whose answer code the test sets."""
+    telegram = real("telegram_v5.txt").decode("ascii")
+    status = {"code": 200}
+
+    async def _telegram(_request: web.Request) -> web.Response:
+        if status["code"] != 200:
+            return web.Response(status=status["code"])
+        return web.Response(text=telegram)
+
+    app = web.Application()
+    app.router.add_get("/api/v1/telegram", _telegram)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield status, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await runner.cleanup()
+
+
+async def test_homewizard_refusing_access_while_running_starts_reauth(
+    hass: HomeAssistant, homewizard_v1_switchable: tuple[dict[str, int], int]
+) -> None:
+    """A running P1 that starts refusing: entities unavailable, reauth offered."""
+    status, port = homewizard_v1_switchable
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        data={
+            CONF_SOURCE: SOURCE_HOMEWIZARD,
+            CONF_HOST: f"127.0.0.1:{port}",
+            CONF_API_VERSION: "v1",
+            CONF_PHASES: 3,
+            CONF_FUSE_A: 25.0,
+        },
+    )
+    await setup(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    status["code"] = 403
+    await until(
+        lambda: hass.states.get("sensor.thuis_grid_power").state == "unavailable"
+    )
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    await unload(hass, entry)

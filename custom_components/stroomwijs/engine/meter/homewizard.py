@@ -74,6 +74,8 @@ class HomeWizardPoller:
         self.api = api
         self.interval = interval
         self.backoff_max = backoff_max
+        self.auth_failed = False
+        """Whether the device refused us on the last attempt (token, API off)."""
         self._decoder: TelegramDecoder | None = None
         self._last_text: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -87,7 +89,9 @@ class HomeWizardPoller:
         try:
             text = normalise_line_ends(await self.api.telegram())
         except (UnauthorizedError, DisabledError) as err:
-            raise HomeWizardAuthError(str(err)) from err
+            self.auth_failed = True
+            raise HomeWizardAuthError(str(err) or type(err).__name__) from err
+        self.auth_failed = False
         if text == self._last_text:
             return False  # the dongle has not seen a new telegram yet
         self._last_text = text
