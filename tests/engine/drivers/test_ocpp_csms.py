@@ -391,6 +391,8 @@ async def test_malformed_messages_get_ocpp_errors(make_csms: CsmsFactory) -> Non
             reply = await answer('[2, "m2", "NoSuchAction", {}]')
             assert reply[:2] == [4, "m2"]
             assert reply[2] in {"NotImplemented", "NotSupported"}
+            await ws.send('[3, "nobody-asked", {}]')  # unsolicited: dropped
+            await ws.send('[4, "nor-this", "GenericError", "", {}]')
             reply = await answer('[2, "m3", "Heartbeat", {}]')
             assert reply[0] == 3
             assert reply[1] == "m3"

@@ -186,6 +186,7 @@ class SessionBase:
     _response_queue: asyncio.Queue[Any]
     _ocpp_version: str
     _connection: Any
+    _call_lock: asyncio.Lock
     # Provided by the library's ChargePoint, which comes later in the MRO.
     _send: Callable[[str], Awaitable[None]]
     _handle_call: Callable[[Call], Awaitable[Any]]
@@ -209,6 +210,13 @@ class SessionBase:
             await self._send_error_frame(_guess_unique_id(raw_msg), error)
             return
         if msg.message_type_id != MessageType.Call:
+            if not self._call_lock.locked():
+                # Nobody waits for an answer: drop it rather than let a peer
+                # fill the queue (or confuse the next call).
+                _LOGGER.warning(
+                    "%s: unsolicited %s dropped", self.id, type(msg).__name__
+                )
+                return
             self._response_queue.put_nowait(msg)
             return
         if not isinstance(msg.action, str) or not isinstance(msg.payload, dict):
