@@ -28,6 +28,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from serialx import list_serial_ports
 import voluptuous as vol
 
 from .charger_flow import ChargerDiscoveryFlow
@@ -152,7 +153,39 @@ def _version_selector() -> SelectSelector:
     )
 
 
-def _connection_schema(source: str, defaults: dict[str, Any]) -> dict[vol.Marker, Any]:
+def _port_selector(ports: list[SelectOptionDict]) -> SelectSelector | TextSelector:
+    """Offer the serial ports found; any other path can still be typed."""
+    if not ports:
+        return TextSelector()
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=ports, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+def _list_ports() -> list[SelectOptionDict]:
+    """List this machine's serial ports (blocking: run it in the executor)."""
+    try:
+        found = list_serial_ports()
+    except Exception:  # noqa: BLE001  (no port listing on this platform)
+        return []
+    return [
+        SelectOptionDict(
+            value=port.device,
+            label=" - ".join(
+                part for part in (port.device, port.manufacturer, port.product) if part
+            ),
+        )
+        for port in found
+    ]
+
+
+def _connection_schema(
+    source: str,
+    defaults: dict[str, Any],
+    ports: list[SelectOptionDict] | None = None,
+) -> dict[vol.Marker, Any]:
     """Return the fields that say how to reach the meter of ``source``."""
     key_field = vol.Optional(
         CONF_ENCRYPTION_KEY,
@@ -161,8 +194,11 @@ def _connection_schema(source: str, defaults: dict[str, Any]) -> dict[vol.Marker
     if source == SOURCE_SERIAL:
         return {
             vol.Required(
-                CONF_SERIAL_PORT, default=defaults.get(CONF_SERIAL_PORT, "/dev/ttyUSB0")
-            ): TextSelector(),
+                CONF_SERIAL_PORT,
+                default=defaults.get(
+                    CONF_SERIAL_PORT, ports[0]["value"] if ports else "/dev/ttyUSB0"
+                ),
+            ): _port_selector(ports or []),
             vol.Required(
                 CONF_DSMR_VERSION,
                 default=defaults.get(CONF_DSMR_VERSION, DEFAULT_VERSION),
@@ -372,9 +408,14 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
             if error is None:
                 return await self.async_step_grid()
             errors["base"] = error
+        ports = (
+            await self.hass.async_add_executor_job(_list_ports)
+            if source == SOURCE_SERIAL
+            else None
+        )
         return self.async_show_form(
             step_id=source,
-            data_schema=vol.Schema(_connection_schema(source, user_input or {})),
+            data_schema=vol.Schema(_connection_schema(source, user_input or {}, ports)),
             errors=errors,
         )
 

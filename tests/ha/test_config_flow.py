@@ -557,3 +557,26 @@ async def test_homewizard_refusing_access_while_running_starts_reauth(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     await unload(hass, entry)
+
+
+async def test_serial_step_offers_the_ports_it_finds(hass: HomeAssistant) -> None:
+    """Found ports are offered (the first one preselected); typing stays possible."""
+
+    class Port:
+        device = "/dev/serial/by-id/usb-FTDI_P1_cable-if00-port0"
+        manufacturer = "FTDI"
+        product = "P1 cable"
+
+    with patch(
+        "custom_components.stroomwijs.config_flow.list_serial_ports",
+        return_value=[Port()],
+    ):
+        result = await _menu(hass, SOURCE_SERIAL)
+    schema = result["data_schema"].schema
+    field = next(key for key in schema if key == CONF_SERIAL_PORT)
+    assert field.default() == Port.device
+    selector = schema[field].config
+    assert selector["custom_value"] is True
+    assert selector["options"] == [
+        {"value": Port.device, "label": f"{Port.device} - FTDI - P1 cable"}
+    ]
