@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 import json
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from .problem import Problem
 
 PLAN_VERSION = 1
+_FLAT_LIST = re.compile(r"\[\s+([^\[\]{}]*?)\s+\]")
+"""A JSON list of plain values, spread over lines by ``indent``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class CostBreakdown:
     capacity_eur: float
     device_eur: dict[str, float]
     """Per cost kind over all devices: gas, degradation, double energy tax."""
-    comfort_penalties_eur: float
+    penalties_eur: float
     """Penalties for comfort and targets that gave way (plus tie-breakers)."""
 
     @property
@@ -125,7 +128,7 @@ class Plan:
             export_revenue_eur=export_eur,
             capacity_eur=capacity_extra_eur,
             device_eur=device_eur,
-            comfort_penalties_eur=0.0,
+            penalties_eur=0.0,
         )
         penalties = (
             objective_eur - cost.total_eur if math.isfinite(objective_eur) else 0.0
@@ -135,7 +138,7 @@ class Plan:
             export_revenue_eur=export_eur,
             capacity_eur=capacity_extra_eur,
             device_eur=device_eur,
-            comfort_penalties_eur=max(penalties, 0.0),
+            penalties_eur=max(penalties, 0.0),
         )
         all_explanations = list(explanations)
         for result in devices.values():
@@ -144,8 +147,13 @@ class Plan:
             created=created,
             slot_starts=problem.grid.starts_iso(),
             slot_hours=rounded(hours, 6),
-            import_kw=rounded(imports),
-            export_kw=rounded(exports),
+            # Rounded for JSON, but never past a hard cap.
+            import_kw=rounded(
+                np.minimum(np.round(imports, 4), problem.import_cap_kw), 6
+            ),
+            export_kw=rounded(
+                np.minimum(np.round(exports, 4), problem.export_cap_kw), 6
+            ),
             import_price=rounded(prices.import_eur_per_kwh, 5),
             export_price=rounded(prices.export_eur_per_kwh, 5),
             import_cap_kw=rounded(problem.import_cap_kw),
@@ -207,14 +215,17 @@ class Plan:
                 "capacity_eur": round(self.cost.capacity_eur, 4),
                 **{k: round(v, 4) for k, v in self.cost.device_eur.items()},
                 "total_eur": round(self.cost.total_eur, 4),
-                "comfort_penalties_eur": round(self.cost.comfort_penalties_eur, 4),
+                "penalties_eur": round(self.cost.penalties_eur, 4),
             },
             "explanations": self.explanations,
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """Return the plan as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        """Return the plan as JSON text, with each series on one line."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if indent is None:
+            return text
+        return _FLAT_LIST.sub(lambda m: "[" + " ".join(m[1].split()) + "]", text)
 
 
 def _finite(value: float) -> float | None:
