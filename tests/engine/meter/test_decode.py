@@ -136,3 +136,29 @@ def test_cipher_framer_reassembles_split_frames() -> None:
     framer = CipherFramer()
     assert framer.feed(b"junk" + frame[:10]) == []
     assert framer.feed(frame[10:]) == [frame.hex()]
+
+
+def test_framer_drops_endless_noise_instead_of_growing() -> None:
+    """A '/' followed by 100 kB without an end is dropped; telegrams still come."""
+    framer = PlainFramer()
+    assert framer.feed(b"/" + b"x" * 100_000) == []
+    assert len(framer._buffer) <= 64 * 1024
+    whole = real("telegram_v5.txt")
+    assert framer.feed(whole) == [whole.decode("ascii")]
+
+
+def test_a_signed_power_register_is_split_into_import_and_export() -> None:
+    """Q3D-style negative 1-0:1.7.0 means export, never negative import."""
+    from custom_components.stroomwijs.engine.meter.models import (  # noqa: PLC0415
+        TelegramValues,
+    )
+
+    reading = Meter().process(
+        TelegramValues(dsmr_version="Q3D", import_w=-1500.0),
+        datetime(2026, 1, 15, 11, 3, tzinfo=UTC),
+    )
+    assert (reading.import_w, reading.export_w, reading.net_power_w) == (
+        0.0,
+        1500.0,
+        -1500.0,
+    )

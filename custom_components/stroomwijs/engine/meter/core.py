@@ -133,6 +133,9 @@ class Meter:
             export_w = sum(v for v in values.phase_export_w if v is not None)
         import_w = import_w or 0.0
         export_w = export_w or 0.0
+        if import_w < 0:
+            # Some meters (EasyMeter Q3D) report one signed power register.
+            import_w, export_w = 0.0, export_w - import_w
 
         for quarter in self._quarters.add(now, import_w):
             self._peaks.add(quarter)

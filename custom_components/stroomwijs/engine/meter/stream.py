@@ -51,13 +51,16 @@ class PlainFramer:
         return found
 
     def _trim(self) -> None:
-        """Drop what cannot start a telegram; bound the buffer."""
-        start = (
-            self._buffer.rfind("/")
-            if len(self._buffer) > _MAX_BUFFER
-            else (self._buffer.find("/"))
-        )
+        """Drop what cannot start a telegram; bound the buffer.
+
+        A real telegram is a few kB; a longer run without its end is noise.
+        """
+        start = self._buffer.find("/")
         self._buffer = "" if start < 0 else self._buffer[start:]
+        if len(self._buffer) > _MAX_BUFFER:
+            last = self._buffer.rfind("/")
+            tail = self._buffer[last:]
+            self._buffer = tail if len(tail) <= _MAX_BUFFER else ""
 
 
 class CipherFramer:
