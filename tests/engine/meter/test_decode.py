@@ -154,7 +154,11 @@ def test_a_signed_power_register_is_split_into_import_and_export() -> None:
     )
 
     reading = Meter().process(
-        TelegramValues(dsmr_version="Q3D", import_w=-1500.0),
+        TelegramValues(
+            dsmr_version="Q3D",
+            import_w=-1500.0,
+            phase_import_w=(-1000.0, 200.0, -700.0),
+        ),
         datetime(2026, 1, 15, 11, 3, tzinfo=UTC),
     )
     assert (reading.import_w, reading.export_w, reading.net_power_w) == (
@@ -162,3 +166,6 @@ def test_a_signed_power_register_is_split_into_import_and_export() -> None:
         1500.0,
         -1500.0,
     )
+    assert reading.phase_import_w == (0.0, 200.0, 0.0)
+    assert reading.phase_export_w == (1000.0, None, 700.0)
+    assert reading.phase_net_power_w() == (-1000.0, 200.0, -700.0)

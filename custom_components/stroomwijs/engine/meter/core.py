@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 import logging
 import math
@@ -136,6 +137,7 @@ class Meter:
         if import_w < 0:
             # Some meters (EasyMeter Q3D) report one signed power register.
             import_w, export_w = 0.0, export_w - import_w
+        values = _split_signed_phases(values)
 
         for quarter in self._quarters.add(now, import_w):
             self._peaks.add(quarter)
@@ -266,6 +268,23 @@ class Meter:
 
 def _at(values: tuple[float | None, ...], index: int) -> float | None:
     return values[index] if index < len(values) else None
+
+
+def _split_signed_phases(values: TelegramValues) -> TelegramValues:
+    """Turn negative phase import (a signed register) into phase export."""
+    if not any(v is not None and v < 0 for v in values.phase_import_w):
+        return values
+    imports: list[float | None] = []
+    exports: list[float | None] = []
+    for index, imp in enumerate(values.phase_import_w):
+        exp = _at(values.phase_export_w, index)
+        if imp is not None and imp < 0:
+            imports.append(0.0)
+            exports.append((exp or 0.0) - imp)
+        else:
+            imports.append(imp)
+            exports.append(exp)
+    return replace(values, phase_import_w=tuple(imports), phase_export_w=tuple(exports))
 
 
 def _discard[T](items: list[T], item: T) -> None:
