@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from custom_components.stroomwijs.engine.planner import Problem, ProblemError
+from custom_components.stroomwijs.engine.planner import Problem, ProblemError, solve
+from custom_components.stroomwijs.engine.planner.lp import (
+    ModelBuilder,
+    Solution,
+    SolveStatus,
+)
 
 from .helpers import START, make_problem, plan_for
 
@@ -435,3 +443,60 @@ def test_bad_problems_fail_with_the_field_named(change: object, message: str) ->
     with pytest.raises(ProblemError, match=None) as info:
         Problem.from_dict(data)
     assert message in str(info.value)
+
+
+def test_time_limit_returns_the_best_plan_within_the_limits(repo_root: Path) -> None:
+    """A tiny time limit still yields a plan that keeps every hard limit."""
+    data = json.loads(
+        (repo_root / "examples" / "reference_household.json").read_text("utf-8")
+    )
+    data["solver"] = {"time_limit_s": 0.05}
+    problem = Problem.from_dict(data)
+    plan = solve(problem)
+    assert plan.solver.status in {"optimal", "time_limit", "fallback"}
+    assert (np.asarray(plan.import_kw) <= problem.import_cap_kw + 1e-6).all()
+    for phase in plan.phase_kw:
+        assert max(abs(p) for p in phase) <= problem.phase_limit_kw + 2e-3
+    if plan.solver.status == "time_limit":
+        assert any("stopped at its 0.05 s limit" in e for e in plan.explanations)
+
+
+def test_no_solution_falls_back_to_a_safe_plan_that_keeps_the_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When HiGHS finds nothing, devices wait, running cycles finish, limits hold."""
+
+    def no_solution(self: ModelBuilder, **_: object) -> Solution:
+        return Solution(
+            values=np.zeros(self.num_cols),
+            status=SolveStatus.NO_SOLUTION,
+            solver_status="Time limit reached",
+            mip_gap=float("inf"),
+            objective=float("nan"),
+            solve_time_s=0.0,
+        )
+
+    monkeypatch.setattr(ModelBuilder, "solve", no_solution)
+    devices = [
+        _ev(target_soc=0.9),
+        {
+            "id": "wm",
+            "kind": "white_goods",
+            "profile_kwh": [0.5, 0.5, 0.25],
+            "running_for_slots": 1,
+        },
+    ]
+    data = make_problem(
+        [0.1] * 4,
+        devices,
+        base_load_kw=4.5,
+        grid={"fuse": "3x25", "dso_import_kw": 5.0},
+    )
+    plan = plan_for(data)
+    assert plan.solver.status == "fallback"
+    assert plan.devices["ev"].setpoint_kw == [0.0] * 4
+    assert plan.devices["wm"].setpoint_kw == [2.0, 1.0, 0.0, 0.0]
+    assert max(plan.import_kw) <= 5.0 + 1e-9
+    assert plan.unserved_load_kw[0] == pytest.approx(1.5)
+    assert "rule-based plan" in plan.explanations[0]
+    assert json.loads(plan.to_json())["status"] == "fallback"

@@ -119,9 +119,11 @@ class BoilerBlock(Block):
         m.add_terms(rows[1:], self._temp[:-1], -keep[1:])
         m.add_terms(rows, self._on, -self.efficiency * self.power_kw * hours / cap)
         ctx.power_terms.append(PowerTerm(self._on, self.power_kw, self.phases))
-        # Heat left in the tank at the end is worth what it cost at the
-        # cheapest price: the plan neither wastes nor hoards it at the edge.
-        m.add_cost(self._temp[-1:], -terminal_value(ctx, cap / self.efficiency))
+        # Useful heat left in the tank at the end (above min_c) is worth what
+        # it cost at the cheapest price: the plan neither wastes nor hoards it.
+        value = terminal_value(ctx, cap / self.efficiency)
+        m.add_cost(self._temp[-1:], -value)
+        m.offset += value * self.min_c
 
         # Never below the minimum: a steep penalty per degree and hour.
         self._cold = m.add_vars(n, 0.0, np.inf, PENALTY_HOT_WATER_EUR_PER_KH * hours)
