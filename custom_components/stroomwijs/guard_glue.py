@@ -204,9 +204,23 @@ def _guarded_devices(entry: StroomwijsConfigEntry) -> list[GuardedDevice]:
             device=handle.device,
             priority=CurtailPriority.EV,
             reaction_delay=CHARGER_REACTION_DELAY,
+            pause_allowed=_pause_allowed(handle.device),
+            phases=_phases(handle.device),
         )
         for handle in hub.handles.values()
     ]
+
+
+def _pause_allowed(device: object) -> bool:
+    """Tell whether a car may be paused (not if the charger holds the minimum)."""
+    config = getattr(device, "config", None)
+    return config is not None and not getattr(config, "minimum_instead_of_pause", True)
+
+
+def _phases(device: object) -> tuple[int, ...]:
+    """Return the phases a charger draws from (all three unless set to one)."""
+    config = getattr(device, "config", None)
+    return (0,) if getattr(config, "phases", 3) == 1 else (0, 1, 2)
 
 
 async def async_setup_limits(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
@@ -16,7 +16,19 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.stroomwijs.charger import (
+    CONF_CHARGER_ID,
+    CONF_KIND,
+    CONF_OCPP_HOST,
+    CONF_OCPP_PORT,
+    KIND_OCPP,
+    SUBENTRY_CHARGER,
+)
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
+from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
+    OcppSimulator,
+    SimCar,
+)
 from custom_components.stroomwijs.engine.simulate.p1 import (
     TelegramValuesIn,
     build_telegram,
@@ -270,3 +282,74 @@ async def test_openadr_event_and_lost_vtn_raise_and_clear_a_repair(
         # The failsafe is still held (two hours), and says so.
         assert _state(hass, "sensor.thuis_import_limit") == "3000"
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_guard_curtails_a_real_ocpp_charger_to_hold_a_manual_limit(
+    hass: HomeAssistant,
+) -> None:
+    """P1 telegrams over TCP, an OCPP car over websockets, the guard in between.
+
+    The meter shows 12 kW; a 6 kW manual limit makes the guard send the
+    charger a lower setpoint through the OCPP central system.
+    """
+
+    def busy(_index: int) -> bytes:
+        return build_telegram(
+            TelegramValuesIn(
+                timestamp=datetime.now(UTC),
+                import_w=12_000,
+                phase_import_w=(4_000, 4_000, 4_000),
+                phase_currents_a=(17, 17, 17),
+            )
+        )
+
+    async with p1_server(busy) as server:
+        meter_entry = network_entry(server)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Thuis",
+            data=dict(meter_entry.data),
+            options={CONF_OCPP_HOST: "127.0.0.1", CONF_OCPP_PORT: 0},
+            subentries_data=[
+                ConfigSubentryData(
+                    data={
+                        CONF_KIND: KIND_OCPP,
+                        CONF_CHARGER_ID: "garage",
+                        "minimum_instead_of_pause": True,
+                    },
+                    subentry_type=SUBENTRY_CHARGER,
+                    title="garage",
+                    unique_id="garage",
+                )
+            ],
+        )
+        await _setup(hass, entry)
+        hub = entry.runtime_data.chargers
+        assert hub is not None
+        assert hub.csms is not None
+        sim = OcppSimulator("garage", version="ocpp2.1")
+        try:
+            await sim.async_connect(hub.csms.url)
+            await sim.async_plug_in(SimCar(soc=0.4))
+            charger = hub.csms.chargers["garage"]
+            await until(lambda: charger.plugged_in)
+            await charger.async_set_power(11_000)
+            await until(lambda: sim.station.tx_profile is not None)
+            await sim.async_step(60.0)  # the car takes the power: metered 11 kW
+            await until(lambda: (charger.power_w or 0) > 10_000)
+            await hass.services.async_call(
+                DOMAIN,
+                "set_grid_limit",
+                {"value": 6_000, "duration": {"hours": 1}, "source": "test"},
+                blocking=True,
+            )
+            await until(lambda: sim.station.target_power_w() < 6_000, limit=10)
+            runtime = entry.runtime_data.limits
+            assert runtime is not None
+            kinds = [item.kind.value for item in runtime.guard.log]
+            assert "curtail" in kinds
+            assert runtime.guard.status().limit_source == "manual:test"
+        finally:
+            await sim.async_disconnect()
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
