@@ -459,3 +459,16 @@ def test_meter_values_in_any_unit_and_per_phase() -> None:
         ]
     )
     assert export.power_w == -3000.0
+
+
+async def test_refused_profile_gives_a_clear_error(make_csms: CsmsFactory) -> None:
+    """A charger that rejects a profile yields DeviceUnavailableError with why."""
+    station = SimStation(bidirectional=False)  # a 2.1 charger without V2X hardware
+    csms, sim = await _connected(make_csms, "ocpp2.1", station=station)
+    charger = csms.chargers["cp1"]  # type: ignore[attr-defined]
+    await sim.async_plug_in(SimCar(max_discharge_w=7000.0))
+    await wait_for(lambda: charger.state.needs.can_discharge)
+    with pytest.raises(DeviceUnavailableError, match="UnsupportedMode"):
+        await charger.async_set_power(-3000.0)
+    assert charger.state.last_error is not None
+    assert charger.setpoint_w is None

@@ -180,7 +180,7 @@ class SimStation:
         if profile.stack_level > self.max_stack_level:
             return "InvalidStackLevel"
         if profile.operation_mode == "CentralSetpoint" and not self.bidirectional:
-            return "UnsupportedOperationMode"
+            return "UnsupportedMode"
         negative = (profile.setpoint or 0.0) < 0 or (profile.limit or 0.0) < 0
         if negative and not self.bidirectional:
             return "InvalidSchedule"
