@@ -143,7 +143,7 @@ async def test_entities_go_unavailable_when_the_meter_falls_silent_and_return(
         await setup(hass, entry)
         meter = entry.runtime_data.meter
         assert meter is not None
-        meter.stale_after = 0.2
+        meter.stale_after = 0.5
         await asyncio.sleep(0.1)
         server.pause()
         await until(lambda: _state(hass, "grid_power") == STATE_UNAVAILABLE)

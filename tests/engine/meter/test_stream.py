@@ -98,7 +98,12 @@ async def test_cable_pulled_mid_telegram_recovers_by_itself(
 ) -> None:
     """Half a telegram, then the line drops: unavailable, then back, no restart."""
     caplog.set_level(logging.INFO)
-    async with _running([real("telegram_v5.txt")]) as (server, meter, readings):
+    # A long stale time: only the dropped line may make it unavailable.
+    async with _running([real("telegram_v5.txt")], stale_after=5.0) as (
+        server,
+        meter,
+        readings,
+    ):
         await until(lambda: len(readings) >= 2)
         changes: list[bool] = []
         meter.subscribe_availability(changes.append)
