@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from custom_components.stroomwijs.engine.planner import Problem, ProblemError, solve
+from custom_components.stroomwijs.engine.planner import (
+    Plan,
+    Problem,
+    ProblemError,
+    solve,
+)
 from custom_components.stroomwijs.engine.planner.lp import (
     ModelBuilder,
     Solution,
@@ -500,3 +505,30 @@ def test_no_solution_falls_back_to_a_safe_plan_that_keeps_the_limits(
     assert plan.unserved_load_kw[0] == pytest.approx(1.5)
     assert "rule-based plan" in plan.explanations[0]
     assert json.loads(plan.to_json())["status"] == "fallback"
+
+
+def test_plan_round_trips_through_json() -> None:
+    """A stored plan reads back to the same plan (the last valid plan survives)."""
+    spot = [0.30, 0.10, 0.30, 0.05]
+    plan = plan_for(make_problem(spot, [_ev(target_soc=0.7)]))
+    again = Plan.from_json(plan.to_json())
+    assert again.to_dict() == plan.to_dict()
+    assert again.devices["ev"].series["soc"] == plan.devices["ev"].series["soc"]
+
+
+def test_a_broken_stored_plan_names_the_bad_field() -> None:
+    """Reading back a damaged plan fails with the field's path."""
+    plan = plan_for(make_problem([0.1] * 4, [_ev(target_soc=0.6)])).to_dict()
+    plan["grid"]["import_kw"] = [1.0]
+    with pytest.raises(ProblemError, match=r"plan\.grid\.import_kw: has 1 values"):
+        Plan.from_dict(plan)
+
+
+def test_problem_round_trips_through_its_data() -> None:
+    """A problem gives back the data it was read from, and reads it again."""
+    data = make_problem([0.1, 0.2], [_ev(target_soc=0.6)])
+    problem = Problem.from_dict(data)
+    assert problem.to_dict() == data
+    again = Problem.from_dict(problem.to_dict())
+    assert again.import_cap_kw.tolist() == problem.import_cap_kw.tolist()
+    assert [d.device_id for d in again.devices] == ["ev"]

@@ -14,6 +14,7 @@ import numpy as np
 from .blocks import DeviceResult
 from .blocks.base import rounded
 from .lp import FloatArray
+from .schema import ProblemError, Reader
 
 if TYPE_CHECKING:
     from .problem import Problem
@@ -220,6 +221,103 @@ class Plan:
             "explanations": self.explanations,
         }
 
+    @classmethod
+    def from_dict(cls, data: object) -> Plan:
+        """Read a plan written by ``to_dict`` (e.g. the last valid plan, stored).
+
+        Raises ProblemError naming the field when the data is not a plan.
+        """
+        plan = Reader(data, "plan")
+        version = plan.integer("version", low=1, high=PLAN_VERSION)
+        if version != PLAN_VERSION:  # pragma: no cover - one version so far
+            raise plan.error("version", f"unsupported version {version}")
+        plan.text("status")
+        solver = plan.obj("solver")
+        report = SolverReport(
+            status=solver.text("status", choices=("optimal", "time_limit", "fallback")),
+            solver_status=solver.text("highs_status"),
+            mip_gap=_number_or(solver, "mip_gap", math.inf),
+            solve_time_s=solver.number("solve_time_s", low=0.0),
+            objective_eur=_number_or(solver, "objective_eur", math.nan),
+            variables=solver.integer("variables", low=0, high=10**9),
+            constraints=solver.integer("constraints", low=0, high=10**9),
+        )
+        solver.reject_unknown()
+        slots = plan.obj("slots")
+        starts = slots.texts("start")
+        n = len(starts)
+        hours = slots.series("hours", n, low=0.0)
+        slots.reject_unknown()
+        grid = plan.obj("grid")
+        series = {
+            key: grid.series(key, n)
+            for key in (
+                "import_kw",
+                "export_kw",
+                "import_cap_kw",
+                "export_cap_kw",
+                "pv_curtailed_kw",
+                "unserved_load_kw",
+                "import_price_eur_per_kwh",
+                "export_price_eur_per_kwh",
+            )
+        }
+        phase_kw = [
+            _row(row, f"{grid.where('phase_kw')}[{i}]", n)
+            for i, row in enumerate(grid.lists("phase_kw"))
+        ]
+        peak = grid.optional_number("capacity_peak_kw")
+        grid.reject_unknown()
+        devices = {
+            device_id: _device_from_dict(value, plan.where(f"devices.{device_id}"), n)
+            for device_id, value in plan.mapping("devices").items()
+        }
+        cost = plan.obj("cost")
+        known = {"import_eur", "export_revenue_eur", "capacity_eur", "total_eur"}
+        known.add("penalties_eur")
+        breakdown = CostBreakdown(
+            import_eur=cost.number("import_eur"),
+            export_revenue_eur=cost.number("export_revenue_eur"),
+            capacity_eur=cost.number("capacity_eur"),
+            device_eur={
+                key: cost.number(key) for key in cost.names() if key not in known
+            },
+            penalties_eur=cost.number("penalties_eur"),
+        )
+        cost.number("total_eur")
+        explanations = plan.texts("explanations")
+        created = plan.time("created")
+        plan.reject_unknown()
+        return cls(
+            created=created,
+            slot_starts=starts,
+            slot_hours=hours,
+            import_kw=series["import_kw"],
+            export_kw=series["export_kw"],
+            import_price=series["import_price_eur_per_kwh"],
+            export_price=series["export_price_eur_per_kwh"],
+            import_cap_kw=series["import_cap_kw"],
+            export_cap_kw=series["export_cap_kw"],
+            pv_curtailed_kw=series["pv_curtailed_kw"],
+            unserved_load_kw=series["unserved_load_kw"],
+            phase_kw=phase_kw,
+            devices=devices,
+            cost=breakdown,
+            capacity_peak_kw=peak,
+            explanations=explanations,
+            solver=report,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Read a plan from JSON text."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            msg = f"plan is not valid JSON: {err.msg} at line {err.lineno}"
+            raise ProblemError(msg) from None
+        return cls.from_dict(data)
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """Return the plan as JSON text, with each series on one line."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -230,3 +328,37 @@ class Plan:
 
 def _finite(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
+
+
+def _number_or(reader: Reader, key: str, missing: float) -> float:
+    return reader.number(key) if reader.has(key) else missing
+
+
+def _row(values: object, where: str, n: int) -> list[float]:
+    row = Reader({"row": values}, where).series("row", n)
+    if len(row) != n:  # pragma: no cover - series() already checks
+        msg = f"{where}: expected {n} values"
+        raise ProblemError(msg)
+    return row
+
+
+def _device_from_dict(data: object, where: str, n: int) -> DeviceResult:
+    reader = Reader(data, where)
+    setpoint = reader.series("setpoint_kw", n)
+    costs_reader = reader.obj("costs_eur")
+    costs = {key: costs_reader.number(key) for key in costs_reader.names()}
+    series: dict[str, list[float]] = {}
+    summary: dict[str, float | str | bool | None] = {}
+    for key in reader.names():
+        if key in {"setpoint_kw", "costs_eur"}:
+            continue
+        value = reader.raw(key)
+        if isinstance(value, list):
+            series[key] = reader.numbers(key) or []
+        elif value is None or isinstance(value, str | bool | int | float):
+            summary[key] = value
+        else:
+            raise reader.error(key, "expected a number, text, flag or list")
+    return DeviceResult(
+        setpoint_kw=setpoint, series=series, costs=costs, summary=summary
+    )

@@ -8,10 +8,10 @@ top of this. ``docs/planner.md`` documents every field.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -72,6 +72,8 @@ class Problem:
     capacity: CapacityTariff | None
     devices: tuple[Block, ...]
     solver: SolverOptions
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The data the problem was read from (see ``to_dict``)."""
 
     @property
     def phase_limit_kw(self) -> float:
@@ -158,7 +160,12 @@ class Problem:
             capacity=capacity,
             devices=tuple(devices),
             solver=solver,
+            source=json.loads(json.dumps(data)),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the problem as JSON-ready data; ``from_dict`` reads it back."""
+        return cast("dict[str, Any]", json.loads(json.dumps(self.source)))
 
     @classmethod
     def from_json(cls, text: str) -> Problem:

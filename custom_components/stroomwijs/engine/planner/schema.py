@@ -185,6 +185,44 @@ class Reader:
             _check_bounds(number, f"{self.where(key)}[{i}]", low=low, high=high)
         return values
 
+    def names(self) -> list[str]:
+        """Return every key present (marking them all as read)."""
+        self._used.update(self._data)
+        return list(self._data)
+
+    def raw(self, key: str) -> object:
+        """Return the value of ``key`` as it is."""
+        return self._get(key)
+
+    def mapping(self, key: str) -> dict[str, object]:
+        """Return an object whose keys are names (e.g. device ids)."""
+        value = self._get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"expected an object, got {_kind(value)}")
+        return {str(k): v for k, v in cast("Mapping[object, object]", value).items()}
+
+    def texts(self, key: str) -> list[str]:
+        """Return a list of strings (empty when absent)."""
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) for v in cast("list[object]", value)
+        ):
+            raise self.error(key, "expected a list of strings")
+        return cast("list[str]", value)
+
+    def lists(self, key: str) -> list[object]:
+        """Return a list of anything (empty when absent)."""
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(key, f"expected a list, got {_kind(value)}")
+        return cast("list[object]", value)
+
     def unknown_keys(self) -> list[str]:
         """Keys present in the data that nothing read (likely typos)."""
         return sorted(set(self._data) - self._used)
