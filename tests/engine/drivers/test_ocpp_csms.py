@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 import ipaddress
 import json
@@ -38,6 +39,7 @@ from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     SimCar,
     SimStation,
+    async_run,
 )
 
 from .conftest import CsmsFactory, wait_for
@@ -472,3 +474,18 @@ async def test_refused_profile_gives_a_clear_error(make_csms: CsmsFactory) -> No
         await charger.async_set_power(-3000.0)
     assert charger.state.last_error is not None
     assert charger.setpoint_w is None
+
+
+async def test_simulator_runner_connects_charges_and_stops(
+    make_csms: CsmsFactory,
+) -> None:
+    """The demo runner plugs in, reports power and stops cleanly on request."""
+    csms = await make_csms(ChargerConfig(charger_id="demo"))
+    sim = OcppSimulator("demo", version="ocpp2.0.1")
+    stop = asyncio.Event()
+    task = asyncio.create_task(async_run(sim, csms.url, stop=stop, tick_s=0.05))
+    charger = csms.chargers["demo"]
+    await wait_for(lambda: (charger.power_w or 0.0) > 0.0, what="charging power")
+    stop.set()
+    await task
+    assert not sim.connected

@@ -725,3 +725,82 @@ class OcppSimulator:
                         connector_id=self.connector_id,
                     )
                 )
+
+
+async def async_run(
+    sim: OcppSimulator,
+    base_url: str,
+    *,
+    stop: asyncio.Event,
+    tick_s: float = 1.0,
+    time_scale: float = 1.0,
+    password: str | None = None,
+    car: SimCar | None = None,
+) -> None:
+    """Run a simulated charger until ``stop``: connect, plug in, report, reconnect.
+
+    ``time_scale`` speeds up the car's physics (60 = a minute per second).
+    """
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await sim.async_connect(base_url, password=password)
+            if sim.boot_status == "Accepted" and sim.transaction_id is None:
+                await sim.async_plug_in(car)
+            delay = 1.0
+            while sim.connected and not stop.is_set():
+                if sim.boot_status == "Accepted":
+                    await sim.async_step(tick_s * time_scale)
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(tick_s):
+                        await stop.wait()
+        except (OSError, ConnectionClosed, TimeoutError) as err:
+            _LOGGER.info("%s: connection failed (%s); retrying", sim.charger_id, err)
+        except Exception as err:  # noqa: BLE001 - a refused handshake, keep trying
+            _LOGGER.warning("%s: %s; retrying", sim.charger_id, err)
+        await sim.async_disconnect()
+        if not stop.is_set():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await stop.wait()
+            delay = min(delay * 2, 30.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one simulated charge point (for the demo and manual testing)."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description="Simulated OCPP charge point")
+    parser.add_argument(
+        "url", help="central system base URL, e.g. ws://127.0.0.1:9000/ocpp/"
+    )
+    parser.add_argument("charger_id")
+    parser.add_argument("--version", choices=VERSIONS, default="ocpp2.1")
+    parser.add_argument("--password")
+    parser.add_argument("--soc", type=float, default=0.5, help="start SoC, 0..1")
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    sim = OcppSimulator(args.charger_id, version=args.version)
+    car = SimCar(
+        soc=args.soc,
+        max_discharge_w=11_000.0 if args.version == "ocpp2.1" else 0.0,
+    )
+
+    async def _run() -> None:
+        await async_run(
+            sim,
+            args.url,
+            stop=asyncio.Event(),
+            password=args.password,
+            time_scale=args.time_scale,
+            car=car,
+        )
+
+    with suppress(KeyboardInterrupt):
+        asyncio.run(_run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

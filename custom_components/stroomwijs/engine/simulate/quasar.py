@@ -259,3 +259,34 @@ class QuasarSimulator:
         if self._server is not None:
             await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a simulated Quasar until interrupted (for the demo)."""
+    import argparse  # noqa: PLC0415
+    import asyncio  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description="Simulated Wallbox Quasar")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5020)
+    parser.add_argument("--soc", type=float, default=0.5, help="start SoC, 0..1")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+
+    async def _serve() -> None:
+        sim = QuasarSimulator(soc=args.soc)
+        port = await sim.async_start(args.host, args.port)
+        _LOGGER.info("simulated Quasar on %s:%s", args.host, port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sim.async_stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
