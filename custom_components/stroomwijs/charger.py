@@ -43,7 +43,7 @@ from .engine.drivers.ocpp import (
     OcppCharger,
     PendingCharger,
 )
-from .engine.drivers.quasar import QuasarCharger, QuasarConfig
+from .engine.drivers.quasar import STATE_NAMES, QuasarCharger, QuasarConfig
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,6 +103,27 @@ def quasar_config(data: dict[str, Any], title: str) -> QuasarConfig:
 
 type ChargerDevice = OcppCharger | QuasarCharger
 
+OCPP_STATES: Final[dict[str, str]] = {
+    # OCPP 2.x charging states and connector statuses
+    "EVConnected": "connected",
+    "Charging": "charging",
+    "SuspendedEV": "suspended_ev",
+    "SuspendedEVSE": "suspended_evse",
+    "Idle": "idle",
+    "Occupied": "connected",
+    "Available": "available",
+    "Reserved": "reserved",
+    "Unavailable": "unavailable",
+    "Faulted": "faulted",
+    # OCPP 1.6 connector statuses
+    "Preparing": "connected",
+    "Finishing": "finishing",
+}
+QUASAR_STATES: Final = frozenset(STATE_NAMES.values())
+CHARGER_STATES: Final = sorted(
+    {*OCPP_STATES.values(), *QUASAR_STATES, "offline", "discharging", "other"}
+)
+
 
 @dataclass(slots=True)
 class ChargerHandle:
@@ -135,16 +156,22 @@ class ChargerHandle:
 
     @property
     def state_name(self) -> str | None:
-        """A short state name."""
+        """The state as one of ``CHARGER_STATES`` (unknown ones as ``other``)."""
         device = self.device
         if isinstance(device, QuasarCharger):
-            return device.state
+            name = device.state
+            if name is None:
+                return None
+            return name if name in QUASAR_STATES else "other"
         state = device.state
         if not state.connected:
             return "offline"
-        if state.charging_state is not None:
-            return state.charging_state
-        return state.connector_status
+        if (device.power_w or 0.0) < 0:
+            return "discharging"
+        raw = state.charging_state or state.connector_status
+        if raw is None:
+            return None
+        return OCPP_STATES.get(raw, "other")
 
     @property
     def limit_w(self) -> float | None:

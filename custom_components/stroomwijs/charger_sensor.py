@@ -17,7 +17,7 @@ from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import ChargerEntity, ChargerHandle, ChargerHub
+from .charger import CHARGER_STATES, ChargerEntity, ChargerHandle, ChargerHub
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +62,8 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
     ChargerSensorDescription(
         key="charger_state",
         translation_key="charger_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=CHARGER_STATES,
         value_fn=lambda handle: handle.state_name,
     ),
     ChargerSensorDescription(

@@ -92,6 +92,7 @@ async def test_ocpp_charger_entities_and_services(
     assert hass.states.get("binary_sensor.garage_connectivity").state == "on"
     assert hass.states.get("binary_sensor.garage_car_plugged_in").state == "on"
     assert float(hass.states.get("sensor.garage_car_charge").state) == 55.0
+    assert hass.states.get("sensor.garage_charger_state").state == "connected"
 
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, next(iter(entry.subentries))), entry.entry_id
@@ -107,6 +108,7 @@ async def test_ocpp_charger_entities_and_services(
     await hass.async_block_till_done()
     assert float(hass.states.get("sensor.garage_charging_power").state) == 11_000.0
     assert float(hass.states.get("sensor.garage_setpoint").state) == 11_000.0
+    assert hass.states.get("sensor.garage_charger_state").state == "charging"
 
     await hass.services.async_call(
         DOMAIN, "pause", {"device_id": device.id}, blocking=True
