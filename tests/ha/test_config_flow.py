@@ -580,3 +580,38 @@ async def test_serial_step_offers_the_ports_it_finds(hass: HomeAssistant) -> Non
     assert selector["options"] == [
         {"value": Port.device, "label": f"{Port.device} - FTDI - P1 cable"}
     ]
+
+
+async def test_homewizard_by_address_reads_its_telegram(
+    hass: HomeAssistant, homewizard_v1: int
+) -> None:
+    """The menu's HomeWizard entry: address and API v1, then the grid step."""
+    result = await _menu(hass, SOURCE_HOMEWIZARD)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: "127.0.0.1:1", CONF_API_VERSION: "v1"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_HOST: f" 127.0.0.1:{homewizard_v1} ", CONF_API_VERSION: "v1"},
+    )
+    assert result["step_id"] == "grid"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
+    )
+    assert result["data"][CONF_HOST] == f"127.0.0.1:{homewizard_v1}"
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.thuis_current_l3").state == "0.86"
+    await unload(hass, result["result"])
+
+
+async def test_homewizard_v2_by_address_goes_to_the_button_step(
+    hass: HomeAssistant,
+) -> None:
+    """Choosing API v2 by address asks for the button press first."""
+    result = await _menu(hass, SOURCE_HOMEWIZARD)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: "192.0.2.10", CONF_API_VERSION: "v2"}
+    )
+    assert result["step_id"] == "authorize"
+    assert result["description_placeholders"] == {"host": "192.0.2.10"}
