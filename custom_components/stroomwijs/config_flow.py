@@ -593,7 +593,17 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
                 settings = _connection_settings(source, user_input)
                 if source == SOURCE_HOMEWIZARD and entry.data.get(CONF_TOKEN):
                     settings[CONF_TOKEN] = entry.data[CONF_TOKEN]
-                error = await _MeterProbe(self).run(settings)
+                probe = _MeterProbe(self)
+                error = await probe.run(settings)
+                found = probe.reading.equipment_id if probe.reading else None
+                if (
+                    error is None
+                    and source in (SOURCE_SERIAL, SOURCE_NETWORK)
+                    and entry.unique_id
+                    and found
+                    and found != entry.unique_id
+                ):
+                    error = "wrong_meter"  # another household's meter
                 updates.update(settings)
             if error is None:
                 data = {

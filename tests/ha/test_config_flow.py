@@ -615,3 +615,32 @@ async def test_homewizard_v2_by_address_goes_to_the_button_step(
     )
     assert result["step_id"] == "authorize"
     assert result["description_placeholders"] == {"host": "192.0.2.10"}
+
+
+async def test_reconfigure_refuses_another_households_meter(
+    hass: HomeAssistant,
+) -> None:
+    """A new address that reaches a different meter (equipment id) is refused."""
+    async with (
+        p1_server([real("telegram_v5.txt")]) as old,
+        p1_server([real("telegram_v5_two_mbus.txt")]) as other,
+    ):
+        entry = network_entry(old)
+        entry.add_to_hass(hass)
+        hass.config_entries.async_update_entry(entry, unique_id="K8EG004046395507")
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        result = await entry.start_reconfigure_flow(hass)
+        fields = {
+            CONF_HOST: "127.0.0.1",
+            CONF_TCP_PORT: other.port,
+            CONF_DSMR_VERSION: "5",
+            CONF_PHASES: "3",
+            CONF_FUSE_A: 25,
+        }
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], fields
+        )
+        assert result["errors"] == {"base": "wrong_meter"}
+        assert entry.data[CONF_TCP_PORT] == old.port
+        await unload(hass, entry)
