@@ -208,6 +208,15 @@ METER_SENSORS: tuple[MeterSensorDescription, ...] = (
         value_fn=lambda r: _w(r.month_peak_w),
     ),
     MeterSensorDescription(
+        key="peak_average",
+        translation_key="peak_average",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda r: _w(r.peak_average_w),
+        has_fn=lambda r: bool(r.peak_history),
+    ),
+    MeterSensorDescription(
         key="month_peak_at",
         translation_key="month_peak_at",
         device_class=SensorDeviceClass.TIMESTAMP,

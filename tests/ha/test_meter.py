@@ -35,6 +35,7 @@ ENTITY_OF = {
     "export_t1_kwh": "energy_export_tariff_1",
     "quarter_average_w": "quarter_hour_average_import",
     "month_peak_w": "monthly_peak",
+    "peak_average_w": "average_monthly_peak_12_months",
     "text_message": "meter_message",
 }
 TOTALS = {

@@ -177,6 +177,7 @@ CASES: tuple[Case, ...] = (
             "quarter_average_source": "meter",
             "month_peak_w": 3064.0,
             "month_peak_at": datetime(2023, 11, 2, 10, 45, tzinfo=UTC),
+            "peak_average_w": (0 + 1862 + 4229 + 4927 + 3064) / 5,
             "import_t1_kwh": 301.548,
         },
     ),

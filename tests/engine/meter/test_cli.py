@@ -68,7 +68,11 @@ async def test_read_prints_json_lines_from_a_loopback_stream() -> None:
     assert last["energy"]["import_t1_kwh"] == 301.548
     assert last["quarter_hour"]["average_w"] == 52.0
     assert last["quarter_hour"]["source"] == "meter"
-    assert last["month_peak"] == {"power_w": 3064.0, "at": "2023-11-02T10:45:00+00:00"}
+    assert last["month_peak"] == {
+        "power_w": 3064.0,
+        "at": "2023-11-02T10:45:00+00:00",
+        "average_12_months_w": pytest.approx(2816.4),
+    }
 
 
 async def test_read_gives_up_with_a_clear_message_when_nothing_valid_arrives() -> None:

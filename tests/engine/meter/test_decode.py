@@ -169,3 +169,14 @@ def test_a_signed_power_register_is_split_into_import_and_export() -> None:
     assert reading.phase_import_w == (0.0, 200.0, 0.0)
     assert reading.phase_export_w == (1000.0, None, 700.0)
     assert reading.phase_net_power_w() == (-1000.0, 200.0, -700.0)
+
+
+def test_twelve_month_peak_average_uses_this_month_and_the_history() -> None:
+    """Fluvius: (3695 + 5980 + 4318 + 2589) / 4 with 1.6.0 as this month."""
+    case = real("telegram_fluvius_v171.txt").decode("ascii")
+    values = TelegramDecoder(resolve_version("5B")).decode(case)
+    reading = Meter().process(values, datetime(2020, 5, 12, 11, 54, tzinfo=UTC))
+    assert reading.peak_average_w == pytest.approx((3695 + 5980 + 4318 + 2589) / 4)
+    assert reading.as_dict()["month_peak"]["average_12_months_w"] == pytest.approx(
+        4145.5
+    )

@@ -113,6 +113,22 @@ class MeterReading:
             len(self.phase_export_w),
         )
 
+    @property
+    def peak_average_w(self) -> float | None:
+        """Mean of the last 12 monthly peaks: this month and the history.
+
+        Belgian capacity tariffs bill this rolling average (with a minimum of
+        2.5 kW per month, which is not applied here). None without history.
+        """
+        if not self.peak_history:
+            return None
+        months = [record.power_w for record in self.peak_history]
+        if self.month_peak_w is not None:
+            months = [*months[-11:], self.month_peak_w]
+        else:
+            months = months[-12:]
+        return sum(months) / len(months)
+
     def phase_net_power_w(self) -> tuple[float | None, ...]:
         """Net power per phase (import minus export), None where unknown."""
         out: list[float | None] = []
@@ -166,6 +182,7 @@ class MeterReading:
             "month_peak": {
                 "power_w": self.month_peak_w,
                 "at": _iso(self.month_peak_at),
+                "average_12_months_w": self.peak_average_w,
             },
             "peak_history": [
                 {
