@@ -315,7 +315,7 @@ class ModelBuilder:
         highs.setOptionValue("mip_abs_gap", float(mip_abs_gap))
         highs.passModel(lp)
         if integer.any():
-            start = self._warm_start(lp, integer, threads, time_limit_s / 4)
+            start = self._warm_start(lp, integer, threads, time_limit_s / 2)
             if start is not None:
                 known = np.nonzero(~np.isnan(start))[0]
                 if known.shape[0] == self.num_cols:

@@ -40,6 +40,8 @@ from .base import (
 from .boiler import WATER_KWH_PER_LITRE_K
 
 COP_RANGE = (1.0, 8.0)
+LONG_AGO_MINUTES = 1e6
+"""Default time in the current state: long enough for any minimum time."""
 TOLERANCE_K = 0.05
 GAS_KWH_PER_M3 = 9.77
 """Calorific (upper) value of Dutch Groningen-quality gas, kWh per m3."""
@@ -91,7 +93,9 @@ class HeatPumpBlock(Block):
             "min_off_minutes", 0.0, low=0.0, high=720.0
         )
         self.is_on = reader.boolean("is_on", default=False)
-        self.state_minutes = reader.number("in_state_for_minutes", 1e6, low=0.0)
+        self.state_minutes = reader.number(
+            "in_state_for_minutes", LONG_AGO_MINUTES, low=0.0
+        )
         dhw = reader.obj("hot_water")
         self.has_dhw = dhw.has("volume_l")
         if self.has_dhw:
@@ -258,7 +262,8 @@ class HeatPumpBlock(Block):
         m.add_terms(rows, down, 1.0)
         run = math.ceil(self.min_on_minutes / slot - 1e-9)
         rest = math.ceil(self.min_off_minutes / slot - 1e-9)
-        m.hint_sequence(on, min_on=run, min_off=rest)
+        tracker = None if self.has_dhw else (lambda x: self._track(x, ctx, run, rest))
+        m.hint_sequence(on, min_on=run, min_off=rest, tracker=tracker)
         for length, events, sign in ((run, up, 1.0), (rest, down, -1.0)):
             if length <= 1:
                 continue
@@ -277,6 +282,46 @@ class HeatPumpBlock(Block):
             keep_slots = min(math.ceil((self.min_off_minutes - held) / slot), n)
             fix = m.add_rows(keep_slots, 0.0, 0.0)
             m.add_terms(fix, on[:keep_slots], 1.0)
+
+    def _track(
+        self, x: FloatArray, ctx: BuildContext, min_on: int, min_off: int
+    ) -> FloatArray:
+        """On/off that follows the relaxed indoor temperatures.
+
+        Switches on when the house would fall behind the relaxed plan, at
+        least at the minimum modulation, and keeps minimum run and off times.
+        """
+        hours = ctx.hours
+        c = self.heat_capacity
+        target = x[self._t_in]
+        gas = x[self._gas] if self._gas is not None else np.zeros(ctx.n)
+        p_min = self.min_modulation * self.max_power_kw
+        on = np.zeros(ctx.n)
+        temp = self.indoor_c
+        slot = ctx.grid.slot_minutes
+        held = math.ceil(min(self.state_minutes, LONG_AGO_MINUTES) / slot)
+        running = self.is_on
+        for t in range(ctx.n):
+            drift = (
+                gas[t] + self.gains_kw[t] + self.heat_loss * (self.outdoor_c[t] - temp)
+            )
+            off = temp + hours[t] * drift / c
+            must_run = running and held < min_on
+            must_rest = not running and held < min_off
+            want = off < target[t] - TOLERANCE_K
+            turn_on = must_run or (want and not must_rest)
+            if turn_on:
+                needed = (target[t] - off) * c / (hours[t] * self.cop[t])
+                power = min(max(needed, p_min), self.max_power_kw)
+                temp = off + hours[t] * self.cop[t] * power / c
+                on[t] = 1.0
+            else:
+                temp = off
+            if turn_on == running:
+                held += 1
+            else:
+                running, held = turn_on, 1
+        return on
 
     def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
         """Compressor power, temperatures, gas use and comfort explanations."""
