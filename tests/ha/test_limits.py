@@ -343,11 +343,19 @@ async def test_guard_curtails_a_real_ocpp_charger_to_hold_a_manual_limit(
                 {"value": 6_000, "duration": {"hours": 1}, "source": "test"},
                 blocking=True,
             )
-            await until(lambda: sim.station.target_power_w() < 6_000, limit=10)
             runtime = entry.runtime_data.limits
             assert runtime is not None
-            kinds = [item.kind.value for item in runtime.guard.log]
-            assert "curtail" in kinds
+            guard = runtime.guard
+            # The station has the profile before the command's reply is back:
+            # wait for the guard to have recorded its intervention.
+            await until(
+                lambda: any(i.kind.value == "curtail" for i in guard.log), limit=10
+            )
+            curtail = next(i for i in guard.log if i.kind.value == "curtail")
+            assert curtail.device_id == "ocpp_garage"
+            assert curtail.to_w is not None
+            assert curtail.to_w < 6_000
+            assert sim.station.target_power_w() < 6_000
             assert runtime.guard.status().limit_source == "manual:test"
         finally:
             await sim.async_disconnect()
