@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-import logging
 import re
 from typing import Any
 
@@ -20,8 +19,6 @@ from dsmr_parser.parsers import TelegramParser
 
 from .models import PeakRecord, TelegramValues
 from .versions import DsmrVersion
-
-_LOGGER = logging.getLogger(__name__)
 
 _POWER_FACTORS = {"kW": Decimal(1000), "W": Decimal(1), "MW": Decimal(1_000_000)}
 _ENERGY_FACTORS = {"kWh": Decimal(1), "Wh": Decimal("0.001"), "MWh": Decimal(1000)}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from aiohttp import ClientSession
 from homewizard_energy import HomeWizardEnergy, HomeWizardEnergyV1, HomeWizardEnergyV2
@@ -28,8 +27,6 @@ from homewizard_energy.errors import (
 from .core import Meter
 from .decode import TelegramDecoder, TelegramError, detect_version, normalise_line_ends
 from .versions import VERSIONS
-
-_LOGGER = logging.getLogger(__name__)
 
 API_V1 = "v1"
 API_V2 = "v2"

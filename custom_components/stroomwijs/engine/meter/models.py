@@ -12,7 +12,7 @@ value for that phase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -223,7 +223,6 @@ class MeterStats:
     """Failed connection attempts and lost connections."""
     last_error: str | None = None
     last_telegram_at: datetime | None = None
-    extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as plain data (for diagnostics and JSON)."""

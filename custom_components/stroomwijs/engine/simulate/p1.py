@@ -17,15 +17,13 @@ import asyncio
 from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import itertools
-import logging
 from typing import Self
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_LOGGER = logging.getLogger(__name__)
 LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")
 SMARTY_AUTH_KEY = "00112233445566778899AABBCCDDEEFF"
 """The public authentication key of every Luxembourg Smarty meter."""
@@ -341,8 +339,3 @@ class P1TelegramServer:
         finally:
             self._clients.discard(writer)
             writer.close()
-
-
-def now_utc() -> datetime:
-    """Return the current time (aware, UTC)."""
-    return datetime.now(UTC)
