@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from custom_components.stroomwijs.engine.guard import InterventionKind
@@ -134,3 +136,23 @@ async def test_dim_per_device_cap_holds_each_device_at_4_2_kw() -> None:
     cap[0] = None
     await rig.run(90)
     assert rig.ev.setpoint_w == 11_040
+
+
+async def test_hanging_device_times_out_and_the_guard_moves_on() -> None:
+    """A charger that never answers blocks nothing: the boiler goes instead."""
+    window = evening_window(time(14, 0), time(18, 0), 14_000)
+    rig = build_rig(start=START + timedelta(seconds=1), windows=(window,))
+    rig.guard.config = replace(
+        rig.guard.config, command_timeout=timedelta(milliseconds=50)
+    )
+
+    async def hang(setpoint_w: float) -> None:
+        await asyncio.sleep(10)
+
+    rig.ev.async_set_power = hang  # type: ignore[method-assign]
+    await rig.run(5)
+    failed = [i for i in rig.log if i.kind is InterventionKind.COMMAND_FAILED]
+    assert failed
+    assert failed[0].device_id == "ev"
+    assert "no answer" in failed[0].reason
+    assert rig.boiler.is_on is False

@@ -106,6 +106,9 @@ class GuardConfig:
     """Readings missing this long count as "P1 data lost"."""
     lookahead: timedelta | None = None
     """Act on a limit this early; None: the slowest device's reaction delay."""
+    command_timeout: timedelta = timedelta(seconds=3)
+    """A device that has not taken a command by then counts as failed, and the
+    guard moves on to the next one (a hanging device never blocks it)."""
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
@@ -117,6 +120,8 @@ class GuardConfig:
             raise ValueError("need 0 <= stagger_min <= stagger_max")
         if self.data_timeout <= timedelta(0):
             raise ValueError("the data timeout must be positive")
+        if self.command_timeout <= timedelta(0):
+            raise ValueError("the command timeout must be positive")
 
 
 @dataclass(kw_only=True)
@@ -544,18 +549,30 @@ class Guard:
         state = self._state[gd.device_id]
         before = self._power(gd)
         device = gd.device
+        timeout = self.config.command_timeout.total_seconds()
+        failure: str | None
         try:
-            if isinstance(device, PowerSettable):
-                await device.async_set_power(target_w)
-            elif isinstance(device, Switchable):
-                on = target_w > 0
-                await device.async_switch(on)
-                target_w = device.rated_power_w if on else 0.0
-                state.switched_at = now
-                state.was_on = on
+            async with asyncio.timeout(timeout):
+                if isinstance(device, PowerSettable):
+                    await device.async_set_power(target_w)
+                elif isinstance(device, Switchable):
+                    on = target_w > 0
+                    await device.async_switch(on)
+                    target_w = device.rated_power_w if on else 0.0
+                    state.switched_at = now
+                    state.was_on = on
         except DeviceUnavailableError as err:
+            failure = str(err) or type(err).__name__
+        except TimeoutError:
+            failure = f"no answer within {timeout:g} s"
+        except Exception as err:  # a driver bug must not stop the guard
+            _LOGGER.exception("command to %s failed", gd.device_id)
+            failure = f"{type(err).__name__}: {err}"
+        else:
+            failure = None
+        if failure is not None:
             self._record(
-                now, InterventionKind.COMMAND_FAILED, gd, before, target_w, str(err)
+                now, InterventionKind.COMMAND_FAILED, gd, before, target_w, failure
             )
             return False
         state.target_w = target_w
