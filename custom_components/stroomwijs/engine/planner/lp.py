@@ -217,7 +217,7 @@ class ModelBuilder:
             units.append(_Unit(cols=rest, plain=True))
         for unit in units:
             if time.perf_counter() > deadline:
-                return None
+                break  # out of budget: hand HiGHS what is fixed so far
             best: tuple[float, FloatArray] | None = None
             for threshold in unit.candidates():
                 cols, values = unit.round(x, threshold)
@@ -314,6 +314,7 @@ class ModelBuilder:
         highs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         highs.setOptionValue("mip_abs_gap", float(mip_abs_gap))
         highs.passModel(lp)
+        start: FloatArray | None = None
         if integer.any():
             start = self._warm_start(lp, integer, threads, time_limit_s / 2)
             if start is not None:
@@ -332,6 +333,17 @@ class ModelBuilder:
         model_status = highs.getModelStatus()
         info = highs.getInfo()
         has_solution = info.primal_solution_status == highspy.kSolutionStatusFeasible
+        if not has_solution and start is not None and not np.isnan(start).any():
+            # HiGHS ran out of time before it even took our start: use it.
+            objective = float(lp.col_cost_ @ start) + self.offset
+            return Solution(
+                values=start,
+                status=SolveStatus.TIME_LIMIT,
+                solver_status=highs.modelStatusToString(model_status),
+                mip_gap=float("inf"),
+                objective=objective,
+                solve_time_s=elapsed,
+            )
         if not has_solution:
             return Solution(
                 values=np.zeros(self.num_cols),
