@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
+from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.guard import InterventionKind
 
 from .support import build_rig, evening_window
@@ -156,3 +157,19 @@ async def test_hanging_device_times_out_and_the_guard_moves_on() -> None:
     assert failed[0].device_id == "ev"
     assert "no answer" in failed[0].reason
     assert rig.boiler.is_on is False
+
+
+async def test_plan_increase_is_clamped_by_the_fullest_phase() -> None:
+    """Total power has room but phase L2 has not: the plan is held back there."""
+    rig = build_rig(start=START, grid=GridConnection(phases=3, fuse_a=25))
+    await rig.guard.async_set_plan("ev", 4_140, rig.house.now)
+    await rig.run(10)
+    assert not [i for i in rig.log if i.kind is InterventionKind.CURTAIL]
+    await rig.guard.async_set_plan("ev", 11_040, rig.house.now)
+    clamped = [i for i in rig.log if i.kind is InterventionKind.PLAN_CLAMPED]
+    assert clamped
+    assert clamped[-1].to_w is not None
+    assert 4_140 < clamped[-1].to_w < 8_000
+    await rig.run(10)
+    assert all((r.phase_currents_a[1] or 0) <= 24.0 for r in rig.house.history[-8:])
+    assert not [i for i in rig.log if i.kind is InterventionKind.CURTAIL]

@@ -848,7 +848,7 @@ class Guard:
         cap = self._cap(gd)
         target = wish if cap is None else min(wish, cap)
         if target > power + _EPSILON_W:
-            headroom = self._headroom(now)
+            headroom = self._headroom(now, gd)
             if target - power > headroom:
                 allowed = power + max(headroom, 0.0)
                 device = gd.device
@@ -877,13 +877,16 @@ class Guard:
                 return
         await self._command(gd, target, now, kind, "follow setpoint")
 
-    def _headroom(self, now: datetime) -> float:
+    def _headroom(self, now: datetime, gd: GuardedDevice) -> float:
+        """Return how much more ``gd`` may draw now (total and on its phases)."""
         reading = self._last_reading
         if reading is None or self._data_lost:
             return 0.0
-        pending, _ = self._pending(now)
+        pending, pending_phase = self._pending(now)
         limit_w = self._import_limit_w - self.config.margin_w
-        return limit_w - (reading.net_power_w + pending)
+        total = limit_w - (reading.net_power_w + pending)
+        needs = self._phase_needs(reading, pending_phase)
+        return min(total, *(-needs[p] * len(gd.phases) for p in gd.phases))
 
     async def _to_safe_minimum(self, gd: GuardedDevice, now: datetime) -> None:
         device = gd.device
