@@ -70,6 +70,8 @@ class InterventionKind(StrEnum):
     DATA_RESTORED = "data_restored"
     COMMAND_FAILED = "command_failed"
     LIMIT_CHANGED = "limit_changed"
+    ABSORB = "absorb"
+    ABSORB_END = "absorb_end"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +165,8 @@ class _State:
     curtailed_at: datetime | None = None
     switched_at: datetime | None = None
     was_on: bool | None = None
+    absorb_from_w: float | None = None
+    """Power before the guard raised the device to take up excess export."""
     pending: list[tuple[datetime, float]] = field(default_factory=list)
 
 
@@ -220,6 +224,9 @@ class Guard:
         self._limit_key: tuple[float, str] | None = None
         self._import_limit_w = config.grid.max_power_w
         self._limit_source = "fuse"
+        self._export_limit_w: float | None = None
+        self._export_source: str | None = None
+        self._next_absorb_end: datetime | None = None
         self._override_notice: str | None = None
         self._latest: GridMeasurement | None = None
         self._started: datetime | None = None
@@ -395,8 +402,16 @@ class Guard:
         await self._enforce_caps(now, reading)
         if need_total > 0 or any(n > 0 for n in need_phase):
             await self._curtail(now, need_total, need_phase)
+            return
+        await self._release(now, limit_w - expected, need_phase)
+        if self._export_limit_w is not None:
+            export_room = self._export_limit_w - self.config.margin_w + expected
+            if export_room < 0:
+                await self._absorb(now, -export_room, limit_w - expected, need_phase)
+                return
+            await self._end_absorb(now, export_room)
         else:
-            await self._release(now, limit_w - expected, need_phase)
+            await self._end_absorb(now, math.inf)
 
     # ------------------------------------------------------------ helpers
 
@@ -460,10 +475,17 @@ class Guard:
                 observe = getattr(source_obj, "observe", None)
                 if callable(observe):
                     observe(reading.timestamp, reading.quarter_average_w)
+            export: tuple[float, str] | None = None
             for at in (now, now + self._lookahead):
                 eff: EffectiveLimit = self._limits.effective(at)
                 if eff.import_w is not None and eff.import_w < value:
                     value, source = eff.import_w, eff.import_source or "dso"
+                if eff.export_w is not None and (
+                    export is None or eff.export_w < export[0]
+                ):
+                    export = (eff.export_w, eff.export_source or "dso")
+            self._export_limit_w = None if export is None else export[0]
+            self._export_source = None if export is None else export[1]
         limit_w = value - self.config.margin_w
         key = (round(value, 1), source)
         if key != self._limit_key:
@@ -717,6 +739,7 @@ class Guard:
             )
             if await self._command(gd, target, now, kind, reason):
                 state.curtailed = True
+                state.absorb_from_w = None
                 state.curtailed_at = now
                 self._last_curtail = now
                 reduction = power - target
@@ -838,7 +861,110 @@ class Guard:
         high = self.config.stagger_max.total_seconds()
         return timedelta(seconds=self._rng.uniform(low, high))
 
-    # ------------------------------------------------------------- wishes
+    # ------------------------------------------------------- export limit
+
+    def _absorb_ceiling(self, gd: GuardedDevice) -> float | None:
+        """Highest power the device may be raised to for absorbing export."""
+        device = gd.device
+        state = self._state[gd.device_id]
+        blocked = (
+            state.override_w is not None
+            or state.curtailed
+            or not device.available
+            or gd.priority is CurtailPriority.WHITE_GOODS
+            or (isinstance(device, Bidirectional) and not device.plugged_in)
+            or (
+                isinstance(device, Thermal)
+                and device.temperature_c is not None
+                and device.temperature_c >= device.comfort.max_c
+            )
+        )
+        ceiling: float | None = None
+        if blocked:
+            pass
+        elif isinstance(device, PowerSettable):
+            cap = self._cap(gd)
+            ceiling = device.power_range.max_w
+            ceiling = ceiling if cap is None else min(ceiling, cap)
+        elif isinstance(device, Switchable) and not device.is_on:
+            since = state.switched_at
+            reading = self._last_reading
+            resting = (
+                since is not None
+                and reading is not None
+                and reading.timestamp - since < device.min_off_time
+            )
+            ceiling = None if resting else device.rated_power_w
+        return ceiling
+
+    async def _absorb(
+        self,
+        now: datetime,
+        excess: float,
+        import_room: float,
+        need_phase: list[float],
+    ) -> None:
+        """Raise loads to take up export above the export limit.
+
+        Loads go up only as far as the excess (an on/off load only if its
+        whole power fits in it), so absorbing never creates new import.
+        """
+        del import_room
+        self._next_absorb_end = None
+        for gd in self._order():
+            if excess <= _EPSILON_W:
+                return
+            ceiling = self._absorb_ceiling(gd)
+            if ceiling is None:
+                continue
+            power = self._power(gd)
+            room = min(
+                excess,
+                *(-need_phase[p] * len(gd.phases) for p in gd.phases),
+            )
+            wanted = min(ceiling, power + room)
+            device = gd.device
+            if isinstance(device, PowerSettable):
+                rng = device.power_range
+                if 0 < wanted < rng.min_active_w or -rng.min_active_w < wanted < 0:
+                    wanted = 0.0 if power >= 0 else -rng.min_active_w
+            if wanted <= power + _EPSILON_W:
+                continue
+            state = self._state[gd.device_id]
+            reason = f"export over the {self._export_source} limit by {excess:.0f} W"
+            from_w = power if state.absorb_from_w is None else state.absorb_from_w
+            if await self._command(gd, wanted, now, InterventionKind.ABSORB, reason):
+                state.absorb_from_w = from_w
+                excess -= wanted - power
+
+    async def _end_absorb(self, now: datetime, export_room: float) -> None:
+        """Bring raised loads back, one at a time, once export has room."""
+        raised = [
+            gd
+            for gd in self._order()
+            if self._state[gd.device_id].absorb_from_w is not None
+        ]
+        if not raised or any(state.pending for state in self._state.values()):
+            return
+        if self._next_absorb_end is None:
+            self._next_absorb_end = now + self._stagger()
+            return
+        if now < self._next_absorb_end:
+            return
+        for gd in reversed(raised):
+            state = self._state[gd.device_id]
+            back_to = state.plan_w if state.plan_w is not None else state.absorb_from_w
+            assert back_to is not None  # noqa: S101 - raised devices have one
+            power = self._power(gd)
+            drop = power - back_to
+            if drop > export_room - self.config.release_hysteresis_w:
+                continue
+            if await self._command(
+                gd, back_to, now, InterventionKind.ABSORB_END, "export has room again"
+            ):
+                state.absorb_from_w = None
+                break
+        self._next_absorb_end = now + self._stagger()
 
     async def _apply_wish(
         self, gd: GuardedDevice, wish: float, now: datetime, kind: InterventionKind
