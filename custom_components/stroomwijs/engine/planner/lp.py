@@ -316,7 +316,9 @@ class ModelBuilder:
         highs.passModel(lp)
         start: FloatArray | None = None
         if integer.any():
-            start = self._warm_start(lp, integer, threads, time_limit_s / 2)
+            start = self._warm_start(
+                lp, integer, threads, time_limit_s * WARM_START_SHARE
+            )
             if start is not None:
                 known = np.nonzero(~np.isnan(start))[0]
                 if known.shape[0] == self.num_cols:
@@ -386,6 +388,9 @@ def _as_solution(values: FloatArray) -> highspy.HighsSolution:
     return solution
 
 
+WARM_START_SHARE = 0.8
+"""Share of the time limit the warm start may use: a complete start matters
+more than HiGHS's first fraction of a second."""
 WARM_START_SLACK = 0.002
 GIVE_UP_SHARE = 0.05
 """A device whose best rounding costs 5 % more is left to HiGHS to complete."""
