@@ -97,6 +97,7 @@ def _build_core(problem: Problem, ctx: BuildContext) -> _Core:
         (-prices.export_eur_per_kwh + SELF_CONSUMPTION_EUR_PER_KWH) * hours,
     )
     ctx.import_cols = imp
+    ctx.export_cols = exp
     arbitrage = np.nonzero(
         prices.export_eur_per_kwh
         >= prices.import_eur_per_kwh - 2 * SELF_CONSUMPTION_EUR_PER_KWH

@@ -68,6 +68,8 @@ class BuildContext:
     """A tiny EUR/kWh that grows over the horizon: earlier wins a tie."""
     import_cols: IndexArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Grid import per slot (set by the core before the blocks build)."""
+    export_cols: IndexArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Grid export per slot (set by the core before the blocks build)."""
     power_terms: list[PowerTerm] = field(default_factory=list)
     export_sources: list[PowerTerm] = field(default_factory=list)
 

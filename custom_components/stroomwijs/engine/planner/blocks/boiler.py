@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from custom_components.stroomwijs.engine.planner.lp import FloatArray, IndexArray
+from custom_components.stroomwijs.engine.planner.prices import Prices
 from custom_components.stroomwijs.engine.planner.schema import Reader
 from custom_components.stroomwijs.engine.planner.timegrid import TimeGrid
 
@@ -36,6 +37,8 @@ from .base import (
 )
 
 WATER_KWH_PER_LITRE_K = 4.186 / 3600.0
+DP_STEP_K = 0.1
+"""Temperature step of the warm start's dynamic programme."""
 TOLERANCE_K = 0.05
 
 
@@ -155,22 +158,81 @@ class BoilerBlock(Block):
                 m.add_terms(hot, self._leg, -lift)
 
     def _track(self, x: FloatArray, ctx: BuildContext) -> FloatArray:
-        """On/off that keeps the tank at or above the relaxed temperatures."""
+        """On/off for the warm start: the cheapest schedule for this tank.
+
+        With every other device held where the relaxation put it, each slot
+        has a marginal cost for running the element (import, or PV surplus
+        that would otherwise be exported). A dynamic programme over the tank
+        temperature (0.1 K steps) then picks the cheapest on/off schedule
+        that keeps the water hot and reaches the legionella temperature in
+        the slot the relaxation chose.
+        """
+        n = ctx.n
         hours = ctx.hours
         cap = self.capacity_kwh_per_k
         ua = self.loss_w_per_k / 1000.0
-        target = x[self._temp]
-        on = np.zeros(ctx.n)
+        prices = ctx.prices
+        own = self.power_kw * x[self._on]
+        base = x[ctx.import_cols] - x[ctx.export_cols] - own
+        with_on = base + self.power_kw
+        cost_off = _exchange_cost(base, prices, hours)
+        cost_on = _exchange_cost(with_on, prices, hours)
+        cost_on[with_on > ctx.import_cap_kw + 1e-6] = np.inf
+        legionella = -1
+        if self._leg is not None and (x[self._leg] > 0.5).any():  # noqa: PLR2004
+            legionella = self.legionella_slots[int(np.argmax(x[self._leg]))]
+        low = min(self.temperature_c, self.min_c) - 10.0
+        high = max(self.max_c, self.temperature_c)
+        grid_t = np.arange(low, high + DP_STEP_K, DP_STEP_K, dtype=np.float64)
+        value: FloatArray = -terminal_value(ctx, cap / self.efficiency) * (
+            grid_t - self.min_c
+        )
+        keep = 1.0 - ua * hours / cap
+        drift = (ua * self.room_c * hours - self.draw_kwh) / cap
+        lift = self.efficiency * self.power_kw * hours / cap
+        choice = np.zeros((n, grid_t.shape[0]), dtype=np.bool_)
+        for t in range(n - 1, -1, -1):
+            after_off = keep[t] * grid_t + drift[t]
+            after_on = after_off + lift[t]
+            total_off = cost_off[t] + self._dp_step(
+                after_off, grid_t, value, t, legionella
+            )
+            total_on = cost_on[t] + self._dp_step(
+                after_on, grid_t, value, t, legionella
+            )
+            choice[t] = total_on < total_off
+            value = np.minimum(total_on, total_off)
+        on = np.zeros(n)
         temp = self.temperature_c
-        for t in range(ctx.n):
-            off = temp + (ua * (self.room_c - temp) * hours[t] - self.draw_kwh[t]) / cap
-            heated = off + self.efficiency * self.power_kw * hours[t] / cap
-            if off < target[t] - TOLERANCE_K and heated <= self.max_c + 1e-6:
+        for t in range(n):
+            index = int(
+                np.clip(np.rint((temp - low) / DP_STEP_K), 0, grid_t.shape[0] - 1)
+            )
+            temp = keep[t] * temp + drift[t]
+            if choice[t, index] and temp + lift[t] <= self.max_c + 1e-6:
                 on[t] = 1.0
-                temp = heated
-            else:
-                temp = off
+                temp += lift[t]
         return on
+
+    def _dp_step(
+        self,
+        after: FloatArray,
+        grid_t: FloatArray,
+        value: FloatArray,
+        t: int,
+        legionella: int,
+    ) -> FloatArray:
+        """Cost-to-go after a slot ends at temperatures ``after``."""
+        ctx_hours = self.grid.hours[t]
+        future: FloatArray = np.interp(after, grid_t, value).astype(np.float64)
+        cold = np.clip(self.min_c - after, 0.0, None)
+        future = future + PENALTY_HOT_WATER_EUR_PER_KH * ctx_hours * cold
+        if t == legionella:
+            future = future + PENALTY_HOT_WATER_EUR_PER_KH * np.clip(
+                self.legionella_c - after, 0.0, None
+            )
+        future[after > self.max_c + 1e-6] = np.inf
+        return future
 
     def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
         """Element power, tank temperature and hot-water explanations."""
@@ -209,3 +271,12 @@ class BoilerBlock(Block):
     def safe_power_kw(self, ctx: BuildContext) -> FloatArray:
         """Off in the fallback plan; the tank coasts on its stored heat."""
         return np.zeros(ctx.n)
+
+
+def _exchange_cost(net_kw: FloatArray, prices: Prices, hours: FloatArray) -> FloatArray:
+    """EUR for a slot's net grid exchange (import positive)."""
+    cost: FloatArray = (
+        np.maximum(net_kw, 0.0) * prices.import_eur_per_kwh
+        - np.maximum(-net_kw, 0.0) * prices.export_eur_per_kwh
+    ) * hours
+    return cost
