@@ -532,3 +532,57 @@ def test_problem_round_trips_through_its_data() -> None:
     again = Problem.from_dict(problem.to_dict())
     assert again.import_cap_kw.tolist() == problem.import_cap_kw.tolist()
     assert [d.device_id for d in again.devices] == ["ev"]
+
+
+def test_heat_pump_keeps_its_hot_water_tank_above_the_minimum() -> None:
+    """A shower draw is prepared for: the tank never drops below 45 degC."""
+    draws = [0.0] * 16
+    draws[10] = 2.0
+    hp = {
+        "id": "hp",
+        "kind": "heat_pump",
+        "max_power_kw": 3.0,
+        "min_modulation": 0.0,
+        "outdoor_c": 5.0,
+        "house": {
+            "heat_capacity_kwh_per_k": 10.0,
+            "heat_loss_kw_per_k": 0.15,
+            "indoor_c": 21.0,
+        },
+        "hot_water": {"volume_l": 200.0, "temperature_c": 47.0, "draw_kwh": draws},
+    }
+    plan = plan_for(make_problem([0.2] * 16, [hp]))
+    result = plan.devices["hp"]
+    assert min(result.series["tank_c"]) >= 45.0 - 1e-3
+    assert sum(result.series["hot_water_kw"]) > 0
+    assert plan.explanations == []
+
+
+def test_home_battery_shifts_only_when_the_spread_beats_its_losses() -> None:
+    """90 % round trip: a 0.10 -> 0.40 spread pays, a 0.30 -> 0.32 one does not."""
+    battery = {
+        "id": "bat",
+        "kind": "battery",
+        "capacity_kwh": 10.0,
+        "soc": 0.0,
+        "max_charge_kw": 4.0,
+        "round_trip_efficiency": 0.9,
+    }
+    prices = {"energy_tax_eur_per_kwh": 0.0, "vat": 0.0, "export": {"basis": "import"}}
+    wide = make_problem([0.1, 0.4], [battery], base_load_kw=4.0)
+    wide["prices"].update(prices)
+    plan = plan_for(wide)
+    assert plan.devices["bat"].setpoint_kw[0] == pytest.approx(4.0, abs=1e-3)
+    assert plan.devices["bat"].setpoint_kw[1] < -3.0
+    narrow = make_problem([0.30, 0.32], [battery], base_load_kw=4.0)
+    narrow["prices"].update(prices)
+    assert plan_for(narrow).devices["bat"].setpoint_kw == pytest.approx(
+        [0, 0], abs=1e-6
+    )
+
+
+def test_ev_departure_before_arrival_is_rejected() -> None:
+    """A session that ends before it starts is a clear error."""
+    ev = _ev(arrival="2025-10-15T06:00:00Z", departure="2025-10-15T05:00:00Z")
+    with pytest.raises(ProblemError, match=r"devices\[0\]\.departure: must be after"):
+        Problem.from_dict(make_problem([0.1] * 4, [ev]))

@@ -88,6 +88,8 @@ class EvBlock(Block):
         departure = reader.optional_time("departure")
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
         reader.reject_unknown()
+        if arrival and departure and departure <= arrival:
+            raise reader.error("departure", "must be after arrival")
 
         self.first = grid.index_at_or_after(arrival) if arrival else 0
         self.last = grid.index_at_or_after(departure) if departure else grid.count
