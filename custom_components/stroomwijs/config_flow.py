@@ -10,6 +10,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_NAME
@@ -78,6 +79,7 @@ from .entity_source import (
     CONF_POWER_ENTITY,
     CONF_VOLTAGE_ENTITIES,
 )
+from .limits_flow import SUBENTRY_GRID_LIMIT, GridLimitSubentryFlow
 
 PROBE_TIMEOUT = 20.0
 """Seconds the flow waits for a first valid telegram."""
@@ -355,6 +357,17 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
     ) -> StroomwijsOptionsFlow:
         """Return the options flow."""
         return StroomwijsOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Chargers and DSO limit sources are subentries of the household."""
+        return {
+            **super().async_get_supported_subentry_types(config_entry),
+            SUBENTRY_GRID_LIMIT: GridLimitSubentryFlow,
+        }
 
     async def async_step_user(
         self,

@@ -14,12 +14,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import (
     async_track_state_change_event,
     async_track_time_interval,
@@ -50,6 +57,25 @@ from .engine.limits import (
 )
 from .engine.limits.openadr import OpenAdrClient, OpenAdrVen
 from .engine.meter.models import MeterReading
+from .limits_flow import (
+    CONF_BUDGET_W,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_DEVICES,
+    CONF_ENTITY,
+    CONF_FAILSAFE_W,
+    CONF_LIMIT_KIND,
+    CONF_MODE,
+    CONF_PROGRAMS,
+    CONF_TIMEOUT_MIN,
+    CONF_URL,
+    KIND_CAPACITY,
+    KIND_DIM,
+    KIND_OPENADR,
+    KIND_WINDOW,
+    SUBENTRY_GRID_LIMIT,
+    window_from_data,
+)
 from .models import StroomwijsConfigEntry
 
 CONF_LIMIT_WINDOWS: Final = "limit_windows"
@@ -69,6 +95,8 @@ CONF_DIM_MODE: Final = "dim_mode"
 CONF_GUARD_MARGIN_W: Final = "guard_margin_w"
 CONF_GUARD_DATA_TIMEOUT_S: Final = "guard_data_timeout_s"
 CONF_MANUAL_DURATION_MIN: Final = "manual_limit_duration_min"
+CONF_OPENADR_VENS: Final = "openadr_vens"
+"""Derived: every VTN to follow (options and subentries)."""
 
 DEFAULT_MANUAL_DURATION: Final = timedelta(hours=4)
 REFRESH_INTERVAL: Final = timedelta(seconds=5)
@@ -90,6 +118,7 @@ class LimitsRuntime:
     guard: Guard
     manual_duration: timedelta = DEFAULT_MANUAL_DURATION
     ven: OpenAdrVen | None = None
+    vens: list[OpenAdrVen] = field(default_factory=list)
     capacity: CapacityTariffSource | None = None
     dim: DimInputSource | None = None
     effective: EffectiveLimit | None = None
@@ -179,19 +208,75 @@ class LimitsRuntime:
         self.notify()
 
 
+def _settings(entry: StroomwijsConfigEntry) -> dict[str, Any]:
+    """Merge the entry's data and options with its grid-limit subentries."""
+    settings: dict[str, Any] = {**entry.data, **entry.options}
+    windows = list(settings.get(CONF_LIMIT_WINDOWS, []))
+    vens: list[dict[str, Any]] = []
+    if settings.get(CONF_OPENADR_URL):
+        vens.append(settings)
+    for sub in entry.subentries.values():
+        if sub.subentry_type != SUBENTRY_GRID_LIMIT:
+            continue
+        data = dict(sub.data)
+        kind = data.get(CONF_LIMIT_KIND)
+        if kind == KIND_WINDOW:
+            windows.append(data)
+        elif kind == KIND_OPENADR:
+            vens.append(
+                {
+                    CONF_OPENADR_URL: data[CONF_URL],
+                    CONF_OPENADR_CLIENT_ID: data[CONF_CLIENT_ID],
+                    CONF_OPENADR_CLIENT_SECRET: data[CONF_CLIENT_SECRET],
+                    CONF_EAN: data[CONF_EAN],
+                    CONF_OPENADR_PROGRAMS: data.get(CONF_PROGRAMS) or [],
+                    CONF_FAILSAFE_IMPORT_W: data.get(CONF_FAILSAFE_W, 4_200),
+                    CONF_SIGNAL_TIMEOUT_MIN: data.get(CONF_TIMEOUT_MIN, 15),
+                }
+            )
+        elif kind == KIND_CAPACITY:
+            settings[CONF_CAPACITY_TARGET] = data.get(CONF_BUDGET_W) or True
+        elif kind == KIND_DIM:
+            settings[CONF_DIM_ENTITY] = data[CONF_ENTITY]
+            settings[CONF_DIM_DEVICES] = data.get(CONF_DEVICES, 1)
+            settings[CONF_DIM_MODE] = data.get(CONF_MODE, DimMode.CONNECTION.value)
+    settings[CONF_LIMIT_WINDOWS] = windows
+    settings[CONF_OPENADR_VENS] = vens
+    return settings
+
+
+def _reload_on_limit_subentries(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry
+) -> None:
+    """Reload the household when a grid-limit subentry is added or removed."""
+    known = _limit_subentries(entry)
+
+    @callback
+    def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
+        if (
+            change is not ConfigEntryChange.UPDATED
+            or changed.entry_id != entry.entry_id
+            or changed.state is not ConfigEntryState.LOADED
+        ):
+            return
+        if _limit_subentries(changed) != known:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _entry_changed)
+    )
+
+
+def _limit_subentries(entry: ConfigEntry[Any]) -> frozenset[str]:
+    return frozenset(
+        sid
+        for sid, sub in entry.subentries.items()
+        if sub.subentry_type == SUBENTRY_GRID_LIMIT
+    )
+
+
 def _windows(options: dict[str, Any]) -> list[TimeWindow]:
-    return [
-        TimeWindow(
-            start=time.fromisoformat(str(raw["start"])),
-            end=time.fromisoformat(str(raw["end"])),
-            import_w=raw.get("import_w"),
-            export_w=raw.get("export_w"),
-            weekdays=frozenset(raw.get("weekdays", range(7))),
-            months=frozenset(raw.get("months", range(1, 13))),
-            label=str(raw.get("label", "window")),
-        )
-        for raw in options.get(CONF_LIMIT_WINDOWS, [])
-    ]
+    return [window_from_data(raw) for raw in options.get(CONF_LIMIT_WINDOWS, [])]
 
 
 def _guarded_devices(entry: StroomwijsConfigEntry) -> list[GuardedDevice]:
@@ -227,7 +312,7 @@ async def async_setup_limits(
     hass: HomeAssistant, entry: StroomwijsConfigEntry
 ) -> LimitsRuntime:
     """Build the limit sources and the guard of one household."""
-    settings = {**entry.data, **entry.options}
+    settings = _settings(entry)
     runtime_data = entry.runtime_data
     grid = runtime_data.grid
     now = dt_util.utcnow()
@@ -239,22 +324,24 @@ async def async_setup_limits(
         stack.add(
             StaticWindowSource(windows, time_zone=str(dt_util.get_default_time_zone()))
         )
-    ven: OpenAdrVen | None = None
-    if settings.get(CONF_OPENADR_URL):
+    vens: list[OpenAdrVen] = []
+    for config in settings.get(CONF_OPENADR_VENS, []):
         client = OpenAdrClient(
             async_get_clientsession(hass),
-            str(settings[CONF_OPENADR_URL]),
-            client_id=str(settings[CONF_OPENADR_CLIENT_ID]),
-            client_secret=str(settings[CONF_OPENADR_CLIENT_SECRET]),
+            str(config[CONF_OPENADR_URL]),
+            client_id=str(config[CONF_OPENADR_CLIENT_ID]),
+            client_secret=str(config[CONF_OPENADR_CLIENT_SECRET]),
         )
         ven = OpenAdrVen(
             client,
-            ean=str(settings[CONF_EAN]),
-            programs=settings.get(CONF_OPENADR_PROGRAMS) or None,
-            failsafe_import_w=float(settings.get(CONF_FAILSAFE_IMPORT_W, 4_200)),
-            timeout=timedelta(minutes=float(settings.get(CONF_SIGNAL_TIMEOUT_MIN, 15))),
+            ean=str(config[CONF_EAN]),
+            programs=config.get(CONF_OPENADR_PROGRAMS) or None,
+            failsafe_import_w=float(config.get(CONF_FAILSAFE_IMPORT_W, 4_200)),
+            timeout=timedelta(minutes=float(config.get(CONF_SIGNAL_TIMEOUT_MIN, 15))),
             clock=dt_util.utcnow,
+            name="openadr" if not vens else f"openadr{len(vens) + 1}",
         )
+        vens.append(ven)
         stack.add(ven)
     capacity: CapacityTariffSource | None = None
     target = settings.get(CONF_CAPACITY_TARGET)
@@ -289,7 +376,8 @@ async def async_setup_limits(
         manual=manual,
         p1_message=p1_message,
         guard=guard,
-        ven=ven,
+        ven=vens[0] if vens else None,
+        vens=vens,
         capacity=capacity,
         dim=dim,
         manual_duration=timedelta(
@@ -371,10 +459,11 @@ def _wire(
     if runtime.dim is not None and dim_entity:
         _wire_dim(hass, entry, runtime, str(dim_entity))
 
-    if runtime.ven is not None:
+    for ven in runtime.vens:
         entry.async_create_background_task(
-            hass, runtime.ven.async_run(stop), f"{DOMAIN} OpenADR VEN {entry.title}"
+            hass, ven.async_run(stop), f"{DOMAIN} OpenADR VEN {ven.ean}"
         )
+    _reload_on_limit_subentries(hass, entry)
     LOGGER.debug(
         "Limits of %s: %s", entry.title, [s.name for s in runtime.stack.sources]
     )

@@ -101,12 +101,16 @@ def _next_start(runtime: LimitsRuntime, now: datetime) -> datetime | None:
 
 def _next_value(runtime: LimitsRuntime, now: datetime) -> float | None:
     limit = runtime.next_limit(now)
-    return None if limit is None else limit.import_w
+    if limit is None or limit.import_w is None:
+        return None
+    return round(limit.import_w)
 
 
 def _export(runtime: LimitsRuntime, _now: datetime) -> float | None:
     effective = runtime.effective
-    return None if effective is None else effective.export_w
+    if effective is None or effective.export_w is None:
+        return None
+    return round(effective.export_w)
 
 
 def _source_attributes(runtime: LimitsRuntime) -> dict[str, Any]:

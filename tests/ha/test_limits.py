@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -361,3 +363,130 @@ async def test_guard_curtails_a_real_ocpp_charger_to_hold_a_manual_limit(
             await sim.async_disconnect()
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def _add_limit(
+    hass: HomeAssistant, entry: MockConfigEntry, kind: str, data: dict[str, object]
+) -> dict[str, object]:
+    """Run the grid-limit subentry flow: pick ``kind``, then submit ``data``."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "grid_limit"), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": kind}
+    )
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], data
+    )
+    await hass.async_block_till_done()
+    return dict(result)
+
+
+async def test_window_subentry_adds_a_window_and_reloads(hass: HomeAssistant) -> None:
+    """A window added in the UI shows up as the next limit after the reload."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    start = dt_util.now() + timedelta(hours=3)
+    result = await _add_limit(
+        hass,
+        entry,
+        "window",
+        {
+            "label": "avond",
+            "start": start.strftime("%H:%M:00"),
+            "end": (start + timedelta(hours=2)).strftime("%H:%M:00"),
+            "import_w": 4_000,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.state is ConfigEntryState.LOADED
+    assert _state(hass, "sensor.thuis_next_limit") == "4000"
+    runtime = entry.runtime_data.limits
+    assert runtime is not None
+    assert any(s.name == "window" for s in runtime.stack.sources)
+
+
+async def test_window_subentry_rejects_an_empty_window(hass: HomeAssistant) -> None:
+    """Start equal to end, or no limit at all: a clear error."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    result = await _add_limit(
+        hass, entry, "window", {"start": "16:00:00", "end": "16:00:00"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_window"}
+
+
+async def test_openadr_subentry_checks_the_vtn_before_it_is_added(
+    hass: HomeAssistant,
+) -> None:
+    """Wrong secret, bad EAN and a dead server are caught; then it works."""
+    async with SimVtn() as vtn:
+        vtn.add_program(gac_program("program-1"))
+        entry = MockConfigEntry(
+            domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+        )
+        await _setup(hass, entry)
+        good = {
+            "url": vtn.base_url,
+            "client_id": vtn.client_id,
+            "client_secret": vtn.client_secret,
+            "ean": EAN,
+            "failsafe_import_w": 4_000,
+            "signal_timeout_min": 15,
+        }
+        result = await _add_limit(
+            hass, entry, "openadr", {**good, "client_secret": "nope"}
+        )
+        assert result["errors"] == {"base": "invalid_auth"}
+        result = await _add_limit(hass, entry, "openadr", {**good, "ean": "123"})
+        assert result["errors"] == {"ean": "invalid_ean"}
+        result = await _add_limit(
+            hass, entry, "openadr", {**good, "url": "http://127.0.0.1:9/openadr3"}
+        )
+        assert result["errors"] == {"base": "cannot_connect"}
+        result = await _add_limit(hass, entry, "openadr", good)
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert "gac-congestion-area-1" in str(result["title"])
+        runtime = entry.runtime_data.limits
+        assert runtime is not None
+        assert runtime.ven is not None
+        assert runtime.ven.ean == EAN
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_dim_subentry_follows_its_input(hass: HomeAssistant) -> None:
+    """A dim input with one device limits the connection to 4.2 kW while on."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"dim": {"initial": False}}}
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    result = await _add_limit(
+        hass,
+        entry,
+        "dim",
+        {"entity_id": "input_boolean.dim", "devices": 1, "mode": "connection"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert _state(hass, "sensor.thuis_import_limit") == "17250"
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.dim"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.thuis_import_limit") == "4200"
+    assert _state(hass, "sensor.thuis_limit_source") == "dim14a"
+    result = await _add_limit(hass, entry, "capacity", {"budget_w": 3_000})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    runtime = entry.runtime_data.limits
+    assert runtime is not None
+    assert runtime.capacity is not None
+    assert runtime.capacity.target_w == 3_000
