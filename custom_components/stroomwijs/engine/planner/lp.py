@@ -178,7 +178,7 @@ class ModelBuilder:
             np.add.at(cost, cols, values)
         return lower, upper, cost, integer
 
-    def _warm_start(  # noqa: C901, PLR0912
+    def _warm_start(  # noqa: C901
         self,
         lp: highspy.HighsLp,
         integer: npt.NDArray[np.bool_],
@@ -215,36 +215,34 @@ class ModelBuilder:
         rest = rest[~hinted[rest]]
         if rest.shape[0]:
             units.append(_Unit(cols=rest, plain=True))
-        for unit in units:
+        fixer = _Fixer(highs, lower, upper)
+        chosen: dict[int, tuple[IndexArray, FloatArray]] = {}
+        for number, unit in enumerate(units):
             if time.perf_counter() > deadline:
                 break  # out of budget: hand HiGHS what is fixed so far
-            best: tuple[float, FloatArray] | None = None
-            for threshold in unit.candidates():
-                cols, values = unit.round(x, threshold)
-                index = cols.astype(np.int32)
-                highs.changeColsBounds(index.shape[0], index, values, values)
-                highs.run()
-                if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-                    value = float(highs.getInfo().objective_function_value)
-                    if best is None or value < best[0]:
-                        best = (value, values)
-                    if value <= objective + WARM_START_SLACK * max(abs(objective), 1.0):
-                        break
-                highs.changeColsBounds(index.shape[0], index, lower[cols], upper[cols])
-            if best is None or best[0] > objective + GIVE_UP_SHARE * max(
-                abs(objective), 1.0
-            ):
+            result = fixer.fix_best(unit, x, objective)
+            if result is None:
                 continue  # leave this device to HiGHS: a partial start
-            cols, _ = unit.round(x, 0.5)
-            index = cols.astype(np.int32)
-            highs.changeColsBounds(index.shape[0], index, best[1], best[1])
-            highs.run()
-            if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                highs.changeColsBounds(index.shape[0], index, lower[cols], upper[cols])
-                continue
+            x, objective, cols, values = result
             fixed[cols] = True
-            x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
-            objective = float(highs.getInfo().objective_function_value)
+            chosen[number] = (cols, values)
+        # Second pass: free one device at a time, re-relax it against the
+        # others as fixed, and keep a rounding that is cheaper.
+        for number, unit in enumerate(units):
+            if number not in chosen or time.perf_counter() > deadline:
+                continue
+            cols, values = chosen[number]
+            relaxed = fixer.release(cols)
+            if relaxed is None:
+                fixer.pin(cols, values)
+                continue
+            result = fixer.fix_best(unit, relaxed, objective, keep_worse=False)
+            if result is None:
+                fixer.pin(cols, values)
+                continue
+            x, objective, cols, values = result
+            chosen[number] = (cols, values)
+        x = fixer.current(x)
         if not fixed[integer].all():
             x[~(fixed & integer)] = np.nan
         return x
@@ -395,6 +393,91 @@ WARM_START_SLACK = 0.002
 GIVE_UP_SHARE = 0.05
 """A device whose best rounding costs 5 % more is left to HiGHS to complete."""
 """Accept a device's first rounding that costs at most 0.2 % over the relaxation."""
+
+
+class _Fixer:
+    """Fixes devices' binaries in a relaxation and keeps the cheapest."""
+
+    def __init__(
+        self, highs: highspy.Highs, lower: FloatArray, upper: FloatArray
+    ) -> None:
+        self.highs = highs
+        self.lower = lower
+        self.upper = upper
+        self.pinned: FloatArray | None = None
+
+    def _solve(self) -> float | None:
+        self.highs.run()
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return float(self.highs.getInfo().objective_function_value)
+
+    def pin(self, cols: IndexArray, values: FloatArray) -> float | None:
+        """Fix ``cols`` to ``values`` and re-solve."""
+        index = cols.astype(np.int32)
+        self.highs.changeColsBounds(index.shape[0], index, values, values)
+        return self._solve()
+
+    def release(self, cols: IndexArray) -> FloatArray | None:
+        """Free ``cols`` to their bounds; the relaxation with them free."""
+        index = cols.astype(np.int32)
+        self.highs.changeColsBounds(
+            index.shape[0], index, self.lower[cols], self.upper[cols]
+        )
+        if self._solve() is None:
+            return None
+        return np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+
+    def current(self, fallback: FloatArray) -> FloatArray:
+        """Return the last optimal relaxation's values."""
+        if self._solve() is None:
+            return fallback
+        return np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+
+    def fix_best(
+        self,
+        unit: _Unit,
+        x: FloatArray,
+        objective: float,
+        *,
+        keep_worse: bool = True,
+    ) -> tuple[FloatArray, float, IndexArray, FloatArray] | None:
+        """Try the unit's roundings of ``x``; fix the cheapest (None: none fit).
+
+        With ``keep_worse`` False only a rounding cheaper than ``objective``
+        (the plan before the unit was freed) is kept.
+        """
+        best: tuple[float, IndexArray, FloatArray] | None = None
+        limit = objective + WARM_START_SLACK * max(abs(objective), 1.0)
+        for threshold in unit.candidates():
+            cols, values = unit.round(x, threshold)
+            value = self.pin(cols, values)
+            if value is not None and (best is None or value < best[0]):
+                best = (value, cols, values)
+                if keep_worse and value <= limit:
+                    break
+            self.release_quietly(cols)
+        if best is None:
+            return None
+        if keep_worse and best[0] > objective + GIVE_UP_SHARE * max(
+            abs(objective), 1.0
+        ):
+            return None
+        if not keep_worse and best[0] >= objective - 1e-9:
+            return None
+        value, cols, values = best
+        if self.pin(cols, values) is None:
+            self.release_quietly(cols)
+            return None
+        solution = np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+        return solution, value, cols, values
+
+    def release_quietly(self, cols: IndexArray) -> None:
+        """Free ``cols`` without re-solving."""
+        index = cols.astype(np.int32)
+        self.highs.changeColsBounds(
+            index.shape[0], index, self.lower[cols], self.upper[cols]
+        )
 
 
 FLOOR = 0.999
