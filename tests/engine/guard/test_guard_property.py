@@ -74,3 +74,22 @@ def test_guard_never_leaves_the_limit_breached_longer_than_its_reaction_bound(
     """Random base-load steps under a random limit: every breach ends in time."""
     longest, bound = asyncio.run(_longest_breach(trace, limit_w, ev_delay_s))
     assert longest <= bound, (longest, bound)
+
+
+async def _interventions_after_settling(base_w: float, limit_w: float) -> int:
+    window = evening_window(time(15, 0), time(23, 0), limit_w)
+    rig = build_rig(
+        start=START, base=BaseLoadProfile.constant(base_w), windows=(window,)
+    )
+    await rig.run(180)
+    settled = len(rig.log)
+    await rig.run(600)
+    return len(rig.log) - settled
+
+
+@given(base_w=st.floats(0, 5_500), limit_w=st.floats(6_000, 16_000))
+def test_guard_settles_and_does_not_oscillate_under_a_steady_load(
+    base_w: float, limit_w: float
+) -> None:
+    """Steady load, steady limit: after settling the guard leaves things be."""
+    assert asyncio.run(_interventions_after_settling(base_w, limit_w)) == 0
