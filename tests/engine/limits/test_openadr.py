@@ -19,7 +19,9 @@ from custom_components.stroomwijs.engine.limits.openadr import (
     OpenAdrVen,
     Program,
     VenWebhook,
+    event_gac_violations,
     parse_duration,
+    program_gac_violations,
 )
 from custom_components.stroomwijs.engine.simulate.vtn import (
     SimVtn,
@@ -360,3 +362,42 @@ def test_openadr_error_hierarchy() -> None:
     """Auth and format errors are OpenADR errors."""
     assert issubclass(OpenAdrAuthError, OpenAdrError)
     assert issubclass(OpenAdrFormatError, ValueError)
+
+
+def test_vtn_fixtures_follow_the_gac_profile() -> None:
+    """The loopback VTN's programs and events pass the GAC profile checks."""
+    assert program_gac_violations(Program.from_json(gac_program("p"))) == []
+    event = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[8.0, 6.0])
+    assert event_gac_violations(Event.from_json(event)) == []
+    safe = gac_safe_mode_event("s", program_id="p", ean=EAN, value_kw=3.0)
+    assert event_gac_violations(Event.from_json(safe)) == []
+
+
+def test_gac_checks_name_what_is_wrong() -> None:
+    """Priority, units, two values, duplicate ids and a short EAN are named."""
+    event = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[8.0, 6.0])
+    event["priority"] = 1
+    event["payloadDescriptors"][0]["units"] = "W"
+    event["intervals"][1]["id"] = 0
+    event["intervals"][0]["payloads"][0]["values"] = [8.0, 7.0]
+    event["targets"][0]["values"] = ["1234"]
+    problems = event_gac_violations(Event.from_json(event))
+    assert "priority must not be set" in problems
+    assert "the units must be KW" in problems
+    assert "interval ids must increase strictly" in problems
+    assert "interval 0 needs exactly one value" in problems
+    assert any("EAN" in problem for problem in problems)
+    program = Program.from_json({**gac_program("p"), "bindingEvents": False})
+    assert program_gac_violations(program) == ["bindingEvents must be true"]
+
+
+async def test_ven_records_gac_departures_but_still_applies_the_limit(
+    setup: Setup,
+) -> None:
+    """An off-profile event (units W) is noted, and its limit still holds."""
+    event = gac_event("w", program_id="program-1", ean=EAN, start=T0, values_kw=[5000])
+    event["payloadDescriptors"][0]["units"] = "W"
+    await setup.vtn.put_event(event)
+    assert await setup.ven.async_poll()
+    assert setup.ven.status.gac_warnings["w"] == ["the units must be KW"]
+    assert LimitStack([setup.ven]).effective(T0).import_w == 5_000

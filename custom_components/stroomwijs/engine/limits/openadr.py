@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 import logging
 import re
 import secrets
@@ -392,6 +393,77 @@ class Event:
         return result
 
 
+_EAN18 = re.compile(r"\d{18}")
+_GAC_PROGRAM_TYPE = re.compile(
+    r"DSO_CPO_INTERFACE-\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?"
+)
+
+
+def program_gac_violations(program: Program) -> list[str]:
+    """List where a program departs from the GAC profile (empty: compliant)."""
+    problems: list[str] = []
+    name = program.retailer_name
+    if name is None or not 2 <= len(name) <= 128:  # noqa: PLR2004
+        problems.append("retailerName must have 2 to 128 characters")
+    if program.program_type is None or not _GAC_PROGRAM_TYPE.fullmatch(
+        program.program_type
+    ):
+        problems.append("programType must be DSO_CPO_INTERFACE-x.y.z")
+    if not program.binding_events:
+        problems.append("bindingEvents must be true")
+    return problems
+
+
+def _descriptor_violations(event: Event) -> list[str]:
+    descriptors = event.payload_descriptors
+    if len(descriptors) != 1:
+        return ["exactly one payload descriptor is required"]
+    if descriptors[0].payload_type != IMPORT_CAPACITY_LIMIT:
+        return ["the payload type must be IMPORT_CAPACITY_LIMIT"]
+    if descriptors[0].units != "KW":
+        return ["the units must be KW"]
+    return []
+
+
+def _interval_violations(event: Event) -> list[str]:
+    problems: list[str] = []
+    if not event.intervals:
+        problems.append("at least one interval is required")
+    ids = [interval.id for interval in event.intervals]
+    if any(b <= a for a, b in pairwise(ids)):
+        problems.append("interval ids must increase strictly")
+    top = event.interval_period is not None
+    if any((i.interval_period is not None) == top for i in event.intervals):
+        problems.append("give an interval period on the event or on every interval")
+    for interval in event.intervals:
+        payloads = interval.payloads
+        if len(payloads) != 1:
+            problems.append(f"interval {interval.id} needs exactly one payload")
+        elif payloads[0].type != IMPORT_CAPACITY_LIMIT:
+            problems.append(f"interval {interval.id} payload is not a capacity limit")
+        elif len(payloads[0].values) != 1:
+            problems.append(f"interval {interval.id} needs exactly one value")
+    return problems
+
+
+def event_gac_violations(event: Event) -> list[str]:
+    """List where an event departs from the GAC profile (empty: compliant)."""
+    problems: list[str] = []
+    if event.priority is not None:
+        problems.append("priority must not be set")
+    problems += _descriptor_violations(event)
+    problems += _interval_violations(event)
+    eans = [
+        value
+        for target in event.targets
+        if target.type in EAN_TARGET_TYPES or target.type is None
+        for value in target.values
+    ]
+    if not eans or not all(_EAN18.fullmatch(value) for value in eans):
+        problems.append("targets must name the connection by its EAN (18 digits)")
+    return problems
+
+
 class OpenAdrClient:
     """Asynchronous OpenADR 3 REST client on an injected aiohttp session."""
 
@@ -565,6 +637,8 @@ class VenStatus:
     events: dict[str, Event] = field(default_factory=dict)
     last_error: str | None = None
     subscriptions: list[str] = field(default_factory=list)
+    gac_warnings: dict[str, list[str]] = field(default_factory=dict)
+    """Object id -> where it departs from the GAC profile (still applied)."""
 
 
 type Clock = Callable[[], datetime]
@@ -663,10 +737,29 @@ class OpenAdrVen:
         self.status.events = {
             event.id: event for event in events if event.targets_ean(self._ean)
         }
+        self._check_gac()
         self.status.last_error = None
         self.watchdog.heard(self._clock())
         self._notify()
         return True
+
+    def _check_gac(self) -> None:
+        """Note (and log once) objects that do not follow the GAC profile."""
+        warnings: dict[str, list[str]] = {}
+        for program in self.status.programs.values():
+            if problems := program_gac_violations(program):
+                warnings[program.id] = problems
+        for event in self.status.events.values():
+            if problems := event_gac_violations(event):
+                warnings[event.id] = problems
+        for object_id, problems in warnings.items():
+            if self.status.gac_warnings.get(object_id) != problems:
+                _LOGGER.warning(
+                    "OpenADR %s departs from the GAC profile: %s",
+                    object_id,
+                    "; ".join(problems),
+                )
+        self.status.gac_warnings = warnings
 
     async def async_subscribe(self, callback_url: str) -> bool:
         """Ask the VTN for notifications on every followed program."""
