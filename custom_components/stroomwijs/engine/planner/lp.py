@@ -178,7 +178,7 @@ class ModelBuilder:
             np.add.at(cost, cols, values)
         return lower, upper, cost, integer
 
-    def _warm_start(  # noqa: C901
+    def _warm_start(  # noqa: C901, PLR0912
         self,
         lp: highspy.HighsLp,
         integer: npt.NDArray[np.bool_],
@@ -231,6 +231,8 @@ class ModelBuilder:
         for number, unit in enumerate(units):
             if number not in chosen or time.perf_counter() > deadline:
                 continue
+            if unit.tracker is None:
+                continue  # plain roundings rarely improve on a second look
             cols, values = chosen[number]
             relaxed = fixer.release(cols)
             if relaxed is None:
@@ -454,8 +456,8 @@ class _Fixer:
             value = self.pin(cols, values)
             if value is not None and (best is None or value < best[0]):
                 best = (value, cols, values)
-                if keep_worse and value <= limit:
-                    break
+                if keep_worse and (value <= limit or threshold == TRACK):
+                    break  # within reach of the relaxation, or the device's own plan
             self.release_quietly(cols)
         if best is None:
             return None

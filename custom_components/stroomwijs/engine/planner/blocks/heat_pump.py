@@ -40,6 +40,10 @@ from .base import (
 from .boiler import WATER_KWH_PER_LITRE_K
 
 COP_RANGE = (1.0, 8.0)
+DP_STEP_K = 0.02
+DP_LEVELS = 5
+DP_MIN_SHARE = 0.1
+"""A fully modulating pump is scheduled in levels from 10 % of its maximum."""
 LONG_AGO_MINUTES = 1e6
 """Default time in the current state: long enough for any minimum time."""
 TOLERANCE_K = 0.05
@@ -262,7 +266,9 @@ class HeatPumpBlock(Block):
         m.add_terms(rows, down, 1.0)
         run = math.ceil(self.min_on_minutes / slot - 1e-9)
         rest = math.ceil(self.min_off_minutes / slot - 1e-9)
-        tracker = None if self.has_dhw else (lambda x: self._track(x, ctx, run, rest))
+        tracker = (
+            None if self.has_dhw else (lambda x: self._schedule(x, ctx, run, rest))
+        )
         m.hint_sequence(on, min_on=run, min_off=rest, tracker=tracker)
         for length, events, sign in ((run, up, 1.0), (rest, down, -1.0)):
             if length <= 1:
@@ -321,6 +327,120 @@ class HeatPumpBlock(Block):
                 held += 1
             else:
                 running, held = turn_on, 1
+        return on
+
+    def _schedule(
+        self, x: FloatArray, ctx: BuildContext, min_on: int, min_off: int
+    ) -> FloatArray:
+        """On/off for the warm start: the cheapest schedule for this house.
+
+        With every other device held where the relaxation put it, a dynamic
+        programme over the indoor temperature (0.02 K steps) and the run or
+        rest so far chooses, per slot, off or one of a few power levels,
+        pricing each slot at its marginal grid cost plus comfort penalties.
+        Falls back to following the relaxed temperatures if that fails.
+        """
+        try:
+            return self._dynamic_programme(x, ctx, max(min_on, 1), max(min_off, 1))
+        except ValueError, IndexError:  # pragma: no cover - defensive
+            return self._track(x, ctx, min_on, min_off)
+
+    def _dynamic_programme(  # noqa: PLR0915
+        self, x: FloatArray, ctx: BuildContext, run: int, rest: int
+    ) -> FloatArray:
+        n = ctx.n
+        hours = ctx.hours
+        c = self.heat_capacity
+        gas = x[self._gas] if self._gas is not None else np.zeros(n)
+        base = x[ctx.import_cols] - x[ctx.export_cols] - x[self._p_sh]
+        p_min = max(self.min_modulation, DP_MIN_SHARE) * self.max_power_kw
+        levels = np.linspace(p_min, self.max_power_kw, DP_LEVELS)
+        low, high = self._band_low, self._band_high
+        t_low = min(self.indoor_c, float(low.min())) - 2.0
+        t_high = max(self.indoor_c, float(high.max())) + 1.0
+        grid_t = np.arange(t_low, t_high + DP_STEP_K, DP_STEP_K, dtype=np.float64)
+        modes = run + rest  # 0..run-1: on for k+1 slots; run..: off for k+1 slots
+        value = np.zeros((modes, grid_t.shape[0]))
+        policy = np.zeros((n, modes, grid_t.shape[0]), dtype=np.int8)
+        keep = 1.0 - self.heat_loss * hours / c
+        for t in range(n - 1, -1, -1):
+            drift = (
+                hours[t]
+                * (gas[t] + self.gains_kw[t] + self.heat_loss * self.outdoor_c[t])
+                / c
+            )
+            after_off = keep[t] * grid_t + drift
+            comfort = PENALTY_COMFORT_EUR_PER_KH * hours[t]
+
+            def future(
+                after: FloatArray,
+                mode: int,
+                t: int = t,
+                value: FloatArray = value,
+                comfort: float = comfort,
+            ) -> FloatArray:
+                ahead = np.interp(after.ravel(), grid_t, value[mode]).reshape(
+                    after.shape
+                )
+                miss = np.clip(low[t] - after, 0.0, None) + np.clip(
+                    after - high[t], 0.0, None
+                )
+                total: FloatArray = ahead + comfort * miss
+                return total
+
+            off_cost = _exchange(base[t], ctx, t)
+            on_costs = np.array([_exchange(base[t] + p, ctx, t) for p in levels])
+            usable = np.isfinite(on_costs)
+            lifts = hours[t] * self.cop[t] * levels[usable] / c
+            after_on = after_off[None, :] + lifts[:, None]
+            new_value = np.full((modes, grid_t.shape[0]), np.inf)
+            for mode in range(modes):
+                is_on = mode < run
+                count = (mode if is_on else mode - run) + 1
+                best = np.full(grid_t.shape[0], np.inf)
+                choice = np.zeros(grid_t.shape[0], dtype=np.int8)
+                if (not is_on) or count >= run:  # may stay or switch off
+                    next_mode = run + (min(count, rest - 1) if not is_on else 0)
+                    best = off_cost + future(after_off, next_mode)
+                if (is_on or count >= rest) and usable.any():  # may run
+                    next_mode = min(count, run - 1) if is_on else 0
+                    totals = on_costs[usable][:, None] + future(after_on, next_mode)
+                    pick = np.argmin(totals, axis=0)
+                    running = totals[pick, np.arange(grid_t.shape[0])]
+                    better = running < best
+                    best = np.where(better, running, best)
+                    level_index = np.nonzero(usable)[0][pick] + 1
+                    choice = np.where(better, level_index, 0).astype(np.int8)
+                new_value[mode] = best
+                policy[t, mode] = choice
+            value = new_value
+        # Forward: follow the policy from the current state.
+        held = math.ceil(
+            min(self.state_minutes, LONG_AGO_MINUTES) / ctx.grid.slot_minutes
+        )
+        mode = (min(held, run) - 1) if self.is_on else run + min(held, rest) - 1
+        mode = max(mode, 0 if self.is_on else run)
+        temp = self.indoor_c
+        on = np.zeros(n)
+        for t in range(n):
+            index = int(
+                np.clip(np.rint((temp - t_low) / DP_STEP_K), 0, grid_t.shape[0] - 1)
+            )
+            action = int(policy[t, mode, index])
+            drift = (
+                hours[t]
+                * (gas[t] + self.gains_kw[t] + self.heat_loss * self.outdoor_c[t])
+                / c
+            )
+            temp = keep[t] * temp + drift
+            is_on = mode < run
+            count = (mode if is_on else mode - run) + 1
+            if action:
+                on[t] = 1.0
+                temp += hours[t] * self.cop[t] * levels[action - 1] / c
+                mode = min(count, run - 1) if is_on else 0
+            else:
+                mode = run + (min(count, rest - 1) if not is_on else 0)
         return on
 
     def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
@@ -383,3 +503,12 @@ class HeatPumpBlock(Block):
     def safe_power_kw(self, ctx: BuildContext) -> FloatArray:
         """Off in the fallback plan (the guard keeps the house heated)."""
         return np.zeros(ctx.n)
+
+
+def _exchange(net_kw: float, ctx: BuildContext, t: int) -> float:
+    """EUR for slot ``t``'s net grid exchange; inf above the import cap."""
+    if net_kw > ctx.import_cap_kw[t] + 1e-6:
+        return float("inf")
+    prices = ctx.prices
+    price = prices.import_eur_per_kwh[t] if net_kw > 0 else prices.export_eur_per_kwh[t]
+    return float(net_kw * price * ctx.hours[t])
