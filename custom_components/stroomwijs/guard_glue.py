@@ -34,7 +34,13 @@ from homeassistant.helpers.event import (
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
-from .engine.capabilities import CurtailPriority
+from .engine.capabilities import (
+    CurtailPriority,
+    DepartureNeeds,
+    DeviceUnavailableError,
+    PowerRange,
+)
+from .engine.drivers.ocpp.charger import OcppCharger
 from .engine.grid import GridConnection
 from .engine.guard import (
     Guard,
@@ -279,6 +285,119 @@ def _windows(options: dict[str, Any]) -> list[TimeWindow]:
     return [window_from_data(raw) for raw in options.get(CONF_LIMIT_WINDOWS, [])]
 
 
+class ChargerForGuard:
+    """An OCPP charger as the guard drives it, with a charger-side limit.
+
+    Two things go to the charger as its station limit (which caps every
+    setpoint, a manual boost included, and stays on the charger if Home
+    Assistant goes away): the DSO import limit while one is active, and the
+    guard's cap when the user's manual override would break the limit. So
+    the user's override wins everywhere except against the DSO limit.
+    """
+
+    def __init__(self, device: OcppCharger) -> None:
+        """Wrap an OCPP charger."""
+        self._device = device
+        self._dso_w: float | None = None
+        self._cap_w: float | None = None
+        self._sent: float | None = None
+        self._synced = False
+        """False until the first limit went out (it replaces a stored one)."""
+
+    @property
+    def device_id(self) -> str:
+        """The charger's id."""
+        return self._device.device_id
+
+    @property
+    def name(self) -> str:
+        """The charger's name."""
+        return self._device.name
+
+    @property
+    def available(self) -> bool:
+        """Whether the charger is connected."""
+        return self._device.available
+
+    @property
+    def power_range(self) -> PowerRange:
+        """What the charger accepts now."""
+        return self._device.power_range
+
+    @property
+    def setpoint_w(self) -> float | None:
+        """The setpoint the charger accepted."""
+        return self._device.setpoint_w
+
+    @property
+    def power_w(self) -> float | None:
+        """Metered charging power."""
+        return self._device.power_w
+
+    @property
+    def energy_kwh(self) -> float | None:
+        """Metered energy."""
+        return self._device.energy_kwh
+
+    @property
+    def soc(self) -> float | None:
+        """The car's state of charge."""
+        return self._device.soc
+
+    @property
+    def capacity_kwh(self) -> float | None:
+        """The car's battery capacity."""
+        return self._device.capacity_kwh
+
+    @property
+    def plugged_in(self) -> bool:
+        """Whether a car is connected."""
+        return self._device.plugged_in
+
+    @property
+    def departure(self) -> DepartureNeeds:
+        """The car's departure needs."""
+        return self._device.departure
+
+    @property
+    def discharge_allowed(self) -> bool:
+        """Whether V2G discharge is allowed."""
+        return self._device.discharge_allowed
+
+    @property
+    def station_limit_w(self) -> float | None:
+        """The limit this adapter last gave the charger (None: none)."""
+        return self._sent
+
+    async def async_set_power(self, setpoint_w: float) -> None:
+        """Apply the guard's setpoint; cap a manual override that is too high."""
+        manual = self._device.manual_setpoint_w
+        if manual is not None and setpoint_w < manual - 1.0:
+            self._cap_w = max(setpoint_w, 0.0)
+        elif self._cap_w is not None and (manual is None or setpoint_w >= manual):
+            self._cap_w = None
+        await self._apply_limit()
+        await self._device.async_set_power(setpoint_w)
+
+    async def async_set_dso_limit(self, limit_w: float | None) -> None:
+        """Follow the DSO import limit as the charger-side limit."""
+        self._dso_w = limit_w
+        try:
+            await self._apply_limit()
+        except DeviceUnavailableError as err:
+            # The driver keeps the limit and sends it on reconnect.
+            LOGGER.debug("Charger-side limit for %s queued: %s", self.device_id, err)
+
+    async def _apply_limit(self) -> None:
+        values = [v for v in (self._dso_w, self._cap_w) if v is not None]
+        limit = min(values) if values else None
+        if self._synced and limit == self._sent:
+            return
+        self._sent = limit
+        self._synced = True  # the driver keeps it and resends on reconnect
+        await self._device.async_set_station_limit(limit)
+
+
 def _guarded_devices(entry: StroomwijsConfigEntry) -> list[GuardedDevice]:
     """Chargers that take a power setpoint come under the guard as EVs."""
     hub = entry.runtime_data.chargers
@@ -286,7 +405,9 @@ def _guarded_devices(entry: StroomwijsConfigEntry) -> list[GuardedDevice]:
         return []
     return [
         GuardedDevice(
-            device=handle.device,
+            device=ChargerForGuard(handle.device)
+            if isinstance(handle.device, OcppCharger)
+            else handle.device,
             priority=CurtailPriority.EV,
             reaction_delay=CHARGER_REACTION_DELAY,
             pause_allowed=_pause_allowed(handle.device),
@@ -404,23 +525,9 @@ def _wire(
     stop = asyncio.Event()
     entry.async_on_unload(stop.set)
 
-    @callback
-    def on_limit_change(new: EffectiveLimit, old: EffectiveLimit | None) -> None:
-        runtime.effective = new
-        if old is not None:
-            runtime.fire(
-                "limit_changed",
-                {
-                    "import_limit_w": new.import_w,
-                    "export_limit_w": new.export_w,
-                    "source": new.import_source,
-                    "failsafe": new.failsafe,
-                },
-            )
-        _update_issue(hass, entry, new)
-        runtime.notify()
-
-    entry.async_on_unload(runtime.stack.subscribe(on_limit_change))
+    entry.async_on_unload(
+        runtime.stack.subscribe(_limit_listener(hass, entry, runtime))
+    )
 
     @callback
     def on_intervention(item: Intervention) -> None:
@@ -467,6 +574,38 @@ def _wire(
     LOGGER.debug(
         "Limits of %s: %s", entry.title, [s.name for s in runtime.stack.sources]
     )
+
+
+def _limit_listener(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, runtime: LimitsRuntime
+) -> Callable[[EffectiveLimit, EffectiveLimit | None], None]:
+    """Handle a change of the effective limit: entities, event, repair, chargers."""
+
+    @callback
+    def on_limit_change(new: EffectiveLimit, old: EffectiveLimit | None) -> None:
+        runtime.effective = new
+        if old is None or old.import_w != new.import_w:
+            for gd in runtime.guard.devices:
+                if isinstance(gd.device, ChargerForGuard):
+                    entry.async_create_task(
+                        hass,
+                        gd.device.async_set_dso_limit(new.import_w),
+                        f"{DOMAIN} charger-side limit {gd.device_id}",
+                    )
+        if old is not None:
+            runtime.fire(
+                "limit_changed",
+                {
+                    "import_limit_w": new.import_w,
+                    "export_limit_w": new.export_w,
+                    "source": new.import_source,
+                    "failsafe": new.failsafe,
+                },
+            )
+        _update_issue(hass, entry, new)
+        runtime.notify()
+
+    return on_limit_change
 
 
 def _wire_meter(

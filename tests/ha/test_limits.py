@@ -9,7 +9,7 @@ from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -490,3 +490,82 @@ async def test_dim_subentry_follows_its_input(hass: HomeAssistant) -> None:
     assert runtime is not None
     assert runtime.capacity is not None
     assert runtime.capacity.target_w == 3_000
+
+
+async def test_manual_boost_is_held_to_the_dso_limit_on_the_charger_side(
+    hass: HomeAssistant,
+) -> None:
+    """The user boosts during a DSO limit: the override stays, the limit holds.
+
+    The DSO limit goes to the charger as its station limit (it would hold even
+    without Home Assistant); the guard's cap joins it when the boost would
+    break the limit.
+    """
+
+    def busy(_index: int) -> bytes:
+        return build_telegram(
+            TelegramValuesIn(
+                timestamp=datetime.now(UTC),
+                import_w=9_000,
+                phase_import_w=(3_000, 3_000, 3_000),
+                phase_currents_a=(13, 13, 13),
+            )
+        )
+
+    async with p1_server(busy) as server:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Thuis",
+            data=dict(network_entry(server).data),
+            options={CONF_OCPP_HOST: "127.0.0.1", CONF_OCPP_PORT: 0},
+            subentries_data=[
+                ConfigSubentryData(
+                    data={CONF_KIND: KIND_OCPP, CONF_CHARGER_ID: "garage"},
+                    subentry_type=SUBENTRY_CHARGER,
+                    title="garage",
+                    unique_id="garage",
+                )
+            ],
+        )
+        await _setup(hass, entry)
+        hub = entry.runtime_data.chargers
+        assert hub is not None
+        assert hub.csms is not None
+        sim = OcppSimulator("garage", version="ocpp2.1")
+        try:
+            await sim.async_connect(hub.csms.url)
+            await sim.async_plug_in(SimCar(soc=0.4))
+            charger = hub.csms.chargers["garage"]
+            await until(lambda: charger.plugged_in)
+            await hass.services.async_call(
+                DOMAIN,
+                "set_grid_limit",
+                {"value": 7_000, "duration": {"hours": 1}, "source": "dso"},
+                blocking=True,
+            )
+
+            def station_max_w() -> float | None:
+                limit = sim.station.station_max
+                if limit is None or limit.limit is None:
+                    return None
+                return sim.station.to_watts(limit.limit, limit.unit)
+
+            await until(lambda: (station_max_w() or 1e9) <= 7_000, limit=10)
+            device = dr.async_get(hass).async_get_device_by_identifier(
+                (DOMAIN, next(iter(entry.subentries))), entry.entry_id
+            )
+            assert device is not None
+            await hass.services.async_call(
+                DOMAIN, "boost", {"device_id": device.id}, blocking=True
+            )
+            assert charger.manual_setpoint_w is not None  # the override stays
+            await sim.async_step(60.0)
+            await until(lambda: (charger.power_w or 0) > 0)
+            await until(lambda: (station_max_w() or 1e9) < 7_000, limit=10)
+            assert sim.station.target_power_w() < 7_000
+            assert charger.manual_setpoint_w is not None
+        finally:
+            await sim.async_disconnect()
+        await hass.services.async_call(DOMAIN, "clear_grid_limit", {}, blocking=True)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
