@@ -66,6 +66,7 @@ def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
         window=problem.window,
         import_cap_kw=problem.import_cap_kw,
         time_preference=TIME_PREFERENCE_EUR_PER_KWH * ramp,
+        rebound_eur_per_kw=_rebound_weights(problem.import_cap_kw),
     )
 
 
@@ -155,23 +156,26 @@ def _add_balance(problem: Problem, ctx: BuildContext, core: _Core) -> None:
         _term_matrix(m, rows, term, -1.0)
 
 
-def _add_rebound(problem: Problem, ctx: BuildContext, core: _Core) -> None:
-    """Penalise import steps just after a DSO window, most at its very end."""
-    m = ctx.model
-    caps = problem.import_cap_kw
+def _rebound_weights(caps: FloatArray) -> FloatArray:
+    """EUR per kW of import step in each slot of the hour after a DSO window."""
+    weights = np.zeros(caps.shape[0])
     ends = np.nonzero(caps[1:] > caps[:-1] + KW_TOLERANCE)[0] + 1
-    slots: list[int] = []
-    weights: list[float] = []
     for end in ends:
         for k in range(REBOUND_SLOTS):
             t = int(end) + k
-            if t < ctx.n and t not in slots:
-                slots.append(t)
-                weights.append(REBOUND_EUR_PER_KW * (REBOUND_SLOTS - k) / REBOUND_SLOTS)
-    if not slots:
+            if t < caps.shape[0]:
+                weight = REBOUND_EUR_PER_KW * (REBOUND_SLOTS - k) / REBOUND_SLOTS
+                weights[t] = max(weights[t], weight)
+    return weights
+
+
+def _add_rebound(problem: Problem, ctx: BuildContext, core: _Core) -> None:
+    """Penalise import steps just after a DSO window, most at its very end."""
+    m = ctx.model
+    index = np.nonzero(ctx.rebound_eur_per_kw)[0]
+    if not index.shape[0]:
         return
-    index = np.asarray(slots, dtype=np.int64)
-    steps = m.add_vars(index.shape[0], 0.0, np.inf, np.asarray(weights))
+    steps = m.add_vars(index.shape[0], 0.0, np.inf, ctx.rebound_eur_per_kw[index])
     rows = m.add_rows(index.shape[0], -np.inf, 0.0)  # imp[t] - imp[t-1] - step <= 0
     m.add_terms(rows, core.imp[index], 1.0)
     m.add_terms(rows, core.imp[index - 1], -1.0)

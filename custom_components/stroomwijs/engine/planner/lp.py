@@ -513,7 +513,14 @@ class _Unit:
         """Columns and their rounded values."""
         relaxed = x[self.cols]
         if threshold == TRACK and self.tracker is not None:
-            return self.cols, self.tracker(x)
+            values = self.tracker(x)
+            if self.partner is None:
+                return self.cols, values
+            other = _cumulative_round(x[self.partner], 0.5)
+            other[values > 0.5] = 0.0  # noqa: PLR2004
+            return np.concatenate([self.cols, self.partner]), np.concatenate(
+                [values, other]
+            )
         if threshold >= FLOOR:
             values = (relaxed >= threshold).astype(np.float64)
             if self.choose_one or self.plain:

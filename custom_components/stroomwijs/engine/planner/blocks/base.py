@@ -66,6 +66,8 @@ class BuildContext:
     """The hard import cap per slot (DSO limit and fuse, whichever is lower)."""
     time_preference: FloatArray
     """A tiny EUR/kWh that grows over the horizon: earlier wins a tie."""
+    rebound_eur_per_kw: FloatArray
+    """Cost per kW of import step in the hour after a DSO window ends."""
     import_cols: IndexArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Grid import per slot (set by the core before the blocks build)."""
     export_cols: IndexArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))

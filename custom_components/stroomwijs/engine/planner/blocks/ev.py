@@ -169,7 +169,7 @@ class EvBlock(Block):
                     m.add_terms(excl, on_c, 1.0)
                     m.add_terms(excl, on_d, 1.0)
         if on_c is not None:
-            m.hint_sequence(on_c, partner=on_d)
+            m.hint_sequence(on_c, partner=on_d, tracker=lambda x: self._track(x, ctx))
         elif on_d is not None:
             m.hint_sequence(on_d)
 
@@ -187,6 +187,37 @@ class EvBlock(Block):
             row = m.add_rows(1, target, np.inf)
             m.add_terms(row, self._e[-1:], 1.0)
             m.add_terms(row, self._short, 1.0)
+
+    def _track(self, x: FloatArray, ctx: BuildContext) -> FloatArray:
+        """Charging slots for the warm start, where the limits leave room.
+
+        Charges the energy the relaxation charged, in the cheapest plugged-in
+        slots whose headroom under the import cap fits at least the minimum
+        charge power (earlier first on a tie), each at the most it can take.
+        """
+        span = slice(self.first, self.last)
+        hours = ctx.hours[span]
+        charge = x[self._c]
+        discharge = x[self._d] if self._d is not None else np.zeros(self.slots)
+        others = x[ctx.import_cols[span]] - x[ctx.export_cols[span]]
+        others = others - charge + discharge
+        headroom = ctx.import_cap_kw[span] - others
+        usable = np.minimum(headroom, self.max_charge_kw)
+        price = (
+            ctx.prices.import_eur_per_kwh[span]
+            + ctx.time_preference[span]
+            + ctx.rebound_eur_per_kw[span] / hours
+        )
+        remaining = float(charge @ hours)
+        on = np.zeros(self.slots)
+        for t in np.argsort(price, kind="stable"):
+            if remaining <= TOLERANCE_KWH:
+                break
+            if usable[t] < max(self.min_charge_kw, TOLERANCE_KWH) - 1e-9:
+                continue
+            on[t] = 1.0
+            remaining -= float(usable[t] * hours[t])
+        return on
 
     def _pad(self, cols: IndexArray, ctx: BuildContext) -> IndexArray:
         """Map plugged-in columns onto all slots (-1 where unplugged)."""
