@@ -576,6 +576,20 @@ def _wire(
     )
 
 
+def _charger_side_limit_w(effective: EffectiveLimit) -> float | None:
+    """Return the DSO import limit for the chargers' station limit.
+
+    The capacity-tariff target is left out: it moves with every reading and
+    is a cost, not a grid limit, so it must not flood the chargers.
+    """
+    values = [
+        limit.import_w
+        for limit in effective.contributing
+        if limit.import_w is not None and not limit.source.startswith("capacity")
+    ]
+    return min(values) if values else None
+
+
 def _limit_listener(
     hass: HomeAssistant, entry: StroomwijsConfigEntry, runtime: LimitsRuntime
 ) -> Callable[[EffectiveLimit, EffectiveLimit | None], None]:
@@ -584,12 +598,13 @@ def _limit_listener(
     @callback
     def on_limit_change(new: EffectiveLimit, old: EffectiveLimit | None) -> None:
         runtime.effective = new
-        if old is None or old.import_w != new.import_w:
+        charger_limit = _charger_side_limit_w(new)
+        if old is None or _charger_side_limit_w(old) != charger_limit:
             for gd in runtime.guard.devices:
                 if isinstance(gd.device, ChargerForGuard):
                     entry.async_create_task(
                         hass,
-                        gd.device.async_set_dso_limit(new.import_w),
+                        gd.device.async_set_dso_limit(charger_limit),
                         f"{DOMAIN} charger-side limit {gd.device_id}",
                     )
         if old is not None:

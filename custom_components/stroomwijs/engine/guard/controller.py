@@ -221,7 +221,7 @@ class Guard:
         self._last_curtail: datetime | None = None
         self._next_release: datetime | None = None
         self._data_lost = False
-        self._limit_key: tuple[float, str] | None = None
+        self._limit_key: tuple[float | None, str] | None = None
         self._import_limit_w = config.grid.max_power_w
         self._limit_source = "fuse"
         self._export_limit_w: float | None = None
@@ -469,7 +469,7 @@ class Guard:
 
     def _update_limit(self, now: datetime, reading: GridMeasurement) -> float:
         fuse_w = self.config.grid.max_power_w
-        value, source = fuse_w, "fuse"
+        value, source, moving = fuse_w, "fuse", False
         if self._limits is not None:
             for source_obj in self._limits.sources:
                 observe = getattr(source_obj, "observe", None)
@@ -480,6 +480,7 @@ class Guard:
                 eff: EffectiveLimit = self._limits.effective(at)
                 if eff.import_w is not None and eff.import_w < value:
                     value, source = eff.import_w, eff.import_source or "dso"
+                    moving = eff.import_moving
                 if eff.export_w is not None and (
                     export is None or eff.export_w < export[0]
                 ):
@@ -487,10 +488,12 @@ class Guard:
             self._export_limit_w = None if export is None else export[0]
             self._export_source = None if export is None else export[1]
         limit_w = value - self.config.margin_w
-        key = (round(value, 1), source)
+        self._import_limit_w = value
+        self._limit_source = source
+        # A moving target (the capacity budget) is recorded when it starts
+        # binding, not at every reading.
+        key = (None if moving else round(value, 1), source)
         if key != self._limit_key:
-            self._import_limit_w = value
-            self._limit_source = source
             if self._limit_key is not None:
                 self._record(
                     now,

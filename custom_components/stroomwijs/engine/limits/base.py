@@ -45,6 +45,9 @@ class Limit:
     end: datetime | None = None
     failsafe: bool = False
     detail: str = ""
+    moving: bool = False
+    """The value moves with every reading (the capacity target): listeners
+    hear about a change of source, not about every change of value."""
 
     def __post_init__(self) -> None:
         """Reject negative values, naive datetimes and empty windows."""
@@ -107,6 +110,8 @@ class EffectiveLimit:
     failsafe: bool = False
     problems: tuple[str, ...] = ()
     contributing: tuple[Limit, ...] = field(default=())
+    import_moving: bool = False
+    """The binding import limit is a moving target (see ``Limit.moving``)."""
 
     @property
     def active(self) -> bool:
@@ -141,6 +146,7 @@ def combine(at: datetime, limits: Iterable[Limit]) -> EffectiveLimit:
         until=None if imp is None else imp.end,
         failsafe=any(limit.failsafe for limit in active),
         contributing=active,
+        import_moving=imp is not None and imp.moving,
     )
 
 
@@ -199,6 +205,7 @@ class LimitStack:
                 failsafe=result.failsafe,
                 problems=problems,
                 contributing=result.contributing,
+                import_moving=result.import_moving,
             )
         return result
 
@@ -225,21 +232,24 @@ class LimitStack:
         """Recompute the effective limit and tell listeners if it changed."""
         current = self.effective(now)
         old = self._last
-        changed = old is None or (
-            (old.import_w, old.import_source, old.export_w, old.export_source)
-            != (
-                current.import_w,
-                current.import_source,
-                current.export_w,
-                current.export_source,
-            )
-            or old.problems != current.problems
-        )
+        changed = old is None or _key(old) != _key(current)
         self._last = current
         if changed:
             for listener in tuple(self._listeners):
                 listener(current, old)
         return current
+
+
+def _key(effective: EffectiveLimit) -> tuple[object, ...]:
+    """Return what counts as a change for listeners (not a moving value)."""
+    value = None if effective.import_moving else effective.import_w
+    return (
+        value,
+        effective.import_source,
+        effective.export_w,
+        effective.export_source,
+        effective.problems,
+    )
 
 
 class SignalWatchdog:

@@ -37,10 +37,19 @@ class CapacityTariffSource:
         floor_w: float = CAPACITY_FLOOR_W,
         time_zone: str = "Europe/Brussels",
         name: str = "capacity",
+        burst_factor: float = 1.5,
     ) -> None:
-        """Use a fixed ``budget_w``, or None to follow this month's peak."""
+        """Use a fixed ``budget_w``, or None to follow this month's peak.
+
+        ``burst_factor`` caps the instantaneous allowance at that multiple of
+        the target: budget left over early in a quarter is not spent as one
+        big burst in its last minute (which would only churn the devices).
+        """
         if budget_w is not None and budget_w <= 0:
             raise ValueError("the capacity budget must be positive")
+        if burst_factor < 1:
+            raise ValueError("the burst factor must be at least 1")
+        self._burst = burst_factor
         self._budget_w = budget_w
         self._floor_w = floor_w
         self._tz = ZoneInfo(time_zone)
@@ -106,7 +115,8 @@ class CapacityTariffSource:
         average = self._quarter_avg_w if start == self._quarter else None
         used_j = (average or 0.0) * elapsed
         budget_j = self.target_w * QUARTER.total_seconds()
-        return max((budget_j - used_j) / remaining, 0.0)
+        allowed = (budget_j - used_j) / remaining
+        return min(max(allowed, 0.0), self.target_w * self._burst)
 
     def limits_between(self, start: datetime, end: datetime) -> list[Limit]:
         """Return the limit for the quarter containing ``start``, if it overlaps."""
@@ -118,6 +128,7 @@ class CapacityTariffSource:
             start=begin,
             end=begin + QUARTER,
             detail=f"quarter-hour target {self.target_w:.0f} W",
+            moving=True,
         )
         return [limit] if limit.overlaps(start, end) else []
 
