@@ -449,29 +449,37 @@ class _Fixer:
         With ``keep_worse`` False only a rounding cheaper than ``objective``
         (the plan before the unit was freed) is kept.
         """
-        best: tuple[float, IndexArray, FloatArray] | None = None
+        best: tuple[float, IndexArray, FloatArray, FloatArray] | None = None
         limit = objective + WARM_START_SLACK * max(abs(objective), 1.0)
+        tried: list[FloatArray] = []
+        last: FloatArray | None = None
+        cols = unit.cols
         for threshold in unit.candidates():
             cols, values = unit.round(x, threshold)
+            if any(np.array_equal(values, seen) for seen in tried):
+                continue
+            tried.append(values)
             value = self.pin(cols, values)
+            last = values
             if value is not None and (best is None or value < best[0]):
-                best = (value, cols, values)
+                solution = np.asarray(
+                    self.highs.getSolution().col_value, dtype=np.float64
+                )
+                best = (value, cols, values, solution)
                 if keep_worse and (value <= limit or threshold == TRACK):
                     break  # within reach of the relaxation, or the device's own plan
-            self.release_quietly(cols)
-        if best is None:
-            return None
-        if keep_worse and best[0] > objective + GIVE_UP_SHARE * max(
-            abs(objective), 1.0
+        margin = GIVE_UP_SHARE * max(abs(objective), 1.0)
+        if (
+            best is None
+            or (keep_worse and best[0] > objective + margin)
+            or (not keep_worse and best[0] >= objective - 1e-9)
         ):
-            return None
-        if not keep_worse and best[0] >= objective - 1e-9:
-            return None
-        value, cols, values = best
-        if self.pin(cols, values) is None:
             self.release_quietly(cols)
             return None
-        solution = np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+        value, cols, values, solution = best
+        if last is not values and self.pin(cols, values) is None:
+            self.release_quietly(cols)
+            return None
         return solution, value, cols, values
 
     def release_quietly(self, cols: IndexArray) -> None:
