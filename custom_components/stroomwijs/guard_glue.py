@@ -204,13 +204,13 @@ class LimitsRuntime:
             label=label,
             export_w=export_w,
         )
-        self.stack.refresh(dt_util.utcnow())
+        self.effective = self.stack.refresh(dt_util.utcnow())
         self.notify()
 
     def clear_manual(self) -> None:
         """Remove the manual limit."""
         self.manual.clear()
-        self.stack.refresh(dt_util.utcnow())
+        self.effective = self.stack.refresh(dt_util.utcnow())
         self.notify()
 
 
@@ -555,7 +555,7 @@ def _wire(
 
     @callback
     def refresh(_now: datetime) -> None:
-        runtime.stack.refresh(dt_util.utcnow())
+        runtime.effective = runtime.stack.refresh(dt_util.utcnow())
         runtime.notify()
 
     entry.async_on_unload(async_track_time_interval(hass, refresh, REFRESH_INTERVAL))
@@ -660,7 +660,7 @@ def _wire_dim(
 
     def apply(state_value: str | None) -> None:
         dim.set_input(on=state_value == "on", now=dt_util.utcnow())
-        runtime.stack.refresh(dt_util.utcnow())
+        runtime.effective = runtime.stack.refresh(dt_util.utcnow())
         runtime.notify()
 
     @callback
