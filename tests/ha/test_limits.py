@@ -569,3 +569,33 @@ async def test_manual_boost_is_held_to_the_dso_limit_on_the_charger_side(
         await hass.services.async_call(DOMAIN, "clear_grid_limit", {}, blocking=True)
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_set_grid_limit_defaults_to_the_service_label_and_4_hours(
+    hass: HomeAssistant,
+) -> None:
+    """Only a value: the label is "service" and the limit lasts 4 hours."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await _setup(hass, entry)
+    await hass.services.async_call(
+        DOMAIN, "set_grid_limit", {"value": 2_500}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.thuis_limit_source") == "manual:service"
+    runtime = entry.runtime_data.limits
+    assert runtime is not None
+    limit = runtime.manual.current
+    assert limit is not None
+    assert limit.start is not None
+    assert limit.end is not None
+    assert limit.end - limit.start == timedelta(hours=4)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_grid_limit",
+            {"value": 2_500, "config_entry_id": "nope"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "household_not_found"
