@@ -11,6 +11,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .coordinator import CONF_ENCRYPTION_KEY, CONF_HOST, CONF_TOKEN
+from .guard_glue import CONF_EAN, CONF_OPENADR_CLIENT_SECRET, limits_diagnostics
 from .models import StroomwijsConfigEntry
 
 TO_REDACT = {
@@ -19,6 +20,8 @@ TO_REDACT = {
     CONF_HOST,
     "equipment_id",
     "unique_id",
+    CONF_OPENADR_CLIENT_SECRET,
+    CONF_EAN,
 }
 
 
@@ -51,6 +54,7 @@ async def async_get_config_entry_diagnostics(
                 "voltage_v": runtime.grid.voltage_v,
             },
             "meter": meter_info,
+            "limits": limits_diagnostics(runtime.limits),
         },
         TO_REDACT,
     )

@@ -693,3 +693,69 @@ def _update_issue(
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def limits_diagnostics(runtime: LimitsRuntime | None) -> dict[str, Any] | None:
+    """Return the limits and the guard's state for diagnostics (redact ``ean``)."""
+    if runtime is None:
+        return None
+    now = dt_util.utcnow()
+    effective = runtime.stack.effective(now)
+    status = runtime.guard.status()
+    return {
+        "sources": [source.name for source in runtime.stack.sources],
+        "effective": {
+            "import_w": effective.import_w,
+            "import_source": effective.import_source,
+            "export_w": effective.export_w,
+            "export_source": effective.export_source,
+            "until": None if effective.until is None else effective.until.isoformat(),
+            "failsafe": effective.failsafe,
+            "problems": list(effective.problems),
+        },
+        "upcoming": [
+            {
+                "source": limit.source,
+                "import_w": limit.import_w,
+                "export_w": limit.export_w,
+                "start": None if limit.start is None else limit.start.isoformat(),
+                "end": None if limit.end is None else limit.end.isoformat(),
+            }
+            for limit in runtime.stack.upcoming(now, UPCOMING_HORIZON)[:10]
+        ],
+        "guard": {
+            "devices": [gd.device_id for gd in runtime.guard.devices],
+            "import_limit_w": status.import_limit_w,
+            "limit_source": status.limit_source,
+            "measured_w": status.measured_w,
+            "curtailed": list(status.curtailed),
+            "overrides": list(status.overrides),
+            "override_notice": status.override_notice,
+            "data_lost": status.data_lost,
+            "interventions": status.interventions,
+            "recent": [
+                {
+                    "time": item.timestamp.isoformat(),
+                    "kind": item.kind.value,
+                    "device": item.device_id,
+                    "from_w": item.from_w,
+                    "to_w": item.to_w,
+                    "reason": item.reason,
+                }
+                for item in runtime.guard.log[-20:]
+            ],
+        },
+        "openadr": [
+            {
+                "ean": ven.ean,
+                "programs": [p.program_name for p in ven.status.programs.values()],
+                "events": sorted(ven.status.events),
+                "last_error": ven.status.last_error,
+                "last_heard": None
+                if ven.watchdog.last_heard is None
+                else ven.watchdog.last_heard.isoformat(),
+                "gac_warnings": ven.status.gac_warnings,
+            }
+            for ven in runtime.vens
+        ],
+    }

@@ -27,6 +27,9 @@ from custom_components.stroomwijs.charger import (
     SUBENTRY_CHARGER,
 )
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
+from custom_components.stroomwijs.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     SimCar,
@@ -283,6 +286,14 @@ async def test_openadr_event_and_lost_vtn_raise_and_clear_a_repair(
         )
         # The failsafe is still held (two hours), and says so.
         assert _state(hass, "sensor.thuis_import_limit") == "3000"
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        text = repr(diagnostics)
+        assert vtn.client_secret not in text
+        assert EAN not in text
+        limits = diagnostics["limits"]
+        assert limits["effective"]["import_source"] == "openadr:failsafe"
+        assert limits["openadr"][0]["programs"] == ["gac-congestion-area-1"]
+        assert "event-1" in limits["openadr"][0]["events"]
         assert await hass.config_entries.async_unload(entry.entry_id)
 
 
