@@ -20,6 +20,7 @@ import math
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from custom_components.stroomwijs.engine.planner.lp import FloatArray, IndexArray
 from custom_components.stroomwijs.engine.planner.schema import Reader
@@ -360,8 +361,9 @@ class HeatPumpBlock(Block):
         t_high = max(self.indoor_c, float(high.max())) + 1.0
         grid_t = np.arange(t_low, t_high + DP_STEP_K, DP_STEP_K, dtype=np.float64)
         modes = run + rest  # 0..run-1: on for k+1 slots; run..: off for k+1 slots
-        value = np.zeros((modes, grid_t.shape[0]))
-        policy = np.zeros((n, modes, grid_t.shape[0]), dtype=np.int8)
+        size = grid_t.shape[0]
+        value = np.zeros((modes, size))
+        policy = np.zeros((n, modes, size), dtype=np.int8)
         keep = 1.0 - self.heat_loss * hours / c
         for t in range(n - 1, -1, -1):
             drift = (
@@ -372,45 +374,48 @@ class HeatPumpBlock(Block):
             after_off = keep[t] * grid_t + drift
             comfort = PENALTY_COMFORT_EUR_PER_KH * hours[t]
 
-            def future(
-                after: FloatArray,
-                mode: int,
-                t: int = t,
-                value: FloatArray = value,
-                comfort: float = comfort,
-            ) -> FloatArray:
-                ahead = np.interp(after.ravel(), grid_t, value[mode]).reshape(
-                    after.shape
-                )
-                miss = np.clip(low[t] - after, 0.0, None) + np.clip(
-                    after - high[t], 0.0, None
-                )
-                total: FloatArray = ahead + comfort * miss
-                return total
-
             off_cost = _exchange(base[t], ctx, t)
             on_costs = np.array([_exchange(base[t] + p, ctx, t) for p in levels])
-            usable = np.isfinite(on_costs)
+            usable = np.nonzero(np.isfinite(on_costs))[0]
             lifts = hours[t] * self.cop[t] * levels[usable] / c
             after_on = after_off[None, :] + lifts[:, None]
-            new_value = np.full((modes, grid_t.shape[0]), np.inf)
+            # Comfort penalties depend on the slot, not on the run state.
+            miss_off = comfort * _outside(after_off, low[t], high[t]) + off_cost
+            miss_on = (
+                comfort * _outside(after_on, low[t], high[t])
+                + on_costs[usable][:, None]
+            )
+            stay_off: dict[int, FloatArray] = {}
+            run_on: dict[int, tuple[FloatArray, npt.NDArray[np.int8]]] = {}
+            new_value = np.full((modes, size), np.inf)
             for mode in range(modes):
                 is_on = mode < run
                 count = (mode if is_on else mode - run) + 1
-                best = np.full(grid_t.shape[0], np.inf)
-                choice = np.zeros(grid_t.shape[0], dtype=np.int8)
+                best = np.full(size, np.inf)
+                choice = np.zeros(size, dtype=np.int8)
                 if (not is_on) or count >= run:  # may stay or switch off
-                    next_mode = run + (min(count, rest - 1) if not is_on else 0)
-                    best = off_cost + future(after_off, next_mode)
-                if (is_on or count >= rest) and usable.any():  # may run
-                    next_mode = min(count, run - 1) if is_on else 0
-                    totals = on_costs[usable][:, None] + future(after_on, next_mode)
-                    pick = np.argmin(totals, axis=0)
-                    running = totals[pick, np.arange(grid_t.shape[0])]
+                    target = run + (min(count, rest - 1) if not is_on else 0)
+                    if target not in stay_off:
+                        stay_off[target] = miss_off + np.interp(
+                            after_off, grid_t, value[target]
+                        )
+                    best = stay_off[target]
+                if (is_on or count >= rest) and usable.shape[0]:  # may run
+                    target = min(count, run - 1) if is_on else 0
+                    if target not in run_on:
+                        ahead = np.interp(
+                            after_on.ravel(), grid_t, value[target]
+                        ).reshape(after_on.shape)
+                        totals = miss_on + ahead
+                        pick = np.argmin(totals, axis=0)
+                        run_on[target] = (
+                            totals[pick, np.arange(size)],
+                            (usable[pick] + 1).astype(np.int8),
+                        )
+                    running, levels_picked = run_on[target]
                     better = running < best
                     best = np.where(better, running, best)
-                    level_index = np.nonzero(usable)[0][pick] + 1
-                    choice = np.where(better, level_index, 0).astype(np.int8)
+                    choice = np.where(better, levels_picked, 0).astype(np.int8)
                 new_value[mode] = best
                 policy[t, mode] = choice
             value = new_value
@@ -512,3 +517,9 @@ def _exchange(net_kw: float, ctx: BuildContext, t: int) -> float:
     prices = ctx.prices
     price = prices.import_eur_per_kwh[t] if net_kw > 0 else prices.export_eur_per_kwh[t]
     return float(net_kw * price * ctx.hours[t])
+
+
+def _outside(temps: FloatArray, low: float, high: float) -> FloatArray:
+    """Kelvin outside the comfort band."""
+    outside: FloatArray = np.maximum(low - temps, 0.0) + np.maximum(temps - high, 0.0)
+    return outside
