@@ -9,6 +9,8 @@ charger control).
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from types import MappingProxyType
 from typing import Any
 
@@ -33,6 +35,13 @@ from .charger import (
     CONF_MAX_CURRENT,
     CONF_MIN_CURRENT,
     CONF_MINIMUM_INSTEAD_OF_PAUSE,
+    CONF_OCPP_CERTFILE,
+    CONF_OCPP_HOST,
+    CONF_OCPP_KEYFILE,
+    CONF_OCPP_PORT,
+    CONF_OCPP_REQUIRE_AUTH,
+    DEFAULT_OCPP_HOST,
+    DEFAULT_OCPP_PORT,
     KIND_OCPP,
     KIND_QUASAR,
     SUBENTRY_CHARGER,
@@ -41,6 +50,69 @@ from .charger import (
 )
 
 FLOOR_OPTIONS = ["6", "8"]
+
+
+def ocpp_server_schema(defaults: dict[str, Any]) -> vol.Schema:
+    """Fields of the OCPP central system's options."""
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_OCPP_HOST, default=defaults.get(CONF_OCPP_HOST, DEFAULT_OCPP_HOST)
+            ): selector.TextSelector(),
+            vol.Required(
+                CONF_OCPP_PORT,
+                default=int(defaults.get(CONF_OCPP_PORT) or DEFAULT_OCPP_PORT),
+            ): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
+                )
+            ),
+            vol.Required(
+                CONF_OCPP_REQUIRE_AUTH,
+                default=bool(defaults.get(CONF_OCPP_REQUIRE_AUTH, False)),
+            ): selector.BooleanSelector(),
+            vol.Optional(
+                CONF_OCPP_CERTFILE,
+                description={"suggested_value": defaults.get(CONF_OCPP_CERTFILE)},
+            ): selector.TextSelector(),
+            vol.Optional(
+                CONF_OCPP_KEYFILE,
+                description={"suggested_value": defaults.get(CONF_OCPP_KEYFILE)},
+            ): selector.TextSelector(),
+        }
+    )
+
+
+def validate_ocpp_server_options(
+    user_input: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check the central system's options; return them and form errors.
+
+    Runs in an executor: it reads the certificate files (security profile 2).
+    """
+    errors: dict[str, str] = {}
+    host = str(user_input[CONF_OCPP_HOST]).strip()
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        errors[CONF_OCPP_HOST] = "invalid_bind_address"
+    certfile = str(user_input.get(CONF_OCPP_CERTFILE) or "").strip() or None
+    keyfile = str(user_input.get(CONF_OCPP_KEYFILE) or "").strip() or None
+    if keyfile and not certfile:
+        errors[CONF_OCPP_CERTFILE] = "certificate_required"
+    elif certfile:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+        except OSError, ssl.SSLError:
+            errors[CONF_OCPP_CERTFILE] = "invalid_certificate"
+    changes = {
+        CONF_OCPP_HOST: host,
+        CONF_OCPP_PORT: int(user_input[CONF_OCPP_PORT]),
+        CONF_OCPP_REQUIRE_AUTH: bool(user_input[CONF_OCPP_REQUIRE_AUTH]),
+        CONF_OCPP_CERTFILE: certfile,
+        CONF_OCPP_KEYFILE: keyfile,
+    }
+    return changes, errors
 
 
 def _ocpp_schema(defaults: dict[str, Any], *, with_id: bool) -> vol.Schema:

@@ -32,7 +32,11 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from serialx import list_serial_ports
 import voluptuous as vol
 
-from .charger_flow import ChargerDiscoveryFlow
+from .charger_flow import (
+    ChargerDiscoveryFlow,
+    ocpp_server_schema,
+    validate_ocpp_server_options,
+)
 from .const import (
     CONF_FUSE_A,
     CONF_PHASES,
@@ -638,12 +642,29 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
 
 
 class StroomwijsOptionsFlow(OptionsFlowWithReload):
-    """Tune a running household."""
+    """Tune a running household.
+
+    Each step saves only its own keys on top of the options already stored,
+    so changing the fuse never forgets the OCPP settings and vice versa.
+    """
 
     async def async_step_init(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002
+    ) -> ConfigFlowResult:
+        """Choose what to change."""
+        return self.async_show_menu(
+            step_id="init", menu_options=["household", "ocpp_server"]
+        )
+
+    def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
+        """Store ``changes`` on top of the current options."""
+        return self.async_create_entry(data={**self.config_entry.options, **changes})
+
+    async def async_step_household(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show the household options."""
+        """Change the grid connection and the sensor update interval."""
         errors: dict[str, str] = {}
         if user_input is not None:
             grid, error = _validate_grid(user_input)
@@ -651,9 +672,7 @@ class StroomwijsOptionsFlow(OptionsFlowWithReload):
                 interval = int(
                     user_input.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
                 )
-                return self.async_create_entry(
-                    data={**grid, CONF_UPDATE_INTERVAL: interval}
-                )
+                return self._save({**grid, CONF_UPDATE_INTERVAL: interval})
             errors["base"] = error
         current = {**self.config_entry.data, **self.config_entry.options}
         defaults = user_input or current
@@ -674,4 +693,24 @@ class StroomwijsOptionsFlow(OptionsFlowWithReload):
                 ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="household", data_schema=schema, errors=errors
+        )
+
+    async def async_step_ocpp_server(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set where the OCPP central system listens, and its security."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            changes, errors = await self.hass.async_add_executor_job(
+                validate_ocpp_server_options, user_input
+            )
+            if not errors:
+                return self._save(changes)
+        current = {**self.config_entry.data, **self.config_entry.options}
+        return self.async_show_form(
+            step_id="ocpp_server",
+            data_schema=ocpp_server_schema(user_input or current),
+            errors=errors,
+        )

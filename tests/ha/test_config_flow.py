@@ -437,6 +437,11 @@ async def test_options_flow_sets_fuse_and_update_interval(hass: HomeAssistant) -
     )
     await setup(hass, entry)
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["household", "ocpp_server"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "household"}
+    )
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_PHASES: "1", CONF_FUSE_A: 35, CONF_UPDATE_INTERVAL: 10}
