@@ -92,7 +92,13 @@ async def test_ocpp_charger_entities_and_services(
     assert hass.states.get("binary_sensor.garage_connectivity").state == "on"
     assert hass.states.get("binary_sensor.garage_car_plugged_in").state == "on"
     assert float(hass.states.get("sensor.garage_car_charge").state) == 55.0
-    assert hass.states.get("sensor.garage_charger_state").state == "connected"
+    # Plugged in and not charging: the station reports EVConnected, and once
+    # the central system's first zero setpoint lands it may already report
+    # SuspendedEVSE; which one this read sees depends on message timing.
+    assert hass.states.get("sensor.garage_charger_state").state in {
+        "connected",
+        "suspended_evse",
+    }
 
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, next(iter(entry.subentries))), entry.entry_id
