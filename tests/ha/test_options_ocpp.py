@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import socket
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -26,6 +21,7 @@ from custom_components.stroomwijs.charger import (
 )
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
 from custom_components.stroomwijs.coordinator import CONF_UPDATE_INTERVAL
+from tests.tls import self_signed_certificate
 
 
 @pytest.fixture(autouse=True)
@@ -38,33 +34,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
-
-
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    certfile = tmp_path / "csms.crt"
-    keyfile = tmp_path / "csms.key"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certfile, keyfile
 
 
 async def _open_ocpp_form(hass: HomeAssistant, entry: MockConfigEntry) -> str:
@@ -128,7 +97,7 @@ async def test_a_certificate_turns_on_tls(
     hass: HomeAssistant, household: MockConfigEntry, tmp_path: Path
 ) -> None:
     """A valid certificate and key make the central system speak wss://."""
-    certfile, keyfile = _self_signed(tmp_path)
+    certfile, keyfile = self_signed_certificate(tmp_path)
     port = _free_port()
     flow_id = await _open_ocpp_form(hass, household)
     result = await hass.config_entries.options.async_configure(

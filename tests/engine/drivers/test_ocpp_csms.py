@@ -6,16 +6,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-import ipaddress
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 import ssl
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -41,6 +36,7 @@ from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     SimStation,
     async_run,
 )
+from tests.tls import self_signed_certificate
 
 from .conftest import CsmsFactory, wait_for
 
@@ -233,44 +229,11 @@ async def test_basic_auth_is_enforced(make_csms: CsmsFactory) -> None:
     assert [p.charger_id for p in seen] == ["newcomer"]
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stroomwijs-test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 async def test_tls_security_profile_2_with_user_certificate(
     make_csms: CsmsFactory, tmp_path: Path
 ) -> None:
     """Security profile 2: wss with the user's certificate plus Basic auth."""
-    cert_path, key_path = _self_signed(tmp_path)
+    cert_path, key_path = self_signed_certificate(tmp_path)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert_path, key_path)
     csms = await make_csms(
