@@ -252,11 +252,26 @@ async def test_subentry_flow_adds_ocpp_charger_and_rejects_duplicates(
     assert result["type"] is FlowResultType.ABORT  # type: ignore[index]
     assert result["reason"] == "already_configured"  # type: ignore[index]
 
-    # Removing the charger takes its control away at once (the entry reloads).
+    devices = dr.async_get(hass)
+    assert (
+        devices.async_get_device_by_identifier(
+            (DOMAIN, sub.subentry_id), entry.entry_id
+        )
+        is not None
+    )
+
+    # Removing the charger takes its control away at once (the entry reloads)
+    # and leaves no stale device behind.
     hass.config_entries.async_remove_subentry(entry, sub.subentry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert "carport" not in entry.runtime_data.chargers.csms.chargers
+    assert (
+        devices.async_get_device_by_identifier(
+            (DOMAIN, sub.subentry_id), entry.entry_id
+        )
+        is None
+    )
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
