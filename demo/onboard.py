@@ -7,27 +7,55 @@ radio browser and shopping list integrations, which reach out to the
 internet, and the demo must only talk to loopback. Uses only the standard
 library so the host's Python can run it. Prints the login. Safe to run again:
 an onboarded instance is left alone.
+
+Then it logs in as the demo owner and, if there is no Stroomwijs household
+yet, sets one up through Home Assistant's REST flow API, as a user would in
+the UI: the P1 meter of the demo simulator (network, 127.0.0.1), a 3 x 25 A
+grid connection, the OCPP central system on 127.0.0.1, the simulator's
+charge point as a charger, and a 4 kW grid limit from 16:00 to 21:00.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 USERNAME = "demo"
 PASSWORD = "stroomwijs-demo"  # noqa: S105 - a published demo login on loopback
+DOMAIN = "stroomwijs"
+HOUSEHOLD = "Demo household"
+OCPP_PORT = 9000
+CHARGER_ID = "demo-ev"
+FLOW_TIMEOUT_S = 60
 
 
-def _request(url: str, data: dict[str, object] | None = None) -> object:
-    """GET (or POST ``data`` as JSON) and return the decoded JSON answer."""
-    body = None if data is None else json.dumps(data).encode()
-    headers = {} if data is None else {"Content-Type": "application/json"}
+def _request(
+    url: str,
+    data: dict[str, object] | list[object] | None = None,
+    *,
+    token: str | None = None,
+    form: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> object:
+    """GET (or POST ``data`` as JSON, or ``form``) and return the JSON answer."""
+    headers = {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif data is not None:
+        body = json.dumps(data).encode()
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
         text = resp.read().decode()
     return json.loads(text) if text else None
 
@@ -73,17 +101,227 @@ def onboard(base: str) -> None:
         raise RuntimeError(msg)
 
 
+def login(base: str) -> str:
+    """Log in as the demo owner (login flow, then /auth/token); return a token."""
+    client_id = f"{base}/"
+    flow = _request(
+        f"{base}/auth/login_flow",
+        {
+            "client_id": client_id,
+            "handler": ["homeassistant", None],
+            "redirect_uri": f"{base}/?auth_callback=1",
+        },
+    )
+    assert isinstance(flow, dict)  # noqa: S101 - HA's documented answer
+    result = _request(
+        f"{base}/auth/login_flow/{flow['flow_id']}",
+        {"client_id": client_id, "username": USERNAME, "password": PASSWORD},
+    )
+    if not isinstance(result, dict) or result.get("type") != "create_entry":
+        msg = f"the demo login was refused: {result!r}"
+        raise RuntimeError(msg)
+    tokens = _request(
+        f"{base}/auth/token",
+        form={
+            "grant_type": "authorization_code",
+            "code": str(result["result"]),
+            "client_id": client_id,
+        },
+    )
+    assert isinstance(tokens, dict)  # noqa: S101 - HA's documented answer
+    return str(tokens["access_token"])
+
+
+class Flows:
+    """Drive Home Assistant's config, options and subentry flows over REST."""
+
+    def __init__(self, base: str, token: str) -> None:
+        """Talk to ``base`` as the holder of ``token``."""
+        self.base = base
+        self.token = token
+
+    def call(
+        self, path: str, data: dict[str, object] | list[object] | None = None
+    ) -> object:
+        """GET or POST one API path with the token (errors say what HA said)."""
+        try:
+            return _request(
+                f"{self.base}{path}", data, token=self.token, timeout=FLOW_TIMEOUT_S
+            )
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode(errors="replace")
+            msg = f"{path}: HTTP {err.code} {detail}"
+            raise RuntimeError(msg) from err
+
+    def run(
+        self, kind: str, handler: object, steps: list[dict[str, object]]
+    ) -> dict[str, object]:
+        """Start a flow of ``kind`` and answer its steps; return the last result.
+
+        ``kind`` is the API path under /api/config/config_entries/, e.g.
+        "flow", "options/flow" or "subentries/flow". Each step is a menu
+        choice ({"next_step_id": ...}) or a form's fields.
+        """
+        path = f"/api/config/config_entries/{kind}"
+        result = self.call(path, {"handler": handler})
+        for answer in steps:
+            if not isinstance(result, dict) or result.get("type") not in {
+                "menu",
+                "form",
+            }:
+                break
+            if result.get("errors"):
+                break
+            result = self.call(f"{path}/{result['flow_id']}", answer)
+        if not isinstance(result, dict) or result.get("type") != "create_entry":
+            msg = f"{kind} {handler!r} did not finish: {result!r}"
+            raise RuntimeError(msg)
+        return result
+
+    def entries(self, wait_s: float = 0) -> list[dict[str, object]]:
+        """Return the Stroomwijs config entries (waiting for the API, if asked)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                found = self.call(f"/api/config/config_entries/entry?domain={DOMAIN}")
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)  # Home Assistant is still loading its config API
+            else:
+                return found if isinstance(found, list) else []
+
+
+def set_up_household(
+    flows: Flows, *, p1_port: int, ocpp_port: int, charger_id: str
+) -> None:
+    """Create the demo household, its charger and its grid limit; print them."""
+    if existing := flows.entries(wait_s=120):
+        entry = existing[0]
+        print(
+            f"[demo] household {entry['title']!r} is already set up "
+            f"({entry['state']}, {entry['num_subentries']} subentries)",
+            flush=True,
+        )
+        return
+    created = flows.run(
+        "flow",
+        DOMAIN,
+        [
+            {"next_step_id": "network"},
+            {"host": "127.0.0.1", "tcp_port": p1_port, "dsmr_version": "5"},
+            {"name": HOUSEHOLD, "phases": "3", "fuse_a": 25},
+        ],
+    )
+    entry = created["result"]
+    assert isinstance(entry, dict)  # noqa: S101 - HA's documented answer
+    entry_id = str(entry["entry_id"])
+    print(
+        f"[demo] created household {entry['title']!r} ({entry_id}): P1 meter at "
+        f"socket://127.0.0.1:{p1_port}, 3 x 25 A",
+        flush=True,
+    )
+    flows.run(
+        "options/flow",
+        entry_id,
+        [
+            {"next_step_id": "ocpp_server"},
+            {
+                "ocpp_host": "127.0.0.1",
+                "ocpp_port": ocpp_port,
+                "ocpp_require_auth": False,
+            },
+        ],
+    )
+    print(
+        f"[demo] OCPP central system: ws://127.0.0.1:{ocpp_port}/ocpp/<charger id>",
+        flush=True,
+    )
+    flows.run(
+        "subentries/flow",
+        [entry_id, "charger"],
+        [
+            {"next_step_id": "ocpp"},
+            {
+                "charger_id": charger_id,
+                "phases": "3",
+                "max_current_a": 16,
+                "min_current_a": "6",
+                "minimum_instead_of_pause": False,
+                "capacity_kwh": 60,
+            },
+        ],
+    )
+    print(f"[demo] added charger {charger_id!r} (OCPP, 3 x 16 A, 60 kWh)", flush=True)
+    flows.run(
+        "subentries/flow",
+        [entry_id, "grid_limit"],
+        [
+            {"next_step_id": "window"},
+            {
+                "label": "evening",
+                "start": "16:00:00",
+                "end": "21:00:00",
+                "import_w": 4000,
+            },
+        ],
+    )
+    print("[demo] added grid limit 'evening': 4 kW import, 16:00-21:00", flush=True)
+
+
+def wait_until_loaded(flows: Flows, timeout_s: float) -> str:
+    """Wait until the household's entry has settled; return its state."""
+    deadline = time.monotonic() + timeout_s
+    state = "missing"
+    while time.monotonic() < deadline:
+        entries = flows.entries()
+        state = str(entries[0]["state"]) if entries else "missing"
+        if state in {"loaded", "setup_error", "migration_error"}:
+            return state
+        time.sleep(1)
+    return state
+
+
 def main() -> int:
-    """Wait for HA, onboard it and print the login."""
+    """Wait for HA, onboard it, set up the household and print the login."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8123")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--p1-port",
+        type=int,
+        default=int(os.environ.get("STROOMWIJS_DEMO_P1_PORT", "2000")),
+    )
+    parser.add_argument("--ocpp-port", type=int, default=OCPP_PORT)
+    parser.add_argument("--charger-id", default=CHARGER_ID)
+    parser.add_argument(
+        "--no-household", action="store_true", help="only onboard the owner"
+    )
     args = parser.parse_args()
     wait_until_up(args.url, args.timeout)
     onboard(args.url)
+    if not args.no_household:
+        try:
+            flows = Flows(args.url, login(args.url))
+            set_up_household(
+                flows,
+                p1_port=args.p1_port,
+                ocpp_port=args.ocpp_port,
+                charger_id=args.charger_id,
+            )
+            state = wait_until_loaded(flows, 60)
+        except (OSError, RuntimeError) as err:
+            print(
+                f"[demo] could not set up the demo household: {err}\n"
+                "[demo] Home Assistant runs on; add Stroomwijs by hand.",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            print(f"[demo] household state: {state}", flush=True)
     print(
         f"\nStroomwijs demo is up: {args.url}  (login: {USERNAME} / {PASSWORD})\n"
-        "Settings > Devices & services > Add integration > Stroomwijs\n",
+        "Settings > Devices & services > Stroomwijs shows the demo household\n",
         flush=True,
     )
     return 0
