@@ -175,3 +175,40 @@ def terminal_value(ctx: BuildContext, kwh_per_unit: float) -> float:
     """
     cheapest = float(ctx.prices.import_eur_per_kwh.min())
     return max(cheapest, 0.0) * TERMINAL_VALUE_SHARE * kwh_per_unit
+
+
+BLOCKED_EUR = 1e9
+"""Cost of a move a warm-start dynamic programme must not make (finite, so
+that interpolating between a blocked and an open state stays a number)."""
+
+
+def exchange_costs(net_kw: FloatArray, ctx: BuildContext) -> FloatArray:
+    """EUR for each slot's net grid exchange; blocked above the import cap.
+
+    ``net_kw`` has the slots along its first axis (import positive); any
+    further axes are alternatives within the slot.
+    """
+    shape = (ctx.n,) + (1,) * (net_kw.ndim - 1)
+    prices = ctx.prices
+    price = np.where(
+        net_kw > 0,
+        prices.import_eur_per_kwh.reshape(shape),
+        prices.export_eur_per_kwh.reshape(shape),
+    )
+    cost: FloatArray = np.where(
+        net_kw > ctx.import_cap_kw.reshape(shape) + 1e-6,
+        BLOCKED_EUR,
+        net_kw * price * ctx.hours.reshape(shape),
+    )
+    return cost
+
+
+def interp_rows(values: FloatArray, points: FloatArray, grid: FloatArray) -> FloatArray:
+    """``numpy.interp`` of each row of ``values`` (sampled on ``grid``).
+
+    The result has shape ``values.shape[:-1] + points.shape``.
+    """
+    flat = points.ravel()
+    rows = values.reshape(-1, values.shape[-1])
+    result: FloatArray = np.stack([np.interp(flat, grid, row) for row in rows])
+    return result.reshape(values.shape[:-1] + points.shape)

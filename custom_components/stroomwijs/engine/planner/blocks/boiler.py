@@ -18,11 +18,11 @@ from typing import ClassVar
 import numpy as np
 
 from custom_components.stroomwijs.engine.planner.lp import FloatArray, IndexArray
-from custom_components.stroomwijs.engine.planner.prices import Prices
 from custom_components.stroomwijs.engine.planner.schema import Reader
 from custom_components.stroomwijs.engine.planner.timegrid import TimeGrid
 
 from .base import (
+    BLOCKED_EUR,
     PENALTY_HOT_WATER_EUR_PER_KH,
     PENALTY_LEGIONELLA_EUR,
     SWITCH_COST_EUR,
@@ -31,6 +31,8 @@ from .base import (
     DeviceResult,
     PhaseShares,
     PowerTerm,
+    exchange_costs,
+    interp_rows,
     read_phases,
     rounded,
     terminal_value,
@@ -171,13 +173,10 @@ class BoilerBlock(Block):
         hours = ctx.hours
         cap = self.capacity_kwh_per_k
         ua = self.loss_w_per_k / 1000.0
-        prices = ctx.prices
         own = self.power_kw * x[self._on]
         base = x[ctx.import_cols] - x[ctx.export_cols] - own
-        with_on = base + self.power_kw
-        cost_off = _exchange_cost(base, prices, hours)
-        cost_on = _exchange_cost(with_on, prices, hours)
-        cost_on[with_on > ctx.import_cap_kw + 1e-6] = np.inf
+        # Per slot: the grid cost with the element off and on.
+        costs = exchange_costs(base[:, None] + np.array([0.0, self.power_kw]), ctx)
         legionella = -1
         if self._leg is not None and (x[self._leg] > 0.5).any():  # noqa: PLR2004
             legionella = self.legionella_slots[int(np.argmax(x[self._leg]))]
@@ -190,49 +189,32 @@ class BoilerBlock(Block):
         keep = 1.0 - ua * hours / cap
         drift = (ua * self.room_c * hours - self.draw_kwh) / cap
         lift = self.efficiency * self.power_kw * hours / cap
+        cold_weight = PENALTY_HOT_WATER_EUR_PER_KH * hours
         choice = np.zeros((n, grid_t.shape[0]), dtype=np.bool_)
         for t in range(n - 1, -1, -1):
             after_off = keep[t] * grid_t + drift[t]
-            after_on = after_off + lift[t]
-            total_off = cost_off[t] + self._dp_step(
-                after_off, grid_t, value, t, legionella
+            after = np.stack([after_off, after_off + lift[t]])  # off, on
+            future = interp_rows(value, after, grid_t)
+            future += cold_weight[t] * np.maximum(self.min_c - after, 0.0)
+            if t == legionella:
+                future += PENALTY_HOT_WATER_EUR_PER_KH * np.maximum(
+                    self.legionella_c - after, 0.0
+                )
+            total = np.where(
+                after > self.max_c + 1e-6, BLOCKED_EUR, costs[t][:, None] + future
             )
-            total_on = cost_on[t] + self._dp_step(
-                after_on, grid_t, value, t, legionella
-            )
-            choice[t] = total_on < total_off
-            value = np.minimum(total_on, total_off)
+            choice[t] = total[1] < total[0]
+            value = np.minimum(total[0], total[1])
         on = np.zeros(n)
         temp = self.temperature_c
+        size = grid_t.shape[0]
         for t in range(n):
-            index = int(
-                np.clip(np.rint((temp - low) / DP_STEP_K), 0, grid_t.shape[0] - 1)
-            )
-            temp = keep[t] * temp + drift[t]
+            index = min(max(round((temp - low) / DP_STEP_K), 0), size - 1)
+            temp = float(keep[t] * temp + drift[t])
             if choice[t, index] and temp + lift[t] <= self.max_c + 1e-6:
                 on[t] = 1.0
-                temp += lift[t]
+                temp += float(lift[t])
         return on
-
-    def _dp_step(
-        self,
-        after: FloatArray,
-        grid_t: FloatArray,
-        value: FloatArray,
-        t: int,
-        legionella: int,
-    ) -> FloatArray:
-        """Cost-to-go after a slot ends at temperatures ``after``."""
-        ctx_hours = self.grid.hours[t]
-        future: FloatArray = np.interp(after, grid_t, value).astype(np.float64)
-        cold = np.clip(self.min_c - after, 0.0, None)
-        future = future + PENALTY_HOT_WATER_EUR_PER_KH * ctx_hours * cold
-        if t == legionella:
-            future = future + PENALTY_HOT_WATER_EUR_PER_KH * np.clip(
-                self.legionella_c - after, 0.0, None
-            )
-        future[after > self.max_c + 1e-6] = np.inf
-        return future
 
     def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
         """Element power, tank temperature and hot-water explanations."""
@@ -271,12 +253,3 @@ class BoilerBlock(Block):
     def safe_power_kw(self, ctx: BuildContext) -> FloatArray:
         """Off in the fallback plan; the tank coasts on its stored heat."""
         return np.zeros(ctx.n)
-
-
-def _exchange_cost(net_kw: FloatArray, prices: Prices, hours: FloatArray) -> FloatArray:
-    """EUR for a slot's net grid exchange (import positive)."""
-    cost: FloatArray = (
-        np.maximum(net_kw, 0.0) * prices.import_eur_per_kwh
-        - np.maximum(-net_kw, 0.0) * prices.export_eur_per_kwh
-    ) * hours
-    return cost

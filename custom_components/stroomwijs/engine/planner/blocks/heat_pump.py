@@ -27,6 +27,7 @@ from custom_components.stroomwijs.engine.planner.schema import Reader
 from custom_components.stroomwijs.engine.planner.timegrid import TimeGrid
 
 from .base import (
+    BLOCKED_EUR,
     PENALTY_COMFORT_EUR_PER_KH,
     PENALTY_HOT_WATER_EUR_PER_KH,
     SWITCH_COST_EUR,
@@ -35,6 +36,8 @@ from .base import (
     DeviceResult,
     PhaseShares,
     PowerTerm,
+    exchange_costs,
+    interp_rows,
     read_phases,
     rounded,
 )
@@ -346,7 +349,7 @@ class HeatPumpBlock(Block):
         except ValueError, IndexError:  # pragma: no cover - defensive
             return self._track(x, ctx, min_on, min_off)
 
-    def _dynamic_programme(  # noqa: PLR0915
+    def _dynamic_programme(
         self, x: FloatArray, ctx: BuildContext, run: int, rest: int
     ) -> FloatArray:
         n = ctx.n
@@ -360,65 +363,38 @@ class HeatPumpBlock(Block):
         t_low = min(self.indoor_c, float(low.min())) - 2.0
         t_high = max(self.indoor_c, float(high.max())) + 1.0
         grid_t = np.arange(t_low, t_high + DP_STEP_K, DP_STEP_K, dtype=np.float64)
-        modes = run + rest  # 0..run-1: on for k+1 slots; run..: off for k+1 slots
         size = grid_t.shape[0]
-        value = np.zeros((modes, size))
-        policy = np.zeros((n, modes, size), dtype=np.int8)
+        # Per-slot tables, computed once: heat drift, lifts and grid costs.
         keep = 1.0 - self.heat_loss * hours / c
+        drift = hours * (gas + self.gains_kw + self.heat_loss * self.outdoor_c) / c
+        lifts = (hours * self.cop / c)[:, None] * levels[None, :]
+        off_cost = exchange_costs(base, ctx)
+        on_costs = exchange_costs(base[:, None] + levels[None, :], ctx)
+        comfort = PENALTY_COMFORT_EUR_PER_KH * hours
+        off_next, may_stop, on_next, may_start = _transitions(run, rest)
+        value = np.zeros((run + rest, size))
+        policy = np.zeros((n, run + rest, size), dtype=np.int8)
         for t in range(n - 1, -1, -1):
-            drift = (
-                hours[t]
-                * (gas[t] + self.gains_kw[t] + self.heat_loss * self.outdoor_c[t])
-                / c
+            after_off = keep[t] * grid_t + drift[t]
+            after_on = after_off[None, :] + lifts[t][:, None]
+            # Comfort penalties and grid costs depend on the slot only.
+            stay_off = (
+                comfort[t] * _outside(after_off, low[t], high[t])
+                + off_cost[t]
+                + interp_rows(value[run:], after_off, grid_t)
             )
-            after_off = keep[t] * grid_t + drift
-            comfort = PENALTY_COMFORT_EUR_PER_KH * hours[t]
-
-            off_cost = _exchange(base[t], ctx, t)
-            on_costs = np.array([_exchange(base[t] + p, ctx, t) for p in levels])
-            usable = np.nonzero(np.isfinite(on_costs))[0]
-            lifts = hours[t] * self.cop[t] * levels[usable] / c
-            after_on = after_off[None, :] + lifts[:, None]
-            # Comfort penalties depend on the slot, not on the run state.
-            miss_off = comfort * _outside(after_off, low[t], high[t]) + off_cost
-            miss_on = (
-                comfort * _outside(after_on, low[t], high[t])
-                + on_costs[usable][:, None]
+            running = (
+                comfort[t] * _outside(after_on, low[t], high[t])
+                + on_costs[t][:, None]
+                + interp_rows(value[:run], after_on, grid_t)
             )
-            stay_off: dict[int, FloatArray] = {}
-            run_on: dict[int, tuple[FloatArray, npt.NDArray[np.int8]]] = {}
-            new_value = np.full((modes, size), np.inf)
-            for mode in range(modes):
-                is_on = mode < run
-                count = (mode if is_on else mode - run) + 1
-                best = np.full(size, np.inf)
-                choice = np.zeros(size, dtype=np.int8)
-                if (not is_on) or count >= run:  # may stay or switch off
-                    target = run + (min(count, rest - 1) if not is_on else 0)
-                    if target not in stay_off:
-                        stay_off[target] = miss_off + np.interp(
-                            after_off, grid_t, value[target]
-                        )
-                    best = stay_off[target]
-                if (is_on or count >= rest) and usable.shape[0]:  # may run
-                    target = min(count, run - 1) if is_on else 0
-                    if target not in run_on:
-                        ahead = np.interp(
-                            after_on.ravel(), grid_t, value[target]
-                        ).reshape(after_on.shape)
-                        totals = miss_on + ahead
-                        pick = np.argmin(totals, axis=0)
-                        run_on[target] = (
-                            totals[pick, np.arange(size)],
-                            (usable[pick] + 1).astype(np.int8),
-                        )
-                    running, levels_picked = run_on[target]
-                    better = running < best
-                    best = np.where(better, running, best)
-                    choice = np.where(better, levels_picked, 0).astype(np.int8)
-                new_value[mode] = best
-                policy[t, mode] = choice
-            value = new_value
+            pick = np.argmin(running, axis=1)
+            cheapest = running.min(axis=1)
+            best = np.where(may_stop, stay_off[off_next], BLOCKED_EUR)
+            start = cheapest[on_next]
+            better = may_start & (start < best)
+            value = np.where(better, start, best)
+            policy[t] = np.where(better, pick[on_next] + 1, 0)
         # Forward: follow the policy from the current state.
         held = math.ceil(
             min(self.state_minutes, LONG_AGO_MINUTES) / ctx.grid.slot_minutes
@@ -427,25 +403,18 @@ class HeatPumpBlock(Block):
         mode = max(mode, 0 if self.is_on else run)
         temp = self.indoor_c
         on = np.zeros(n)
+        moves = (
+            [int(k) + run for k in off_next],
+            [int(k) for k in on_next],
+        )
         for t in range(n):
-            index = int(
-                np.clip(np.rint((temp - t_low) / DP_STEP_K), 0, grid_t.shape[0] - 1)
-            )
+            index = min(max(round((temp - t_low) / DP_STEP_K), 0), size - 1)
             action = int(policy[t, mode, index])
-            drift = (
-                hours[t]
-                * (gas[t] + self.gains_kw[t] + self.heat_loss * self.outdoor_c[t])
-                / c
-            )
-            temp = keep[t] * temp + drift
-            is_on = mode < run
-            count = (mode if is_on else mode - run) + 1
+            temp = float(keep[t] * temp + drift[t])
             if action:
                 on[t] = 1.0
-                temp += hours[t] * self.cop[t] * levels[action - 1] / c
-                mode = min(count, run - 1) if is_on else 0
-            else:
-                mode = run + (min(count, rest - 1) if not is_on else 0)
+                temp += float(lifts[t, action - 1])
+            mode = moves[action > 0][mode]
         return on
 
     def extract(self, values: FloatArray, ctx: BuildContext) -> DeviceResult:
@@ -510,13 +479,25 @@ class HeatPumpBlock(Block):
         return np.zeros(ctx.n)
 
 
-def _exchange(net_kw: float, ctx: BuildContext, t: int) -> float:
-    """EUR for slot ``t``'s net grid exchange; inf above the import cap."""
-    if net_kw > ctx.import_cap_kw[t] + 1e-6:
-        return float("inf")
-    prices = ctx.prices
-    price = prices.import_eur_per_kwh[t] if net_kw > 0 else prices.export_eur_per_kwh[t]
-    return float(net_kw * price * ctx.hours[t])
+def _transitions(
+    run: int, rest: int
+) -> tuple[IndexArray, npt.NDArray[np.bool_], IndexArray, npt.NDArray[np.bool_]]:
+    """Where each run/rest mode goes when the pump is off or on next.
+
+    Modes ``0..run-1`` mean on for ``k + 1`` slots, ``run..run+rest-1`` off
+    for ``k + 1 - run`` slots. Returns the next mode when off (counted from
+    ``run``, that is, a row of the off modes) and whether stopping is allowed,
+    then the next mode when on (an on mode) and whether starting is allowed;
+    the flags are columns, to broadcast over temperatures.
+    """
+    modes = np.arange(run + rest)
+    is_on = modes < run
+    count = np.where(is_on, modes, modes - run) + 1
+    off_next = np.where(is_on, 0, np.minimum(count, rest - 1))
+    may_stop = (~is_on | (count >= run))[:, None]
+    on_next = np.where(is_on, np.minimum(count, run - 1), 0)
+    may_start = (is_on | (count >= rest))[:, None]
+    return off_next, may_stop, on_next, may_start
 
 
 def _outside(temps: FloatArray, low: float, high: float) -> FloatArray:
