@@ -234,13 +234,14 @@ class ModelBuilder:
             if unit.tracker is None:
                 continue  # plain roundings rarely improve on a second look
             cols, values = chosen[number]
+            basis = fixer.snapshot()
             relaxed = fixer.release(cols)
             if relaxed is None:
-                fixer.pin(cols, values)
+                fixer.restore(cols, values, basis)
                 continue
             result = fixer.fix_best(unit, relaxed, objective, keep_worse=False)
             if result is None:
-                fixer.pin(cols, values)
+                fixer.restore(cols, values, basis)
                 continue
             x, objective, cols, values = result
             chosen[number] = (cols, values)
@@ -456,9 +457,10 @@ class _Fixer:
         """Try the unit's roundings of ``x``; fix the cheapest (None: none fit).
 
         With ``keep_worse`` False only a rounding cheaper than ``objective``
-        (the plan before the unit was freed) is kept.
+        (the plan before the unit was freed) is kept; the device's own plan
+        (its tracker) is taken at once when it is.
         """
-        best: tuple[float, IndexArray, FloatArray, FloatArray] | None = None
+        best: _Candidate | None = None
         limit = objective + WARM_START_SLACK * max(abs(objective), 1.0)
         tried: list[FloatArray] = []
         last: FloatArray | None = None
@@ -468,28 +470,47 @@ class _Fixer:
             if any(np.array_equal(values, seen) for seen in tried):
                 continue
             tried.append(values)
+            if best is not None and best.basis is None:
+                best.basis = self.highs.getBasis()  # to come back without a solve
             value = self.pin(cols, values)
             last = values
-            if value is not None and (best is None or value < best[0]):
+            if value is not None and (best is None or value < best.value):
                 solution = np.asarray(
                     self.highs.getSolution().col_value, dtype=np.float64
                 )
-                best = (value, cols, values, solution)
+                best = _Candidate(value, cols, values, solution)
                 if keep_worse and (value <= limit or threshold == TRACK):
                     break  # within reach of the relaxation, or the device's own plan
+                if not keep_worse and threshold == TRACK and value < objective - 1e-9:
+                    break  # the device's own plan improves on the first pass
         margin = GIVE_UP_SHARE * max(abs(objective), 1.0)
         if (
             best is None
-            or (keep_worse and best[0] > objective + margin)
-            or (not keep_worse and best[0] >= objective - 1e-9)
+            or (keep_worse and best.value > objective + margin)
+            or (not keep_worse and best.value >= objective - 1e-9)
         ):
             self.release_quietly(cols)
             return None
-        value, cols, values, solution = best
-        if last is not values and self.pin(cols, values) is None:
-            self.release_quietly(cols)
-            return None
-        return solution, value, cols, values
+        if last is not best.values and best.basis is not None:
+            # A later rounding was tried: go back to the best one. Its basis
+            # was saved before moving on, so this needs no re-solve.
+            self.restore(best.cols, best.values, best.basis)
+        return best.solution, best.value, best.cols, best.values
+
+    def snapshot(self) -> highspy.HighsBasis:
+        """Return the current optimal basis (to restore it without a solve)."""
+        return self.highs.getBasis()
+
+    def restore(
+        self, cols: IndexArray, values: FloatArray, basis: highspy.HighsBasis
+    ) -> None:
+        """Fix ``cols`` to ``values`` again and restore the basis that was optimal.
+
+        No re-solve: the next one starts from that basis.
+        """
+        index = cols.astype(np.int32)
+        self.highs.changeColsBounds(index.shape[0], index, values, values)
+        self.highs.setBasis(basis)
 
     def release_quietly(self, cols: IndexArray) -> None:
         """Free ``cols`` without re-solving."""
@@ -504,6 +525,17 @@ ACTIVE = 1e-3
 TRACK = 0.0
 ROUNDING_THRESHOLDS = (0.5, 1e-3, 0.85, FLOOR)
 """Nearest, early (never behind the relaxation), late, then only the sure ones."""
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A rounding tried by ``_Fixer.fix_best`` and what it costs."""
+
+    value: float
+    cols: IndexArray
+    values: FloatArray
+    solution: FloatArray
+    basis: highspy.HighsBasis | None = None
 
 
 @dataclass(slots=True, kw_only=True)
