@@ -194,9 +194,7 @@ class ModelBuilder:
         next device sees what the previous ones will do.
         """
         deadline = time.perf_counter() + time_limit_s
-        highs = _new_highs(threads, time_limit_s)
-        highs.setOptionValue("solve_relaxation", True)  # noqa: FBT003
-        highs.passModel(lp)
+        highs = _relaxation(lp, threads, time_limit_s)
         highs.run()
         if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -383,6 +381,19 @@ def _new_highs(threads: int, time_limit_s: float) -> highspy.Highs:
     highs.setOptionValue("threads", threads)
     highs.setOptionValue("time_limit", float(time_limit_s))
     highs.setOptionValue("random_seed", 0)
+    return highs
+
+
+def _relaxation(
+    lp: highspy.HighsLp, threads: int, time_limit_s: float
+) -> highspy.Highs:
+    """HiGHS holding the LP relaxation of ``lp``, ready to run."""
+    highs = _new_highs(threads, time_limit_s)
+    highs.setOptionValue("solve_relaxation", True)  # noqa: FBT003
+    # Presolve costs more than it saves on this sparse, banded LP, and the
+    # re-solves after fixing a device restart from the basis anyway.
+    highs.setOptionValue("presolve", "off")
+    highs.passModel(lp)
     return highs
 
 
