@@ -371,23 +371,26 @@ class HeatPumpBlock(Block):
         off_cost = exchange_costs(base, ctx)
         on_costs = exchange_costs(base[:, None] + levels[None, :], ctx)
         comfort = PENALTY_COMFORT_EUR_PER_KH * hours
+        # Temperatures a slot ends at, from each grid point (off, or on at
+        # each level), and what that slot costs: these depend on the slot
+        # only, not on the run/rest mode or the future.
+        after_off = keep[:, None] * grid_t[None, :] + drift[:, None]
+        after_on = after_off[:, None, :] + lifts[:, :, None]
+        cost_off = (
+            comfort[:, None] * _outside(after_off, low[:, None], high[:, None])
+            + off_cost[:, None]
+        )
+        cost_on = (
+            comfort[:, None, None]
+            * _outside(after_on, low[:, None, None], high[:, None, None])
+            + on_costs[:, :, None]
+        )
         off_next, may_stop, on_next, may_start = _transitions(run, rest)
         value = np.zeros((run + rest, size))
         policy = np.zeros((n, run + rest, size), dtype=np.int8)
         for t in range(n - 1, -1, -1):
-            after_off = keep[t] * grid_t + drift[t]
-            after_on = after_off[None, :] + lifts[t][:, None]
-            # Comfort penalties and grid costs depend on the slot only.
-            stay_off = (
-                comfort[t] * _outside(after_off, low[t], high[t])
-                + off_cost[t]
-                + interp_rows(value[run:], after_off, grid_t)
-            )
-            running = (
-                comfort[t] * _outside(after_on, low[t], high[t])
-                + on_costs[t][:, None]
-                + interp_rows(value[:run], after_on, grid_t)
-            )
+            stay_off = cost_off[t] + interp_rows(value[run:], after_off[t], grid_t)
+            running = cost_on[t] + interp_rows(value[:run], after_on[t], grid_t)
             pick = np.argmin(running, axis=1)
             cheapest = running.min(axis=1)
             best = np.where(may_stop, stay_off[off_next], BLOCKED_EUR)
@@ -500,7 +503,7 @@ def _transitions(
     return off_next, may_stop, on_next, may_start
 
 
-def _outside(temps: FloatArray, low: float, high: float) -> FloatArray:
+def _outside(temps: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:
     """Kelvin outside the comfort band."""
     outside: FloatArray = np.maximum(low - temps, 0.0) + np.maximum(temps - high, 0.0)
     return outside
