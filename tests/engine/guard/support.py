@@ -53,6 +53,7 @@ def build_rig(
     base: BaseLoadProfile | None = None,
     windows: tuple[TimeWindow, ...] = (),
     ev_delay: timedelta = timedelta(seconds=2),
+    ev_declared_delay: timedelta | None = None,
     ev_pause_allowed: bool = True,
     discharge_w: float = 0.0,
     grid: GridConnection | None = None,
@@ -83,7 +84,7 @@ def build_rig(
             GuardedDevice(
                 device=ev,
                 priority=CurtailPriority.EV,
-                reaction_delay=ev_delay,
+                reaction_delay=ev_declared_delay or ev_delay,
                 pause_allowed=ev_pause_allowed,
             ),
             GuardedDevice(

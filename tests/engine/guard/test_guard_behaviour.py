@@ -173,3 +173,33 @@ async def test_plan_increase_is_clamped_by_the_fullest_phase() -> None:
     await rig.run(10)
     assert all((r.phase_currents_a[1] or 0) <= 24.0 for r in rig.house.history[-8:])
     assert not [i for i in rig.log if i.kind is InterventionKind.CURTAIL]
+
+
+async def test_a_device_faster_than_declared_is_not_counted_twice() -> None:
+    """A charger that reacts in 0.5 s but is declared at 5 s is not re-curtailed.
+
+    After the window the guard releases the EV to full power. The meter soon
+    shows the new power; the guard must not add the same rise again as still
+    to come, see a fuse breach that is not there, and cut the car again.
+    """
+    # 15:00-15:01 local time is the first minute of the run (START is UTC).
+    window = evening_window(time(15, 0), time(15, 1), 9_000)
+    rig = build_rig(
+        start=START + timedelta(seconds=1),
+        windows=(window,),
+        ev_delay=timedelta(milliseconds=500),
+        ev_declared_delay=timedelta(seconds=5),
+    )
+    await rig.run(60)
+    assert rig.ev.power_w is not None
+    assert rig.ev.power_w < 11_040
+    released = len(rig.log)
+    await rig.run(120)
+    after = rig.log[released:]
+    assert any(
+        i.kind is InterventionKind.RELEASE and i.device_id == "ev" for i in after
+    )
+    assert rig.ev.power_w == 11_040
+    assert not [
+        i for i in after if i.kind is InterventionKind.CURTAIL and i.device_id == "ev"
+    ]

@@ -522,17 +522,50 @@ class Guard:
             needs.append((expected_a - allowed_a) * grid.voltage_v)
         return needs
 
-    def _pending(self, now: datetime) -> tuple[float, list[float]]:
+    def _pending(
+        self, now: datetime, *, trim: bool = True
+    ) -> tuple[float, list[float]]:
+        """Power commanded but not yet in the meter reading, in all and per phase.
+
+        With ``trim`` a rise that the device reports as delivered no longer
+        counts (see ``_unrealised``); without it every command counts for its
+        whole declared reaction delay, the cautious view used before granting
+        power to another device.
+        """
         total = 0.0
         phase = [0.0, 0.0, 0.0]
         for device_id, state in self._state.items():
             state.pending = [(at, d) for at, d in state.pending if at > now]
             gd = self._devices[device_id]
-            for _, delta in state.pending:
-                total += delta
-                for p in gd.phases:
-                    phase[p] += delta / len(gd.phases)
+            delta = sum(d for _, d in state.pending)
+            if trim:
+                delta = self._unrealised(gd, delta)
+            total += delta
+            for p in gd.phases:
+                phase[p] += delta / len(gd.phases)
         return total, phase
+
+    def _unrealised(self, gd: GuardedDevice, pending_w: float) -> float:
+        """Return the part of a pending rise that the device has not delivered.
+
+        The declared reaction delay is an upper bound: a device that reports
+        its own power and has reached its new target is (or within one
+        telegram will be) in the meter reading, and counting the rise again
+        makes the guard see a breach that is not there and cut the device
+        again, over and over. Only rises are trimmed: a pending cut keeps
+        counting until its delay is over. Releases wait while any command is
+        pending, and granting power to another device uses the untrimmed view.
+        """
+        device = gd.device
+        target = self._state[gd.device_id].target_w
+        if (
+            pending_w <= 0
+            or target is None
+            or not isinstance(device, PowerMeter)
+            or device.power_w is None
+        ):
+            return pending_w
+        return min(pending_w, max(0.0, target - device.power_w))
 
     def _power(self, gd: GuardedDevice) -> float:
         device = gd.device
@@ -1011,7 +1044,7 @@ class Guard:
         reading = self._last_reading
         if reading is None or self._data_lost:
             return 0.0
-        pending, pending_phase = self._pending(now)
+        pending, pending_phase = self._pending(now, trim=False)
         limit_w = self._import_limit_w - self.config.margin_w
         total = limit_w - (reading.net_power_w + pending)
         needs = self._phase_needs(reading, pending_phase)
