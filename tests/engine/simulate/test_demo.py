@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -165,6 +165,19 @@ def test_demo_base_load_is_the_real_household_profile() -> None:
     assert path.parent == SHARED_DATA.resolve()
     profile = load_profile(path, datetime.now(UTC))
     assert 0.0 <= profile.at(datetime.now(UTC)) < 20_000.0
+
+
+def test_without_shared_data_the_reference_household_load_is_replayed(
+    tmp_path: Path,
+) -> None:
+    """A plain clone has no shared/data: the example household's load is used."""
+    path = find_profile(shared_dirs=(tmp_path,))
+    assert path.name == "reference_household.json"
+    now = datetime.now(UTC)
+    profile = load_profile(path, now)
+    week = [profile.at(now + timedelta(hours=h)) for h in range(0, 7 * 24, 5)]
+    assert all(0.0 <= watts < 10_000.0 for watts in week)
+    assert max(week) > 300.0
 
 
 def test_missing_profile_fails_with_a_clear_message(tmp_path: Path) -> None:

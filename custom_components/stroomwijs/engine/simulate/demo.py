@@ -9,9 +9,10 @@ It serves DSMR 5 telegrams (valid CRC, one a second) on 127.0.0.1 and runs
 an OCPP 2.1 charge point with a bidirectional car that connects to the
 central system at ``--csms-url``, retrying with backoff until Home Assistant
 has it up. The loop is closed: each telegram's power per phase is a real
-household base load (a 15-minute profile from ``shared/data``, replayed at
-today's time of day) plus the power the simulated station really applies to
-the car, and the station applies whatever limit or setpoint the central
+household base load (a 15-minute profile from ``shared/data``, or the
+reference household's in ``examples/``, replayed at today's time of day)
+plus the power the simulated station really applies to the car, and the
+station applies whatever limit or setpoint the central
 system sent. The car's SoC and the meter's energy registers move with that
 power. SIGINT or SIGTERM stop everything cleanly.
 """
@@ -25,6 +26,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 import ipaddress
+import json
 import logging
 from pathlib import Path
 import signal
@@ -41,6 +43,10 @@ PROFILE_NAME = "household_BE_fluvius_2023-10-22_2023-12-31_15min.csv"
 """A real Belgian household, 15-minute import (Fluvius open data)."""
 SHARED_DATA_DIRS = (Path(__file__).resolve().parents[5] / "shared" / "data",)
 """``shared/data`` beside the checkout (``/shared/data`` inside script/run)."""
+EXAMPLE_PROBLEM = (
+    Path(__file__).resolve().parents[4] / "examples" / ("reference_household.json")
+)
+"""The planner's reference household, whose base load the demo falls back to."""
 DEFAULT_CHARGER_ID = "demo-ev"
 DEFAULT_P1_PORT = 2000
 OCPP_PATH = "/ocpp/"
@@ -56,10 +62,26 @@ class ProfileMissingError(FileNotFoundError):
     """The household load profile (shared data) is not there."""
 
 
-def find_profile(explicit: Path | None = None) -> Path:
-    """Return the base-load profile: ``explicit`` or the one in shared/data."""
+def find_profile(
+    explicit: Path | None = None,
+    *,
+    shared_dirs: tuple[Path, ...] = SHARED_DATA_DIRS,
+    fallback: Path | None = EXAMPLE_PROBLEM,
+) -> Path:
+    """Return the base-load profile to replay.
+
+    ``explicit`` when given; otherwise the real 15-minute household export in
+    shared/data, or, where that folder is absent (a plain clone of the
+    repository), the 48-hour base load of the planner's reference household
+    in ``examples/`` (itself made from real public data).
+    """
     candidates = (
-        [explicit] if explicit else [d / PROFILE_NAME for d in SHARED_DATA_DIRS]
+        [explicit]
+        if explicit
+        else [
+            *(d / PROFILE_NAME for d in shared_dirs),
+            *([fallback] if fallback else []),
+        ]
     )
     for path in candidates:
         if path.is_file():
@@ -74,10 +96,22 @@ def find_profile(explicit: Path | None = None) -> Path:
 
 
 def load_profile(path: Path, now: datetime) -> BaseLoadProfile:
-    """Replay ``path`` from today's local midnight, so the hours match."""
+    """Replay ``path`` from today's local midnight, so the hours match.
+
+    A CSV is a ``start_utc,import_kwh`` 15-minute export; a JSON file is a
+    planner problem whose ``base_load_kw`` series is repeated for a week.
+    """
     local = now.astimezone(LOCAL_ZONE)
     midnight = datetime.combine(local.date(), time(0), tzinfo=LOCAL_ZONE)
-    return BaseLoadProfile.from_csv(path, align_to=midnight.astimezone(UTC))
+    start = midnight.astimezone(UTC)
+    if path.suffix != ".json":
+        return BaseLoadProfile.from_csv(path, align_to=start)
+    problem = json.loads(path.read_text(encoding="utf-8"))
+    step = timedelta(minutes=int(problem.get("slot_minutes", 15)))
+    series = [float(kw) * 1000.0 for kw in problem["base_load_kw"]]
+    repeats = max(1, int(timedelta(days=7) / (step * len(series))))
+    watts = series * repeats
+    return BaseLoadProfile([start + i * step for i in range(len(watts))], watts)
 
 
 def csms_base_url(url: str) -> str:
