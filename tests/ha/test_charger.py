@@ -30,6 +30,8 @@ from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
 from custom_components.stroomwijs.engine.simulate.quasar import QuasarSimulator
 from tests.engine.drivers.conftest import wait_for
 
+from .charger_support import ocpp_subentry, setup_loaded
+
 
 @pytest.fixture(autouse=True)
 def loopback_sockets(socket_enabled: None) -> None:
@@ -55,20 +57,8 @@ def _household(*subentries: ConfigSubentryData) -> MockConfigEntry:
     )
 
 
-def _ocpp_subentry(charger_id: str) -> ConfigSubentryData:
-    return ConfigSubentryData(
-        data={CONF_KIND: KIND_OCPP, CONF_CHARGER_ID: charger_id},
-        subentry_type=SUBENTRY_CHARGER,
-        title=charger_id,
-        unique_id=charger_id,
-    )
-
-
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
+    await setup_loaded(hass, entry)
     csms = entry.runtime_data.chargers.csms
     assert csms is not None
     return csms.url
@@ -78,7 +68,7 @@ async def test_ocpp_charger_entities_and_services(
     hass: HomeAssistant, sims: list[OcppSimulator]
 ) -> None:
     """A V2X car appears with power, SoC and state; services drive the charger."""
-    entry = _household(_ocpp_subentry("garage"))
+    entry = _household(ocpp_subentry("garage"))
     url = await _setup(hass, entry)
     assert hass.states.get("binary_sensor.garage_connectivity").state == "off"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
@@ -19,12 +19,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.stroomwijs.charger import (
-    CONF_CHARGER_ID,
-    CONF_KIND,
     CONF_OCPP_HOST,
     CONF_OCPP_PORT,
-    KIND_OCPP,
-    SUBENTRY_CHARGER,
 )
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
 from custom_components.stroomwijs.diagnostics import (
@@ -54,6 +50,7 @@ from custom_components.stroomwijs.guard_glue import (
     CONF_SIGNAL_TIMEOUT_MIN,
 )
 
+from .charger_support import ocpp_subentry, setup_loaded
 from .p1_support import network_entry, p1_server, until
 
 EAN = "871685900012345678"
@@ -76,13 +73,6 @@ def _telegram(text: str = "") -> bytes:
     )
 
 
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-
-
 def _state(hass: HomeAssistant, entity_id: str) -> str:
     state = hass.states.get(entity_id)
     assert state is not None, entity_id
@@ -96,7 +86,7 @@ async def test_set_grid_limit_service_drives_the_limit_entities(
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     assert _state(hass, "sensor.thuis_import_limit") == "17250"
     assert _state(hass, "sensor.thuis_limit_source") == "fuse"
     await hass.services.async_call(
@@ -127,7 +117,7 @@ async def test_manual_limit_number_sets_and_clears_the_limit(
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     number = "number.thuis_manual_grid_limit"
     assert _state(hass, number) == "17250"
     await hass.services.async_call(
@@ -149,7 +139,7 @@ async def test_set_grid_limit_rejects_a_too_long_duration(hass: HomeAssistant) -
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN,
@@ -179,7 +169,7 @@ async def test_static_window_shows_as_the_next_limit(hass: HomeAssistant) -> Non
             ]
         },
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     assert _state(hass, "sensor.thuis_next_limit") == "4000"
     next_start = dt_util.parse_datetime(_state(hass, "sensor.thuis_next_limit_start"))
     assert next_start is not None
@@ -192,7 +182,7 @@ async def test_p1_text_message_limit_reaches_the_entities(hass: HomeAssistant) -
     """LIMIT 4kW in the meter's text field becomes the import limit."""
     async with p1_server(lambda _i: _telegram("LIMIT 4kW FOR 30m")) as server:
         entry = network_entry(server)
-        await _setup(hass, entry)
+        await setup_loaded(hass, entry)
         runtime = entry.runtime_data.limits
         assert runtime is not None
         await until(lambda: runtime.p1_message.current is not None)
@@ -207,7 +197,7 @@ async def test_lost_p1_data_is_an_intervention_and_counted(hass: HomeAssistant) 
     """The meter falls silent: the guard's data_lost reaches event and counter."""
     async with p1_server(lambda _i: _telegram()) as server:
         entry = network_entry(server, **{CONF_GUARD_DATA_TIMEOUT_S: 0.3})
-        await _setup(hass, entry)
+        await setup_loaded(hass, entry)
         runtime = entry.runtime_data.limits
         assert runtime is not None
         await until(lambda: runtime.guard.status().measured_w is not None)
@@ -253,7 +243,7 @@ async def test_openadr_event_and_lost_vtn_raise_and_clear_a_repair(
                 CONF_SIGNAL_TIMEOUT_MIN: 0.01,
             },
         )
-        await _setup(hass, entry)
+        await setup_loaded(hass, entry)
         runtime = entry.runtime_data.limits
         assert runtime is not None
         ven = runtime.ven
@@ -323,20 +313,9 @@ async def test_guard_curtails_a_real_ocpp_charger_to_hold_a_manual_limit(
             title="Thuis",
             data=dict(meter_entry.data),
             options={CONF_OCPP_HOST: "127.0.0.1", CONF_OCPP_PORT: 0},
-            subentries_data=[
-                ConfigSubentryData(
-                    data={
-                        CONF_KIND: KIND_OCPP,
-                        CONF_CHARGER_ID: "garage",
-                        "minimum_instead_of_pause": True,
-                    },
-                    subentry_type=SUBENTRY_CHARGER,
-                    title="garage",
-                    unique_id="garage",
-                )
-            ],
+            subentries_data=[ocpp_subentry("garage", minimum_instead_of_pause=True)],
         )
-        await _setup(hass, entry)
+        await setup_loaded(hass, entry)
         hub = entry.runtime_data.chargers
         assert hub is not None
         assert hub.csms is not None
@@ -400,7 +379,7 @@ async def test_window_subentry_adds_a_window_and_reloads(hass: HomeAssistant) ->
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     start = dt_util.now() + timedelta(hours=3)
     result = await _add_limit(
         hass,
@@ -426,7 +405,7 @@ async def test_window_subentry_rejects_an_empty_window(hass: HomeAssistant) -> N
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     result = await _add_limit(
         hass, entry, "window", {"start": "16:00:00", "end": "16:00:00"}
     )
@@ -443,7 +422,7 @@ async def test_openadr_subentry_checks_the_vtn_before_it_is_added(
         entry = MockConfigEntry(
             domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
         )
-        await _setup(hass, entry)
+        await setup_loaded(hass, entry)
         good = {
             "url": vtn.base_url,
             "client_id": vtn.client_id,
@@ -480,7 +459,7 @@ async def test_dim_subentry_follows_its_input(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     result = await _add_limit(
         hass,
         entry,
@@ -529,16 +508,9 @@ async def test_manual_boost_is_held_to_the_dso_limit_on_the_charger_side(
             title="Thuis",
             data=dict(network_entry(server).data),
             options={CONF_OCPP_HOST: "127.0.0.1", CONF_OCPP_PORT: 0},
-            subentries_data=[
-                ConfigSubentryData(
-                    data={CONF_KIND: KIND_OCPP, CONF_CHARGER_ID: "garage"},
-                    subentry_type=SUBENTRY_CHARGER,
-                    title="garage",
-                    unique_id="garage",
-                )
-            ],
+            subentries_data=[ocpp_subentry("garage")],
         )
-        await _setup(hass, entry)
+        await setup_loaded(hass, entry)
         hub = entry.runtime_data.chargers
         assert hub is not None
         assert hub.csms is not None
@@ -589,7 +561,7 @@ async def test_set_grid_limit_defaults_to_the_service_label_and_4_hours(
     entry = MockConfigEntry(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
-    await _setup(hass, entry)
+    await setup_loaded(hass, entry)
     await hass.services.async_call(
         DOMAIN, "set_grid_limit", {"value": 2_500}, blocking=True
     )
