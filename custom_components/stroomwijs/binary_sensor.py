@@ -14,7 +14,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle
+from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
 from .limit_entities import async_add_limit_binary_sensors
 from .models import StroomwijsConfigEntry
 
@@ -54,17 +54,14 @@ async def async_setup_entry(
 ) -> None:
     """Add the chargers' binary sensors."""
     async_add_limit_binary_sensors(entry, async_add_entities)
-    hub = entry.runtime_data.chargers
-    if hub is None:
-        return
-    for handle in hub.handles.values():
-        async_add_entities(
-            (
-                ChargerBinarySensor(entry, handle, description)
-                for description in CHARGER_BINARY_SENSORS
-            ),
-            config_subentry_id=handle.subentry_id,
-        )
+    async_add_charger_entities(
+        entry.runtime_data.chargers,
+        async_add_entities,
+        lambda handle: (
+            ChargerBinarySensor(entry, handle, description)
+            for description in CHARGER_BINARY_SENSORS
+        ),
+    )
 
 
 class ChargerBinarySensor(ChargerEntity, BinarySensorEntity):

@@ -10,7 +10,7 @@ Until then it has no control (see ``engine/drivers/ocpp``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
@@ -31,6 +31,7 @@ from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 
@@ -417,6 +418,18 @@ async def async_setup_chargers(
         raise
     entry.async_on_unload(hub.async_stop)
     return hub
+
+
+def async_add_charger_entities(
+    hub: ChargerHub | None,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[ChargerHandle], Iterable[Entity]],
+) -> None:
+    """Add the entities ``build`` makes for each charger, to its own subentry."""
+    if hub is None:
+        return
+    for handle in hub.handles.values():
+        async_add_entities(build(handle), config_subentry_id=handle.subentry_id)
 
 
 class ChargerEntity(Entity):

@@ -17,7 +17,13 @@ from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import CHARGER_STATES, ChargerEntity, ChargerHandle, ChargerHub
+from .charger import (
+    CHARGER_STATES,
+    ChargerEntity,
+    ChargerHandle,
+    ChargerHub,
+    async_add_charger_entities,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,17 +95,15 @@ def async_add_charger_sensors(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each charger's sensors to its own subentry."""
-    if hub is None:
-        return
-    for handle in hub.handles.values():
-        async_add_entities(
-            (
-                ChargerSensor(entry, handle, description)
-                for description in CHARGER_SENSORS
-                if description.has_fn(handle)
-            ),
-            config_subentry_id=handle.subentry_id,
-        )
+    async_add_charger_entities(
+        hub,
+        async_add_entities,
+        lambda handle: (
+            ChargerSensor(entry, handle, description)
+            for description in CHARGER_SENSORS
+            if description.has_fn(handle)
+        ),
+    )
 
 
 class ChargerSensor(ChargerEntity, SensorEntity):

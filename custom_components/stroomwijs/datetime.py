@@ -8,7 +8,7 @@ from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDesc
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity
+from .charger import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -22,14 +22,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a departure time per charger."""
-    hub = entry.runtime_data.chargers
-    if hub is None:
-        return
-    for handle in hub.handles.values():
-        async_add_entities(
-            [DepartureDateTime(entry, handle, DEPARTURE)],
-            config_subentry_id=handle.subentry_id,
-        )
+    async_add_charger_entities(
+        entry.runtime_data.chargers,
+        async_add_entities,
+        lambda handle: [DepartureDateTime(entry, handle, DEPARTURE)],
+    )
 
 
 class DepartureDateTime(ChargerEntity, DateTimeEntity):

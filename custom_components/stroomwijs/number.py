@@ -14,7 +14,7 @@ from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle
+from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
 from .limit_entities import async_add_limit_numbers
 from .models import StroomwijsConfigEntry
 
@@ -62,17 +62,13 @@ async def async_setup_entry(
 ) -> None:
     """Add the SoC numbers per charger."""
     async_add_limit_numbers(entry, async_add_entities)
-    hub = entry.runtime_data.chargers
-    if hub is None:
-        return
-    for handle in hub.handles.values():
-        async_add_entities(
-            (
-                ChargerNumber(entry, handle, description)
-                for description in CHARGER_NUMBERS
-            ),
-            config_subentry_id=handle.subentry_id,
-        )
+    async_add_charger_entities(
+        entry.runtime_data.chargers,
+        async_add_entities,
+        lambda handle: (
+            ChargerNumber(entry, handle, description) for description in CHARGER_NUMBERS
+        ),
+    )
 
 
 class ChargerNumber(ChargerEntity, NumberEntity):

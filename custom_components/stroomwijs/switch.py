@@ -8,7 +8,7 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity
+from .charger import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -22,14 +22,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a V2G switch per charger."""
-    hub = entry.runtime_data.chargers
-    if hub is None:
-        return
-    for handle in hub.handles.values():
-        async_add_entities(
-            [V2gSwitch(entry, handle, V2G_ALLOWED)],
-            config_subentry_id=handle.subentry_id,
-        )
+    async_add_charger_entities(
+        entry.runtime_data.chargers,
+        async_add_entities,
+        lambda handle: [V2gSwitch(entry, handle, V2G_ALLOWED)],
+    )
 
 
 class V2gSwitch(ChargerEntity, SwitchEntity):
