@@ -489,17 +489,7 @@ async def test_homewizard_refusing_access_starts_reauth(
     """API switched off (403): reauth; switched on again: the user confirms."""
     status, port = homewizard_v1_switchable
     status["code"] = 403
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Thuis",
-        data={
-            CONF_SOURCE: SOURCE_HOMEWIZARD,
-            CONF_HOST: f"127.0.0.1:{port}",
-            CONF_API_VERSION: "v1",
-            CONF_PHASES: 3,
-            CONF_FUSE_A: 25.0,
-        },
-    )
+    entry = _homewizard_v1_entry(port)
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -513,6 +503,21 @@ async def test_homewizard_refusing_access_starts_reauth(
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
     await unload(hass, entry)
+
+
+def _homewizard_v1_entry(port: int) -> MockConfigEntry:
+    """Build a household read from a HomeWizard P1 (API v1) on 127.0.0.1:``port``."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        data={
+            CONF_SOURCE: SOURCE_HOMEWIZARD,
+            CONF_HOST: f"127.0.0.1:{port}",
+            CONF_API_VERSION: "v1",
+            CONF_PHASES: 3,
+            CONF_FUSE_A: 25.0,
+        },
+    )
 
 
 @pytest.fixture
@@ -541,17 +546,7 @@ async def test_homewizard_refusing_access_while_running_starts_reauth(
 ) -> None:
     """A running P1 that starts refusing: entities unavailable, reauth offered."""
     status, port = homewizard_v1_switchable
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Thuis",
-        data={
-            CONF_SOURCE: SOURCE_HOMEWIZARD,
-            CONF_HOST: f"127.0.0.1:{port}",
-            CONF_API_VERSION: "v1",
-            CONF_PHASES: 3,
-            CONF_FUSE_A: 25.0,
-        },
-    )
+    entry = _homewizard_v1_entry(port)
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
     status["code"] = 403
