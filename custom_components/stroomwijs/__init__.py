@@ -1,27 +1,68 @@
 """Stroomwijs: home energy manager for grid congestion and dynamic tariffs.
 
-The engine subpackage runs without Home Assistant (the add-on gateway and the
-``stroomwijs`` command line import it directly). Home Assistant's entry points
-live in ``integration.py`` and are only imported where Home Assistant is
-installed, so importing ``custom_components.stroomwijs.engine`` never pulls in
-``homeassistant``.
+Home Assistant's entry points are defined here. They import the Home
+Assistant glue (``integration.py``) only when they run, so that importing
+this package, and with it ``custom_components.stroomwijs.engine``, never
+imports Home Assistant: the add-on gateway and the ``stroomwijs`` command
+line import the engine where Home Assistant may be installed but must not be
+loaded (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
-from importlib.util import find_spec
+import importlib
+from typing import TYPE_CHECKING, Any
 
-if find_spec("homeassistant") is not None:
-    from .integration import (
-        CONFIG_SCHEMA,
-        async_setup,
-        async_setup_entry,
-        async_unload_entry,
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+    from .models import StroomwijsConfigEntry
+
+DOMAIN = "stroomwijs"
+
+
+def CONFIG_SCHEMA(config: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    """Validate YAML: Stroomwijs is set up from the UI only (config entries)."""
+    integration = importlib.import_module(f"{__name__}.integration")
+    validated: dict[str, Any] = integration.CONFIG_SCHEMA(config)
+    return validated
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up the parts of Stroomwijs that do not depend on an entry."""
+    # Import the glue (and with it numpy and HiGHS) off the event loop.
+    await hass.async_add_import_executor_job(
+        importlib.import_module, f"{__name__}.integration"
     )
+    from .integration import async_setup_integration  # noqa: PLC0415
 
-    __all__ = [
-        "CONFIG_SCHEMA",
-        "async_setup",
-        "async_setup_entry",
-        "async_unload_entry",
-    ]
+    return await async_setup_integration(hass, config)
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> bool:
+    """Set up one Stroomwijs household from a config entry.
+
+    Raises ConfigEntryNotReady while the meter gives no first reading or the
+    OCPP port is taken, ConfigEntryAuthFailed when the meter refuses the key
+    or token, and ConfigEntryError for settings that cannot work.
+    """
+    from .integration import PLATFORMS, async_build_household  # noqa: PLC0415
+
+    entry.runtime_data = await async_build_household(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> bool:
+    """Unload a config entry; the household stops with it."""
+    from .integration import PLATFORMS  # noqa: PLC0415
+
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> None:
+    """Delete the household's saved state when its entry is removed."""
+    from .integration import async_remove_household  # noqa: PLC0415
+
+    await async_remove_household(hass, entry.entry_id)

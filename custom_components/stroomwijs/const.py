@@ -14,3 +14,14 @@ CONF_FUSE_A: Final = "fuse_a"
 DEFAULT_NAME: Final = "Stroomwijs"
 DEFAULT_PHASES: Final = 3
 DEFAULT_FUSE_A: Final = 25
+
+# Tariff, forecasts and the optimiser (options).
+CONF_PRICE_ENTITY: Final = "price_entity"
+CONF_PV_ENTITY: Final = "pv_forecast_entity"
+CONF_MARKUP: Final = "markup_eur_per_kwh"
+CONF_ENERGY_TAX: Final = "energy_tax_eur_per_kwh"
+CONF_VAT_PCT: Final = "vat_pct"
+CONF_EXPORT_BASIS: Final = "export_basis"
+CONF_FEED_IN: Final = "feed_in_eur_per_kwh"
+CONF_CAPACITY_PRICE: Final = "capacity_eur_per_kw_month"
+CONF_OPTIMISER_MODE: Final = "optimiser_mode"

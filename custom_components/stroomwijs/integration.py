@@ -1,53 +1,76 @@
-"""Set up and tear down Stroomwijs config entries."""
+"""Build, start and stop one household for a config entry (see ``__init__.py``).
+
+``__init__.py`` holds Home Assistant's entry points and imports this module
+only inside them, so that importing the engine never imports Home Assistant.
+Here the entry becomes the engine's ``HouseholdConfig``, Home Assistant
+provides the household's ports, and the views entities use are made.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
+import ssl
+from typing import Any, Final
+
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
 )
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
 
-from .charger import CHARGER_PLATFORMS, async_setup_chargers
-from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN
-from .coordinator import (
-    CONF_SOURCE,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_UPDATE_INTERVAL,
-    MeterCoordinator,
-    NoReadingError,
-    async_first_reading,
-    build_meter,
-)
+from .charger import CHARGER_PLATFORMS, ChargerHub
+from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
+from .coordinator import DEFAULT_UPDATE_INTERVAL, MeterCoordinator
 from .engine.grid import GridConnection
-from .guard_glue import async_setup_limits
+from .engine.household import (
+    Household,
+    HouseholdConfig,
+    HouseholdConfigError,
+    HouseholdPorts,
+    NoReadingError,
+)
+from .engine.household.meter import AUTH_FAILURES
+from .engine.planner import Plan
+from .guard_glue import LimitsRuntime
+from .household_glue import (
+    HassStateStore,
+    async_connect,
+    entity_meter_feed,
+    household_config,
+)
 from .limit_services import async_setup_limit_services
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
 from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.EVENT, *CHARGER_PLATFORMS]
+PLATFORMS: Final[list[Platform]] = [
+    Platform.SENSOR,
+    Platform.EVENT,
+    *CHARGER_PLATFORMS,
+]
+CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
+TICK_INTERVAL: Final = timedelta(seconds=5)
+WAKE_DELAY_S: Final = 2.1
 
-CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-AUTH_FAILURES = frozenset({"invalid_auth", "decrypt"})
-"""Reasons that need the user (a new token or key): reauthentication."""
 
-
-async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the parts of Stroomwijs that do not depend on an entry."""
+async def async_setup_integration(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions (they work on whichever household is loaded)."""
     async_setup_services(hass)
     async_setup_limit_services(hass)
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> bool:
-    """Set up one Stroomwijs household from a config entry."""
+def _config(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> HouseholdConfig:
     settings = {**entry.data, **entry.options}
     try:
-        grid = GridConnection(
+        GridConnection(
             phases=int(settings[CONF_PHASES]), fuse_a=float(settings[CONF_FUSE_A])
         )
     except (KeyError, ValueError) as err:
@@ -56,51 +79,157 @@ async def async_setup_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -
             translation_key="invalid_grid_connection",
             translation_placeholders={"error": str(err)},
         ) from err
-    runtime = StroomwijsRuntimeData(grid=grid)
-    if settings.get(CONF_SOURCE):
-        try:
-            meter, feed = build_meter(hass, settings, grid=grid, name=entry.title)
-        except ValueError as err:
-            raise ConfigEntryError(
+    try:
+        return household_config(hass, entry)
+    except (KeyError, ValueError, HouseholdConfigError) as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_meter_settings",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+
+def _ssl_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+async def _async_ssl_context(
+    hass: HomeAssistant, config: HouseholdConfig
+) -> ssl.SSLContext | None:
+    if not config.ocpp.certfile:
+        return None
+    try:
+        return await hass.async_add_executor_job(
+            _ssl_context, config.ocpp.certfile, config.ocpp.keyfile
+        )
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="ocpp_certificate",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+
+class _Ticker:
+    """Home Assistant ticks the household: every 5 s, and soon when it asks."""
+
+    def __init__(self, hass: HomeAssistant, entry: StroomwijsConfigEntry) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.household: Household | None = None
+        self._pending = False
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> Any:  # noqa: ANN401
+        return self.entry.async_create_background_task(self.hass, coro, name)
+
+    async def run_blocking(self, job: Any) -> Plan:  # noqa: ANN401 - the solver job
+        result: Plan = await self.hass.async_add_executor_job(job)
+        return result
+
+    @callback
+    def wake(self) -> None:
+        if self._pending:
+            return
+        self._pending = True
+        self.entry.async_on_unload(
+            async_call_later(self.hass, WAKE_DELAY_S, self._tick_later)
+        )
+
+    @callback
+    def _tick_later(self, _now: datetime) -> None:
+        self._pending = False
+        self.spawn(self.tick(_now), f"{DOMAIN} tick")
+
+    async def tick(self, _now: datetime) -> None:
+        if self.household is not None:
+            await self.household.async_tick(dt_util.utcnow())
+
+    def start(self, household: Household) -> None:
+        self.household = household
+        self.entry.async_on_unload(
+            async_track_time_interval(
+                self.hass, self.tick, TICK_INTERVAL, name=f"{DOMAIN} household tick"
+            )
+        )
+
+
+async def _async_start(household: Household) -> None:
+    try:
+        await household.async_start()
+    except NoReadingError as err:
+        if err.reason in AUTH_FAILURES:
+            raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN,
-                translation_key="invalid_meter_settings",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        try:
-            await async_first_reading(meter, feed)
-        except NoReadingError as err:
-            await feed.stop()
-            if err.reason in AUTH_FAILURES:
-                raise ConfigEntryAuthFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="meter_auth_failed",
-                    translation_placeholders={"reason": err.reason},
-                ) from err
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="meter_not_ready",
+                translation_key="meter_auth_failed",
                 translation_placeholders={"reason": err.reason},
             ) from err
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="meter_not_ready",
+            translation_placeholders={"reason": err.reason},
+        ) from err
+    except OSError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="ocpp_port_in_use",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+
+async def async_build_household(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry
+) -> StroomwijsRuntimeData:
+    """Start the entry's household; raise what ``async_setup_entry`` reports."""
+    config = _config(hass, entry)
+    ticker = _Ticker(hass, entry)
+    household = Household(
+        config,
+        HouseholdPorts(
+            clock=dt_util.utcnow,
+            store=HassStateStore(hass, entry.entry_id),
+            session=async_get_clientsession(hass),
+            meter_feed=entity_meter_feed(hass, config)
+            if config.meter.source == "entities"
+            else None,
+            run_blocking=ticker.run_blocking,
+            ssl_context=await _async_ssl_context(hass, config),
+            spawn=ticker.spawn,
+            wake=ticker.wake,
+        ),
+    )
+    await _async_start(household)
+    entry.async_on_unload(household.async_stop)
+    ticker.start(household)
+    runtime = StroomwijsRuntimeData(
+        household=household,
+        grid=household.grid,
+        limits=LimitsRuntime(household),
+        chargers=ChargerHub(household),
+        meter=household.meter,
+    )
+    if household.meter is not None and household.feed is not None:
         coordinator = MeterCoordinator(
             hass,
             entry,
-            meter,
-            feed,
-            update_interval=float(
-                settings.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
-            ),
+            household.meter,
+            household.feed,
+            update_interval=config.meter.update_interval_s or DEFAULT_UPDATE_INTERVAL,
         )
         coordinator.async_start()
         entry.async_on_unload(coordinator.async_stop)
-        runtime.meter = meter
         runtime.meter_coordinator = coordinator
-    runtime.chargers = await async_setup_chargers(hass, entry)
-    entry.runtime_data = runtime
-    runtime.limits = await async_setup_limits(hass, entry)
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    return True
+    async_connect(hass, entry, household)
+    LOGGER.debug(
+        "Household %s: limits %s, chargers %s",
+        entry.title,
+        [source.name for source in household.limits.stack.sources],
+        list(household.chargers.handles),
+    )
+    return runtime
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> bool:
-    """Unload a config entry and stop everything it started."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+async def async_remove_household(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete what a removed household left behind: its state and repairs."""
+    await HassStateStore(hass, entry_id).async_remove()

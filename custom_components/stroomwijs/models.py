@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import ConfigEntry
 
 from .engine.grid import GridConnection
+from .engine.household import Household
 from .engine.meter.core import Meter
 
 if TYPE_CHECKING:
@@ -18,17 +19,19 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class StroomwijsRuntimeData:
-    """Engine objects of one household, stored in ``entry.runtime_data``."""
+    """The household of one entry, and the views its entities use."""
 
+    household: Household
+    """The engine's household: meter, limits, guard, chargers and planner."""
     grid: GridConnection
+    limits: LimitsRuntime
+    """The limit sources and the guard, as entities see them."""
+    chargers: ChargerHub
+    """The household's EV chargers."""
     meter: Meter | None = None
     """The household's grid meter; subscribe to it for every telegram."""
     meter_coordinator: MeterCoordinator | None = None
     """The throttled view of the meter that entities use."""
-    chargers: ChargerHub | None = None
-    """The household's EV chargers (OCPP central system, Quasars)."""
-    limits: LimitsRuntime | None = None
-    """DSO limit sources and the guard (see guard_glue.py)."""
 
 
 type StroomwijsConfigEntry = ConfigEntry[StroomwijsRuntimeData]

@@ -16,6 +16,7 @@ import probatio as vol
 from .charger import ChargerHandle
 from .const import DOMAIN
 from .engine.capabilities import DeviceUnavailableError
+from .engine.household import Household
 
 SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_BOOST: Final = "boost"
@@ -35,20 +36,17 @@ DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
 )
 
 
-def _handle(hass: HomeAssistant, call: ServiceCall) -> ChargerHandle:
+def _handle(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, ChargerHandle]:
     device_id = call.data[ATTR_DEVICE_ID]
     device = dr.async_get(hass).async_get(device_id)
     if device is not None:
         for entry in hass.config_entries.async_loaded_entries(DOMAIN):
             if entry.state is not ConfigEntryState.LOADED:
                 continue
-            hub = entry.runtime_data.chargers
-            if hub is None:
-                continue
-            for handle in hub.handles.values():
+            household: Household = entry.runtime_data.household
+            for handle in household.chargers.handles.values():
                 if (DOMAIN, handle.subentry_id) in device.identifiers:
-                    found: ChargerHandle = handle
-                    return found
+                    return household, handle
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="charger_not_found",
@@ -56,9 +54,12 @@ def _handle(hass: HomeAssistant, call: ServiceCall) -> ChargerHandle:
     )
 
 
-async def _manual(handle: ChargerHandle, setpoint_w: float | None) -> None:
+async def _manual(
+    found: tuple[Household, ChargerHandle], setpoint_w: float | None
+) -> None:
+    household, handle = found
     try:
-        await handle.async_manual(setpoint_w)
+        await household.async_set_override(handle.device_id, setpoint_w)
     except DeviceUnavailableError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
@@ -72,7 +73,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register the charger services."""
 
     async def set_departure(call: ServiceCall) -> None:
-        handle = _handle(hass, call)
+        household, handle = _handle(hass, call)
         changes: dict[str, object] = {}
         if (departure := call.data.get(ATTR_DEPARTURE)) is not None:
             if isinstance(departure, datetime) and departure.tzinfo is None:
@@ -84,11 +85,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="nothing_to_set"
             )
-        handle.set_departure(changes)
+        household.set_departure(handle.device_id, changes)
 
     async def boost(call: ServiceCall) -> None:
-        handle = _handle(hass, call)
-        await _manual(handle, handle.boost_w)
+        found = _handle(hass, call)
+        await _manual(found, found[1].boost_w)
 
     async def pause(call: ServiceCall) -> None:
         await _manual(_handle(hass, call), 0.0)

@@ -66,7 +66,7 @@ async def test_setting_a_port_starts_the_central_system_for_discovery(
     hass: HomeAssistant, household: MockConfigEntry
 ) -> None:
     """With a port set, the central system listens even before any charger."""
-    assert household.runtime_data.chargers is None  # nothing to run yet
+    assert household.runtime_data.chargers.csms is None  # nothing to run yet
     port = _free_port()
     flow_id = await _open_ocpp_form(hass, household)
     result = await hass.config_entries.options.async_configure(

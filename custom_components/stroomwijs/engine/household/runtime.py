@@ -1,0 +1,1247 @@
+"""``Household``: one home's meter, limits, guard, chargers and planner loop.
+
+A host (Home Assistant, the add-on gateway, the simulator) builds a
+``Household`` from a :class:`HouseholdConfig` and :class:`HouseholdPorts`
+(what the host provides: a clock, a state store, an HTTP session, an
+executor, a meter feed of its own). The household wires the engine parts
+itself; the host only shows its snapshots and events and hands it commands.
+
+Real time and simulated time: with ``ports.realtime`` (the default) the
+household runs its own loops (the guard at telegram rate, a tick every few
+seconds). A simulator sets ``realtime=False`` and drives it: it feeds
+readings with :meth:`Household.async_feed` and advances time with
+:meth:`Household.async_tick`.
+
+The planner loop (model-predictive control): the household re-plans every
+``optimiser.replan_minutes`` and on events (a car plugged in or out, a new
+or changed limit, new prices or PV forecast, a departure or target change, a
+device becoming available or not, a quarter-hour whose energy deviates from
+the plan). The solve runs in the host's executor, never on the event loop,
+and is bounded in time. A failed or timed-out solve keeps the last valid plan
+(or, without one, leaves the devices to the guard's safe rules) and raises
+the ``plan_failed`` problem until a solve works again. At each quarter-hour
+the plan's setpoints go to the guard, which stays the only controller that
+acts on the meter reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+import contextlib
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+import functools
+import logging
+import math
+import ssl
+import time as monotonic_time
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from custom_components.stroomwijs.engine.capabilities import DepartureNeeds
+from custom_components.stroomwijs.engine.drivers.ocpp import OcppCharger, PendingCharger
+from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.guard import (
+    Guard,
+    GuardConfig,
+    Intervention,
+    InterventionKind,
+)
+from custom_components.stroomwijs.engine.limits import EffectiveLimit
+from custom_components.stroomwijs.engine.meter.core import Meter
+from custom_components.stroomwijs.engine.meter.models import MeterReading
+from custom_components.stroomwijs.engine.planner import (
+    Plan,
+    Problem,
+    ProblemError,
+    solve,
+)
+
+from .chargers import (
+    ChargerForGuard,
+    ChargerHandle,
+    HouseholdChargers,
+    charger_side_limit_w as _charger_side_limit_w,
+)
+from .config import HouseholdConfig, OptimiserMode
+from .forecast import BaseLoadForecaster
+from .inputs import InputFormatError, Series
+from .limits import HouseholdLimits, build_limits
+from .meter import (
+    FIRST_READING_TIMEOUT,
+    MeterFeed,
+    MeterFeedFactory,
+    async_first_reading,
+    build_meter,
+)
+from .planning import (
+    SLOT,
+    PlanInputs,
+    baseline_cost_eur,
+    build_problem,
+    energy_cost_eur,
+    plan_energy_cost_eur,
+    quarter_floor,
+    setpoint_w,
+    slot_index,
+)
+from .state import STATE_VERSION, StateStore
+
+_LOGGER = logging.getLogger(__name__)
+
+REFRESH_INTERVAL: Final = timedelta(seconds=5)
+SAVE_INTERVAL: Final = timedelta(seconds=30)
+REPLAN_DEBOUNCE: Final = timedelta(seconds=2)
+SOLVE_GRACE_S: Final = 2.0
+"""Extra time over the solver's own limit before the solve counts as hung."""
+PLAN_ATTRIBUTE_SLOTS: Final = 96
+PROBLEM_PLAN_FAILED: Final = "plan_failed"
+PROBLEM_DSO_SIGNAL: Final = "dso_signal_lost"
+LIMIT_TRIGGER_W: Final = 100.0
+
+type Clock = Callable[[], datetime]
+type Solver = Callable[[Problem, datetime], Plan]
+type BlockingRunner = Callable[[Callable[[], Plan]], Awaitable[Plan]]
+type EventListener = Callable[[HouseholdEvent], None]
+type Spawner = Callable[[Coroutine[Any, Any, Any], str], asyncio.Future[Any]]
+
+
+def utc_now() -> datetime:
+    """Return the wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+def _default_solver(problem: Problem, now: datetime) -> Plan:
+    return solve(problem, now=now)
+
+
+async def _run_in_executor(job: Callable[[], Plan]) -> Plan:
+    return await asyncio.get_running_loop().run_in_executor(None, job)
+
+
+class PlanState(StrEnum):
+    """What the plan status says."""
+
+    WAITING = "waiting"
+    """No plan yet (the first solve has not finished)."""
+    OK = "ok"
+    TIME_LIMIT = "time_limit"
+    """The solver stopped at its time limit with a good plan."""
+    FALLBACK = "fallback"
+    """The last solve failed: the last valid plan (or the safe rules) hold."""
+    OFF = "off"
+    """The optimiser is off or disabled: devices follow their own behaviour."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanStatus:
+    """The planner's state, for entities and hosts."""
+
+    state: PlanState = PlanState.WAITING
+    mode: OptimiserMode | None = None
+    """The mode the plan in force was made in."""
+    reasons: tuple[str, ...] = ()
+    last_replan: datetime | None = None
+    next_replan: datetime | None = None
+    solve_time_s: float | None = None
+    cost_today_eur: float | None = None
+    cost_tomorrow_eur: float | None = None
+    saving_eur: float | None = None
+    """Expected saving over the horizon against the uncontrolled baseline."""
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdProblem:
+    """Something the user should know or fix (a repair issue in HA)."""
+
+    key: str
+    details: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdEvent:
+    """Something that happened: ``kind`` plus data."""
+
+    kind: str
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True, kw_only=True)
+class HouseholdPorts:
+    """What the host provides."""
+
+    clock: Clock = utc_now
+    store: StateStore | None = None
+    session: aiohttp.ClientSession | None = None
+    meter_feed: MeterFeedFactory | None = None
+    """The host's own meter feed (for the ``entities`` meter source)."""
+    run_blocking: BlockingRunner = _run_in_executor
+    ssl_context: ssl.SSLContext | None = None
+    solver: Solver = _default_solver
+    realtime: bool = True
+    """Run the guard's own loop at telegram rate (False: a simulator drives it)."""
+    spawn: Spawner | None = None
+    """Start a background task (Home Assistant: the entry's background tasks)."""
+    wake: Callable[[], None] | None = None
+    """Set by a host that ticks the household itself (``async_tick`` every few
+    seconds): called when something wants a tick soon. Without it the household
+    runs its own loop."""
+    first_reading_timeout: float = FIRST_READING_TIMEOUT
+
+
+@dataclass(slots=True)
+class _QuarterAccount:
+    """Energy and device power of the quarter-hour in progress."""
+
+    start: datetime | None = None
+    energy_kwh: float = 0.0
+    device_kwh: float = 0.0
+    seconds: float = 0.0
+    last: datetime | None = None
+    last_net_kw: float | None = None
+
+
+@dataclass(slots=True)
+class _Counters:
+    interventions_today: int = 0
+    counted_day: date | None = None
+
+
+@dataclass(slots=True)
+class _Replan:
+    reasons: list[str] = field(default_factory=list)
+    requested_at: datetime | None = None
+
+
+class Household:
+    """One home: meter, limit sources, guard, chargers and the planner loop."""
+
+    def __init__(self, config: HouseholdConfig, ports: HouseholdPorts) -> None:
+        """Build every part; nothing runs until ``async_start``."""
+        self.config = config
+        self.ports = ports
+        self.grid = GridConnection(
+            phases=config.grid.phases,
+            fuse_a=config.grid.fuse_a,
+            voltage_v=config.grid.voltage_v,
+        )
+        self._zone = ZoneInfo(config.time_zone)
+        self.meter: Meter | None = None
+        self.feed: MeterFeed | None = None
+        if config.meter.source != "none":
+            self.meter, self.feed = build_meter(
+                config.meter,
+                grid=self.grid,
+                name=config.name,
+                session=ports.session,
+                encryption_key=config.secret("meter.encryption_key"),
+                token=config.secret("meter.token"),
+                feed_factory=ports.meter_feed,
+            )
+        self.limits: HouseholdLimits = build_limits(
+            config, self.grid, clock=ports.clock, session=ports.session
+        )
+        self.chargers = HouseholdChargers(
+            config,
+            ssl_context=ports.ssl_context,
+            on_new_charger=self._on_new_charger,
+            on_change=self._on_charger_change,
+            spawn=self._spawn,
+        )
+        dim = self.limits.dim
+        self.guard = Guard(
+            GuardConfig(
+                grid=self.grid,
+                margin_w=config.guard.margin_w,
+                data_timeout=timedelta(seconds=config.guard.data_timeout_s),
+            ),
+            self.chargers.guarded_devices(),
+            limits=self.limits.stack,
+            device_cap_w=(lambda: dim.device_cap_w) if dim is not None else None,
+        )
+        self.forecaster = BaseLoadForecaster(
+            time_zone=config.time_zone, weeks=config.forecasts.base_load_weeks
+        )
+        self.mode: OptimiserMode = config.optimiser.mode
+        self.enabled: bool = config.optimiser.enabled
+        self.prices: Series | None = None
+        self.pv_forecast: Series | None = None
+        self.plan: Plan | None = None
+        self.plan_inputs: PlanInputs | None = None
+        self.plan_status = PlanStatus()
+        self.problems: dict[str, HouseholdProblem] = {}
+        self.counters = _Counters()
+        self._listeners: list[Callable[[], None]] = []
+        self._event_listeners: list[EventListener] = []
+        self._unsubs: list[Callable[[], None]] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._replan = _Replan()
+        self._replan_lock = asyncio.Lock()
+        self._next_replan: datetime | None = None
+        self._applied_slot: datetime | None = None
+        self._quarter = _QuarterAccount()
+        self._plugged: dict[str, tuple[bool, bool]] = {}
+        self._last_save: datetime | None = None
+        self._dirty = False
+        self._started = False
+        self._saving_soon = False
+
+    # ================================================================ events
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever any state changes (entities refresh)."""
+        self._listeners.append(listener)
+        return lambda: _discard(self._listeners, listener)
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` on limit changes, interventions, plans, problems."""
+        self._event_listeners.append(listener)
+        return lambda: _discard(self._event_listeners, listener)
+
+    def notify(self) -> None:
+        """Tell the listeners something changed."""
+        for listener in tuple(self._listeners):
+            try:
+                listener()
+            except Exception:
+                _LOGGER.exception("household listener failed")
+
+    def _fire(self, kind: str, data: Mapping[str, Any]) -> None:
+        event = HouseholdEvent(kind, data)
+        for listener in tuple(self._event_listeners):
+            try:
+                listener(event)
+            except Exception:
+                _LOGGER.exception("household event listener failed")
+
+    def _raise_problem(self, key: str, details: Mapping[str, str]) -> None:
+        problem = HouseholdProblem(key, dict(details))
+        if self.problems.get(key) == problem:
+            return
+        self.problems[key] = problem
+        self._fire("problem", {"key": key, "active": True, "details": dict(details)})
+
+    def _clear_problem(self, key: str) -> None:
+        if self.problems.pop(key, None) is not None:
+            self._fire("problem", {"key": key, "active": False, "details": {}})
+
+    # ================================================================ lifecycle
+
+    async def async_start(self) -> None:
+        """Restore state, wait for the meter, start chargers, loops and the planner.
+
+        Raises ``NoReadingError`` when the meter gives no first reading, and
+        ``OSError`` when the OCPP central system cannot listen; everything
+        started is stopped again before it raises.
+        """
+        now = self.ports.clock()
+        if self.ports.store is not None:
+            try:
+                stored = await self.ports.store.async_load()
+            except Exception:
+                _LOGGER.exception("Could not load the household's saved state")
+                stored = None
+            self._restore(stored, now)
+        try:
+            if self.meter is not None and self.feed is not None:
+                await async_first_reading(
+                    self.meter, self.feed, self.ports.first_reading_timeout
+                )
+                self._unsubs.append(self.meter.subscribe(self._on_reading))
+            await self.chargers.async_start()
+        except BaseException:
+            await self._async_stop_parts()
+            raise
+        self._started = True
+        self._unsubs.append(self.limits.stack.subscribe(self._on_limit_change))
+        self._unsubs.append(self.guard.subscribe(self._on_intervention))
+        for handle in self.chargers.handles.values():
+            self._plugged[handle.device_id] = (
+                handle.device.available,
+                handle.device.plugged_in,
+            )
+        self.limits.refresh(self.ports.clock())
+        if self.ports.realtime:
+            if self.meter is not None:
+                self._spawn(self.guard.async_run(self._stop, self.ports.clock), "guard")
+            if self.ports.wake is None:
+                self._spawn(self._async_loop(), "household loop")
+            for ven in self.limits.vens:
+                self._spawn(ven.async_run(self._stop), f"OpenADR VEN {ven.ean}")
+        self.request_replan("start")
+        self.notify()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        title = f"stroomwijs {self.config.name} {name}"
+        if self.ports.spawn is not None:
+            task = self.ports.spawn(coro, title)
+        else:
+            task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def async_stop(self) -> None:
+        """Stop every loop and connection, and save the state."""
+        self._stop.set()
+        self._wake.set()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._started:
+            await self.async_save()
+        self._started = False
+        await self._async_stop_parts()
+
+    async def _async_stop_parts(self) -> None:
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        await self.chargers.async_stop()
+        if self.feed is not None:
+            await self.feed.stop()
+
+    # ================================================================ readings
+
+    def _on_reading(self, reading: MeterReading) -> None:
+        """Every telegram: the P1 text message, the guard and the quarter account."""
+        try:
+            self.limits.p1_message.feed(reading.text_message, reading.timestamp)
+        except Exception:
+            # A limit source's error must never keep readings from the guard.
+            _LOGGER.exception("P1 text message could not be read")
+        if self.ports.realtime:
+            self.guard.feed(reading)
+        self._account(reading)
+
+    async def async_feed(self, reading: MeterReading) -> None:
+        """Process one reading now, in simulated time (the guard acts at once)."""
+        try:
+            self.limits.p1_message.feed(reading.text_message, reading.timestamp)
+        except Exception:
+            _LOGGER.exception("P1 text message could not be read")
+        await self.guard.async_process(reading)
+        self._account(reading)
+
+    def _device_power_kw(self) -> float:
+        total = 0.0
+        for handle in self.chargers.handles.values():
+            power = handle.device.power_w
+            if power is not None and math.isfinite(power):
+                total += power / 1000.0
+        return total
+
+    def _account(self, reading: MeterReading) -> None:
+        net = reading.net_power_w
+        if not math.isfinite(net):
+            return
+        when = reading.timestamp
+        quarter = self._quarter
+        start = quarter_floor(when)
+        if quarter.start is not None and start != quarter.start:
+            self._close_quarter()
+            quarter = self._quarter
+        if quarter.start is None:
+            quarter.start = start
+        if quarter.last is not None and quarter.last_net_kw is not None:
+            seconds = min((when - quarter.last).total_seconds(), 60.0)
+            if seconds > 0:
+                quarter.energy_kwh += quarter.last_net_kw * seconds / 3600.0
+                quarter.device_kwh += self._device_power_kw() * seconds / 3600.0
+                quarter.seconds += seconds
+        quarter.last = when
+        quarter.last_net_kw = net / 1000.0
+
+    def _close_quarter(self) -> None:
+        quarter = self._quarter
+        self._quarter = _QuarterAccount()
+        if quarter.start is None or quarter.seconds < 600:  # noqa: PLR2004
+            return
+        hours = quarter.seconds / 3600.0
+        uncontrolled_kw = (quarter.energy_kwh - quarter.device_kwh) / hours
+        if self.pv_forecast is not None:
+            pv = self.pv_forecast.average(quarter.start, quarter.start + SLOT)
+            uncontrolled_kw += pv or 0.0
+        self.forecaster.observe(quarter.start, uncontrolled_kw)
+        self._dirty = True
+        plan = self.plan
+        if plan is None:
+            return
+        index = slot_index(plan, quarter.start)
+        if index is None:
+            return
+        planned_kwh = (plan.import_kw[index] - plan.export_kw[index]) * 0.25
+        measured_kwh = quarter.energy_kwh * (0.25 / hours)
+        if abs(measured_kwh - planned_kwh) >= self.config.optimiser.deviation_kwh:
+            self.request_replan(
+                f"the last quarter-hour used {measured_kwh:.2f} kWh, "
+                f"the plan expected {planned_kwh:.2f} kWh"
+            )
+
+    # ================================================================ limits
+
+    def _on_limit_change(self, new: EffectiveLimit, old: EffectiveLimit | None) -> None:
+        self.limits.effective = new
+        charger_limit = _charger_side_limit_w(new)
+        if old is None or _charger_side_limit_w(old) != charger_limit:
+            for gd in self.guard.devices:
+                if isinstance(gd.device, ChargerForGuard):
+                    self._spawn(
+                        gd.device.async_set_dso_limit(charger_limit),
+                        f"charger-side limit {gd.device_id}",
+                    )
+        if old is not None:
+            self._fire(
+                "limit_changed",
+                {
+                    "import_limit_w": new.import_w,
+                    "export_limit_w": new.export_w,
+                    "source": new.import_source,
+                    "failsafe": new.failsafe,
+                },
+            )
+            if _limit_moved(old, new):
+                self.request_replan("the grid limit changed")
+        if new.problems:
+            self._raise_problem(
+                PROBLEM_DSO_SIGNAL, {"problem": "; ".join(new.problems)}
+            )
+        else:
+            self._clear_problem(PROBLEM_DSO_SIGNAL)
+        self.notify()
+
+    def _on_intervention(self, item: Intervention) -> None:
+        if item.kind is InterventionKind.LIMIT_CHANGED:
+            return  # the limit stack reports limit changes itself
+        today = item.timestamp.astimezone(self._zone).date()
+        counters = self.counters
+        if today != counters.counted_day:
+            counters.counted_day = today
+            counters.interventions_today = 0
+        counters.interventions_today += 1
+        self._dirty = True
+        self._fire(
+            item.kind.value,
+            {
+                "device_id": item.device_id,
+                "from_w": item.from_w,
+                "to_w": item.to_w,
+                "reason": item.reason,
+                "limit_w": item.limit_w,
+                "measured_w": item.measured_w,
+            },
+        )
+        self.notify()
+
+    # ================================================================ chargers
+
+    def _on_new_charger(self, pending: PendingCharger) -> None:
+        self._fire(
+            "new_charger",
+            {
+                "charger_id": pending.charger_id,
+                "protocol": pending.protocol,
+                "vendor": pending.vendor,
+                "model": pending.model,
+            },
+        )
+
+    def _on_charger_change(self, handle: ChargerHandle) -> None:
+        state = (handle.device.available, handle.device.plugged_in)
+        before = self._plugged.get(handle.device_id)
+        self._plugged[handle.device_id] = state
+        self._dirty = True
+        if before is not None and before != state:
+            what = (
+                "plugged in"
+                if state[1] and not before[1]
+                else (
+                    "unplugged"
+                    if before[1] and not state[1]
+                    else ("available" if state[0] else "unavailable")
+                )
+            )
+            self.request_replan(f"{handle.title} {what}")
+        self.notify()
+
+    # ================================================================ commands
+
+    def set_manual_limit(
+        self,
+        *,
+        import_w: float | None,
+        duration: timedelta | None,
+        label: str,
+        export_w: float | None = None,
+    ) -> None:
+        """Set the manual grid limit (ValueError on a bad value or duration)."""
+        for value in (import_w, export_w):
+            if value is not None and (not math.isfinite(value) or value < 0):
+                msg = f"a limit must be a finite number of W, not {value}"
+                raise ValueError(msg)
+        now = self.ports.clock()
+        self.limits.manual.set_limit(
+            now=now,
+            import_w=import_w,
+            duration=duration,
+            label=label,
+            export_w=export_w,
+        )
+        self.limits.refresh(now)
+        self._save_soon()
+        self.notify()
+
+    def clear_manual_limit(self) -> None:
+        """Remove the manual grid limit."""
+        self.limits.manual.clear()
+        self.limits.refresh(self.ports.clock())
+        self._save_soon()
+        self.notify()
+
+    def handle(self, device_id: str) -> ChargerHandle:
+        """Return the charger with this id (KeyError if none)."""
+        return self.chargers.handles[device_id]
+
+    async def async_set_override(
+        self, device_id: str, setpoint_w: float | None
+    ) -> None:
+        """Boost or pause a charger (None: back to the plan); the DSO limit holds."""
+        handle = self.handle(device_id)
+        if setpoint_w is not None and not math.isfinite(setpoint_w):
+            msg = f"not a setpoint: {setpoint_w}"
+            raise ValueError(msg)
+        await handle.async_manual(setpoint_w)
+        if setpoint_w is None:
+            await self._async_apply_plan(force=True)
+        self._save_soon()
+        self.notify()
+
+    def set_departure(self, device_id: str, changes: Mapping[str, Any]) -> None:
+        """Change a car's departure time, target or minimum SoC, and re-plan."""
+        handle = self.handle(device_id)
+        departure = changes.get("departure")
+        if departure is not None and (
+            not isinstance(departure, datetime) or departure.tzinfo is None
+        ):
+            raise ValueError("departure must be a time with a zone")
+        for key in ("target_soc", "min_soc"):
+            value = changes.get(key)
+            if value is not None and not 0.0 <= float(value) <= 1.0:
+                msg = f"{key} must be within 0..1"
+                raise ValueError(msg)
+        handle.set_departure(changes)
+        self._save_soon()
+        self.request_replan(f"{handle.title}: departure or target changed")
+        self.notify()
+
+    def set_mode(self, mode: OptimiserMode) -> None:
+        """Choose what the planner optimises (off: no plan)."""
+        self.mode = OptimiserMode(mode)
+        self._save_soon()
+        self.request_replan(f"mode set to {self.mode.value}")
+
+    def set_enabled(self, enabled: bool) -> None:  # noqa: FBT001
+        """Switch the optimiser on or off (the guard always holds the limit)."""
+        self.enabled = bool(enabled)
+        self._save_soon()
+        self.request_replan("optimiser switched " + ("on" if enabled else "off"))
+
+    def set_prices(self, prices: Series | None) -> None:
+        """Take new day-ahead prices (EUR/kWh, before markup, tax and VAT)."""
+        if prices == self.prices:
+            return
+        self.prices = prices
+        self._dirty = True
+        self.request_replan("new prices" if prices is not None else "prices gone")
+
+    def set_pv_forecast(self, forecast: Series | None) -> None:
+        """Take a new PV forecast (kW)."""
+        if forecast == self.pv_forecast:
+            return
+        self.pv_forecast = forecast
+        self._dirty = True
+        self.request_replan("new PV forecast")
+
+    def set_dim_input(self, *, on: bool) -> None:
+        """Follow the §14a dim input."""
+        dim = self.limits.dim
+        if dim is None:
+            return
+        now = self.ports.clock()
+        dim.set_input(on=on, now=now)
+        self.limits.refresh(now)
+        self.notify()
+
+    def request_replan(self, reason: str) -> None:
+        """Re-plan soon (requests within a couple of seconds are combined)."""
+        replan = self._replan
+        if reason not in replan.reasons:
+            replan.reasons.append(reason)
+        if replan.requested_at is None:
+            replan.requested_at = self.ports.clock()
+        self._wake.set()
+        if self.ports.wake is not None and self._started:
+            self.ports.wake()
+
+    async def async_plan_now(self) -> PlanStatus:
+        """Re-plan at once and return the new status."""
+        self.request_replan("asked to plan now")
+        await self._async_replan(self.ports.clock())
+        return self.plan_status
+
+    # ================================================================ ticking
+
+    async def _async_loop(self) -> None:
+        while not self._stop.is_set():
+            now = self.ports.clock()
+            try:
+                await self.async_tick(now)
+            except Exception:
+                _LOGGER.exception("household tick failed")
+            now = self.ports.clock()
+            until_quarter = (quarter_floor(now) + SLOT - now).total_seconds() + 0.05
+            wait = min(REFRESH_INTERVAL.total_seconds(), max(until_quarter, 0.05))
+            if self._replan.requested_at is not None:
+                due = self._replan.requested_at + REPLAN_DEBOUNCE
+                wait = min(wait, max((due - now).total_seconds(), 0.0))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def async_tick(self, now: datetime) -> None:
+        """Periodic work for ``now``: limits, the day, re-plans, the plan's slot."""
+        if not self.ports.realtime:
+            await self.guard.async_tick(now)
+        self.limits.refresh(now)
+        counters = self.counters
+        if (
+            counters.counted_day is not None
+            and now.astimezone(self._zone).date() != counters.counted_day
+        ):
+            counters.counted_day = now.astimezone(self._zone).date()
+            counters.interventions_today = 0
+        if self._next_replan is not None and now >= self._next_replan:
+            self.request_replan("scheduled")
+        requested = self._replan.requested_at
+        if requested is not None and (
+            not self.ports.realtime or now - requested >= REPLAN_DEBOUNCE
+        ):
+            await self._async_replan(now)
+        elif self._applied_slot != quarter_floor(now):
+            await self._async_apply_plan()
+        if self._dirty and (
+            self._last_save is None or now - self._last_save >= SAVE_INTERVAL
+        ):
+            await self.async_save()
+        self.notify()
+
+    # ================================================================ planning
+
+    def _schedule_next(self, now: datetime) -> None:
+        step = timedelta(minutes=self.config.optimiser.replan_minutes)
+        self._next_replan = quarter_floor(now) + step
+        if self._next_replan <= now:
+            self._next_replan += step
+
+    async def _async_replan(self, now: datetime) -> None:
+        async with self._replan_lock:
+            reasons = self._replan.reasons
+            self._replan = _Replan()
+            self._schedule_next(now)
+            if not self.enabled or self.mode is OptimiserMode.OFF:
+                await self._async_plan_off(now)
+                return
+            inputs = build_problem(
+                self.config,
+                now=now,
+                chargers=self.chargers.handles.values(),
+                prices=self.prices,
+                pv=self.pv_forecast,
+                forecaster=self.forecaster,
+                stack=self.limits.stack,
+                month_peak_kw=self._month_peak_kw(),
+                mode=self.mode,
+                time_limit_s=self.config.optimiser.time_limit_s,
+            )
+            started = monotonic_time.perf_counter()
+            failure: str | None = None
+            plan: Plan | None = None
+            try:
+                problem = Problem.from_dict(inputs.problem)
+                job = functools.partial(self.ports.solver, problem, now)
+                async with asyncio.timeout(
+                    self.config.optimiser.time_limit_s + SOLVE_GRACE_S
+                ):
+                    plan = await self.ports.run_blocking(job)
+            except TimeoutError:
+                failure = "the solver did not finish in time"
+            except ProblemError as err:
+                failure = f"the problem could not be built: {err}"
+            except Exception as err:
+                _LOGGER.exception("planner failed")
+                failure = f"the solver failed: {err}"
+            elapsed = monotonic_time.perf_counter() - started
+            if plan is not None and plan.solver.status == "fallback":
+                failure = "the solver found no plan in time; " + "; ".join(
+                    plan.explanations[:2]
+                )
+            if failure is not None:
+                self._on_plan_failure(now, failure, inputs, plan, elapsed, reasons)
+            else:
+                assert plan is not None  # noqa: S101 - set when failure is None
+                self._on_plan(now, plan, inputs, elapsed, reasons)
+            await self._async_apply_plan(force=True)
+            self._save_soon()
+            self.notify()
+
+    def _on_plan(
+        self,
+        now: datetime,
+        plan: Plan,
+        inputs: PlanInputs,
+        elapsed: float,
+        reasons: list[str],
+    ) -> None:
+        self.plan = plan
+        self.plan_inputs = inputs
+        state = (
+            PlanState.TIME_LIMIT
+            if plan.solver.status == "time_limit"
+            else (PlanState.OK)
+        )
+        self.plan_status = self._status(
+            now, state, inputs.mode, (*inputs.notes, *plan.explanations[:3]), elapsed
+        )
+        self._clear_problem(PROBLEM_PLAN_FAILED)
+        self._fire(
+            "plan_updated",
+            {
+                "state": state.value,
+                "reasons": list(reasons),
+                "solve_time_s": round(elapsed, 3),
+            },
+        )
+
+    def _on_plan_failure(  # noqa: PLR0917 - what the status shows
+        self,
+        now: datetime,
+        failure: str,
+        inputs: PlanInputs,
+        fallback: Plan | None,
+        elapsed: float,
+        reasons: list[str],
+    ) -> None:
+        kept = self.plan is not None and slot_index(self.plan, now) is not None
+        if not kept and fallback is not None:
+            self.plan = fallback
+            self.plan_inputs = inputs
+        elif not kept:
+            self.plan = None
+        note = (
+            "kept the last plan"
+            if kept
+            else (
+                "using the rule-based safe plan"
+                if fallback is not None
+                else ("no plan: the guard's rules hold the limit")
+            )
+        )
+        mode = self.plan_status.mode if kept else inputs.mode
+        self.plan_status = self._status(
+            now, PlanState.FALLBACK, mode, (failure, note), elapsed
+        )
+        self._raise_problem(PROBLEM_PLAN_FAILED, {"error": failure})
+        _LOGGER.warning("Planning failed (%s); %s", failure, note)
+        self._fire(
+            "plan_updated",
+            {"state": PlanState.FALLBACK.value, "reasons": list(reasons)},
+        )
+
+    def _status(
+        self,
+        now: datetime,
+        state: PlanState,
+        mode: OptimiserMode | None,
+        reasons: tuple[str, ...],
+        elapsed: float | None,
+    ) -> PlanStatus:
+        plan = self.plan
+        today = now.astimezone(self._zone).date()
+        midnight = datetime.combine(
+            today + timedelta(days=1), datetime.min.time(), self._zone
+        )
+        cost_today = cost_tomorrow = saving = None
+        if plan is not None:
+            cost_today = energy_cost_eur(plan, since=quarter_floor(now), until=midnight)
+            covers_tomorrow = datetime.fromisoformat(plan.slot_starts[-1]) >= (
+                midnight + timedelta(days=1) - SLOT
+            )
+            cost_tomorrow = (
+                energy_cost_eur(
+                    plan, since=midnight, until=midnight + timedelta(days=1)
+                )
+                if covers_tomorrow
+                else None
+            )
+            if self.plan_inputs is not None:
+                saving = baseline_cost_eur(plan, self.plan_inputs) - (
+                    plan_energy_cost_eur(plan)
+                )
+        return PlanStatus(
+            state=state,
+            mode=mode,
+            reasons=tuple(dict.fromkeys(reasons)),
+            last_replan=now,
+            next_replan=self._next_replan,
+            solve_time_s=None if elapsed is None else round(elapsed, 3),
+            cost_today_eur=None if cost_today is None else round(cost_today, 2),
+            cost_tomorrow_eur=None
+            if cost_tomorrow is None
+            else round(cost_tomorrow, 2),
+            saving_eur=None if saving is None else round(saving, 2),
+        )
+
+    async def _async_plan_off(self, now: datetime) -> None:
+        was_planned = self.plan is not None
+        self.plan = None
+        self.plan_inputs = None
+        reason = "the optimiser is off" if self.enabled else "the optimiser is disabled"
+        self.plan_status = PlanStatus(
+            state=PlanState.OFF,
+            mode=self.mode,
+            reasons=(reason,),
+            last_replan=now,
+            next_replan=self._next_replan,
+        )
+        self._clear_problem(PROBLEM_PLAN_FAILED)
+        if was_planned or self._applied_slot is None:
+            await self._async_release_to_default(now)
+        self._applied_slot = quarter_floor(now)
+        self.notify()
+
+    async def _async_release_to_default(self, now: datetime) -> None:
+        """Without a plan, every charger goes back to its own behaviour (full power).
+
+        The guard still caps it to the limit.
+        """
+        for handle in self.chargers.handles.values():
+            device = handle.device
+            if not device.available:
+                continue
+            try:
+                await self.guard.async_set_plan(
+                    device.device_id, device.power_range.max_w, now
+                )
+            except Exception:
+                _LOGGER.exception("could not release %s", handle.title)
+
+    async def _async_apply_plan(self, *, force: bool = False) -> None:
+        """Give the guard the plan's setpoints for the current slot."""
+        now = self.ports.clock()
+        slot = quarter_floor(now)
+        if not force and self._applied_slot == slot:
+            return
+        self._applied_slot = slot
+        plan, inputs = self.plan, self.plan_inputs
+        if plan is None or inputs is None:
+            if self.plan_status.state is not PlanState.WAITING:
+                await self._async_release_to_default(now)
+            return
+        if slot_index(plan, now) is None:
+            # The plan ran out: back to the safe default until the next solve.
+            self.plan = None
+            await self._async_release_to_default(now)
+            self.request_replan("the plan ran out")
+            return
+        planned = set()
+        for planner_id, guard_id in inputs.device_map.items():
+            value = setpoint_w(plan, planner_id, now)
+            if value is None:
+                continue
+            planned.add(planner_id)
+            try:
+                await self.guard.async_set_plan(guard_id, value, now)
+            except Exception:
+                _LOGGER.exception("could not apply the plan to %s", guard_id)
+        for handle in self.chargers.handles.values():
+            if handle.device_id not in planned and handle.device.available:
+                with contextlib.suppress(Exception):
+                    await self.guard.async_set_plan(
+                        handle.device.device_id, handle.device.power_range.max_w, now
+                    )
+
+    def _month_peak_kw(self) -> float | None:
+        reading = self.meter.last_reading if self.meter is not None else None
+        if reading is None or reading.month_peak_w is None:
+            return None
+        return reading.month_peak_w / 1000.0
+
+    # ================================================================ snapshots
+
+    def planned_power_w(self, device_id: str, *, slots_ahead: int = 0) -> float | None:
+        """Return the plan's setpoint for a device now (0) or in a later slot."""
+        plan = self.plan
+        if plan is None:
+            return None
+        return setpoint_w(plan, device_id, self.ports.clock() + SLOT * slots_ahead)
+
+    def plan_rows(self, limit: int = PLAN_ATTRIBUTE_SLOTS) -> list[dict[str, Any]]:
+        """Return the plan from now: rows of time, grid kW and kW per device."""
+        plan = self.plan
+        if plan is None:
+            return []
+        first = slot_index(plan, self.ports.clock()) or 0
+        rows: list[dict[str, Any]] = []
+        for index in range(first, min(first + limit, len(plan.slot_starts))):
+            row: dict[str, Any] = {
+                "start": plan.slot_starts[index],
+                "grid_kw": round(plan.import_kw[index] - plan.export_kw[index], 3),
+                "price": plan.import_price[index],
+            }
+            for device_id, result in plan.devices.items():
+                row[device_id] = round(result.setpoint_kw[index], 3)
+            rows.append(row)
+        return rows
+
+    @property
+    def interventions_today(self) -> int:
+        """Guard interventions today (local time)."""
+        today = self.ports.clock().astimezone(self._zone).date()
+        if self.counters.counted_day != today:
+            return 0
+        return self.counters.interventions_today
+
+    # ================================================================ state
+
+    def _save_soon(self) -> None:
+        self._dirty = True
+        if not self._started or self.ports.store is None:
+            return
+        if self._saving_soon:
+            return
+        self._saving_soon = True
+        self._spawn(self._async_save_soon(), "save")
+
+    async def _async_save_soon(self) -> None:
+        self._saving_soon = False
+        await self.async_save()
+
+    async def async_save(self) -> None:
+        """Save what must survive a restart."""
+        store = self.ports.store
+        if store is None:
+            return
+        self._last_save = self.ports.clock()
+        self._dirty = False
+        try:
+            await store.async_save(self.state())
+        except Exception:
+            _LOGGER.exception("Could not save the household's state")
+            self._dirty = True
+
+    def state(self) -> dict[str, Any]:
+        """Return the JSON-safe state that survives a restart."""
+        manual = self.limits.manual.current
+        departures: dict[str, Any] = {}
+        for handle in self.chargers.handles.values():
+            needs = handle.device.departure
+            departures[handle.device_id] = {
+                "departure": None
+                if needs.departure is None
+                else needs.departure.isoformat(),
+                "target_soc": needs.target_soc,
+                "min_soc": needs.min_soc,
+            }
+        return {
+            "version": STATE_VERSION,
+            "saved_at": self.ports.clock().isoformat(),
+            "mode": self.mode.value,
+            "enabled": self.enabled,
+            "manual": None
+            if manual is None
+            else {
+                "source": manual.source,
+                "import_w": manual.import_w,
+                "export_w": manual.export_w,
+                "end": None if manual.end is None else manual.end.isoformat(),
+            },
+            "departures": departures,
+            "chargers": self.chargers.snapshots(),
+            "counters": {
+                "interventions_today": self.counters.interventions_today,
+                "day": None
+                if self.counters.counted_day is None
+                else self.counters.counted_day.isoformat(),
+            },
+            "forecaster": self.forecaster.to_state(),
+            "prices": None if self.prices is None else self.prices.to_dict(),
+            "pv": None if self.pv_forecast is None else self.pv_forecast.to_dict(),
+            "plan": None if self.plan is None else self.plan.to_dict(),
+            "plan_devices": {}
+            if self.plan_inputs is None
+            else dict(self.plan_inputs.device_map),
+        }
+
+    def _restore(self, stored: object, now: datetime) -> None:  # noqa: C901, PLR0912
+        """Restore a saved state; what is malformed or expired is skipped."""
+        if not isinstance(stored, Mapping) or stored.get("version") != STATE_VERSION:
+            return
+        with contextlib.suppress(ValueError):
+            self.mode = OptimiserMode(str(stored.get("mode", self.mode.value)))
+        if isinstance(stored.get("enabled"), bool):
+            self.enabled = bool(stored["enabled"])
+        manual = stored.get("manual")
+        if isinstance(manual, Mapping):
+            try:
+                _restore_manual(self.limits, manual, now)
+            except (TypeError, ValueError) as err:
+                _LOGGER.warning("Saved manual limit ignored: %s", err)
+        departures = stored.get("departures")
+        if isinstance(departures, Mapping):
+            for device_id, data in departures.items():
+                handle = self.chargers.handles.get(str(device_id))
+                needs = _read_needs(data, now)
+                if handle is not None and needs is not None:
+                    handle.device.set_departure(needs)
+        chargers = stored.get("chargers")
+        if isinstance(chargers, Mapping):
+            self.chargers.restore(chargers)
+        counters = stored.get("counters")
+        if isinstance(counters, Mapping):
+            try:
+                day = date.fromisoformat(str(counters.get("day")))
+                count = int(counters.get("interventions_today", 0))
+            except TypeError, ValueError:
+                pass
+            else:
+                if day == now.astimezone(self._zone).date() and 0 <= count < 10**6:
+                    self.counters = _Counters(count, day)
+        self.forecaster.restore(stored.get("forecaster"))
+        for key, setter in (("prices", "prices"), ("pv", "pv_forecast")):
+            data = stored.get(key)
+            if data is None:
+                continue
+            try:
+                setattr(self, setter, Series.from_dict(data))
+            except InputFormatError as err:
+                _LOGGER.warning("Saved %s ignored: %s", key, err)
+        self._restore_plan(stored, now)
+
+    def _restore_plan(self, stored: Mapping[str, Any], now: datetime) -> None:
+        data = stored.get("plan")
+        devices = stored.get("plan_devices")
+        if data is None or not isinstance(devices, Mapping):
+            return
+        try:
+            plan = Plan.from_dict(data)
+        except (ProblemError, ValueError, TypeError, KeyError) as err:
+            _LOGGER.warning("Saved plan ignored: %s", err)
+            return
+        if slot_index(plan, now) is None:
+            return  # it ended while we were away
+        self.plan = plan
+        self.plan_inputs = PlanInputs(
+            problem={},
+            mode=self.mode,
+            notes=("restored after a restart",),
+            device_map={str(k): str(v) for k, v in devices.items()},
+        )
+        self.plan_status = replace(
+            self.plan_status,
+            state=PlanState.OK,
+            mode=self.mode,
+            reasons=("restored after a restart",),
+            last_replan=plan.created,
+        )
+
+
+def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:
+    if (new.import_source or "").startswith("capacity") and (
+        old.import_source or ""
+    ).startswith("capacity"):
+        return False
+    for a, b in ((old.import_w, new.import_w), (old.export_w, new.export_w)):
+        if (a is None) != (b is None):
+            return True
+        if a is not None and b is not None and abs(a - b) >= LIMIT_TRIGGER_W:
+            return True
+    return False
+
+
+def _restore_manual(
+    limits: HouseholdLimits, data: Mapping[str, Any], now: datetime
+) -> None:
+    end_text = data.get("end")
+    end = None if end_text is None else datetime.fromisoformat(str(end_text))
+    if end is not None and end.tzinfo is None:
+        raise ValueError("end has no zone")
+    if end is not None and end <= now:
+        return  # it ran out while we were away
+    import_w = data.get("import_w")
+    export_w = data.get("export_w")
+    for value in (import_w, export_w):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            msg = f"not a limit: {value!r}"
+            raise ValueError(msg)
+    source = str(data.get("source", "manual:user"))
+    label = source.split(":", 1)[1] if ":" in source else "user"
+    limits.manual.set_limit(
+        now=now,
+        import_w=None if import_w is None else float(import_w),
+        export_w=None if export_w is None else float(export_w),
+        duration=None if end is None else end - now,
+        label=label,
+    )
+
+
+def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        text = data.get("departure")
+        departure = None if text is None else datetime.fromisoformat(str(text))
+        target = data.get("target_soc")
+        min_soc = float(data.get("min_soc") or 0.0)
+    except TypeError, ValueError:
+        return None
+    if departure is not None and (departure.tzinfo is None or departure <= now):
+        departure = None
+    if target is not None:
+        if isinstance(target, bool) or not isinstance(target, (int, float)):
+            return None
+        if not 0.0 <= float(target) <= 1.0:
+            return None
+    if not 0.0 <= min_soc <= 1.0:
+        return None
+    return DepartureNeeds(
+        departure=departure,
+        target_soc=None if target is None else float(target),
+        min_soc=min_soc,
+    )
+
+
+def _discard[T](items: list[T], item: T) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)
+
+
+def overrides_of(household: Household) -> dict[str, float | None]:
+    """Return the user's manual setpoints per charger (for diagnostics)."""
+    return {
+        handle.device_id: handle.device.manual_setpoint_w
+        if isinstance(handle.device, OcppCharger)
+        else None
+        for handle in household.chargers.handles.values()
+    }

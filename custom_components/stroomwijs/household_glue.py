@@ -1,0 +1,523 @@
+"""Home Assistant hosts the engine's ``Household``: entry in, entities out.
+
+``household_config`` turns a config entry (its data, options and charger and
+grid-limit subentries) into the engine's ``HouseholdConfig``. ``HassPorts``
+are what Home Assistant gives the household: its clock, a ``Store`` for the
+state that must survive a restart, the shared aiohttp session, the executor,
+and a meter feed from existing entities. ``async_connect`` follows the price,
+PV-forecast and dim-input entities the user picked, turns the household's
+problems into repair issues, and its new chargers into discovery flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, time
+from typing import Any, Final
+
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
+from homeassistant.const import CONF_HOST
+from homeassistant.core import (
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.helpers import discovery_flow, issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .charger import (
+    CONF_OCPP_CERTFILE,
+    CONF_OCPP_HOST,
+    CONF_OCPP_KEYFILE,
+    CONF_OCPP_PORT,
+    CONF_OCPP_REQUIRE_AUTH,
+    DEFAULT_OCPP_HOST,
+    DEFAULT_OCPP_PORT,
+    SUBENTRY_CHARGER,
+    device_config,
+)
+from .const import (
+    CONF_CAPACITY_PRICE,
+    CONF_ENERGY_TAX,
+    CONF_EXPORT_BASIS,
+    CONF_FEED_IN,
+    CONF_FUSE_A,
+    CONF_MARKUP,
+    CONF_OPTIMISER_MODE,
+    CONF_PHASES,
+    CONF_PRICE_ENTITY,
+    CONF_PV_ENTITY,
+    CONF_VAT_PCT,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import (
+    CONF_API_VERSION,
+    CONF_DSMR_VERSION,
+    CONF_ENCRYPTION_KEY,
+    CONF_SERIAL_PORT,
+    CONF_SOURCE,
+    CONF_TCP_PORT,
+    CONF_TOKEN,
+    CONF_UPDATE_INTERVAL,
+)
+from .engine.household import (
+    DeviceConfig,
+    ForecastConfig,
+    GridConfig,
+    GuardSettings,
+    Household,
+    HouseholdConfig,
+    HouseholdEvent,
+    InputFormatError,
+    LimitConfig,
+    MeterConfig,
+    OcppServerConfig,
+    OptimiserConfig,
+    OptimiserMode,
+    TariffConfig,
+    parse_price_attributes,
+    parse_pv_attributes,
+)
+from .engine.household.runtime import PROBLEM_DSO_SIGNAL, PROBLEM_PLAN_FAILED
+from .engine.meter.core import Meter
+from .entity_source import EntityMeterFeed
+from .guard_glue import (
+    CONF_CAPACITY_TARGET,
+    CONF_DIM_DEVICES,
+    CONF_DIM_ENTITY,
+    CONF_DIM_MODE,
+    CONF_FAILSAFE_IMPORT_W,
+    CONF_GUARD_DATA_TIMEOUT_S,
+    CONF_GUARD_MARGIN_W,
+    CONF_LIMIT_WINDOWS,
+    CONF_MANUAL_DURATION_MIN,
+    CONF_OPENADR_CLIENT_ID,
+    CONF_OPENADR_CLIENT_SECRET,
+    CONF_OPENADR_PROGRAMS,
+    CONF_OPENADR_URL,
+    CONF_SIGNAL_TIMEOUT_MIN,
+)
+from .limits_flow import (
+    CONF_BUDGET_W,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_DEVICES,
+    CONF_EAN,
+    CONF_END,
+    CONF_ENTITY,
+    CONF_EXPORT_W,
+    CONF_FAILSAFE_W,
+    CONF_IMPORT_W,
+    CONF_LABEL,
+    CONF_LIMIT_KIND,
+    CONF_MODE,
+    CONF_MONTHS,
+    CONF_PROGRAMS,
+    CONF_START,
+    CONF_TIMEOUT_MIN,
+    CONF_URL,
+    CONF_WEEKDAYS,
+    KIND_CAPACITY,
+    KIND_DIM,
+    KIND_OPENADR,
+    KIND_WINDOW,
+    SUBENTRY_GRID_LIMIT,
+)
+
+STORE_VERSION: Final = 1
+LEGACY_CHARGER_STORE: Final = "chargers"
+
+ENTITY_METER_KEYS: Final = (
+    "power_entity",
+    "export_power_entity",
+    "current_entities",
+    "voltage_entities",
+    "energy_import_entities",
+    "energy_export_entities",
+)
+
+
+def _number(value: object, default: float) -> float:
+    if value in (None, ""):
+        return default
+    return float(value)  # type: ignore[arg-type]
+
+
+def _clock(value: object) -> time:
+    return time.fromisoformat(str(value))
+
+
+def _limit_from_subentry(
+    sid: str, data: Mapping[str, Any], secrets: dict[str, str]
+) -> LimitConfig | None:
+    kind = data.get(CONF_LIMIT_KIND)
+    if kind == KIND_WINDOW:
+        return LimitConfig(
+            id=sid,
+            kind="window",
+            label=str(data.get(CONF_LABEL) or "window"),
+            start=_clock(data[CONF_START]),
+            end=_clock(data[CONF_END]),
+            import_w=data.get(CONF_IMPORT_W),
+            export_w=data.get(CONF_EXPORT_W),
+            weekdays=tuple(sorted(int(d) for d in data.get(CONF_WEEKDAYS, range(7)))),
+            months=tuple(sorted(int(m) for m in data.get(CONF_MONTHS, range(1, 13)))),
+        )
+    if kind == KIND_OPENADR:
+        secrets[f"limits.{sid}.client_secret"] = str(data[CONF_CLIENT_SECRET])
+        return LimitConfig(
+            id=sid,
+            kind="openadr",
+            url=str(data[CONF_URL]),
+            client_id=str(data[CONF_CLIENT_ID]),
+            ean=str(data[CONF_EAN]),
+            programs=tuple(data.get(CONF_PROGRAMS) or ()),
+            failsafe_w=_number(data.get(CONF_FAILSAFE_W), 4_200.0),
+            timeout_min=_number(data.get(CONF_TIMEOUT_MIN), 15.0),
+        )
+    if kind == KIND_CAPACITY:
+        budget = data.get(CONF_BUDGET_W)
+        return LimitConfig(
+            id=sid, kind="capacity", budget_w=None if not budget else float(budget)
+        )
+    if kind == KIND_DIM:
+        return LimitConfig(
+            id=sid,
+            kind="dim",
+            entity=str(data[CONF_ENTITY]),
+            devices=int(data.get(CONF_DEVICES, 1)),
+            mode=str(data.get(CONF_MODE, "connection")),
+        )
+    return None
+
+
+def _legacy_limits(
+    settings: Mapping[str, Any], secrets: dict[str, str]
+) -> list[LimitConfig]:
+    """Limits that older versions kept in the options, not in subentries."""
+    limits: list[LimitConfig] = []
+    for index, raw in enumerate(settings.get(CONF_LIMIT_WINDOWS) or []):
+        limit = _limit_from_subentry(
+            f"options_window_{index}", {**raw, CONF_LIMIT_KIND: KIND_WINDOW}, secrets
+        )
+        if limit is not None:
+            limits.append(limit)
+    if settings.get(CONF_OPENADR_URL):
+        limit = _limit_from_subentry(
+            "options_openadr",
+            {
+                CONF_LIMIT_KIND: KIND_OPENADR,
+                CONF_URL: settings[CONF_OPENADR_URL],
+                CONF_CLIENT_ID: settings.get(CONF_OPENADR_CLIENT_ID, ""),
+                CONF_CLIENT_SECRET: settings.get(CONF_OPENADR_CLIENT_SECRET, ""),
+                CONF_EAN: settings.get(CONF_EAN, ""),
+                CONF_PROGRAMS: settings.get(CONF_OPENADR_PROGRAMS) or [],
+                CONF_FAILSAFE_W: settings.get(CONF_FAILSAFE_IMPORT_W),
+                CONF_TIMEOUT_MIN: settings.get(CONF_SIGNAL_TIMEOUT_MIN),
+            },
+            secrets,
+        )
+        if limit is not None:
+            limits.append(limit)
+    target = settings.get(CONF_CAPACITY_TARGET)
+    if target:
+        limits.append(
+            LimitConfig(
+                id="options_capacity",
+                kind="capacity",
+                budget_w=None if target is True else float(target),
+            )
+        )
+    if settings.get(CONF_DIM_ENTITY):
+        limits.append(
+            LimitConfig(
+                id="options_dim",
+                kind="dim",
+                entity=str(settings[CONF_DIM_ENTITY]),
+                devices=int(settings.get(CONF_DIM_DEVICES, 1)),
+                mode=str(settings.get(CONF_DIM_MODE, "connection")),
+            )
+        )
+    return limits
+
+
+def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdConfig:
+    """Build the engine's household config from a config entry.
+
+    Raises ValueError (or KeyError) for settings that cannot work.
+    """
+    settings: dict[str, Any] = {**entry.data, **entry.options}
+    secrets: dict[str, str] = {}
+    source = settings.get(CONF_SOURCE) or "none"
+    if settings.get(CONF_ENCRYPTION_KEY):
+        secrets["meter.encryption_key"] = str(settings[CONF_ENCRYPTION_KEY])
+    if settings.get(CONF_TOKEN):
+        secrets["meter.token"] = str(settings[CONF_TOKEN])
+    meter = MeterConfig(
+        source=source,
+        serial_port=settings.get(CONF_SERIAL_PORT),
+        host=settings.get(CONF_HOST),
+        tcp_port=None
+        if settings.get(CONF_TCP_PORT) is None
+        else int(settings[CONF_TCP_PORT]),
+        dsmr_version=str(settings.get(CONF_DSMR_VERSION, "5")),
+        api_version=str(settings.get(CONF_API_VERSION, "v1")),
+        update_interval_s=_number(settings.get(CONF_UPDATE_INTERVAL), 5.0),
+        entities={k: settings[k] for k in ENTITY_METER_KEYS if k in settings},
+    )
+    limits = _legacy_limits(settings, secrets)
+    devices: list[DeviceConfig] = []
+    for sid, sub in entry.subentries.items():
+        if sub.subentry_type == SUBENTRY_GRID_LIMIT:
+            limit = _limit_from_subentry(sid, sub.data, secrets)
+            if limit is not None:
+                limits.append(limit)
+        elif sub.subentry_type == SUBENTRY_CHARGER:
+            device = device_config(sid, sub.title, sub.data, secrets)
+            if device is not None:
+                devices.append(device)
+    vat_pct = _number(settings.get(CONF_VAT_PCT), 21.0)
+    capacity_price = settings.get(CONF_CAPACITY_PRICE)
+    mode = settings.get(CONF_OPTIMISER_MODE, OptimiserMode.AUTO.value)
+    return HouseholdConfig(
+        name=entry.title,
+        time_zone=str(dt_util.get_default_time_zone()),
+        grid=GridConfig(
+            phases=int(settings[CONF_PHASES]), fuse_a=float(settings[CONF_FUSE_A])
+        ),
+        meter=meter,
+        limits=tuple(limits),
+        devices=tuple(devices),
+        ocpp=OcppServerConfig(
+            enabled=settings.get(CONF_OCPP_PORT) is not None,
+            host=str(settings.get(CONF_OCPP_HOST, DEFAULT_OCPP_HOST)),
+            port=int(settings.get(CONF_OCPP_PORT, DEFAULT_OCPP_PORT)),
+            require_auth=bool(settings.get(CONF_OCPP_REQUIRE_AUTH, False)),
+            certfile=settings.get(CONF_OCPP_CERTFILE) or None,
+            keyfile=settings.get(CONF_OCPP_KEYFILE) or None,
+        ),
+        tariff=TariffConfig(
+            price_source=settings.get(CONF_PRICE_ENTITY) or None,
+            markup_eur_per_kwh=_number(settings.get(CONF_MARKUP), 0.02),
+            energy_tax_eur_per_kwh=_number(settings.get(CONF_ENERGY_TAX), 0.1228),
+            vat=vat_pct / 100.0,
+            export_basis=str(settings.get(CONF_EXPORT_BASIS, "fixed")),
+            export_fixed_eur_per_kwh=_number(settings.get(CONF_FEED_IN), 0.0),
+            capacity_eur_per_kw_month=None
+            if capacity_price in (None, "")
+            else float(capacity_price),
+        ),
+        forecasts=ForecastConfig(pv_source=settings.get(CONF_PV_ENTITY) or None),
+        optimiser=OptimiserConfig(mode=OptimiserMode(mode)),
+        guard=GuardSettings(
+            margin_w=_number(settings.get(CONF_GUARD_MARGIN_W), 200.0),
+            data_timeout_s=_number(settings.get(CONF_GUARD_DATA_TIMEOUT_S), 10.0),
+            manual_duration_min=_number(settings.get(CONF_MANUAL_DURATION_MIN), 240.0),
+        ),
+        secrets=secrets,
+    )
+
+
+class HassStateStore:
+    """The household's state in Home Assistant's ``.storage``."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Use one store per household entry."""
+        self._hass = hass
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.{entry_id}.household"
+        )
+        self._legacy: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.{entry_id}.{LEGACY_CHARGER_STORE}"
+        )
+
+    async def async_load(self) -> object:
+        """Load the state; the first time, take the older charger snapshots."""
+        data = await self._store.async_load()
+        if data is not None:
+            return data
+        legacy = await self._legacy.async_load()
+        if isinstance(legacy, dict) and legacy:
+            return {"version": 1, "chargers": legacy}
+        return None
+
+    async def async_save(self, data: dict[str, Any]) -> None:
+        """Save the state now."""
+        await self._store.async_save(data)
+
+    async def async_remove(self) -> None:
+        """Delete the state (the entry is removed)."""
+        await self._store.async_remove()
+        await self._legacy.async_remove()
+
+
+def entity_meter_feed(
+    hass: HomeAssistant, config: HouseholdConfig
+) -> Callable[[Meter], EntityMeterFeed]:
+    """Make the feed that reads the meter from existing entities."""
+    settings = dict(config.meter.entities)
+
+    def _factory(meter: Meter) -> EntityMeterFeed:
+        return EntityMeterFeed(hass, meter, settings)
+
+    return _factory
+
+
+@callback
+def async_connect(
+    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+) -> None:
+    """Feed the household from entities and show its problems; undone on unload."""
+    _follow_inputs(hass, entry, household)
+
+    @callback
+    def _on_event(event: HouseholdEvent) -> None:
+        if event.kind == "problem":
+            _update_issue(hass, entry, event.data)
+        elif event.kind == "new_charger":
+            discovery_flow.async_create_flow(
+                hass,
+                DOMAIN,
+                context={"source": SOURCE_INTEGRATION_DISCOVERY},
+                data={"entry_id": entry.entry_id, **event.data},
+            )
+
+    entry.async_on_unload(household.subscribe(_on_event))
+    for key, problem in household.problems.items():
+        _update_issue(
+            hass, entry, {"key": key, "active": True, "details": problem.details}
+        )
+    _reload_on_subentry_changes(hass, entry)
+
+
+@callback
+def _follow_inputs(
+    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+) -> None:
+    """Follow the price, PV-forecast and dim-input entities the user picked."""
+    config = household.config
+
+    @callback
+    def _read_price(state: State | None) -> None:
+        if state is None:
+            return
+        try:
+            household.set_prices(parse_price_attributes(state.attributes))
+        except InputFormatError as err:
+            LOGGER.info("No prices in %s yet: %s", state.entity_id, err)
+
+    @callback
+    def _read_pv(state: State | None) -> None:
+        if state is None:
+            return
+        try:
+            household.set_pv_forecast(parse_pv_attributes(state.attributes))
+        except InputFormatError as err:
+            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
+
+    @callback
+    def _read_dim(state: State | None) -> None:
+        household.set_dim_input(on=state is not None and state.state == "on")
+
+    for entity_id, reader in (
+        (config.tariff.price_source, _read_price),
+        (config.forecasts.pv_source, _read_pv),
+        (household.limits.dim_entity, _read_dim),
+    ):
+        if entity_id:
+            _track(hass, entry, entity_id, reader)
+
+
+@callback
+def _track(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    entity_id: str,
+    reader: Callable[[State | None], None],
+) -> None:
+    @callback
+    def _changed(event: Event[EventStateChangedData]) -> None:
+        reader(event.data["new_state"])
+
+    entry.async_on_unload(async_track_state_change_event(hass, [entity_id], _changed))
+    reader(hass.states.get(entity_id))
+
+
+ISSUE_KEYS: Final = {
+    PROBLEM_DSO_SIGNAL: "dso_signal_lost",
+    PROBLEM_PLAN_FAILED: "plan_failed",
+}
+
+
+@callback
+def _update_issue(
+    hass: HomeAssistant, entry: ConfigEntry[Any], data: Mapping[str, Any]
+) -> None:
+    key = str(data.get("key"))
+    translation_key = ISSUE_KEYS.get(key)
+    if translation_key is None:
+        return
+    issue_id = f"{translation_key}_{entry.entry_id}"
+    if not data.get("active"):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    details = dict(data.get("details") or {})
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=translation_key,
+        translation_placeholders={"household": entry.title, **details},
+    )
+
+
+def _subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
+    return frozenset(
+        sid
+        for sid, sub in entry.subentries.items()
+        if sub.subentry_type in {SUBENTRY_CHARGER, SUBENTRY_GRID_LIMIT}
+    )
+
+
+@callback
+def _reload_on_subentry_changes(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """Reload the household when a charger or grid limit is added or removed.
+
+    (The options flow reloads by itself, and Home Assistant allows no update
+    listener next to it, so this follows the config entry change signal.)
+    """
+    known = _subentry_ids(entry)
+
+    @callback
+    def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
+        if (
+            change is not ConfigEntryChange.UPDATED
+            or changed.entry_id != entry.entry_id
+            or changed.state is not ConfigEntryState.LOADED
+        ):
+            return
+        if _subentry_ids(changed) != known:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _entry_changed)
+    )
+
+
+def as_local_text(when: datetime | None) -> str | None:
+    """Format a time for an attribute (local, ISO)."""
+    return None if when is None else dt_util.as_local(when).isoformat()
