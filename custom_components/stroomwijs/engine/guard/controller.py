@@ -335,6 +335,7 @@ class Guard:
         async with self._lock:
             gd = self._get(device_id)
             state = self._state[device_id]
+            ended = state.override_w
             state.override_w = setpoint_w
             if setpoint_w is None:
                 self._record(
@@ -342,8 +343,13 @@ class Guard:
                 )
                 self._refresh_notice()
                 wish = state.plan_w
-                if wish is not None and not state.curtailed:
+                if wish is not None:
+                    # A curtailment of the override ends with it: the plan's
+                    # setpoint applies now (and is curtailed anew if needed).
+                    state.curtailed = False
                     await self._apply_wish(gd, wish, now, InterventionKind.PLAN)
+                elif state.curtailed and state.restore_w == ended:
+                    state.restore_w = None  # never release back to an old override
                 return
             self._record(
                 now, InterventionKind.OVERRIDE, gd, None, setpoint_w, "manual override"

@@ -31,6 +31,7 @@ from custom_components.stroomwijs.engine.drivers.ocpp import (
     CsmsConfig,
     OcppCharger,
     PendingCharger,
+    SessionOptions,
 )
 from custom_components.stroomwijs.engine.drivers.quasar import (
     STATE_NAMES,
@@ -223,8 +224,13 @@ class ChargerForGuard:
 
     @property
     def power_range(self) -> PowerRange:
-        """What the charger accepts now."""
-        return self._device.power_range
+        """What the charger accepts under the DSO limit.
+
+        The cap this adapter sets to hold a manual override is left out: it
+        is the guard's own, so the guard may raise the charger past it again
+        (counting it would keep a car paused for good once capped at 0).
+        """
+        return self._device.power_range_under(self._dso_w)
 
     @property
     def setpoint_w(self) -> float | None:
@@ -325,6 +331,7 @@ class HouseholdChargers:
         on_new_charger: Callable[[PendingCharger], None] | None = None,
         on_change: Callable[[ChargerHandle], None] | None = None,
         spawn: Callable[[Coroutine[Any, Any, None], str], None] | None = None,
+        session: SessionOptions | None = None,
     ) -> None:
         """Build the drivers; nothing connects until ``async_start``."""
         self.handles: dict[str, ChargerHandle] = {}
@@ -342,6 +349,7 @@ class HouseholdChargers:
                     port=config.ocpp.port,
                     require_auth=config.ocpp.require_auth,
                     ssl_context=ssl_context,
+                    session=session or SessionOptions(),
                 ),
                 chargers=[
                     ocpp_charger_config(d, config.secret(f"devices.{d.id}.password"))

@@ -16,7 +16,7 @@ real-shaped states in ``tests/engine/household/test_inputs.py``):
 * Tibber (the ``tibber.get_prices`` response): ``prices``, either a list of
   ``{start_time, price}`` or a mapping of home name to such a list.
 
-Steps of 15 minutes and of an hour are both read; the step is taken from the
+Steps of 15, 30 and 60 minutes are read; the step is taken from the
 distance between consecutive starts.
 
 PV forecasts: Solcast's ``detailedForecast`` (``{period_start,
@@ -35,6 +35,9 @@ from typing import Any, Final
 
 MAX_POINTS: Final = 2 * 24 * 4 * 2
 """Two days of 15-minute points, with room to spare; more is cut off."""
+STEPS: Final = frozenset(
+    {timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1)}
+)
 PRICE_BOUND_EUR_PER_KWH: Final = 100.0
 """Prices beyond +-100 EUR/kWh are no day-ahead price: the point is dropped."""
 
@@ -45,7 +48,7 @@ class InputFormatError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """Values on consecutive steps (15 or 60 minutes), from ``start``."""
+    """Values on consecutive steps (15, 30 or 60 minutes), from ``start``."""
 
     start: datetime
     step: timedelta
@@ -95,8 +98,8 @@ class Series:
             values = tuple(float(v) for v in data["values"])
         except (KeyError, TypeError, ValueError) as err:
             raise InputFormatError(str(err)) from None
-        if step not in {timedelta(minutes=15), timedelta(hours=1)}:
-            raise InputFormatError("step must be 15 or 60 minutes")
+        if step not in STEPS:
+            raise InputFormatError("step must be 15, 30 or 60 minutes")
         if not all(math.isfinite(v) for v in values) or len(values) > MAX_POINTS:
             raise InputFormatError("values must be finite and not too many")
         return cls(start, step, values)
@@ -157,8 +160,8 @@ def _series(points: list[tuple[datetime, float]]) -> Series:
         step = timedelta(hours=1)
     else:
         step = min(b[0] - a[0] for a, b in pairwise(points))
-    if step not in {timedelta(minutes=15), timedelta(hours=1)}:
-        msg = f"steps of {step} are neither 15 nor 60 minutes"
+    if step not in STEPS:
+        msg = f"steps of {step} are not 15, 30 or 60 minutes"
         raise InputFormatError(msg)
     start = points[0][0]
     values: list[float] = []

@@ -194,7 +194,13 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
         device = handle.device
         if not device.available or not device.plugged_in:
             continue
-        power = device.power_range
+        # What the car and charger can do: the limits are the planner's own
+        # caps, so the station limit in force now is left out.
+        power = (
+            device.power_range_under(None)
+            if isinstance(device, OcppCharger)
+            else device.power_range
+        )
         if power.max_w <= 0:
             continue
         needs = device.departure
@@ -248,6 +254,7 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
         "description": f"{config.name} at {start.isoformat()} ({mode.value})",
         "start": start.isoformat(),
         "slot_minutes": 15,
+        "horizon_slots": slots,
         "timezone": config.time_zone,
         "prices": price_doc,
         "grid": grid_doc,

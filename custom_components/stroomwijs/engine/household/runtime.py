@@ -42,8 +42,16 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from custom_components.stroomwijs.engine.capabilities import DepartureNeeds
-from custom_components.stroomwijs.engine.drivers.ocpp import OcppCharger, PendingCharger
+from custom_components.stroomwijs.engine.capabilities import (
+    DepartureNeeds,
+    DeviceUnavailableError,
+    PowerSettable,
+)
+from custom_components.stroomwijs.engine.drivers.ocpp import (
+    OcppCharger,
+    PendingCharger,
+    SessionOptions,
+)
 from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.guard import (
     Guard,
@@ -51,6 +59,7 @@ from custom_components.stroomwijs.engine.guard import (
     Intervention,
     InterventionKind,
 )
+from custom_components.stroomwijs.engine.guard.measurement import GridMeasurement
 from custom_components.stroomwijs.engine.limits import EffectiveLimit
 from custom_components.stroomwijs.engine.meter.core import Meter
 from custom_components.stroomwijs.engine.meter.models import MeterReading
@@ -191,6 +200,8 @@ class HouseholdPorts:
     seconds): called when something wants a tick soon. Without it the household
     runs its own loop."""
     first_reading_timeout: float = FIRST_READING_TIMEOUT
+    ocpp_session: SessionOptions | None = None
+    """OCPP session timing (tests shorten it); None: the protocol defaults."""
 
 
 @dataclass(slots=True)
@@ -251,6 +262,7 @@ class Household:
             on_new_charger=self._on_new_charger,
             on_change=self._on_charger_change,
             spawn=self._spawn,
+            session=ports.ocpp_session,
         )
         dim = self.limits.dim
         self.guard = Guard(
@@ -263,6 +275,8 @@ class Household:
             limits=self.limits.stack,
             device_cap_w=(lambda: dim.device_cap_w) if dim is not None else None,
         )
+        self._guarded = self.meter is not None or not ports.realtime
+        """Whether the guard gets readings (from the meter, or a simulator)."""
         self.forecaster = BaseLoadForecaster(
             time_zone=config.time_zone, weeks=config.forecasts.base_load_weeks
         )
@@ -367,6 +381,7 @@ class Household:
                 handle.device.plugged_in,
             )
         self.limits.refresh(self.ports.clock())
+        await self._async_reassert()
         if self.ports.realtime:
             if self.meter is not None:
                 self._spawn(self.guard.async_run(self._stop, self.ports.clock), "guard")
@@ -421,10 +436,11 @@ class Household:
             self.guard.feed(reading)
         self._account(reading)
 
-    async def async_feed(self, reading: MeterReading) -> None:
+    async def async_feed(self, reading: GridMeasurement) -> None:
         """Process one reading now, in simulated time (the guard acts at once)."""
         try:
-            self.limits.p1_message.feed(reading.text_message, reading.timestamp)
+            text = getattr(reading, "text_message", None)
+            self.limits.p1_message.feed(text, reading.timestamp)
         except Exception:
             _LOGGER.exception("P1 text message could not be read")
         await self.guard.async_process(reading)
@@ -438,7 +454,7 @@ class Household:
                 total += power / 1000.0
         return total
 
-    def _account(self, reading: MeterReading) -> None:
+    def _account(self, reading: GridMeasurement) -> None:
         net = reading.net_power_w
         if not math.isfinite(net):
             return
@@ -558,6 +574,10 @@ class Household:
         before = self._plugged.get(handle.device_id)
         self._plugged[handle.device_id] = state
         self._dirty = True
+        if self._started and state[0] and (before is None or before != state):
+            # Back, or a car came: it gets what its override or the plan say,
+            # never what it last held before it went away.
+            self._spawn(self._async_reassert_device(handle), "reassert")
         if before is not None and before != state:
             what = (
                 "plugged in"
@@ -612,16 +632,93 @@ class Household:
     async def async_set_override(
         self, device_id: str, setpoint_w: float | None
     ) -> None:
-        """Boost or pause a charger (None: back to the plan); the DSO limit holds."""
+        """Boost or pause a charger (None: back to the plan); the DSO limit holds.
+
+        The charger keeps the override (it survives a restart in its
+        snapshot) and the guard follows it instead of the plan, capping it
+        only where the limit needs that.
+        """
         handle = self.handle(device_id)
         if setpoint_w is not None and not math.isfinite(setpoint_w):
             msg = f"not a setpoint: {setpoint_w}"
             raise ValueError(msg)
         await handle.async_manual(setpoint_w)
-        if setpoint_w is None:
-            await self._async_apply_plan(force=True)
+        await self._async_set_override(
+            handle.device.device_id, setpoint_w, self.ports.clock()
+        )
         self._save_soon()
         self.notify()
+
+    async def _async_set_plan(
+        self, guard_id: str, setpoint_w: float, now: datetime
+    ) -> None:
+        """Give a device a planned setpoint: through the guard, which may cap it.
+
+        Without a meter there is nothing to guard with: the setpoint goes to
+        the device (a charger still holds its charger-side DSO limit).
+        """
+        if self._guarded:
+            await self.guard.async_set_plan(guard_id, setpoint_w, now)
+            return
+        for gd in self.guard.devices:
+            if gd.device_id == guard_id and isinstance(gd.device, PowerSettable):
+                if getattr(gd.device, "manual_setpoint_w", None) is not None:
+                    return  # the user's override wins
+                rng = gd.device.power_range
+                try:
+                    await gd.device.async_set_power(
+                        rng.clamp(setpoint_w, allow_pause=gd.pause_allowed)
+                    )
+                except DeviceUnavailableError as err:
+                    _LOGGER.debug("Plan for %s not applied: %s", guard_id, err)
+
+    async def _async_set_override(
+        self, guard_id: str, setpoint_w: float | None, now: datetime
+    ) -> None:
+        """Tell the guard of the user's override (it still holds the limit)."""
+        if self._guarded:
+            await self.guard.async_set_override(guard_id, setpoint_w, now)
+
+    async def _async_reassert_device(self, handle: ChargerHandle) -> None:
+        device = handle.device
+        now = self.ports.clock()
+        manual = device.manual_setpoint_w if isinstance(device, OcppCharger) else None
+        try:
+            if manual is not None:
+                await self._async_set_override(device.device_id, manual, now)
+                return
+            planned = (
+                None
+                if self.plan is None or self.plan_inputs is None
+                else setpoint_w(self.plan, handle.device_id, now)
+            )
+            if planned is None and self.plan_status.state is PlanState.WAITING:
+                return
+            await self._async_set_plan(
+                device.device_id,
+                device.power_range.max_w if planned is None else planned,
+                now,
+            )
+        except Exception:
+            _LOGGER.exception("could not give %s its setpoint", handle.title)
+
+    async def _async_reassert(self) -> None:
+        """After a start, every device gets what its override or the plan calls for.
+
+        A restart must leave no device stuck at an old setpoint: restored
+        overrides go back to the guard, and every other charger gets the
+        plan's setpoint (or, without a plan, its own behaviour).
+        """
+        now = self.ports.clock()
+        for handle in self.chargers.handles.values():
+            device = handle.device
+            manual = (
+                device.manual_setpoint_w if isinstance(device, OcppCharger) else None
+            )
+            if manual is not None:
+                with contextlib.suppress(Exception):
+                    await self._async_set_override(device.device_id, manual, now)
+        await self._async_apply_plan(force=True)
 
     def set_departure(self, device_id: str, changes: Mapping[str, Any]) -> None:
         """Change a car's departure time, target or minimum SoC, and re-plan."""
@@ -936,7 +1033,7 @@ class Household:
             if not device.available:
                 continue
             try:
-                await self.guard.async_set_plan(
+                await self._async_set_plan(
                     device.device_id, device.power_range.max_w, now
                 )
             except Exception:
@@ -967,13 +1064,13 @@ class Household:
                 continue
             planned.add(planner_id)
             try:
-                await self.guard.async_set_plan(guard_id, value, now)
+                await self._async_set_plan(guard_id, value, now)
             except Exception:
                 _LOGGER.exception("could not apply the plan to %s", guard_id)
         for handle in self.chargers.handles.values():
             if handle.device_id not in planned and handle.device.available:
                 with contextlib.suppress(Exception):
-                    await self.guard.async_set_plan(
+                    await self._async_set_plan(
                         handle.device.device_id, handle.device.power_range.max_w, now
                     )
 

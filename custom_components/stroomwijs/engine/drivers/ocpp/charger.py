@@ -267,10 +267,22 @@ class OcppCharger:
     @property
     def power_range(self) -> PowerRange:
         """What the charger and the car accept now."""
+        return self.power_range_under(self.station_limit_w)
+
+    def power_range_under(self, station_limit_w: float | None) -> PowerRange:
+        """Return what the charger and car would accept under another station limit.
+
+        None: no station limit, only the hardware.
+        """
         if not self.plugged_in:
             return PowerRange(min_w=0.0, max_w=0.0)
         needs = self.state.needs
-        max_w = self.station_limit_w
+        hardware = self.config.hardware_max_w
+        max_w = (
+            hardware
+            if station_limit_w is None
+            else max(0.0, min(station_limit_w, hardware))
+        )
         if needs.max_charge_w is not None:
             max_w = min(max_w, needs.max_charge_w)
         floor = self.config.floor_w

@@ -1,0 +1,206 @@
+"""The Household under a simulated clock: plans, guards and survives restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import time as wall
+
+from custom_components.stroomwijs.engine.household import (
+    MemoryStateStore,
+    PlanState,
+)
+from custom_components.stroomwijs.engine.household.runtime import PROBLEM_PLAN_FAILED
+from custom_components.stroomwijs.engine.planner import solve
+
+from .conftest import (
+    AMSTERDAM,
+    HomeFactory,
+    car,
+    day_prices,
+    household_config,
+    local,
+    two_days_of_prices,
+)
+
+
+def _evening_base(when) -> float:  # noqa: ANN001 - a datetime
+    hour = when.astimezone(AMSTERDAM).hour
+    return 2_500.0 if 17 <= hour < 20 else 500.0
+
+
+async def test_a_day_plugged_in_at_six_charges_at_night_and_holds_the_window(
+    make_home: HomeFactory,
+) -> None:
+    """24 simulated hours: the plan charges in cheap night slots, never over 4 kW."""
+    home = await make_home(start=local(16, 12))
+    household = home.household
+    home.base_w = _evening_base
+    household.set_prices(day_prices())
+    for _ in range(60):  # 12:00 -> 13:00
+        await home.step()
+    # Day-ahead prices for tomorrow arrive at 13:00: a re-plan follows.
+    before = sum(1 for e in home.events if e.kind == "plan_updated")
+    household.set_prices(two_days_of_prices())
+    await home.step()
+    replans = [e for e in home.events if e.kind == "plan_updated"]
+    assert len(replans) == before + 1
+    assert "new prices" in replans[-1].data["reasons"]
+
+    while home.now < local(16, 18):
+        await home.step()
+    await home.sim.async_plug_in(car(soc=0.4))
+    household.set_departure("car", {"departure": local(17, 7), "target_soc": 0.8})
+    setpoints: list[tuple[object, float]] = []
+    while home.now < local(17, 7):
+        await home.step()
+        planned = household.planned_power_w("car")
+        if planned is not None:
+            setpoints.append((home.now, planned))
+
+    # The window held: after the guard's reaction, never over 4 kW (+ margin).
+    over = [
+        (when, net)
+        for when, net, limit in home.grid_w
+        if local(16, 16) <= when < local(16, 21) and net > 4_000.0 + 1.0
+    ]
+    assert len(over) <= 1, over[:5]
+    # The car reached its target by 07:00.
+    assert home.sim.station.car is not None
+    assert home.sim.station.car.soc >= 0.78
+    # Charging happened at night, in slots cheaper than the night's average.
+    prices = two_days_of_prices()
+    night = [
+        prices.value_at(local(16, 21) + timedelta(minutes=15 * i)) or 0.0
+        for i in range(40)
+    ]
+    charged = [
+        prices.value_at(when) or 0.0
+        for when, watts in setpoints
+        if watts > 100.0 and local(16, 21) <= when < local(17, 7)
+    ]
+    assert charged
+    assert sum(charged) / len(charged) <= sum(night) / len(night)
+    # Discharge (if any) only where it pays: dearer than charging after losses.
+    discharged = [
+        prices.value_at(when) or 0.0 for when, watts in setpoints if watts < -100.0
+    ]
+    cheapest_charge = min(charged)
+    for price in discharged:
+        assert price * 0.85 > cheapest_charge
+    # Re-planned every quarter-hour and on events, and never failed.
+    assert sum(1 for e in home.events if e.kind == "plan_updated") >= 70
+    assert PROBLEM_PLAN_FAILED not in household.problems
+    assert household.plan_status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+
+
+async def test_a_restart_mid_window_keeps_limit_departure_and_plan(
+    make_home: HomeFactory,
+) -> None:
+    """Stop and start in a 6 kW manual limit: nothing forgotten, nothing stuck."""
+    store = MemoryStateStore()
+    home = await make_home(start=local(16, 12), store=store)
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.sim.async_plug_in(car(soc=0.3))
+    household.set_manual_limit(
+        import_w=6_000.0, duration=timedelta(minutes=30), label="test"
+    )
+    household.set_departure("car", {"departure": local(17, 7), "target_soc": 0.9})
+    await household.async_set_override("car", 11_000.0)  # the user pressed boost
+    for _ in range(5):
+        await home.step()
+    assert household.limits.import_limit_w == 6_000.0
+    await home.sim.async_disconnect()
+    await household.async_stop()
+    assert store.data is not None
+
+    # Start again ten minutes later, as Home Assistant would after a restart.
+    home2 = await make_home(start=home.now + timedelta(minutes=10), store=store)
+    household2 = home2.household
+    assert household2.limits.import_limit_w == 6_000.0
+    manual = household2.limits.manual.current
+    assert manual is not None
+    assert manual.end == local(16, 12, 30)
+    needs = household2.handle("car").device.departure
+    assert needs.departure == local(17, 7)
+    assert needs.target_soc == 0.9
+    assert household2.plan is not None  # the last plan until a new one is made
+    assert household2.prices is not None
+    await home2.sim.async_plug_in(car(soc=0.3))
+    for _ in range(3):
+        await home2.step()
+    # The boost survived the restart: the car charges, within the 6 kW limit.
+    assert home2.sim.station.target_power_w() >= 4_000.0
+    assert max(net for _, net, _ in home2.grid_w[1:]) <= 6_000.0 + 1.0
+    # Resume: the car follows the plan again, whatever it held before.
+    await household2.async_set_override("car", None)
+    for _ in range(2):
+        await home2.step()
+    planned = household2.planned_power_w("car")
+    assert planned is not None
+    assert (
+        abs(home2.sim.station.target_power_w() - max(min(planned, 5_500.0), 0.0))
+        < 700.0
+    )
+    # After the manual limit ends, the fuse is what holds.
+    while home2.now < local(16, 12, 31):
+        await home2.step()
+    assert household2.limits.import_limit_w == household2.grid.max_power_w
+
+
+async def test_a_solver_that_times_out_keeps_the_last_plan_and_reports_it(
+    make_home: HomeFactory,
+) -> None:
+    """A hung solve keeps the last valid plan and raises the plan_failed problem."""
+    slow = [False]
+
+    def solver(problem, now):  # noqa: ANN001, ANN202 - the solver port
+        if slow[0]:
+            wall.sleep(3.0)
+        return solve(problem, now=now)
+
+    config = household_config()
+    config = config.__class__(
+        **{
+            **{f: getattr(config, f) for f in config.__dataclass_fields__},
+            "optimiser": config.optimiser.__class__(time_limit_s=0.5),
+        }
+    )
+    home = await make_home(start=local(16, 12), config=config, solver=solver)
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.step()
+    assert household.plan is not None
+    first = household.plan
+    slow[0] = True
+    status = await household.async_plan_now()
+    assert status.state is PlanState.FALLBACK
+    assert household.plan is first
+    assert PROBLEM_PLAN_FAILED in household.problems
+    assert any(
+        e.kind == "problem"
+        and e.data["key"] == PROBLEM_PLAN_FAILED
+        and e.data["active"]
+        for e in home.events
+    )
+    slow[0] = False
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+    assert PROBLEM_PLAN_FAILED not in household.problems
+
+
+async def test_mode_off_releases_the_car_to_its_own_behaviour(
+    make_home: HomeFactory,
+) -> None:
+    """Switching the optimiser off gives the car full power (the guard still caps)."""
+    home = await make_home(start=local(16, 1))
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.sim.async_plug_in(car(soc=0.5))
+    household.set_departure("car", {"departure": local(16, 23), "target_soc": 0.6})
+    await home.step()
+    household.set_enabled(False)
+    await home.step()
+    assert household.plan_status.state is PlanState.OFF
+    await home.step()
+    assert home.sim.station.target_power_w() >= 10_000.0

@@ -1,0 +1,135 @@
+"""Prices and PV forecasts from the attribute formats HA users have."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from custom_components.stroomwijs.engine.household import (
+    InputFormatError,
+    Series,
+    parse_price_attributes,
+    parse_pv_attributes,
+)
+
+from .prices import (
+    energyzero_state,
+    entsoe_state,
+    hourly_prices,
+    nordpool_state,
+    quarter_prices,
+    tibber_state,
+)
+
+START = datetime(2025, 12, 15, 23, 0, tzinfo=UTC)
+
+
+def test_nord_pool_hourly_raw_today() -> None:
+    """Nord Pool's hourly ``raw_today`` becomes 24 hourly EUR/kWh steps."""
+    series = parse_price_attributes(nordpool_state())
+    assert series.start == START
+    assert series.step == timedelta(hours=1)
+    assert len(series.values) == 24
+    assert series.values[0] == pytest.approx(hourly_prices()[0][1], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("unit", "scale"), [("EUR/MWh", 1000.0), ("c/kWh", 100.0), ("ct/kWh", 100.0)]
+)
+def test_nord_pool_units_are_converted(unit: str, scale: float) -> None:
+    """Prices in EUR/MWh or cents per kWh are read as EUR/kWh."""
+    series = parse_price_attributes(nordpool_state(unit=unit, scale=scale))
+    assert series.values[5] == pytest.approx(hourly_prices()[5][1], abs=1e-4)
+
+
+def test_entsoe_quarter_hours() -> None:
+    """ENTSO-E's 15-minute ``prices_today`` keeps its 96 quarter-hour steps."""
+    series = parse_price_attributes(entsoe_state())
+    assert series.start == START
+    assert series.step == timedelta(minutes=15)
+    assert series.values == pytest.approx([p for _, p in quarter_prices()], abs=1e-5)
+
+
+def test_energyzero_response() -> None:
+    """The EnergyZero action response as an attribute."""
+    series = parse_price_attributes(energyzero_state())
+    assert series.step == timedelta(minutes=15)
+    assert len(series.values) == 96
+
+
+def test_tibber_response_per_home() -> None:
+    """Tibber's ``prices`` mapping of home to list."""
+    series = parse_price_attributes(tibber_state())
+    assert series.step == timedelta(hours=1)
+    assert series.value_at(START + timedelta(minutes=30)) == series.values[0]
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {},
+        {"prices": "soon"},
+        {"raw_today": [{"start": "yesterday", "value": 1}]},
+        {"raw_today": [{"start": "2025-12-16T00:00:00", "value": 0.1}]},
+        {"prices": [{"timestamp": "2025-12-16T00:00:00Z", "price": float("nan")}]},
+        {
+            "prices": [
+                {"timestamp": "2025-12-16T00:00:00Z", "price": 0.1},
+                {"timestamp": "2025-12-16T00:05:00Z", "price": 0.1},
+            ]
+        },
+    ],
+)
+def test_unreadable_prices_are_an_error_not_a_crash(
+    attributes: dict[str, object],
+) -> None:
+    """Missing, zone-less, non-finite or oddly spaced prices: InputFormatError."""
+    with pytest.raises(InputFormatError):
+        parse_price_attributes(attributes)
+
+
+def test_an_absurd_price_point_is_dropped() -> None:
+    """A price beyond +-100 EUR/kWh is no day-ahead price: it ends the series."""
+    state = energyzero_state()
+    state["prices"][10]["price"] = 1e9
+    series = parse_price_attributes(state)
+    assert len(series.values) == 10
+
+
+def test_solcast_detailed_forecast() -> None:
+    """Solcast's ``detailedForecast`` (kW per half hour)."""
+    rows = [
+        {
+            "period_start": (START + timedelta(minutes=30 * i)).isoformat(),
+            "pv_estimate": i * 0.1,
+            "pv_estimate10": i * 0.05,
+            "pv_estimate90": i * 0.15,
+        }
+        for i in range(4)
+    ]
+    series = parse_pv_attributes({"detailedForecast": rows})
+    assert series.step == timedelta(minutes=30)
+    assert series.values == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    quarter = START + timedelta(minutes=30)
+    assert series.average(quarter, quarter + timedelta(minutes=15)) == 0.1
+
+
+def test_forecast_solar_wh_hours() -> None:
+    """Forecast.Solar's ``wh_hours`` (Wh per hour) in kW."""
+    wh = {(START + timedelta(hours=i)).isoformat(): 500.0 * i for i in range(3)}
+    series = parse_pv_attributes({"wh_hours": wh})
+    assert series.values == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_series_round_trip_and_averages() -> None:
+    """A series survives to_dict/from_dict; averages weigh partial steps."""
+    series = Series(START, timedelta(hours=1), (1.0, 3.0))
+    assert Series.from_dict(series.to_dict()) == series
+    assert (
+        series.average(START + timedelta(minutes=30), START + timedelta(minutes=90))
+        == 2.0
+    )
+    assert series.average(START, START + timedelta(hours=3)) is None
+    with pytest.raises(InputFormatError):
+        Series.from_dict({"start": START.isoformat(), "step_minutes": 7, "values": []})
