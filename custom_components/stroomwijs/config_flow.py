@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
@@ -38,8 +38,17 @@ from .charger_flow import (
     validate_ocpp_server_options,
 )
 from .const import (
+    CONF_CAPACITY_PRICE,
+    CONF_ENERGY_TAX,
+    CONF_EXPORT_BASIS,
+    CONF_FEED_IN,
     CONF_FUSE_A,
+    CONF_MARKUP,
+    CONF_OPTIMISER_MODE,
     CONF_PHASES,
+    CONF_PRICE_ENTITY,
+    CONF_PV_ENTITY,
+    CONF_VAT_PCT,
     DEFAULT_FUSE_A,
     DEFAULT_NAME,
     DEFAULT_PHASES,
@@ -65,6 +74,7 @@ from .coordinator import (
     build_meter,
 )
 from .engine.grid import GridConnection
+from .engine.household import OptimiserMode
 from .engine.meter.core import Meter
 from .engine.meter.homewizard import (
     API_V1,
@@ -641,6 +651,100 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
         )
 
 
+TARIFF_KEYS: Final = (
+    CONF_PRICE_ENTITY,
+    CONF_PV_ENTITY,
+    CONF_MARKUP,
+    CONF_ENERGY_TAX,
+    CONF_VAT_PCT,
+    CONF_EXPORT_BASIS,
+    CONF_FEED_IN,
+    CONF_CAPACITY_PRICE,
+    CONF_OPTIMISER_MODE,
+)
+
+
+def _euro(low: float, high: float, step: float = 0.0001) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=low,
+            max=high,
+            step=step,
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement="EUR/kWh",
+        )
+    )
+
+
+def tariff_schema(current: Mapping[str, Any]) -> vol.Schema:
+    """Return the tariff and forecast form, filled with ``current``."""
+
+    def _optional(key: str) -> vol.Optional:
+        value = current.get(key)
+        if value in (None, ""):
+            return vol.Optional(key)
+        return vol.Optional(key, description={"suggested_value": value})
+
+    return vol.Schema(
+        {
+            _optional(CONF_PRICE_ENTITY): EntitySelector(
+                EntitySelectorConfig(domain="sensor")
+            ),
+            _optional(CONF_PV_ENTITY): EntitySelector(
+                EntitySelectorConfig(domain="sensor")
+            ),
+            vol.Required(CONF_MARKUP, default=current.get(CONF_MARKUP, 0.02)): _euro(
+                -1.0, 5.0
+            ),
+            vol.Required(
+                CONF_ENERGY_TAX, default=current.get(CONF_ENERGY_TAX, 0.1228)
+            ): _euro(0.0, 5.0),
+            vol.Required(
+                CONF_VAT_PCT, default=current.get(CONF_VAT_PCT, 21)
+            ): NumberSelector(
+                NumberSelectorConfig(
+                    min=0,
+                    max=100,
+                    step=1,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="%",
+                )
+            ),
+            vol.Required(
+                CONF_EXPORT_BASIS, default=current.get(CONF_EXPORT_BASIS, "fixed")
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=["fixed", "spot", "net_metering"],
+                    translation_key=CONF_EXPORT_BASIS,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            vol.Required(CONF_FEED_IN, default=current.get(CONF_FEED_IN, 0.0)): _euro(
+                -5.0, 5.0
+            ),
+            _optional(CONF_CAPACITY_PRICE): NumberSelector(
+                NumberSelectorConfig(
+                    min=0,
+                    max=1000,
+                    step=0.01,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="EUR/kW/month",
+                )
+            ),
+            vol.Required(
+                CONF_OPTIMISER_MODE,
+                default=current.get(CONF_OPTIMISER_MODE, OptimiserMode.AUTO.value),
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=[mode.value for mode in OptimiserMode],
+                    translation_key=CONF_OPTIMISER_MODE,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+        }
+    )
+
+
 class StroomwijsOptionsFlow(OptionsFlowWithReload):
     """Tune a running household.
 
@@ -654,7 +758,7 @@ class StroomwijsOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Choose what to change."""
         return self.async_show_menu(
-            step_id="init", menu_options=["household", "ocpp_server"]
+            step_id="init", menu_options=["household", "tariff", "ocpp_server"]
         )
 
     def _save(self, changes: dict[str, Any]) -> ConfigFlowResult:
@@ -695,6 +799,18 @@ class StroomwijsOptionsFlow(OptionsFlowWithReload):
         )
         return self.async_show_form(
             step_id="household", data_schema=schema, errors=errors
+        )
+
+    async def async_step_tariff(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose prices, the PV forecast, the tariff and the optimiser mode."""
+        if user_input is not None:
+            changes = {key: user_input.get(key) for key in TARIFF_KEYS}
+            return self._save(changes)
+        current = {**self.config_entry.data, **self.config_entry.options}
+        return self.async_show_form(
+            step_id="tariff", data_schema=tariff_schema(current)
         )
 
     async def async_step_ocpp_server(

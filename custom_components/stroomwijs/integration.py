@@ -53,6 +53,8 @@ from .services import async_setup_services
 PLATFORMS: Final[list[Platform]] = [
     Platform.SENSOR,
     Platform.EVENT,
+    Platform.SELECT,
+    Platform.BUTTON,
     *CHARGER_PLATFORMS,
 ]
 CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)

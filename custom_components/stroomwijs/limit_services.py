@@ -1,4 +1,4 @@
-"""Services for the DSO limits: set and clear a manual grid limit."""
+"""Household actions: set and clear a manual grid limit, and plan now."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from typing import Final
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import probatio as vol
@@ -17,6 +23,7 @@ from .guard_glue import LimitsRuntime
 
 SERVICE_SET_GRID_LIMIT: Final = "set_grid_limit"
 SERVICE_CLEAR_GRID_LIMIT: Final = "clear_grid_limit"
+SERVICE_PLAN_NOW: Final = "plan_now"
 ATTR_VALUE: Final = "value"
 ATTR_EXPORT_VALUE: Final = "export_value"
 ATTR_DURATION: Final = "duration"
@@ -37,7 +44,11 @@ SET_LIMIT_SCHEMA = ENTRY_SCHEMA.extend(
 
 
 def _runtime(hass: HomeAssistant, call: ServiceCall) -> LimitsRuntime:
-    """Find the household the call is for (the only one if none is named)."""
+    """Find the household the call is for (the only one if none is named).
+
+    Raises ServiceValidationError when there is none, or more than one and
+    the call names none.
+    """
     wanted = call.data.get(ATTR_CONFIG_ENTRY_ID)
     entries = [
         entry
@@ -59,7 +70,7 @@ def _runtime(hass: HomeAssistant, call: ServiceCall) -> LimitsRuntime:
 
 @callback
 def async_setup_limit_services(hass: HomeAssistant) -> None:
-    """Register ``stroomwijs.set_grid_limit`` and ``stroomwijs.clear_grid_limit``."""
+    """Register ``set_grid_limit``, ``clear_grid_limit`` and ``plan_now``."""
 
     async def set_grid_limit(call: ServiceCall) -> None:
         runtime = _runtime(hass, call)
@@ -83,6 +94,22 @@ def async_setup_limit_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_SET_GRID_LIMIT, set_grid_limit, schema=SET_LIMIT_SCHEMA
     )
+
+    async def plan_now(call: ServiceCall) -> ServiceResponse:
+        status = await _runtime(hass, call).household.async_plan_now()
+        return {
+            "state": status.state.value,
+            "reasons": list(status.reasons),
+            "solve_time_s": status.solve_time_s,
+        }
+
     hass.services.async_register(
         DOMAIN, SERVICE_CLEAR_GRID_LIMIT, clear_grid_limit, schema=ENTRY_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PLAN_NOW,
+        plan_now,
+        schema=ENTRY_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )

@@ -31,6 +31,7 @@ from .engine.meter.models import MeterReading
 from .entity import StroomwijsEntity
 from .limit_entities import async_add_limit_sensors
 from .models import StroomwijsConfigEntry
+from .plan_entities import async_add_plan_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -246,6 +247,7 @@ async def async_setup_entry(
     async_add_entities(GridSensor(entry, description) for description in GRID_SENSORS)
     async_add_charger_sensors(entry, entry.runtime_data.chargers, async_add_entities)
     async_add_limit_sensors(entry, async_add_entities)
+    async_add_plan_sensors(entry, async_add_entities)
     coordinator = entry.runtime_data.meter_coordinator
     if coordinator is None or coordinator.data is None:
         return

@@ -1,4 +1,4 @@
-"""Switch: whether a charger may discharge the car (V2H/V2G)."""
+"""Switches: the optimiser's master switch, and V2H/V2G consent per charger."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charger import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
+from .plan_entities import ENABLE_SWITCH, EnableSwitch
 
 PARALLEL_UPDATES = 0
 
@@ -21,7 +22,8 @@ async def async_setup_entry(
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a V2G switch per charger."""
+    """Add the optimiser switch and a V2G switch per charger."""
+    async_add_entities([EnableSwitch(entry, ENABLE_SWITCH)])
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

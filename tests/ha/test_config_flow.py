@@ -438,7 +438,7 @@ async def test_options_flow_sets_fuse_and_update_interval(hass: HomeAssistant) -
     await setup(hass, entry)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["household", "ocpp_server"]
+    assert result["menu_options"] == ["household", "tariff", "ocpp_server"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "household"}
     )
