@@ -25,7 +25,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers import selector
-import voluptuous as vol
+import probatio as vol
 
 from .charger import (
     CONF_CAPACITY,

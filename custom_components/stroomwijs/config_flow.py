@@ -29,8 +29,8 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import probatio as vol
 from serialx import list_serial_ports
-import voluptuous as vol
 
 from .charger_flow import (
     ChargerDiscoveryFlow,

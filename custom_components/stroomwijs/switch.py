@@ -11,7 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .charger import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
-PARALLEL_UPDATES = 0
+PARALLEL_UPDATES = 1
 
 V2G_ALLOWED = SwitchEntityDescription(key="v2g_allowed", translation_key="v2g_allowed")
 
