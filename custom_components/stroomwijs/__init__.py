@@ -14,6 +14,7 @@ from importlib.util import find_spec
 if find_spec("homeassistant") is not None:
     from .integration import (
         CONFIG_SCHEMA,
+        async_migrate_entry,
         async_setup,
         async_setup_entry,
         async_unload_entry,
@@ -21,6 +22,7 @@ if find_spec("homeassistant") is not None:
 
     __all__ = [
         "CONFIG_SCHEMA",
+        "async_migrate_entry",
         "async_setup",
         "async_setup_entry",
         "async_unload_entry",

@@ -26,6 +26,7 @@ from .coordinator import (
 from .engine.grid import GridConnection
 from .guard_glue import async_setup_limits
 from .limit_services import async_setup_limit_services
+from .migration import async_migrate_entry as async_migrate_entry  # noqa: PLC0414
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
 from .services import async_setup_services
 
