@@ -12,10 +12,11 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -30,6 +31,8 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio as vol
@@ -48,6 +51,7 @@ from .const import (
     DEFAULT_PHASES,
     DOMAIN,
     LOGGER,
+    REAUTH_SUBENTRY,
 )
 from .coordinator import (
     CONF_API_VERSION,
@@ -94,11 +98,20 @@ from .identity import (
     entities_identity,
     find_household,
 )
-from .limits_flow import SUBENTRY_GRID_LIMIT, GridLimitSubentryFlow
+from .limits_flow import (
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_LIMIT_KIND,
+    CONF_URL,
+    KIND_OPENADR,
+    SUBENTRY_GRID_LIMIT,
+    GridLimitSubentryFlow,
+    async_check_openadr,
+)
 from .models import StroomwijsConfigEntry
 
-PROBE_TIMEOUT = 20.0
-"""Seconds the flow waits for a first valid telegram."""
+PROBE_TIMEOUT = 12.0
+"""Seconds the flow waits for a first telegram (DSMR 2.2 and 4 send every 10 s)."""
 DSMR_VERSIONS = [key for key in VERSIONS if key != "5L-encrypted"]
 DEFAULT_TCP_PORT = 23
 HOMEWIZARD_P1 = "HWE-P1"
@@ -384,6 +397,7 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
         self._settings: dict[str, Any] = {}
         self._reading: MeterReading | None = None
         self._discovered_name: str = ""
+        self._reauth_subentry_id: str = ""
 
     @staticmethod
     @callback
@@ -606,11 +620,96 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_reauth(
-        self,
-        entry_data: Mapping[str, Any],  # noqa: ARG002
+        self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
-        """Handle a meter that refused us: a new token or key is needed."""
-        return await self.async_step_reauth_confirm()
+        """Handle a meter, DSO server or charger that refused our credentials.
+
+        Without ``subentry_id`` in ``entry_data`` it is the meter (a new token
+        or key); with it, the OpenADR client credentials or a charger's OCPP
+        password of that subentry.
+        """
+        entry = self._get_reauth_entry()
+        subentry = entry.subentries.get(str(entry_data.get(REAUTH_SUBENTRY) or ""))
+        if subentry is None:
+            return await self.async_step_reauth_confirm()
+        self._reauth_subentry_id = subentry.subentry_id
+        self.context["title_placeholders"] = {"name": subentry.title}
+        if subentry.data.get(CONF_LIMIT_KIND) == KIND_OPENADR:
+            return await self.async_step_reauth_openadr()
+        return await self.async_step_reauth_charger()
+
+    def _reauth_subentry(self) -> tuple[StroomwijsConfigEntry, ConfigSubentry]:
+        entry = self._get_reauth_entry()
+        return entry, entry.subentries[self._reauth_subentry_id]
+
+    async def async_step_reauth_openadr(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new OpenADR client credentials and test them on the server."""
+        entry, subentry = self._reauth_subentry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            _programs, error = await async_check_openadr(
+                self.hass,
+                str(subentry.data[CONF_URL]),
+                str(user_input[CONF_CLIENT_ID]),
+                str(user_input[CONF_CLIENT_SECRET]),
+            )
+            if error is None:
+                self.hass.config_entries.async_update_subentry(
+                    entry,
+                    subentry,
+                    data={
+                        **subentry.data,
+                        CONF_CLIENT_ID: str(user_input[CONF_CLIENT_ID]),
+                        CONF_CLIENT_SECRET: str(user_input[CONF_CLIENT_SECRET]),
+                    },
+                )
+                return self.async_update_reload_and_abort(entry)
+            errors["base"] = error
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_CLIENT_ID): TextSelector(),
+                vol.Required(CONF_CLIENT_SECRET): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="reauth_openadr",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {CONF_CLIENT_ID: subentry.data.get(CONF_CLIENT_ID)}
+            ),
+            errors=errors,
+            description_placeholders={
+                "name": subentry.title,
+                "url": str(subentry.data.get(CONF_URL)),
+            },
+        )
+
+    async def async_step_reauth_charger(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the password a charger now sends (OCPP security profile 1)."""
+        entry, subentry = self._reauth_subentry()
+        if user_input is not None:
+            self.hass.config_entries.async_update_subentry(
+                entry,
+                subentry,
+                data={**subentry.data, CONF_PASSWORD: user_input[CONF_PASSWORD]},
+            )
+            return self.async_update_reload_and_abort(entry)
+        return self.async_show_form(
+            step_id="reauth_charger",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_PASSWORD): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    )
+                }
+            ),
+            description_placeholders={"name": subentry.title},
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
