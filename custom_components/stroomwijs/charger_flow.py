@@ -50,6 +50,8 @@ from .charger import (
     charger_config,
     quasar_config,
 )
+from .engine.capabilities import DeviceUnavailableError
+from .engine.drivers.quasar import QuasarCharger
 
 FLOOR_OPTIONS = ["6", "8"]
 OCPP_PATH = "/ocpp/"
@@ -196,6 +198,15 @@ def _ocpp_schema(defaults: dict[str, Any], *, with_id: bool) -> vol.Schema:
     return vol.Schema(fields)
 
 
+def _check_ocpp(data: dict[str, Any], charger_id: str) -> str | None:
+    """Return "invalid_charger" for settings no charger can have."""
+    try:
+        charger_config(data, charger_id)
+    except ValueError:
+        return "invalid_charger"
+    return None
+
+
 def _password() -> selector.TextSelector:
     return selector.TextSelector(
         selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
@@ -237,6 +248,22 @@ def _quasar_data(user_input: dict[str, Any]) -> dict[str, Any]:
     if user_input.get(CONF_CAPACITY):
         data[CONF_CAPACITY] = float(user_input[CONF_CAPACITY])
     return data
+
+
+async def async_check_quasar(data: dict[str, Any]) -> str | None:
+    """Read a Quasar once over Modbus TCP; return an error key, or None."""
+    host = str(data[CONF_HOST])
+    if not host or any(char.isspace() or char in "/:" for char in host):
+        return "invalid_host"
+    device = QuasarCharger(quasar_config(data, "Wallbox Quasar"))
+    try:
+        await device.async_connect()
+        await device.async_update()
+    except DeviceUnavailableError:
+        return "cannot_connect"
+    finally:
+        device.close()
+    return None
 
 
 def charger_title(charger_id: str, vendor: str | None, model: str | None) -> str:
@@ -285,10 +312,8 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             charger_id = str(user_input[CONF_CHARGER_ID]).strip()
             data = _ocpp_data(user_input, charger_id)
-            try:
-                charger_config(data, charger_id)
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if (error := _check_ocpp(data, charger_id)) is not None:
+                errors["base"] = error
             else:
                 if self._taken(charger_id):
                     return self.async_abort(reason="already_configured")
@@ -315,13 +340,12 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             data = _quasar_data(user_input)
             unique_id = f"quasar_{data[CONF_HOST]}:{data[CONF_PORT]}"
-            try:
-                quasar_config(data, "Wallbox Quasar")
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if self._taken(unique_id):
+                return self.async_abort(reason="already_configured")
+            error = await async_check_quasar(data)
+            if error is not None:
+                errors["base"] = error
             else:
-                if self._taken(unique_id):
-                    return self.async_abort(reason="already_configured")
                 return self.async_create_entry(
                     title=f"Wallbox Quasar {data[CONF_HOST]}",
                     data=data,
@@ -353,16 +377,16 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                 data = _ocpp_data(user_input, unique_id)
                 if not user_input.get(CONF_PASSWORD) and current.get(CONF_PASSWORD):
                     data[CONF_PASSWORD] = current[CONF_PASSWORD]  # kept when empty
-            try:
-                if quasar:
-                    quasar_config(data, subentry.title)
-                else:
-                    charger_config(data, unique_id)
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if unique_id != subentry.unique_id and self._taken(unique_id):
+                return self.async_abort(reason="already_configured")
+            error = (
+                await async_check_quasar(data)
+                if quasar
+                else _check_ocpp(data, unique_id)
+            )
+            if error is not None:
+                errors["base"] = error
             else:
-                if unique_id != subentry.unique_id and self._taken(unique_id):
-                    return self.async_abort(reason="already_configured")
                 return self.async_update_reload_and_abort(
                     entry, subentry, data=data, unique_id=unique_id
                 )
@@ -439,10 +463,8 @@ class ChargerDiscoveryFlow(ConfigFlow):
             if entry is None:
                 return self.async_abort(reason="household_gone")
             data = _ocpp_data(user_input, charger_id)
-            try:
-                charger_config(data, charger_id)
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if (error := _check_ocpp(data, charger_id)) is not None:
+                errors["base"] = error
             else:
                 self.hass.config_entries.async_add_subentry(
                     entry,
