@@ -75,8 +75,6 @@ class MeterIdentity:
         """Whether ``entry`` is a household of this same meter."""
         if entry.unique_id is not None and entry.unique_id == self.unique_id:
             return True
-        if self.equipment_id and entry.unique_id == self.equipment_id:
-            return True
         serial = self.homewizard_serial
         return bool(serial) and (
             entry.data.get(CONF_HOMEWIZARD_SERIAL) == serial

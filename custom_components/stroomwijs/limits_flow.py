@@ -146,8 +146,10 @@ def _window_form(data: dict[str, Any]) -> dict[str, Any]:
         for key in (CONF_LABEL, CONF_START, CONF_END, CONF_IMPORT_W, CONF_EXPORT_W)
         if data.get(key) is not None
     }
-    form[CONF_WEEKDAYS] = [WEEKDAYS[day] for day in data.get(CONF_WEEKDAYS, [])]
-    form[CONF_MONTHS] = [str(month) for month in data.get(CONF_MONTHS, [])]
+    if data.get(CONF_WEEKDAYS):
+        form[CONF_WEEKDAYS] = [WEEKDAYS[day] for day in data[CONF_WEEKDAYS]]
+    if data.get(CONF_MONTHS):
+        form[CONF_MONTHS] = [str(month) for month in data[CONF_MONTHS]]
     return form
 
 

@@ -57,15 +57,11 @@ def _identity_of(
 async def async_migrate_entry(
     hass: HomeAssistant, entry: StroomwijsConfigEntry
 ) -> bool:
-    """Migrate ``entry`` to version 1.3; False for versions from the future."""
-    if entry.version > CURRENT_VERSION[0]:
-        LOGGER.error(
-            "%s was saved by a newer Stroomwijs (version %s.%s); downgrade refused",
-            entry.title,
-            entry.version,
-            entry.minor_version,
-        )
-        return False
+    """Migrate ``entry`` to version 1.3.
+
+    Home Assistant itself refuses an entry of a newer major version (a
+    downgrade); a newer minor version stays readable and is left alone.
+    """
     if (entry.version, entry.minor_version) >= CURRENT_VERSION:
         return True
     identity, extra = _identity_of(hass, entry)

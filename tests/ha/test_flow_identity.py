@@ -156,6 +156,11 @@ async def test_discovery_finds_a_meter_added_by_address_and_updates_its_address(
     assert result["reason"] == "already_configured"
     assert entry.data[CONF_HOST] == f"127.0.0.1:{homewizard}"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    # The household reloads on its new address.
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+    await unload(hass, entry)
 
 
 async def test_discovery_finds_an_older_meter_known_only_by_equipment_id(
@@ -502,3 +507,42 @@ async def test_migration_leaves_a_meter_keyed_household_as_it_is(
         assert entry.unique_id == EQUIPMENT_ID
         assert entry.minor_version == 3
         await unload(hass, entry)
+
+
+async def test_migration_keys_entities_of_ha_homewizard_by_the_dongle(
+    hass: HomeAssistant,
+) -> None:
+    """Following HA's HomeWizard: the dongle's serial becomes the identity."""
+    homewizard = MockConfigEntry(domain="homewizard", unique_id=f"HWE-P1_{SERIAL}")
+    homewizard.add_to_hass(hass)
+    power = er.async_get(hass).async_get_or_create(
+        "sensor", "homewizard", "power", config_entry=homewizard
+    )
+    hass.states.async_set(power.entity_id, "300", {"unit_of_measurement": "W"})
+    entry = _old_entry(
+        data={
+            CONF_SOURCE: SOURCE_ENTITIES,
+            CONF_POWER_ENTITY: power.entity_id,
+            CONF_PHASES: 3,
+            CONF_FUSE_A: 25.0,
+        }
+    )
+    await setup(hass, entry)
+    assert entry.unique_id == f"homewizard_{SERIAL}"
+    assert entry.data[CONF_HOMEWIZARD_SERIAL] == SERIAL
+    await unload(hass, entry)
+
+
+async def test_a_newer_minor_version_is_left_alone(hass: HomeAssistant) -> None:
+    """1.4 written by a newer release loads unchanged (minor versions are kept)."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        version=1,
+        minor_version=4,
+        data={CONF_PHASES: 3, CONF_FUSE_A: 25.0},
+    )
+    await setup(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.minor_version == 4
+    await unload(hass, entry)
