@@ -131,16 +131,21 @@ def text_problems(value: object, *, placeholders: bool = True) -> list[str]:
         problems.append("placeholder in single quotes")
     if _COMBINED_REFERENCE.search(value):
         problems.append("a reference combined with other text")
+    return problems + _placeholder_problems(value, placeholders=placeholders)
+
+
+def _placeholder_problems(value: str, *, placeholders: bool) -> list[str]:
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(value) if name]
     except ValueError as err:
-        return [*problems, f"unbalanced braces: {err}"]
-    for name in names:
-        if not placeholders:
-            problems.append(f"placeholder {{{name}}} is not allowed here")
-        elif not name.isidentifier():
-            problems.append(f"placeholder {{{name}}} is not an identifier")
-    return problems
+        return [f"unbalanced braces: {err}"]
+    if not placeholders:
+        return [f"placeholder {{{name}}} is not allowed here" for name in names]
+    return [
+        f"placeholder {{{name}}} is not an identifier"
+        for name in names
+        if not name.isidentifier()
+    ]
 
 
 def _texts(tree: dict[str, Any], path: str = "") -> Iterator[tuple[str, Any]]:
@@ -159,9 +164,11 @@ def _flow_problems(flow: dict[str, Any], where: str, *, subentry: bool) -> list[
     if "title" in flow:
         problems.append(f"{where}.title: moved to the root of strings.json")
     if subentry:
-        for key in ("entry_type", "initiate_flow"):
-            if key not in flow:
-                problems.append(f"{where}: needs {key}")
+        problems += [
+            f"{where}: needs {key}"
+            for key in ("entry_type", "initiate_flow")
+            if key not in flow
+        ]
         if "user" not in flow.get("initiate_flow", {}):
             problems.append(f"{where}.initiate_flow: needs user")
     elif set(flow.get("initiate_flow", {})) - {"user"}:
@@ -179,93 +186,118 @@ def _flow_problems(flow: dict[str, Any], where: str, *, subentry: bool) -> list[
     for step_id, step in flow.get("step", {}).items():
         here = f"{where}.step.{step_id}"
         problems += [f"{here}.{key}: unknown key" for key in set(step) - step_keys]
-        for field in set(step.get("data_description", {})) - set(step.get("data", {})):
-            problems.append(f"{here}.data_description.{field}: no such field in data")
+        problems += [
+            f"{here}.data_description.{field}: no such field in data"
+            for field in set(step.get("data_description", {}))
+            - set(step.get("data", {}))
+        ]
         if step.get("title") == MANIFEST["name"]:
             problems.append(f"{here}.title: do not title a step with the brand name")
     return problems
 
 
-def strings_problems(strings: dict[str, Any]) -> list[str]:
-    """Check the layout of a strings or translation file; return the problems."""
-    allowed = {
-        "title",
-        "config",
-        "config_subentries",
-        "options",
-        "selector",
-        "entity",
-        "entity_component",
-        "device",
-        "exceptions",
-        "services",
-        "issues",
-        "conditions",
-        "triggers",
-        "device_automation",
-        "system_health",
-        "common",
-    }
-    problems = [f"{key}: unknown top-level key" for key in set(strings) - allowed]
-    if "config" in strings:
-        problems += _flow_problems(strings["config"], "config", subentry=False)
-    if "options" in strings:
-        problems += _flow_problems(strings["options"], "options", subentry=False)
-    for kind, flow in strings.get("config_subentries", {}).items():
-        problems += _flow_problems(flow, f"config_subentries.{kind}", subentry=True)
-    for platform, entities in strings.get("entity", {}).items():
+def _entity_problems(entities_by_platform: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    entity_keys = {"name", "state", "state_attributes", "unit_of_measurement"}
+    for platform, entities in entities_by_platform.items():
         if not _SLUG.match(platform):
             problems.append(f"entity.{platform}: not a platform")
         for key, entity in entities.items():
             here = f"entity.{platform}.{key}"
             if not _TRANSLATION_KEY.match(key):
                 problems.append(f"{here}: invalid translation key")
-            extra = set(entity) - {
-                "name",
-                "state",
-                "state_attributes",
-                "unit_of_measurement",
-            }
-            problems += [f"{here}.{name}: unknown key" for name in extra]
-            for state, text in entity.get("state", {}).items():
-                if not _TRANSLATION_KEY.match(state):
-                    problems.append(f"{here}.state.{state}: invalid state key")
-                problems += [
-                    f"{here}.state.{state}: {p}"
-                    for p in text_problems(text, placeholders=False)
-                ]
+            problems += [
+                f"{here}.{name}: unknown key" for name in set(entity) - entity_keys
+            ]
+            states = dict(entity.get("state", {}))
             for attribute in entity.get("state_attributes", {}).values():
-                for state, text in attribute.get("state", {}).items():
-                    if not _TRANSLATION_KEY.match(state):
-                        problems.append(f"{here}: invalid state key {state}")
-                    problems += [
-                        f"{here}: {p}" for p in text_problems(text, placeholders=False)
-                    ]
-    for name, service in strings.get("services", {}).items():
+                states.update(attribute.get("state", {}))
+            for state, text in states.items():
+                if not _TRANSLATION_KEY.match(state):
+                    problems.append(f"{here}: invalid state key {state}")
+                problems += [
+                    f"{here}.{state}: {problem}"
+                    for problem in text_problems(text, placeholders=False)
+                ]
+    return problems
+
+
+def _service_problems(services: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for name, service in services.items():
         here = f"services.{name}"
         if not _TRANSLATION_KEY.match(name):
             problems.append(f"{here}: invalid service name")
-        for key in ("name", "description"):
-            if key not in service:
-                problems.append(f"{here}: needs {key}")
+        problems += [
+            f"{here}: needs {key}"
+            for key in ("name", "description")
+            if key not in service
+        ]
         for field, texts in service.get("fields", {}).items():
-            if set(texts) - {"name", "description", "example"} or not {
-                "name",
-                "description",
-            } <= set(texts):
+            keys = set(texts)
+            if (
+                not {"name", "description"}
+                <= keys
+                <= {"name", "description", "example"}
+            ):
                 problems.append(f"{here}.fields.{field}: name and description")
+    return problems
+
+
+def _other_problems(strings: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
     for name, issue in strings.get("issues", {}).items():
         if "title" not in issue:
             problems.append(f"issues.{name}: needs a title")
         if ("description" in issue) == ("fix_flow" in issue):
             problems.append(f"issues.{name}: a description or a fix_flow")
-    for name, exception in strings.get("exceptions", {}).items():
-        if not _SLUG.match(name) or set(exception) - {"message"}:
-            problems.append(f"exceptions.{name}: a slug with only a message")
+    problems += [
+        f"exceptions.{name}: a slug with only a message"
+        for name, exception in strings.get("exceptions", {}).items()
+        if not _SLUG.match(name) or set(exception) - {"message"}
+    ]
     for name, selector in strings.get("selector", {}).items():
-        for option in selector.get("options", {}):
-            if not _TRANSLATION_KEY.match(option):
-                problems.append(f"selector.{name}.options.{option}: invalid key")
+        problems += [
+            f"selector.{name}.options.{option}: invalid key"
+            for option in selector.get("options", {})
+            if not _TRANSLATION_KEY.match(option)
+        ]
+    return problems
+
+
+TOP_LEVEL_KEYS = {
+    "title",
+    "config",
+    "config_subentries",
+    "options",
+    "selector",
+    "entity",
+    "entity_component",
+    "device",
+    "exceptions",
+    "services",
+    "issues",
+    "conditions",
+    "triggers",
+    "device_automation",
+    "system_health",
+    "common",
+}
+
+
+def strings_problems(strings: dict[str, Any]) -> list[str]:
+    """Check the layout of a strings or translation file; return the problems."""
+    problems = [
+        f"{key}: unknown top-level key" for key in set(strings) - TOP_LEVEL_KEYS
+    ]
+    for section in ("config", "options"):
+        if section in strings:
+            problems += _flow_problems(strings[section], section, subentry=False)
+    for kind, flow in strings.get("config_subentries", {}).items():
+        problems += _flow_problems(flow, f"config_subentries.{kind}", subentry=True)
+    problems += _entity_problems(strings.get("entity", {}))
+    problems += _service_problems(strings.get("services", {}))
+    problems += _other_problems(strings)
     for where, value in _texts(strings):
         problems += [f"{where}: {problem}" for problem in text_problems(value)]
     return problems
@@ -519,8 +551,10 @@ def test_brand_icons_are_square_pngs_of_the_required_size(name: str, size: int) 
         box = image.getbbox()
     assert box is not None
     # Trimmed: the drawing reaches (nearly) every edge.
-    assert box[0] <= 2 and box[1] <= 2
-    assert box[2] >= size - 2 and box[3] >= size - 2
+    assert box[0] <= 2
+    assert box[1] <= 2
+    assert box[2] >= size - 2
+    assert box[3] >= size - 2
 
 
 @pytest.mark.parametrize(
@@ -543,8 +577,10 @@ def test_brand_logos_are_trimmed_landscape_pngs(
         assert shortest[0] <= min(width, height) <= shortest[1]
         box = image.getbbox()
     assert box is not None
-    assert box[0] <= 2 and box[1] <= 2
-    assert box[2] >= width - 2 and box[3] >= height - 2
+    assert box[0] <= 2
+    assert box[1] <= 2
+    assert box[2] >= width - 2
+    assert box[3] >= height - 2
 
 
 def test_brand_folder_holds_only_images_home_assistant_serves() -> None:
