@@ -320,6 +320,21 @@ def _connection_settings(source: str, user_input: dict[str, Any]) -> dict[str, A
     return settings
 
 
+def probe_limit(settings: dict[str, Any]) -> float:
+    """Seconds to wait for a first reading: three telegram intervals and 2 s.
+
+    A DSMR 5 meter sends every second, so a port that is not a P1 stream is
+    reported after 5 s; DSMR 2.2 and 4 (every 10 s) get ``PROBE_TIMEOUT``.
+    Entities either have a value or not: one second.
+    """
+    if settings[CONF_SOURCE] == SOURCE_ENTITIES:
+        return 1.0
+    version = VERSIONS.get(str(settings.get(CONF_DSMR_VERSION)))
+    if version is None:
+        return PROBE_TIMEOUT
+    return min(PROBE_TIMEOUT, 3 * version.interval_s + 2)
+
+
 class _MeterProbe:
     """Connect to a meter as the settings say and wait for a valid reading."""
 
@@ -347,7 +362,7 @@ class _MeterProbe:
             entities = settings[CONF_SOURCE] == SOURCE_ENTITIES
             try:
                 self.reading = await async_first_reading(
-                    meter, feed, 1.0 if entities else PROBE_TIMEOUT
+                    meter, feed, probe_limit(settings)
                 )
             except NoReadingError as err:
                 return "entity_unavailable" if entities else err.reason

@@ -8,6 +8,7 @@ peer cannot present.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -23,7 +24,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.stroomwijs.config_flow import _list_ports
+from custom_components.stroomwijs.config_flow import _list_ports, probe_limit
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
 from custom_components.stroomwijs.coordinator import (
     CONF_API_VERSION,
@@ -418,3 +419,45 @@ async def test_reconfigure_refuses_a_meter_another_household_has(
     )
     assert result["errors"] == {"base": "wrong_meter"}
     assert entry.unique_id == "homewizard_aaaaaaaaaaaa"
+
+
+async def test_a_port_that_answers_but_sends_no_telegram_is_named_as_such(
+    hass: HomeAssistant,
+) -> None:
+    """Connected, silent: "no telegram" (not "cannot connect"), then recover."""
+
+    async def _silent(
+        _reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(_silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await _form(hass, SOURCE_NETWORK)
+        result = await _configure(
+            hass,
+            result,
+            {CONF_HOST: "127.0.0.1", CONF_TCP_PORT: port, CONF_DSMR_VERSION: "5"},
+        )
+        assert result["errors"] == {"base": "no_telegram"}
+    finally:
+        server.close()
+        await server.wait_closed()
+    async with p1_server([real("telegram_v5.txt")]) as meter:
+        result = await _configure(
+            hass,
+            result,
+            {CONF_HOST: "127.0.0.1", CONF_TCP_PORT: meter.port, CONF_DSMR_VERSION: "5"},
+        )
+        await _finish(hass, result)
+
+
+def test_the_probe_waits_three_telegram_intervals() -> None:
+    """DSMR 5 (every second): 5 s; DSMR 4 and 2.2 (every 10 s): the 12 s cap."""
+    with patch(f"{FLOW}.PROBE_TIMEOUT", 12.0):
+        assert probe_limit({CONF_SOURCE: SOURCE_NETWORK, CONF_DSMR_VERSION: "5"}) == 5.0
+        assert probe_limit({CONF_SOURCE: SOURCE_SERIAL, CONF_DSMR_VERSION: "4"}) == 12.0
+        assert probe_limit({CONF_SOURCE: SOURCE_SERIAL, CONF_DSMR_VERSION: "9"}) == 12.0
+        assert probe_limit({CONF_SOURCE: "entities"}) == 1.0
