@@ -66,3 +66,12 @@ async def async_remove_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) 
     from .integration import async_remove_household  # noqa: PLC0415
 
     await async_remove_household(hass, entry.entry_id)
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry
+) -> bool:
+    """Migrate an entry written by an older version (see migration.py)."""
+    from .migration import async_migrate_entry as migrate  # noqa: PLC0415
+
+    return await migrate(hass, entry)

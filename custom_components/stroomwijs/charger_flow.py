@@ -23,9 +23,11 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
-import voluptuous as vol
+from homeassistant.helpers.network import NoURLAvailableError, get_url
+import probatio as vol
+from yarl import URL
 
 from .charger import (
     CONF_CAPACITY,
@@ -48,8 +50,54 @@ from .charger import (
     charger_config,
     quasar_config,
 )
+from .engine.capabilities import DeviceUnavailableError
+from .engine.drivers.quasar import QuasarCharger
 
 FLOOR_OPTIONS = ["6", "8"]
+OCPP_PATH = "/ocpp/"
+"""Where the central system takes chargers (engine/drivers/ocpp/csms.py)."""
+FALLBACK_HOST = "homeassistant.local"
+_ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared, never bound
+
+
+def csms_url(hass: HomeAssistant, options: dict[str, Any]) -> str:
+    """Return the URL a charger must be given, up to its charge point id."""
+    scheme = "wss" if options.get(CONF_OCPP_CERTFILE) else "ws"
+    port = int(options.get(CONF_OCPP_PORT) or DEFAULT_OCPP_PORT)
+    host = str(options.get(CONF_OCPP_HOST) or DEFAULT_OCPP_HOST)
+    if host in _ANY_ADDRESS:
+        try:
+            url = get_url(hass, allow_external=False, allow_cloud=False)
+        except NoURLAvailableError:
+            url = ""
+        host = URL(url).host or FALLBACK_HOST if url else FALLBACK_HOST
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    return f"{scheme}://{host}:{port}{OCPP_PATH}"
+
+
+def _amperes(minimum: float, maximum: float) -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=minimum,
+            max=maximum,
+            step=1,
+            unit_of_measurement="A",
+            mode=selector.NumberSelectorMode.BOX,
+        )
+    )
+
+
+def _capacity() -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=1,
+            max=300,
+            step=0.1,
+            unit_of_measurement="kWh",
+            mode=selector.NumberSelectorMode.BOX,
+        )
+    )
 
 
 def ocpp_server_schema(defaults: dict[str, Any]) -> vol.Schema:
@@ -118,14 +166,10 @@ def validate_ocpp_server_options(
 def _ocpp_schema(defaults: dict[str, Any], *, with_id: bool) -> vol.Schema:
     fields: dict[Any, Any] = {}
     if with_id:
-        fields[vol.Required(CONF_CHARGER_ID, default=defaults.get(CONF_CHARGER_ID))] = (
-            str
-        )
+        fields[vol.Required(CONF_CHARGER_ID)] = selector.TextSelector()
     fields.update(
         {
-            vol.Optional(CONF_PASSWORD): selector.TextSelector(
-                selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
-            ),
+            vol.Optional(CONF_PASSWORD): _password(),
             vol.Required(
                 CONF_CHARGER_PHASES, default=str(defaults.get(CONF_CHARGER_PHASES, 3))
             ): selector.SelectSelector(
@@ -135,19 +179,97 @@ def _ocpp_schema(defaults: dict[str, Any], *, with_id: bool) -> vol.Schema:
             ),
             vol.Required(
                 CONF_MAX_CURRENT, default=defaults.get(CONF_MAX_CURRENT, 16)
-            ): vol.All(vol.Coerce(float), vol.Range(min=6, max=63)),
+            ): _amperes(6, 63),
             vol.Required(
                 CONF_MIN_CURRENT, default=str(int(defaults.get(CONF_MIN_CURRENT, 6)))
             ): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=FLOOR_OPTIONS)
             ),
-            vol.Required(CONF_MINIMUM_INSTEAD_OF_PAUSE, default=False): bool,
-            vol.Optional(CONF_CAPACITY): vol.All(
-                vol.Coerce(float), vol.Range(min=1, max=300)
-            ),
+            vol.Required(
+                CONF_MINIMUM_INSTEAD_OF_PAUSE,
+                default=bool(defaults.get(CONF_MINIMUM_INSTEAD_OF_PAUSE, False)),
+            ): selector.BooleanSelector(),
+            vol.Optional(
+                CONF_CAPACITY,
+                description={"suggested_value": defaults.get(CONF_CAPACITY)},
+            ): _capacity(),
         }
     )
     return vol.Schema(fields)
+
+
+def _check_ocpp(data: dict[str, Any], charger_id: str) -> str | None:
+    """Return "invalid_charger" for settings no charger can have."""
+    try:
+        charger_config(data, charger_id)
+    except ValueError:
+        return "invalid_charger"
+    return None
+
+
+def _password() -> selector.TextSelector:
+    return selector.TextSelector(
+        selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+    )
+
+
+def _quasar_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)
+            ): selector.TextSelector(),
+            vol.Required(
+                CONF_PORT, default=int(defaults.get(CONF_PORT, 502))
+            ): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
+                )
+            ),
+            vol.Required(
+                CONF_MINIMUM_INSTEAD_OF_PAUSE,
+                default=bool(defaults.get(CONF_MINIMUM_INSTEAD_OF_PAUSE, False)),
+            ): selector.BooleanSelector(),
+            vol.Optional(
+                CONF_CAPACITY,
+                description={"suggested_value": defaults.get(CONF_CAPACITY)},
+            ): _capacity(),
+        }
+    )
+
+
+def _quasar_data(user_input: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        CONF_KIND: KIND_QUASAR,
+        CONF_HOST: str(user_input[CONF_HOST]).strip(),
+        CONF_PORT: int(user_input[CONF_PORT]),
+        CONF_MINIMUM_INSTEAD_OF_PAUSE: bool(user_input[CONF_MINIMUM_INSTEAD_OF_PAUSE]),
+    }
+    if user_input.get(CONF_CAPACITY):
+        data[CONF_CAPACITY] = float(user_input[CONF_CAPACITY])
+    return data
+
+
+async def async_check_quasar(data: dict[str, Any]) -> str | None:
+    """Read a Quasar once over Modbus TCP; return an error key, or None."""
+    host = str(data[CONF_HOST])
+    if not host or any(char.isspace() or char in "/:" for char in host):
+        return "invalid_host"
+    device = QuasarCharger(quasar_config(data, "Wallbox Quasar"))
+    try:
+        await device.async_connect()
+        await device.async_update()
+    except DeviceUnavailableError:
+        return "cannot_connect"
+    finally:
+        device.close()
+    return None
+
+
+def charger_title(charger_id: str, vendor: str | None, model: str | None) -> str:
+    """Name a charger by what its BootNotification said, and its id."""
+    brand = " ".join(part for part in (vendor, model) if part)
+    return f"{brand} ({charger_id})" if brand else charger_id
 
 
 def _ocpp_data(user_input: dict[str, Any], charger_id: str) -> dict[str, Any]:
@@ -190,22 +312,24 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             charger_id = str(user_input[CONF_CHARGER_ID]).strip()
             data = _ocpp_data(user_input, charger_id)
-            try:
-                charger_config(data, charger_id)
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if (error := _check_ocpp(data, charger_id)) is not None:
+                errors["base"] = error
             else:
                 if self._taken(charger_id):
                     return self.async_abort(reason="already_configured")
                 return self.async_create_entry(
                     title=charger_id, data=data, unique_id=charger_id
                 )
+        entry = self._get_entry()
         return self.async_show_form(
             step_id="ocpp",
             data_schema=self.add_suggested_values_to_schema(
                 _ocpp_schema({}, with_id=True), user_input or {}
             ),
             errors=errors,
+            description_placeholders={
+                "url": csms_url(self.hass, {**entry.data, **entry.options})
+            },
         )
 
     async def async_step_quasar(
@@ -214,46 +338,82 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         """Ask for a Wallbox Quasar's address (Modbus TCP must be on)."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {
-                CONF_KIND: KIND_QUASAR,
-                CONF_HOST: str(user_input[CONF_HOST]).strip(),
-                CONF_PORT: int(user_input[CONF_PORT]),
-                CONF_MINIMUM_INSTEAD_OF_PAUSE: bool(
-                    user_input[CONF_MINIMUM_INSTEAD_OF_PAUSE]
-                ),
-            }
-            if user_input.get(CONF_CAPACITY):
-                data[CONF_CAPACITY] = float(user_input[CONF_CAPACITY])
+            data = _quasar_data(user_input)
             unique_id = f"quasar_{data[CONF_HOST]}:{data[CONF_PORT]}"
-            try:
-                quasar_config(data, "Wallbox Quasar")
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if self._taken(unique_id):
+                return self.async_abort(reason="already_configured")
+            error = await async_check_quasar(data)
+            if error is not None:
+                errors["base"] = error
             else:
-                if self._taken(unique_id):
-                    return self.async_abort(reason="already_configured")
                 return self.async_create_entry(
                     title=f"Wallbox Quasar {data[CONF_HOST]}",
                     data=data,
                     unique_id=unique_id,
                 )
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_HOST): str,
-                vol.Required(CONF_PORT, default=502): vol.All(
-                    vol.Coerce(int), vol.Range(min=1, max=65535)
-                ),
-                vol.Required(CONF_MINIMUM_INSTEAD_OF_PAUSE, default=False): bool,
-                vol.Optional(CONF_CAPACITY): vol.All(
-                    vol.Coerce(float), vol.Range(min=1, max=300)
-                ),
-            }
-        )
         return self.async_show_form(
             step_id="quasar",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                _quasar_schema({}), user_input or {}
+            ),
             errors=errors,
         )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a charger's limits (and a Quasar's address) in place."""
+        entry = self._get_entry()
+        subentry = self._get_reconfigure_subentry()
+        current = dict(subentry.data)
+        quasar = current.get(CONF_KIND) == KIND_QUASAR
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if quasar:
+                data = _quasar_data(user_input)
+                unique_id = f"quasar_{data[CONF_HOST]}:{data[CONF_PORT]}"
+            else:
+                unique_id = str(current[CONF_CHARGER_ID])
+                data = _ocpp_data(user_input, unique_id)
+                if not user_input.get(CONF_PASSWORD) and current.get(CONF_PASSWORD):
+                    data[CONF_PASSWORD] = current[CONF_PASSWORD]  # kept when empty
+            if unique_id != subentry.unique_id and self._taken(unique_id):
+                return self.async_abort(reason="already_configured")
+            error = (
+                await async_check_quasar(data)
+                if quasar
+                else _check_ocpp(data, unique_id)
+            )
+            if error is not None:
+                errors["base"] = error
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, subentry, data=data, unique_id=unique_id
+                )
+        defaults = {**current, **(user_input or {})}
+        schema = (
+            _quasar_schema(defaults)
+            if quasar
+            else _ocpp_schema(defaults, with_id=False)
+        )
+        return self.async_show_form(
+            step_id="reconfigure_quasar" if quasar else "reconfigure_ocpp",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"name": subentry.title},
+        )
+
+    async def async_step_reconfigure_ocpp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Submit the OCPP charger's reconfigure form."""
+        return await self.async_step_reconfigure(user_input)
+
+    async def async_step_reconfigure_quasar(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Submit the Quasar's reconfigure form."""
+        return await self.async_step_reconfigure(user_input)
 
 
 class ChargerDiscoveryFlow(ConfigFlow):
@@ -283,7 +443,11 @@ class ChargerDiscoveryFlow(ConfigFlow):
         if any(sub.unique_id == charger_id for sub in entry.subentries.values()):
             return self.async_abort(reason="already_configured")
         self._discovered = discovery_info
-        self.context["title_placeholders"] = {"name": charger_id}
+        self.context["title_placeholders"] = {
+            "name": charger_title(
+                charger_id, discovery_info.get("vendor"), discovery_info.get("model")
+            )
+        }
         return await self.async_step_ocpp_confirm()
 
     async def async_step_ocpp_confirm(
@@ -292,23 +456,22 @@ class ChargerDiscoveryFlow(ConfigFlow):
         """Let the user accept the charger (and give its limits and password)."""
         info = self._discovered
         charger_id = str(info[CONF_CHARGER_ID])
+        title = charger_title(charger_id, info.get("vendor"), info.get("model"))
         errors: dict[str, str] = {}
         if user_input is not None:
             entry = self.hass.config_entries.async_get_entry(info["entry_id"])
             if entry is None:
                 return self.async_abort(reason="household_gone")
             data = _ocpp_data(user_input, charger_id)
-            try:
-                charger_config(data, charger_id)
-            except ValueError:
-                errors["base"] = "invalid_charger"
+            if (error := _check_ocpp(data, charger_id)) is not None:
+                errors["base"] = error
             else:
                 self.hass.config_entries.async_add_subentry(
                     entry,
                     ConfigSubentry(
                         data=MappingProxyType(data),
                         subentry_type=SUBENTRY_CHARGER,
-                        title=charger_id,
+                        title=title,
                         unique_id=charger_id,
                     ),
                 )
@@ -318,9 +481,7 @@ class ChargerDiscoveryFlow(ConfigFlow):
             data_schema=_ocpp_schema({}, with_id=False),
             errors=errors,
             description_placeholders={
-                "charger_id": charger_id,
-                "protocol": str(info.get("protocol") or "?"),
-                "vendor": str(info.get("vendor") or "?"),
-                "model": str(info.get("model") or "?"),
+                "charger": title,
+                "protocol": str(info.get("protocol") or "OCPP"),
             },
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -12,7 +11,6 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -24,6 +22,7 @@ from .charger import (
     ChargerHub,
     async_add_charger_entities,
 )
+from .models import StroomwijsConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +89,7 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
 
 
 def async_add_charger_sensors(
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     hub: ChargerHub | None,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:

@@ -7,14 +7,18 @@ from typing import Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
+    SOURCE_IGNORE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     EntitySelector,
@@ -27,10 +31,12 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import probatio as vol
 from serialx import list_serial_ports
-import voluptuous as vol
 
 from .charger_flow import (
     ChargerDiscoveryFlow,
@@ -53,6 +59,8 @@ from .const import (
     DEFAULT_NAME,
     DEFAULT_PHASES,
     DOMAIN,
+    LOGGER,
+    REAUTH_SUBENTRY,
 )
 from .coordinator import (
     CONF_API_VERSION,
@@ -93,14 +101,32 @@ from .entity_source import (
     CONF_POWER_ENTITY,
     CONF_VOLTAGE_ENTITIES,
 )
-from .limits_flow import SUBENTRY_GRID_LIMIT, GridLimitSubentryFlow
+from .identity import (
+    CONF_HOMEWIZARD_SERIAL,
+    HOMEWIZARD_PREFIX,
+    MeterIdentity,
+    entities_identity,
+    find_household,
+)
+from .limits_flow import (
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_LIMIT_KIND,
+    CONF_URL,
+    KIND_OPENADR,
+    SUBENTRY_GRID_LIMIT,
+    GridLimitSubentryFlow,
+    async_check_openadr,
+)
+from .models import StroomwijsConfigEntry
 
-PROBE_TIMEOUT = 20.0
-"""Seconds the flow waits for a first valid telegram."""
+PROBE_TIMEOUT = 12.0
+"""Seconds the flow waits for a first telegram (DSMR 2.2 and 4 send every 10 s)."""
 DSMR_VERSIONS = [key for key in VERSIONS if key != "5L-encrypted"]
 DEFAULT_TCP_PORT = 23
 HOMEWIZARD_P1 = "HWE-P1"
 ZEROCONF_V2 = "_homewizard._tcp.local."
+_RELOADABLE = (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY)
 _CONNECTION_KEYS = (
     CONF_SOURCE,
     CONF_SERIAL_PORT,
@@ -304,12 +330,28 @@ def _connection_settings(source: str, user_input: dict[str, Any]) -> dict[str, A
     return settings
 
 
+def probe_limit(settings: dict[str, Any]) -> float:
+    """Seconds to wait for a first reading: three telegram intervals and 2 s.
+
+    A DSMR 5 meter sends every second, so a port that is not a P1 stream is
+    reported after 5 s; DSMR 2.2 and 4 (every 10 s) get ``PROBE_TIMEOUT``.
+    Entities either have a value or not: one second.
+    """
+    if settings[CONF_SOURCE] == SOURCE_ENTITIES:
+        return 1.0
+    version = VERSIONS.get(str(settings.get(CONF_DSMR_VERSION)))
+    if version is None:
+        return PROBE_TIMEOUT
+    return min(PROBE_TIMEOUT, 3 * version.interval_s + 2)
+
+
 class _MeterProbe:
     """Connect to a meter as the settings say and wait for a valid reading."""
 
     def __init__(self, flow: ConfigFlow) -> None:
         self.flow = flow
         self.reading: MeterReading | None = None
+        self.homewizard_serial: str | None = None
 
     async def run(self, settings: dict[str, Any]) -> str | None:
         """Return None if a valid reading came, else the error key."""
@@ -330,7 +372,7 @@ class _MeterProbe:
             entities = settings[CONF_SOURCE] == SOURCE_ENTITIES
             try:
                 self.reading = await async_first_reading(
-                    meter, feed, 1.0 if entities else PROBE_TIMEOUT
+                    meter, feed, probe_limit(settings)
                 )
             except NoReadingError as err:
                 return "entity_unavailable" if entities else err.reason
@@ -349,25 +391,43 @@ class _MeterProbe:
         if not valid:
             return "invalid_telegram"
         self.reading = meter.last_reading
+        try:
+            device = await feed.api.device()
+        except Exception:  # noqa: BLE001  (the serial is a bonus: telegram read)
+            LOGGER.debug("HomeWizard at %s gave no device information", feed.api.host)
+        else:
+            self.homewizard_serial = str(device.serial or "") or None
         return None
+
+    def identity(self, settings: dict[str, Any]) -> MeterIdentity:
+        """Who the meter is: its equipment id, and a HomeWizard's serial."""
+        if settings[CONF_SOURCE] == SOURCE_ENTITIES:
+            return entities_identity(self.flow.hass, settings[CONF_POWER_ENTITY])
+        return MeterIdentity(
+            equipment_id=self.reading.equipment_id if self.reading else None,
+            homewizard_serial=self.homewizard_serial
+            or settings.get(CONF_HOMEWIZARD_SERIAL),
+        )
 
 
 class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
     """Set up a Stroomwijs household around its grid meter."""
 
     VERSION = 1
-    MINOR_VERSION = 2
+    MINOR_VERSION = 3
+    """1.3: one identity per meter (see identity.py and migration.py)."""
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
         self._settings: dict[str, Any] = {}
         self._reading: MeterReading | None = None
         self._discovered_name: str = ""
+        self._reauth_subentry_id: str = ""
 
     @staticmethod
     @callback
     def async_get_options_flow(
-        config_entry: ConfigEntry,  # noqa: ARG004
+        config_entry: StroomwijsConfigEntry,  # noqa: ARG004
     ) -> StroomwijsOptionsFlow:
         """Return the options flow."""
         return StroomwijsOptionsFlow()
@@ -454,10 +514,47 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
             return error
         self._settings = settings
         self._reading = probe.reading
-        if self.unique_id is None and self._reading and self._reading.equipment_id:
-            await self.async_set_unique_id(self._reading.equipment_id)
-            self._abort_if_unique_id_configured()
+        identity = probe.identity(settings)
+        if identity.homewizard_serial:
+            self._settings[CONF_HOMEWIZARD_SERIAL] = identity.homewizard_serial
+        await self._async_claim(identity, updates=self._homewizard_updates())
         return None
+
+    def _homewizard_updates(self) -> dict[str, Any] | None:
+        """Return the address (and serial) to store on a HomeWizard found again."""
+        if self._settings.get(CONF_SOURCE) != SOURCE_HOMEWIZARD:
+            return None
+        updates = {CONF_HOST: self._settings[CONF_HOST]}
+        if self._settings.get(CONF_HOMEWIZARD_SERIAL):
+            updates[CONF_HOMEWIZARD_SERIAL] = self._settings[CONF_HOMEWIZARD_SERIAL]
+        return updates
+
+    async def _async_claim(
+        self, identity: MeterIdentity, updates: dict[str, Any] | None = None
+    ) -> None:
+        """Take the meter's identity; abort if a household already has it.
+
+        A HomeWizard P1 found again (at a new address, or first added by
+        address and now discovered) gets its new address stored, and its
+        household reloads (discovery-update-info).
+        """
+        if identity.unique_id is None:
+            return
+        await self.async_set_unique_id(identity.unique_id, raise_on_progress=False)
+        existing = find_household(self.hass, identity)
+        if existing is None:
+            return
+        if (
+            updates
+            and existing.source != SOURCE_IGNORE
+            and existing.data.get(CONF_SOURCE) == SOURCE_HOMEWIZARD
+            and self.hass.config_entries.async_update_entry(
+                existing, data={**existing.data, **updates}
+            )
+            and existing.state in _RELOADABLE
+        ):
+            self.hass.config_entries.async_schedule_reload(existing.entry_id)
+        raise AbortFlow("already_configured")
 
     async def async_step_zeroconf(
         self, discovery_info: ZeroconfServiceInfo
@@ -472,15 +569,29 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
         host = str(discovery_info.ip_address)
         if discovery_info.port not in (None, 80, 443):
             host = f"{host}:{discovery_info.port}"
-        serial = properties.get("serial")
-        if serial:
-            await self.async_set_unique_id(f"homewizard_{serial}")
-            self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+        serial = properties.get("serial") or None
         self._settings = {
             CONF_SOURCE: SOURCE_HOMEWIZARD,
             CONF_HOST: host,
             CONF_API_VERSION: api_version,
         }
+        if serial:
+            self._settings[CONF_HOMEWIZARD_SERIAL] = serial
+            # One flow per device, although it announces API v1 and v2.
+            await self.async_set_unique_id(f"{HOMEWIZARD_PREFIX}{serial}")
+            await self._async_claim(
+                MeterIdentity(homewizard_serial=serial),
+                updates=self._homewizard_updates(),
+            )
+        if api_version == API_V1:
+            # API v1 needs no token: read a telegram now, so that a meter
+            # added by address before (known by its equipment id) is found.
+            probe = _MeterProbe(self)
+            if await probe.run(dict(self._settings)) is None:
+                await self._async_claim(
+                    probe.identity(self._settings),
+                    updates=self._homewizard_updates(),
+                )
         self._discovered_name = properties.get("product_name") or "HomeWizard P1"
         self.context["title_placeholders"] = {"name": self._discovered_name}
         return await self.async_step_discovery_confirm()
@@ -534,11 +645,96 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_reauth(
-        self,
-        entry_data: Mapping[str, Any],  # noqa: ARG002
+        self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
-        """Handle a meter that refused us: a new token or key is needed."""
-        return await self.async_step_reauth_confirm()
+        """Handle a meter, DSO server or charger that refused our credentials.
+
+        Without ``subentry_id`` in ``entry_data`` it is the meter (a new token
+        or key); with it, the OpenADR client credentials or a charger's OCPP
+        password of that subentry.
+        """
+        entry = self._get_reauth_entry()
+        subentry = entry.subentries.get(str(entry_data.get(REAUTH_SUBENTRY) or ""))
+        if subentry is None:
+            return await self.async_step_reauth_confirm()
+        self._reauth_subentry_id = subentry.subentry_id
+        self.context["title_placeholders"] = {"name": subentry.title}
+        if subentry.data.get(CONF_LIMIT_KIND) == KIND_OPENADR:
+            return await self.async_step_reauth_openadr()
+        return await self.async_step_reauth_charger()
+
+    def _reauth_subentry(self) -> tuple[StroomwijsConfigEntry, ConfigSubentry]:
+        entry = self._get_reauth_entry()
+        return entry, entry.subentries[self._reauth_subentry_id]
+
+    async def async_step_reauth_openadr(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new OpenADR client credentials and test them on the server."""
+        entry, subentry = self._reauth_subentry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            _programs, error = await async_check_openadr(
+                self.hass,
+                str(subentry.data[CONF_URL]),
+                str(user_input[CONF_CLIENT_ID]),
+                str(user_input[CONF_CLIENT_SECRET]),
+            )
+            if error is None:
+                self.hass.config_entries.async_update_subentry(
+                    entry,
+                    subentry,
+                    data={
+                        **subentry.data,
+                        CONF_CLIENT_ID: str(user_input[CONF_CLIENT_ID]),
+                        CONF_CLIENT_SECRET: str(user_input[CONF_CLIENT_SECRET]),
+                    },
+                )
+                return self.async_update_reload_and_abort(entry)
+            errors["base"] = error
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_CLIENT_ID): TextSelector(),
+                vol.Required(CONF_CLIENT_SECRET): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="reauth_openadr",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {CONF_CLIENT_ID: subentry.data.get(CONF_CLIENT_ID)}
+            ),
+            errors=errors,
+            description_placeholders={
+                "name": subentry.title,
+                "url": str(subentry.data.get(CONF_URL)),
+            },
+        )
+
+    async def async_step_reauth_charger(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the password a charger now sends (OCPP security profile 1)."""
+        entry, subentry = self._reauth_subentry()
+        if user_input is not None:
+            self.hass.config_entries.async_update_subentry(
+                entry,
+                subentry,
+                data={**subentry.data, CONF_PASSWORD: user_input[CONF_PASSWORD]},
+            )
+            return self.async_update_reload_and_abort(entry)
+        return self.async_show_form(
+            step_id="reauth_charger",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_PASSWORD): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    )
+                }
+            ),
+            description_placeholders={"name": subentry.title},
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -613,6 +809,7 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         source = entry.data.get(CONF_SOURCE)
         errors: dict[str, str] = {}
+        unique_id = entry.unique_id
         if user_input is not None:
             grid, error = _validate_grid(user_input)
             updates: dict[str, Any] = dict(grid)
@@ -623,14 +820,19 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
                 probe = _MeterProbe(self)
                 error = await probe.run(settings)
                 found = probe.reading.equipment_id if probe.reading else None
-                if (
-                    error is None
-                    and source in (SOURCE_SERIAL, SOURCE_NETWORK)
-                    and entry.unique_id
-                    and found
-                    and found != entry.unique_id
-                ):
-                    error = "wrong_meter"  # another household's meter
+                if error is None and found and found != entry.unique_id:
+                    if entry.unique_id and not entry.unique_id.startswith(
+                        HOMEWIZARD_PREFIX
+                    ):
+                        error = "wrong_meter"  # another household's meter
+                    elif find_household(
+                        self.hass,
+                        MeterIdentity(equipment_id=found),
+                        exclude=entry.entry_id,
+                    ):
+                        error = "wrong_meter"
+                    else:
+                        unique_id = found  # the meter's identity, learnt now
                 updates.update(settings)
             if error is None:
                 data = {
@@ -639,7 +841,9 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
                     if key not in _CONNECTION_KEYS
                 }
                 data.update(updates)
-                return self.async_update_reload_and_abort(entry, data=data)
+                return self.async_update_reload_and_abort(
+                    entry, data=data, unique_id=unique_id
+                )
             errors["base"] = error
         defaults = user_input or dict(entry.data)
         fields: dict[vol.Marker, Any] = {}

@@ -15,7 +15,6 @@ from datetime import timedelta
 import time
 from typing import Any, Final, Protocol
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -30,6 +29,7 @@ from .engine.meter.versions import resolve_version
 from .entity_source import (
     EntityMeterFeed,
 )
+from .models import StroomwijsConfigEntry
 
 CONF_SOURCE: Final = "source"
 CONF_SERIAL_PORT: Final = "serial_port"
@@ -169,12 +169,12 @@ async def async_first_reading(
 class MeterCoordinator(DataUpdateCoordinator[MeterReading]):
     """Throttled view of the meter for entities; availability at once."""
 
-    config_entry: ConfigEntry
+    config_entry: StroomwijsConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
+        entry: StroomwijsConfigEntry,
         meter: Meter,
         feed: MeterFeed,
         update_interval: float = DEFAULT_UPDATE_INTERVAL,

@@ -11,7 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .charger import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
-PARALLEL_UPDATES = 0
+PARALLEL_UPDATES = 1
 
 DEPARTURE = DateTimeEntityDescription(key="departure", translation_key="departure")
 

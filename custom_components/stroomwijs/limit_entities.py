@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.components.number import (
     NumberDeviceClass,

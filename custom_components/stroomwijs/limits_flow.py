@@ -11,7 +11,12 @@ from __future__ import annotations
 from datetime import time
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
@@ -48,6 +53,10 @@ CONF_DEVICES: Final = "devices"
 CONF_MODE: Final = "mode"
 
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+QUARTER_HOURS: Final = tuple(
+    f"{hour:02d}:{minute:02d}" for hour in range(24) for minute in (0, 15, 30, 45)
+)
+"""Times offered for a window (any HH:MM can still be typed), without seconds."""
 
 
 def _watts() -> selector.NumberSelector:
@@ -75,8 +84,150 @@ def window_from_data(data: dict[str, Any]) -> TimeWindow:
     )
 
 
+def _time() -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=list(QUARTER_HOURS),
+            custom_value=True,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _window_schema() -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Optional(CONF_LABEL): selector.TextSelector(),
+            vol.Required(CONF_START): _time(),
+            vol.Required(CONF_END): _time(),
+            vol.Optional(CONF_IMPORT_W): _watts(),
+            vol.Optional(CONF_EXPORT_W): _watts(),
+            vol.Optional(CONF_WEEKDAYS): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=list(WEEKDAYS),
+                    multiple=True,
+                    translation_key="weekday",
+                )
+            ),
+            vol.Optional(CONF_MONTHS): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[str(month) for month in range(1, 13)],
+                    multiple=True,
+                    translation_key="month",
+                )
+            ),
+        }
+    )
+
+
+def _window_data(user_input: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        CONF_LIMIT_KIND: KIND_WINDOW,
+        CONF_LABEL: str(user_input.get(CONF_LABEL) or "window").strip(),
+        CONF_START: str(user_input[CONF_START]).strip()[:5],
+        CONF_END: str(user_input[CONF_END]).strip()[:5],
+        CONF_WEEKDAYS: sorted(
+            WEEKDAYS.index(day) for day in user_input.get(CONF_WEEKDAYS) or WEEKDAYS
+        ),
+        CONF_MONTHS: sorted(
+            int(month) for month in user_input.get(CONF_MONTHS) or range(1, 13)
+        ),
+    }
+    for key in (CONF_IMPORT_W, CONF_EXPORT_W):
+        if user_input.get(key) is not None:
+            data[key] = float(user_input[key])
+    return data
+
+
+def _window_form(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn stored window data back into form values."""
+    form = {
+        key: data[key]
+        for key in (CONF_LABEL, CONF_START, CONF_END, CONF_IMPORT_W, CONF_EXPORT_W)
+        if data.get(key) is not None
+    }
+    if data.get(CONF_WEEKDAYS):
+        form[CONF_WEEKDAYS] = [WEEKDAYS[day] for day in data[CONF_WEEKDAYS]]
+    if data.get(CONF_MONTHS):
+        form[CONF_MONTHS] = [str(month) for month in data[CONF_MONTHS]]
+    return form
+
+
+def _openadr_schema() -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_URL): selector.TextSelector(
+                selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+            ),
+            vol.Required(CONF_CLIENT_ID): selector.TextSelector(),
+            vol.Required(CONF_CLIENT_SECRET): _secret(),
+            vol.Required(CONF_EAN): selector.TextSelector(),
+            vol.Optional(CONF_PROGRAMS): selector.TextSelector(),
+            vol.Required(CONF_FAILSAFE_W, default=DEFAULT_FAILSAFE_IMPORT_W): _watts(),
+            vol.Required(CONF_TIMEOUT_MIN, default=15): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1,
+                    max=240,
+                    unit_of_measurement="min",
+                    mode=selector.NumberSelectorMode.BOX,
+                )
+            ),
+        }
+    )
+
+
+def _secret() -> selector.TextSelector:
+    return selector.TextSelector(
+        selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+    )
+
+
+async def async_check_openadr(
+    hass: HomeAssistant, url: str, client_id: str, client_secret: str
+) -> tuple[list[str] | None, str | None]:
+    """Log in to a VTN and list its programs; return them or an error key."""
+    client = OpenAdrClient(
+        async_get_clientsession(hass),
+        url,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+    try:
+        programs = await client.async_get_programs()
+    except OpenAdrAuthError:
+        return None, "invalid_auth"
+    except OpenAdrError:
+        return None, "cannot_connect"
+    return [program.program_name for program in programs], None
+
+
+def _dim_schema() -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_ENTITY): selector.EntitySelector(
+                selector.EntitySelectorConfig(
+                    domain=["binary_sensor", "switch", "input_boolean"]
+                )
+            ),
+            vol.Required(CONF_DEVICES, default=1): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1, max=20, step=1, mode=selector.NumberSelectorMode.BOX
+                )
+            ),
+            vol.Required(
+                CONF_MODE, default=DimMode.CONNECTION.value
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[mode.value for mode in DimMode],
+                    translation_key="dim_mode",
+                )
+            ),
+        }
+    )
+
+
 class GridLimitSubentryFlow(ConfigSubentryFlow):
-    """Add one DSO limit source to the household."""
+    """Add one DSO limit source to the household, or change one."""
 
     async def async_step_user(
         self,
@@ -90,7 +241,48 @@ class GridLimitSubentryFlow(ConfigSubentryFlow):
 
     def _taken(self, unique_id: str) -> bool:
         entry = self._get_entry()
-        return any(sub.unique_id == unique_id for sub in entry.subentries.values())
+        return any(
+            sub.unique_id == unique_id
+            for sub in entry.subentries.values()
+            if self.source != SOURCE_RECONFIGURE
+            or sub.subentry_id != self._reconfigure_subentry_id
+        )
+
+    def _finish(
+        self, title: str, data: dict[str, Any], unique_id: str | None = None
+    ) -> SubentryFlowResult:
+        """Create the subentry, or store the changed one and reload."""
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_reload_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=title,
+                data=data,
+                unique_id=unique_id,
+            )
+        return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+
+    def _current(self) -> dict[str, Any]:
+        """Return the stored data while reconfiguring; nothing for a new source."""
+        if self.source != SOURCE_RECONFIGURE:
+            return {}
+        return dict(self._get_reconfigure_subentry().data)
+
+    async def async_step_reconfigure(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002
+    ) -> SubentryFlowResult:
+        """Change a limit source: open the form of its kind, filled in."""
+        kind = str(self._get_reconfigure_subentry().data.get(CONF_LIMIT_KIND))
+        steps = {
+            KIND_WINDOW: self.async_step_window,
+            KIND_OPENADR: self.async_step_openadr,
+            KIND_CAPACITY: self.async_step_capacity,
+            KIND_DIM: self.async_step_dim,
+        }
+        if kind not in steps:
+            return self.async_abort(reason="unknown_limit_kind")
+        return await steps[kind]()
 
     async def async_step_window(
         self, user_input: dict[str, Any] | None = None
@@ -98,55 +290,18 @@ class GridLimitSubentryFlow(ConfigSubentryFlow):
         """Ask for a recurring window in local time, e.g. 16:00-21:00 at 4 kW."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data: dict[str, Any] = {
-                CONF_LIMIT_KIND: KIND_WINDOW,
-                CONF_LABEL: str(user_input.get(CONF_LABEL) or "window").strip(),
-                CONF_START: str(user_input[CONF_START])[:5],
-                CONF_END: str(user_input[CONF_END])[:5],
-                CONF_WEEKDAYS: sorted(
-                    WEEKDAYS.index(day)
-                    for day in user_input.get(CONF_WEEKDAYS) or WEEKDAYS
-                ),
-                CONF_MONTHS: sorted(
-                    int(month) for month in user_input.get(CONF_MONTHS) or range(1, 13)
-                ),
-            }
-            for key in (CONF_IMPORT_W, CONF_EXPORT_W):
-                if user_input.get(key) is not None:
-                    data[key] = float(user_input[key])
+            data = _window_data(user_input)
             try:
                 window = window_from_data(data)
             except ValueError:
                 errors["base"] = "invalid_window"
             else:
                 title = f"{window.label} {window.start:%H:%M}-{window.end:%H:%M}"
-                return self.async_create_entry(title=title, data=data)
-        schema = vol.Schema(
-            {
-                vol.Optional(CONF_LABEL, default="evening"): selector.TextSelector(),
-                vol.Required(CONF_START, default="16:00:00"): selector.TimeSelector(),
-                vol.Required(CONF_END, default="21:00:00"): selector.TimeSelector(),
-                vol.Optional(CONF_IMPORT_W): _watts(),
-                vol.Optional(CONF_EXPORT_W): _watts(),
-                vol.Optional(CONF_WEEKDAYS): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=list(WEEKDAYS),
-                        multiple=True,
-                        translation_key="weekday",
-                    )
-                ),
-                vol.Optional(CONF_MONTHS): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[str(month) for month in range(1, 13)],
-                        multiple=True,
-                        translation_key="month",
-                    )
-                ),
-            }
-        )
+                return self._finish(title, data)
+        values = user_input if user_input is not None else _window_form(self._current())
         return self.async_show_form(
             step_id="window",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(_window_schema(), values),
             errors=errors,
         )
 
@@ -161,18 +316,14 @@ class GridLimitSubentryFlow(ConfigSubentryFlow):
             if len(ean) != 18 or not ean.isdigit():  # noqa: PLR2004
                 errors[CONF_EAN] = "invalid_ean"
             else:
-                client = OpenAdrClient(
-                    async_get_clientsession(self.hass),
+                programs, error = await async_check_openadr(
+                    self.hass,
                     url,
-                    client_id=str(user_input[CONF_CLIENT_ID]),
-                    client_secret=str(user_input[CONF_CLIENT_SECRET]),
+                    str(user_input[CONF_CLIENT_ID]),
+                    str(user_input[CONF_CLIENT_SECRET]),
                 )
-                try:
-                    programs = await client.async_get_programs()
-                except OpenAdrAuthError:
-                    errors["base"] = "invalid_auth"
-                except OpenAdrError:
-                    errors["base"] = "cannot_connect"
+                if error is not None:
+                    errors["base"] = error
                 else:
                     unique_id = f"openadr_{ean}_{url}"
                     if self._taken(unique_id):
@@ -192,44 +343,15 @@ class GridLimitSubentryFlow(ConfigSubentryFlow):
                         CONF_FAILSAFE_W: float(user_input[CONF_FAILSAFE_W]),
                         CONF_TIMEOUT_MIN: float(user_input[CONF_TIMEOUT_MIN]),
                     }
-                    names = ", ".join(p.program_name for p in programs) or "-"
-                    return self.async_create_entry(
-                        title=f"OpenADR {ean} ({names})",
-                        data=data,
-                        unique_id=unique_id,
-                    )
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_URL): selector.TextSelector(
-                    selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
-                ),
-                vol.Required(CONF_CLIENT_ID): selector.TextSelector(),
-                vol.Required(CONF_CLIENT_SECRET): selector.TextSelector(
-                    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
-                ),
-                vol.Required(CONF_EAN): selector.TextSelector(),
-                vol.Optional(CONF_PROGRAMS): selector.TextSelector(),
-                vol.Required(
-                    CONF_FAILSAFE_W, default=DEFAULT_FAILSAFE_IMPORT_W
-                ): _watts(),
-                vol.Required(CONF_TIMEOUT_MIN, default=15): selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=1,
-                        max=240,
-                        unit_of_measurement="min",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-            }
-        )
-        suggested = {
-            key: value
-            for key, value in (user_input or {}).items()
-            if key != CONF_CLIENT_SECRET
-        }
+                    names = ", ".join(programs or []) or "-"
+                    return self._finish(f"OpenADR {ean} ({names})", data, unique_id)
+        values = dict(user_input) if user_input is not None else self._current()
+        if isinstance(values.get(CONF_PROGRAMS), list):
+            values[CONF_PROGRAMS] = ", ".join(values[CONF_PROGRAMS])
+        values.pop(CONF_CLIENT_SECRET, None)  # never shown again
         return self.async_show_form(
             step_id="openadr",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            data_schema=self.add_suggested_values_to_schema(_openadr_schema(), values),
             errors=errors,
         )
 
@@ -244,11 +366,12 @@ class GridLimitSubentryFlow(ConfigSubentryFlow):
             data: dict[str, Any] = {CONF_LIMIT_KIND: KIND_CAPACITY}
             if budget:
                 data[CONF_BUDGET_W] = float(budget)
-            return self.async_create_entry(
-                title="Capacity tariff", data=data, unique_id=KIND_CAPACITY
-            )
+            return self._finish("Capacity tariff", data, KIND_CAPACITY)
         schema = vol.Schema({vol.Optional(CONF_BUDGET_W): _watts()})
-        return self.async_show_form(step_id="capacity", data_schema=schema)
+        return self.async_show_form(
+            step_id="capacity",
+            data_schema=self.add_suggested_values_to_schema(schema, self._current()),
+        )
 
     async def async_step_dim(
         self, user_input: dict[str, Any] | None = None
@@ -263,29 +386,10 @@ class GridLimitSubentryFlow(ConfigSubentryFlow):
                 CONF_DEVICES: int(user_input[CONF_DEVICES]),
                 CONF_MODE: str(user_input[CONF_MODE]),
             }
-            return self.async_create_entry(
-                title="Dim input", data=data, unique_id=KIND_DIM
-            )
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_ENTITY): selector.EntitySelector(
-                    selector.EntitySelectorConfig(
-                        domain=["binary_sensor", "switch", "input_boolean"]
-                    )
-                ),
-                vol.Required(CONF_DEVICES, default=1): selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=1, max=20, mode=selector.NumberSelectorMode.BOX
-                    )
-                ),
-                vol.Required(
-                    CONF_MODE, default=DimMode.CONNECTION.value
-                ): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[mode.value for mode in DimMode],
-                        translation_key="dim_mode",
-                    )
-                ),
-            }
+            return self._finish("Dim input", data, KIND_DIM)
+        return self.async_show_form(
+            step_id="dim",
+            data_schema=self.add_suggested_values_to_schema(
+                _dim_schema(), self._current()
+            ),
         )
-        return self.async_show_form(step_id="dim", data_schema=schema)

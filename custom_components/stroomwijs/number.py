@@ -18,7 +18,7 @@ from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
 from .limit_entities import async_add_limit_numbers
 from .models import StroomwijsConfigEntry
 
-PARALLEL_UPDATES = 0
+PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ from .charger import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import ENABLE_SWITCH, EnableSwitch
 
-PARALLEL_UPDATES = 0
+PARALLEL_UPDATES = 1
 
 V2G_ALLOWED = SwitchEntityDescription(key="v2g_allowed", translation_key="v2g_allowed")
 

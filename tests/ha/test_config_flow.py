@@ -304,8 +304,10 @@ async def test_homewizard_v1_discovery_confirms_and_creates(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_HOST] == f"127.0.0.1:{homewizard_v1}"
     assert result["data"][CONF_API_VERSION] == "v1"
+    assert result["data"]["homewizard_serial"] == "5c2fafabcdef"
     entry = result["result"]
-    assert entry.unique_id == "homewizard_5c2fafabcdef"
+    # One identity per meter: the equipment id in its telegram.
+    assert entry.unique_id == "K8EG004046395507"
     await hass.async_block_till_done()
     assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
 
