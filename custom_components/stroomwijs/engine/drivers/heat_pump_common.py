@@ -25,9 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 import math
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from custom_components.stroomwijs.engine.capabilities import ComfortBand
+from custom_components.stroomwijs.engine.capabilities import (
+    ComfortBand,
+    PowerMeter,
+    PowerSettable,
+    Thermal,
+)
 
 
 class HeatLevel(StrEnum):
@@ -211,3 +216,23 @@ def minutes_since(since: datetime | None, now: datetime) -> timedelta | None:
     if since is None:
         return None
     return max(now - since, timedelta(0))
+
+
+@runtime_checkable
+class HeatPumpDriver(PowerSettable, PowerMeter, Thermal, Protocol):
+    """What the hybrid wrapper (and the Household) needs from a heat pump driver."""
+
+    async def async_update(self) -> Any:  # noqa: ANN401 - drivers return their reading
+        """Poll the device."""
+        ...
+
+    def planner_input(
+        self,
+        outdoor_c: Sequence[float],
+        *,
+        gas: GasOption | None = None,
+        window_setback_c: float = 0.0,
+        preheat_minutes: float = 60.0,
+    ) -> dict[str, Any]:
+        """Build the planner's ``heat_pump`` device."""
+        ...

@@ -89,6 +89,11 @@ class HeatPumpUnit:
         self._last = clock()
         self.energy_kwh = 0.0
         self.heat_kwh = 0.0
+        self.gas_mode = False
+        """Hybrid: the gas burner heats instead of the compressor."""
+        self.gas_kw = 12.0
+        self.burner_on = False
+        self.gas_heat_kwh = 0.0
 
     @property
     def power_w(self) -> float:
@@ -108,8 +113,20 @@ class HeatPumpUnit:
         return temp < target - self.hysteresis_k
 
     def control(self, now: datetime) -> None:
+        """Run the controller: thermostat, minimum times, SG-Ready, gas."""
         held = now - self._since
         want = self._wants_heat()
+        if self.gas_mode:
+            # The hybrid's controller stops the compressor; the burner
+            # follows the thermostat (an SG-Ready block does not stop gas).
+            self.burner_on = self.house.indoor_c < self.target_c + (
+                self.hysteresis_k if self.burner_on else -self.hysteresis_k
+            )
+            if self.running:
+                self.running = False
+                self._since = now
+            return
+        self.burner_on = False
         if self.sg_mode == 1 and self.running:
             # A block stops the compressor at once (the utility's right).
             self.running = False
@@ -130,6 +147,9 @@ class HeatPumpUnit:
             seconds = step.total_seconds()
             power_kw = self.power_w / 1000.0
             heat_kw = power_kw * cop_at(self.house.outdoor_c)
+            if self.burner_on:
+                heat_kw += self.gas_kw
+                self.gas_heat_kwh += self.gas_kw * seconds / 3600.0
             self.house.advance(seconds, heat_kw)
             self.energy_kwh += power_kw * seconds / 3600.0
             self.heat_kwh += heat_kw * seconds / 3600.0
@@ -271,3 +291,35 @@ class ClimateEntitySim:
                 round(self.unit.power_w, 1),
                 {"unit_of_measurement": "W", "device_class": "power"},
             )
+
+
+class HybridGasSwitchSim:
+    """The hybrid's "switch to gas" input as a switch entity."""
+
+    def __init__(
+        self,
+        port: InMemoryEntityPort,
+        unit: HeatPumpUnit,
+        *,
+        entity_id: str = "switch.hybrid_gas",
+        publish: Callable[[], None] | None = None,
+    ) -> None:
+        """Register the switch; ``publish`` refreshes the pump's entities."""
+        self.port = port
+        self.unit = unit
+        self.entity_id = entity_id
+        self._publish = publish
+        port.handle(entity_id, self._call)
+        port.set_state(entity_id, "off")
+
+    def _call(self, service: str, data: Mapping[str, object]) -> None:
+        del data
+        if service not in {"turn_on", "turn_off"}:
+            msg = f"switch does not offer {service}"
+            raise ValueError(msg)
+        self.unit.advance()
+        self.unit.gas_mode = service == "turn_on"
+        self.unit.control(self.unit.clock())
+        self.port.set_state(self.entity_id, "on" if self.unit.gas_mode else "off")
+        if self._publish is not None:
+            self._publish()
