@@ -227,6 +227,7 @@ async def test_modbus_relay_switches_the_coil_and_reads_the_tank() -> None:
                 port=port_number,
                 temperature_register=100,
                 reconnect_s=0,
+                timeout_s=0.5,
             ),
             volume_l=150,
             power_w=3000,
