@@ -35,7 +35,7 @@ class _Clock:
 
 @pytest.fixture
 async def devices() -> AsyncIterator[dict[str, int]]:
-    """A SunSpec inverter, a Lambda heat pump and a Quasar, each on its own port."""
+    """Run a SunSpec inverter, a Lambda heat pump and a Quasar on their own ports."""
     sunspec = SunSpecSimulator()
     heat_pump = LambdaSimulator(clock=_Clock())
     quasar = QuasarSimulator()

@@ -11,6 +11,7 @@ from zeroconf import ServiceInfo
 from custom_components.stroomwijs.engine.discovery.zeroconf import (
     SERVICE_TYPES,
     DeviceKind,
+    candidate_from_fields,
     candidate_from_service_info,
 )
 
@@ -81,7 +82,11 @@ def test_homewizard_p1_and_plug_are_told_apart() -> None:
 def test_shelly_eebus_and_white_goods() -> None:
     """Shelly plug by its app, an EEBus heat pump, a Home Connect washer."""
     shelly = candidate_from_service_info(
-        _info("_shelly._tcp.local.", "shellyplugsg3-abc", {b"gen": b"3", b"app": b"PlugSG3"})
+        _info(
+            "_shelly._tcp.local.",
+            "shellyplugsg3-abc",
+            {b"gen": b"3", b"app": b"PlugSG3"},
+        )
     )
     assert shelly is not None
     assert shelly.kind is DeviceKind.SMART_PLUG
@@ -89,7 +94,12 @@ def test_shelly_eebus_and_white_goods() -> None:
         _info(
             "_ship._tcp.local.",
             "Vaillant-1",
-            {b"ski": b"abcd", b"brand": b"Vaillant", b"type": b"HeatPump", b"model": b"aroTHERM"},
+            {
+                b"ski": b"abcd",
+                b"brand": b"Vaillant",
+                b"type": b"HeatPump",
+                b"model": b"aroTHERM",
+            },
             port=4712,
         )
     )
@@ -111,9 +121,7 @@ def test_shelly_eebus_and_white_goods() -> None:
 
 def test_foreign_service_types_are_ignored() -> None:
     """A printer is not ours."""
-    assert (
-        candidate_from_service_info(_info("_ipp._tcp.local.", "printer", {})) is None
-    )
+    assert candidate_from_service_info(_info("_ipp._tcp.local.", "printer", {})) is None
 
 
 @given(
@@ -133,3 +141,20 @@ def test_hostile_txt_records_never_raise(
     assert len(candidate.properties) <= 64
     assert all(len(v) <= 255 for v in candidate.properties.values())
     json.dumps(candidate.to_dict())
+
+
+def test_home_assistants_decoded_fields_work_too() -> None:
+    """HA's ZeroconfServiceInfo carries text properties and ip_addresses."""
+    candidate = candidate_from_fields(
+        service_type="_openevse._tcp.local.",
+        name="openevse-1a2b._openevse._tcp.local.",
+        addresses=["fe80::1", "192.0.2.44"],
+        hostname="openevse-1a2b.local.",
+        port=80,
+        properties={"id": "1a2b", "type": "openevse"},
+    )
+    assert candidate is not None
+    assert candidate.kind is DeviceKind.EV_CHARGER
+    assert candidate.host == "192.0.2.44"  # link-local skipped
+    assert candidate.unique_id == "1a2b"
+    assert candidate.name == "openevse-1a2b"

@@ -129,16 +129,16 @@ async def test_a_running_cycle_is_interrupted_only_by_the_guard_and_reported(
     washer, sim = _plug(clock)
     await washer.async_arm()
     sim.machine.press_start()
-    await washer.async_switch(True)  # the plan's start through the guard
+    await washer.async_switch(on=True)  # the plan's start through the guard
     await _run(washer, sim, clock, 300)
-    await washer.async_switch(False)
+    await washer.async_switch(on=False)
     assert washer.state is CycleState.INTERRUPTED
     assert washer.interruptions == 1
     assert "DSO emergency" in caplog.text
     elapsed = sim.machine.elapsed_s
     await _run(washer, sim, clock, 600)
     assert sim.machine.elapsed_s == elapsed  # paused, not lost
-    await washer.async_switch(True)
+    await washer.async_switch(on=True)
     assert washer.state is CycleState.RUNNING
     await _run(washer, sim, clock, 2 * 3600)
     assert sim.machine.cycles_done == 1
@@ -229,9 +229,9 @@ async def test_remote_start_appliance_starts_and_finishes() -> None:
     await _run(washer, sim, clock, 600)
     assert washer.state is CycleState.ARMED
     await washer.async_start()
+    await _run(washer, sim, clock, 60)
     with pytest.raises(DeviceUnavailableError, match="cannot be interrupted"):
-        await _run(washer, sim, clock, 60)
-        await washer.async_switch(False)
+        await washer.async_switch(on=False)
     await _run(washer, sim, clock, 2 * 3600)
     assert sim.machine.cycles_done == 1
     assert washer.state is CycleState.IDLE

@@ -68,9 +68,7 @@ async def _run(boiler: Boiler, sim: object, clock: SimClock, minutes: int) -> No
         await boiler.async_update()
 
 
-async def test_plug_switches_the_element_and_the_thermostat_stop_resets_the_estimate() -> (
-    None
-):
+async def test_plug_switches_and_the_thermostat_stop_resets_the_estimate() -> None:
     """No sensor: when the plug is on but draws 0 W the tank is at 65 degC."""
     clock = SimClock()
     boiler, plug = _plug(clock, temperature_c=50.0)
@@ -120,9 +118,9 @@ async def test_the_tank_never_stays_below_40_degrees() -> None:
 
 
 async def test_legionella_window_is_offered_to_the_planner_in_cheap_hours() -> None:
-    """Due within a day: the plan heats to 60 degC in the cheapest slot of the window."""
+    """Due within a day: the plan reaches 60 degC in the window's cheap slot."""
     clock = SimClock(datetime(2026, 1, 14, 0, 0, tzinfo=UTC))
-    boiler, plug = _plug(clock, temperature_c=55.0, sensor=True)
+    boiler, _ = _plug(clock, temperature_c=55.0, sensor=True)
     boiler.restore_state(
         {"last_legionella": (clock.now - timedelta(days=6, hours=20)).isoformat()}
     )
@@ -171,9 +169,7 @@ async def test_an_overdue_legionella_run_is_never_skipped() -> None:
     assert boiler.power_range.min_w == 0.0
 
 
-async def test_water_heater_control_holds_40_when_off_and_heats_to_60_for_legionella() -> (
-    None
-):
+async def test_water_heater_holds_40_when_off_and_heats_to_60_for_legionella() -> None:
     """Off sets 40 degC, on sets the normal 55 degC, a due run sets 60 degC."""
     clock = SimClock()
     port = InMemoryEntityPort()

@@ -15,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from custom_components.stroomwijs.engine.capabilities import ComfortBand, CurtailPriority
+from custom_components.stroomwijs.engine.capabilities import (
+    ComfortBand,
+    CurtailPriority,
+)
 from custom_components.stroomwijs.engine.drivers.appliance import (
     CycleState,
     PlugAppliance,
@@ -159,7 +162,14 @@ async def _home(
     )
     boiler.restore_state({"last_legionella": START.isoformat()})
     house.add(
-        EntityLoad("boiler", "Boiler", lambda: tank.power_w, plug.publish, clock=clock, phases=(1,))
+        EntityLoad(
+            "boiler",
+            "Boiler",
+            lambda: tank.power_w,
+            plug.publish,
+            clock=clock,
+            phases=(1,),
+        )
     )
 
     machine = WashingMachineSim(clock=clock)
@@ -176,7 +186,11 @@ async def _home(
     )
     house.add(
         EntityLoad(
-            "washer", "Washer", lambda: machine.power_w, washer_plug.publish, clock=clock
+            "washer",
+            "Washer",
+            lambda: machine.power_w,
+            washer_plug.publish,
+            clock=clock,
         )
     )
 
@@ -223,7 +237,9 @@ async def _home(
     )
 
 
-def _curtailments(home: Home) -> list[tuple[str | None, float | None, InterventionKind]]:
+def _curtailments(
+    home: Home,
+) -> list[tuple[str | None, float | None, InterventionKind]]:
     return [
         (i.device_id, i.to_w, i.kind)
         for i in home.guard.log
@@ -263,7 +279,7 @@ async def test_a_4kw_window_is_held_in_the_documented_order_with_comfort_in_band
 
 
 async def test_the_heat_pump_is_passed_over_within_its_minimum_time() -> None:
-    """A mode change 3 minutes before the window pins the pump: the EV pauses instead."""
+    """A mode change 3 min before the window pins the pump: the EV pauses instead."""
     home = await _home(
         4000.0, hp_changed_before=timedelta(minutes=3), washer_running=False
     )
@@ -273,12 +289,16 @@ async def test_the_heat_pump_is_passed_over_within_its_minimum_time() -> None:
     assert "heat_pump" not in devices
     assert home.relays.mode == 3
     settled = [
-        r.import_w for r in home.readings if r.timestamp >= WINDOW_START + timedelta(seconds=10)
+        r.import_w
+        for r in home.readings
+        if r.timestamp >= WINDOW_START + timedelta(seconds=10)
     ]
     assert max(settled) <= 4000.0
 
 
-async def test_only_a_window_too_tight_for_anything_else_interrupts_the_washer() -> None:
+async def test_only_a_window_too_tight_for_anything_else_interrupts_the_washer() -> (
+    None
+):
     """At 2.5 kW the running washer is cut as an emergency and that is reported."""
     home = await _home(2500.0)
     await home.run(5 * 60 + 120)
@@ -290,7 +310,9 @@ async def test_only_a_window_too_tight_for_anything_else_interrupts_the_washer()
     assert home.washer.interruptions == 1
     assert any("DSO emergency" in e for e in home.washer.events)
     settled = [
-        r.import_w for r in home.readings if r.timestamp >= WINDOW_START + timedelta(seconds=15)
+        r.import_w
+        for r in home.readings
+        if r.timestamp >= WINDOW_START + timedelta(seconds=15)
     ]
     assert max(settled) <= 2500.0
 

@@ -116,9 +116,7 @@ async def test_the_planner_prices_gas_against_electricity() -> None:
     clock = SimClock(datetime(2026, 1, 14, 4, 0, tzinfo=UTC))
     hybrid, _ = _rig(clock)
     await hybrid.async_update()
-    assert hybrid.config.gas_eur_per_kwh_heat() == pytest.approx(
-        1.35 / (9.77 * 0.9)
-    )
+    assert hybrid.config.gas_eur_per_kwh_heat() == pytest.approx(1.35 / (9.77 * 0.9))
     device = hybrid.planner_input([-2.0] * 8)
     assert device["gas"]["eur_per_m3"] == 1.35
     results = {}

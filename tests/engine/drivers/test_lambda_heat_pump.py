@@ -39,13 +39,13 @@ from .device_support import SimClock
 
 @pytest.fixture
 def clock() -> SimClock:
-    """The simulation clock."""
+    """Return the simulation clock."""
     return SimClock(datetime(2026, 1, 14, 7, 0, tzinfo=UTC))
 
 
 @pytest.fixture
 async def sim(clock: SimClock) -> AsyncIterator[LambdaSimulator]:
-    """A simulated Lambda on 127.0.0.1, free port."""
+    """Run a simulated Lambda on 127.0.0.1, free port."""
     pump = LambdaSimulator(
         clock=clock, house=ThermalHouse(indoor_c=20.0, outdoor_c=-1.5)
     )
@@ -69,8 +69,10 @@ def _config(port: int, **extra: object) -> LambdaConfig:
 
 
 @pytest.fixture
-async def driver(sim: LambdaSimulator, clock: SimClock) -> AsyncIterator[LambdaHeatPump]:
-    """The driver, connected and read once."""
+async def driver(
+    sim: LambdaSimulator, clock: SimClock
+) -> AsyncIterator[LambdaHeatPump]:
+    """Connect the driver and read once."""
     pump = LambdaHeatPump(_config(sim.port), clock=clock)
     await pump.async_update()
     yield pump

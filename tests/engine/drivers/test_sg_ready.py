@@ -88,7 +88,9 @@ async def test_a_change_never_passes_through_a_block() -> None:
     driver, relays, port = _rig(clock)
     driver.config = SgReadyConfig(**{**_fields(driver.config), "allow_forced": True})
     seen: list[int] = []
-    port.subscribe([relays.relay_1, relays.relay_2], lambda _s: seen.append(relays.mode))
+    port.subscribe(
+        [relays.relay_1, relays.relay_2], lambda _s: seen.append(relays.mode)
+    )
     await driver.async_update()
     for mode in (SgReadyMode.RECOMMENDED, SgReadyMode.FORCED, SgReadyMode.NORMAL):
         clock.advance(timedelta(minutes=11))
@@ -158,7 +160,7 @@ async def test_a_block_ends_when_the_room_reaches_the_comfort_floor() -> None:
         temp = driver.temperature_c
         assert temp is not None
         lowest = min(lowest, temp)
-        if relays.mode == 2:  # noqa: PLR2004
+        if relays.mode == 2:
             break
     assert relays.mode == 2
     assert "comfort floor" in driver.events[-1]
@@ -300,9 +302,7 @@ async def test_planner_input_is_a_valid_heat_pump_block_with_gas() -> None:
     clock = SimClock(datetime(2026, 1, 14, 4, 0, tzinfo=UTC))
     driver, _, _ = _rig(clock, indoor_c=20.7)
     await driver.async_update()
-    device = driver.planner_input(
-        [3.0] * 8, gas=GasOption(max_kw=20, eur_per_m3=1.35)
-    )
+    device = driver.planner_input([3.0] * 8, gas=GasOption(max_kw=20, eur_per_m3=1.35))
     assert device["house"]["indoor_c"] == pytest.approx(20.7)
     problem = Problem.from_dict(
         {

@@ -113,7 +113,7 @@ class ScanResult:
 
 
 def hosts_of(target: str) -> list[str]:
-    """The hosts of one address or CIDR (at most a /24, no broadcast ranges)."""
+    """List the hosts of one address or CIDR (a /24 at most, no multicast)."""
     network = ipaddress.ip_network(target.strip(), strict=False)
     if network.num_addresses > MAX_HOSTS:
         msg = f"{target} has {network.num_addresses} addresses; at most {MAX_HOSTS}"
@@ -154,7 +154,9 @@ def _signed(value: int) -> int:
 class _Probe:
     """Reads on one open connection; every failure is just "no"."""
 
-    def __init__(self, client: AsyncModbusTcpClient, unit: int, timeout_s: float) -> None:
+    def __init__(
+        self, client: AsyncModbusTcpClient, unit: int, timeout_s: float
+    ) -> None:
         self._client = client
         self._unit = unit
         self._timeout = timeout_s
@@ -165,7 +167,7 @@ class _Probe:
                 result = await self._client.read_holding_registers(
                     address, count=count, device_id=self._unit
                 )
-        except (ModbusException, TimeoutError, OSError):
+        except ModbusException, TimeoutError, OSError:
             return None
         if result.isError() or len(result.registers) != count:
             return None
@@ -230,7 +232,7 @@ async def _probe_host(
         try:
             async with asyncio.timeout(config.timeout_s * 2):
                 connected = await client.connect()
-        except (TimeoutError, OSError):
+        except TimeoutError, OSError:
             connected = False
         if not connected:
             return
@@ -246,7 +248,11 @@ async def _probe_host(
             if found is not None:
                 result.findings.append(
                     ModbusFinding(
-                        host=host, port=port, unit_id=unit, map=found[0], details=found[1]
+                        host=host,
+                        port=port,
+                        unit_id=unit,
+                        map=found[0],
+                        details=found[1],
                     )
                 )
     finally:
@@ -282,5 +288,7 @@ async def scan(targets: Sequence[str], config: ScanConfig | None = None) -> Scan
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    result.findings.sort(key=lambda f: (ipaddress.ip_address(f.host), f.port, f.unit_id))
+    result.findings.sort(
+        key=lambda f: (ipaddress.ip_address(f.host), f.port, f.unit_id)
+    )
     return result

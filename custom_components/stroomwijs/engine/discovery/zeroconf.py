@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 MAX_TXT_VALUE = 255
 MAX_TXT_KEYS = 64
+MAX_PORT = 65535
 
 
 class DeviceKind(StrEnum):
@@ -177,7 +178,7 @@ class DiscoveryCandidate:
         }
 
 
-def decode_properties(raw: Mapping[bytes, bytes | None]) -> dict[str, str]:
+def decode_properties(raw: Mapping[Any, Any]) -> dict[str, str]:
     """TXT records as text: undecodable bytes replaced, sizes bounded."""
     out: dict[str, str] = {}
     for key, value in list(raw.items())[:MAX_TXT_KEYS]:
@@ -199,12 +200,11 @@ def decode_properties(raw: Mapping[bytes, bytes | None]) -> dict[str, str]:
 
 def _instance(name: str, service_type: str) -> str:
     suffix = "." + service_type
-    label = name[: -len(suffix)] if name.endswith(suffix) else name
+    label = name.removesuffix(suffix)
     return label.replace("\\032", " ").strip()[:128] or "unnamed"
 
 
-def _host(info: ServiceInfoLike) -> str | None:
-    addresses: Sequence[str] = info.parsed_addresses()
+def _host(addresses: Sequence[str], server: str | None) -> str | None:
     usable = []
     for text in addresses:
         try:
@@ -217,65 +217,134 @@ def _host(info: ServiceInfoLike) -> str | None:
     if usable:
         usable.sort(key=lambda a: a.version)  # IPv4 first, like HA
         return str(usable[0])
-    server = info.server
     return server.rstrip(".") if server else None
 
 
+@dataclass(slots=True)
+class _Details:
+    kind: DeviceKind
+    model: str | None
+    unique: str | None
+    note: str
+
+
+def _homewizard(service: ServiceType, props: dict[str, str], name: str) -> _Details:
+    del name
+    product = props.get("product_type", "")
+    note = service.note
+    if service.type.startswith("_hwenergy") and props.get("api_enabled") == "0":
+        note += "; enable the local API in the HomeWizard app"
+    return _Details(
+        kind=HOMEWIZARD_KINDS.get(product.upper(), DeviceKind.UNKNOWN),
+        model=props.get("product_name") or product or None,
+        unique=props.get("serial") or props.get("id") or None,
+        note=note,
+    )
+
+
+def _shelly(service: ServiceType, props: dict[str, str], name: str) -> _Details:
+    model = props.get("app") or None
+    app = (model or "").lower()
+    kind = service.kind
+    if "plug" in app:
+        kind = DeviceKind.SMART_PLUG
+    elif "em" in app:
+        kind = DeviceKind.KWH_METER
+    return _Details(kind=kind, model=model, unique=name.lower(), note=service.note)
+
+
+def _eebus(service: ServiceType, props: dict[str, str], name: str) -> _Details:
+    del name
+    brand = props.get("brand")
+    device_type = props.get("type", "").lower()
+    kind = service.kind
+    if "heatpump" in device_type:
+        kind = DeviceKind.HEAT_PUMP
+    elif "charg" in device_type or "evse" in device_type:
+        kind = DeviceKind.EV_CHARGER
+    by = f" by {brand}" if brand else ""
+    return _Details(
+        kind=kind,
+        model=props.get("model") or None,
+        unique=props.get("ski") or props.get("id") or None,
+        note=f"EEBus node{by}: recorded for a later bridge",
+    )
+
+
+def _home_connect(service: ServiceType, props: dict[str, str], name: str) -> _Details:
+    del name
+    return _Details(
+        kind=service.kind,
+        model=props.get("type") or props.get("vib") or None,
+        unique=props.get("haid") or None,
+        note=service.note,
+    )
+
+
+def _generic(service: ServiceType, props: dict[str, str], name: str) -> _Details:
+    del name
+    return _Details(
+        kind=service.kind,
+        model=props.get("model") or props.get("type") or None,
+        unique=props.get("id") or props.get("mac") or props.get("serial") or None,
+        note=service.note,
+    )
+
+
+_PARSERS = {
+    "HomeWizard": _homewizard,
+    "Shelly": _shelly,
+    "EEBus": _eebus,
+    "Home Connect": _home_connect,
+}
+
+
 def candidate_from_service_info(info: ServiceInfoLike) -> DiscoveryCandidate | None:
-    """Turn one resolved zeroconf service into a candidate (None: not ours)."""
-    service = _BY_TYPE.get(info.type)
+    """Turn one resolved ``zeroconf.ServiceInfo`` into a candidate (None: not ours)."""
+    return candidate_from_fields(
+        service_type=info.type,
+        name=info.name,
+        addresses=info.parsed_addresses(),
+        hostname=info.server,
+        port=info.port,
+        properties=info.properties or {},
+    )
+
+
+def candidate_from_fields(
+    *,
+    service_type: str,
+    name: str,
+    addresses: Sequence[str],
+    hostname: str | None,
+    port: int | None,
+    properties: Mapping[Any, Any],
+) -> DiscoveryCandidate | None:
+    """Build a candidate from a service's fields (None: not a type of ours).
+
+    Home Assistant hands integrations a ``ZeroconfServiceInfo``; pass its
+    ``type``, ``name``, ``ip_addresses`` (as text), ``hostname``, ``port``
+    and ``properties`` (already decoded to text there; bytes work too).
+    """
+    service = _BY_TYPE.get(service_type)
     if service is None:
         return None
-    host = _host(info)
+    host = _host(addresses, hostname)
     if host is None:
         return None
-    props = decode_properties(info.properties or {})
-    name = _instance(info.name, info.type)
-    kind = service.kind
-    model: str | None = None
-    unique: str | None = None
-    note = service.note
-    if service.brand == "HomeWizard":
-        product = props.get("product_type", "")
-        kind = HOMEWIZARD_KINDS.get(product.upper(), DeviceKind.UNKNOWN)
-        model = props.get("product_name") or product or None
-        unique = props.get("serial") or props.get("id") or None
-        if service.type.startswith("_hwenergy") and props.get("api_enabled") == "0":
-            note += "; enable the local API in the HomeWizard app"
-    elif service.brand == "Shelly":
-        model = props.get("app") or None
-        unique = name.lower()
-        app = (model or "").lower()
-        if "plug" in app:
-            kind = DeviceKind.SMART_PLUG
-        elif "em" in app:
-            kind = DeviceKind.KWH_METER
-    elif service.brand == "EEBus":
-        model = props.get("model") or None
-        unique = props.get("ski") or props.get("id") or None
-        brand = props.get("brand")
-        device_type = props.get("type", "").lower()
-        if "heatpump" in device_type:
-            kind = DeviceKind.HEAT_PUMP
-        elif "charg" in device_type or "evse" in device_type:
-            kind = DeviceKind.EV_CHARGER
-        note = f"EEBus node{f' by {brand}' if brand else ''}: recorded for a later bridge"
-    elif service.brand == "Home Connect":
-        model = props.get("type") or props.get("vib") or None
-        unique = props.get("haid") or None
-    elif service.brand in {"Miele", "Daikin", "OpenEVSE"}:
-        model = props.get("model") or props.get("type") or None
-        unique = props.get("id") or props.get("mac") or props.get("serial") or None
+    props = decode_properties(properties)
+    label = _instance(name, service_type)
+    details = _PARSERS.get(service.brand, _generic)(service, props, label)
     return DiscoveryCandidate(
         source="zeroconf",
         service_type=service.type,
-        kind=kind,
+        kind=details.kind,
         brand=service.brand,
-        name=name,
+        name=label,
         host=host,
-        port=info.port if isinstance(info.port, int) and 0 < info.port < 65536 else None,  # noqa: PLR2004
-        unique_id=unique,
-        model=model,
+        port=port if isinstance(port, int) and 0 < port <= MAX_PORT else None,
+        unique_id=details.unique,
+        model=details.model,
         properties=props,
-        note=note,
+        note=details.note,
     )

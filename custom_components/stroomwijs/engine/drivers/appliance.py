@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+import itertools
 import logging
 import math
 import statistics
@@ -103,7 +104,7 @@ class ProfileLearner:
 
     @property
     def profile(self) -> tuple[float, ...]:
-        """kWh per 15-minute slot: the median of recent cycles, or the default."""
+        """KWh per 15-minute slot: the median of recent cycles, or the default."""
         if not self.cycles:
             return DEFAULT_PROFILES[self.kind]
         recent = self.cycles[-LEARN_CYCLES:]
@@ -113,7 +114,9 @@ class ProfileLearner:
             for i in range(max(length, 1))
         )
 
-    def add(self, samples: Sequence[tuple[datetime, float]]) -> tuple[float, ...] | None:
+    def add(
+        self, samples: Sequence[tuple[datetime, float]]
+    ) -> tuple[float, ...] | None:
         """Add one finished cycle given as (time, W) samples; return its profile.
 
         Power is held from one sample to the next (a step signal, like an
@@ -128,7 +131,7 @@ class ProfileLearner:
             return None
         slots = math.ceil((end - start) / SLOT)
         energy = [0.0] * slots
-        for (at, watts), (nxt, _) in zip(samples, samples[1:], strict=False):
+        for (at, watts), (nxt, _) in itertools.pairwise(samples):
             cursor = at
             while cursor < nxt:
                 index = min(int((cursor - start) / SLOT), slots - 1)
@@ -256,7 +259,7 @@ class _CycleDriver:
         )
 
     def latest_start(self) -> datetime | None:
-        """The last start that still finishes by the deadline."""
+        """Return the last start that still finishes by the deadline."""
         deadline = self._deadline()
         if deadline is None:
             return None
@@ -283,7 +286,8 @@ class _CycleDriver:
         self.state = CycleState.ARMED
         self.armed_at = now
         self.events.append(
-            "armed" + ("" if finish_by is None else f", done by {finish_by.isoformat()}")
+            "armed"
+            + ("" if finish_by is None else f", done by {finish_by.isoformat()}")
         )
 
     def _started(self) -> None:
@@ -307,7 +311,7 @@ class _CycleDriver:
         )
 
     def planner_input(self) -> dict[str, Any] | None:
-        """The planner's ``white_goods`` device; None when nothing is armed."""
+        """Build the planner's ``white_goods`` device; None when nothing is armed."""
         now = self._clock()
         profile = list(self.profile_kwh)
         data: dict[str, Any] = {
@@ -321,9 +325,9 @@ class _CycleDriver:
         if self.state in {CycleState.RUNNING, CycleState.INTERRUPTED}:
             started = self.started_at or now
             done = int((now - started) / SLOT)
-            data["running_for_slots"] = min(max(done, 1), len(profile) - 1) if (
-                len(profile) > 1
-            ) else 0
+            data["running_for_slots"] = (
+                min(max(done, 1), len(profile) - 1) if (len(profile) > 1) else 0
+            )
             if data["running_for_slots"] == 0:
                 del data["running_for_slots"]
             return data
@@ -446,7 +450,7 @@ class PlugAppliance(_CycleDriver):
         *,
         only_if_cheaper_than: float | None = None,
     ) -> None:
-        """The user pressed start with the plug off: wait for the plan.
+        """Arm: the user pressed start with the plug off; wait for the plan.
 
         The plug is switched off if it is not (a machine that has not begun
         drawing power keeps its programme).
@@ -458,7 +462,7 @@ class PlugAppliance(_CycleDriver):
         self._arm(finish_by, only_if_cheaper_than)
 
     async def async_disarm(self) -> None:
-        """The user changed their mind before the start."""
+        """Disarm: the user changed their mind before the start."""
         if self.state is CycleState.ARMED:
             self.state = CycleState.IDLE
             self.armed_at = None
@@ -467,12 +471,13 @@ class PlugAppliance(_CycleDriver):
     async def async_start(self) -> None:
         """Switch the plug on: the armed programme begins."""
         if self.state is not CycleState.ARMED:
-            raise DeviceUnavailableError(f"{self.name}: nothing armed to start")
+            msg = f"{self.name}: nothing armed to start"
+            raise DeviceUnavailableError(msg)
         await self._plug(on=True)
         self._started()
 
     async def async_switch(self, on: bool) -> None:  # noqa: FBT001
-        """The guard's switch: start or resume; off only in an emergency."""
+        """Switch for the guard: start or resume; off only in an emergency."""
         if on:
             if self.state is CycleState.ARMED:
                 await self.async_start()
@@ -552,7 +557,9 @@ class RemoteStartApplianceConfig(ApplianceConfig):
         default_factory=lambda: frozenset({"run", "running", "in_use", "main_wash"})
     )
     finished_states: frozenset[str] = field(
-        default_factory=lambda: frozenset({"finished", "end", "ready", "inactive", "off"})
+        default_factory=lambda: frozenset(
+            {"finished", "end", "ready", "inactive", "off"}
+        )
     )
 
     def __post_init__(self) -> None:
@@ -605,15 +612,18 @@ class RemoteStartAppliance(_CycleDriver):
     ) -> None:
         """Arm for the plan (remote start must be allowed on the machine)."""
         if not self.remote_start_allowed:
-            raise DeviceUnavailableError(f"{self.name}: remote start is not allowed")
+            msg = f"{self.name}: remote start is not allowed"
+            raise DeviceUnavailableError(msg)
         self._arm(finish_by, only_if_cheaper_than)
 
     async def async_start(self) -> None:
         """Start the programme through the integration."""
         if self.state is not CycleState.ARMED:
-            raise DeviceUnavailableError(f"{self.name}: nothing armed to start")
+            msg = f"{self.name}: nothing armed to start"
+            raise DeviceUnavailableError(msg)
         if not self.remote_start_allowed:
-            raise DeviceUnavailableError(f"{self.name}: remote start not allowed now")
+            msg = f"{self.name}: remote start not allowed now"
+            raise DeviceUnavailableError(msg)
         entity = self.config.start_entity
         try:
             if domain_of(entity) == "button":
@@ -633,9 +643,8 @@ class RemoteStartAppliance(_CycleDriver):
         if on and self.state is CycleState.ARMED:
             await self.async_start()
         elif not on and self.state is CycleState.RUNNING:
-            raise DeviceUnavailableError(
-                f"{self.name}: a running programme cannot be interrupted remotely"
-            )
+            msg = f"{self.name}: a running programme cannot be interrupted remotely"
+            raise DeviceUnavailableError(msg)
 
     async def async_update(self) -> None:
         """Follow the machine's state; start when the deadline is near."""
@@ -661,18 +670,21 @@ class RemoteStartAppliance(_CycleDriver):
                 await self.async_start()
             return
         if self.state is CycleState.RUNNING:
-            power = self.power_w
-            if power is not None:
-                self._samples.append((now, power))
-            if operation in self.config.running_states:
-                self._seen_running = True
-            elif operation in self.config.finished_states and self._seen_running:
-                self._seen_running = False
-                self._finished()
-            elif (
-                not self._seen_running
-                and self.started_at is not None
-                and now - self.started_at > START_TIMEOUT
-            ):
-                self.state = CycleState.ARMED
-                self.events.append("the programme did not start: armed again")
+            self._follow_run(now, operation)
+
+    def _follow_run(self, now: datetime, operation: str) -> None:
+        power = self.power_w
+        if power is not None:
+            self._samples.append((now, power))
+        if operation in self.config.running_states:
+            self._seen_running = True
+        elif operation in self.config.finished_states and self._seen_running:
+            self._seen_running = False
+            self._finished()
+        elif (
+            not self._seen_running
+            and self.started_at is not None
+            and now - self.started_at > START_TIMEOUT
+        ):
+            self.state = CycleState.ARMED
+            self.events.append("the programme did not start: armed again")

@@ -193,7 +193,7 @@ class TankEstimator:
         self._zone = ZoneInfo(config.timezone)
 
     def draw_kwh(self, start: datetime, seconds: float) -> float:
-        """Expected heat drawn in ``seconds`` from ``start`` (hourly shape)."""
+        """Return the heat expected to be drawn in ``seconds`` from ``start``."""
         hour = start.astimezone(self._zone).hour
         share = DEFAULT_DRAW_SHAPE[hour]
         return self.config.daily_draw_kwh * share * seconds / 3600.0
@@ -240,12 +240,13 @@ class _SwitchControl:
     def is_on(self) -> bool | None:
         return on_off(self._port.get_state(self._entity))
 
-    def measured_c(self) -> float | None:  # noqa: PLR6301 - the protocol's shape
+    def measured_c(self) -> float | None:
         return None
 
     async def async_refresh(self) -> None:
         if not usable(self._port.get_state(self._entity)):
-            raise DeviceUnavailableError(f"{self._entity} is unavailable")
+            msg = f"{self._entity} is unavailable"
+            raise DeviceUnavailableError(msg)
 
     async def async_set(self, *, on: bool, target_c: float) -> None:
         del target_c
@@ -265,7 +266,7 @@ class _WaterHeaterControl:
 
     def is_on(self) -> bool | None:
         target = self.target()
-        return None if target is None else target > self._min_c + 0.5  # noqa: PLR2004
+        return None if target is None else target > self._min_c + 0.5
 
     def measured_c(self) -> float | None:
         value = attribute_number(
@@ -275,7 +276,8 @@ class _WaterHeaterControl:
 
     async def async_refresh(self) -> None:
         if self.target() is None:
-            raise DeviceUnavailableError(f"{self._entity} reports no target")
+            msg = f"{self._entity} reports no target"
+            raise DeviceUnavailableError(msg)
 
     async def async_set(self, *, on: bool, target_c: float) -> None:
         await self._port.async_call_service(
@@ -350,7 +352,8 @@ class Boiler:
             assert cfg.modbus is not None  # noqa: S101 - checked by the config
             return _ModbusControl(cfg.modbus, cfg.name)
         if self._port is None or cfg.entity_id is None:
-            raise ValueError(f"{cfg.control} control needs an entity port")
+            msg = f"{cfg.control} control needs an entity port"
+            raise ValueError(msg)
         if cfg.control is ControlKind.SWITCH:
             return _SwitchControl(self._port, cfg.entity_id)
         return _WaterHeaterControl(self._port, cfg.entity_id, cfg.min_c)
@@ -451,7 +454,8 @@ class Boiler:
         on = setpoint_w > 0
         reason = self.must_heat()
         if not on and reason is not None:
-            raise DeviceUnavailableError(f"{self.name}: stays on: {reason}")
+            msg = f"{self.name}: stays on: {reason}"
+            raise DeviceUnavailableError(msg)
         await self._switch(on=on)
 
     async def _switch(self, *, on: bool) -> None:
@@ -498,12 +502,12 @@ class Boiler:
             await self._switch(on=True)
 
     async def _back_to_normal_target(self) -> None:
-        """A water heater left at the legionella target goes back to normal."""
+        """Bring a water heater left at the legionella target back to normal."""
         control = self._control
         if not isinstance(control, _WaterHeaterControl) or self._legionella_due_now():
             return
         target = control.target()
-        if target is not None and target > self.config.thermostat_c + 0.5:  # noqa: PLR2004
+        if target is not None and target > self.config.thermostat_c + 0.5:
             await control.async_set(on=True, target_c=self.config.thermostat_c)
 
     def _estimate(self, now: datetime) -> None:
@@ -512,7 +516,9 @@ class Boiler:
         on = self.is_on
         measured_power = None
         if self.config.power_entity is not None and self._port is not None:
-            measured_power = power_entity_w(self._port.get_state(self.config.power_entity))
+            measured_power = power_entity_w(
+                self._port.get_state(self.config.power_entity)
+            )
         if on and measured_power is not None:
             idle = measured_power < THERMOSTAT_IDLE_SHARE * self.config.power_w
             if idle and self._idle_since is None:
@@ -563,9 +569,7 @@ class Boiler:
         # A metered plug waits for the thermostat's stop; a sensor is proof;
         # with neither, the estimate is all there is.
         confirmed = (
-            self.measured
-            or self._thermostat_idle()
-            or self.config.power_entity is None
+            self.measured or self._thermostat_idle() or self.config.power_entity is None
         )
         if not confirmed:
             return
@@ -575,7 +579,7 @@ class Boiler:
             self.events.append("legionella run complete")
 
     def legionella_window(self) -> tuple[datetime, datetime] | None:
-        """The window the planner may use for the run, when one is due."""
+        """Return the window the planner may use for the run, when one is due."""
         now = self._clock()
         deadline = self.legionella_deadline()
         if deadline is None or now >= deadline:
@@ -583,16 +587,20 @@ class Boiler:
         opens = deadline - self.config.legionella.flexibility
         if now < opens:
             return None
-        return (now, deadline) if deadline - now >= timedelta(hours=1) else (
-            now,
-            now + timedelta(hours=1),
+        return (
+            (now, deadline)
+            if deadline - now >= timedelta(hours=1)
+            else (
+                now,
+                now + timedelta(hours=1),
+            )
         )
 
-    # -- planner / persistence ------------------------------------------------------------
+    # -- planner / persistence ------------------------------------------------
     def planner_input(
         self, *, start: datetime, slots: int, slot_minutes: int = 15
     ) -> dict[str, Any]:
-        """The planner's ``boiler`` device, from the live state.
+        """Build the planner's ``boiler`` device from the live state.
 
         The draw forecast follows the configured daily draw and hourly shape.
         """
@@ -657,7 +665,7 @@ class Boiler:
         last = data.get("last_legionella")
         if last is not None:
             if not isinstance(last, str):
-                raise ValueError("last_legionella must be an ISO time")  # noqa: TRY004
+                raise ValueError("last_legionella must be an ISO time")
             parsed = datetime.fromisoformat(last)
             if parsed.tzinfo is None or parsed > self._clock() + timedelta(days=1):
                 raise ValueError("last_legionella must be an aware time, not ahead")
@@ -665,7 +673,7 @@ class Boiler:
         estimate = data.get("estimate_c")
         if estimate is not None:
             if isinstance(estimate, bool) or not isinstance(estimate, int | float):
-                raise ValueError("estimate_c must be a number")  # noqa: TRY004
+                raise ValueError("estimate_c must be a number")
             if not 0 <= estimate <= 100:  # noqa: PLR2004
                 raise ValueError("estimate_c must be within 0..100")
             self.estimator.reset(float(estimate))
@@ -675,4 +683,3 @@ class Boiler:
         """Close a Modbus connection, if any."""
         if isinstance(self._control, _ModbusControl):
             self._control.link.close()
-

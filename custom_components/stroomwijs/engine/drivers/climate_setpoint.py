@@ -190,11 +190,12 @@ class ClimateSetpointHeatPump:
         return None
 
     def target_for(self, level: HeatLevel) -> float:
-        """The setpoint a level writes, inside the comfort band."""
+        """Return the setpoint a level writes, inside the comfort band."""
         user = self.user_setpoint_c
         comfort = self.config.comfort
         if user is None:
-            raise DeviceUnavailableError(f"{self.name}: user setpoint unknown")
+            msg = f"{self.name}: user setpoint unknown"
+            raise DeviceUnavailableError(msg)
         step = self.config.step_c
         if level is HeatLevel.BOOST:
             # Round down so the band's top is never crossed.
@@ -231,7 +232,8 @@ class ClimateSetpointHeatPump:
             value = self._setpoint_now()
             if value is None:
                 self._health.down("the thermostat reports no setpoint")
-                raise DeviceUnavailableError(f"{self.name}: no setpoint to start from")
+                msg = f"{self.name}: no setpoint to start from"
+                raise DeviceUnavailableError(msg)
             self.user_setpoint_c = value
             self._written_c = value
         self._health.up()
@@ -246,7 +248,8 @@ class ClimateSetpointHeatPump:
         if level is self._level:
             return
         if not self._may_change(now):
-            raise DeviceUnavailableError(f"{self.name}: setpoint changed too recently")
+            msg = f"{self.name}: setpoint changed too recently"
+            raise DeviceUnavailableError(msg)
         await self._write(self.target_for(level))
         self._level = level
         self._changed_at = now
@@ -323,7 +326,7 @@ class ClimateSetpointHeatPump:
         window_setback_c: float = 0.0,
         preheat_minutes: float = 60.0,
     ) -> dict[str, Any]:
-        """The ``heat_pump`` device for the planner, from the live state."""
+        """Build the planner's ``heat_pump`` device from the live state."""
         now = self._clock()
         running = self.power_w
         is_on = (

@@ -152,14 +152,14 @@ class AvailabilityLog:
         return bool(self._available)
 
     def up(self) -> None:
-        """The device answered."""
+        """Record that the device answered."""
         if self._available is False:
             self._logger.info("%s is back", self._name)
         self._available = True
         self.reason = None
 
     def down(self, reason: str) -> None:
-        """The device did not answer: log once, not on every poll."""
+        """Record that the device did not answer: log once, not on every poll."""
         if self._available is not False:
             self._logger.warning("%s is unavailable: %s", self._name, reason)
         self._available = False

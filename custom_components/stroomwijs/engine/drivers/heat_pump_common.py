@@ -114,7 +114,7 @@ class HeatPumpSpec:
         return HeatLevel.NORMAL
 
     def nominal_w(self, level: HeatLevel) -> float:
-        """The power a level stands for."""
+        """Return the power a level stands for."""
         if level is HeatLevel.BLOCK:
             return 0.0
         if level is HeatLevel.BOOST:
@@ -152,7 +152,7 @@ class GasOption:
             raise ValueError("gas efficiency must be within 0..1.1")
 
 
-def heat_pump_planner_input(  # noqa: PLR0917
+def heat_pump_planner_input(
     device_id: str,
     name: str,
     spec: HeatPumpSpec,

@@ -153,7 +153,7 @@ class BlockingLedger:
         return max(left, timedelta(0))
 
     def budget(self, now: datetime) -> BlockingBudget:
-        """The rules' state for the planner."""
+        """Return the rules' state for the planner."""
         rules = self.rules
         return BlockingBudget(
             blocks_left_today=max(rules.max_blocks_per_day - self.blocks_today(now), 0),
@@ -244,7 +244,8 @@ def _day_table(raw: object, name: str, *, integer: bool) -> dict[date, float]:
     table: dict[date, float] = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise ValueError(f"{name}: keys must be dates")  # noqa: TRY004
+            msg = f"{name}: keys must be dates"
+            raise ValueError(msg)  # noqa: TRY004
         day = date.fromisoformat(key)
         if isinstance(value, bool) or not isinstance(value, int | float):
             msg = f"{name}[{key}] must be a number"

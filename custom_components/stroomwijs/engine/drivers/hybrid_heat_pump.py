@@ -67,7 +67,7 @@ class HybridConfig:
             raise ValueError("min_between_switches must be within 0..6 h")
 
     def gas_eur_per_kwh_heat(self) -> float:
-        """What a kWh of heat from gas costs."""
+        """Return what a kWh of heat from gas costs."""
         return self.gas.eur_per_m3 / (GAS_KWH_PER_M3 * self.gas.efficiency)
 
 
@@ -167,11 +167,13 @@ class HybridHeatPump:
         now = self._clock()
         gas = self.on_gas
         if gas is None:
-            raise DeviceUnavailableError(f"{self.name}: gas switch state unknown")
+            msg = f"{self.name}: gas switch state unknown"
+            raise DeviceUnavailableError(msg)
         want_gas = setpoint_w <= 0
         if want_gas != gas:
             if not self._may_switch(now):
-                raise DeviceUnavailableError(f"{self.name}: switched too recently")
+                msg = f"{self.name}: switched too recently"
+                raise DeviceUnavailableError(msg)
             try:
                 await switch_entity(
                     self._port, self.config.gas_switch_entity, on=want_gas
@@ -195,7 +197,7 @@ class HybridHeatPump:
         window_setback_c: float = 0.0,
         preheat_minutes: float = 60.0,
     ) -> dict[str, Any]:
-        """The heat pump's planner input with the gas option priced in."""
+        """Build the heat pump's planner input with the gas option priced in."""
         data = self.heat_pump.planner_input(
             outdoor_c,
             gas=self.config.gas,

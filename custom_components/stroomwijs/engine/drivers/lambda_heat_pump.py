@@ -357,23 +357,28 @@ class LambdaHeatPump:
         if level is self._level:
             return
         if self.reading is None:
-            raise DeviceUnavailableError(f"{self.name}: not read yet")
+            msg = f"{self.name}: not read yet"
+            raise DeviceUnavailableError(msg)
         now = self._clock()
         if level is HeatLevel.BLOCK:
             refused = self.ledger.block_refused(now)
             if refused is not None:
-                raise DeviceUnavailableError(f"{self.name}: no block: {refused}")
+                msg = f"{self.name}: no block: {refused}"
+                raise DeviceUnavailableError(msg)
             if self._user_mode == HC_MODE_OFF:
-                raise DeviceUnavailableError(f"{self.name}: the circuit is off already")
+                msg = f"{self.name}: the circuit is off already"
+                raise DeviceUnavailableError(msg)
         elif not self.ledger.can_change(now):
-            raise DeviceUnavailableError(f"{self.name}: change too soon")
+            msg = f"{self.name}: change too soon"
+            raise DeviceUnavailableError(msg)
         await self._apply(level, now)
 
     async def _apply(self, level: HeatLevel, now: datetime) -> None:
         base = self.config.circuit_base
         user = self._user_setpoint_c
         if user is None:
-            raise DeviceUnavailableError(f"{self.name}: user setpoint unknown")
+            msg = f"{self.name}: user setpoint unknown"
+            raise DeviceUnavailableError(msg)
         if level is HeatLevel.BLOCK:
             await self._link.write(base + HC_MODE, [HC_MODE_OFF])
         else:
@@ -382,7 +387,9 @@ class LambdaHeatPump:
                 await self._link.write(base + HC_MODE, [mode])
             target = user
             if level is HeatLevel.BOOST:
-                step = math.floor(min(user + self.config.boost_k, self.comfort.max_c) * 10)
+                step = math.floor(
+                    min(user + self.config.boost_k, self.comfort.max_c) * 10
+                )
                 target = max(step / 10.0, user)
             if self._written_setpoint_c is None or (
                 abs(target - self._written_setpoint_c) > 0.05  # noqa: PLR2004
@@ -395,7 +402,7 @@ class LambdaHeatPump:
 
     # -- planner / persistence ----------------------------------------------------
     def blocking_budget(self) -> BlockingBudget:
-        """What the blocking rules still allow today."""
+        """Return what the blocking rules still allow today."""
         return self.ledger.budget(self._clock())
 
     def planner_input(
@@ -407,7 +414,7 @@ class LambdaHeatPump:
         window_setback_c: float = 0.0,
         preheat_minutes: float = 60.0,
     ) -> dict[str, Any]:
-        """The ``heat_pump`` device for the planner, from the live state.
+        """Build the planner's ``heat_pump`` device from the live state.
 
         Without a forecast, the measured outdoor temperature is held flat
         over ``slots`` slots.
@@ -416,7 +423,8 @@ class LambdaHeatPump:
         reading = self.reading
         if outdoor_c is None:
             if reading is None:
-                raise DeviceUnavailableError(f"{self.name}: no outdoor temperature")
+                msg = f"{self.name}: no outdoor temperature"
+                raise DeviceUnavailableError(msg)
             outdoor_c = [reading.outdoor_c] * slots
         is_on = reading is not None and reading.power_w > 0
         return heat_pump_planner_input(

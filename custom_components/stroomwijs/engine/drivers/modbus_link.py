@@ -27,7 +27,7 @@ from .entities import AvailabilityLog
 class ModbusLink:
     """A paced, time-bounded Modbus TCP client for one device."""
 
-    def __init__(  # noqa: PLR0917
+    def __init__(
         self,
         host: str,
         port: int,
@@ -103,8 +103,10 @@ class ModbusLink:
             self._client.close()
             self._client = None
 
-    def _failed(self, what: str, err: BaseException | str) -> DeviceUnavailableError:
-        msg = f"{self.name}: {what} failed: {err}"
+    def _failed(
+        self, what: str, address: int, err: BaseException | str
+    ) -> DeviceUnavailableError:
+        msg = f"{self.name}: {what} {address} failed: {err}"
         self.health.down(msg)
         if self._client is not None and not isinstance(err, str):
             self._client.close()
@@ -120,12 +122,12 @@ class ModbusLink:
                         address, count=count, device_id=self.unit_id
                     )
             except (ModbusException, TimeoutError, OSError) as err:
-                raise self._failed(f"read of {address}", err) from err
+                raise self._failed("read of", address, err) from err
             if result.isError():
-                raise self._failed(f"read of {address}", str(result))
+                raise self._failed("read of", address, str(result))
             registers = list(result.registers)
             if len(registers) != count:
-                raise self._failed(f"read of {address}", "short answer")
+                raise self._failed("read of", address, "short answer")
             self.health.up()
             return registers
 
@@ -139,7 +141,7 @@ class ModbusLink:
                         address, list(values), device_id=self.unit_id
                     )
             except (ModbusException, TimeoutError, OSError) as err:
-                raise self._failed(f"write of {address}", err) from err
+                raise self._failed("write of", address, err) from err
             if result.isError():
                 msg = f"{self.name}: refused {list(values)} for register {address}"
                 raise DeviceUnavailableError(msg)
@@ -155,7 +157,7 @@ class ModbusLink:
                         address, on, device_id=self.unit_id
                     )
             except (ModbusException, TimeoutError, OSError) as err:
-                raise self._failed(f"write of coil {address}", err) from err
+                raise self._failed("write of coil", address, err) from err
             if result.isError():
                 msg = f"{self.name}: refused coil {address}"
                 raise DeviceUnavailableError(msg)
@@ -171,8 +173,8 @@ class ModbusLink:
                         address, count=count, device_id=self.unit_id
                     )
             except (ModbusException, TimeoutError, OSError) as err:
-                raise self._failed(f"read of coil {address}", err) from err
+                raise self._failed("read of coil", address, err) from err
             if result.isError():
-                raise self._failed(f"read of coil {address}", str(result))
+                raise self._failed("read of coil", address, str(result))
             self.health.up()
             return list(result.bits[:count])

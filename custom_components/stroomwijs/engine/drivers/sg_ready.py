@@ -281,20 +281,22 @@ class SgReadyHeatPump:
         now = self._clock()
         current = self._read_mode()
         if current is None:
-            raise DeviceUnavailableError(f"{self.name}: relay state unknown")
+            msg = f"{self.name}: relay state unknown"
+            raise DeviceUnavailableError(msg)
         self._mode = current
         if mode == current:
             return
         if mode is SgReadyMode.FORCED and not self.config.allow_forced:
-            raise DeviceUnavailableError(f"{self.name}: mode 4 is not allowed")
+            msg = f"{self.name}: mode 4 is not allowed"
+            raise DeviceUnavailableError(msg)
         if mode is SgReadyMode.BLOCKED:
             refused = self.ledger.block_refused(now)
             if refused is not None:
-                raise DeviceUnavailableError(f"{self.name}: no block: {refused}")
+                msg = f"{self.name}: no block: {refused}"
+                raise DeviceUnavailableError(msg)
         elif not self.ledger.can_change(now):
-            raise DeviceUnavailableError(
-                f"{self.name}: mode change too soon after the last one"
-            )
+            msg = f"{self.name}: mode change too soon after the last one"
+            raise DeviceUnavailableError(msg)
         await self._write(current, mode)
         self.ledger.record_change(now, blocked=mode is SgReadyMode.BLOCKED)
         self._mode = mode
@@ -332,8 +334,10 @@ class SgReadyHeatPump:
             self.events.append(f"relays changed outside Stroomwijs to mode {seen}")
             self.ledger.record_change(now, blocked=seen is SgReadyMode.BLOCKED)
             self._changed_at = now
-        elif self._mode is None and seen is SgReadyMode.BLOCKED and not (
-            self.ledger.blocking
+        elif (
+            self._mode is None
+            and seen is SgReadyMode.BLOCKED
+            and not (self.ledger.blocking)
         ):
             # Found blocked at start-up with no record of it: count it now.
             self.ledger.record_change(now, blocked=True)
@@ -375,7 +379,7 @@ class SgReadyHeatPump:
 
     # -- planner and persistence -----------------------------------------------
     def blocking_budget(self) -> BlockingBudget:
-        """What the rules still allow today (for the planner and the UI)."""
+        """Return what the rules still allow today (for the planner and the UI)."""
         return self.ledger.budget(self._clock())
 
     def planner_input(
@@ -386,7 +390,7 @@ class SgReadyHeatPump:
         window_setback_c: float = 0.0,
         preheat_minutes: float = 60.0,
     ) -> dict[str, Any]:
-        """The ``heat_pump`` device for the planner, from the live state."""
+        """Build the planner's ``heat_pump`` device from the live state."""
         now = self._clock()
         level = self._level()
         return heat_pump_planner_input(
@@ -421,6 +425,5 @@ class SgReadyHeatPump:
         changed = data.get("changed_at")
         if changed is not None:
             if not isinstance(changed, str):
-                raise ValueError("changed_at must be an ISO time")  # noqa: TRY004
+                raise ValueError("changed_at must be an ISO time")
             self._changed_at = datetime.fromisoformat(changed)
-

@@ -89,7 +89,9 @@ class TankSim:
             hours = step.total_seconds() / 3600.0
             self._thermostat()
             heat = self.power_w / 1000.0 * hours
-            loss = self.loss_w_per_k / 1000.0 * (self.temperature_c - self.room_c) * hours
+            loss = (
+                self.loss_w_per_k / 1000.0 * (self.temperature_c - self.room_c) * hours
+            )
             share = DEFAULT_DRAW_SHAPE[self._last.astimezone(self.zone).hour]
             draw = self.daily_draw_kwh * share * hours
             self.temperature_c += (heat - loss - draw) / cap

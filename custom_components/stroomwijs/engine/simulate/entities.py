@@ -90,14 +90,17 @@ class InMemoryEntityPort:
         """Route a call to the handler of the entity it names."""
         entity_id = data.get("entity_id")
         if not isinstance(entity_id, str):
-            raise EntityCallError(f"{domain}.{service}: no entity_id")
+            msg = f"{domain}.{service}: no entity_id"
+            raise EntityCallError(msg)
         self.calls.append(ServiceCall(domain, service, dict(data)))
         handler = self._handlers.get(entity_id)
         if entity_id in self._failing or handler is None:
-            raise EntityCallError(f"{domain}.{service} failed for {entity_id}")
+            msg = f"{domain}.{service} failed for {entity_id}"
+            raise EntityCallError(msg)
         state = self._states.get(entity_id)
         if state is not None and state.state == "unavailable":
-            raise EntityCallError(f"{entity_id} is unavailable")
+            msg = f"{entity_id} is unavailable"
+            raise EntityCallError(msg)
         result = handler(service, data)
         if inspect.isawaitable(result):
             await result
@@ -114,4 +117,3 @@ class InMemoryEntityPort:
                 self._listeners.remove(item)
 
         return _unsubscribe
-

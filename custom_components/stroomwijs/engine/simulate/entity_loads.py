@@ -17,7 +17,7 @@ from .household import Clock, SimDevice
 class EntityLoad(SimDevice):
     """A simulator's physical power as a household load."""
 
-    def __init__(  # noqa: PLR0917
+    def __init__(
         self,
         device_id: str,
         name: str,

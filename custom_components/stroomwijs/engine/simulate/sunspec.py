@@ -27,15 +27,17 @@ class SunSpecSimulator:
         serial: str = "34120987",
     ) -> None:
         """Describe the device; ``async_start`` opens the port."""
-        common = (
-            [1, 66]
-            + _string(manufacturer, 16)
-            + _string(model, 16)
-            + _string("", 8)
-            + _string(version, 8)
-            + _string(serial, 16)
-            + [1, 0]
-        )
+        common = [
+            1,
+            66,
+            *_string(manufacturer, 16),
+            *_string(model, 16),
+            *_string("", 8),
+            *_string(version, 8),
+            *_string(serial, 16),
+            1,
+            0,
+        ]
         self.map = [0x5375, 0x6E53, *common, 0xFFFF, 0]
         self._server = RegisterServer(self._action, count=COUNT)
 

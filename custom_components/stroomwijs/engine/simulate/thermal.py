@@ -1,5 +1,7 @@
-"""Simulated heat pumps: a thermal house, a heat pump with its own controller,
-SG-Ready relays and a ``climate`` entity, all on an in-memory entity host.
+"""Simulated heat pumps: a house, a heat pump, SG-Ready relays, a thermostat.
+
+A thermal house, a heat pump with its own controller, SG-Ready relays and a
+``climate`` entity, all on an in-memory entity host.
 
 The house is the planner's first-order model, integrated in small steps::
 
@@ -52,7 +54,7 @@ class ThermalHouse:
 
 
 def cop_at(outdoor_c: float, at_7c: float = 3.5, slope: float = 0.08) -> float:
-    """The planner's COP curve."""
+    """Return the COP for an outdoor temperature (the planner's curve)."""
     return min(max(at_7c + slope * (outdoor_c - 7.0), 1.0), 8.0)
 
 
@@ -265,7 +267,7 @@ class ClimateEntitySim:
         self.publish()
 
     def user_sets(self, target_c: float) -> None:
-        """The user turns the thermostat (a manual change)."""
+        """Turn the thermostat as the user would (a manual change)."""
         self.unit.advance()
         self.unit.target_c = target_c
         self.publish()

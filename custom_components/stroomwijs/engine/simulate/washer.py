@@ -77,14 +77,14 @@ class WashingMachineSim:
         return sum(s for s, _ in self.programme)
 
     def press_start(self) -> None:
-        """The user loads the machine and presses start."""
+        """Load the machine and press start, as the user does."""
         self.advance()
         self.programme = self._draw_programme()
         self.elapsed_s = 0.0
         self.state = "running" if self.powered else "armed"
 
     def set_powered(self, *, powered: bool) -> None:
-        """The plug switches the supply."""
+        """Switch the supply (the plug)."""
         self.advance()
         self.powered = powered
         if powered and self.state == "armed":
@@ -185,7 +185,7 @@ class RemoteStartWasherSim:
         self.publish()
 
     def prepare(self) -> None:
-        """The user loads, picks the programme and enables remote start."""
+        """Load, pick the programme and enable remote start, as the user does."""
         self.machine.advance()
         self.machine.powered = False  # waits, as if for the start command
         self.machine.press_start()
@@ -206,7 +206,9 @@ class RemoteStartWasherSim:
     def publish(self) -> None:
         """Advance the machine and publish its entities."""
         self.machine.advance()
-        self.port.set_state(self.remote_start, "on" if self.remote_start_enabled else "off")
+        self.port.set_state(
+            self.remote_start, "on" if self.remote_start_enabled else "off"
+        )
         state = {
             "idle": "inactive",
             "armed": "ready",
