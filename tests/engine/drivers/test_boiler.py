@@ -82,7 +82,10 @@ async def test_plug_switches_and_the_thermostat_stop_resets_the_estimate() -> No
     assert boiler.power_w == 2000.0
     await _run(boiler, plug, clock, 120)
     assert plug.tank.power_w == 0.0  # the thermostat stopped it
-    assert boiler.temperature_c == 65.0
+    assert boiler.thermostat_stops == 1
+    estimate = boiler.temperature_c
+    assert estimate is not None
+    assert estimate == pytest.approx(plug.tank.temperature_c, abs=0.5)
     await boiler.async_set_power(0.0)
     assert not plug.tank.supply_on
 
@@ -281,3 +284,19 @@ def test_config_errors_are_clear() -> None:
         )
     with pytest.raises(ValueError, match="legionella temperature"):
         LegionellaPolicy(temperature_c=50)
+
+
+async def test_idle_from_switch_on_is_no_thermostat_stop() -> None:
+    """A hot tank idle right after switch-on is not reset to 65 degC."""
+    clock = SimClock()
+    boiler, plug = _plug(clock, temperature_c=62.0)
+    plug.tank.heating = False  # inside the thermostat's hysteresis
+    boiler.restore_state({"estimate_c": 62.0})
+    await boiler.async_update()
+    await boiler.async_set_power(2000.0)
+    await _run(boiler, plug, clock, 5)
+    assert plug.tank.power_w == 0.0
+    assert boiler.thermostat_stops == 0
+    estimate = boiler.temperature_c
+    assert estimate is not None
+    assert estimate < 62.0

@@ -342,6 +342,11 @@ class Boiler:
         self._estimate_known = False
         self._last_update: datetime | None = None
         self._idle_since: datetime | None = None
+        self._heating_seen = False
+        self._stop_pending = False
+        self.thermostat_stops = 0
+        self._stops_at_legionella = 0
+        """How often the element's thermostat was seen stopping it."""
         self.last_legionella: datetime | None = None
         self._legionella_running = False
         self.events: list[str] = []
@@ -419,6 +424,10 @@ class Boiler:
     def comfort(self) -> ComfortBand:
         """The tank's allowed range."""
         return ComfortBand(min_c=self.config.min_c, max_c=self.config.thermostat_c)
+
+    def _stop_confirmed(self) -> bool:
+        """Whether the last idle period began with a thermostat stop."""
+        return self.thermostat_stops > self._stops_at_legionella
 
     def _thermostat_idle(self) -> bool:
         since = self._idle_since
@@ -513,37 +522,44 @@ class Boiler:
     def _estimate(self, now: datetime) -> None:
         last = self._last_update
         self._last_update = now
-        on = self.is_on
-        measured_power = None
-        if self.config.power_entity is not None and self._port is not None:
-            measured_power = power_entity_w(
-                self._port.get_state(self.config.power_entity)
-            )
-        if on and measured_power is not None:
-            idle = measured_power < THERMOSTAT_IDLE_SHARE * self.config.power_w
-            if idle and self._idle_since is None:
-                self._idle_since = now
-            elif not idle:
-                self._idle_since = None
-        elif not on:
-            self._idle_since = None
+        self._watch_thermostat(now)
         sensed = self._sensor_c()
         if sensed is not None:
             self.estimator.reset(sensed)
             self._estimate_known = True
             return
-        if self._thermostat_idle():
-            # The element's thermostat stopped it: the tank is at its setting.
+        if last is not None:
+            seconds = max((now - last).total_seconds(), 0.0)
+            self.estimator.advance(last, seconds, self.power_w or 0.0)
+        if self._stop_pending and self._thermostat_idle():
+            # The element drew power, then its thermostat stopped it: the
+            # tank is at the thermostat's setting. Reset once per stop.
+            self._stop_pending = False
+            self.thermostat_stops += 1
             self.estimator.reset(self.config.thermostat_c)
             self._estimate_known = True
-            return
-        if last is None:
-            return
-        seconds = max((now - last).total_seconds(), 0.0)
-        element = self.power_w or 0.0
-        self.estimator.advance(last, seconds, element)
-        if on and self.estimator.temperature_c >= self.config.thermostat_c:
+        elif self.is_on and self.estimator.temperature_c >= self.config.thermostat_c:
             self.estimator.reset(self.config.thermostat_c)
+
+    def _watch_thermostat(self, now: datetime) -> None:
+        """Follow the metered power: heating, then idle while on, is a stop."""
+        on = self.is_on
+        measured: float | None = None
+        if self.config.power_entity is not None and self._port is not None:
+            measured = power_entity_w(self._port.get_state(self.config.power_entity))
+        if not on or measured is None:
+            self._idle_since = None
+            self._heating_seen = False
+            self._stop_pending = False
+            return
+        if measured >= THERMOSTAT_IDLE_SHARE * self.config.power_w:
+            self._idle_since = None
+            self._heating_seen = True
+            self._stop_pending = False
+        elif self._idle_since is None:
+            self._idle_since = now
+            self._stop_pending = self._heating_seen
+            self._heating_seen = False
 
     # -- legionella -----------------------------------------------------------------
     def legionella_deadline(self) -> datetime | None:
@@ -574,6 +590,7 @@ class Boiler:
         if not confirmed:
             return
         self.last_legionella = now
+        self._stops_at_legionella = self.thermostat_stops
         if self._legionella_running:
             self._legionella_running = False
             self.events.append("legionella run complete")
