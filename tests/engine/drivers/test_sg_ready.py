@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+import itertools
 import json
 import logging
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings, strategies as st
 
 import pytest
 
@@ -315,3 +319,94 @@ async def test_planner_input_is_a_valid_heat_pump_block_with_gas() -> None:
         }
     )
     assert problem.devices[0].device_id == "hp"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=30),
+            st.sampled_from(["block", "normal", "boost", "wait"]),
+        ),
+        min_size=30,
+        max_size=80,
+    )
+)
+async def test_no_sequence_of_commands_breaks_the_sg_ready_rules(
+    steps: list[tuple[int, str]],
+) -> None:
+    """Whatever the guard asks, the relays never break the standard's rules.
+
+    Checked on the relays' own switch log: at most 3 blocks started per local
+    day, at most 2 h blocked per local day (polled every minute), and at
+    least 10 minutes between two mode changes.
+    """
+    clock = SimClock(datetime(2026, 3, 28, 20, 0, tzinfo=UTC))  # over a DST change
+    driver, relays, _ = _rig(clock, indoor_c=21.0, comfort_min=10.0)
+    await driver.async_update()
+    setpoint = {"block": 0.0, "normal": 2500.0, "boost": 2500.0}
+    for gap, action in steps:
+        for _ in range(gap):
+            clock.advance(timedelta(minutes=1))
+            relays.publish()
+            await driver.async_update()
+        if action == "wait":
+            continue
+        try:
+            if action == "boost":
+                await driver.async_set_mode(SgReadyMode.RECOMMENDED)
+            else:
+                await driver.async_set_power(setpoint[action])
+        except DeviceUnavailableError:
+            pass
+    _check_rules(relays, clock.now)
+
+
+def _check_rules(relays: SgReadyRelaySim, end: datetime) -> None:
+    zone = ZoneInfo("Europe/Amsterdam")
+    modes: list[tuple[datetime, int]] = []
+    state = [False, False]
+    table = {(True, False): 1, (False, False): 2, (False, True): 3, (True, True): 4}
+    for at, entity, on in relays.switch_log:
+        state[0 if entity == relays.relay_1 else 1] = on
+        mode = table[state[0], state[1]]
+        if modes and modes[-1][0] == at:
+            modes[-1] = (at, mode)  # two relays in one command
+        elif not modes or modes[-1][1] != mode:
+            modes.append((at, mode))
+    for (a, _), (b, _) in itertools.pairwise(modes):
+        assert b - a >= timedelta(minutes=10)
+    starts: dict[object, int] = {}
+    blocked: dict[object, float] = {}
+    for index, (at, mode) in enumerate(modes):
+        if mode != 1:
+            continue
+        day = at.astimezone(zone).date()
+        starts[day] = starts.get(day, 0) + 1
+        until = modes[index + 1][0] if index + 1 < len(modes) else end
+        cursor = at
+        while cursor < until:
+            local = cursor.astimezone(zone)
+            next_day = datetime.combine(
+                local.date() + timedelta(days=1), time(0), tzinfo=zone
+            )
+            stop = min(until, next_day)
+            key = local.date()
+            blocked[key] = blocked.get(key, 0.0) + (stop - cursor).total_seconds()
+            cursor = stop
+    assert all(count <= 3 for count in starts.values())
+    assert all(seconds <= 2 * 3600 + 60 for seconds in blocked.values())
+
+
+async def test_no_new_block_that_would_overrun_the_days_blocking_time() -> None:
+    """119 of 120 minutes used: a new block would last 10 min, so it is refused."""
+    clock = SimClock(datetime(2026, 1, 14, 7, 0, tzinfo=UTC))
+    driver, _, _ = _rig(clock, indoor_c=22.0, comfort_min=10.0)
+    await driver.async_update()
+    await driver.async_set_power(0.0)
+    clock.advance(timedelta(minutes=119))
+    await driver.async_set_power(2500.0)
+    clock.advance(timedelta(minutes=10))
+    assert driver.power_range.min_w == 2500.0
+    with pytest.raises(DeviceUnavailableError, match="1 min of blocking left"):
+        await driver.async_set_power(0.0)

@@ -513,6 +513,11 @@ class PlugAppliance(_CycleDriver):
         self._health.up()
         power = self.power_w
         if self.state is CycleState.ARMED:
+            if self.is_on and power is not None and power >= self.config.idle_w:
+                # The user switched the plug on by hand: the cycle runs.
+                self._started()
+                self.events.append("started by hand at the plug")
+                return
             latest = self.latest_start()
             if latest is not None and now >= latest:
                 self.events.append("started by the driver: the deadline is near")

@@ -140,6 +140,11 @@ class BlockingLedger:
         if self.blocked_today(now) >= rules.max_blocked_per_day:
             hours = rules.max_blocked_per_day.total_seconds() / 3600
             return f"already blocked {hours:g} h today"
+        if self.remaining_block_time(now) < rules.min_between_changes:
+            # A block must last the minimum time between changes before it
+            # can be lifted; it would overrun the day's blocking time.
+            minutes = self.remaining_block_time(now).total_seconds() / 60
+            return f"only {minutes:.0f} min of blocking left today"
         if not self.can_change(now):
             return (
                 "the mode changed less than "

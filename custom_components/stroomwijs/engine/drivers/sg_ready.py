@@ -314,7 +314,13 @@ class SgReadyHeatPump:
             for entity in ons:
                 await switch_entity(self._port, entity, on=True)
         except EntityCallError as err:
-            self._mode = self._read_mode()
+            seen = self._read_mode()
+            if seen is not None and seen != current:
+                # Half done: one relay moved. Count what the pump now sees.
+                now = self._clock()
+                self.ledger.record_change(now, blocked=seen is SgReadyMode.BLOCKED)
+                self._changed_at = now
+            self._mode = seen
             self._health.down(str(err))
             raise
         self._health.up()
