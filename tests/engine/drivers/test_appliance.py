@@ -242,3 +242,26 @@ def test_config_errors_are_clear() -> None:
     """A plug appliance without a power entity cannot see the end of a cycle."""
     with pytest.raises(ValueError, match="power entity"):
         PlugApplianceConfig(device_id="w", name="w", plug_entity="switch.w")
+
+
+async def test_a_plug_switched_on_by_hand_starts_or_resumes_the_cycle() -> None:
+    """Armed and switched on at the plug: running; off and on again: resumed."""
+    clock = SimClock()
+    washer, sim = _plug(clock)
+    await washer.async_arm()
+    sim.machine.press_start()
+    await sim.port.async_call_service(
+        "switch", "turn_on", {"entity_id": sim.plug}
+    )  # the user, at the plug's button
+    await _run(washer, sim, clock, 60)
+    assert washer.state is CycleState.RUNNING
+    assert "started by hand at the plug" in washer.events
+    await sim.port.async_call_service("switch", "turn_off", {"entity_id": sim.plug})
+    await _run(washer, sim, clock, 60)
+    assert washer.state is CycleState.INTERRUPTED
+    await sim.port.async_call_service("switch", "turn_on", {"entity_id": sim.plug})
+    await _run(washer, sim, clock, 60)
+    assert washer.state is CycleState.RUNNING
+    await _run(washer, sim, clock, 2 * 3600)
+    assert washer.state is CycleState.IDLE
+    assert washer.interruptions == 0  # not the guard's doing

@@ -9,7 +9,6 @@ import logging
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
-
 import pytest
 
 from custom_components.stroomwijs.engine.capabilities import (

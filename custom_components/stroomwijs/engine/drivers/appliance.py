@@ -513,18 +513,26 @@ class PlugAppliance(_CycleDriver):
         self._health.up()
         power = self.power_w
         if self.state is CycleState.ARMED:
-            if self.is_on and power is not None and power >= self.config.idle_w:
-                # The user switched the plug on by hand: the cycle runs.
-                self._started()
-                self.events.append("started by hand at the plug")
-                return
-            latest = self.latest_start()
-            if latest is not None and now >= latest:
-                self.events.append("started by the driver: the deadline is near")
-                await self.async_start()
+            await self._while_armed(now, power)
+        elif self.state is CycleState.INTERRUPTED and self.is_on:
+            # Power is back (the user, or another controller): it carries on.
+            self.state = CycleState.RUNNING
+            self.events.append("cycle resumed: the plug is on again")
+        elif self.state is CycleState.RUNNING:
+            self._while_running(now, power)
+
+    async def _while_armed(self, now: datetime, power: float | None) -> None:
+        if self.is_on and power is not None and power >= self.config.idle_w:
+            # The user switched the plug on by hand: the cycle runs.
+            self._started()
+            self.events.append("started by hand at the plug")
             return
-        if self.state is not CycleState.RUNNING:
-            return
+        latest = self.latest_start()
+        if latest is not None and now >= latest:
+            self.events.append("started by the driver: the deadline is near")
+            await self.async_start()
+
+    def _while_running(self, now: datetime, power: float | None) -> None:
         if self.is_on is False:
             # Switched off outside Stroomwijs mid-cycle: treat as interrupted.
             self.state = CycleState.INTERRUPTED
