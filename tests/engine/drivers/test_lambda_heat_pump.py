@@ -236,3 +236,15 @@ def test_config_rejects_indexes_outside_the_map() -> None:
             spec=HeatPumpSpec(rated_power_w=2000),
             heating_circuit_index=12,
         )
+
+
+async def test_an_absurd_outdoor_register_is_not_a_temperature(
+    driver: LambdaHeatPump, sim: LambdaSimulator
+) -> None:
+    """-3276.8 degC (a sensor fault) is no value: the planner needs a forecast."""
+    sim.house.outdoor_c = -4000.0
+    reading = await driver.async_update()
+    assert reading.outdoor_c is None
+    with pytest.raises(DeviceUnavailableError, match="no outdoor temperature"):
+        driver.planner_input(slots=4)
+    assert driver.planner_input([1.0] * 4)["outdoor_c"] == [1.0] * 4

@@ -141,7 +141,7 @@ class LambdaConfig:
 class LambdaReading:
     """One poll of the heat pump."""
 
-    outdoor_c: float
+    outdoor_c: float | None
     flow_c: float
     return_c: float
     power_w: float
@@ -267,7 +267,7 @@ class LambdaHeatPump:
         if energy_wh & 0x80000000:
             energy_wh -= 0x100000000
         reading = LambdaReading(
-            outdoor_c=signed(ambient[AMBIENT_TEMP]) / 10.0,
+            outdoor_c=_plausible(signed(ambient[AMBIENT_TEMP]) / 10.0, -50.0, 60.0),
             flow_c=signed(hp[HP_FLOW]) / 100.0,
             return_c=signed(hp[HP_RETURN]) / 100.0,
             power_w=float(max(signed(hp[HP_POWER]), 0)),
@@ -422,7 +422,7 @@ class LambdaHeatPump:
         now = self._clock()
         reading = self.reading
         if outdoor_c is None:
-            if reading is None:
+            if reading is None or reading.outdoor_c is None:
                 msg = f"{self.name}: no outdoor temperature"
                 raise DeviceUnavailableError(msg)
             outdoor_c = [reading.outdoor_c] * slots
