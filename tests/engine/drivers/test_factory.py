@@ -94,7 +94,7 @@ def test_every_driver_kind_builds_from_json() -> None:
     assert isinstance(built[3], Boiler)
     assert built[3].config.control is ControlKind.SWITCH
     assert isinstance(built[4], PlugAppliance)
-    roles = [guard_role(d) for d in built]
+    roles = [(r.priority, r.phases) for r in map(guard_role, built)]
     assert roles == [
         (CurtailPriority.HEAT_PUMP, (0, 1, 2)),
         (CurtailPriority.HEAT_PUMP, (0, 1, 2)),
@@ -102,6 +102,7 @@ def test_every_driver_kind_builds_from_json() -> None:
         (CurtailPriority.BOILER, (1,)),
         (CurtailPriority.WHITE_GOODS, (2,)),
     ]
+    assert guard_role(built[0]).reaction_delay == timedelta(seconds=30)
 
 
 @pytest.mark.parametrize(

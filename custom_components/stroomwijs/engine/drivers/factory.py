@@ -252,19 +252,48 @@ def build_driver(  # noqa: PLR0911 - one return per driver kind
     return RemoteStartAppliance(config, port, clock=clock)
 
 
-def guard_role(driver: Driver) -> tuple[CurtailPriority, tuple[int, ...]]:
-    """Return the guard priority and the 0-based phases of a driver's device."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardRole:
+    """What a ``GuardedDevice`` for a driver should say."""
+
+    priority: CurtailPriority
+    phases: tuple[int, ...]
+    """0-based phases the device draws from."""
+    reaction_delay: timedelta
+    """How long the device takes to follow a command (an upper bound)."""
+
+
+def guard_role(driver: Driver) -> GuardRole:
+    """Return the guard priority, phases and reaction delay of a driver's device.
+
+    Reaction delays are upper bounds for the device class: a relay or plug
+    switches within a second or two (the host's round trip included); a
+    compressor stops within about half a minute of its SG-Ready or Modbus
+    block; a thermostat setpoint takes effect only when the controller next
+    decides, so two minutes.
+    """
     if isinstance(driver, Boiler):
         cfg = driver.config
         phases = (0, 1, 2) if cfg.phases == THREE_PHASES else (cfg.phase - 1,)
-        return CurtailPriority.BOILER, phases
+        return GuardRole(
+            priority=CurtailPriority.BOILER,
+            phases=phases,
+            reaction_delay=timedelta(seconds=2),
+        )
     if isinstance(driver, PlugAppliance | RemoteStartAppliance):
-        return CurtailPriority.WHITE_GOODS, (driver.config.phase - 1,)
+        return GuardRole(
+            priority=CurtailPriority.WHITE_GOODS,
+            phases=(driver.config.phase - 1,),
+            reaction_delay=timedelta(seconds=2),
+        )
     inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
     three = (0, 1, 2)
+    phases = three
+    delay = timedelta(seconds=30)
     if isinstance(inner, SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump):
-        return (
-            CurtailPriority.HEAT_PUMP,
-            three if inner.config.spec.phases == THREE_PHASES else (0,),
-        )
-    return CurtailPriority.HEAT_PUMP, three
+        phases = three if inner.config.spec.phases == THREE_PHASES else (0,)
+    if isinstance(inner, ClimateSetpointHeatPump):
+        delay = timedelta(minutes=2)
+    return GuardRole(
+        priority=CurtailPriority.HEAT_PUMP, phases=phases, reaction_delay=delay
+    )
