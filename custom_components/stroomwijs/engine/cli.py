@@ -22,7 +22,12 @@ from .grid import GridConnection
 type Handler = Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]]
 
 # Modules (relative to this package) that contribute sub-commands.
-COMMANDS: tuple[str, ...] = (".meter.cli", ".planner.cli", ".guard.cli")
+COMMANDS: tuple[str, ...] = (
+    ".meter.cli",
+    ".planner.cli",
+    ".guard.cli",
+    ".discovery.cli",
+)
 
 
 class _CommandModule(Protocol):
