@@ -868,7 +868,7 @@ TARIFF_KEYS: Final = (
 )
 
 
-def _euro(low: float, high: float, step: float = 0.0001) -> NumberSelector:
+def _euro(low: float, high: float, step: float = 0.001) -> NumberSelector:
     return NumberSelector(
         NumberSelectorConfig(
             min=low,

@@ -146,7 +146,7 @@ class _Ticker:
 
     async def tick(self, _now: datetime) -> None:
         if self.household is not None:
-            await self.household.async_tick(dt_util.utcnow())
+            await self.household.async_tick(self.household.ports.clock())
 
     def start(self, household: Household) -> None:
         self.household = household

@@ -1161,6 +1161,8 @@ class Household:
             "saved_at": self.ports.clock().isoformat(),
             "mode": self.mode.value,
             "enabled": self.enabled,
+            "config_mode": self.config.optimiser.mode.value,
+            "config_enabled": self.config.optimiser.enabled,
             "manual": None
             if manual is None
             else {
@@ -1190,9 +1192,14 @@ class Household:
         """Restore a saved state; what is malformed or expired is skipped."""
         if not isinstance(stored, Mapping) or stored.get("version") != STATE_VERSION:
             return
-        with contextlib.suppress(ValueError):
-            self.mode = OptimiserMode(str(stored.get("mode", self.mode.value)))
-        if isinstance(stored.get("enabled"), bool):
+        # The mode and switch the user set last win, unless the configuration
+        # changed them since (an options change is newer than the saved state).
+        if stored.get("config_mode") == self.config.optimiser.mode.value:
+            with contextlib.suppress(ValueError):
+                self.mode = OptimiserMode(str(stored.get("mode", self.mode.value)))
+        if isinstance(stored.get("enabled"), bool) and (
+            stored.get("config_enabled") == self.config.optimiser.enabled
+        ):
             self.enabled = bool(stored["enabled"])
         manual = stored.get("manual")
         if isinstance(manual, Mapping):

@@ -1,0 +1,359 @@
+"""The household plans inside Home Assistant: P1 stream, OCPP 2.1 car, price entity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+import time as wall
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.stroomwijs.charger import (
+    CONF_OCPP_HOST,
+    CONF_OCPP_PORT,
+    SUBENTRY_CHARGER,
+)
+from custom_components.stroomwijs.const import (
+    CONF_EXPORT_BASIS,
+    CONF_FEED_IN,
+    CONF_OPTIMISER_MODE,
+    CONF_PRICE_ENTITY,
+    DOMAIN,
+)
+from custom_components.stroomwijs.engine.household import Household, PlanState
+from custom_components.stroomwijs.engine.planner import solve
+from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
+    OcppSimulator,
+    SimCar,
+)
+from custom_components.stroomwijs.engine.simulate.p1 import (
+    TelegramValuesIn,
+    build_telegram,
+)
+from custom_components.stroomwijs.limits_flow import (
+    CONF_END,
+    CONF_IMPORT_W,
+    CONF_LABEL,
+    CONF_LIMIT_KIND,
+    CONF_START,
+    KIND_WINDOW,
+    SUBENTRY_GRID_LIMIT,
+)
+from tests.engine.household.prices import nordpool_state
+
+from .charger_support import ocpp_subentry, setup_loaded
+from .p1_support import network_entry, p1_server, until
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+PRICES = "sensor.nordpool_kwh_nl_eur"
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets(socket_enabled: None) -> None:
+    """Allow sockets; pytest-socket still limits connections to 127.0.0.1."""
+
+
+def _house_telegram(_index: int) -> bytes:
+    return build_telegram(
+        TelegramValuesIn(
+            timestamp=datetime.now(UTC),
+            import_w=600,
+            phase_import_w=(200, 200, 200),
+            phase_currents_a=(1, 1, 1),
+        )
+    )
+
+
+def _window() -> ConfigSubentryData:
+    return ConfigSubentryData(
+        data={
+            CONF_LIMIT_KIND: KIND_WINDOW,
+            CONF_LABEL: "evening",
+            CONF_START: "16:00",
+            CONF_END: "21:00",
+            CONF_IMPORT_W: 4000,
+        },
+        subentry_type=SUBENTRY_GRID_LIMIT,
+        title="Evening 4 kW",
+        unique_id="window_evening",
+    )
+
+
+def _prices(*, tomorrow: bool) -> dict[str, Any]:
+    """Nord Pool's attributes for 16 December 2025 (tomorrow: the same prices)."""
+    state = nordpool_state()
+    if tomorrow:
+        state["raw_tomorrow"] = [
+            {
+                **row,
+                "start": (datetime.fromisoformat(row["start"]) + timedelta(days=1))
+                .astimezone(AMSTERDAM)
+                .isoformat(),
+                "end": (datetime.fromisoformat(row["end"]) + timedelta(days=1))
+                .astimezone(AMSTERDAM)
+                .isoformat(),
+            }
+            for row in state["raw_today"]
+        ]
+        state["tomorrow_valid"] = True
+    return state
+
+
+@asynccontextmanager
+async def _household(
+    hass: HomeAssistant,
+    **options: Any,  # noqa: ANN401
+) -> AsyncIterator[tuple[MockConfigEntry, Household, str]]:
+    async with p1_server(_house_telegram, interval=0.5) as server:
+        base = network_entry(server)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Thuis",
+            data=dict(base.data),
+            options={
+                CONF_OCPP_HOST: "127.0.0.1",
+                CONF_OCPP_PORT: 0,
+                CONF_PRICE_ENTITY: PRICES,
+                CONF_EXPORT_BASIS: "fixed",
+                CONF_FEED_IN: 0.0,
+                **options,
+            },
+            subentries_data=[ocpp_subentry("garage", capacity_kwh=60), _window()],
+        )
+        await setup_loaded(hass, entry)
+        car_id = next(
+            sid
+            for sid, sub in entry.subentries.items()
+            if sub.subentry_type == SUBENTRY_CHARGER
+        )
+        try:
+            yield entry, entry.runtime_data.household, car_id
+        finally:
+            assert await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+
+
+async def _plug_in(
+    hass: HomeAssistant, household: Household, car_id: str
+) -> OcppSimulator:
+    csms = household.chargers.csms
+    assert csms is not None
+    sim = OcppSimulator("garage", version="ocpp2.1")
+    await sim.async_connect(csms.url)
+    await sim.async_plug_in(
+        SimCar(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
+    )
+    charger = household.handle(car_id).device
+    await until(lambda: charger.plugged_in and charger.soc is not None)
+    await hass.async_block_till_done()
+    return sim
+
+
+def _local(row: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(row["start"]).astimezone(AMSTERDAM)
+
+
+async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
+    hass: HomeAssistant,
+) -> None:
+    """18:00, departure 07:00: cheap night charging, the 4 kW window holds."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with _household(hass) as (_entry, household, car_id):
+        # The household's clock says 18:00 on 16 December 2025 (the P1 stream
+        # and the sockets keep real time).
+        household.ports.clock = lambda: datetime(2025, 12, 16, 18, 0, tzinfo=AMSTERDAM)
+        sim = await _plug_in(hass, household, car_id)
+        try:
+            device = dr.async_get(hass).async_get_device_by_identifier(
+                (DOMAIN, car_id), _entry.entry_id
+            )
+            assert device is not None
+            await hass.services.async_call(
+                DOMAIN,
+                "set_departure",
+                {
+                    "device_id": device.id,
+                    "departure": "2025-12-17T07:00:00+01:00",
+                    "target_soc": 80,
+                },
+                blocking=True,
+            )
+            response = await hass.services.async_call(
+                DOMAIN, "plan_now", {}, blocking=True, return_response=True
+            )
+            assert response is not None
+            assert response["state"] in {"ok", "time_limit"}, response
+            await hass.async_block_till_done()
+            status = hass.states.get("sensor.thuis_plan_status")
+            assert status is not None
+            assert status.state in {"ok", "time_limit"}
+            rows: list[dict[str, Any]] = status.attributes["plan"]
+            assert rows
+            assert _local(rows[0]).hour == 18
+            # The window holds in every planned slot.
+            for row in rows:
+                if 16 <= _local(row).hour < 21:
+                    assert row["grid_kw"] <= 4.0 + 1e-6, row
+            charging = [row for row in rows if row[car_id] > 0.1]
+            discharging = [row for row in rows if row[car_id] < -0.1]
+            assert sum(row[car_id] for row in charging) * 0.25 >= 20.0
+            # Charging in the night, in slots cheaper than the night's mean.
+            night = [
+                row for row in rows if _local(row).hour >= 21 or _local(row).hour < 7
+            ]
+            assert all(
+                _local(row).hour >= 21 or _local(row).hour < 7 for row in charging
+            )
+            mean_night = sum(row["price"] for row in night) / len(night)
+            mean_charge = sum(row["price"] for row in charging) / len(charging)
+            assert mean_charge <= mean_night
+            # Discharge only in the evening, and only where it pays after losses.
+            cheapest = min(row["price"] for row in charging)
+            for row in discharging:
+                assert 18 <= _local(row).hour < 21, row
+                assert row["price"] * 0.85 > cheapest, row
+            # The car's planned power shows on its device.
+            planned = hass.states.get("sensor.garage_planned_power")
+            assert planned is not None
+            assert float(planned.state) == round(rows[0][car_id] * 1000)
+            assert household.plan_status.saving_eur is not None
+        finally:
+            await sim.async_disconnect()
+
+
+async def test_new_prices_at_one_trigger_a_replan(hass: HomeAssistant) -> None:
+    """Tomorrow's day-ahead prices arrive at 13:00: the household re-plans."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=False))
+    clock = [datetime(2025, 12, 16, 12, 0, tzinfo=AMSTERDAM)]
+    async with _household(hass) as (_entry, household, _car_id):
+        household.ports.clock = lambda: clock[0]
+        await household.async_plan_now()
+        first = household.plan_status.last_replan
+        assert household.plan is not None
+        assert len(household.plan.slot_starts) == 96  # at least a day ahead
+        clock[0] = datetime(2025, 12, 16, 13, 0, tzinfo=AMSTERDAM)
+        hass.states.async_set(PRICES, "0.11", _prices(tomorrow=True))
+        await hass.async_block_till_done()
+        clock[0] += timedelta(seconds=3)
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=3))
+        await hass.async_block_till_done()
+        await until(lambda: household.plan_status.last_replan != first)
+        assert household.plan_status.last_replan == clock[0]
+        assert len(household.plan.slot_starts) > 96  # to the end of tomorrow
+        assert household.plan_status.cost_tomorrow_eur is not None
+
+
+async def test_a_solver_time_out_keeps_the_plan_and_raises_a_repair(
+    hass: HomeAssistant,
+) -> None:
+    """A hung solve keeps the last plan, raises a repair issue, and clears it."""
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with _household(hass) as (entry, household, _car_id):
+        await household.async_plan_now()
+        kept = household.plan
+        assert kept is not None
+        household.config = replace(
+            household.config,
+            optimiser=replace(household.config.optimiser, time_limit_s=0.2),
+        )
+
+        def slow(problem: Any, now: datetime) -> Any:  # noqa: ANN401
+            wall.sleep(2.6)
+            return solve(problem, now=now)
+
+        household.ports.solver = slow
+        status = await household.async_plan_now()
+        assert status.state is PlanState.FALLBACK
+        assert household.plan is kept
+        await hass.async_block_till_done()
+        issue = ir.async_get(hass).async_get_issue(
+            DOMAIN, f"plan_failed_{entry.entry_id}"
+        )
+        assert issue is not None
+        assert issue.translation_placeholders is not None
+        assert "in time" in issue.translation_placeholders["error"]
+        assert hass.states.get("sensor.thuis_plan_status").state == "fallback"
+
+        household.ports.solver = lambda problem, now: solve(problem, now=now)
+        status = await household.async_plan_now()
+        assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+        await hass.async_block_till_done()
+        assert (
+            ir.async_get(hass).async_get_issue(DOMAIN, f"plan_failed_{entry.entry_id}")
+            is None
+        )
+
+
+async def test_mode_select_switch_and_button(hass: HomeAssistant) -> None:
+    """The mode select, the master switch and the button drive the household."""
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with _household(hass) as (_entry, household, _car_id):
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.thuis_optimiser_mode", "option": "self_consumption"},
+            blocking=True,
+        )
+        assert household.mode.value == "self_consumption"
+        await hass.services.async_call(
+            "button", "press", {"entity_id": "button.thuis_plan_now"}, blocking=True
+        )
+        assert household.plan_status.mode is not None
+        assert household.plan_status.mode.value == "self_consumption"
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": "switch.thuis_optimiser"}, blocking=True
+        )
+        await household.async_plan_now()
+        await hass.async_block_till_done()
+        assert hass.states.get("sensor.thuis_plan_status").state == "off"
+        assert hass.states.get("switch.thuis_optimiser").state == "off"
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": "switch.thuis_optimiser"}, blocking=True
+        )
+        assert household.enabled
+
+
+async def test_tariff_options_reach_the_household(hass: HomeAssistant) -> None:
+    """The tariff step stores prices, tariff and mode; the household uses them."""
+    async with _household(hass) as (entry, _household_obj, _car_id):
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "tariff"}
+        )
+        assert result["type"] is FlowResultType.FORM
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {
+                CONF_PRICE_ENTITY: PRICES,
+                "markup_eur_per_kwh": 0.03,
+                "energy_tax_eur_per_kwh": 0.1,
+                "vat_pct": 6,
+                CONF_EXPORT_BASIS: "net_metering",
+                CONF_FEED_IN: 0.0,
+                "capacity_eur_per_kw_month": 4.5,
+                CONF_OPTIMISER_MODE: "cheapest",
+            },
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        household = entry.runtime_data.household
+        tariff = household.config.tariff
+        assert tariff.vat == 0.06
+        assert tariff.export_basis == "net_metering"
+        assert tariff.capacity_eur_per_kw_month == 4.5
+        assert household.mode.value == "cheapest"
