@@ -6,6 +6,13 @@ or TCP), the HomeWizard poller, or Home Assistant's entity adapter feed it
 projection, monthly peak, headroom per phase) and pushes each ``MeterReading``
 to every subscriber at once, at the meter's own rate.
 
+Every telegram is checked before anything is derived from it: a value that
+is not a finite number, or a power or current beyond what the connection can
+physically carry (``plausibility_problem``), makes the whole telegram a
+rejected reading. It is counted (``stats.rejected_readings``), logged, never
+pushed to subscribers; ``REJECTED_IN_A_ROW`` of them in a row make the meter
+unavailable at once (data lost: the guard's safe side).
+
 When no reading arrives for ``stale_after`` seconds the meter becomes
 unavailable: subscribers to availability hear it at once, so the guard can
 fall back to its safe side. It logs that once, and logs once when readings
@@ -21,8 +28,9 @@ from datetime import UTC, datetime
 import logging
 import math
 
-from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.grid import FUSE_RANGE_A, GridConnection
 
+from .decode import non_finite_fields
 from .models import MeterReading, MeterStats, QuarterSource, TelegramValues
 from .quarter import (
     MonthPeakTracker,
@@ -32,6 +40,18 @@ from .quarter import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+PLAUSIBLE_FACTOR = 2.0
+"""A reading beyond this multiple of the connection's capacity is implausible.
+
+A main fuse carries twice its rating for seconds at most before it blows, so
+no real reading can stay beyond it; a valid CRC around +99,999 kW is a meter
+or transmission fault, not a load to act on.
+"""
+LARGEST_CONNECTION = GridConnection(phases=3, fuse_a=FUSE_RANGE_A[1])
+"""Used for the plausibility bound when the meter knows no grid connection."""
+REJECTED_IN_A_ROW = 3
+"""This many rejected readings in a row count as data lost."""
 
 type ReadingCallback = Callable[[MeterReading], None]
 type AvailabilityCallback = Callable[[bool], None]
@@ -68,6 +88,7 @@ class Meter:
         self._availability_subscribers: list[AvailabilityCallback] = []
         self._stale_handle: asyncio.TimerHandle | None = None
         self._unavailable_reason: str | None = None
+        self._rejected_in_a_row = 0
 
     @property
     def available(self) -> bool:
@@ -98,9 +119,18 @@ class Meter:
 
     def process(
         self, values: TelegramValues, received_at: datetime | None = None
-    ) -> MeterReading:
-        """Derive a reading from one telegram, store it and push it out."""
+    ) -> MeterReading | None:
+        """Derive a reading from one telegram, store it and push it out.
+
+        Return None when the values are rejected (not finite, or implausible
+        for the connection): they are counted and reported, never acted on.
+        """
         now = (received_at or self._clock()).astimezone(UTC)
+        problem = plausibility_problem(values, self.grid)
+        if problem is not None:
+            self._reject(problem)
+            return None
+        self._rejected_in_a_row = 0
         reading = self._derive(values, now)
         self._last = reading
         self.stats.telegrams += 1
@@ -113,6 +143,20 @@ class Meter:
             except Exception:
                 _LOGGER.exception("A subscriber of %s failed", self.name)
         return reading
+
+    def _reject(self, problem: str) -> None:
+        """Count a rejected reading; too many in a row is data lost."""
+        self.stats.rejected_readings += 1
+        self.stats.last_error = problem
+        self._rejected_in_a_row += 1
+        if self._rejected_in_a_row == 1:
+            _LOGGER.warning("%s: reading rejected: %s", self.name, problem)
+        else:
+            _LOGGER.debug("%s: reading rejected: %s", self.name, problem)
+        if self._rejected_in_a_row >= REJECTED_IN_A_ROW:
+            self.mark_unavailable(
+                f"{self._rejected_in_a_row} rejected readings in a row ({problem})"
+            )
 
     def mark_unavailable(self, reason: str) -> None:
         """Declare the data lost (connection gone, meter silent)."""
@@ -268,6 +312,48 @@ class Meter:
 
 def _at(values: tuple[float | None, ...], index: int) -> float | None:
     return values[index] if index < len(values) else None
+
+
+def plausibility_problem(
+    values: TelegramValues, grid: GridConnection | None
+) -> str | None:
+    """Return why ``values`` cannot be a real reading, or None if they can.
+
+    The rule: every value must be a finite number, and no power (total, per
+    phase, the meter's quarter-hour average or monthly peak) may exceed
+    ``PLAUSIBLE_FACTOR`` times what the connection carries, nor any phase
+    current that factor times the main fuse. Without a known connection the
+    largest one there is (3x400 A) sets the bound.
+    """
+    bad = non_finite_fields(values)
+    if bad:
+        return f"not a finite number: {', '.join(bad)}"
+    connection = grid or LARGEST_CONNECTION
+    bound_w = PLAUSIBLE_FACTOR * connection.max_power_w
+    bound_a = PLAUSIBLE_FACTOR * connection.fuse_a
+    powers = {
+        "import_w": values.import_w,
+        "export_w": values.export_w,
+        "meter_quarter_average_w": values.meter_quarter_average_w,
+        "meter_month_peak_w": values.meter_month_peak_w,
+    }
+    for index, value in enumerate(values.phase_import_w):
+        powers[f"phase_import_w[{index}]"] = value
+    for index, value in enumerate(values.phase_export_w):
+        powers[f"phase_export_w[{index}]"] = value
+    for name, value in powers.items():
+        if value is not None and abs(value) > bound_w:
+            return (
+                f"{name} of {value:.0f} W is beyond {bound_w:.0f} W, "
+                f"{PLAUSIBLE_FACTOR:g} x what {connection} carries"
+            )
+    for index, current in enumerate(values.phase_currents_a):
+        if current is not None and abs(current) > bound_a:
+            return (
+                f"phase current L{index + 1} of {current:.1f} A is beyond "
+                f"{bound_a:.0f} A, {PLAUSIBLE_FACTOR:g} x the {connection} fuse"
+            )
+    return None
 
 
 def _split_signed_phases(values: TelegramValues) -> TelegramValues:
