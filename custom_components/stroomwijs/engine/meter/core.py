@@ -28,7 +28,11 @@ from datetime import UTC, datetime
 import logging
 import math
 
-from custom_components.stroomwijs.engine.grid import FUSE_RANGE_A, GridConnection
+from custom_components.stroomwijs.engine.grid import (
+    FUSE_RANGE_A,
+    PLAUSIBLE_FACTOR,
+    GridConnection,
+)
 
 from .decode import non_finite_fields
 from .models import MeterReading, MeterStats, QuarterSource, TelegramValues
@@ -41,13 +45,6 @@ from .quarter import (
 
 _LOGGER = logging.getLogger(__name__)
 
-PLAUSIBLE_FACTOR = 2.0
-"""A reading beyond this multiple of the connection's capacity is implausible.
-
-A main fuse carries twice its rating for seconds at most before it blows, so
-no real reading can stay beyond it; a valid CRC around +99,999 kW is a meter
-or transmission fault, not a load to act on.
-"""
 LARGEST_CONNECTION = GridConnection(phases=3, fuse_a=FUSE_RANGE_A[1])
 """Used for the plausibility bound when the meter knows no grid connection."""
 REJECTED_IN_A_ROW = 3
@@ -329,8 +326,8 @@ def plausibility_problem(
     if bad:
         return f"not a finite number: {', '.join(bad)}"
     connection = grid or LARGEST_CONNECTION
-    bound_w = PLAUSIBLE_FACTOR * connection.max_power_w
-    bound_a = PLAUSIBLE_FACTOR * connection.fuse_a
+    bound_w = connection.plausible_max_power_w
+    bound_a = connection.plausible_max_current_a
     powers = {
         "import_w": values.import_w,
         "export_w": values.export_w,
