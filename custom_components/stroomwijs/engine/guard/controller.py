@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 import logging
 import math
 import random
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from custom_components.stroomwijs.engine.capabilities import (
@@ -440,6 +441,109 @@ class Guard:
                 _LOGGER.exception(
                     "guard failed on the reading of %s", reading.timestamp
                 )
+
+    # ------------------------------------------------------------ restarts
+
+    def export_state(self) -> dict[str, Any]:
+        """Return what must survive a restart, as JSON-safe data.
+
+        The interventions-today count (with its local day) and the active
+        manual overrides. Plans are not kept: the planner sends them again.
+        """
+        return {
+            "version": STATE_VERSION,
+            "day": None if self._today is None else self._today.isoformat(),
+            "interventions_today": self._today_count,
+            "overrides": {
+                device_id: state.override_w
+                for device_id, state in self._state.items()
+                if state.override_w is not None
+            },
+        }
+
+    def restore_state(self, data: object, now: datetime) -> bool:
+        """Take back exported state; return whether any of it was restored.
+
+        Checked field by field: a count of another day starts at zero, and an
+        override for an unknown device or with a value the device cannot take
+        is dropped; each with a logged reason, never an exception. Restored
+        overrides take effect with :meth:`async_reassert`.
+        """
+        if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
+            _LOGGER.warning("stored guard state ignored: not version %s", STATE_VERSION)
+            return False
+        restored = False
+        today = now.astimezone(self._tz).date()
+        count = data.get("interventions_today")
+        day = data.get("day")
+        if (
+            isinstance(count, int)
+            and not isinstance(count, bool)
+            and 0 <= count <= 10**9
+            and day == today.isoformat()
+        ):
+            self._today, self._today_count = today, count
+            restored = True
+        elif count is not None:
+            _LOGGER.info("stored interventions count not of today: starts at 0")
+        overrides = data.get("overrides")
+        if not isinstance(overrides, Mapping):
+            overrides = {}
+            _LOGGER.warning("stored overrides ignored: not a mapping")
+        for device_id, value in overrides.items():
+            problem = self._override_problem(device_id, value)
+            if problem is not None:
+                _LOGGER.warning("stored override ignored: %s", problem)
+                continue
+            self._state[device_id].override_w = float(value)
+            restored = True
+        self._refresh_notice()
+        return restored
+
+    def _override_problem(self, device_id: object, value: object) -> str | None:
+        if not isinstance(device_id, str) or device_id not in self._devices:
+            return f"unknown device {str(device_id)[:60]!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{device_id}: not a number"
+        if not math.isfinite(value):
+            return f"{device_id}: not a finite number"
+        device = self._devices[device_id].device
+        low, high = 0.0, math.inf
+        if isinstance(device, PowerSettable):
+            low, high = device.power_range.min_w, device.power_range.max_w
+        elif isinstance(device, Switchable):
+            high = device.rated_power_w
+        if not low <= value <= high:
+            return f"{device_id}: {value} W is outside {low:g}..{high:g} W"
+        return None
+
+    async def async_reassert(self, now: datetime) -> None:
+        """Send every device the setpoint that limit, plan and override call for.
+
+        For after a restart (or whenever the devices' state is in doubt):
+        nothing the guard did before is remembered, so a device may still sit
+        where it was left (an EV at setpoint 0). Each available device gets
+        its override, else its plan, else what it does unplanned (an EV: full
+        power); a rise beyond the headroom is clamped and released later as
+        room appears. A device without any of these is left alone.
+        """
+        async with self._lock:
+            for gd in self._order():
+                state = self._state[gd.device_id]
+                if not gd.device.available:
+                    continue
+                wish = self._wish(gd)
+                if wish is None:
+                    continue
+                state.curtailed = False
+                state.forced_pause = False
+                kind = (
+                    InterventionKind.OVERRIDE
+                    if state.override_w is not None
+                    else InterventionKind.REASSERT
+                )
+                await self._apply_wish(gd, wish, now, kind)
+            self._refresh_notice()
 
     # ------------------------------------------------------- plan/override
 
@@ -1233,13 +1337,19 @@ class Guard:
         return wish
 
     def _unplanned_w(self, gd: GuardedDevice) -> float | None:
-        """Return what a device does unplanned: an EV charges at full power.
+        """Return what a device does when nobody plans or overrides it.
 
-        Other devices keep what they do (None).
+        An EV charges at full power; a boiler or heat pump is allowed to run
+        (its own thermostat decides). White goods are never started by the
+        guard: None, they keep what they do.
         """
         device = gd.device
-        if gd.priority is CurtailPriority.EV and isinstance(device, PowerSettable):
+        if gd.priority is CurtailPriority.WHITE_GOODS:
+            return None
+        if isinstance(device, PowerSettable):
             return device.power_range.max_w
+        if isinstance(device, Switchable):
+            return device.rated_power_w
         return None
 
     async def _release(

@@ -13,6 +13,14 @@ rejected reading. It is counted (``stats.rejected_readings``), logged, never
 pushed to subscribers; ``REJECTED_IN_A_ROW`` of them in a row make the meter
 unavailable at once (data lost: the guard's safe side).
 
+Across a restart the host keeps what the meter derived: ``export_state``
+returns the quarter-hour in progress, the month's peak and the 13-month
+history as JSON-safe data, and ``restore_state`` takes them back after
+checking every field (bad stored state is logged and ignored, never a crash).
+The first telegram after the restart fills the gap from the meter's energy
+register, so the quarter is not averaged over the readings since the restart
+only.
+
 When no reading arrives for ``stale_after`` seconds the meter becomes
 unavailable: subscribers to availability hear it at once, so the guard can
 fall back to its safe side. It logs that once, and logs once when readings
@@ -22,11 +30,12 @@ return.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 import logging
 import math
+from typing import Any
 
 from custom_components.stroomwijs.engine.grid import (
     FUSE_RANGE_A,
@@ -35,10 +44,18 @@ from custom_components.stroomwijs.engine.grid import (
 )
 
 from .decode import non_finite_fields
-from .models import MeterReading, MeterStats, QuarterSource, TelegramValues
+from .models import (
+    MeterReading,
+    MeterStats,
+    PeakRecord,
+    QuarterSource,
+    TelegramValues,
+)
 from .quarter import (
+    BILLING_ZONE,
     MonthPeakTracker,
     QuarterTracker,
+    StateError,
     project_from_meter,
     quarter_start,
 )
@@ -49,6 +66,8 @@ LARGEST_CONNECTION = GridConnection(phases=3, fuse_a=FUSE_RANGE_A[1])
 """Used for the plausibility bound when the meter knows no grid connection."""
 REJECTED_IN_A_ROW = 3
 """This many rejected readings in a row count as data lost."""
+STATE_VERSION = 1
+"""Version of the dictionary that :meth:`Meter.export_state` returns."""
 
 type ReadingCallback = Callable[[MeterReading], None]
 type AvailabilityCallback = Callable[[bool], None]
@@ -180,7 +199,7 @@ class Meter:
             import_w, export_w = 0.0, export_w - import_w
         values = _split_signed_phases(values)
 
-        for quarter in self._quarters.add(now, import_w):
+        for quarter in self._quarters.add(now, import_w, values.import_total_kwh):
             self._peaks.add(quarter)
         if values.meter_quarter_average_w is not None:
             quarter_average: float | None = values.meter_quarter_average_w
@@ -223,9 +242,73 @@ class Meter:
             quarter_projection_w=projection,
             month_peak_w=peak_w,
             month_peak_at=peak_at,
-            peak_history=values.peak_history,
+            peak_history=values.peak_history or self._local_history(),
             text_message=values.text_message,
         )
+
+    def _local_history(self) -> tuple[PeakRecord, ...]:
+        """Return the computed peaks of completed months (oldest first)."""
+        return tuple(
+            PeakRecord(
+                month_start=datetime(
+                    record.month[0], record.month[1], 1, tzinfo=BILLING_ZONE
+                ).astimezone(UTC),
+                at=record.at,
+                power_w=record.power_w,
+            )
+            for record in self._peaks.history
+        )
+
+    # ------------------------------------------------------------ restarts
+
+    def export_state(self) -> dict[str, Any]:
+        """Return what must survive a restart, as JSON-safe data.
+
+        The quarter-hour in progress (with the last energy register value, so
+        the gap of the restart can be filled), the month's computed peak and
+        the history of completed months.
+        """
+        return {
+            "version": STATE_VERSION,
+            "saved_at": self._clock().astimezone(UTC).isoformat(),
+            "quarter": self._quarters.export_state(),
+            "peak": self._peaks.export_state(),
+        }
+
+    def restore_state(self, data: object, now: datetime | None = None) -> bool:
+        """Take back exported state; return whether any of it was restored.
+
+        Each part (quarter, peak) is checked on its own; a part that is
+        corrupt, from the future or from another version is logged with the
+        reason and ignored. Nothing here raises on bad data.
+        """
+        moment = (now or self._clock()).astimezone(UTC)
+        if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
+            _LOGGER.warning(
+                "%s: stored state ignored: not version %s", self.name, STATE_VERSION
+            )
+            return False
+        restored = False
+        for part in ("quarter", "peak"):
+            if data.get(part) is None:
+                continue
+            fresh: QuarterTracker | MonthPeakTracker = (
+                QuarterTracker() if part == "quarter" else MonthPeakTracker()
+            )
+            try:
+                fresh.restore_state(data[part], moment)
+            except StateError as err:
+                _LOGGER.warning("%s: stored %s ignored: %s", self.name, part, err)
+                continue
+            except Exception:
+                _LOGGER.exception("%s: stored %s ignored", self.name, part)
+                continue
+            if isinstance(fresh, QuarterTracker):
+                self._quarters = fresh
+            else:
+                self._peaks = fresh
+            restored = True
+        return restored
 
     def _headroom(
         self, values: TelegramValues, net_w: float
