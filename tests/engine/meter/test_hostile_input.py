@@ -326,3 +326,14 @@ async def test_the_backoff_starts_again_after_telegrams_arrived() -> None:
     # Each gap is the idle timeout (0.1 s) plus the initial backoff (0.05 s);
     # without the reset they grow to 0.2, 0.3, 0.5 s.
     assert max(gaps) < 0.3, gaps
+
+
+def test_a_telegram_without_import_power_is_never_read_as_zero_watts() -> None:
+    """DSMR 2.2, power line garbled: the energy registers alone give no reading."""
+    garbled = DSMR22.replace("0000.98*kW)", "0000.98*kW(")
+    values = TelegramDecoder(resolve_version("2.2")).decode(garbled)
+    assert values.import_w is None
+    assert values.import_t1_kwh == 185.0
+    meter = Meter(grid=GRID)
+    assert meter.process(values, T0) is None
+    assert meter.stats.last_error == "the telegram holds no import power"

@@ -399,7 +399,8 @@ def plausibility_problem(
 ) -> str | None:
     """Return why ``values`` cannot be a real reading, or None if they can.
 
-    The rule: every value must be a finite number, and no power (total, per
+    The rule: every value must be a finite number, the telegram must carry
+    a power value (import, export or per phase), and no power (total, per
     phase, the meter's quarter-hour average or monthly peak) may exceed
     ``PLAUSIBLE_FACTOR`` times what the connection carries, nor any phase
     current that factor times the main fuse. Without a known connection the
@@ -408,6 +409,12 @@ def plausibility_problem(
     bad = non_finite_fields(values)
     if bad:
         return f"not a finite number: {', '.join(bad)}"
+    if values.import_w is None and not any(
+        value is not None for value in values.phase_import_w
+    ):
+        # Energy registers alone say nothing about the power now; reading
+        # them as 0 W would hand the guard headroom that may not exist.
+        return "the telegram holds no import power"
     connection = grid or LARGEST_CONNECTION
     bound_w = connection.plausible_max_power_w
     bound_a = connection.plausible_max_current_a
