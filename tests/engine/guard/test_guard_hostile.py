@@ -358,3 +358,30 @@ async def test_an_unavailable_device_counts_as_drawing_what_it_may() -> None:
     assert InterventionKind.DEVICE_AVAILABLE in kinds(rig)
     granted = (rig.ev.setpoint_w or 0.0) + (2_500 if rig.heat_pump.is_on else 0.0)
     assert 1_000 + granted > 8_800 - 2_000
+
+
+# ------------------------------------------------------------ siblings
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+async def test_a_non_finite_plan_or_override_is_refused(value: float) -> None:
+    """NaN from a planner or a service never reaches a device."""
+    rig = build_rig(start=START)
+    await rig.run(3)
+    with pytest.raises(ValueError, match="finite"):
+        await rig.guard.async_set_plan("ev", value, rig.house.now)
+    with pytest.raises(ValueError, match="finite"):
+        await rig.guard.async_set_override("ev", value, rig.house.now)
+    assert not rig.ev.commands
+
+
+async def test_a_driver_reporting_nan_power_gets_finite_commands() -> None:
+    """A charger whose power reads NaN: cuts are still finite and effective."""
+    rig = build_rig(start=START, windows=all_day(9_000))
+    rig.ev.__class__ = type(
+        "NanPowerEv", (type(rig.ev),), {"power_w": property(lambda _: math.nan)}
+    )
+    await rig.run(30)
+    assert rig.ev.commands
+    assert all(math.isfinite(value) for _, value in rig.ev.commands)
+    assert all(r.net_power_w <= 9_000 for r in rig.house.history[-10:])

@@ -147,6 +147,9 @@ class GuardConfig:
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
+        numbers = (self.margin_w, self.phase_margin_a, self.release_hysteresis_w)
+        if not all(math.isfinite(value) for value in numbers):
+            raise ValueError("margins and hysteresis must be finite numbers")
         if self.margin_w < 0 or self.phase_margin_a < 0:
             raise ValueError("margins cannot be negative")
         if self.release_hysteresis_w < 0:
@@ -550,7 +553,11 @@ class Guard:
     async def async_set_plan(
         self, device_id: str, setpoint_w: float | None, now: datetime
     ) -> None:
-        """Follow the planner's setpoint for a device (None: leave it be)."""
+        """Follow the planner's setpoint for a device (None: leave it be).
+
+        Raise ValueError for a setpoint that is not a finite number.
+        """
+        _check_setpoint(setpoint_w)
         async with self._lock:
             gd = self._get(device_id)
             state = self._state[device_id]
@@ -562,7 +569,11 @@ class Guard:
     async def async_set_override(
         self, device_id: str, setpoint_w: float | None, now: datetime
     ) -> None:
-        """Apply the user's manual setting (None: back to the plan)."""
+        """Apply the user's manual setting (None: back to the plan).
+
+        Raise ValueError for a setpoint that is not a finite number.
+        """
+        _check_setpoint(setpoint_w)
         async with self._lock:
             gd = self._get(device_id)
             state = self._state[device_id]
@@ -1020,11 +1031,14 @@ class Guard:
         state = self._state[gd.device_id]
         if state.pending and state.target_w is not None:
             return state.target_w
-        if isinstance(device, PowerMeter) and device.power_w is not None:
-            return device.power_w
+        # A driver's NaN or Infinity is no value: the next best one counts.
+        measured = device.power_w if isinstance(device, PowerMeter) else None
+        if measured is not None and math.isfinite(measured):
+            return measured
         if isinstance(device, PowerSettable):
-            if device.setpoint_w is not None:
-                return device.setpoint_w
+            setpoint = device.setpoint_w
+            if setpoint is not None and math.isfinite(setpoint):
+                return setpoint
             return state.target_w or 0.0
         if isinstance(device, Switchable):
             return device.rated_power_w if device.is_on else 0.0
@@ -1618,3 +1632,9 @@ class Guard:
             state.curtailed = True
             state.curtailed_at = now
             self._last_curtail = now
+
+
+def _check_setpoint(setpoint_w: float | None) -> None:
+    if setpoint_w is not None and not math.isfinite(setpoint_w):
+        msg = f"a setpoint must be a finite number of W, got {setpoint_w}"
+        raise ValueError(msg)
