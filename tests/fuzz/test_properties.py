@@ -41,6 +41,7 @@ from custom_components.stroomwijs.engine.meter.decode import (
 )
 from custom_components.stroomwijs.engine.meter.stream import (
     CipherFramer,
+    P1StreamReader,
     PlainFramer,
 )
 from custom_components.stroomwijs.engine.meter.versions import resolve_version
@@ -81,6 +82,32 @@ def test_any_byte_stream_decodes_or_is_refused_never_raises(data: bytes) -> None
     framer = PlainFramer()
     for start in range(0, len(data), 7):
         _decode_all(framer, data[start : start + 7], meter)
+
+
+@given(st.binary(max_size=3000), st.sampled_from(["5", "2.2", "4"]))
+def test_every_framed_telegram_is_a_reading_or_a_counted_rejection(
+    data: bytes, version: str
+) -> None:
+    """Through the reader's own handling: each telegram lands in one counter."""
+    meter = Meter(grid=GRID)
+    reader = P1StreamReader(meter, "socket://127.0.0.1:9", resolve_version(version))
+    framed = PlainFramer().feed(data + with_power_line())
+    for telegram in framed:
+        reader.handle(telegram)
+    stats = meter.stats
+    counted = (
+        stats.telegrams
+        + stats.crc_errors
+        + stats.parse_errors
+        + stats.decrypt_errors
+        + stats.rejected_readings
+    )
+    assert counted == len(framed)
+
+
+def with_power_line() -> bytes:
+    """Return one good telegram, so that every stream holds at least one."""
+    return finish_telegram(base_lines(), HEADER)
 
 
 @given(st.text(max_size=2000))
