@@ -533,7 +533,7 @@ class Guard:
         async with self._lock:
             for gd in self._order():
                 state = self._state[gd.device_id]
-                if not gd.device.available:
+                if not _is_available(gd):
                     continue
                 wish = self._wish(gd)
                 if wish is None:
@@ -586,7 +586,7 @@ class Guard:
                 # Back to the plan, or to what the device does unplanned (an
                 # EV charges): a device is never left where the override was.
                 wish = self._wish(gd)
-                if wish is not None and not state.curtailed and gd.device.available:
+                if wish is not None and not state.curtailed and _is_available(gd):
                     await self._apply_wish(gd, wish, now, InterventionKind.PLAN)
                 return
             self._record(
@@ -725,10 +725,7 @@ class Guard:
         controlled = 0.0
         for gd in self._devices.values():
             state = self._state[gd.device_id]
-            try:
-                available = bool(gd.device.available)
-            except Exception:  # noqa: BLE001 - a driver that cannot say is not there
-                available = False
+            available = _is_available(gd)
             if available == state.unavailable:
                 state.unavailable = not available
                 kind = (
@@ -1173,7 +1170,7 @@ class Guard:
     ) -> float | None:
         """Lowest power this step may take the device to; None: not applicable."""
         state = self._state[gd.device_id]
-        if not gd.device.available or (state.override_w is not None and not emergency):
+        if not _is_available(gd) or (state.override_w is not None and not emergency):
             return None
         if gd.priority is CurtailPriority.EV:
             if step in {CurtailPriority.EV, CurtailPriority.EV_PAUSE}:
@@ -1214,7 +1211,7 @@ class Guard:
                 gd.priority is CurtailPriority.EV
                 and not gd.pause_allowed
                 and not self._state[gd.device_id].unavailable
-                and gd.device.available
+                and _is_available(gd)
             ):
                 device = gd.device
                 floor = (
@@ -1632,6 +1629,14 @@ class Guard:
             state.curtailed = True
             state.curtailed_at = now
             self._last_curtail = now
+
+
+def _is_available(gd: GuardedDevice) -> bool:
+    """Whether the device answers; a driver that cannot say does not."""
+    try:
+        return bool(gd.device.available)
+    except Exception:  # noqa: BLE001 - a broken property is an unavailable device
+        return False
 
 
 def _check_setpoint(setpoint_w: float | None) -> None:
