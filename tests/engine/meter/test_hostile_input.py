@@ -337,3 +337,21 @@ def test_a_telegram_without_import_power_is_never_read_as_zero_watts() -> None:
     meter = Meter(grid=GRID)
     assert meter.process(values, T0) is None
     assert meter.stats.last_error == "the telegram holds no import power"
+
+
+@pytest.mark.parametrize("voltage", [0.0, -230.0, 0.001, 99_999.0])
+def test_a_glitched_voltage_never_makes_the_headroom_larger(voltage: float) -> None:
+    """The derived current uses the nominal voltage when the register is absurd."""
+    from custom_components.stroomwijs.engine.meter.models import (  # noqa: PLC0415
+        TelegramValues,
+    )
+
+    values = TelegramValues(
+        dsmr_version="5",
+        import_w=4_600.0,
+        phase_import_w=(4_600.0,),
+        phase_voltages_v=(voltage,),
+    )
+    reading = Meter(grid=GRID).process(values, T0)
+    assert reading is not None
+    assert reading.phase_headroom_a == (pytest.approx(25 - 20),)

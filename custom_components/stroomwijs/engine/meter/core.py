@@ -64,6 +64,8 @@ _LOGGER = logging.getLogger(__name__)
 
 LARGEST_CONNECTION = GridConnection(phases=3, fuse_a=FUSE_RANGE_A[1])
 """Used for the plausibility bound when the meter knows no grid connection."""
+PLAUSIBLE_VOLTAGE_V = (50.0, 300.0)
+"""Phase voltages outside this range are glitches: the nominal voltage is used."""
 REJECTED_IN_A_ROW = 3
 """This many rejected readings in a row count as data lost."""
 STATE_VERSION = 1
@@ -336,7 +338,12 @@ class Meter:
             current = _at(values.phase_currents_a, index)
             imp = _at(values.phase_import_w, index)
             exp = _at(values.phase_export_w, index)
-            voltage = _at(values.phase_voltages_v, index) or grid.voltage_v
+            voltage = _at(values.phase_voltages_v, index)
+            if (
+                voltage is None
+                or not PLAUSIBLE_VOLTAGE_V[0] <= voltage <= (PLAUSIBLE_VOLTAGE_V[1])
+            ):
+                voltage = grid.voltage_v  # a glitch in the register: nominal
             derived = (
                 abs((imp or 0.0) - (exp or 0.0)) / voltage
                 if imp is not None or exp is not None
