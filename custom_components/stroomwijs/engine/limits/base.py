@@ -286,7 +286,12 @@ class LimitStack:
         self._last = current
         if changed:
             for listener in tuple(self._listeners):
-                listener(current, old)
+                try:
+                    listener(current, old)
+                except Exception:
+                    # One listener's bug must not keep the others (or the
+                    # caller) from the new limit.
+                    _LOGGER.exception("a limit listener failed")
         return current
 
 
