@@ -88,19 +88,6 @@ async def test_a_restart_mid_limit_keeps_the_limit_and_leaves_no_device_stuck() 
     assert rig.heat_pump.is_on
 
 
-async def test_without_reassert_a_restarted_guard_never_releases_the_car() -> None:
-    """The defect itself: a fresh guard does not know it paused the car."""
-    rig = build_rig(start=START)
-    manual = ManualLimitSource()
-    rig.limits.add(manual)
-    manual.set_limit(now=START, import_w=3_000, duration=timedelta(minutes=2))
-    await rig.run(60)
-    assert rig.ev.setpoint_w == 0.0
-    restart(rig, LimitStack())
-    await rig.run(300)
-    assert rig.ev.setpoint_w == 0.0  # stuck: the host must call async_reassert
-
-
 async def test_reassert_clamps_to_the_headroom_and_releases_later() -> None:
     """Right after a restart there is no reading yet: nothing is raised blind."""
     rig = build_rig(start=START)
