@@ -385,3 +385,45 @@ async def test_a_driver_reporting_nan_power_gets_finite_commands() -> None:
     assert rig.ev.commands
     assert all(math.isfinite(value) for _, value in rig.ev.commands)
     assert all(r.net_power_w <= 9_000 for r in rig.house.history[-10:])
+
+
+async def test_a_reading_without_a_time_zone_is_a_bad_reading() -> None:
+    """A naive timestamp cannot be compared with the guard's clock: not used."""
+    rig = build_rig(start=START)
+    await rig.run(2)
+    await run_with(
+        rig, 1, lambda r: replace(r, timestamp=r.timestamp.replace(tzinfo=None))
+    )
+    assert kinds(rig)[-1] is InterventionKind.BAD_READING
+    await rig.guard.async_tick(rig.house.now)
+    assert not rig.guard.status().data_lost
+
+
+class _ObserveFails:
+    """A source that fails on every reading it is given."""
+
+    name = "flaky"
+
+    def observe(self, timestamp: datetime, average: float | None) -> None:
+        del timestamp, average
+        raise RuntimeError("always")
+
+    def limits_between(self, start: datetime, end: datetime) -> list[Limit]:
+        del start, end
+        return []
+
+    def problem(self, now: datetime) -> str | None:
+        del now
+        return None
+
+
+async def test_a_source_failing_on_every_reading_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No log flood at telegram rate; the guard goes on with each reading."""
+    rig = build_rig(start=START)
+    rig.limits.add(_ObserveFails())
+    await rig.run(20)
+    assert rig.guard.status().timestamp == rig.house.now
+    failures = [r for r in caplog.records if "failed on a reading" in r.getMessage()]
+    assert len(failures) == 1

@@ -303,6 +303,7 @@ class Guard:
         self._shortfall_w: float | None = None
         self._held_since: datetime | None = None
         self._recent_base: deque[tuple[datetime, float]] = deque()
+        self._source_errors: dict[int, str] = {}
         slowest = max((d.reaction_delay for d in devices), default=timedelta(0))
         self._lookahead = config.lookahead if config.lookahead is not None else slowest
 
@@ -643,8 +644,8 @@ class Guard:
         grid = self.config.grid
         try:
             stamp: object = reading.timestamp
-            if not isinstance(stamp, datetime):
-                return "the reading has no time"
+            if not isinstance(stamp, datetime) or stamp.utcoffset() is None:
+                return "the reading has no time with a time zone"
             values: dict[str, object] = {
                 "net power": reading.net_power_w,
                 "import": reading.import_w,
@@ -940,8 +941,14 @@ class Guard:
                 observe_reading = getattr(source_obj, "observe_reading", None)
                 if callable(observe_reading):
                     observe_reading(reading)
-            except Exception:
-                _LOGGER.exception("limit source %r failed on a reading", source_obj)
+            except Exception as err:
+                # Logged once per source and error, not at every telegram.
+                text = f"{type(err).__name__}: {err}"
+                if self._source_errors.get(id(source_obj)) != text:
+                    _LOGGER.exception("limit source %r failed on a reading", source_obj)
+                self._source_errors[id(source_obj)] = text
+            else:
+                self._source_errors.pop(id(source_obj), None)
 
     def _limit_from_stack(
         self, now: datetime, fuse_w: float
