@@ -27,6 +27,7 @@ from custom_components.stroomwijs.engine.meter.core import Meter
 from custom_components.stroomwijs.engine.meter.models import TelegramValues
 from custom_components.stroomwijs.engine.simulate.household import (
     BaseLoadProfile,
+    SimEvCharger,
     SimReading,
 )
 
@@ -139,6 +140,57 @@ async def test_a_car_that_may_not_pause_is_paused_in_an_emergency_and_said_so() 
     ]
     assert forced
     assert "not to pause" in forced[-1].reason
+
+
+class _MinimumInsteadOfPause(SimEvCharger):
+    """A driver set to hold the car at its minimum: it never takes 0 W."""
+
+    async def async_set_power(self, setpoint_w: float) -> None:
+        await super().async_set_power(
+            self.power_range.clamp(setpoint_w, allow_pause=False)
+        )
+
+
+class _WithEmergencyPause(_MinimumInsteadOfPause):
+    """The same driver, with the emergency path the guard uses."""
+
+    async def async_emergency_pause(self) -> None:
+        await SimEvCharger.async_set_power(self, 0.0)
+
+
+async def test_a_driver_that_will_not_pause_gets_its_emergency_pause_called() -> None:
+    """The guard pauses through ``async_emergency_pause`` where a driver has it."""
+    rig = build_rig(
+        start=START,
+        base=BaseLoadProfile.constant(4_700),
+        windows=all_day(5_000),
+        ev_pause_allowed=False,
+    )
+    rig.ev.__class__ = _WithEmergencyPause
+    await rig.run(60)
+    assert rig.ev.setpoint_w == 0.0
+    assert rig.guard.status().forced_pause == ("ev",)
+    assert rig.guard.status().limit_holdable
+    assert all(r.net_power_w <= 5_000 for r in rig.house.history[-30:])
+
+
+async def test_a_driver_that_will_not_pause_is_reported_not_asked_again() -> None:
+    """No emergency path: the guard counts the minimum it kept, and says so."""
+    rig = build_rig(
+        start=START,
+        base=BaseLoadProfile.constant(4_700),
+        windows=all_day(5_000),
+        ev_pause_allowed=False,
+    )
+    rig.ev.__class__ = _MinimumInsteadOfPause
+    await rig.run(120)
+    assert rig.ev.setpoint_w == pytest.approx(4_140)
+    status = rig.guard.status()
+    assert not status.limit_holdable
+    assert status.shortfall_w == pytest.approx(4_700 + 4_140 - 5_000, abs=1)
+    took = [i for i in rig.log if "the device took" in i.reason]
+    assert len(took) == 1
+    assert len(rig.ev.commands) <= 3
 
 
 async def test_a_car_that_may_not_pause_is_paused_only_as_the_last_resort() -> None:

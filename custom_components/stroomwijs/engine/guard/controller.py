@@ -214,6 +214,8 @@ class _State:
     seen_w: float | None = None
     """The last power the device reported while it was available."""
     unavailable: bool = False
+    refused: tuple[float, float] | None = None
+    """(asked, took): the device did not go as low as the guard asked."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1069,22 +1071,18 @@ class Guard:
         now: datetime,
         kind: InterventionKind,
         reason: str,
+        *,
+        emergency_pause: bool = False,
     ) -> bool:
         state = self._state[gd.device_id]
         before = self._power(gd)
-        device = gd.device
         timeout = self.config.command_timeout.total_seconds()
         failure: str | None
         try:
             async with asyncio.timeout(timeout):
-                if isinstance(device, PowerSettable):
-                    await device.async_set_power(target_w)
-                elif isinstance(device, Switchable):
-                    on = target_w > 0
-                    await device.async_switch(on)
-                    target_w = device.rated_power_w if on else 0.0
-                    state.switched_at = now
-                    state.was_on = on
+                target_w = await self._send(
+                    gd, target_w, now, emergency_pause=emergency_pause
+                )
         except DeviceUnavailableError as err:
             failure = str(err) or type(err).__name__
         except TimeoutError:
@@ -1099,12 +1097,61 @@ class Guard:
                 now, InterventionKind.COMMAND_FAILED, gd, before, target_w, failure
             )
             return False
+        asked = target_w
+        target_w = self._accepted(gd, target_w)
+        if target_w > asked + _EPSILON_W:
+            # The driver would not go that low (its own floor, a user's boost
+            # it keeps): count what it took, so the rest is shed elsewhere or
+            # reported as a shortfall, and do not ask again in vain.
+            state.refused = (asked, target_w)
+            reason = f"{reason}; the device took {target_w:.0f} W"
+        else:
+            state.refused = None
         state.target_w = target_w
         delta = target_w - before
         if abs(delta) > 0:
             state.pending.append((now + gd.reaction_delay, delta))
         self._record(now, kind, gd, before, target_w, reason)
         return True
+
+    async def _send(
+        self,
+        gd: GuardedDevice,
+        target_w: float,
+        now: datetime,
+        *,
+        emergency_pause: bool,
+    ) -> float:
+        """Send one command; return what it asked for (on/off: 0 or rated)."""
+        device = gd.device
+        pause = getattr(device, "async_emergency_pause", None)
+        if emergency_pause and callable(pause):
+            # A driver that holds a car at its minimum instead of pausing
+            # (``minimum_instead_of_pause``) pauses it here.
+            await pause()
+        elif isinstance(device, PowerSettable):
+            await device.async_set_power(target_w)
+        elif isinstance(device, Switchable):
+            on = target_w > 0
+            await device.async_switch(on)
+            state = self._state[gd.device_id]
+            state.switched_at = now
+            state.was_on = on
+            return device.rated_power_w if on else 0.0
+        return target_w
+
+    def _accepted(self, gd: GuardedDevice, asked_w: float) -> float:
+        """Return the setpoint the device reports after a command for ``asked_w``."""
+        device = gd.device
+        if not isinstance(device, PowerSettable):
+            return asked_w
+        try:
+            took = device.setpoint_w
+        except Exception:  # noqa: BLE001 - a driver that cannot say took it
+            return asked_w
+        if took is None or not math.isfinite(took):
+            return asked_w
+        return took
 
     def _cap(self, gd: GuardedDevice) -> float | None:
         if self._device_cap_w is None or not isinstance(gd.device, PowerSettable):
@@ -1247,7 +1294,7 @@ class Guard:
             target = self._curtail_target(
                 gd, power, required, floor, allow_pause=forced
             )
-            if target >= power:
+            if target >= power or self._refuses(gd, target):
                 continue
             state = self._state[gd.device_id]
             if not state.curtailed:
@@ -1255,14 +1302,17 @@ class Guard:
             kind, reason = self._curtail_record(
                 state, step, max(needs), emergency=emergency, forced=forced
             )
-            if await self._command(gd, target, now, kind, reason):
+            if await self._command(
+                gd, target, now, kind, reason, emergency_pause=forced and target <= 0
+            ):
+                target = state.target_w if state.target_w is not None else target
                 state.curtailed = True
                 state.absorb_from_w = None
                 state.curtailed_at = now
                 if forced and target <= 0:
                     state.forced_pause = True
                 self._last_curtail = now
-                reduction = power - target
+                reduction = max(power - target, 0.0)
                 needs[0] -= reduction
                 for p in gd.phases:
                     needs[1 + p] -= reduction / len(gd.phases)
@@ -1272,6 +1322,13 @@ class Guard:
         return max(
             needs[0] - self.config.margin_w, *(n - phase_margin_w for n in needs[1:])
         )
+
+    def _refuses(self, gd: GuardedDevice, target: float) -> bool:
+        """Whether the device already refused to go this low, and still sits there."""
+        refused = self._state[gd.device_id].refused
+        if refused is None or target > refused[0] + _EPSILON_W:
+            return False
+        return abs(self._accepted(gd, math.nan) - refused[1]) <= _EPSILON_W
 
     def _curtail_record(
         self,
