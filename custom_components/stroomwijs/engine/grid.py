@@ -12,6 +12,13 @@ FUSE_RANGE_A = (1.0, 400.0)
 VOLTAGE_RANGE_V = (100.0, 260.0)
 """Plausible nominal phase voltages."""
 MULTIPLICATION_SIGN = "\u00d7"
+PLAUSIBLE_FACTOR = 2.0
+"""Readings beyond this multiple of the connection's capacity are implausible.
+
+A main fuse carries twice its rating for seconds at most before it blows, so
+no real reading stays beyond it: a larger value (a valid CRC around
++99,999 kW) is a fault of the meter or the line, never a load to act on.
+"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +58,16 @@ class GridConnection:
     def max_power_w(self) -> float:
         """Power the whole connection carries with every phase at its fuse."""
         return self.phases * self.phase_max_power_w
+
+    @property
+    def plausible_max_power_w(self) -> float:
+        """Largest power (total or per phase) a real reading can show."""
+        return PLAUSIBLE_FACTOR * self.max_power_w
+
+    @property
+    def plausible_max_current_a(self) -> float:
+        """Largest phase current a real reading can show."""
+        return PLAUSIBLE_FACTOR * self.fuse_a
 
     def phase_headroom_a(self, current_a: float) -> float:
         """Amperes left on a phase that carries ``current_a`` now."""

@@ -87,3 +87,21 @@ def test_message_rejects_a_malformed_limit(capsys: pytest.CaptureFixture[str]) -
     """A LIMIT message that breaks the format exits with 2."""
     assert main(["guard", "message", "LIMIT fast"]) == 2
     assert "not a valid LIMIT message" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LIMIT 4kW FOR 99999999h",
+        "LIMIT 4kW UNTIL 9999-12-31T23:59:59-14:00",
+        "LIMIT 4kW UNTIL 9999-12-31T23:59:59+00:00",
+    ],
+)
+def test_message_rejects_an_out_of_range_limit_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """Overflowing durations and far-future times: exit 2 with a reason."""
+    assert main(["guard", "message", text]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "LIMIT" in err or "UNTIL" in err or "FOR" in err

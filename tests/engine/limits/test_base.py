@@ -110,3 +110,20 @@ def test_watchdog_stays_failsafe_while_the_feed_stays_lost() -> None:
     dog = SignalWatchdog(timeout=timedelta(minutes=5), started=NOW)
     dog.heard(NOW)
     assert dog.failsafe_window(NOW + timedelta(days=3)) is not None
+
+
+def test_a_failing_limit_listener_does_not_keep_the_others_from_the_limit() -> None:
+    """``refresh`` tells every listener, whatever one of them raises."""
+    source = ManualLimitSource()
+    stack = LimitStack([source])
+    heard: list[float | None] = []
+
+    def broken(new: object, old: object) -> None:
+        del new, old
+        raise RuntimeError
+
+    stack.subscribe(broken)
+    stack.subscribe(lambda new, _old: heard.append(new.import_w))
+    source.set_limit(now=NOW, import_w=3_000, duration=None)
+    assert stack.refresh(NOW).import_w == 3_000
+    assert heard == [3_000]

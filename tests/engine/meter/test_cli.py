@@ -163,3 +163,58 @@ def test_human_output_names_power_and_phases(
     assert code == 0
     assert "net 244 W" in out
     assert "L3 0.9 A" in out
+
+
+@pytest.mark.parametrize(
+    ("version", "telegram"),
+    [
+        (
+            "2.2",
+            (
+                b"/ISk5\\2ME382-1003\r\n\r\n1-0:1.8.1(00185.000*kWh)\r\n"
+                b"1-0:1.7.0(00x0.98*kW)\r\n!\r\n"
+            ),
+        ),
+        (
+            "5",
+            b"/ISK5\\2M550T-1012\r\n\r\n1-0:1.7.0(sNaN*kW)\r\n!",
+        ),
+    ],
+)
+def test_decode_of_an_unreadable_value_reports_it_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    version: str,
+    telegram: bytes,
+) -> None:
+    """A flipped digit (DSMR 2.2) or sNaN: a message and exit 1, no traceback."""
+    if version == "5":
+        from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
+            crc16_arc,
+        )
+
+        telegram += f"{crc16_arc(telegram):04X}\r\n".encode()
+    code, out, err = _decode(
+        monkeypatch, capsys, telegram, "--dsmr-version", version, "--json"
+    )
+    assert code == 1
+    assert not out
+    assert "skipped a telegram" in err
+    assert "Traceback" not in err
+
+
+def test_decode_of_an_implausible_reading_reports_the_rejection(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """+99,999.999 kW with a valid CRC is rejected, and the JSON stays clean."""
+    from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
+        finish_telegram,
+    )
+
+    telegram = finish_telegram(["1-0:1.7.0(99999.999*kW)"], "ISK5\\2M550T-1012")
+    code, out, err = _decode(
+        monkeypatch, capsys, telegram, "--dsmr-version", "5", "--json", "--fuse", "3x25"
+    )
+    assert code == 1
+    assert not out
+    assert "rejected a reading" in err

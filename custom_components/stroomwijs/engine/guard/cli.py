@@ -78,7 +78,7 @@ def _cmd_help(parser: argparse.ArgumentParser) -> object:
 
 def _cmd_message(args: argparse.Namespace) -> int:
     try:
-        parsed = parse_limit_message(args.text)
+        parsed = parse_limit_message(args.text, datetime.now(UTC))
     except MessageFormatError as err:
         print(f"stroomwijs guard message: {err}", file=sys.stderr)  # noqa: T201
         return 2

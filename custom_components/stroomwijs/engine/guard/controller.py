@@ -15,19 +15,28 @@ passed on, an increase only as far as the headroom allows. A user's manual
 override wins over the plan and over normal curtailment; only the DSO limit
 and the fuse still hold it back, and the guard says so. When readings stop,
 controllable devices fall to their safe minimum until data returns.
+
+Hostile input never blinds it: a reading that is not finite, or beyond what
+the connection can carry, is a bad reading (recorded, never acted on; a few in
+a row are lost data), the meter's availability is heard at once, and a limit
+source that fails turns into the failsafe limit. When curtailing everything
+it may still leaves the connection over the limit, the guard says that the
+limit cannot be held and by how much (``GuardStatus.shortfall_w``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 import logging
 import math
 import random
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from custom_components.stroomwijs.engine.capabilities import (
     Bidirectional,
@@ -54,6 +63,10 @@ _ORDER = (
     CurtailPriority.WHITE_GOODS,
 )
 _EPSILON_W = 1.0
+_MIN_CUT_W = 50.0
+"""A cut sheds at least this much: a 1 W excess still moves the first device."""
+STATE_VERSION = 1
+"""Version of the dictionary that :meth:`Guard.export_state` returns."""
 
 
 class InterventionKind(StrEnum):
@@ -72,6 +85,16 @@ class InterventionKind(StrEnum):
     LIMIT_CHANGED = "limit_changed"
     ABSORB = "absorb"
     ABSORB_END = "absorb_end"
+    BAD_READING = "bad_reading"
+    """A reading was not finite or not plausible: ignored."""
+    LIMIT_NOT_HOLDABLE = "limit_not_holdable"
+    """Everything controllable is curtailed and the limit is still exceeded."""
+    LIMIT_HOLDABLE = "limit_holdable"
+    """The connection is within the limit again after it could not be held."""
+    DEVICE_UNAVAILABLE = "device_unavailable"
+    DEVICE_AVAILABLE = "device_available"
+    REASSERT = "reassert"
+    """After a restart: the setpoint that limit, plan and override call for."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +109,8 @@ class Intervention:
     reason: str
     limit_w: float | None
     measured_w: float | None
+    shortfall_w: float | None = None
+    """How far over the limit the connection stays (LIMIT_NOT_HOLDABLE)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,9 +136,20 @@ class GuardConfig:
     command_timeout: timedelta = timedelta(seconds=3)
     """A device that has not taken a command by then counts as failed, and the
     guard moves on to the next one (a hanging device never blocks it)."""
+    release_window: timedelta = timedelta(seconds=60)
+    """Releases (never cuts) size the room from the worst uncontrolled load
+    seen in this window, so noise in the base load does not make devices go
+    up and down."""
+    bad_readings_lost: int = 3
+    """This many bad (non-finite or implausible) readings in a row: data lost."""
+    time_zone: str = "Europe/Amsterdam"
+    """Local time zone; the interventions-today count starts at its midnight."""
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
+        numbers = (self.margin_w, self.phase_margin_a, self.release_hysteresis_w)
+        if not all(math.isfinite(value) for value in numbers):
+            raise ValueError("margins and hysteresis must be finite numbers")
         if self.margin_w < 0 or self.phase_margin_a < 0:
             raise ValueError("margins cannot be negative")
         if self.release_hysteresis_w < 0:
@@ -124,6 +160,11 @@ class GuardConfig:
             raise ValueError("the data timeout must be positive")
         if self.command_timeout <= timedelta(0):
             raise ValueError("the command timeout must be positive")
+        if self.release_window < timedelta(0):
+            raise ValueError("the release window cannot be negative")
+        if self.bad_readings_lost < 1:
+            raise ValueError("bad_readings_lost must be at least 1")
+        ZoneInfo(self.time_zone)
 
 
 @dataclass(kw_only=True)
@@ -168,6 +209,13 @@ class _State:
     absorb_from_w: float | None = None
     """Power before the guard raised the device to take up excess export."""
     pending: list[tuple[datetime, float]] = field(default_factory=list)
+    forced_pause: bool = False
+    """An EV that may not pause was paused in an emergency."""
+    seen_w: float | None = None
+    """The last power the device reported while it was available."""
+    unavailable: bool = False
+    refused: tuple[float, float] | None = None
+    """(asked, took): the device did not go as low as the guard asked."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +232,22 @@ class GuardStatus:
     override_notice: str | None
     data_lost: bool
     interventions: int
+    limit_holdable: bool = True
+    """False while curtailing all it may still leaves the connection over."""
+    shortfall_w: float | None = None
+    """How far over the limit the connection stays while it is not holdable."""
+    forced_pause: tuple[str, ...] = ()
+    """EVs that may not pause but were paused in an emergency."""
+    emergency_notice: str | None = None
+    """Why a device was stopped against its settings, for the user."""
+    interventions_today: int = 0
+    """Interventions since local midnight (limit changes not counted)."""
+    bad_readings: int = 0
+    """Readings ignored as not finite or implausible, since start."""
+    meter_available: bool | None = None
+    """The meter's availability as last heard (None: never heard)."""
+    unavailable_devices: tuple[str, ...] = ()
+    """Guarded devices that do not answer; their power counts as unknown."""
 
 
 type InterventionListener = Callable[[Intervention], None]
@@ -231,6 +295,17 @@ class Guard:
         self._latest: GridMeasurement | None = None
         self._started: datetime | None = None
         self._wake = asyncio.Event()
+        self._tz = ZoneInfo(config.time_zone)
+        self._today: date | None = None
+        self._today_count = 0
+        self._bad_readings = 0
+        self._bad_in_a_row = 0
+        self._meter_available: bool | None = None
+        self._meter_lost: bool = False
+        self._shortfall_w: float | None = None
+        self._held_since: datetime | None = None
+        self._recent_base: deque[tuple[datetime, float]] = deque()
+        self._source_errors: dict[int, str] = {}
         slowest = max((d.reaction_delay for d in devices), default=timedelta(0))
         self._lookahead = config.lookahead if config.lookahead is not None else slowest
 
@@ -274,6 +349,25 @@ class Guard:
             override_notice=self._override_notice,
             data_lost=self._data_lost,
             interventions=self._count,
+            limit_holdable=self._shortfall_w is None,
+            shortfall_w=self._shortfall_w,
+            forced_pause=tuple(i for i, s in self._state.items() if s.forced_pause),
+            emergency_notice=self._emergency_notice(),
+            interventions_today=self._today_count,
+            bad_readings=self._bad_readings,
+            meter_available=self._meter_available,
+            unavailable_devices=tuple(
+                i for i, s in self._state.items() if s.unavailable
+            ),
+        )
+
+    def _emergency_notice(self) -> str | None:
+        forced = [i for i, s in self._state.items() if s.forced_pause]
+        if not forced:
+            return None
+        return (
+            f"{', '.join(forced)} paused although set not to pause: the "
+            f"{self._limit_source} limit of {self._import_limit_w:.0f} W outranks it"
         )
 
     def reaction_bound(self, telegram_interval: timedelta) -> timedelta:
@@ -284,13 +378,44 @@ class Guard:
         return slowest + 2 * telegram_interval
 
     def attach(self, meter: Meter) -> Callable[[], None]:
-        """Take readings from ``meter``; run :meth:`async_run` to process them."""
-        return meter.subscribe(self.feed)
+        """Take readings from ``meter``; run :meth:`async_run` to process them.
+
+        A meter that also offers ``subscribe_availability`` (the P1 ``Meter``
+        does) is heard at once when it goes unavailable: the guard falls to
+        its safe side then, without waiting for its own data timeout.
+        """
+        stops = [meter.subscribe(self.feed)]
+        subscribe_availability = getattr(meter, "subscribe_availability", None)
+        if callable(subscribe_availability):
+            stops.append(subscribe_availability(self.feed_availability))
+
+        def _detach() -> None:
+            for stop in stops:
+                stop()
+
+        return _detach
 
     def feed(self, reading: GridMeasurement) -> None:
         """Hand over a reading without waiting (keeps only the newest)."""
         self._latest = reading
         self._wake.set()
+
+    def feed_availability(self, available: bool) -> None:  # noqa: FBT001
+        """Hear the meter's availability (a ``subscribe_availability`` callback).
+
+        Unavailable: :meth:`async_run` declares the data lost at once.
+        """
+        self._meter_available = available
+        if not available:
+            self._meter_lost = True
+            self._wake.set()
+
+    async def async_meter_unavailable(self, now: datetime, reason: str) -> None:
+        """Declare the data lost now: the meter said it has no readings."""
+        async with self._lock:
+            self._meter_available = False
+            if not self._data_lost:
+                await self._enter_data_lost(now, f"meter unavailable: {reason}")
 
     async def async_run(
         self, stop: asyncio.Event, clock: Clock, tick: timedelta = timedelta(seconds=1)
@@ -300,9 +425,18 @@ class Guard:
             try:
                 await asyncio.wait_for(self._wake.wait(), tick.total_seconds())
             except TimeoutError:
-                await self.async_tick(clock())
+                try:
+                    await self.async_tick(clock())
+                except Exception:
+                    _LOGGER.exception("guard failed on its data check")
                 continue
             self._wake.clear()
+            if self._meter_lost:
+                self._meter_lost = False
+                try:
+                    await self.async_meter_unavailable(clock(), "no valid telegram")
+                except Exception:
+                    _LOGGER.exception("guard failed on the meter's availability")
             reading, self._latest = self._latest, None
             if reading is None:
                 continue
@@ -314,12 +448,119 @@ class Guard:
                     "guard failed on the reading of %s", reading.timestamp
                 )
 
+    # ------------------------------------------------------------ restarts
+
+    def export_state(self) -> dict[str, Any]:
+        """Return what must survive a restart, as JSON-safe data.
+
+        The interventions-today count (with its local day) and the active
+        manual overrides. Plans are not kept: the planner sends them again.
+        """
+        return {
+            "version": STATE_VERSION,
+            "day": None if self._today is None else self._today.isoformat(),
+            "interventions_today": self._today_count,
+            "overrides": {
+                device_id: state.override_w
+                for device_id, state in self._state.items()
+                if state.override_w is not None
+            },
+        }
+
+    def restore_state(self, data: object, now: datetime) -> bool:
+        """Take back exported state; return whether any of it was restored.
+
+        Checked field by field: a count of another day starts at zero, and an
+        override for an unknown device or with a value the device cannot take
+        is dropped; each with a logged reason, never an exception. Restored
+        overrides take effect with :meth:`async_reassert`.
+        """
+        if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
+            _LOGGER.warning("stored guard state ignored: not version %s", STATE_VERSION)
+            return False
+        restored = False
+        today = now.astimezone(self._tz).date()
+        count = data.get("interventions_today")
+        day = data.get("day")
+        if (
+            isinstance(count, int)
+            and not isinstance(count, bool)
+            and 0 <= count <= 10**9
+            and day == today.isoformat()
+        ):
+            self._today, self._today_count = today, count
+            restored = True
+        elif count is not None:
+            _LOGGER.info("stored interventions count not of today: starts at 0")
+        overrides = data.get("overrides")
+        if not isinstance(overrides, Mapping):
+            overrides = {}
+            _LOGGER.warning("stored overrides ignored: not a mapping")
+        for device_id, value in overrides.items():
+            problem = self._override_problem(device_id, value)
+            if problem is not None:
+                _LOGGER.warning("stored override ignored: %s", problem)
+                continue
+            self._state[device_id].override_w = float(value)
+            restored = True
+        self._refresh_notice()
+        return restored
+
+    def _override_problem(self, device_id: object, value: object) -> str | None:
+        if not isinstance(device_id, str) or device_id not in self._devices:
+            return f"unknown device {str(device_id)[:60]!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{device_id}: not a number"
+        if not math.isfinite(value):
+            return f"{device_id}: not a finite number"
+        device = self._devices[device_id].device
+        low, high = 0.0, math.inf
+        if isinstance(device, PowerSettable):
+            low, high = device.power_range.min_w, device.power_range.max_w
+        elif isinstance(device, Switchable):
+            high = device.rated_power_w
+        if not low <= value <= high:
+            return f"{device_id}: {value} W is outside {low:g}..{high:g} W"
+        return None
+
+    async def async_reassert(self, now: datetime) -> None:
+        """Send every device the setpoint that limit, plan and override call for.
+
+        For after a restart (or whenever the devices' state is in doubt):
+        nothing the guard did before is remembered, so a device may still sit
+        where it was left (an EV at setpoint 0). Each available device gets
+        its override, else its plan, else what it does unplanned (an EV: full
+        power); a rise beyond the headroom is clamped and released later as
+        room appears. A device without any of these is left alone.
+        """
+        async with self._lock:
+            for gd in self._order():
+                state = self._state[gd.device_id]
+                if not _is_available(gd):
+                    continue
+                wish = self._wish(gd)
+                if wish is None:
+                    continue
+                state.curtailed = False
+                state.forced_pause = False
+                kind = (
+                    InterventionKind.OVERRIDE
+                    if state.override_w is not None
+                    else InterventionKind.REASSERT
+                )
+                await self._apply_wish(gd, wish, now, kind)
+            self._refresh_notice()
+
     # ------------------------------------------------------- plan/override
 
     async def async_set_plan(
         self, device_id: str, setpoint_w: float | None, now: datetime
     ) -> None:
-        """Follow the planner's setpoint for a device (None: leave it be)."""
+        """Follow the planner's setpoint for a device (None: leave it be).
+
+        Raise ValueError for a setpoint that is not a finite number.
+        """
+        _check_setpoint(setpoint_w)
         async with self._lock:
             gd = self._get(device_id)
             state = self._state[device_id]
@@ -331,7 +572,11 @@ class Guard:
     async def async_set_override(
         self, device_id: str, setpoint_w: float | None, now: datetime
     ) -> None:
-        """Apply the user's manual setting (None: back to the plan)."""
+        """Apply the user's manual setting (None: back to the plan).
+
+        Raise ValueError for a setpoint that is not a finite number.
+        """
+        _check_setpoint(setpoint_w)
         async with self._lock:
             gd = self._get(device_id)
             state = self._state[device_id]
@@ -342,14 +587,16 @@ class Guard:
                     now, InterventionKind.OVERRIDE, gd, None, None, "override ended"
                 )
                 self._refresh_notice()
-                wish = state.plan_w
-                if wish is not None:
-                    # A curtailment of the override ends with it: the plan's
-                    # setpoint applies now (and is curtailed anew if needed).
+                if state.curtailed and state.restore_w == ended:
+                    state.restore_w = None  # never release back to an old override
+                # Back to the plan, or to what the device does unplanned (an
+                # EV charges): a device is never left where the override was.
+                # A curtailment of the override ends with it; the new wish is
+                # curtailed anew if the limit needs that.
+                wish = self._wish(gd)
+                if wish is not None and _is_available(gd):
                     state.curtailed = False
                     await self._apply_wish(gd, wish, now, InterventionKind.PLAN)
-                elif state.curtailed and state.restore_w == ended:
-                    state.restore_w = None  # never release back to an old override
                 return
             self._record(
                 now, InterventionKind.OVERRIDE, gd, None, setpoint_w, "manual override"
@@ -373,22 +620,80 @@ class Guard:
                     self._started = now
                 if now - self._started < self.config.data_timeout:
                     return
-            self._data_lost = True
-            self._record(
-                now,
-                InterventionKind.DATA_LOST,
-                None,
-                None,
-                None,
-                "no meter data: devices to safe minimum",
-            )
-            for gd in self._devices.values():
-                await self._to_safe_minimum(gd, now)
+            await self._enter_data_lost(now, "no meter data")
+
+    async def _enter_data_lost(self, now: datetime, reason: str) -> None:
+        self._data_lost = True
+        self._record(
+            now,
+            InterventionKind.DATA_LOST,
+            None,
+            None,
+            None,
+            f"{reason}: devices to safe minimum",
+        )
+        for gd in self._devices.values():
+            await self._to_safe_minimum(gd, now)
 
     async def async_process(self, reading: GridMeasurement) -> None:
         """Act on one meter reading."""
         async with self._lock:
+            problem = self._reading_problem(reading)
+            if problem is not None:
+                stamp = getattr(reading, "timestamp", None)
+                at = stamp if isinstance(stamp, datetime) else None
+                await self._bad_reading(problem, at)
+                return
+            self._bad_in_a_row = 0
             await self._process(reading)
+
+    def _reading_problem(self, reading: GridMeasurement) -> str | None:
+        """Why a reading must not be acted on; None if it may."""
+        grid = self.config.grid
+        try:
+            stamp: object = reading.timestamp
+            if not isinstance(stamp, datetime) or stamp.utcoffset() is None:
+                return "the reading has no time with a time zone"
+            values: dict[str, object] = {
+                "net power": reading.net_power_w,
+                "import": reading.import_w,
+                "export": reading.export_w,
+            }
+            currents: tuple[object, ...] = tuple(reading.phase_currents_a)
+        except Exception as err:  # noqa: BLE001 - a broken reading is a bad one
+            return f"the reading cannot be read ({type(err).__name__}: {err})"
+        values.update(
+            {f"current L{i + 1}": c for i, c in enumerate(currents) if c is not None}
+        )
+        for name, value in values.items():
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                return f"{name} is not a finite number ({value!r})"
+            bound, unit = (
+                (grid.plausible_max_current_a, "A")
+                if name.startswith("current")
+                else (grid.plausible_max_power_w, "W")
+            )
+            if abs(value) > bound:
+                return (
+                    f"{name} of {value:.0f} {unit} is beyond {bound:.0f} {unit}, "
+                    f"implausible for {grid}"
+                )
+        return None
+
+    async def _bad_reading(self, problem: str, at: datetime | None) -> None:
+        """Count a reading that is not acted on; a few in a row: data lost."""
+        self._bad_readings += 1
+        self._bad_in_a_row += 1
+        last = self._last_reading
+        now = at or (last.timestamp if last is not None else None)
+        if now is None:
+            return
+        if self._bad_in_a_row == 1:
+            self._record(now, InterventionKind.BAD_READING, None, None, None, problem)
+        if self._bad_in_a_row >= self.config.bad_readings_lost and not self._data_lost:
+            await self._enter_data_lost(
+                now, f"{self._bad_in_a_row} bad readings in a row ({problem})"
+            )
 
     async def _process(self, reading: GridMeasurement) -> None:
         now = reading.timestamp
@@ -400,6 +705,7 @@ class Guard:
             )
             self._last_curtail = now
         self._observe_switches(now)
+        self._observe_devices(now, reading)
         limit_w = self._update_limit(now, reading)
         pending_total, pending_phase = self._pending(now)
         expected = reading.net_power_w + pending_total
@@ -407,9 +713,11 @@ class Guard:
         need_phase = self._phase_needs(reading, pending_phase)
         await self._enforce_caps(now, reading)
         if need_total > 0 or any(n > 0 for n in need_phase):
-            await self._curtail(now, need_total, need_phase)
+            shortfall = await self._curtail(now, need_total, need_phase)
+            self._track_shortfall(now, shortfall)
             return
-        await self._release(now, limit_w - expected, need_phase)
+        self._track_shortfall(now, 0.0)
+        await self._release(now, limit_w - expected - self._grant_margin(), need_phase)
         if self._export_limit_w is not None:
             export_room = self._export_limit_w - self.config.margin_w + expected
             if export_room < 0:
@@ -420,6 +728,118 @@ class Guard:
             await self._end_absorb(now, math.inf)
 
     # ------------------------------------------------------------ helpers
+
+    def _observe_devices(self, now: datetime, reading: GridMeasurement) -> None:
+        """Note each device's availability and power, and the uncontrolled load."""
+        controlled = 0.0
+        for gd in self._devices.values():
+            state = self._state[gd.device_id]
+            available = _is_available(gd)
+            if available == state.unavailable:
+                state.unavailable = not available
+                kind = (
+                    InterventionKind.DEVICE_AVAILABLE
+                    if available
+                    else InterventionKind.DEVICE_UNAVAILABLE
+                )
+                reason = (
+                    "answers again"
+                    if available
+                    else "does not answer: its power counts as unknown, on the "
+                    "safe side"
+                )
+                self._record(now, kind, gd, None, None, reason)
+            seen = self._seen_power(gd) if available else None
+            if seen is not None:
+                state.seen_w = seen
+            controlled += state.seen_w or 0.0
+        window = self.config.release_window
+        recent = self._recent_base
+        recent.append((now, reading.net_power_w - controlled))
+        while recent and now - recent[0][0] > window:
+            recent.popleft()
+
+    def _seen_power(self, gd: GuardedDevice) -> float | None:
+        """Power the device draws now as far as it says, else as commanded."""
+        device = gd.device
+        value: float | None = None
+        if isinstance(device, PowerMeter):
+            value = device.power_w
+        if value is None and isinstance(device, PowerSettable):
+            value = device.setpoint_w
+        if value is None and isinstance(device, Switchable):
+            on = device.is_on
+            value = None if on is None else (device.rated_power_w if on else 0.0)
+        if value is None or not math.isfinite(value):
+            return None
+        return value
+
+    def _grant_margin(self, exclude: GuardedDevice | None = None) -> float:
+        """Room held back before power is granted (a release or a plan rise).
+
+        Two parts, both only ever used for grants, never for cuts: how much
+        higher the uncontrolled load has been within ``release_window`` than
+        it is now (the worst-recent view, so noise does not make devices go
+        up and down), and what unavailable devices may draw beyond what they
+        were last seen to (their power is unknown: they may go up to what
+        they were last allowed, or their maximum).
+        """
+        margin = 0.0
+        recent = self._recent_base
+        if recent:
+            margin = max(value for _, value in recent) - recent[-1][1]
+        for gd in self._devices.values():
+            state = self._state[gd.device_id]
+            if gd is exclude or not state.unavailable:
+                continue
+            margin += max(self._may_draw(gd) - (state.seen_w or 0.0), 0.0)
+        return max(margin, 0.0)
+
+    def _may_draw(self, gd: GuardedDevice) -> float:
+        """Return what an unavailable device may draw: last allowed, else its max."""
+        state = self._state[gd.device_id]
+        if state.target_w is not None:
+            return max(state.target_w, state.seen_w or 0.0)
+        device = gd.device
+        if isinstance(device, PowerSettable):
+            return device.power_range.max_w
+        if isinstance(device, Switchable):
+            return device.rated_power_w
+        return state.seen_w or 0.0
+
+    def _track_shortfall(self, now: datetime, shortfall: float) -> None:
+        """Report when the limit cannot be held, and when it can again."""
+        if shortfall > _EPSILON_W:
+            self._held_since = None
+            if self._shortfall_w is None:
+                self._shortfall_w = shortfall
+                self._record(
+                    now,
+                    InterventionKind.LIMIT_NOT_HOLDABLE,
+                    None,
+                    None,
+                    None,
+                    f"everything controllable is curtailed and the connection is "
+                    f"still {shortfall:.0f} W over the {self._limit_source} limit",
+                    shortfall_w=shortfall,
+                )
+            self._shortfall_w = shortfall
+            return
+        if self._shortfall_w is None:
+            return
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since >= self.config.release_hold:
+            self._shortfall_w = None
+            self._held_since = None
+            self._record(
+                now,
+                InterventionKind.LIMIT_HOLDABLE,
+                None,
+                None,
+                None,
+                f"within the {self._limit_source} limit again",
+            )
 
     def _get(self, device_id: str) -> GuardedDevice:
         try:
@@ -436,6 +856,8 @@ class Guard:
         from_w: float | None,
         to_w: float | None,
         reason: str,
+        *,
+        shortfall_w: float | None = None,
     ) -> None:
         reading = self._last_reading
         item = Intervention(
@@ -447,9 +869,16 @@ class Guard:
             reason=reason,
             limit_w=self._import_limit_w,
             measured_w=None if reading is None else reading.net_power_w,
+            shortfall_w=shortfall_w,
         )
         self._log.append(item)
         self._count += 1
+        if kind is not InterventionKind.LIMIT_CHANGED:
+            day = now.astimezone(self._tz).date()
+            if day != self._today:
+                self._today = day
+                self._today_count = 0
+            self._today_count += 1
         for listener in tuple(self._listeners):
             try:
                 listener(item)
@@ -477,22 +906,16 @@ class Guard:
         fuse_w = self.config.grid.max_power_w
         value, source, moving = fuse_w, "fuse", False
         if self._limits is not None:
-            for source_obj in self._limits.sources:
-                observe = getattr(source_obj, "observe", None)
-                if callable(observe):
-                    observe(reading.timestamp, reading.quarter_average_w)
-            export: tuple[float, str] | None = None
-            for at in (now, now + self._lookahead):
-                eff: EffectiveLimit = self._limits.effective(at)
-                if eff.import_w is not None and eff.import_w < value:
-                    value, source = eff.import_w, eff.import_source or "dso"
-                    moving = eff.import_moving
-                if eff.export_w is not None and (
-                    export is None or eff.export_w < export[0]
-                ):
-                    export = (eff.export_w, eff.export_source or "dso")
-            self._export_limit_w = None if export is None else export[0]
-            self._export_source = None if export is None else export[1]
+            self._feed_sources(reading)
+            try:
+                value, source, moving = self._limit_from_stack(now, value)
+            except Exception:
+                # The stack isolates its sources; should it fail as a whole,
+                # keep the last limit (never more than the fuse): the guard
+                # must go on with every reading.
+                _LOGGER.exception("the limit stack failed; keeping the last limit")
+                value = min(self._import_limit_w, fuse_w)
+                source = self._limit_source
         limit_w = value - self.config.margin_w
         self._import_limit_w = value
         self._limit_source = source
@@ -511,6 +934,48 @@ class Guard:
                 )
             self._limit_key = key
         return limit_w
+
+    def _feed_sources(self, reading: GridMeasurement) -> None:
+        """Give each source the reading it follows; a failing one is logged."""
+        assert self._limits is not None  # noqa: S101 - checked by the caller
+        average = reading.quarter_average_w
+        if average is not None and not math.isfinite(average):
+            average = None
+        for source_obj in self._limits.sources:
+            try:
+                observe = getattr(source_obj, "observe", None)
+                if callable(observe):
+                    observe(reading.timestamp, average)
+                observe_reading = getattr(source_obj, "observe_reading", None)
+                if callable(observe_reading):
+                    observe_reading(reading)
+            except Exception as err:
+                # Logged once per source and error, not at every telegram.
+                text = f"{type(err).__name__}: {err}"
+                if self._source_errors.get(id(source_obj)) != text:
+                    _LOGGER.exception("limit source %r failed on a reading", source_obj)
+                self._source_errors[id(source_obj)] = text
+            else:
+                self._source_errors.pop(id(source_obj), None)
+
+    def _limit_from_stack(
+        self, now: datetime, fuse_w: float
+    ) -> tuple[float, str, bool]:
+        assert self._limits is not None  # noqa: S101 - checked by the caller
+        value, source, moving = fuse_w, "fuse", False
+        export: tuple[float, str] | None = None
+        for at in (now, now + self._lookahead):
+            eff: EffectiveLimit = self._limits.effective(at)
+            if eff.import_w is not None and eff.import_w < value:
+                value, source = eff.import_w, eff.import_source or "dso"
+                moving = eff.import_moving
+            if eff.export_w is not None and (
+                export is None or eff.export_w < export[0]
+            ):
+                export = (eff.export_w, eff.export_source or "dso")
+        self._export_limit_w = None if export is None else export[0]
+        self._export_source = None if export is None else export[1]
+        return value, source, moving
 
     def _phase_needs(
         self, reading: GridMeasurement, pending_phase: list[float]
@@ -578,11 +1043,14 @@ class Guard:
         state = self._state[gd.device_id]
         if state.pending and state.target_w is not None:
             return state.target_w
-        if isinstance(device, PowerMeter) and device.power_w is not None:
-            return device.power_w
+        # A driver's NaN or Infinity is no value: the next best one counts.
+        measured = device.power_w if isinstance(device, PowerMeter) else None
+        if measured is not None and math.isfinite(measured):
+            return measured
         if isinstance(device, PowerSettable):
-            if device.setpoint_w is not None:
-                return device.setpoint_w
+            setpoint = device.setpoint_w
+            if setpoint is not None and math.isfinite(setpoint):
+                return setpoint
             return state.target_w or 0.0
         if isinstance(device, Switchable):
             return device.rated_power_w if device.is_on else 0.0
@@ -609,22 +1077,18 @@ class Guard:
         now: datetime,
         kind: InterventionKind,
         reason: str,
+        *,
+        emergency_pause: bool = False,
     ) -> bool:
         state = self._state[gd.device_id]
         before = self._power(gd)
-        device = gd.device
         timeout = self.config.command_timeout.total_seconds()
         failure: str | None
         try:
             async with asyncio.timeout(timeout):
-                if isinstance(device, PowerSettable):
-                    await device.async_set_power(target_w)
-                elif isinstance(device, Switchable):
-                    on = target_w > 0
-                    await device.async_switch(on)
-                    target_w = device.rated_power_w if on else 0.0
-                    state.switched_at = now
-                    state.was_on = on
+                target_w = await self._send(
+                    gd, target_w, now, emergency_pause=emergency_pause
+                )
         except DeviceUnavailableError as err:
             failure = str(err) or type(err).__name__
         except TimeoutError:
@@ -639,12 +1103,61 @@ class Guard:
                 now, InterventionKind.COMMAND_FAILED, gd, before, target_w, failure
             )
             return False
+        asked = target_w
+        target_w = self._accepted(gd, target_w)
+        if target_w > asked + _EPSILON_W:
+            # The driver would not go that low (its own floor, a user's boost
+            # it keeps): count what it took, so the rest is shed elsewhere or
+            # reported as a shortfall, and do not ask again in vain.
+            state.refused = (asked, target_w)
+            reason = f"{reason}; the device took {target_w:.0f} W"
+        else:
+            state.refused = None
         state.target_w = target_w
         delta = target_w - before
         if abs(delta) > 0:
             state.pending.append((now + gd.reaction_delay, delta))
         self._record(now, kind, gd, before, target_w, reason)
         return True
+
+    async def _send(
+        self,
+        gd: GuardedDevice,
+        target_w: float,
+        now: datetime,
+        *,
+        emergency_pause: bool,
+    ) -> float:
+        """Send one command; return what it asked for (on/off: 0 or rated)."""
+        device = gd.device
+        pause = getattr(device, "async_emergency_pause", None)
+        if emergency_pause and callable(pause):
+            # A driver that holds a car at its minimum instead of pausing
+            # (``minimum_instead_of_pause``) pauses it here.
+            await pause()
+        elif isinstance(device, PowerSettable):
+            await device.async_set_power(target_w)
+        elif isinstance(device, Switchable):
+            on = target_w > 0
+            await device.async_switch(on)
+            state = self._state[gd.device_id]
+            state.switched_at = now
+            state.was_on = on
+            return device.rated_power_w if on else 0.0
+        return target_w
+
+    def _accepted(self, gd: GuardedDevice, asked_w: float) -> float:
+        """Return the setpoint the device reports after a command for ``asked_w``."""
+        device = gd.device
+        if not isinstance(device, PowerSettable):
+            return asked_w
+        try:
+            took = device.setpoint_w
+        except Exception:  # noqa: BLE001 - a driver that cannot say took it
+            return asked_w
+        if took is None or not math.isfinite(took):
+            return asked_w
+        return took
 
     def _cap(self, gd: GuardedDevice) -> float | None:
         if self._device_cap_w is None or not isinstance(gd.device, PowerSettable):
@@ -717,7 +1230,7 @@ class Guard:
     ) -> float | None:
         """Lowest power this step may take the device to; None: not applicable."""
         state = self._state[gd.device_id]
-        if not gd.device.available or (state.override_w is not None and not emergency):
+        if not _is_available(gd) or (state.override_w is not None and not emergency):
             return None
         if gd.priority is CurtailPriority.EV:
             if step in {CurtailPriority.EV, CurtailPriority.EV_PAUSE}:
@@ -738,23 +1251,44 @@ class Guard:
             return max(gd.device.power_range.min_w, 0.0)
         return 0.0
 
-    def _candidates(self) -> list[tuple[GuardedDevice, CurtailPriority, bool, float]]:
-        """Every (device, step, emergency, floor) in curtailment order."""
-        found: list[tuple[GuardedDevice, CurtailPriority, bool, float]] = []
+    def _candidates(
+        self,
+    ) -> list[tuple[GuardedDevice, CurtailPriority, bool, float, bool]]:
+        """Every (device, step, emergency, floor, forced) in curtailment order.
+
+        ``forced`` marks the very last resort: an EV that may not pause is
+        paused after all, because the DSO limit outranks the car's comfort.
+        """
+        found: list[tuple[GuardedDevice, CurtailPriority, bool, float, bool]] = []
         for emergency in (False, True):
             for step in _ORDER:
                 for gd in self._devices.values():
                     floor = self._floor(gd, step, emergency=emergency)
                     if floor is not None:
-                        found.append((gd, step, emergency, floor))
+                        found.append((gd, step, emergency, floor, False))
+        for gd in self._devices.values():
+            if (
+                gd.priority is CurtailPriority.EV
+                and not gd.pause_allowed
+                and not self._state[gd.device_id].unavailable
+                and _is_available(gd)
+            ):
+                device = gd.device
+                floor = (
+                    max(device.power_range.min_w, 0.0)
+                    if isinstance(device, PowerSettable)
+                    else 0.0
+                )
+                found.append((gd, CurtailPriority.EV_PAUSE, True, floor, True))
         return found
 
     async def _curtail(
         self, now: datetime, need_total: float, need_phase: list[float]
-    ) -> None:
+    ) -> float:
+        """Curtail in order; return how much remains over the limit (W)."""
         self._next_release = None
         needs = [need_total, *need_phase]
-        for gd, step, emergency, floor in self._candidates():
+        for gd, step, emergency, floor, forced in self._candidates():
             if max(needs) <= 0:
                 break
             power = self._power(gd)
@@ -763,49 +1297,100 @@ class Guard:
             )
             if power <= floor + _EPSILON_W or required <= 0:
                 continue
-            target = self._curtail_target(gd, power, required, floor)
-            if target >= power - _EPSILON_W:
+            target = self._curtail_target(
+                gd, power, required, floor, allow_pause=forced
+            )
+            if target >= power or self._refuses(gd, target):
                 continue
             state = self._state[gd.device_id]
             if not state.curtailed:
                 state.restore_w = self._wish(gd) or power
-            if state.override_w is not None:
-                kind = InterventionKind.OVERRIDE_LIMITED
-            elif emergency:
-                kind = InterventionKind.EMERGENCY
-            else:
-                kind = InterventionKind.CURTAIL
-            reason = (
-                f"{step.value}: over the {self._limit_source} limit by "
-                f"{max(needs):.0f} W"
+            kind, reason = self._curtail_record(
+                state, step, max(needs), emergency=emergency, forced=forced
             )
-            if await self._command(gd, target, now, kind, reason):
+            if await self._command(
+                gd, target, now, kind, reason, emergency_pause=forced and target <= 0
+            ):
+                target = state.target_w if state.target_w is not None else target
                 state.curtailed = True
                 state.absorb_from_w = None
                 state.curtailed_at = now
+                if forced and target <= 0:
+                    state.forced_pause = True
                 self._last_curtail = now
-                reduction = power - target
+                reduction = max(power - target, 0.0)
                 needs[0] -= reduction
                 for p in gd.phases:
                     needs[1 + p] -= reduction / len(gd.phases)
         self._refresh_notice()
+        # What stays over the limit itself (the margins are the guard's own).
+        phase_margin_w = self.config.phase_margin_a * self.config.grid.voltage_v
+        return max(
+            needs[0] - self.config.margin_w, *(n - phase_margin_w for n in needs[1:])
+        )
+
+    def _refuses(self, gd: GuardedDevice, target: float) -> bool:
+        """Whether the device already refused to go this low, and still sits there."""
+        refused = self._state[gd.device_id].refused
+        if refused is None or target > refused[0] + _EPSILON_W:
+            return False
+        return abs(self._accepted(gd, math.nan) - refused[1]) <= _EPSILON_W
+
+    def _curtail_record(
+        self,
+        state: _State,
+        step: CurtailPriority,
+        over_w: float,
+        *,
+        emergency: bool,
+        forced: bool,
+    ) -> tuple[InterventionKind, str]:
+        """Return the kind and the reason of a cut, for the log and the user."""
+        if forced:
+            return InterventionKind.EMERGENCY, (
+                f"emergency: paused although set not to pause; the "
+                f"{self._limit_source} limit outranks it (over by {over_w:.0f} W)"
+            )
+        if state.override_w is not None and not emergency:
+            kind = InterventionKind.OVERRIDE_LIMITED
+        elif emergency:
+            kind = InterventionKind.EMERGENCY
+        else:
+            kind = InterventionKind.CURTAIL
+        return (
+            kind,
+            f"{step.value}: over the {self._limit_source} limit by {over_w:.0f} W",
+        )
 
     def _curtail_target(
-        self, gd: GuardedDevice, power: float, required: float, floor: float
+        self,
+        gd: GuardedDevice,
+        power: float,
+        required: float,
+        floor: float,
+        *,
+        allow_pause: bool = False,
     ) -> float:
-        """Highest accepted setpoint that sheds ``required`` W, not below floor."""
+        """Highest accepted setpoint that sheds ``required`` W, not below floor.
+
+        Any positive excess moves the device: it sheds at least ``_MIN_CUT_W``
+        (a 1 W excess must not skip it and switch off the next one instead).
+        """
         device = gd.device
         if not isinstance(device, PowerSettable):
             return 0.0
         rng = device.power_range
-        wanted = min(max(power - required, floor, rng.min_w), rng.max_w)
+        cut = max(required, _MIN_CUT_W)
+        wanted = min(max(power - cut, floor, rng.min_w), rng.max_w)
         if wanted == 0.0 or abs(wanted) >= rng.min_active_w:
             return wanted
         # In the dead band: round towards more reduction where allowed.
         if (
             wanted > 0
             and (floor <= 0 <= wanted)
-            and (gd.pause_allowed or gd.priority is not CurtailPriority.EV)
+            and (
+                allow_pause or gd.pause_allowed or gd.priority is not CurtailPriority.EV
+            )
         ):
             return 0.0
         if -rng.min_active_w >= max(floor, rng.min_w):
@@ -823,18 +1408,40 @@ class Guard:
             wish = state.override_w
         elif state.plan_w is not None:
             wish = state.plan_w
-        else:
+        elif state.restore_w is not None:
             wish = state.restore_w
+        else:
+            wish = self._unplanned_w(gd)
         cap = self._cap(gd)
         if wish is not None and cap is not None:
             wish = min(wish, cap)
         return wish
 
+    def _unplanned_w(self, gd: GuardedDevice) -> float | None:
+        """Return what a device does when nobody plans or overrides it.
+
+        An EV charges at full power; a boiler or heat pump is allowed to run
+        (its own thermostat decides). White goods are never started by the
+        guard: None, they keep what they do.
+        """
+        device = gd.device
+        if gd.priority is CurtailPriority.WHITE_GOODS:
+            return None
+        if isinstance(device, PowerSettable):
+            return device.power_range.max_w
+        if isinstance(device, Switchable):
+            return device.rated_power_w
+        return None
+
     async def _release(
         self, now: datetime, headroom: float, need_phase: list[float]
     ) -> None:
         curtailed = [
-            gd for gd in reversed(self._order()) if self._state[gd.device_id].curtailed
+            gd
+            for gd in reversed(self._order())
+            if self._state[gd.device_id].curtailed
+            # A device that does not answer gets nothing until it does.
+            and not self._state[gd.device_id].unavailable
         ]
         if not curtailed:
             self._next_release = None
@@ -870,6 +1477,7 @@ class Guard:
         power = self._power(gd)
         if wish is None or wish <= power + _EPSILON_W:
             state.curtailed = False
+            state.forced_pause = False
             return False
         if isinstance(device, Switchable) and not isinstance(device, PowerSettable):
             since = state.switched_at
@@ -891,6 +1499,8 @@ class Guard:
         kind = InterventionKind.RELEASE
         if await self._command(gd, target, now, kind, "headroom back: release"):
             state.curtailed = target < wish - _EPSILON_W
+            if target > 0:
+                state.forced_pause = False
             return True
         return False
 
@@ -1052,7 +1662,7 @@ class Guard:
             return 0.0
         pending, pending_phase = self._pending(now, trim=False)
         limit_w = self._import_limit_w - self.config.margin_w
-        total = limit_w - (reading.net_power_w + pending)
+        total = limit_w - (reading.net_power_w + pending) - self._grant_margin(gd)
         needs = self._phase_needs(reading, pending_phase)
         return min(total, *(-needs[p] * len(gd.phases) for p in gd.phases))
 
@@ -1089,3 +1699,17 @@ class Guard:
             state.curtailed = True
             state.curtailed_at = now
             self._last_curtail = now
+
+
+def _is_available(gd: GuardedDevice) -> bool:
+    """Whether the device answers; a driver that cannot say does not."""
+    try:
+        return bool(gd.device.available)
+    except Exception:  # noqa: BLE001 - a broken property is an unavailable device
+        return False
+
+
+def _check_setpoint(setpoint_w: float | None) -> None:
+    if setpoint_w is not None and not math.isfinite(setpoint_w):
+        msg = f"a setpoint must be a finite number of W, got {setpoint_w}"
+        raise ValueError(msg)

@@ -6,6 +6,11 @@ limit is the minimum over all active limits, separately for import and for
 export (:class:`LimitStack`). A source that depends on a signal (OpenADR, the
 P1 text message) uses a :class:`SignalWatchdog` so that a lost feed turns
 into the configured failsafe limit after a timeout, never into "unlimited".
+
+A source that raises (a bug, or input nobody foresaw) never takes the stack
+down: :class:`LimitStack` logs it, reports it as a problem, and puts the
+failsafe import limit (``DEFAULT_FAILSAFE_IMPORT_W``) in that source's place
+for as long as it keeps failing: the safe side, never "unlimited".
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import logging
+import math
 from typing import Protocol, runtime_checkable
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_FAILSAFE_IMPORT_W = 4_200.0
 """Conservative failsafe import limit (the §14a / EEBus LPC minimum, 4.2 kW)."""
@@ -54,8 +63,8 @@ class Limit:
         if not self.source:
             raise ValueError("a limit needs a source label")
         for name, value in (("import_w", self.import_w), ("export_w", self.export_w)):
-            if value is not None and (value < 0 or value != value):  # noqa: PLR0124
-                msg = f"{name} must be a non-negative number, got {value}"
+            if value is not None and (not math.isfinite(value) or value < 0):
+                msg = f"{name} must be a finite, non-negative number, got {value}"
                 raise ValueError(msg)
         if self.start is not None:
             require_aware(self.start, "start")
@@ -161,6 +170,7 @@ class LimitStack:
         self._sources: list[LimitSource] = list(sources)
         self._listeners: list[LimitListener] = []
         self._last: EffectiveLimit | None = None
+        self._failures: dict[int, str] = {}
 
     @property
     def sources(self) -> tuple[LimitSource, ...]:
@@ -181,19 +191,59 @@ class LimitStack:
         """Every limit of every source that applies somewhere in the range."""
         found: list[Limit] = []
         for source in self._sources:
-            found.extend(source.limits_between(start, end))
+            found.extend(self._limits_of(source, start, end))
         return found
+
+    def _limits_of(
+        self, source: LimitSource, start: datetime, end: datetime
+    ) -> list[Limit]:
+        """One source's limits; the failsafe in its place if it raises."""
+        try:
+            limits = list(source.limits_between(start, end))
+            items: list[object] = list(limits)
+            for limit in items:
+                if not isinstance(limit, Limit):
+                    msg = f"returned {type(limit).__name__}, not a Limit"
+                    raise TypeError(msg)  # noqa: TRY301 - handled just below
+        except Exception as err:
+            label = _label(source)
+            text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            if self._failures.get(id(source)) != text:
+                _LOGGER.exception("limit source %s failed: %s", label, text)
+            self._failures[id(source)] = text
+            return [
+                Limit(
+                    source=f"{label}:failed",
+                    import_w=DEFAULT_FAILSAFE_IMPORT_W,
+                    failsafe=True,
+                    detail=f"the source failed ({text}): failsafe limit",
+                )
+            ]
+        if self._failures.pop(id(source), None) is not None:
+            _LOGGER.info("limit source %s works again", _label(source))
+        return limits
+
+    def _problems(self, now: datetime) -> tuple[str, ...]:
+        problems: list[str] = []
+        for source in self._sources:
+            label = _label(source)
+            failure = self._failures.get(id(source))
+            if failure is not None:
+                problems.append(f"{label}: failed ({failure}); failsafe limit")
+            try:
+                problem = source.problem(now)
+            except Exception as err:  # noqa: BLE001 - reported, never raised
+                problem = f"cannot report its state ({type(err).__name__}: {err})"
+            if problem is not None:
+                problems.append(f"{label}: {problem}")
+        return tuple(problems)
 
     def effective(self, now: datetime) -> EffectiveLimit:
         """Return the effective limit at ``now``, with the sources' problems."""
         require_aware(now, "now")
         limits = self.limits_between(now, now + timedelta(microseconds=1))
         result = combine(now, limits)
-        problems = tuple(
-            f"{source.name}: {problem}"
-            for source in self._sources
-            if (problem := source.problem(now)) is not None
-        )
+        problems = self._problems(now)
         if problems:
             result = EffectiveLimit(
                 at=result.at,
@@ -236,8 +286,20 @@ class LimitStack:
         self._last = current
         if changed:
             for listener in tuple(self._listeners):
-                listener(current, old)
+                try:
+                    listener(current, old)
+                except Exception:
+                    # One listener's bug must not keep the others (or the
+                    # caller) from the new limit.
+                    _LOGGER.exception("a limit listener failed")
         return current
+
+
+def _label(source: LimitSource) -> str:
+    try:
+        return str(source.name) or type(source).__name__
+    except Exception:  # noqa: BLE001 - a label must never fail
+        return type(source).__name__
 
 
 def _key(effective: EffectiveLimit) -> tuple[object, ...]:

@@ -11,6 +11,7 @@ at or below the budget.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import math
 from zoneinfo import ZoneInfo
 
 from .base import Limit, require_aware
@@ -25,6 +26,12 @@ MIN_REMAINING = timedelta(seconds=30)
 def quarter_start(when: datetime) -> datetime:
     """Start of the quarter-hour containing ``when`` (same zone)."""
     return when.replace(minute=when.minute - when.minute % 15, second=0, microsecond=0)
+
+
+def _check_budget(budget_w: float | None) -> None:
+    if budget_w is not None and not (math.isfinite(budget_w) and budget_w > 0):
+        msg = f"the capacity budget must be a positive number, got {budget_w}"
+        raise ValueError(msg)
 
 
 class CapacityTariffSource:
@@ -45,9 +52,8 @@ class CapacityTariffSource:
         the target: budget left over early in a quarter is not spent as one
         big burst in its last minute (which would only churn the devices).
         """
-        if budget_w is not None and budget_w <= 0:
-            raise ValueError("the capacity budget must be positive")
-        if burst_factor < 1:
+        _check_budget(budget_w)
+        if not math.isfinite(burst_factor) or burst_factor < 1:
             raise ValueError("the burst factor must be at least 1")
         self._burst = burst_factor
         self._budget_w = budget_w
@@ -79,8 +85,7 @@ class CapacityTariffSource:
 
     def set_budget(self, budget_w: float | None) -> None:
         """Change the budget (None: derive it from the month's peak)."""
-        if budget_w is not None and budget_w <= 0:
-            raise ValueError("the capacity budget must be positive")
+        _check_budget(budget_w)
         self._budget_w = budget_w
 
     def observe(self, timestamp: datetime, quarter_average_w: float | None) -> None:
@@ -95,7 +100,12 @@ class CapacityTariffSource:
             self._month = month
             self._month_peak_w = 0.0
         self._quarter = start
-        if quarter_average_w is not None:
+        if (
+            quarter_average_w is not None
+            and math.isfinite(quarter_average_w)
+            and quarter_average_w >= 0
+        ):
+            # A non-finite or negative average is no measurement: ignored.
             self._quarter_avg_w = quarter_average_w
         self._last_seen = timestamp
 

@@ -12,12 +12,20 @@ Format (case-insensitive, blanks between tokens, documented in
 stays in the field; when the field is emptied or no longer carries a limit,
 the limit ends. ``LIMIT OFF`` ends it explicitly. Meters deliver the field
 hex-encoded; both hex and plain text are accepted. Other text is ignored.
+
+Every number is bounded: a value must be finite and at most ``MAX_LIMIT_W``,
+``FOR`` at most ``MAX_MESSAGE_DURATION``, and ``UNTIL`` no further ahead than
+that. A message out of range is rejected like a malformed one: the previous
+limit stays, and the source reports the problem (a repair in Home Assistant).
+Nothing in a message can make :meth:`P1MessageLimitSource.feed` raise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+import logging
+import math
 import re
 
 from .base import Limit, require_aware
@@ -34,6 +42,15 @@ _PATTERN = re.compile(
     re.IGNORECASE,
 )
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})+$")
+_LOGGER = logging.getLogger(__name__)
+
+MAX_MESSAGE_DURATION = timedelta(days=7)
+"""The longest a message limit may last (``FOR``, or ``UNTIL`` from now)."""
+MAX_LIMIT_W = 1_000_000.0
+"""No household connection carries 1 MW: a larger value is a garbled message."""
+MAX_MESSAGE_CHARS = 1024
+"""The DSMR text field holds 1024 characters at most."""
+_MAX_DIGITS = 12
 
 
 class MessageFormatError(ValueError):
@@ -63,12 +80,27 @@ def decode_text(raw: str) -> str:
 
 
 def _watts(number: str, unit: str) -> float:
+    if len(number) > _MAX_DIGITS:
+        msg = f"the value {number[:20]}... has too many digits"
+        raise MessageFormatError(msg)
     value = float(number.replace(",", "."))
-    return value * 1000.0 if unit.lower() == "kw" else value
+    watts = value * 1000.0 if unit.lower() == "kw" else value
+    if not math.isfinite(watts) or watts > MAX_LIMIT_W:
+        msg = f"the value {number}{unit} is beyond {MAX_LIMIT_W:.0f} W"
+        raise MessageFormatError(msg)
+    return watts
 
 
-def parse_limit_message(text: str) -> MessageLimit | None:
-    """Parse a text message; None if it is not a LIMIT message at all."""
+def parse_limit_message(text: str, now: datetime | None = None) -> MessageLimit | None:
+    """Parse a text message; None if it is not a LIMIT message at all.
+
+    Raise MessageFormatError for a malformed or out-of-range LIMIT message.
+    With ``now``, an ``UNTIL`` time more than ``MAX_MESSAGE_DURATION`` ahead
+    is out of range too.
+    """
+    if len(text) > 2 * MAX_MESSAGE_CHARS:
+        msg = f"the text message is longer than {MAX_MESSAGE_CHARS} characters"
+        raise MessageFormatError(msg)
     decoded = decode_text(text)
     if not decoded.lower().startswith("limit"):
         return None
@@ -83,23 +115,48 @@ def parse_limit_message(text: str) -> MessageLimit | None:
     until: datetime | None = None
     duration: timedelta | None = None
     if match["until"]:
-        try:
-            until = datetime.fromisoformat(match["until"])
-        except ValueError:
-            msg = f"UNTIL needs an ISO 8601 time, got {match['until']!r}"
-            raise MessageFormatError(msg) from None
-        if until.tzinfo is None:
-            msg = f"UNTIL needs a time with an offset or Z, got {match['until']!r}"
-            raise MessageFormatError(msg)
+        until = _until(match["until"], now)
     if match["for"]:
-        amount = int(match["for"])
-        unit = match["for_unit"].lower()
-        duration = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
-        if duration <= timedelta(0):
-            raise MessageFormatError("FOR needs a positive duration")
+        duration = _duration(match["for"], match["for_unit"].lower())
     return MessageLimit(
         off=False, import_w=import_w, export_w=export_w, until=until, duration=duration
     )
+
+
+def _until(text: str, now: datetime | None) -> datetime:
+    """Return the UNTIL time in UTC, bounded to ``MAX_MESSAGE_DURATION`` ahead."""
+    try:
+        until = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"UNTIL needs an ISO 8601 time, got {text!r}"
+        raise MessageFormatError(msg) from None
+    if until.tzinfo is None or until.utcoffset() is None:
+        msg = f"UNTIL needs a time with an offset or Z, got {text!r}"
+        raise MessageFormatError(msg)
+    try:
+        until = until.astimezone(UTC)
+    except OverflowError:
+        msg = f"UNTIL {text!r} is out of range"
+        raise MessageFormatError(msg) from None
+    if now is not None and until > now + MAX_MESSAGE_DURATION:
+        msg = f"UNTIL {text!r} is more than {MAX_MESSAGE_DURATION} ahead"
+        raise MessageFormatError(msg)
+    return until
+
+
+def _duration(amount_text: str, unit: str) -> timedelta:
+    """Return the FOR duration, bounded to ``MAX_MESSAGE_DURATION``."""
+    if len(amount_text) > _MAX_DIGITS:
+        msg = f"FOR {amount_text[:20]}... is longer than {MAX_MESSAGE_DURATION}"
+        raise MessageFormatError(msg)
+    amount = int(amount_text)
+    minutes = amount * 60 if unit == "h" else amount
+    if minutes <= 0:
+        raise MessageFormatError("FOR needs a positive duration")
+    if minutes > MAX_MESSAGE_DURATION.total_seconds() / 60:
+        msg = f"FOR {amount_text}{unit} is longer than {MAX_MESSAGE_DURATION}"
+        raise MessageFormatError(msg)
+    return timedelta(minutes=minutes)
 
 
 class P1MessageLimitSource:
@@ -123,14 +180,35 @@ class P1MessageLimitSource:
         return self._limit
 
     def feed(self, text: str | None, now: datetime) -> Limit | None:
-        """Process the text field of one telegram received at ``now``."""
+        """Process the text field of one telegram received at ``now``.
+
+        Never raises: whatever the message holds, a problem is reported
+        (:meth:`problem`) and the previous limit stays, so a message can never
+        stop readings from reaching the guard.
+        """
+        try:
+            return self._feed(text, now)
+        except Exception as err:
+            _LOGGER.exception("the P1 text message could not be handled")
+            self._error = f"the text message could not be handled: {err}"
+            return self._limit
+
+    def observe_reading(self, reading: object) -> None:
+        """Follow a meter reading's ``text_message`` (the guard calls this)."""
+        timestamp = getattr(reading, "timestamp", None)
+        if not isinstance(timestamp, datetime):
+            return
+        text = getattr(reading, "text_message", None)
+        self.feed(text if isinstance(text, str) else None, timestamp)
+
+    def _feed(self, text: str | None, now: datetime) -> Limit | None:
         require_aware(now, "now")
         text = text or ""
         if text == self._last_text:
             return self._limit
         self._last_text = text
         try:
-            parsed = parse_limit_message(text)
+            parsed = parse_limit_message(text, now)
         except MessageFormatError as err:
             # Keep the previous limit: a garbled message must not lift it.
             self._error = str(err)

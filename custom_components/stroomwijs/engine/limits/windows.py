@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+import math
 from zoneinfo import ZoneInfo
 
 from .base import Limit, require_aware
@@ -49,8 +50,8 @@ class TimeWindow:
         if not self.months or not self.months <= ALL_MONTHS:
             raise ValueError("months must be a non-empty subset of 1..12")
         for value in (self.import_w, self.export_w):
-            if value is not None and value < 0:
-                raise ValueError("window limits cannot be negative")
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError("window limits must be finite, non-negative numbers")
 
     @classmethod
     def parse(

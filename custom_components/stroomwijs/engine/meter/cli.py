@@ -87,7 +87,11 @@ def _settings(
 
 def _print(reading: MeterReading, *, as_json: bool, out: TextIO) -> None:
     if as_json:
-        out.write(json.dumps(reading.as_dict(), ensure_ascii=False) + "\n")
+        # allow_nan=False: NaN and Infinity are not JSON; the meter rejects
+        # them before a reading exists, and this keeps it that way.
+        out.write(
+            json.dumps(reading.as_dict(), ensure_ascii=False, allow_nan=False) + "\n"
+        )
     else:
         out.write(format_reading(reading) + "\n")
     out.flush()
@@ -143,6 +147,7 @@ async def _cmd_read(args: argparse.Namespace) -> int:
                 _error(
                     f"no valid telegram from {url} within {args.timeout:g} s "
                     f"(CRC errors {stats.crc_errors}, unreadable {stats.parse_errors}"
+                    f", rejected {stats.rejected_readings}"
                     f", last error: {stats.last_error or 'none'})"
                 )
                 return 1
@@ -179,5 +184,13 @@ def _cmd_decode(args: argparse.Namespace) -> int:
             failures += 1
             print(f"stroomwijs p1: skipped a telegram: {err}", file=sys.stderr)  # noqa: T201
             continue
-        _print(meter.process(values), as_json=args.json, out=sys.stdout)
+        reading = meter.process(values)
+        if reading is None:
+            failures += 1
+            print(  # noqa: T201
+                f"stroomwijs p1: rejected a reading: {meter.stats.last_error}",
+                file=sys.stderr,
+            )
+            continue
+        _print(reading, as_json=args.json, out=sys.stdout)
     return 1 if failures == len(telegrams) else 0

@@ -6,6 +6,21 @@ or TCP), the HomeWizard poller, or Home Assistant's entity adapter feed it
 projection, monthly peak, headroom per phase) and pushes each ``MeterReading``
 to every subscriber at once, at the meter's own rate.
 
+Every telegram is checked before anything is derived from it: a value that
+is not a finite number, or a power or current beyond what the connection can
+physically carry (``plausibility_problem``), makes the whole telegram a
+rejected reading. It is counted (``stats.rejected_readings``), logged, never
+pushed to subscribers; ``REJECTED_IN_A_ROW`` of them in a row make the meter
+unavailable at once (data lost: the guard's safe side).
+
+Across a restart the host keeps what the meter derived: ``export_state``
+returns the quarter-hour in progress, the month's peak and the 13-month
+history as JSON-safe data, and ``restore_state`` takes them back after
+checking every field (bad stored state is logged and ignored, never a crash).
+The first telegram after the restart fills the gap from the meter's energy
+register, so the quarter is not averaged over the readings since the restart
+only.
+
 When no reading arrives for ``stale_after`` seconds the meter becomes
 unavailable: subscribers to availability hear it at once, so the guard can
 fall back to its safe side. It logs that once, and logs once when readings
@@ -15,23 +30,46 @@ return.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 import logging
 import math
+from typing import Any
 
-from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.grid import (
+    FUSE_RANGE_A,
+    PLAUSIBLE_FACTOR,
+    GridConnection,
+)
 
-from .models import MeterReading, MeterStats, QuarterSource, TelegramValues
+from .decode import non_finite_fields
+from .models import (
+    MeterReading,
+    MeterStats,
+    PeakRecord,
+    QuarterSource,
+    TelegramValues,
+)
 from .quarter import (
+    BILLING_ZONE,
     MonthPeakTracker,
     QuarterTracker,
+    StateError,
     project_from_meter,
     quarter_start,
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+LARGEST_CONNECTION = GridConnection(phases=3, fuse_a=FUSE_RANGE_A[1])
+"""Used for the plausibility bound when the meter knows no grid connection."""
+PLAUSIBLE_VOLTAGE_V = (50.0, 300.0)
+"""Phase voltages outside this range are glitches: the nominal voltage is used."""
+REJECTED_IN_A_ROW = 3
+"""This many rejected readings in a row count as data lost."""
+STATE_VERSION = 1
+"""Version of the dictionary that :meth:`Meter.export_state` returns."""
 
 type ReadingCallback = Callable[[MeterReading], None]
 type AvailabilityCallback = Callable[[bool], None]
@@ -68,6 +106,7 @@ class Meter:
         self._availability_subscribers: list[AvailabilityCallback] = []
         self._stale_handle: asyncio.TimerHandle | None = None
         self._unavailable_reason: str | None = None
+        self._rejected_in_a_row = 0
 
     @property
     def available(self) -> bool:
@@ -98,9 +137,18 @@ class Meter:
 
     def process(
         self, values: TelegramValues, received_at: datetime | None = None
-    ) -> MeterReading:
-        """Derive a reading from one telegram, store it and push it out."""
+    ) -> MeterReading | None:
+        """Derive a reading from one telegram, store it and push it out.
+
+        Return None when the values are rejected (not finite, or implausible
+        for the connection): they are counted and reported, never acted on.
+        """
         now = (received_at or self._clock()).astimezone(UTC)
+        problem = plausibility_problem(values, self.grid)
+        if problem is not None:
+            self._reject(problem)
+            return None
+        self._rejected_in_a_row = 0
         reading = self._derive(values, now)
         self._last = reading
         self.stats.telegrams += 1
@@ -113,6 +161,20 @@ class Meter:
             except Exception:
                 _LOGGER.exception("A subscriber of %s failed", self.name)
         return reading
+
+    def _reject(self, problem: str) -> None:
+        """Count a rejected reading; too many in a row is data lost."""
+        self.stats.rejected_readings += 1
+        self.stats.last_error = problem
+        self._rejected_in_a_row += 1
+        if self._rejected_in_a_row == 1:
+            _LOGGER.warning("%s: reading rejected: %s", self.name, problem)
+        else:
+            _LOGGER.debug("%s: reading rejected: %s", self.name, problem)
+        if self._rejected_in_a_row >= REJECTED_IN_A_ROW:
+            self.mark_unavailable(
+                f"{self._rejected_in_a_row} rejected readings in a row ({problem})"
+            )
 
     def mark_unavailable(self, reason: str) -> None:
         """Declare the data lost (connection gone, meter silent)."""
@@ -139,7 +201,7 @@ class Meter:
             import_w, export_w = 0.0, export_w - import_w
         values = _split_signed_phases(values)
 
-        for quarter in self._quarters.add(now, import_w):
+        for quarter in self._quarters.add(now, import_w, values.import_total_kwh):
             self._peaks.add(quarter)
         if values.meter_quarter_average_w is not None:
             quarter_average: float | None = values.meter_quarter_average_w
@@ -182,9 +244,73 @@ class Meter:
             quarter_projection_w=projection,
             month_peak_w=peak_w,
             month_peak_at=peak_at,
-            peak_history=values.peak_history,
+            peak_history=values.peak_history or self._local_history(),
             text_message=values.text_message,
         )
+
+    def _local_history(self) -> tuple[PeakRecord, ...]:
+        """Return the computed peaks of completed months (oldest first)."""
+        return tuple(
+            PeakRecord(
+                month_start=datetime(
+                    record.month[0], record.month[1], 1, tzinfo=BILLING_ZONE
+                ).astimezone(UTC),
+                at=record.at,
+                power_w=record.power_w,
+            )
+            for record in self._peaks.history
+        )
+
+    # ------------------------------------------------------------ restarts
+
+    def export_state(self) -> dict[str, Any]:
+        """Return what must survive a restart, as JSON-safe data.
+
+        The quarter-hour in progress (with the last energy register value, so
+        the gap of the restart can be filled), the month's computed peak and
+        the history of completed months.
+        """
+        return {
+            "version": STATE_VERSION,
+            "saved_at": self._clock().astimezone(UTC).isoformat(),
+            "quarter": self._quarters.export_state(),
+            "peak": self._peaks.export_state(),
+        }
+
+    def restore_state(self, data: object, now: datetime | None = None) -> bool:
+        """Take back exported state; return whether any of it was restored.
+
+        Each part (quarter, peak) is checked on its own; a part that is
+        corrupt, from the future or from another version is logged with the
+        reason and ignored. Nothing here raises on bad data.
+        """
+        moment = (now or self._clock()).astimezone(UTC)
+        if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
+            _LOGGER.warning(
+                "%s: stored state ignored: not version %s", self.name, STATE_VERSION
+            )
+            return False
+        restored = False
+        for part in ("quarter", "peak"):
+            if data.get(part) is None:
+                continue
+            fresh: QuarterTracker | MonthPeakTracker = (
+                QuarterTracker() if part == "quarter" else MonthPeakTracker()
+            )
+            try:
+                fresh.restore_state(data[part], moment)
+            except StateError as err:
+                _LOGGER.warning("%s: stored %s ignored: %s", self.name, part, err)
+                continue
+            except Exception:
+                _LOGGER.exception("%s: stored %s ignored", self.name, part)
+                continue
+            if isinstance(fresh, QuarterTracker):
+                self._quarters = fresh
+            else:
+                self._peaks = fresh
+            restored = True
+        return restored
 
     def _headroom(
         self, values: TelegramValues, net_w: float
@@ -212,7 +338,12 @@ class Meter:
             current = _at(values.phase_currents_a, index)
             imp = _at(values.phase_import_w, index)
             exp = _at(values.phase_export_w, index)
-            voltage = _at(values.phase_voltages_v, index) or grid.voltage_v
+            voltage = _at(values.phase_voltages_v, index)
+            if (
+                voltage is None
+                or not PLAUSIBLE_VOLTAGE_V[0] <= voltage <= (PLAUSIBLE_VOLTAGE_V[1])
+            ):
+                voltage = grid.voltage_v  # a glitch in the register: nominal
             derived = (
                 abs((imp or 0.0) - (exp or 0.0)) / voltage
                 if imp is not None or exp is not None
@@ -268,6 +399,55 @@ class Meter:
 
 def _at(values: tuple[float | None, ...], index: int) -> float | None:
     return values[index] if index < len(values) else None
+
+
+def plausibility_problem(
+    values: TelegramValues, grid: GridConnection | None
+) -> str | None:
+    """Return why ``values`` cannot be a real reading, or None if they can.
+
+    The rule: every value must be a finite number, the telegram must carry
+    a power value (import, export or per phase), and no power (total, per
+    phase, the meter's quarter-hour average or monthly peak) may exceed
+    ``PLAUSIBLE_FACTOR`` times what the connection carries, nor any phase
+    current that factor times the main fuse. Without a known connection the
+    largest one there is (3x400 A) sets the bound.
+    """
+    bad = non_finite_fields(values)
+    if bad:
+        return f"not a finite number: {', '.join(bad)}"
+    if values.import_w is None and not any(
+        value is not None for value in values.phase_import_w
+    ):
+        # Energy registers alone say nothing about the power now; reading
+        # them as 0 W would hand the guard headroom that may not exist.
+        return "the telegram holds no import power"
+    connection = grid or LARGEST_CONNECTION
+    bound_w = connection.plausible_max_power_w
+    bound_a = connection.plausible_max_current_a
+    powers = {
+        "import_w": values.import_w,
+        "export_w": values.export_w,
+        "meter_quarter_average_w": values.meter_quarter_average_w,
+        "meter_month_peak_w": values.meter_month_peak_w,
+    }
+    for index, value in enumerate(values.phase_import_w):
+        powers[f"phase_import_w[{index}]"] = value
+    for index, value in enumerate(values.phase_export_w):
+        powers[f"phase_export_w[{index}]"] = value
+    for name, value in powers.items():
+        if value is not None and abs(value) > bound_w:
+            return (
+                f"{name} of {value:.0f} W is beyond {bound_w:.0f} W, "
+                f"{PLAUSIBLE_FACTOR:g} x what {connection} carries"
+            )
+    for index, current in enumerate(values.phase_currents_a):
+        if current is not None and abs(current) > bound_a:
+            return (
+                f"phase current L{index + 1} of {current:.1f} A is beyond "
+                f"{bound_a:.0f} A, {PLAUSIBLE_FACTOR:g} x the {connection} fuse"
+            )
+    return None
 
 
 def _split_signed_phases(values: TelegramValues) -> TelegramValues:

@@ -9,12 +9,14 @@ that is the same for every meter.
 # ruff: noqa: ANN401
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
+import math
 import re
 from typing import Any
 
-from dsmr_parser.exceptions import DecryptionError, InvalidChecksumError, ParseError
+from dsmr_parser.exceptions import DecryptionError, InvalidChecksumError
 from dsmr_parser.parsers import TelegramParser
 
 from .models import PeakRecord, TelegramValues
@@ -91,13 +93,49 @@ class TelegramDecoder:
             raise TelegramError("crc", str(err)) from err
         except DecryptionError as err:
             raise TelegramError("decrypt", str(err)) from err
-        except (ParseError, ValueError, IndexError, TypeError, UnicodeError) as err:
-            raise TelegramError("parse", f"{type(err).__name__}: {err}") from err
-        values = _values_from(parsed, self.version.key, _header(telegram))
+        except Exception as err:
+            # dsmr-parser lets decimal.InvalidOperation (a flipped digit, most
+            # of all on DSMR 2.2 without a CRC), ValueError, IndexError and
+            # more escape; none of them may take the line down.
+            raise TelegramError("parse", _describe(err)) from err
+        try:
+            values = _values_from(parsed, self.version.key, _header(telegram))
+        except Exception as err:
+            raise TelegramError("parse", _describe(err)) from err
         if not _has_any_measurement(values):
             msg = "the telegram holds no power or energy value"
             raise TelegramError("parse", msg)
+        bad = non_finite_fields(values)
+        if bad:
+            msg = f"not a finite number: {', '.join(bad)}"
+            raise TelegramError("parse", msg)
         return values
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def non_finite_fields(values: TelegramValues) -> list[str]:
+    """Return the names of the values that are NaN or infinite.
+
+    A valid CRC only proves that the bytes arrived as the meter sent them; a
+    ``NaN`` or ``Infinity`` in a register is still no measurement, and it
+    would make every comparison in the guard false.
+    """
+    bad: list[str] = []
+    for item in fields(values):
+        value = getattr(values, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append(item.name)
+        elif isinstance(value, tuple):
+            for entry in value:
+                number = getattr(entry, "power_w", entry)
+                if isinstance(number, float) and not math.isfinite(number):
+                    bad.append(item.name)
+                    break
+    return bad
 
 
 def _header(telegram: str) -> str | None:

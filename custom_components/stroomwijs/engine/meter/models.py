@@ -217,6 +217,8 @@ class MeterStats:
     """Telegrams skipped because they could not be decoded."""
     decrypt_errors: int = 0
     """Encrypted frames that the configured key could not open."""
+    rejected_readings: int = 0
+    """Decoded readings refused as not finite or physically implausible."""
     connects: int = 0
     """Successful connections (the first one included)."""
     connection_errors: int = 0
@@ -231,6 +233,7 @@ class MeterStats:
             "crc_errors": self.crc_errors,
             "parse_errors": self.parse_errors,
             "decrypt_errors": self.decrypt_errors,
+            "rejected_readings": self.rejected_readings,
             "connects": self.connects,
             "connection_errors": self.connection_errors,
             "last_error": self.last_error,

@@ -11,6 +11,7 @@ nothing here ever gives up.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
 import logging
 import re
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .core import Meter
 from .decode import TelegramDecoder, TelegramError
+from .models import TelegramValues
 from .versions import DsmrVersion
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,6 +28,12 @@ _TELEGRAM = re.compile(r"/[^/]+?![A-F0-9]{0,4}\0?\r\n", re.DOTALL)
 _MAX_BUFFER = 64 * 1024
 _CIPHER_TAG = 0xDB
 _LONG_LENGTH = 0x82
+_SYSTEM_TITLE = 8
+"""DLMS system titles have 8 bytes."""
+_MIN_CONTENT = 1 + 4 + 12
+"""Security byte, invocation counter and GCM tag: the smallest frame content."""
+_MAX_CONTENT = 16 * 1024
+"""No P1 telegram comes near this; a longer announced frame is noise."""
 
 
 class PlainFramer:
@@ -64,11 +72,23 @@ class PlainFramer:
 
 
 class CipherFramer:
-    """Cut a byte stream into DLMS general-global-cipher frames (as hex)."""
+    """Cut a byte stream into DLMS general-global-cipher frames (as hex).
 
-    def __init__(self) -> None:
-        """Start with an empty buffer."""
+    A frame is ``DB 08 <8-byte system title> 82 <2-byte length> <content>``.
+    Line noise can look like a header that announces a long frame; trusting
+    it would swallow the real frames that follow. So the framer never trusts
+    a header alone: given ``check`` (the reader passes "does it decrypt to a
+    valid telegram"), a candidate that fails is dropped by one byte and the
+    scan resumes inside it (the candidate is still returned, so the reader
+    counts it as a bad frame), and while a long announced frame is still
+    incomplete, a complete valid frame further on wins at once. Without
+    ``check`` (one frame pasted into the CLI) headers are taken as they come.
+    """
+
+    def __init__(self, check: Callable[[str], bool] | None = None) -> None:
+        """Start with an empty buffer; ``check(frame_hex)`` validates frames."""
         self._buffer = bytearray()
+        self._check = check
 
     def feed(self, data: bytes) -> list[str]:
         """Add bytes; return complete frames as hex strings."""
@@ -80,28 +100,74 @@ class CipherFramer:
                 self._buffer.clear()
                 return frames
             del self._buffer[:start]
-            if len(self._buffer) < 2:  # noqa: PLR2004
-                return frames
-            title_len = self._buffer[1]
-            header = 2 + title_len + 3
-            if len(self._buffer) < header:
-                return frames
-            if self._buffer[2 + title_len] != _LONG_LENGTH:
+            size = _frame_size(self._buffer, 0)
+            if size is None:  # not a header: resynchronise on the next tag
                 del self._buffer[:1]
                 continue
-            length = int.from_bytes(self._buffer[3 + title_len : header], "big")
-            if len(self._buffer) < header + length:
+            if size < 0:  # a header, but not all of it yet
+                return frames
+            if len(self._buffer) < size:
+                later = self._valid_frame_after(0)
+                if later is not None:
+                    del self._buffer[:later]
+                    continue
                 if len(self._buffer) > _MAX_BUFFER:
                     del self._buffer[:1]
                     continue
                 return frames
-            frames.append(bytes(self._buffer[: header + length]).hex())
-            del self._buffer[: header + length]
+            frame = bytes(self._buffer[:size]).hex()
+            frames.append(frame)
+            if self._check is not None and not self._check(frame):
+                # Handed on all the same, so that the reader counts it (a
+                # wrong key must show); then look for real frames inside it.
+                del self._buffer[:1]
+                continue
+            del self._buffer[:size]
+
+    def _valid_frame_after(self, first: int) -> int | None:
+        """Return where a complete frame that passes ``check`` starts, if any."""
+        if self._check is None:
+            return None
+        position = self._buffer.find(_CIPHER_TAG, first + 1)
+        while position >= 0:
+            size = _frame_size(self._buffer, position)
+            if (
+                size is not None
+                and size > 0
+                and position + size <= len(self._buffer)
+                and self._check(bytes(self._buffer[position : position + size]).hex())
+            ):
+                return position
+            position = self._buffer.find(_CIPHER_TAG, position + 1)
+        return None
 
 
-def framer_for(version: DsmrVersion) -> PlainFramer | CipherFramer:
-    """Return the framer that suits the version."""
-    return CipherFramer() if version.encrypted else PlainFramer()
+def _frame_size(buffer: bytearray, at: int) -> int | None:
+    """Return the size of the frame whose header starts at ``at``.
+
+    None: the bytes there cannot be a header. A negative number: they may be
+    one, but the header is not complete yet.
+    """
+    header = 2 + _SYSTEM_TITLE + 3
+    if len(buffer) - at < 2:  # noqa: PLR2004
+        return -1
+    if buffer[at + 1] != _SYSTEM_TITLE:
+        return None
+    if len(buffer) - at < header:
+        return -1
+    if buffer[at + 2 + _SYSTEM_TITLE] != _LONG_LENGTH:
+        return None
+    length = int.from_bytes(buffer[at + header - 2 : at + header], "big")
+    if not _MIN_CONTENT <= length <= _MAX_CONTENT:
+        return None
+    return header + length
+
+
+def framer_for(
+    version: DsmrVersion, check: Callable[[str], bool] | None = None
+) -> PlainFramer | CipherFramer:
+    """Return the framer that suits the version (``check``: see CipherFramer)."""
+    return CipherFramer(check) if version.encrypted else PlainFramer()
 
 
 def parse_socket_url(url: str) -> tuple[str, int] | None:
@@ -159,6 +225,8 @@ class P1StreamReader:
         self.backoff_max = backoff_max
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.BaseTransport | asyncio.StreamWriter | None = None
+        self._got_telegram = False
+        self._checked: tuple[str, TelegramValues] | None = None
 
     def start(self) -> None:
         """Start reading in a background task."""
@@ -181,12 +249,15 @@ class P1StreamReader:
         """Read forever, reconnecting with exponential backoff."""
         delay = self.backoff_initial
         while True:
-            got_telegram = False
+            # Set by ``handle`` for every accepted telegram, however the
+            # connection ends: a line that worked and then went silent or was
+            # reset starts the backoff again from ``backoff_initial``.
+            self._got_telegram = False
             try:
                 reader, self._writer = await open_line(self.url, self.version)
                 self.meter.stats.connects += 1
                 _LOGGER.debug("Connected to %s", self.url)
-                got_telegram = await self._read(reader)
+                await self._read(reader)
                 reason = "the connection was closed"
             except Exception as err:  # noqa: BLE001  (never give up: retry)
                 reason = (
@@ -197,7 +268,7 @@ class P1StreamReader:
             self.meter.stats.connection_errors += 1
             self.meter.stats.last_error = reason
             self.meter.mark_unavailable(f"{self.url}: {reason}")
-            if got_telegram:
+            if self._got_telegram:
                 delay = self.backoff_initial
             _LOGGER.debug("Reconnecting to %s in %.1f s (%s)", self.url, delay, reason)
             await asyncio.sleep(delay)
@@ -205,7 +276,7 @@ class P1StreamReader:
 
     async def _read(self, reader: asyncio.StreamReader) -> bool:
         """Read until the line closes or stays silent; True if any telegram."""
-        framer = framer_for(self.version)
+        framer = framer_for(self.version, self._decodable)
         got = False
         while True:
             async with asyncio.timeout(self.idle_timeout):
@@ -216,10 +287,23 @@ class P1StreamReader:
                 if self.handle(telegram):
                     got = True
 
+    def _decodable(self, frame: str) -> bool:
+        """Whether an encrypted frame opens and holds a valid telegram."""
+        try:
+            values = self._decoder.decode(frame)
+        except TelegramError:
+            return False
+        self._checked = (frame, values)
+        return True
+
     def handle(self, telegram: str) -> bool:
         """Decode one framed telegram and feed it; count it if it is bad."""
+        checked, self._checked = self._checked, None
         try:
-            values = self._decoder.decode(telegram)
+            if checked is not None and checked[0] == telegram:
+                values = checked[1]
+            else:
+                values = self._decoder.decode(telegram)
         except TelegramError as err:
             stats = self.meter.stats
             if err.kind == "crc":
@@ -231,7 +315,9 @@ class P1StreamReader:
             stats.last_error = str(err)
             _LOGGER.debug("Skipped a telegram (%s): %s", err.kind, err)
             return False
-        self.meter.process(values)
+        if self.meter.process(values) is None:
+            return False
+        self._got_telegram = True
         return True
 
     def _close(self) -> None:

@@ -1,0 +1,1 @@
+"""Fuzz corpus and property tests over the P1 decoder and the guard."""
