@@ -30,7 +30,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 import contextlib
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import functools
 import logging
@@ -110,6 +110,7 @@ SOLVE_GRACE_S: Final = 2.0
 PLAN_ATTRIBUTE_SLOTS: Final = 96
 PROBLEM_PLAN_FAILED: Final = "plan_failed"
 PROBLEM_DSO_SIGNAL: Final = "dso_signal_lost"
+PROBLEM_NOT_HOLDABLE: Final = "limit_not_holdable"
 LIMIT_TRIGGER_W: Final = 100.0
 
 type Clock = Callable[[], datetime]
@@ -217,12 +218,6 @@ class _QuarterAccount:
 
 
 @dataclass(slots=True)
-class _Counters:
-    interventions_today: int = 0
-    counted_day: date | None = None
-
-
-@dataclass(slots=True)
 class _Replan:
     reasons: list[str] = field(default_factory=list)
     requested_at: datetime | None = None
@@ -288,7 +283,6 @@ class Household:
         self.plan_inputs: PlanInputs | None = None
         self.plan_status = PlanStatus()
         self.problems: dict[str, HouseholdProblem] = {}
-        self.counters = _Counters()
         self._listeners: list[Callable[[], None]] = []
         self._event_listeners: list[EventListener] = []
         self._unsubs: list[Callable[[], None]] = []
@@ -368,6 +362,9 @@ class Household:
                     self.meter, self.feed, self.ports.first_reading_timeout
                 )
                 self._unsubs.append(self.meter.subscribe(self._on_reading))
+                self._unsubs.append(
+                    self.meter.subscribe_availability(self.guard.feed_availability)
+                )
             await self.chargers.async_start()
         except BaseException:
             await self._async_stop_parts()
@@ -536,13 +533,17 @@ class Household:
     def _on_intervention(self, item: Intervention) -> None:
         if item.kind is InterventionKind.LIMIT_CHANGED:
             return  # the limit stack reports limit changes itself
-        today = item.timestamp.astimezone(self._zone).date()
-        counters = self.counters
-        if today != counters.counted_day:
-            counters.counted_day = today
-            counters.interventions_today = 0
-        counters.interventions_today += 1
         self._dirty = True
+        if item.kind is InterventionKind.LIMIT_NOT_HOLDABLE:
+            self._raise_problem(
+                PROBLEM_NOT_HOLDABLE,
+                {
+                    "shortfall_w": f"{item.shortfall_w or 0.0:.0f}",
+                    "limit_w": f"{item.limit_w or 0.0:.0f}",
+                },
+            )
+        elif item.kind is InterventionKind.LIMIT_HOLDABLE:
+            self._clear_problem(PROBLEM_NOT_HOLDABLE)
         self._fire(
             item.kind.value,
             {
@@ -552,6 +553,7 @@ class Household:
                 "reason": item.reason,
                 "limit_w": item.limit_w,
                 "measured_w": item.measured_w,
+                "shortfall_w": item.shortfall_w,
             },
         )
         self.notify()
@@ -719,6 +721,8 @@ class Household:
                 with contextlib.suppress(Exception):
                     await self._async_set_override(device.device_id, manual, now)
         await self._async_apply_plan(force=True)
+        if self._guarded:
+            await self.guard.async_reassert(now)
 
     def set_departure(self, device_id: str, changes: Mapping[str, Any]) -> None:
         """Change a car's departure time, target or minimum SoC, and re-plan."""
@@ -813,17 +817,10 @@ class Household:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def async_tick(self, now: datetime) -> None:
-        """Periodic work for ``now``: limits, the day, re-plans, the plan's slot."""
+        """Do the periodic work for ``now``: limits, re-plans, the plan's slot."""
         if not self.ports.realtime:
             await self.guard.async_tick(now)
         self.limits.refresh(now)
-        counters = self.counters
-        if (
-            counters.counted_day is not None
-            and now.astimezone(self._zone).date() != counters.counted_day
-        ):
-            counters.counted_day = now.astimezone(self._zone).date()
-            counters.interventions_today = 0
         if self._next_replan is not None and now >= self._next_replan:
             self.request_replan("scheduled")
         requested = self._replan.requested_at
@@ -1110,10 +1107,7 @@ class Household:
     @property
     def interventions_today(self) -> int:
         """Guard interventions today (local time)."""
-        today = self.ports.clock().astimezone(self._zone).date()
-        if self.counters.counted_day != today:
-            return 0
-        return self.counters.interventions_today
+        return self.guard.status().interventions_today
 
     # ================================================================ state
 
@@ -1145,7 +1139,6 @@ class Household:
 
     def state(self) -> dict[str, Any]:
         """Return the JSON-safe state that survives a restart."""
-        manual = self.limits.manual.current
         departures: dict[str, Any] = {}
         for handle in self.chargers.handles.values():
             needs = handle.device.departure
@@ -1163,22 +1156,11 @@ class Household:
             "enabled": self.enabled,
             "config_mode": self.config.optimiser.mode.value,
             "config_enabled": self.config.optimiser.enabled,
-            "manual": None
-            if manual is None
-            else {
-                "source": manual.source,
-                "import_w": manual.import_w,
-                "export_w": manual.export_w,
-                "end": None if manual.end is None else manual.end.isoformat(),
-            },
+            "manual": self.limits.manual.export_state(),
+            "guard": self.guard.export_state(),
+            "meter": None if self.meter is None else self.meter.export_state(),
             "departures": departures,
             "chargers": self.chargers.snapshots(),
-            "counters": {
-                "interventions_today": self.counters.interventions_today,
-                "day": None
-                if self.counters.counted_day is None
-                else self.counters.counted_day.isoformat(),
-            },
             "forecaster": self.forecaster.to_state(),
             "prices": None if self.prices is None else self.prices.to_dict(),
             "pv": None if self.pv_forecast is None else self.pv_forecast.to_dict(),
@@ -1201,12 +1183,12 @@ class Household:
             stored.get("config_enabled") == self.config.optimiser.enabled
         ):
             self.enabled = bool(stored["enabled"])
-        manual = stored.get("manual")
-        if isinstance(manual, Mapping):
-            try:
-                _restore_manual(self.limits, manual, now)
-            except (TypeError, ValueError) as err:
-                _LOGGER.warning("Saved manual limit ignored: %s", err)
+        if stored.get("manual") is not None:
+            self.limits.manual.restore_state(stored["manual"], now)
+        if stored.get("guard") is not None:
+            self.guard.restore_state(stored["guard"], now)
+        if self.meter is not None and stored.get("meter") is not None:
+            self.meter.restore_state(stored["meter"], now)
         departures = stored.get("departures")
         if isinstance(departures, Mapping):
             for device_id, data in departures.items():
@@ -1217,16 +1199,6 @@ class Household:
         chargers = stored.get("chargers")
         if isinstance(chargers, Mapping):
             self.chargers.restore(chargers)
-        counters = stored.get("counters")
-        if isinstance(counters, Mapping):
-            try:
-                day = date.fromisoformat(str(counters.get("day")))
-                count = int(counters.get("interventions_today", 0))
-            except TypeError, ValueError:
-                pass
-            else:
-                if day == now.astimezone(self._zone).date() and 0 <= count < 10**6:
-                    self.counters = _Counters(count, day)
         self.forecaster.restore(stored.get("forecaster"))
         for key, setter in (("prices", "prices"), ("pv", "pv_forecast")):
             data = stored.get(key)
@@ -1277,37 +1249,6 @@ def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:
         if a is not None and b is not None and abs(a - b) >= LIMIT_TRIGGER_W:
             return True
     return False
-
-
-def _restore_manual(
-    limits: HouseholdLimits, data: Mapping[str, Any], now: datetime
-) -> None:
-    end_text = data.get("end")
-    end = None if end_text is None else datetime.fromisoformat(str(end_text))
-    if end is not None and end.tzinfo is None:
-        raise ValueError("end has no zone")
-    if end is not None and end <= now:
-        return  # it ran out while we were away
-    import_w = data.get("import_w")
-    export_w = data.get("export_w")
-    for value in (import_w, export_w):
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            msg = f"not a limit: {value!r}"
-            raise ValueError(msg)
-    source = str(data.get("source", "manual:user"))
-    label = source.split(":", 1)[1] if ":" in source else "user"
-    limits.manual.set_limit(
-        now=now,
-        import_w=None if import_w is None else float(import_w),
-        export_w=None if export_w is None else float(export_w),
-        duration=None if end is None else end - now,
-        label=label,
-    )
 
 
 def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
