@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
+import re
 from typing import Any, Protocol, cast
 
 from ocpp.exceptions import (
     FormatViolationError,
+    InternalError,
     NotImplementedError as OcppNotImplementedError,
     OCPPError,
     ProtocolError,
@@ -34,6 +37,13 @@ _LOGGER = logging.getLogger(__name__)
 
 SUBPROTOCOLS: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 """The OCPP-J subprotocols the central system speaks, newest first."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a frame may have.
+
+The deepest OCPP 2.1 message nests about a dozen levels; anything deeper is
+refused before it is parsed, so a hostile frame cannot exhaust the stack."""
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
 
 
 def on[F: Callable[..., Any]](action: str) -> Callable[[F], F]:
@@ -192,22 +202,50 @@ class SessionBase:
     _handle_call: Callable[[Call], Awaitable[Any]]
 
     async def _send_error_frame(self, unique_id: str, error: OCPPError) -> None:
-        frame = [
-            MessageType.CallError,
-            unique_id,
-            error.code,
-            error.description,
-            error.details or {},
-        ]
-        await self._send(json.dumps(frame, separators=(",", ":")))
+        await self._send(error_frame(unique_id, error))
+
+    def frame_received(self) -> None:
+        """Note that the peer sent something (the session watches silence)."""
 
     async def route_message(self, raw_msg: str) -> None:
-        """Route one frame; answer malformed ones with an OCPP error."""
+        """Route one frame; no frame, however hostile, ends the session.
+
+        Malformed frames get an OCPP CALLERROR. Any other failure while
+        handling a frame is logged with its traceback and answered with an
+        ``InternalError`` CALLERROR; only a closed connection ends the session.
+        """
+        self.frame_received()
+        try:
+            await self._route_message(raw_msg)
+        except ConnectionClosedError:
+            raise
+        except Exception as err:
+            _LOGGER.exception("%s: failed to handle frame %.200r", self.id, raw_msg)
+            with suppress(Exception):
+                await self._send_error_frame(
+                    guess_unique_id(raw_msg),
+                    InternalError(details={"cause": type(err).__name__}),
+                )
+
+    async def _route_message(self, raw_msg: str) -> None:
+        if json_too_deep(raw_msg):
+            _LOGGER.warning(
+                "%s: frame nested deeper than %d levels refused",
+                self.id,
+                MAX_JSON_DEPTH,
+            )
+            await self._send_error_frame(
+                guess_unique_id(raw_msg),
+                FormatViolationError(
+                    details={"cause": f"nested deeper than {MAX_JSON_DEPTH} levels"}
+                ),
+            )
+            return
         try:
             msg = unpack(raw_msg)
         except OCPPError as error:
             _LOGGER.warning("%s: malformed frame %.200r: %s", self.id, raw_msg, error)
-            await self._send_error_frame(_guess_unique_id(raw_msg), error)
+            await self._send_error_frame(guess_unique_id(raw_msg), error)
             return
         if msg.message_type_id != MessageType.Call:
             if not self._call_lock.locked():
@@ -240,15 +278,51 @@ class SessionBase:
             await self._send(msg.create_call_error(error).to_json())
 
 
-def _guess_unique_id(raw_msg: str) -> str:
+def json_too_deep(raw_msg: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``raw_msg`` nests arrays or objects deeper than ``limit``.
+
+    Linear in the frame, without parsing it: brackets inside strings are
+    skipped, and a frame with fewer opening brackets than ``limit`` is not
+    scanned at all.
+    """
+    if raw_msg.count("[") + raw_msg.count("{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(raw_msg):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def guess_unique_id(raw_msg: str) -> str:
     """Return the message id of a broken frame if readable, else ``-1``."""
+    if json_too_deep(raw_msg):
+        match = _UNIQUE_ID.match(raw_msg)
+        return match.group(1) if match else "-1"
     try:
         decoded = json.loads(raw_msg)
-    except ValueError, TypeError:
+    except ValueError, TypeError, RecursionError:
         return "-1"
     if isinstance(decoded, list) and len(decoded) > 1 and isinstance(decoded[1], str):
         return decoded[1]
     return "-1"
+
+
+def error_frame(unique_id: str, error: OCPPError) -> str:
+    """Serialise a CALLERROR frame."""
+    frame = [
+        MessageType.CallError,
+        unique_id,
+        error.code,
+        error.description,
+        error.details or {},
+    ]
+    return json.dumps(frame, separators=(",", ":"))
 
 
 async def checked_call(
@@ -270,6 +344,7 @@ async def checked_call(
 
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "PENDING_ALLOWED",
     "SUBPROTOCOLS",
     "Connection",
@@ -278,6 +353,9 @@ __all__ = [
     "ProtocolError",
     "SessionBase",
     "checked_call",
+    "error_frame",
+    "guess_unique_id",
+    "json_too_deep",
     "on",
     "parse_meter_values",
     "parse_timestamp",

@@ -36,9 +36,10 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
+from ocpp.exceptions import FormatViolationError
 
 from .charger import ChargerConfig, OcppCharger
-from .common import SUBPROTOCOLS, ConnectionClosedError
+from .common import SUBPROTOCOLS, ConnectionClosedError, error_frame, guess_unique_id
 from .session import BaseSession, PendingCharger, SessionOptions
 from .v16 import V16Session
 from .v21 import V21Session
@@ -81,17 +82,36 @@ class CsmsConfig:
 class _WebSocketConnection:
     """``recv``/``send`` over an aiohttp websocket, for the ``ocpp`` library."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, charger_id: str) -> None:
         self._ws = ws
+        self._charger_id = charger_id
+        self.on_frame: Callable[[], None] | None = None
+        """Called for every frame that arrives, text or not."""
 
     async def recv(self) -> str:
         while True:
             msg = await self._ws.receive()
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and self.on_frame:
+                self.on_frame()
             if msg.type is WSMsgType.TEXT:
                 return cast("str", msg.data)
             if msg.type is WSMsgType.BINARY:
-                # OCPP-J is text only; let the session answer FormatViolation.
-                return bytes(msg.data).decode("utf-8", errors="replace")
+                # OCPP-J is text only: answer FormatViolation, never route it.
+                raw = bytes(msg.data).decode("utf-8", errors="replace")
+                _LOGGER.warning(
+                    "%s: binary frame of %d bytes refused",
+                    self._charger_id,
+                    len(msg.data),
+                )
+                await self.send(
+                    error_frame(
+                        guess_unique_id(raw),
+                        FormatViolationError(
+                            details={"cause": "OCPP-J frames must be text"}
+                        ),
+                    )
+                )
+                continue
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 raise ConnectionClosedError
             if msg.type is WSMsgType.ERROR:
@@ -314,7 +334,7 @@ class CentralSystem:
         session_class = SESSION_CLASSES[protocol]
         session: BaseSession = cast("Any", session_class)(
             charger_id,
-            _WebSocketConnection(ws),
+            _WebSocketConnection(ws, charger_id),
             response_timeout=self.config.session.response_timeout_s,
         )
         session.setup(

@@ -1,0 +1,126 @@
+"""The central system against hostile and broken peers over loopback.
+
+Raw aiohttp websocket clients send what no well-behaved charger sends (deep
+JSON, binary frames, floods of unknown ids, silence without a FIN); real
+``ocpp`` charge points check that the session and the charger view stay
+truthful around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import json
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+
+from custom_components.stroomwijs.engine.drivers.ocpp import (
+    ChargerConfig,
+    PendingCharger,
+)
+from custom_components.stroomwijs.engine.drivers.ocpp import common
+
+from .conftest import CsmsFactory, wait_for
+
+
+@asynccontextmanager
+async def raw_ws(
+    url: str, protocol: str = "ocpp2.0.1", **kwargs: Any
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A bare websocket to the central system, speaking no OCPP by itself."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=(protocol,), **kwargs) as ws,
+    ):
+        yield ws
+
+
+async def next_reply(ws: aiohttp.ClientWebSocketResponse) -> list[Any]:
+    """The next CALLRESULT or CALLERROR (CALLs from the CSMS are skipped)."""
+    async with asyncio.timeout(5):
+        while True:
+            msg = await ws.receive()
+            assert msg.type is aiohttp.WSMsgType.TEXT, msg
+            reply = json.loads(msg.data)
+            if reply[0] in (3, 4):
+                return reply  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("charger_id", ["known", "stranger"])
+async def test_deeply_nested_frame_gets_a_callerror_and_the_session_lives(
+    make_csms: CsmsFactory, charger_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """131,000 nested arrays (262 KB) get FormatViolation; the socket stays up."""
+    csms = await make_csms(ChargerConfig(charger_id="known"))
+    async with raw_ws(csms.url + charger_id) as ws:
+        await ws.send_str("[" * 131_000 + "]" * 131_000)
+        reply = await next_reply(ws)
+        assert reply[0] == 4
+        assert reply[2] == "FormatViolation"
+        # A deep payload inside a well-formed CALL keeps its message id.
+        deep = '[2,"d1","Heartbeat",' + "{}" + "[" * 5000 + "]" * 5000 + "]"
+        await ws.send_str(deep)
+        reply = await next_reply(ws)
+        assert reply[:3] == [4, "d1", "FormatViolation"]
+        await ws.send_str('[2,"h1","Heartbeat",{}]')
+        reply = await next_reply(ws)
+        assert reply[:2] == [3, "h1"]
+    assert "nested deeper than" in caplog.text
+
+
+def test_depth_check_counts_only_structure_outside_strings() -> None:
+    """Brackets in strings do not count; the limit itself is allowed."""
+    json_too_deep, MAX_JSON_DEPTH = common.json_too_deep, common.MAX_JSON_DEPTH  # noqa: N806
+    assert not json_too_deep("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    assert json_too_deep("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
+    text = json.dumps(["[" * 1000, {"k": "{" * 1000}])
+    assert not json_too_deep(text)
+    assert not json_too_deep('[2,"a\\"' + "[" * 40 + '","x",{}]')
+
+
+async def test_a_failing_frame_handler_answers_internal_error_and_logs(
+    make_csms: CsmsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Any exception while routing one frame: CALLERROR plus a log line, no hang-up."""
+    calls = 0
+    original = common.unpack
+
+    def exploding_unpack(raw: str) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+        return original(raw)
+
+    monkeypatch.setattr(common, "unpack", exploding_unpack)
+    csms = await make_csms(ChargerConfig(charger_id="cp1"))
+    with caplog.at_level(logging.ERROR):
+        async with raw_ws(csms.url + "cp1") as ws:
+            await ws.send_str('[2,"x1","Heartbeat",{}]')
+            reply = await next_reply(ws)
+            assert reply[:3] == [4, "x1", "InternalError"]
+            await ws.send_str('[2,"x2","Heartbeat",{}]')
+            assert (await next_reply(ws))[:2] == [3, "x2"]
+    assert "failed to handle frame" in caplog.text
+
+
+async def test_binary_frames_get_format_violation_and_are_not_routed(
+    make_csms: CsmsFactory,
+) -> None:
+    """A valid CALL sent as a binary frame is refused, not answered as text."""
+    csms = await make_csms(ChargerConfig(charger_id="cp1"))
+    async with raw_ws(csms.url + "cp1") as ws:
+        await ws.send_bytes(b'[2,"b1","Heartbeat",{}]')
+        reply = await next_reply(ws)
+        assert reply[:3] == [4, "b1", "FormatViolation"]
+        await ws.send_bytes(b"\xff\xfe garbage")
+        reply = await next_reply(ws)
+        assert reply[:3] == [4, "-1", "FormatViolation"]
+        await ws.send_str('[2,"t1","Heartbeat",{}]')
+        assert (await next_reply(ws))[:2] == [3, "t1"]
