@@ -21,26 +21,26 @@ import pytest
 from custom_components.stroomwijs.engine.drivers.ocpp import (
     ChargerConfig,
     PendingCharger,
+    common,
 )
-from custom_components.stroomwijs.engine.drivers.ocpp import common
 
 from .conftest import CsmsFactory, wait_for
 
 
 @asynccontextmanager
 async def raw_ws(
-    url: str, protocol: str = "ocpp2.0.1", **kwargs: Any
+    url: str, protocol: str = "ocpp2.0.1", *, heartbeat: float | None = None
 ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
-    """A bare websocket to the central system, speaking no OCPP by itself."""
+    """Open a bare websocket to the central system, speaking no OCPP by itself."""
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(url, protocols=(protocol,), **kwargs) as ws,
+        session.ws_connect(url, protocols=(protocol,), heartbeat=heartbeat) as ws,
     ):
         yield ws
 
 
 async def next_reply(ws: aiohttp.ClientWebSocketResponse) -> list[Any]:
-    """The next CALLRESULT or CALLERROR (CALLs from the CSMS are skipped)."""
+    """Return the next CALLRESULT or CALLERROR (CALLs from the CSMS are skipped)."""
     async with asyncio.timeout(5):
         while True:
             msg = await ws.receive()
@@ -91,7 +91,7 @@ async def test_a_failing_frame_handler_answers_internal_error_and_logs(
     calls = 0
     original = common.unpack
 
-    def exploding_unpack(raw: str) -> Any:
+    def exploding_unpack(raw: str) -> object:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -124,3 +124,91 @@ async def test_binary_frames_get_format_violation_and_are_not_routed(
         assert reply[:3] == [4, "-1", "FormatViolation"]
         await ws.send_str('[2,"t1","Heartbeat",{}]')
         assert (await next_reply(ws))[:2] == [3, "t1"]
+
+
+async def test_flood_of_unknown_ids_is_capped_rate_limited_and_reported_once(
+    make_csms: CsmsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """300 new ids at once: a burst gets in, the rest get 503, one log line."""
+    seen: list[PendingCharger] = []
+    csms = await make_csms(seen=seen)
+    statuses: list[int] = []
+
+    async def knock(session: aiohttp.ClientSession, charger_id: str) -> None:
+        try:
+            async with session.ws_connect(
+                csms.url + charger_id, protocols=("ocpp2.0.1",)
+            ) as ws:
+                statuses.append(101)
+                await ws.close()
+        except aiohttp.WSServerHandshakeError as err:
+            statuses.append(err.status)
+
+    with caplog.at_level(logging.WARNING):
+        async with aiohttp.ClientSession() as session:
+            for start in range(0, 300, 50):
+                await asyncio.gather(
+                    *(knock(session, f"flood-{i}") for i in range(start, start + 50))
+                )
+            # Ids already waiting may come back; they are not reported again.
+            for _ in range(3):
+                await knock(session, "flood-0")
+    await wait_for(lambda: len(seen) == 6, what="reports after the boot wait")
+    await asyncio.sleep(0.5)  # a late report would show up now
+    assert len(seen) == 6  # the burst of new_ids_per_minute
+    assert len({p.charger_id for p in seen}) == len(seen)
+    assert len(csms.pending) == 6
+    assert statuses.count(101) == 6 + 3
+    assert statuses.count(503) == 294
+    refusals = [r for r in caplog.records if "Refused" in r.getMessage()]
+    assert len(refusals) == 1
+
+
+async def test_pending_ids_are_capped_and_a_dismissed_id_frees_its_place(
+    make_csms: CsmsFactory,
+) -> None:
+    """Beyond max_pending no new id is taken, however slow they come."""
+    seen: list[PendingCharger] = []
+    csms = await make_csms(seen=seen, max_pending=3, new_ids_per_minute=1000.0)
+    for i in range(3):
+        async with session_ws(csms.url + f"slow-{i}"):
+            pass
+    for i in (3, 4):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            async with session_ws(csms.url + f"slow-{i}"):
+                pass
+        assert err.value.status == 503
+    assert sorted(csms.pending) == ["slow-0", "slow-1", "slow-2"]
+    csms.forget_pending("slow-1")
+    async with session_ws(csms.url + "slow-4"):
+        pass
+    assert "slow-4" in csms.pending
+
+
+@asynccontextmanager
+async def session_ws(url: str) -> AsyncIterator[None]:
+    """Open and close one websocket."""
+    async with raw_ws(url, "ocpp1.6"):
+        yield
+
+
+async def test_unknown_charger_is_reported_once_with_its_boot_details(
+    make_csms: CsmsFactory,
+) -> None:
+    """The discovery callback names the vendor and model the charger booted with."""
+    from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: PLC0415
+        OcppSimulator,
+    )
+
+    seen: list[PendingCharger] = []
+    csms = await make_csms(seen=seen)
+    sim = OcppSimulator("newbie", version="ocpp2.1")
+    await sim.async_connect(csms.url)
+    await asyncio.sleep(0.5)  # past the boot wait
+    assert [(p.charger_id, p.vendor, p.model) for p in seen] == [
+        ("newbie", "Stroomwijs", "Sim2")
+    ]
+    await sim.async_disconnect()
+    await sim.async_connect(csms.url)
+    await asyncio.sleep(0.4)
+    assert len(seen) == 1

@@ -28,10 +28,11 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import hmac
 import logging
 import ssl
+import time
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -53,6 +54,7 @@ SESSION_CLASSES: Mapping[str, type[BaseSession]] = {
     "ocpp1.6": V16Session,
 }
 MAX_FRAME_BYTES = 256 * 1024
+REFUSAL_LOG_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,12 +68,18 @@ class CsmsConfig:
     ssl_context: ssl.SSLContext | None = None
     require_auth: bool = False
     session: SessionOptions = field(default_factory=SessionOptions)
-    websocket_heartbeat_s: float | None = None
-    """Websocket pings; off by default: OCPP Heartbeats, response timeouts and
-    "a newer connection replaces the old one" already catch dead links."""
+    websocket_heartbeat_s: float | None = 30.0
+    """Websocket ping interval; a missing pong (after half of it) closes a dead
+    link that never sent a FIN. None turns pings off."""
+    max_pending: int = 16
+    """At most this many unknown charger ids wait for the user at once."""
+    new_ids_per_minute: float = 6.0
+    """Rate (and burst) at which unknown charger ids are admitted."""
 
     def __post_init__(self) -> None:
         """Reject settings no server can use."""
+        if self.max_pending < 1 or self.new_ids_per_minute <= 0:
+            raise ValueError("at least one unknown charger must be admissible")
         if not 0 <= self.port <= 65535:  # noqa: PLR2004
             msg = f"port {self.port} is outside 0..65535"
             raise ValueError(msg)
@@ -162,6 +170,11 @@ class CentralSystem:
         self._site: web.TCPSite | None = None
         self._port: int | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
+        self._reported: set[str] = set()
+        self._id_tokens = config.new_ids_per_minute
+        self._id_tokens_at = time.monotonic()
+        self._refused_ids = 0
+        self._refusal_logged_at: float | None = None
         for charger_config in chargers:
             self.add_charger(charger_config)
 
@@ -188,11 +201,20 @@ class CentralSystem:
         else:
             charger = OcppCharger(config)
             self._chargers[config.charger_id] = charger
-        self._pending.pop(config.charger_id, None)
+        self.forget_pending(config.charger_id)
         session = self._pending_sessions.pop(config.charger_id, None)
         if session is not None:
             self._spawn(session.async_close())
         return charger
+
+    def forget_pending(self, charger_id: str) -> None:
+        """Drop a waiting unknown id (accepted, or dismissed by the user).
+
+        It frees its place among the ``max_pending``; should the id connect
+        again it is reported again.
+        """
+        self._pending.pop(charger_id, None)
+        self._reported.discard(charger_id)
 
     async def async_remove_charger(self, charger_id: str) -> None:
         """Forget a charger and drop its connection."""
@@ -201,14 +223,76 @@ class CentralSystem:
             await charger.session.async_close()
 
     def report_pending(self, pending: PendingCharger) -> None:
-        """Remember a new charger id and tell the callback."""
-        first = pending.charger_id not in self._pending
-        self._pending[pending.charger_id] = pending
-        if first and self._on_new_charger is not None:
+        """Remember a new charger id and tell the callback, once per id.
+
+        Ids beyond ``max_pending`` are not remembered (``admit_unknown``
+        refuses their connections before this is reached).
+        """
+        charger_id = pending.charger_id
+        if charger_id in self._chargers:
+            return
+        if charger_id not in self._pending and len(self._pending) >= (
+            self.config.max_pending
+        ):
+            return
+        known = self._pending.get(charger_id)
+        if known is not None:
+            # Keep what an earlier report knew (a boot names vendor and model).
+            pending = replace(
+                pending,
+                protocol=pending.protocol or known.protocol,
+                remote=pending.remote or known.remote,
+                vendor=pending.vendor or known.vendor,
+                model=pending.model or known.model,
+                serial=pending.serial or known.serial,
+            )
+        self._pending[charger_id] = pending
+        if charger_id in self._reported:
+            return
+        self._reported.add(charger_id)
+        if self._on_new_charger is not None:
             try:
                 self._on_new_charger(pending)
             except Exception:
                 _LOGGER.exception("on_new_charger callback failed")
+
+    def admit_unknown(self, charger_id: str) -> bool:
+        """Whether a connection of an unknown id may proceed.
+
+        Ids already waiting always may. A new id needs a free place among
+        ``max_pending`` and a token of the ``new_ids_per_minute`` bucket;
+        refusals are logged at most once a minute, with their count.
+        """
+        if charger_id in self._pending:
+            return True
+        now = time.monotonic()
+        rate = self.config.new_ids_per_minute
+        self._id_tokens = min(
+            rate, self._id_tokens + (now - self._id_tokens_at) * rate / 60.0
+        )
+        self._id_tokens_at = now
+        if len(self._pending) < self.config.max_pending and self._id_tokens >= 1.0:
+            self._id_tokens -= 1.0
+            # Hold its place now: the report (and callback) follows its boot.
+            self._pending[charger_id] = PendingCharger(
+                charger_id=charger_id, protocol=None, remote=None
+            )
+            return True
+        self._refused_ids += 1
+        logged = self._refusal_logged_at
+        if logged is None or now - logged >= REFUSAL_LOG_INTERVAL_S:
+            _LOGGER.warning(
+                "Refused %d connection(s) of unknown charger ids (%d waiting for "
+                "the user, at most %d, %g new ids a minute); latest %s",
+                self._refused_ids,
+                len(self._pending),
+                self.config.max_pending,
+                rate,
+                charger_id,
+            )
+            self._refusal_logged_at = now
+            self._refused_ids = 0
+        return False
 
     # -- server ------------------------------------------------------------------------
     @property
@@ -284,7 +368,7 @@ class CentralSystem:
         password_ok = hmac.compare_digest(given.encode(), password.encode())
         return True if user_ok and password_ok else None
 
-    async def _handle(  # noqa: C901 - a linear list of checks
+    async def _handle(  # noqa: C901, PLR0912 - a linear list of checks
         self, request: web.Request
     ) -> web.StreamResponse:
         charger_id = unquote(request.match_info["charger_id"])
@@ -300,6 +384,10 @@ class CentralSystem:
                 "%s offered no OCPP subprotocol we speak: %s", charger_id, offered
             )
             raise web.HTTPBadRequest(text="unsupported OCPP subprotocol")
+        if charger_id not in self._chargers and not self.admit_unknown(charger_id):
+            raise web.HTTPServiceUnavailable(
+                text="too many unknown chargers", headers={"Retry-After": "60"}
+            )
         authenticated = self._authenticate(request, charger_id)
         if authenticated is None:
             _LOGGER.warning("%s: refused, bad or missing credentials", charger_id)
@@ -347,6 +435,8 @@ class CentralSystem:
         if charger is None:
             self._pending_sessions[charger_id] = session
         _LOGGER.info("%s connected with %s", charger_id, protocol)
+        connection = cast("Any", session)._connection  # noqa: SLF001
+        connection.on_frame = session.frame_received
         try:
             await session.async_run()
         except ConnectionClosedError:

@@ -126,23 +126,39 @@ class BaseSession(SessionBase):
             self.charger.attach(self)
             self.spawn(self._async_startup())
         else:
-            self.host.report_pending(
-                PendingCharger(
-                    charger_id=self.id,
-                    protocol=self.version,
-                    remote=self.remote,
-                    authenticated=self.authenticated,
-                )
-            )
+            self.spawn(self._async_report_pending())
         try:
             await cast("Any", self).start()
         finally:
+            if self.charger is None and not self._booted.is_set():
+                self._report_pending_now()  # it left before booting
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.charger is not None:
                 self.charger.detach(self)
+
+    async def _async_report_pending(self) -> None:
+        """Report an unknown id after ``boot_wait_s`` if it did not boot.
+
+        A boot reports it at once, with vendor and model.
+        """
+        with suppress(TimeoutError):
+            async with asyncio.timeout(self.options.boot_wait_s):
+                await self._booted.wait()
+        if not self._booted.is_set():  # else the boot reported it, with details
+            self._report_pending_now()
+
+    def _report_pending_now(self) -> None:
+        self.host.report_pending(
+            PendingCharger(
+                charger_id=self.id,
+                protocol=self.version,
+                remote=self.remote,
+                authenticated=self.authenticated,
+            )
+        )
 
     async def async_close(self) -> None:
         """Close the websocket (a newer connection replaced this one)."""
@@ -194,6 +210,7 @@ class BaseSession(SessionBase):
     def booted(self) -> None:
         """Configure (again) once the boot answer went out."""
         if self.charger is None:
+            self._booted.set()
             return
         if self._booted.is_set() or self._configured_once:
             self.spawn(self._async_configure())
