@@ -18,9 +18,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
 from custom_components.stroomwijs.engine.drivers.ocpp import (
     ChargerConfig,
+    CsmsConfig,
     PendingCharger,
+    SessionOptions,
     common,
 )
 
@@ -212,3 +215,110 @@ async def test_unknown_charger_is_reported_once_with_its_boot_details(
     await sim.async_connect(csms.url)
     await asyncio.sleep(0.4)
     assert len(seen) == 1
+
+
+def test_websocket_pings_are_on_by_default() -> None:
+    """Pings catch a link that died without a FIN; they used to be off."""
+    heartbeat = CsmsConfig().websocket_heartbeat_s
+    assert heartbeat is not None
+    assert 0 < heartbeat <= 60
+
+
+def _availability_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("Charger ") and r.levelno == logging.INFO
+    ]
+
+
+async def test_silent_charger_is_marked_unavailable_once_and_back_once(
+    make_csms: CsmsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hung charger (open TCP, nothing sent) goes unavailable, power unknown."""
+    from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: PLC0415
+        OcppSimulator,
+        SimCar,
+    )
+
+    options = SessionOptions(
+        response_timeout_s=1.0, boot_wait_s=0.3, heartbeat_interval_s=1
+    )
+    csms = await make_csms(ChargerConfig(charger_id="cp1"), session=options)
+    sim = OcppSimulator("cp1", version="ocpp2.0.1")
+    caplog.set_level(logging.INFO)
+    await sim.async_connect(csms.url)
+    charger = csms.chargers["cp1"]
+    await wait_for(lambda: charger.available, what="available")
+    await sim.async_plug_in(SimCar())
+    await sim.async_step(60.0)
+    await wait_for(lambda: (charger.power_w or 0.0) > 0.0, what="power")
+    await asyncio.sleep(2.5)  # heartbeats every second keep it available
+    assert charger.available
+    assert _availability_lines(caplog) == []
+
+    sim.freeze()
+    await wait_for(lambda: not charger.available, timeout_s=5.0, what="silence")
+    assert charger.state.connected  # no FIN: the socket is still open
+    assert charger.power_w is None
+    assert "silent" in (charger.state.unavailable_reason or "")
+    with pytest.raises(DeviceUnavailableError, match="not responding"):
+        await charger.async_set_power(3000.0)
+    await asyncio.sleep(2.0)  # still silent: no second log line
+    assert len(_availability_lines(caplog)) == 1
+
+    sim.thaw()
+    await wait_for(lambda: charger.available, timeout_s=5.0, what="back")
+    await wait_for(lambda: charger.power_w is not None, what="power again")
+    lines = _availability_lines(caplog)
+    assert len(lines) == 2
+    assert "unavailable" in lines[0]
+    assert "available again" in lines[1]
+
+
+async def test_charger_that_stops_answering_calls_is_unavailable_at_once(
+    make_csms: CsmsFactory,
+) -> None:
+    """Boot, then no answer and no FIN: unavailable after one response timeout."""
+    options = SessionOptions(response_timeout_s=0.5, boot_wait_s=0.1)
+    csms = await make_csms(
+        ChargerConfig(charger_id="mute"), session=options, websocket_heartbeat_s=None
+    )
+    charger = csms.chargers["mute"]
+    async with raw_ws(csms.url + "mute") as ws:
+        boot = {
+            "chargingStation": {"vendorName": "X", "model": "Y"},
+            "reason": "PowerUp",
+        }
+        await ws.send_str(json.dumps([2, "b", "BootNotification", boot]))
+        assert (await next_reply(ws))[:2] == [3, "b"]
+        await wait_for(lambda: charger.state.accepted_boot, what="configured")
+        # It never answers the GetVariables the CSMS sends now.
+        await wait_for(lambda: not charger.available, timeout_s=2.0, what="mute")
+        assert charger.state.connected
+        assert charger.power_w is None
+
+
+async def test_dead_link_without_fin_is_closed_by_websocket_pings(
+    make_csms: CsmsFactory,
+) -> None:
+    """A peer that stops answering pings is dropped; the charger goes offline."""
+    csms = await make_csms(
+        ChargerConfig(charger_id="gone"),
+        session=SessionOptions(response_timeout_s=30.0, boot_wait_s=0.1),
+        websocket_heartbeat_s=0.4,
+    )
+    charger = csms.chargers["gone"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            csms.url + "gone", protocols=("ocpp1.6",), autoping=False
+        ) as ws,
+    ):
+        boot = {"chargePointVendor": "X", "chargePointModel": "Y"}
+        await ws.send_str(json.dumps([2, "b", "BootNotification", boot]))
+        await wait_for(lambda: charger.state.accepted_boot, what="booted")
+        # From here on nothing is read and no pong goes back.
+        await wait_for(lambda: not charger.state.connected, timeout_s=3.0)
+    assert not charger.available
+    assert charger.power_w is None

@@ -207,6 +207,9 @@ class SessionBase:
     def frame_received(self) -> None:
         """Note that the peer sent something (the session watches silence)."""
 
+    def call_timed_out(self, what: str) -> None:
+        """Note that the peer did not answer ``what`` in time."""
+
     async def route_message(self, raw_msg: str) -> None:
         """Route one frame; no frame, however hostile, ends the session.
 
@@ -336,6 +339,7 @@ async def checked_call(
         msg = f"charger {session.id} refused {what}: {err.code} {err.description}"
         raise DeviceUnavailableError(msg) from err
     except TimeoutError as err:
+        session.call_timed_out(what)
         msg = f"charger {session.id} did not answer {what} in time"
         raise DeviceUnavailableError(msg) from err
     except ConnectionClosedError as err:

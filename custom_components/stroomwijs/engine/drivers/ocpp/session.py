@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
+import time
 from typing import Any, Protocol, cast
 
 from ocpp.routing import after as _ocpp_after
@@ -79,7 +80,18 @@ class SessionOptions:
     response_timeout_s: float = 30.0
     boot_wait_s: float = 5.0
     heartbeat_interval_s: int = 300
+    """The Heartbeat interval the boot answer sets."""
     pending_retry_s: int = 60
+    silence_timeout_s: float | None = None
+    """A charger that sends nothing for this long is not responding; None:
+    one heartbeat interval plus one response timeout."""
+
+    @property
+    def silence_s(self) -> float:
+        """How long an accepted charger may stay silent."""
+        if self.silence_timeout_s is not None:
+            return self.silence_timeout_s
+        return self.heartbeat_interval_s + self.response_timeout_s
 
 
 class BaseSession(SessionBase):
@@ -112,6 +124,8 @@ class BaseSession(SessionBase):
         self._booted = asyncio.Event()
         self._configured_once = False
         self._closing = False
+        self._last_frame = time.monotonic()
+        self._heard = asyncio.Event()
 
     # -- helpers -----------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -125,6 +139,7 @@ class BaseSession(SessionBase):
         if self.charger is not None:
             self.charger.attach(self)
             self.spawn(self._async_startup())
+            self.spawn(self._async_watch_silence())
         else:
             self.spawn(self._async_report_pending())
         try:
@@ -138,6 +153,55 @@ class BaseSession(SessionBase):
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.charger is not None:
                 self.charger.detach(self)
+
+    # -- liveness ----------------------------------------------------------------
+    def frame_received(self) -> None:
+        """Note a frame from the charger: it is alive (again)."""
+        self._last_frame = time.monotonic()
+        self._heard.set()
+        charger = self.charger
+        if charger is not None and not charger.state.responsive:
+            charger.set_responsive(responsive=True)
+            self._resend_after_silence()
+
+    def call_timed_out(self, what: str) -> None:
+        """Mark the charger not responding: it missed the answer to a CALL."""
+        charger = self.charger
+        if charger is not None and charger.session is self:
+            charger.set_responsive(
+                responsive=False, reason=f"no answer to {what} in time"
+            )
+
+    def _resend_after_silence(self) -> None:
+        """Send the limit and setpoint that may have changed while silent."""
+
+        async def _run() -> None:
+            for step in (self.async_apply_limits, self.async_reapply):
+                try:
+                    await step()
+                except DeviceUnavailableError as err:
+                    _LOGGER.warning("%s: %s failed: %s", self.id, step.__name__, err)
+
+        if self.charger is not None and self.charger.state.accepted_boot:
+            self.spawn(_run())
+
+    async def _async_watch_silence(self) -> None:
+        """Mark the charger not responding once it stays silent too long."""
+        limit = self.options.silence_s
+        while True:
+            self._heard.clear()
+            remaining = self._last_frame + limit - time.monotonic()
+            if remaining > 0:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await self._heard.wait()
+                continue
+            charger = self.charger
+            if charger is not None and charger.session is self:
+                charger.set_responsive(
+                    responsive=False, reason=f"silent for {limit:g} s"
+                )
+            await self._heard.wait()
 
     async def _async_report_pending(self) -> None:
         """Report an unknown id after ``boot_wait_s`` if it did not boot.
