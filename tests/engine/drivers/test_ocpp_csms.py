@@ -452,3 +452,27 @@ async def test_simulator_runner_connects_charges_and_stops(
     stop.set()
     await task
     assert not sim.connected
+
+
+@pytest.mark.parametrize("version", ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"])
+async def test_setpoint_profile_is_sent_once_when_a_charger_reconnects(
+    make_csms: CsmsFactory, version: str
+) -> None:
+    """Start-up re-apply, new transaction and new EV needs send one profile, once."""
+    config = ChargerConfig(charger_id="cp1")
+    csms = await make_csms(config)
+    csms.chargers["cp1"].restore({"desired_w": 5000.0})  # as after a restart
+    sim = OcppSimulator("cp1", version=version)
+    await sim.async_connect(csms.url)
+    discharge = 7000.0 if version == "ocpp2.1" else 0.0
+    await sim.async_plug_in(SimCar(max_discharge_w=discharge))
+    charger = csms.chargers["cp1"]
+    await wait_for(lambda: charger.setpoint_w is not None, what="setpoint")
+    await asyncio.sleep(0.5)  # every re-apply has run by now
+    sent = [
+        (p.unit, p.limit, p.setpoint, p.operation_mode, p.transaction_id)
+        for p in sim.station.profiles_received
+        if p.purpose == "TxProfile"
+    ]
+    assert sent
+    assert len(sent) == len(set(sent)), sent

@@ -278,6 +278,13 @@ class Ocpp2Handlers(BaseSession):
     async def _async_set_profile(
         self, evse_id: int, profile: dict[str, Any], *, what: str
     ) -> None:
+        await self.send_profile_once(
+            evse_id, profile, lambda: self._async_send_profile(evse_id, profile, what)
+        )
+
+    async def _async_send_profile(
+        self, evse_id: int, profile: dict[str, Any], what: str
+    ) -> None:
         request = self._call.SetChargingProfile(
             evse_id=evse_id, charging_profile=profile
         )

@@ -14,10 +14,11 @@ transaction state and re-apply the setpoint.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import json
 import logging
 import time
 from typing import Any, Protocol, cast
@@ -63,6 +64,19 @@ class PendingCharger:
     serial: str | None = None
     authenticated: bool = False
     seen: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _profile_key(target: int, profile: Mapping[str, Any]) -> str:
+    """Return the profile's content without its start times, as a key."""
+
+    def strip(value: object) -> object:
+        if isinstance(value, Mapping):
+            return {k: strip(v) for k, v in value.items() if k != "start_schedule"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps([target, strip(profile)], sort_keys=True, default=str)
 
 
 class SessionHost(Protocol):
@@ -126,6 +140,8 @@ class BaseSession(SessionBase):
         self._closing = False
         self._last_frame = time.monotonic()
         self._heard = asyncio.Event()
+        self._profile_lock = asyncio.Lock()
+        self._sent_profiles: dict[int, str] = {}
 
     # -- helpers -----------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -276,6 +292,7 @@ class BaseSession(SessionBase):
         if self.charger is None:
             self._booted.set()
             return
+        self._sent_profiles.clear()  # a rebooted charger may have lost them
         if self._booted.is_set() or self._configured_once:
             self.spawn(self._async_configure())
         self._booted.set()
@@ -352,6 +369,31 @@ class BaseSession(SessionBase):
             state.soc_pct = reading.soc_pct
         state.last_seen = datetime.now(UTC)
         charger.notify()
+
+    async def send_profile_once(
+        self,
+        target: int,
+        profile: Mapping[str, Any],
+        send: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Run ``send`` unless this connection already set this very profile.
+
+        Re-applies come from several places at once (the start-up, a new
+        transaction, new EV needs); one lock and the content of the last
+        accepted profile per id (its start time aside) make sure the charger
+        gets each profile once.
+        """
+        profile_id = int(
+            profile.get("id", profile.get("charging_profile_id", -1))  # 2.x / 1.6
+        )
+        key = _profile_key(target, profile)
+        async with self._profile_lock:
+            if self._sent_profiles.get(profile_id) == key:
+                _LOGGER.debug("%s: profile %s unchanged; not sent", self.id, profile_id)
+                return
+            self._sent_profiles.pop(profile_id, None)
+            await send()
+            self._sent_profiles[profile_id] = key
 
     def require_charger(self) -> OcppCharger:
         """Return the charger; DeviceUnavailableError for pending sessions."""

@@ -191,6 +191,15 @@ class V16Session(BaseSession, _V16ChargePoint):  # type: ignore[misc]
     async def _async_set_profile(
         self, connector_id: int, profile: dict[str, Any], *, what: str
     ) -> None:
+        await self.send_profile_once(
+            connector_id,
+            profile,
+            lambda: self._async_send_profile(connector_id, profile, what),
+        )
+
+    async def _async_send_profile(
+        self, connector_id: int, profile: dict[str, Any], what: str
+    ) -> None:
         result = await checked_call(
             self,
             call.SetChargingProfile(
