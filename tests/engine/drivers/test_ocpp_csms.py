@@ -476,3 +476,37 @@ async def test_setpoint_profile_is_sent_once_when_a_charger_reconnects(
     ]
     assert sent
     assert len(sent) == len(set(sent)), sent
+
+
+@pytest.mark.parametrize(
+    ("units", "unit", "setpoint", "discharge_limit", "limit", "applied"),
+    [
+        (("A",), "A", -7.2, -10.1, 15.9, -7.2 * 690.0),
+        (("A", "W"), "W", -5000.0, -7000.0, 11000.0, -5000.0),
+        (("W",), "W", -5000.0, -7000.0, 11000.0, -5000.0),
+    ],
+)
+async def test_v21_central_setpoint_uses_the_unit_the_charger_takes(
+    make_csms: CsmsFactory,
+    units: tuple[str, ...],
+    unit: str,
+    setpoint: float,
+    discharge_limit: float,
+    limit: float,
+    applied: float,
+) -> None:
+    """A 2.1 charger that takes only amperes gets its V2X TxProfile in A."""
+    station = SimStation(rate_units=units, bidirectional=True)
+    csms, sim = await _connected(make_csms, "ocpp2.1", station=station)
+    charger = csms.chargers["cp1"]  # type: ignore[attr-defined]
+    await sim.async_plug_in(SimCar(soc=0.5, max_discharge_w=7000.0))
+    await wait_for(lambda: charger.discharge_allowed, what="V2X needs")
+    await charger.async_set_power(-5000.0)
+    profile = station.tx_profile
+    assert profile is not None
+    assert profile.operation_mode == "CentralSetpoint"
+    assert profile.unit == unit
+    assert profile.setpoint == pytest.approx(setpoint)
+    assert profile.discharge_limit == pytest.approx(discharge_limit)
+    assert profile.limit == pytest.approx(limit)
+    assert await sim.async_step(60.0) == pytest.approx(applied)

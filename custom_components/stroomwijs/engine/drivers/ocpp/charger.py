@@ -131,6 +131,8 @@ class ChargerState:
     soc_pct: float | None = None
     needs: EvNeeds = field(default_factory=EvNeeds)
     rate_unit: str = "A"
+    rate_units: tuple[str, ...] = ()
+    """Every unit the charger takes in schedules ("A", "W"); empty: unknown."""
     max_stack_level: int = 1
     applied_setpoint_w: float | None = None
     applied_limit_w: float | None = None

@@ -190,6 +190,11 @@ class Ocpp2Handlers(BaseSession):
             value = str(item.get("attribute_value", ""))
             if name == "RateUnit":
                 charger.state.rate_unit = self.choose_unit(value)
+                charger.state.rate_units = tuple(
+                    unit
+                    for unit in ("A", "W")
+                    if unit in {part.strip().upper() for part in value.split(",")}
+                )
             elif name == "ProfileStackLevel" and value.strip().isdigit():
                 charger.state.max_stack_level = int(value)
         _LOGGER.debug(

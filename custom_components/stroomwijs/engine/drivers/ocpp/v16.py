@@ -163,6 +163,11 @@ class V16Session(BaseSession, _V16ChargePoint):  # type: ignore[misc]
             if key == RATE_UNIT_KEY:
                 units = {part.strip() for part in value.split(",")}
                 charger.state.rate_unit = "W" if units == {"Power"} else "A"
+                charger.state.rate_units = tuple(
+                    unit
+                    for unit, name in (("A", "Current"), ("W", "Power"))
+                    if name in units
+                )
             elif key == STACK_LEVEL_KEY and value.strip().isdigit():
                 charger.state.max_stack_level = int(value)
 
