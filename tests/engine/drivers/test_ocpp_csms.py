@@ -488,6 +488,7 @@ async def test_setpoint_profile_is_sent_once_when_a_charger_reconnects(
 )
 async def test_v21_central_setpoint_uses_the_unit_the_charger_takes(
     make_csms: CsmsFactory,
+    *,
     units: tuple[str, ...],
     unit: str,
     setpoint: float,
