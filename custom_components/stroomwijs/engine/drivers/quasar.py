@@ -136,6 +136,7 @@ class QuasarCharger:
         )
         self._lock = asyncio.Lock()
         self._available = False
+        self._logged_unavailable = False
         self._power_w: float | None = None
         self._state_code: int | None = None
         self._soc_pct: float | None = None
@@ -165,11 +166,21 @@ class QuasarCharger:
         """Whether the last Modbus exchange worked."""
         return self._available
 
+    def _set_available(self, available: bool, reason: str = "") -> None:  # noqa: FBT001
+        """Track availability; log once when it is lost and once when back."""
+        self._available = available
+        if not available and not self._logged_unavailable:
+            self._logged_unavailable = True
+            _LOGGER.info("Quasar %s is unavailable: %s", self.name, reason)
+        elif available and self._logged_unavailable:
+            self._logged_unavailable = False
+            _LOGGER.info("Quasar %s is available again", self.name)
+
     # -- PowerMeter --------------------------------------------------------------
     @property
     def power_w(self) -> float | None:
-        """Measured power, negative while discharging."""
-        return self._power_w
+        """Measured power, negative while discharging; None while unavailable."""
+        return self._power_w if self._available else None
 
     @property
     def energy_kwh(self) -> float | None:
@@ -295,10 +306,10 @@ class QuasarCharger:
     async def async_connect(self) -> None:
         """Open the TCP connection; DeviceUnavailableError if it fails."""
         if not await self._client.connect():
-            self._available = False
             msg = f"no Modbus connection to {self.config.host}:{self.config.port}"
+            self._set_available(False, msg)
             raise DeviceUnavailableError(msg)
-        self._available = True
+        self._set_available(True)
 
     def close(self) -> None:
         """Close the TCP connection (the idle timeout then releases control)."""
@@ -316,15 +327,15 @@ class QuasarCharger:
                     device_id=self.config.device_id,
                 )
             except ModbusException as err:
-                self._available = False
                 msg = f"Quasar read failed: {err}"
+                self._set_available(False, msg)
                 raise DeviceUnavailableError(msg) from err
         if result.isError():
-            self._available = False
             msg = f"Quasar refused the read: {result}"
+            self._set_available(False, msg)
             raise DeviceUnavailableError(msg)
         registers = result.registers
-        self._available = True
+        self._set_available(True)
         self._power_w = float(from_register(registers[0]))
         state_code = registers[REG_STATE - REG_POWER]
         if state_code == STATE_DISCONNECTED and self._state_code != STATE_DISCONNECTED:
@@ -358,9 +369,9 @@ class QuasarCharger:
                 address, value, device_id=self.config.device_id
             )
         except ModbusException as err:
-            self._available = False
             self._remote = False
             msg = f"Quasar write of register {address} failed: {err}"
+            self._set_available(False, msg)
             raise DeviceUnavailableError(msg) from err
         if result.isError():
             self._remote = False
