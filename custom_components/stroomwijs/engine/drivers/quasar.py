@@ -166,7 +166,7 @@ class QuasarCharger:
         """Whether the last Modbus exchange worked."""
         return self._available
 
-    def _set_available(self, available: bool, reason: str = "") -> None:  # noqa: FBT001
+    def _set_available(self, *, available: bool, reason: str = "") -> None:
         """Track availability; log once when it is lost and once when back."""
         self._available = available
         if not available and not self._logged_unavailable:
@@ -307,9 +307,9 @@ class QuasarCharger:
         """Open the TCP connection; DeviceUnavailableError if it fails."""
         if not await self._client.connect():
             msg = f"no Modbus connection to {self.config.host}:{self.config.port}"
-            self._set_available(False, msg)
+            self._set_available(available=False, reason=msg)
             raise DeviceUnavailableError(msg)
-        self._set_available(True)
+        self._set_available(available=True)
 
     def close(self) -> None:
         """Close the TCP connection (the idle timeout then releases control)."""
@@ -328,14 +328,14 @@ class QuasarCharger:
                 )
             except ModbusException as err:
                 msg = f"Quasar read failed: {err}"
-                self._set_available(False, msg)
+                self._set_available(available=False, reason=msg)
                 raise DeviceUnavailableError(msg) from err
         if result.isError():
             msg = f"Quasar refused the read: {result}"
-            self._set_available(False, msg)
+            self._set_available(available=False, reason=msg)
             raise DeviceUnavailableError(msg)
         registers = result.registers
-        self._set_available(True)
+        self._set_available(available=True)
         self._power_w = float(from_register(registers[0]))
         state_code = registers[REG_STATE - REG_POWER]
         if state_code == STATE_DISCONNECTED and self._state_code != STATE_DISCONNECTED:
@@ -371,7 +371,7 @@ class QuasarCharger:
         except ModbusException as err:
             self._remote = False
             msg = f"Quasar write of register {address} failed: {err}"
-            self._set_available(False, msg)
+            self._set_available(available=False, reason=msg)
             raise DeviceUnavailableError(msg) from err
         if result.isError():
             self._remote = False
