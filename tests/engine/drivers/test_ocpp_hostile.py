@@ -6,6 +6,9 @@ JSON, binary frames, floods of unknown ids, silence without a FIN); real
 truthful around it.
 """
 
+# Test-only passwords.
+# ruff: noqa: S106
+
 from __future__ import annotations
 
 import asyncio
@@ -322,3 +325,40 @@ async def test_dead_link_without_fin_is_closed_by_websocket_pings(
         await wait_for(lambda: not charger.state.connected, timeout_s=3.0)
     assert not charger.available
     assert charger.power_w is None
+
+
+async def test_refusals_a_peer_can_repeat_do_not_flood_the_log(
+    make_csms: CsmsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage frames, wrong passwords and foreign subprotocols: one warning each."""
+    csms = await make_csms(ChargerConfig(charger_id="cp1", password="right"))
+    caplog.set_level(logging.WARNING)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(20):
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                async with session.ws_connect(
+                    csms.url + "cp1",
+                    protocols=("ocpp1.6",),
+                    headers={
+                        "Authorization": aiohttp.encode_basic_auth("cp1", "wrong")
+                    },
+                ):
+                    pass
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                async with session.ws_connect(csms.url + "cp1", protocols=("mqtt",)):
+                    pass
+        async with session.ws_connect(
+            csms.url + "cp1",
+            protocols=("ocpp1.6",),
+            headers={"Authorization": aiohttp.encode_basic_auth("cp1", "right")},
+        ) as ws:
+            for index in range(50):
+                await ws.send_str(f"garbage {index}")
+                assert (await next_reply(ws))[2] == "FormatViolation"
+                await ws.send_bytes(b"\x00")
+                assert (await next_reply(ws))[2] == "FormatViolation"
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([m for m in messages if "credentials" in m]) == 1
+    assert len([m for m in messages if "subprotocol" in m]) == 1
+    assert len([m for m in messages if "malformed frame" in m]) == 1
+    assert len([m for m in messages if "binary frame" in m]) == 1

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import json
 import logging
 import re
+import time
 from typing import Any, Protocol, cast
 
 from ocpp.exceptions import (
@@ -43,7 +44,41 @@ MAX_JSON_DEPTH = 32
 The deepest OCPP 2.1 message nests about a dozen levels; anything deeper is
 refused before it is parsed, so a hostile frame cannot exhaust the stack."""
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+MAX_THROTTLE_KEYS = 256
 _UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
+
+
+class LogThrottle:
+    """Log what a peer can repeat at will at most once per ``interval_s``.
+
+    Each ``key`` (a kind of refusal) gets one warning per interval; the
+    repeats in between go to debug and are counted in the next warning.
+    """
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        """Allow one warning per key and interval."""
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def refusal(self, key: str, msg: str, *args: object) -> None:
+        """Log ``msg`` at warning level, unless ``key`` was logged recently."""
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            _LOGGER.debug(msg, *args)
+            return
+        if len(self._last) >= MAX_THROTTLE_KEYS and key not in self._last:
+            self._last.clear()  # bounded, whatever the peer sends
+            self._suppressed.clear()
+        self._last[key] = now
+        repeats = self._suppressed.pop(key, 0)
+        text = msg % args
+        if repeats:
+            _LOGGER.warning("%s (and %d more like it)", text, repeats)
+        else:
+            _LOGGER.warning("%s", text)
 
 
 def on[F: Callable[..., Any]](action: str) -> Callable[[F], F]:
@@ -204,6 +239,14 @@ class SessionBase:
     async def _send_error_frame(self, unique_id: str, error: OCPPError) -> None:
         await self._send(error_frame(unique_id, error))
 
+    @property
+    def log_throttle(self) -> LogThrottle:
+        """This connection's throttle for refusals a peer can repeat."""
+        throttle: LogThrottle | None = getattr(self, "_log_throttle", None)
+        if throttle is None:
+            throttle = self._log_throttle = LogThrottle()
+        return throttle
+
     def frame_received(self) -> None:
         """Note that the peer sent something (the session watches silence)."""
 
@@ -232,7 +275,8 @@ class SessionBase:
 
     async def _route_message(self, raw_msg: str) -> None:
         if json_too_deep(raw_msg):
-            _LOGGER.warning(
+            self.log_throttle.refusal(
+                "deep",
                 "%s: frame nested deeper than %d levels refused",
                 self.id,
                 MAX_JSON_DEPTH,
@@ -247,15 +291,20 @@ class SessionBase:
         try:
             msg = unpack(raw_msg)
         except OCPPError as error:
-            _LOGGER.warning("%s: malformed frame %.200r: %s", self.id, raw_msg, error)
+            self.log_throttle.refusal(
+                "malformed", "%s: malformed frame %.200r: %s", self.id, raw_msg, error
+            )
             await self._send_error_frame(guess_unique_id(raw_msg), error)
             return
         if msg.message_type_id != MessageType.Call:
             if not self._call_lock.locked():
                 # Nobody waits for an answer: drop it rather than let a peer
                 # fill the queue (or confuse the next call).
-                _LOGGER.warning(
-                    "%s: unsolicited %s dropped", self.id, type(msg).__name__
+                self.log_throttle.refusal(
+                    "unsolicited",
+                    "%s: unsolicited %s dropped",
+                    self.id,
+                    type(msg).__name__,
                 )
                 return
             self._response_queue.put_nowait(msg)
@@ -353,6 +402,7 @@ __all__ = [
     "SUBPROTOCOLS",
     "Connection",
     "ConnectionClosedError",
+    "LogThrottle",
     "MeterReading",
     "ProtocolError",
     "SessionBase",

@@ -40,7 +40,13 @@ from aiohttp import WSMsgType, web
 from ocpp.exceptions import FormatViolationError
 
 from .charger import ChargerConfig, OcppCharger
-from .common import SUBPROTOCOLS, ConnectionClosedError, error_frame, guess_unique_id
+from .common import (
+    SUBPROTOCOLS,
+    ConnectionClosedError,
+    LogThrottle,
+    error_frame,
+    guess_unique_id,
+)
 from .session import BaseSession, PendingCharger, SessionOptions
 from .v16 import V16Session
 from .v21 import V21Session
@@ -95,6 +101,7 @@ class _WebSocketConnection:
         self._charger_id = charger_id
         self.on_frame: Callable[[], None] | None = None
         """Called for every frame that arrives, text or not."""
+        self.log_throttle = LogThrottle()
 
     async def recv(self) -> str:
         while True:
@@ -106,7 +113,8 @@ class _WebSocketConnection:
             if msg.type is WSMsgType.BINARY:
                 # OCPP-J is text only: answer FormatViolation, never route it.
                 raw = bytes(msg.data).decode("utf-8", errors="replace")
-                _LOGGER.warning(
+                self.log_throttle.refusal(
+                    "binary",
                     "%s: binary frame of %d bytes refused",
                     self._charger_id,
                     len(msg.data),
@@ -171,6 +179,7 @@ class CentralSystem:
         self._port: int | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._reported: set[str] = set()
+        self._log_throttle = LogThrottle()
         self._id_tokens = config.new_ids_per_minute
         self._id_tokens_at = time.monotonic()
         self._refused_ids = 0
@@ -380,8 +389,11 @@ class CentralSystem:
             if part.strip()
         ]
         if not any(proto in SUBPROTOCOLS for proto in offered):
-            _LOGGER.warning(
-                "%s offered no OCPP subprotocol we speak: %s", charger_id, offered
+            self._log_throttle.refusal(
+                "subprotocol",
+                "%s offered no OCPP subprotocol we speak: %.200s",
+                charger_id,
+                offered,
             )
             raise web.HTTPBadRequest(text="unsupported OCPP subprotocol")
         if charger_id not in self._chargers and not self.admit_unknown(charger_id):
@@ -390,7 +402,11 @@ class CentralSystem:
             )
         authenticated = self._authenticate(request, charger_id)
         if authenticated is None:
-            _LOGGER.warning("%s: refused, bad or missing credentials", charger_id)
+            self._log_throttle.refusal(
+                f"auth:{charger_id}",
+                "%s: refused, bad or missing credentials",
+                charger_id,
+            )
             if charger_id not in self._chargers:
                 self.report_pending(
                     PendingCharger(
