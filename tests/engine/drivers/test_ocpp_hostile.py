@@ -362,3 +362,31 @@ async def test_refusals_a_peer_can_repeat_do_not_flood_the_log(
     assert len([m for m in messages if "subprotocol" in m]) == 1
     assert len([m for m in messages if "malformed frame" in m]) == 1
     assert len([m for m in messages if "binary frame" in m]) == 1
+
+
+async def test_a_crashing_configuration_step_still_sends_the_station_limit(
+    make_csms: CsmsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug while reading the configuration is logged; the limit still goes out."""
+    from custom_components.stroomwijs.engine.drivers.ocpp.ocpp2 import (  # noqa: PLC0415
+        Ocpp2Handlers,
+    )
+    from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: PLC0415
+        OcppSimulator,
+    )
+
+    async def unreadable(self: Ocpp2Handlers) -> None:
+        del self
+        raise KeyError("attribute_value")
+
+    monkeypatch.setattr(Ocpp2Handlers, "async_detect", unreadable)
+    csms = await make_csms(ChargerConfig(charger_id="cp1"))
+    sim = OcppSimulator("cp1", version="ocpp2.0.1")
+    await sim.async_connect(csms.url)
+    charger = csms.chargers["cp1"]
+    await wait_for(lambda: charger.state.applied_limit_w is not None, what="limit")
+    assert sim.station.station_max is not None
+    assert "crashed" in caplog.text
+    assert "attribute_value" in (charger.state.last_error or "")

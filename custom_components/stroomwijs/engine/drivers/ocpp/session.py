@@ -28,7 +28,7 @@ from ocpp.routing import after as _ocpp_after
 from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
 
 from .charger import OcppCharger
-from .common import MeterReading, SessionBase
+from .common import ConnectionClosedError, MeterReading, SessionBase
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -145,10 +145,18 @@ class BaseSession(SessionBase):
 
     # -- helpers -----------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coro`` in a task owned by this session."""
+        """Run ``coro`` in a task owned by this session; log it if it crashes."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, ConnectionClosedError):
+            _LOGGER.error("%s: background task failed", self.id, exc_info=error)
 
     async def async_run(self) -> None:
         """Serve the connection until it closes."""
@@ -323,6 +331,12 @@ class BaseSession(SessionBase):
             except DeviceUnavailableError as err:
                 _LOGGER.warning("%s: %s failed: %s", self.id, step.__name__, err)
                 charger.state.last_error = str(err)
+                charger.notify()
+            except Exception as err:
+                # A bug in one step (say, an answer we cannot read) must not
+                # keep the station limit from going out in the next one.
+                _LOGGER.exception("%s: %s crashed", self.id, step.__name__)
+                charger.state.last_error = f"{step.__name__}: {err!r}"
                 charger.notify()
 
     async def async_reapply(self) -> None:
