@@ -390,3 +390,32 @@ async def test_a_crashing_configuration_step_still_sends_the_station_limit(
     assert sim.station.station_max is not None
     assert "crashed" in caplog.text
     assert "attribute_value" in (charger.state.last_error or "")
+
+
+async def test_idle_unknown_ids_give_up_their_place_but_are_not_reported_again(
+    make_csms: CsmsFactory,
+) -> None:
+    """Ids that came and went cannot block discovery for good."""
+    seen: list[PendingCharger] = []
+    csms = await make_csms(
+        seen=seen, max_pending=2, new_ids_per_minute=1000.0, pending_idle_s=0.3
+    )
+    for charger_id in ("gone-1", "gone-2"):
+        async with session_ws(csms.url + charger_id):
+            pass
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        async with session_ws(csms.url + "newcomer"):
+            pass
+    assert err.value.status == 503  # both places taken, not idle long enough
+    await asyncio.sleep(0.4)
+    async with session_ws(csms.url + "newcomer"):
+        pass
+    assert "newcomer" in csms.pending
+    assert len(csms.pending) == 2
+    await asyncio.sleep(0.4)
+    async with session_ws(csms.url + "gone-1"):  # back after being forgotten
+        pass
+    await wait_for(lambda: "gone-1" in csms.pending, what="gone-1 back")
+    await asyncio.sleep(0.1)
+    assert [p.charger_id for p in seen].count("gone-1") == 1
+    assert sorted(p.charger_id for p in seen) == ["gone-1", "gone-2", "newcomer"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 import hmac
@@ -61,6 +62,7 @@ SESSION_CLASSES: Mapping[str, type[BaseSession]] = {
 }
 MAX_FRAME_BYTES = 256 * 1024
 REFUSAL_LOG_INTERVAL_S = 60.0
+MAX_REPORTED_IDS = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +83,9 @@ class CsmsConfig:
     """At most this many unknown charger ids wait for the user at once."""
     new_ids_per_minute: float = 6.0
     """Rate (and burst) at which unknown charger ids are admitted."""
+    pending_idle_s: float = 600.0
+    """A waiting unknown id that has been gone this long gives up its place
+    when a new one needs it (it is not reported again should it return)."""
 
     def __post_init__(self) -> None:
         """Reject settings no server can use."""
@@ -178,7 +183,9 @@ class CentralSystem:
         self._site: web.TCPSite | None = None
         self._port: int | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
-        self._reported: set[str] = set()
+        self._reported: OrderedDict[str, None] = OrderedDict()
+        """Ids reported to the callback (most recent last), bounded."""
+        self._pending_seen: dict[str, float] = {}
         self._log_throttle = LogThrottle()
         self._id_tokens = config.new_ids_per_minute
         self._id_tokens_at = time.monotonic()
@@ -223,7 +230,8 @@ class CentralSystem:
         again it is reported again.
         """
         self._pending.pop(charger_id, None)
-        self._reported.discard(charger_id)
+        self._pending_seen.pop(charger_id, None)
+        self._reported.pop(charger_id, None)
 
     async def async_remove_charger(self, charger_id: str) -> None:
         """Forget a charger and drop its connection."""
@@ -256,9 +264,13 @@ class CentralSystem:
                 serial=pending.serial or known.serial,
             )
         self._pending[charger_id] = pending
+        self._pending_seen[charger_id] = time.monotonic()
         if charger_id in self._reported:
+            self._reported.move_to_end(charger_id)
             return
-        self._reported.add(charger_id)
+        self._reported[charger_id] = None
+        while len(self._reported) > MAX_REPORTED_IDS:
+            self._reported.popitem(last=False)
         if self._on_new_charger is not None:
             try:
                 self._on_new_charger(pending)
@@ -280,12 +292,15 @@ class CentralSystem:
             rate, self._id_tokens + (now - self._id_tokens_at) * rate / 60.0
         )
         self._id_tokens_at = now
+        if len(self._pending) >= self.config.max_pending:
+            self._evict_idle_pending(now)
         if len(self._pending) < self.config.max_pending and self._id_tokens >= 1.0:
             self._id_tokens -= 1.0
             # Hold its place now: the report (and callback) follows its boot.
             self._pending[charger_id] = PendingCharger(
                 charger_id=charger_id, protocol=None, remote=None
             )
+            self._pending_seen[charger_id] = now
             return True
         self._refused_ids += 1
         logged = self._refusal_logged_at
@@ -302,6 +317,21 @@ class CentralSystem:
             self._refusal_logged_at = now
             self._refused_ids = 0
         return False
+
+    def _evict_idle_pending(self, now: float) -> None:
+        """Free the places of waiting ids that left ``pending_idle_s`` ago."""
+        idle = sorted(
+            (seen, charger_id)
+            for charger_id, seen in self._pending_seen.items()
+            if charger_id not in self._pending_sessions
+            and now - seen >= self.config.pending_idle_s
+        )
+        for _seen, charger_id in idle:
+            if len(self._pending) < self.config.max_pending:
+                return
+            self._pending.pop(charger_id, None)
+            self._pending_seen.pop(charger_id, None)
+            _LOGGER.debug("forgot idle unknown charger %s", charger_id)
 
     # -- server ------------------------------------------------------------------------
     @property
@@ -460,6 +490,8 @@ class CentralSystem:
         finally:
             if self._pending_sessions.get(charger_id) is session:
                 del self._pending_sessions[charger_id]
+                if charger_id in self._pending_seen:
+                    self._pending_seen[charger_id] = time.monotonic()
             if not ws.closed:
                 await ws.close()
             _LOGGER.info("%s disconnected", charger_id)
