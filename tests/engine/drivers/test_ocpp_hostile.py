@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import json
 import logging
+import math
 from typing import Any
 
 import aiohttp
@@ -419,3 +420,62 @@ async def test_idle_unknown_ids_give_up_their_place_but_are_not_reported_again(
     await asyncio.sleep(0.1)
     assert [p.charger_id for p in seen].count("gone-1") == 1
     assert sorted(p.charger_id for p in seen) == ["gone-1", "gone-2", "newcomer"]
+
+
+async def _booted_raw(ws: aiohttp.ClientWebSocketResponse, version: str) -> None:
+    if version == "ocpp1.6":
+        boot: dict[str, Any] = {"chargePointVendor": "X", "chargePointModel": "Y"}
+    else:
+        boot = {
+            "chargingStation": {"vendorName": "X", "model": "Y"},
+            "reason": "PowerUp",
+        }
+    await ws.send_str(json.dumps([2, "boot", "BootNotification", boot]))
+    assert (await next_reply(ws))[:2] == [3, "boot"]
+
+
+def _meter_values(version: str, value: object, unique_id: str) -> str:
+    sample: dict[str, Any] = {"measurand": "Power.Active.Import"}
+    stamp = "2026-11-28T08:00:00Z"
+    if version == "ocpp1.6":
+        sample |= {"value": str(value), "unit": "W"}
+        payload: dict[str, Any] = {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": stamp, "sampledValue": [sample]}],
+        }
+    else:
+        sample |= {"value": value}
+        payload = {
+            "evseId": 1,
+            "meterValue": [{"timestamp": stamp, "sampledValue": [sample]}],
+        }
+    # json.dumps writes NaN and Infinity as the bare literals a peer can send.
+    return json.dumps([2, unique_id, "MeterValues", payload])
+
+
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp1.6"])
+async def test_non_finite_or_absurd_charger_power_reads_as_unknown(
+    make_csms: CsmsFactory, version: str
+) -> None:
+    """NaN, Infinity and 10^12 W never reach the guard as a number."""
+    csms = await make_csms(
+        ChargerConfig(charger_id="cp1"),
+        session=SessionOptions(response_timeout_s=0.2, boot_wait_s=0.1),
+    )
+    charger = csms.chargers["cp1"]
+    async with raw_ws(csms.url + "cp1", version) as ws:
+        await _booted_raw(ws, version)
+        await wait_for(lambda: charger.state.accepted_boot, what="configured")
+        for index, value in enumerate(
+            [2500.0, float("nan"), 3000.0, float("inf"), 4000.0, 1e12, -1e12]
+        ):
+            await ws.send_str(_meter_values(version, value, f"m{index}"))
+            reply = await next_reply(ws)
+            assert reply[:2] == [3, f"m{index}"], reply
+            power = charger.state.power_w
+            assert power is None or math.isfinite(power)
+            if value in (2500.0, 3000.0, 4000.0):
+                assert power == value
+            else:
+                assert power is None
+    assert charger.state.rejected_readings == 4

@@ -139,6 +139,8 @@ class ChargerState:
     last_seen: datetime | None = None
     last_error: str | None = None
     connections: int = 0
+    rejected_readings: int = 0
+    """Power readings dropped as unreadable or implausible."""
 
 
 class ChargerSession(Protocol):

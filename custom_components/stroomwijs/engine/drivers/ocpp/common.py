@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
+import math
 import re
 import time
 from typing import Any, Protocol, cast
@@ -45,6 +46,9 @@ The deepest OCPP 2.1 message nests about a dozen levels; anything deeper is
 refused before it is parsed, so a hostile frame cannot exhaust the stack."""
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 MAX_THROTTLE_KEYS = 256
+MAX_MULTIPLIER = 9
+"""OCPP unit multipliers are small; anything beyond 10^9 is not a reading."""
+POWER_MEASURANDS = frozenset({"Power.Active.Import", "Power.Active.Export"})
 _UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
 
 
@@ -112,6 +116,8 @@ class MeterReading:
     energy_wh: float | None = None
     soc_pct: float | None = None
     current_a: float | None = None
+    unreadable: frozenset[str] = frozenset()
+    """Measurands that were sent with a value we cannot read (NaN, text...)."""
 
 
 _POWER_IMPORT = "Power.Active.Import"
@@ -126,10 +132,14 @@ _KILO = {"kW": 1000.0, "kWh": 1000.0}
 def _scaled(sample: Mapping[str, Any]) -> float | None:
     """Return the value in base units (W, Wh, A, %), or None if unreadable."""
     raw = sample.get("value")
+    if isinstance(raw, bool):
+        return None
     try:
         value = float(raw)  # type: ignore[arg-type]
-    except TypeError, ValueError:
+    except TypeError, ValueError, OverflowError:
         return None
+    if not math.isfinite(value):
+        return None  # NaN and Infinity say nothing about the power
     unit_of_measure = sample.get("unit_of_measure")
     unit: object = sample.get("unit")  # OCPP 1.6 puts the unit on the sample
     multiplier = 0
@@ -139,7 +149,10 @@ def _scaled(sample: Mapping[str, Any]) -> float | None:
         multiplier = raw_multiplier if isinstance(raw_multiplier, int) else 0
     if isinstance(unit, str):
         value *= _KILO.get(unit, 1.0)
-    return value * 10.0**multiplier
+    if not -MAX_MULTIPLIER <= multiplier <= MAX_MULTIPLIER:
+        return None
+    value *= 10.0**multiplier
+    return value if math.isfinite(value) else None
 
 
 def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
@@ -153,6 +166,7 @@ def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
     """
     totals: dict[str, float] = {}
     phases: dict[str, float] = {}
+    unreadable: set[str] = set()
     for meter_value in meter_values:
         samples = meter_value.get("sampled_value", [])
         if not isinstance(samples, list):
@@ -160,11 +174,12 @@ def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
         for sample in samples:
             if not isinstance(sample, Mapping):
                 continue
-            value = _scaled(sample)
-            if value is None:
-                continue
             measurand = sample.get("measurand", _DEFAULT_MEASURAND)
             if not isinstance(measurand, str):
+                continue
+            value = _scaled(sample)
+            if value is None:
+                unreadable.add(measurand)
                 continue
             phase = sample.get("phase")
             if phase is None:
@@ -190,6 +205,7 @@ def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
         energy_wh=pick(_ENERGY_IMPORT),
         soc_pct=totals.get(_SOC),
         current_a=current,
+        unreadable=frozenset(unreadable),
     )
 
 
@@ -399,6 +415,7 @@ async def checked_call(
 __all__ = [
     "MAX_JSON_DEPTH",
     "PENDING_ALLOWED",
+    "POWER_MEASURANDS",
     "SUBPROTOCOLS",
     "Connection",
     "ConnectionClosedError",

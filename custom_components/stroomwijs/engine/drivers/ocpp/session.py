@@ -28,7 +28,12 @@ from ocpp.routing import after as _ocpp_after
 from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
 
 from .charger import OcppCharger
-from .common import ConnectionClosedError, MeterReading, SessionBase
+from .common import (
+    POWER_MEASURANDS,
+    ConnectionClosedError,
+    MeterReading,
+    SessionBase,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,6 +44,8 @@ TX_PROFILE_ID = 2
 CLOCK_SKEW = timedelta(minutes=1)
 """Absolute schedules start this far in the past, for chargers whose clock lags."""
 SOC_RANGE = (0.0, 100.0)
+PLAUSIBLE_POWER_FACTOR = 2.0
+"""A charger's power beyond this times its hardware maximum is implausible."""
 
 
 def after[F: Callable[..., Any]](action: str) -> Callable[[F], F]:
@@ -362,13 +369,33 @@ class BaseSession(SessionBase):
             self.spawn(_run())
 
     def apply_reading(self, reading: MeterReading) -> None:
-        """Store a meter reading, dropping implausible SoC values."""
+        """Store a meter reading, dropping implausible values.
+
+        A power the charger sent as NaN, Infinity or text, or beyond twice
+        what the charger can carry, is counted and makes the power unknown
+        (None): it is never passed on as a number.
+        """
         charger = self.charger
         if charger is None:
             return
         state = charger.state
-        if reading.power_w is not None:
-            state.power_w = reading.power_w
+        limit = PLAUSIBLE_POWER_FACTOR * charger.config.hardware_max_w
+        power = reading.power_w
+        bad_power = power is None and bool(reading.unreadable & POWER_MEASURANDS)
+        if power is not None and abs(power) > limit:
+            bad_power = True
+        if bad_power:
+            state.rejected_readings += 1
+            state.power_w = None
+            self.log_throttle.refusal(
+                "power",
+                "%s: implausible or unreadable power %s ignored (more than %.0f W)",
+                self.id,
+                power,
+                limit,
+            )
+        elif power is not None:
+            state.power_w = power
         if reading.current_a is not None:
             state.current_a = reading.current_a
         if reading.energy_wh is not None:
