@@ -283,3 +283,18 @@ async def test_lost_quasar_is_logged_once_and_its_power_is_unknown(
     assert [level for level, _ in lines] == [logging.INFO, logging.INFO]
     assert "is unavailable" in lines[0][1]
     assert "available again" in lines[1][1]
+
+
+async def test_implausible_power_register_reads_as_unknown(
+    quasar: QuasarSimulator, driver: QuasarCharger
+) -> None:
+    """A power of 30 kW from a 7.4 kW charger is counted and never passed on."""
+    quasar.glitch_power(30_000, -32_000)
+    await driver.async_update()
+    assert driver.power_w is None
+    await driver.async_update()
+    assert driver.power_w is None
+    await driver.async_update()
+    assert driver.power_w is not None
+    assert abs(driver.power_w) <= 7400.0
+    assert driver.rejected_power_readings == 2

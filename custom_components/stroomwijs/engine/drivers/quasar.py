@@ -53,6 +53,8 @@ STOP = 2
 INT16_MIN = -0x8000
 INT16_MAX = 0x7FFF
 MAX_POWER_W = 7400.0
+PLAUSIBLE_POWER_FACTOR = 2.0
+"""A power register beyond this times the 7.4 kW the Quasar carries is corrupt."""
 MIN_POWER_W = 1380.0
 
 STATE_NAMES: dict[int, str] = {
@@ -149,6 +151,7 @@ class QuasarCharger:
         self._min_soc = 0.2
         self._departure = DepartureNeeds(departure=None, target_soc=None)
         self.rejected_soc_readings = 0
+        self.rejected_power_readings = 0
 
     # -- Device ------------------------------------------------------------------
     @property
@@ -336,7 +339,14 @@ class QuasarCharger:
             raise DeviceUnavailableError(msg)
         registers = result.registers
         self._set_available(available=True)
-        self._power_w = float(from_register(registers[0]))
+        power = float(from_register(registers[0]))
+        if abs(power) > PLAUSIBLE_POWER_FACTOR * MAX_POWER_W:
+            # A corrupt register, not a reading: the power is unknown.
+            self.rejected_power_readings += 1
+            self._power_w = None
+            _LOGGER.debug("Quasar %s: implausible power %s W ignored", self.name, power)
+        else:
+            self._power_w = power
         state_code = registers[REG_STATE - REG_POWER]
         if state_code == STATE_DISCONNECTED and self._state_code != STATE_DISCONNECTED:
             self._soc_pct = None
