@@ -782,3 +782,31 @@ async def test_lost_vtn_is_logged_once_at_info_and_once_when_back(
     assert "503" in lines[0][1]
     assert "available again" in lines[1][1]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "six"])
+async def test_unreadable_event_value_holds_the_safe_mode_limit(
+    setup: Setup, value: object
+) -> None:
+    """NaN, Infinity or text as a limit: the safe-mode limit, never nothing."""
+    event = gac_event(
+        "bad", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0, 5.0]
+    )
+    event["intervals"][0]["payloads"][0]["values"] = [value]
+    await setup.vtn.put_event(event)  # the VTN serves NaN as a bare literal
+    assert await setup.ven.async_poll()
+    stack = LimitStack([setup.ven])
+    effective = stack.effective(T0)
+    assert effective.import_w == 3_500  # the program's safe-mode value
+    assert "bad" in (setup.ven.status.last_error or "")
+    # Outside the event's span nothing is held.
+    assert stack.effective(T0 + timedelta(hours=1)).import_w is None
+
+
+async def test_infinite_safe_mode_value_is_not_a_failsafe(setup: Setup) -> None:
+    """A safe-mode event of Infinity cannot lift the failsafe to 'unlimited'."""
+    safe = gac_safe_mode_event("safe-1", program_id="program-1", ean=EAN, value_kw=3.5)
+    safe["intervals"][0]["payloads"][0]["values"] = [float("inf")]
+    await setup.vtn.put_event(safe)
+    assert await setup.ven.async_poll()
+    assert setup.ven.failsafe_import_w == 4_200  # the configured default

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 import logging
+import math
 import re
 import secrets
 import time
@@ -384,7 +385,11 @@ class Event:
             for payload in interval.payloads:
                 if payload.type in values and payload.values:
                     raw = payload.values[0]
-                    if not isinstance(raw, int | float) or isinstance(raw, bool):
+                    if (
+                        not isinstance(raw, int | float)
+                        or isinstance(raw, bool)
+                        or not math.isfinite(raw)
+                    ):
                         msg = f"event {self.id}: {payload.type} value {raw!r}"
                         raise OpenAdrFormatError(msg)
                     if raw < 0:
@@ -1025,7 +1030,20 @@ class OpenAdrVen:
             try:
                 intervals = event.capacity_intervals()
             except OpenAdrFormatError as err:
+                # An event we cannot read still says "a limit applies here":
+                # hold the safe-mode limit over its span, never nothing.
                 self.status.last_error = str(err)
+                span_start, span_end = _event_span(event)
+                limit = Limit(
+                    source=f"{self._name}:{event.event_name or event.id}",
+                    import_w=self.failsafe_import_w,
+                    start=span_start,
+                    end=span_end,
+                    failsafe=True,
+                    detail=f"event {event.id} unreadable ({err}); safe-mode limit",
+                )
+                if limit.overlaps(start, end):
+                    found.append(limit)
                 continue
             for interval in intervals:
                 if interval.import_w is None and interval.export_w is None:
@@ -1064,6 +1082,30 @@ class OpenAdrVen:
         return None
 
 
+def _event_span(event: Event) -> tuple[datetime | None, datetime | None]:
+    """Return the time an event covers, as far as it can be read (None: open)."""
+    starts: list[datetime] = []
+    ends: list[datetime | None] = []
+    top = event.interval_period
+    if top is not None and top.start is not None:
+        starts.append(top.start)
+        if top.duration is None:
+            ends.append(None)
+        else:
+            ends.append(top.start + top.duration * max(1, len(event.intervals)))
+    for interval in event.intervals:
+        period = interval.interval_period
+        if period is not None and period.start is not None:
+            starts.append(period.start)
+            ends.append(
+                None if period.duration is None else period.start + period.duration
+            )
+    if not starts:
+        return None, None
+    end = None if not ends or None in ends else max(e for e in ends if e is not None)
+    return min(starts), end
+
+
 def _safe_values_w(event: Event) -> list[float]:
     """Return the import limits a safe-mode event names (it may lack a start)."""
     factor = event.unit_factor(IMPORT_CAPACITY_LIMIT)
@@ -1075,6 +1117,7 @@ def _safe_values_w(event: Event) -> list[float]:
         and payload.values
         and isinstance(payload.values[0], int | float)
         and not isinstance(payload.values[0], bool)
+        and math.isfinite(payload.values[0])
         and payload.values[0] >= 0
     ]
 
