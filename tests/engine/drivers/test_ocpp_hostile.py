@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 import aiohttp
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
@@ -479,3 +480,56 @@ async def test_non_finite_or_absurd_charger_power_reads_as_unknown(
             else:
                 assert power is None
     assert charger.state.rejected_readings == 4
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "value",
+                    "measurand",
+                    "phase",
+                    "unit",
+                    "unit_of_measure",
+                    "multiplier",
+                    "sampled_value",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@given(_JSON)
+@settings(max_examples=300, deadline=None)
+def test_meter_value_parsing_is_total_and_finite(meter_values: object) -> None:
+    """Any payload shape: no exception, and every number that comes out is finite."""
+    batch = meter_values if isinstance(meter_values, list) else [meter_values]
+    reading = common.parse_meter_values(
+        [item for item in batch if isinstance(item, dict)]
+    )
+    for value in (
+        reading.power_w,
+        reading.energy_wh,
+        reading.soc_pct,
+        reading.current_a,
+    ):
+        assert value is None or math.isfinite(value)
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_frame_helpers_never_raise(raw: str) -> None:
+    """The helpers that read broken frames are total."""
+    assert isinstance(common.json_too_deep(raw), bool)
+    assert isinstance(common.guess_unique_id(raw), str)
