@@ -29,6 +29,7 @@ import base64
 import binascii
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 import hmac
 import logging
@@ -77,7 +78,7 @@ class CsmsConfig:
     require_auth: bool = False
     session: SessionOptions = field(default_factory=SessionOptions)
     websocket_heartbeat_s: float | None = 30.0
-    """Websocket ping interval; a missing pong (after half of it) closes a dead
+    """Websocket ping interval; a missing pong (after half of it) drops a dead
     link that never sent a FIN. None turns pings off."""
     max_pending: int = 16
     """At most this many unknown charger ids wait for the user at once."""
@@ -101,16 +102,58 @@ class CsmsConfig:
 class _WebSocketConnection:
     """``recv``/``send`` over an aiohttp websocket, for the ``ocpp`` library."""
 
-    def __init__(self, ws: web.WebSocketResponse, charger_id: str) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        charger_id: str,
+        transport: asyncio.Transport | None,
+    ) -> None:
         self._ws = ws
         self._charger_id = charger_id
+        self._transport = transport
+        self._pong = asyncio.Event()
         self.on_frame: Callable[[], None] | None = None
         """Called for every frame that arrives, text or not."""
         self.log_throttle = LogThrottle()
 
+    async def keepalive(self, interval_s: float) -> None:
+        """Ping every ``interval_s``; drop the link when no pong comes in half.
+
+        Our own loop rather than aiohttp's ``heartbeat``: it belongs to the
+        connection's handler, so it ends with it, and a dead peer is cut off
+        at once (no close handshake with a peer that cannot answer).
+        """
+        while not self._ws.closed:
+            await asyncio.sleep(interval_s)
+            self._pong.clear()
+            try:
+                await self._ws.ping()
+            except Exception:  # noqa: BLE001 - the link is going anyway
+                return
+            try:
+                async with asyncio.timeout(interval_s / 2):
+                    await self._pong.wait()
+            except TimeoutError:
+                _LOGGER.info(
+                    "%s: no pong within %g s; dropping the dead link",
+                    self._charger_id,
+                    interval_s / 2,
+                )
+                if self._transport is not None:
+                    self._transport.abort()
+                else:
+                    await self._ws.close()
+                return
+
     async def recv(self) -> str:
         while True:
             msg = await self._ws.receive()
+            if msg.type is WSMsgType.PING:
+                await self._ws.pong(msg.data)
+                continue
+            if msg.type is WSMsgType.PONG:
+                self._pong.set()
+                continue
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and self.on_frame:
                 self.on_frame()
             if msg.type is WSMsgType.TEXT:
@@ -407,9 +450,7 @@ class CentralSystem:
         password_ok = hmac.compare_digest(given.encode(), password.encode())
         return True if user_ok and password_ok else None
 
-    async def _handle(  # noqa: C901, PLR0912 - a linear list of checks
-        self, request: web.Request
-    ) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         charger_id = unquote(request.match_info["charger_id"])
         if not charger_id or len(charger_id) > 48:  # noqa: PLR2004 (OCPP: 48)
             raise web.HTTPNotFound
@@ -448,7 +489,7 @@ class CentralSystem:
             )
         ws = web.WebSocketResponse(
             protocols=SUBPROTOCOLS,
-            heartbeat=self.config.websocket_heartbeat_s,
+            autoping=False,  # pings and pongs are handled by _WebSocketConnection
             max_msg_size=MAX_FRAME_BYTES,
         )
         await ws.prepare(request)
@@ -468,7 +509,7 @@ class CentralSystem:
         session_class = SESSION_CLASSES[protocol]
         session: BaseSession = cast("Any", session_class)(
             charger_id,
-            _WebSocketConnection(ws, charger_id),
+            _WebSocketConnection(ws, charger_id, request.transport),
             response_timeout=self.config.session.response_timeout_s,
         )
         session.setup(
@@ -481,13 +522,29 @@ class CentralSystem:
         if charger is None:
             self._pending_sessions[charger_id] = session
         _LOGGER.info("%s connected with %s", charger_id, protocol)
-        connection = cast("Any", session)._connection  # noqa: SLF001
+        await self._async_serve(ws, session, charger_id)
+        return ws
+
+    async def _async_serve(
+        self, ws: web.WebSocketResponse, session: BaseSession, charger_id: str
+    ) -> None:
+        """Run one session (and its keepalive) until the connection ends."""
+        connection = cast("_WebSocketConnection", cast("Any", session)._connection)  # noqa: SLF001
         connection.on_frame = session.frame_received
+        keepalive: asyncio.Task[None] | None = None
+        if self.config.websocket_heartbeat_s is not None:
+            keepalive = asyncio.get_running_loop().create_task(
+                connection.keepalive(self.config.websocket_heartbeat_s)
+            )
         try:
             await session.async_run()
         except ConnectionClosedError:
             pass
         finally:
+            if keepalive is not None:
+                keepalive.cancel()
+                with suppress(asyncio.CancelledError):
+                    await keepalive
             if self._pending_sessions.get(charger_id) is session:
                 del self._pending_sessions[charger_id]
                 if charger_id in self._pending_seen:
@@ -495,4 +552,3 @@ class CentralSystem:
             if not ws.closed:
                 await ws.close()
             _LOGGER.info("%s disconnected", charger_id)
-        return ws
