@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import json
 import logging
 import math
+import time
 from typing import Any
 
 import aiohttp
@@ -152,6 +153,7 @@ async def test_flood_of_unknown_ids_is_capped_rate_limited_and_reported_once(
         except aiohttp.WSServerHandshakeError as err:
             statuses.append(err.status)
 
+    started = time.monotonic()
     with caplog.at_level(logging.WARNING):
         async with aiohttp.ClientSession() as session:
             for start in range(0, 300, 50):
@@ -161,13 +163,16 @@ async def test_flood_of_unknown_ids_is_capped_rate_limited_and_reported_once(
             # Ids already waiting may come back; they are not reported again.
             for _ in range(3):
                 await knock(session, "flood-0")
-    await wait_for(lambda: len(seen) == 6, what="reports after the boot wait")
+    # The burst is new_ids_per_minute (6); a slow machine may earn one more
+    # token per 10 s the flood takes.
+    admitted = 6 + int((time.monotonic() - started) / 10.0)
+    await wait_for(lambda: len(seen) >= 6, what="reports after the boot wait")
     await asyncio.sleep(0.5)  # a late report would show up now
-    assert len(seen) == 6  # the burst of new_ids_per_minute
+    assert 6 <= len(seen) <= admitted
     assert len({p.charger_id for p in seen}) == len(seen)
-    assert len(csms.pending) == 6
-    assert statuses.count(101) == 6 + 3
-    assert statuses.count(503) == 294
+    assert len(csms.pending) == len(seen)
+    assert statuses.count(101) == len(seen) + 3
+    assert statuses.count(503) == 300 - len(seen)
     refusals = [r for r in caplog.records if "Refused" in r.getMessage()]
     assert len(refusals) == 1
 
@@ -247,7 +252,7 @@ async def test_silent_charger_is_marked_unavailable_once_and_back_once(
     )
 
     options = SessionOptions(
-        response_timeout_s=1.0, boot_wait_s=0.3, heartbeat_interval_s=1
+        response_timeout_s=1.5, boot_wait_s=0.3, heartbeat_interval_s=1
     )
     csms = await make_csms(ChargerConfig(charger_id="cp1"), session=options)
     sim = OcppSimulator("cp1", version="ocpp2.0.1")
