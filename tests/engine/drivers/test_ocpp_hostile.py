@@ -538,3 +538,39 @@ def test_frame_helpers_never_raise(raw: str) -> None:
     """The helpers that read broken frames are total."""
     assert isinstance(common.json_too_deep(raw), bool)
     assert isinstance(common.guess_unique_id(raw), str)
+
+
+async def test_charger_that_beats_but_never_answers_stays_unavailable_once(
+    make_csms: CsmsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Heartbeats alone do not make a charger that ignores CALLs available.
+
+    It stays unavailable (one log line, no flapping) until it answers again.
+    """
+    caplog.set_level(logging.INFO)
+    options = SessionOptions(response_timeout_s=0.3, boot_wait_s=0.1)
+    csms = await make_csms(
+        ChargerConfig(charger_id="deaf"), session=options, websocket_heartbeat_s=None
+    )
+    charger = csms.chargers["deaf"]
+    async with raw_ws(csms.url + "deaf") as ws:
+        await _booted_raw(ws, "ocpp2.0.1")
+        await wait_for(lambda: not charger.available, timeout_s=3.0, what="deaf")
+        for index in range(5):  # it beats, but still ignores every CALL
+            await ws.send_str(json.dumps([2, f"hb{index}", "Heartbeat", {}]))
+            assert (await next_reply(ws))[:2] == [3, f"hb{index}"]
+            await asyncio.sleep(0.4)  # a probe goes out and times out
+            assert not charger.available
+        # Now it answers: the probe's answer brings it back.
+        await ws.send_str(json.dumps([2, "hb-last", "Heartbeat", {}]))
+        async with asyncio.timeout(3):
+            while not charger.available:
+                msg = await ws.receive()
+                frame = json.loads(msg.data)
+                if frame[0] == 2:
+                    status = {"status": "Accepted"}
+                    await ws.send_str(json.dumps([3, frame[1], status]))
+        lines = _availability_lines(caplog)
+    assert len(lines) == 2, lines
+    assert "unavailable" in lines[0]
+    assert "available again" in lines[1]

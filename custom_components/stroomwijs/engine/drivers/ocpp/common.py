@@ -266,6 +266,9 @@ class SessionBase:
     def frame_received(self) -> None:
         """Note that the peer sent something (the session watches silence)."""
 
+    def answer_received(self) -> None:
+        """Note that the peer answered one of our CALLs."""
+
     def call_timed_out(self, what: str) -> None:
         """Note that the peer did not answer ``what`` in time."""
 
@@ -323,6 +326,7 @@ class SessionBase:
                     type(msg).__name__,
                 )
                 return
+            self.answer_received()
             self._response_queue.put_nowait(msg)
             return
         if not isinstance(msg.action, str) or not isinstance(msg.payload, dict):

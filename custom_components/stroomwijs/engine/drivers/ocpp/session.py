@@ -148,6 +148,8 @@ class BaseSession(SessionBase):
         self._last_frame = time.monotonic()
         self._heard = asyncio.Event()
         self._profile_lock = asyncio.Lock()
+        self._unanswered = False
+        self._probing = False
         self._sent_profiles: dict[int, str] = {}
 
     # -- helpers -----------------------------------------------------------------
@@ -187,18 +189,50 @@ class BaseSession(SessionBase):
 
     # -- liveness ----------------------------------------------------------------
     def frame_received(self) -> None:
-        """Note a frame from the charger: it is alive (again)."""
+        """Note a frame from the charger: it is alive (again).
+
+        A charger that was silent is back with any frame. One that missed an
+        answer must answer again: a frame from it only starts a probe (one
+        CALL at a time), and the answer to that brings it back.
+        """
         self._last_frame = time.monotonic()
         self._heard.set()
         charger = self.charger
+        if charger is None or charger.state.responsive:
+            return
+        if not self._unanswered:
+            self._back()
+        elif not self._probing:
+            self._probing = True
+            self.spawn(self._async_probe())
+
+    def answer_received(self) -> None:
+        """Note an answer to one of our CALLs: the charger executes them again."""
+        self._unanswered = False
+        charger = self.charger
         if charger is not None and not charger.state.responsive:
-            charger.set_responsive(responsive=True)
-            self._resend_after_silence()
+            self._back()
+
+    def _back(self) -> None:
+        charger = self.charger
+        if charger is None or charger.session is not self:
+            return
+        charger.set_responsive(responsive=True)
+        self._resend_after_silence()
+
+    async def _async_probe(self) -> None:
+        try:
+            await self.async_probe()
+        except DeviceUnavailableError as err:
+            _LOGGER.debug("%s: probe: %s", self.id, err)
+        finally:
+            self._probing = False
 
     def call_timed_out(self, what: str) -> None:
         """Mark the charger not responding: it missed the answer to a CALL."""
         charger = self.charger
         if charger is not None and charger.session is self:
+            self._unanswered = True
             charger.set_responsive(
                 responsive=False, reason=f"no answer to {what} in time"
             )
@@ -479,4 +513,8 @@ class BaseSession(SessionBase):
 
     async def async_request_state(self) -> None:
         """Ask the charger to report its transaction and connector state."""
+        raise NotImplementedError
+
+    async def async_probe(self) -> None:
+        """Send one harmless CALL (TriggerMessage Heartbeat) to see it answer."""
         raise NotImplementedError

@@ -255,3 +255,12 @@ class V16Session(BaseSession, _V16ChargePoint):  # type: ignore[misc]
                 timeout_s=self.options.response_timeout_s,
             )
             _LOGGER.debug("%s: trigger %s: %s", self.id, message, result.status)
+
+    async def async_probe(self) -> None:
+        """Ask for a Heartbeat; any answer shows the charger executes CALLs."""
+        await checked_call(
+            self,
+            call.TriggerMessage(requested_message="Heartbeat"),
+            what="TriggerMessage Heartbeat",
+            timeout_s=self.options.response_timeout_s,
+        )
