@@ -574,3 +574,18 @@ async def test_charger_that_beats_but_never_answers_stays_unavailable_once(
     assert len(lines) == 2, lines
     assert "unavailable" in lines[0]
     assert "available again" in lines[1]
+
+
+@pytest.mark.parametrize("path", ["evil%0Aline", "tab%09id", "a%2Fb", "x" * 49])
+async def test_charger_ids_with_control_characters_or_slashes_are_refused(
+    make_csms: CsmsFactory, path: str
+) -> None:
+    """An id that could forge log lines or never match a charger gets 404."""
+    seen: list[PendingCharger] = []
+    csms = await make_csms(seen=seen)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        async with raw_ws(csms.url + path):
+            pass
+    assert err.value.status == 404
+    assert seen == []
+    assert dict(csms.pending) == {}

@@ -452,7 +452,12 @@ class CentralSystem:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         charger_id = unquote(request.match_info["charger_id"])
-        if not charger_id or len(charger_id) > 48:  # noqa: PLR2004 (OCPP: 48)
+        if (
+            not charger_id
+            or len(charger_id) > 48  # noqa: PLR2004 (OCPP: 48)
+            or not charger_id.isprintable()  # no control characters in logs or ids
+            or "/" in charger_id
+        ):
             raise web.HTTPNotFound
         offered = [
             part.strip()
