@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import json
 import logging
 import math
+from pathlib import Path
 import time
 from typing import Any
 
@@ -589,3 +590,42 @@ async def test_charger_ids_with_control_characters_or_slashes_are_refused(
     assert err.value.status == 404
     assert seen == []
     assert dict(csms.pending) == {}
+
+
+FUZZ_FRAMES = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "fuzz" / "ocpp_frames.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line
+] + [
+    # Too big to keep in the file: the frames that used to end a session.
+    "[" * 131_000 + "]" * 131_000,
+    '{"a":' * 20_000 + "1" + "}" * 20_000,
+    '[2,"deep","Heartbeat",' + "[" * 60_000 + "]" * 60_000 + "]",
+]
+
+
+@pytest.mark.parametrize("protocol", ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"])
+@pytest.mark.parametrize("charger_id", ["known", "stranger"])
+async def test_fuzz_corpus_never_ends_a_session(
+    make_csms: CsmsFactory, protocol: str, charger_id: str
+) -> None:
+    """Every frame of the corpus is answered or dropped; the session lives on."""
+    csms = await make_csms(
+        ChargerConfig(charger_id="known"),
+        session=SessionOptions(response_timeout_s=5.0, boot_wait_s=5.0),
+    )
+    async with raw_ws(csms.url + charger_id, protocol) as ws:
+        for index, frame in enumerate(FUZZ_FRAMES):
+            await ws.send_str(frame)
+            probe = f"probe-{index}"
+            await ws.send_str(json.dumps([2, probe, "Heartbeat", {}]))
+            async with asyncio.timeout(5):
+                while True:
+                    msg = await ws.receive()
+                    assert msg.type is aiohttp.WSMsgType.TEXT, (frame[:80], msg)
+                    reply = json.loads(msg.data)
+                    if reply[:2] == [3, probe]:
+                        break
+                    assert reply[0] in (2, 3, 4), reply
