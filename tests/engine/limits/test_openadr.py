@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from copy import deepcopy
 from dataclasses import dataclass
@@ -810,3 +811,28 @@ async def test_infinite_safe_mode_value_is_not_a_failsafe(setup: Setup) -> None:
     await setup.vtn.put_event(safe)
     assert await setup.ven.async_poll()
     assert setup.ven.failsafe_import_w == 4_200  # the configured default
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["this is not json", "[" * 100_000 + "]" * 100_000, '{"truncated": '],
+)
+async def test_broken_vtn_answers_are_a_failed_poll_not_a_crash(
+    setup: Setup, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage or absurdly deep JSON: a failed poll, logged once at info."""
+    caplog.set_level(logging.INFO, logger="custom_components.stroomwijs")
+    setup.vtn.raw_body = body
+    for _ in range(3):
+        assert not await setup.ven.async_poll()
+    assert "unreadable JSON" in (setup.ven.status.last_error or "")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+async def test_vtn_that_pages_forever_is_a_failed_poll(setup: Setup) -> None:
+    """A VTN whose pages never end is refused after MAX_OBJECTS objects."""
+    setup.vtn.endless_pages = True
+    async with asyncio.timeout(30):
+        assert not await setup.ven.async_poll()
+    assert "more than" in (setup.ven.status.last_error or "")

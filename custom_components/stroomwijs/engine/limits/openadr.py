@@ -56,6 +56,8 @@ INFINITE_YEARS = 9999
 """OpenADR writes an open-ended duration as ``P9999Y``."""
 SAFE_MODE_NAME = re.compile(r"safe[\s_-]?mode", re.IGNORECASE)
 HTTP_UNAUTHORIZED = 401
+MAX_OBJECTS = 5000
+"""Programs or events one poll reads at most (a VTN paging forever is broken)."""
 HTTP_NOT_SUPPORTED = frozenset({404, 405, 501})
 
 
@@ -714,7 +716,11 @@ class OpenAdrClient:
                 if response.status in HTTP_NOT_SUPPORTED or response.status == 204:  # noqa: PLR2004
                     return response.status, None
                 response.raise_for_status()
-                return response.status, await response.json()
+                try:
+                    return response.status, await response.json()
+                except (ValueError, RecursionError) as err:
+                    msg = f"{method} {path}: unreadable JSON ({type(err).__name__})"
+                    raise OpenAdrFormatError(msg) from err
         except (aiohttp.ClientError, TimeoutError) as err:
             msg = f"{method} {path} failed: {err}"
             raise OpenAdrError(msg) from err
@@ -735,6 +741,9 @@ class OpenAdrClient:
             if len(batch) < page:
                 return items
             skip += page
+            if skip >= MAX_OBJECTS:
+                msg = f"GET {path}: more than {MAX_OBJECTS} objects; refusing more"
+                raise OpenAdrFormatError(msg)
 
     async def async_get_programs(self) -> list[Program]:
         """All programs visible to this VEN."""

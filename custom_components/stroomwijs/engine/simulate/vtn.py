@@ -266,6 +266,10 @@ class SimVtn:
         self.events: dict[str, Json] = {}
         self.subscriptions: dict[str, Json] = {}
         self.down = False
+        self.raw_body: str | None = None
+        """Test control: answer every API request with this body (broken VTN)."""
+        self.endless_pages = False
+        """Test control: every page of programs is full, for ever."""
         self.requests: list[str] = []
         self.notifications_sent = 0
         self._tokens: set[str] = set()
@@ -327,6 +331,8 @@ class SimVtn:
             auth = request.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
                 return web.json_response({"title": "Unauthorized"}, status=401)
+            if self.raw_body is not None:
+                return web.Response(text=self.raw_body, content_type="application/json")
         result: web.StreamResponse = await handler(request)
         return result
 
@@ -359,6 +365,12 @@ class SimVtn:
         return items[skip : skip + limit]
 
     async def _list_programs(self, request: web.Request) -> web.Response:
+        if self.endless_pages:
+            limit = int(request.query.get("limit", "50"))
+            skip = int(request.query.get("skip", "0"))
+            return web.json_response(
+                [gac_program(f"p{skip + i}") for i in range(limit)]
+            )
         return web.json_response(self._page(request, list(self.programs.values())))
 
     async def _list_events(self, request: web.Request) -> web.Response:
