@@ -160,6 +160,66 @@ async def test_peak_avoidance_pauses_and_restores_the_chosen_entities(
     assert hass.states.get("input_boolean.dryer").state == "off"
 
 
+async def test_peak_avoidance_double_crossing_restores_the_first_snapshot(
+    blueprint_hass: HomeAssistant,
+) -> None:
+    """Over, briefly under, over again, then under: entities come back on.
+
+    The second crossing used to snapshot the entities it had just switched
+    off, so the restore "restored" them to off for good.
+    """
+    hass = blueprint_hass
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {"input_boolean": {"boiler": {"initial": True}, "dryer": {"initial": False}}},
+    )
+    assert await async_setup_component(hass, "scene", {})
+    projection = "sensor.thuis_quarter_projection"
+    hass.states.async_set(projection, "1800", {"device_class": "power"})
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "id": "peak",
+                "alias": "Peak",
+                "use_blueprint": {
+                    "path": "stroomwijs/peak_avoidance.yaml",
+                    "input": {
+                        "projection_sensor": projection,
+                        "target_w": 2500,
+                        "entities": ["input_boolean.boiler", "input_boolean.dryer"],
+                        "restore_after": 2,
+                    },
+                },
+            }
+        },
+    )
+    await hass.async_block_till_done()
+    for value in ("3100", "2300", "3400"):  # two crossings within the episode
+        hass.states.async_set(projection, value, {"device_class": "power"})
+        await hass.async_block_till_done()
+    assert hass.states.get("input_boolean.boiler").state == "off"
+    hass.states.async_set(projection, "2000", {"device_class": "power"})
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=3))
+    await hass.async_block_till_done()
+    assert hass.states.get("input_boolean.boiler").state == "on"
+    assert hass.states.get("input_boolean.dryer").state == "off"
+    assert hass.states.get("scene.stroomwijs_peak_peak") is None  # episode over
+    # A new episode snapshots afresh.
+    hass.states.async_set(projection, "2900", {"device_class": "power"})
+    await hass.async_block_till_done()
+    assert hass.states.get("input_boolean.boiler").state == "off"
+    hass.states.async_set(projection, "1000", {"device_class": "power"})
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done()
+    assert hass.states.get("input_boolean.boiler").state == "on"
+    await _stop_automations(hass)
+
+
 async def test_start_when_cheap_waits_for_price_and_headroom(
     blueprint_hass: HomeAssistant,
 ) -> None:

@@ -38,8 +38,9 @@ async def make_csms() -> AsyncIterator[CsmsFactory]:
         seen: list[PendingCharger] | None = None,
         **config: object,
     ) -> CentralSystem:
+        config.setdefault("session", FAST)
         csms = CentralSystem(
-            CsmsConfig(host="127.0.0.1", port=0, session=FAST, **config),  # type: ignore[arg-type]
+            CsmsConfig(host="127.0.0.1", port=0, **config),  # type: ignore[arg-type]
             chargers=chargers,
             on_new_charger=None if seen is None else seen.append,
         )

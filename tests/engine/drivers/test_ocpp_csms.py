@@ -452,3 +452,62 @@ async def test_simulator_runner_connects_charges_and_stops(
     stop.set()
     await task
     assert not sim.connected
+
+
+@pytest.mark.parametrize("version", ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"])
+async def test_setpoint_profile_is_sent_once_when_a_charger_reconnects(
+    make_csms: CsmsFactory, version: str
+) -> None:
+    """Start-up re-apply, new transaction and new EV needs send one profile, once."""
+    config = ChargerConfig(charger_id="cp1")
+    csms = await make_csms(config)
+    csms.chargers["cp1"].restore({"desired_w": 5000.0})  # as after a restart
+    sim = OcppSimulator("cp1", version=version)
+    await sim.async_connect(csms.url)
+    discharge = 7000.0 if version == "ocpp2.1" else 0.0
+    await sim.async_plug_in(SimCar(max_discharge_w=discharge))
+    charger = csms.chargers["cp1"]
+    await wait_for(lambda: charger.setpoint_w is not None, what="setpoint")
+    await asyncio.sleep(0.5)  # every re-apply has run by now
+    sent = [
+        (p.unit, p.limit, p.setpoint, p.operation_mode, p.transaction_id)
+        for p in sim.station.profiles_received
+        if p.purpose == "TxProfile"
+    ]
+    assert sent
+    assert len(sent) == len(set(sent)), sent
+
+
+@pytest.mark.parametrize(
+    ("units", "unit", "setpoint", "discharge_limit", "limit", "applied"),
+    [
+        (("A",), "A", -7.2, -10.1, 15.9, -7.2 * 690.0),
+        (("A", "W"), "W", -5000.0, -7000.0, 11000.0, -5000.0),
+        (("W",), "W", -5000.0, -7000.0, 11000.0, -5000.0),
+    ],
+)
+async def test_v21_central_setpoint_uses_the_unit_the_charger_takes(
+    make_csms: CsmsFactory,
+    *,
+    units: tuple[str, ...],
+    unit: str,
+    setpoint: float,
+    discharge_limit: float,
+    limit: float,
+    applied: float,
+) -> None:
+    """A 2.1 charger that takes only amperes gets its V2X TxProfile in A."""
+    station = SimStation(rate_units=units, bidirectional=True)
+    csms, sim = await _connected(make_csms, "ocpp2.1", station=station)
+    charger = csms.chargers["cp1"]  # type: ignore[attr-defined]
+    await sim.async_plug_in(SimCar(soc=0.5, max_discharge_w=7000.0))
+    await wait_for(lambda: charger.discharge_allowed, what="V2X needs")
+    await charger.async_set_power(-5000.0)
+    profile = station.tx_profile
+    assert profile is not None
+    assert profile.operation_mode == "CentralSetpoint"
+    assert profile.unit == unit
+    assert profile.setpoint == pytest.approx(setpoint)
+    assert profile.discharge_limit == pytest.approx(discharge_limit)
+    assert profile.limit == pytest.approx(limit)
+    assert await sim.async_step(60.0) == pytest.approx(applied)

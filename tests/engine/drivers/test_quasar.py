@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import logging
 import time
 
 from hypothesis import given, strategies as st
@@ -247,3 +248,53 @@ def test_twos_complement_round_trips(value: int) -> None:
     encoded = to_register(value)
     assert 0 <= encoded <= 0xFFFF
     assert from_register(encoded) == value
+
+
+async def test_lost_quasar_is_logged_once_and_its_power_is_unknown(
+    quasar: QuasarSimulator,
+    driver: QuasarCharger,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """log-when-unavailable: one info line when lost, one when back."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.stroomwijs")
+    assert driver.power_w is not None
+    port = quasar.port
+    await quasar.async_stop()
+    for _ in range(3):
+        with pytest.raises(DeviceUnavailableError):
+            await driver.async_update()
+    assert not driver.available
+    assert driver.power_w is None  # the last reading says nothing about now
+    restarted = QuasarSimulator(soc=0.5)
+    await restarted.async_start("127.0.0.1", port)
+    try:
+        for _ in range(2):
+            if not driver.available:
+                await driver.async_connect()
+            await driver.async_update()
+    finally:
+        await restarted.async_stop()
+    assert driver.available
+    lines = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name.endswith("drivers.quasar") and r.levelno >= logging.INFO
+    ]
+    assert [level for level, _ in lines] == [logging.INFO, logging.INFO]
+    assert "is unavailable" in lines[0][1]
+    assert "available again" in lines[1][1]
+
+
+async def test_implausible_power_register_reads_as_unknown(
+    quasar: QuasarSimulator, driver: QuasarCharger
+) -> None:
+    """A power of 30 kW from a 7.4 kW charger is counted and never passed on."""
+    quasar.glitch_power(30_000, -32_000)
+    await driver.async_update()
+    assert driver.power_w is None
+    await driver.async_update()
+    assert driver.power_w is None
+    await driver.async_update()
+    assert driver.power_w is not None
+    assert abs(driver.power_w) <= 7400.0
+    assert driver.rejected_power_readings == 2

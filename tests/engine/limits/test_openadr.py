@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import logging
+from typing import Any, Literal
 
 import aiohttp
+from openadr3_client.oadr301.models.event.event import ExistingEvent as Event301
+from openadr3_client.oadr301.models.program.program import (
+    ExistingProgram as Program301,
+)
+from openadr3_client.oadr301.models.ven.ven import ExistingVen as Ven301
+from openadr3_client.oadr310.models.event.event import ExistingEvent as Event310
+from openadr3_client.oadr310.models.program.program import (
+    ExistingProgram as Program310,
+)
+from openadr3_client.oadr310.models.ven.ven import ExistingVen as Ven310
+from openadr3_client_gac_compliance.gac20.plugin import Gac20ValidatorPlugin
+from openadr3_client_gac_compliance.gac21.plugin import Gac21ValidatorPlugin
+from openadr3_client_gac_compliance.gac22.plugin import Gac22ValidatorPlugin
 import pytest
 
 from custom_components.stroomwijs.engine.limits import LimitStack
 from custom_components.stroomwijs.engine.limits.openadr import (
+    GAC_PROGRAM_TYPES,
     Event,
     OpenAdrAuthError,
     OpenAdrClient,
@@ -20,15 +38,19 @@ from custom_components.stroomwijs.engine.limits.openadr import (
     Program,
     VenWebhook,
     event_gac_violations,
+    gac_version_of,
     parse_duration,
     program_gac_violations,
 )
 from custom_components.stroomwijs.engine.simulate.vtn import (
+    SIM_VEN_NAMES,
+    Json,
     SimVtn,
     format_duration,
     gac_event,
     gac_program,
     gac_safe_mode_event,
+    gac_ven,
 )
 
 EAN = "871685900012345678"
@@ -268,9 +290,15 @@ async def test_program_filter_follows_only_named_programs(setup: Setup) -> None:
 
 def test_program_parses_gac_fields_from_3_0_and_3_1_shapes() -> None:
     """Program fields as 3.0.1 keys and as 3.1 attributes."""
-    program = Program.from_json(gac_program("p"))
+    program = Program.from_json(gac_program("p", gac_version="2.0"))
     assert program.binding_events
-    assert program.program_type == "DSO_CPO_INTERFACE-1.0.0"
+    assert program.program_type == "DSO_CPO_INTERFACE-2.0.0"
+    assert program.openadr_version == "3.0.1"
+    v22 = Program.from_json(gac_program("p"))
+    assert v22.openadr_version == "3.1"
+    assert v22.program_type == "DSO_CPO_INTERFACE-2.2.0"
+    assert v22.retailer_name == "Stedin"
+    assert v22.binding_events
     v31 = Program.from_json(
         {
             "id": "p",
@@ -375,20 +403,28 @@ def test_vtn_fixtures_follow_the_gac_profile() -> None:
 
 def test_gac_checks_name_what_is_wrong() -> None:
     """Priority, units, two values, duplicate ids and a short EAN are named."""
-    event = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[8.0, 6.0])
+    event = gac_event(
+        "e", program_id="p", ean=EAN, start=T0, values_kw=[8.0, 6.0], gac_version="2.0"
+    )
     event["priority"] = 1
     event["payloadDescriptors"][0]["units"] = "W"
     event["intervals"][1]["id"] = 0
     event["intervals"][0]["payloads"][0]["values"] = [8.0, 7.0]
     event["targets"][0]["values"] = ["1234"]
     problems = event_gac_violations(Event.from_json(event))
-    assert "priority must not be set" in problems
-    assert "the units must be KW" in problems
-    assert "interval ids must increase strictly" in problems
-    assert "interval 0 needs exactly one value" in problems
-    assert any("EAN" in problem for problem in problems)
-    program = Program.from_json({**gac_program("p"), "bindingEvents": False})
-    assert program_gac_violations(program) == ["bindingEvents must be true"]
+    assert problems == [
+        "The event must not have a priority set for GAC 2.0 compliance",
+        "The event interval must have an id value that is strictly increasing.",
+        "The event interval payload must have exactly one value per payload.",
+        "The POWER_SERVICE_LOCATION target value must be a list of 'EAN18' values.",
+        "The payload descriptor must have a units of 'KW' (case sensitive).",
+    ]
+    program = Program.from_json(
+        {**gac_program("p", gac_version="2.0"), "bindingEvents": False}
+    )
+    assert program_gac_violations(program) == [
+        "The program must have bindingEvents set to true."
+    ]
 
 
 async def test_ven_records_gac_departures_but_still_applies_the_limit(
@@ -399,5 +435,404 @@ async def test_ven_records_gac_departures_but_still_applies_the_limit(
     event["payloadDescriptors"][0]["units"] = "W"
     await setup.vtn.put_event(event)
     assert await setup.ven.async_poll()
-    assert setup.ven.status.gac_warnings["w"] == ["the units must be KW"]
+    assert setup.ven.status.gac_warnings["w"] == [
+        "The payload descriptor must have a units of 'KW' (case sensitive)."
+    ]
     assert LimitStack([setup.ven]).effective(T0).import_w == 5_000
+
+
+# -- ElaadNL's GAC compliance plugin as the reference ---------------------------------
+
+GacVersion = Literal["2.0", "2.1", "2.2"]
+_ELAAD_PLUGINS = {
+    "2.0": Gac20ValidatorPlugin,
+    "2.1": Gac21ValidatorPlugin,
+    "2.2": Gac22ValidatorPlugin,
+}
+_ELAAD_MODELS: dict[tuple[str, str], type[Any]] = {
+    ("2.0", "program"): Program301,
+    ("2.0", "event"): Event301,
+    ("2.0", "ven"): Ven301,
+    ("3.1", "program"): Program310,
+    ("3.1", "event"): Event310,
+    ("3.1", "ven"): Ven310,
+}
+
+
+def elaad_problems(kind: str, data: Json, version: GacVersion) -> list[str]:
+    """Run ElaadNL's validators of ``version`` over one object (synchronous)."""
+    family = "2.0" if version == "2.0" else "3.1"
+    model = _ELAAD_MODELS[family, kind].model_validate(data)
+    plugin = _ELAAD_PLUGINS[version].setup()
+    return [
+        str(error["type"].message_template)
+        for info in plugin.get_model_validators(type(model))
+        for error in info.validate(model) or []
+    ]
+
+
+def our_problems(kind: str, data: Json, version: GacVersion) -> list[str]:
+    """Run our GAC checks of ``version`` over the same object."""
+    if kind == "program":
+        return program_gac_violations(Program.from_json(data), version)
+    return event_gac_violations(Event.from_json(data), version)
+
+
+def _event(version: GacVersion, values: tuple[float, ...] = (8.0, 6.0)) -> Json:
+    return gac_event(
+        "e", program_id="p", ean=EAN, start=T0, values_kw=values, gac_version=version
+    )
+
+
+def _with(data: Json, change: Callable[[Json], object]) -> Json:
+    copy = deepcopy(data)
+    change(copy)
+    return copy
+
+
+def _set(path: tuple[Any, ...], value: object) -> Callable[[Json], object]:
+    """Return a change that sets ``path`` to ``value``."""
+
+    def change(data: Json) -> None:
+        target: Any = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+def _set_attribute(kind: str, value: object) -> Callable[[Json], object]:
+    def change(data: Json) -> None:
+        for attribute in data["attributes"]:
+            if attribute["type"] == kind:
+                attribute["values"] = [value]
+
+    return change
+
+
+def _drop_attribute(kind: str) -> Callable[[Json], object]:
+    def change(data: Json) -> None:
+        data["attributes"] = [a for a in data["attributes"] if a["type"] != kind]
+
+    return change
+
+
+E20 = _event("2.0")
+E22 = _event("2.2")
+P20 = gac_program("p", gac_version="2.0")
+P21 = gac_program("p", gac_version="2.1")
+P22 = gac_program("p", gac_version="2.2")
+LONG_VEN_NAME = "V" * 129
+
+CORPUS: list[tuple[str, str, GacVersion, Json]] = [
+    # GAC 2.0 events (OpenADR 3.0.1: typed targets).
+    ("valid 2.0 event", "event", "2.0", E20),
+    (
+        "2.0 safe mode",
+        "event",
+        "2.0",
+        gac_safe_mode_event(
+            "s", program_id="p", ean=EAN, value_kw=3.0, gac_version="2.0"
+        ),
+    ),
+    (
+        "no VEN_NAME target",
+        "event",
+        "2.0",
+        _with(E20, _set(("targets",), E20["targets"][:1])),
+    ),
+    (
+        "EAN instead of POWER_SERVICE_LOCATION",
+        "event",
+        "2.0",
+        _with(E20, _set(("targets", 0, "type"), "EAN")),
+    ),
+    (
+        "two location targets",
+        "event",
+        "2.0",
+        _with(E20, _set(("targets",), [E20["targets"][0], *E20["targets"]])),
+    ),
+    (
+        "over-long VEN name",
+        "event",
+        "2.0",
+        _with(E20, _set(("targets", 1, "values"), [LONG_VEN_NAME])),
+    ),
+    ("short EAN", "event", "2.0", _with(E20, _set(("targets", 0, "values"), ["1234"]))),
+    ("empty location", "event", "2.0", _with(E20, _set(("targets", 0, "values"), []))),
+    ("priority", "event", "2.0", _with(E20, _set(("priority",), 1))),
+    (
+        "units W",
+        "event",
+        "2.0",
+        _with(E20, _set(("payloadDescriptors", 0, "units"), "W")),
+    ),
+    (
+        "export descriptor",
+        "event",
+        "2.0",
+        _with(
+            E20, _set(("payloadDescriptors", 0, "payloadType"), "EXPORT_CAPACITY_LIMIT")
+        ),
+    ),
+    (
+        "two descriptors",
+        "event",
+        "2.0",
+        _with(E20, _set(("payloadDescriptors",), E20["payloadDescriptors"] * 2)),
+    ),
+    ("ids out of order", "event", "2.0", _with(E20, _set(("intervals", 0, "id"), 5))),
+    ("duplicate ids", "event", "2.0", _with(E20, _set(("intervals", 1, "id"), 0))),
+    (
+        "two values in the last interval",
+        "event",
+        "2.0",
+        _with(E20, _set(("intervals", 1, "payloads", 0, "values"), [6.0, 5.0])),
+    ),
+    (
+        "two payloads in the last interval",
+        "event",
+        "2.0",
+        _with(
+            E20, _set(("intervals", 1, "payloads"), E20["intervals"][1]["payloads"] * 2)
+        ),
+    ),
+    (
+        "periods on the event and an interval",
+        "event",
+        "2.0",
+        _with(E20, _set(("intervals", 0, "intervalPeriod"), E20["intervalPeriod"])),
+    ),
+    ("no period at all", "event", "2.0", _with(E20, _set(("intervalPeriod",), None))),
+    # GAC 2.1 and 2.2 events (OpenADR 3.1: plain EAN18 strings).
+    ("valid 2.2 event", "event", "2.2", E22),
+    ("valid 2.1 event", "event", "2.1", _event("2.1")),
+    (
+        "2.2 safe mode",
+        "event",
+        "2.2",
+        gac_safe_mode_event("s", program_id="p", ean=EAN, value_kw=3.0),
+    ),
+    ("2.2 short EAN", "event", "2.2", _with(E22, _set(("targets",), ["1234"]))),
+    ("2.2 no targets", "event", "2.2", _with(E22, _set(("targets",), None))),
+    ("2.2 two EANs", "event", "2.2", _with(E22, _set(("targets",), [EAN, OTHER_EAN]))),
+    ("2.2 priority", "event", "2.2", _with(E22, _set(("priority",), 0))),
+    (
+        "2.2 units kW",
+        "event",
+        "2.2",
+        _with(E22, _set(("payloadDescriptors", 0, "units"), "kW")),
+    ),
+    # Programs.
+    ("valid 2.0 program", "program", "2.0", P20),
+    (
+        "2.0 leading zero in program type",
+        "program",
+        "2.0",
+        _with(P20, _set(("programType",), "DSO_CPO_INTERFACE-01.0.0")),
+    ),
+    (
+        "2.0 program type 1.0.0",
+        "program",
+        "2.0",
+        _with(P20, _set(("programType",), "DSO_CPO_INTERFACE-1.0.0")),
+    ),
+    ("2.0 no program type", "program", "2.0", _with(P20, _set(("programType",), None))),
+    (
+        "2.0 one-letter retailer",
+        "program",
+        "2.0",
+        _with(P20, _set(("retailerName",), "S")),
+    ),
+    (
+        "2.0 not binding",
+        "program",
+        "2.0",
+        _with(P20, _set(("bindingEvents",), value=False)),
+    ),
+    (
+        "2.0 binding unstated",
+        "program",
+        "2.0",
+        _with(P20, _set(("bindingEvents",), None)),
+    ),
+    ("valid 2.1 program", "program", "2.1", P21),
+    ("valid 2.2 program", "program", "2.2", P22),
+    ("2.2 type under 2.1", "program", "2.1", P22),
+    ("2.1 type under 2.2", "program", "2.2", P21),
+    (
+        "2.1 semver that is not 2.1.1",
+        "program",
+        "2.1",
+        _with(P21, _set_attribute("PROGRAM_TYPE", "DSO_CPO_INTERFACE-2.1.0")),
+    ),
+    (
+        "2.2 without BINDING_EVENTS",
+        "program",
+        "2.2",
+        _with(P22, _drop_attribute("BINDING_EVENTS")),
+    ),
+    (
+        "2.2 without RETAILER_NAME",
+        "program",
+        "2.2",
+        _with(P22, _drop_attribute("RETAILER_NAME")),
+    ),
+    (
+        "2.2 without PROGRAM_TYPE",
+        "program",
+        "2.2",
+        _with(P22, _drop_attribute("PROGRAM_TYPE")),
+    ),
+]
+
+# Where ElaadNL's 3.2.4 message text differs from ours on purpose: its 2.2
+# program-type message names 2.1.1 (a copy of the 2.1 text), ours names 2.2.0.
+_MESSAGE_FIXES = {
+    "The PROGRAM_TYPE attribute must equal DSO_CPO_INTERFACE-2.1.1.": {
+        "2.2": "The PROGRAM_TYPE attribute must equal DSO_CPO_INTERFACE-2.2.0."
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "version", "data"),
+    [
+        pytest.param(kind, version, data, id=name)
+        for name, kind, version, data in CORPUS
+    ],
+)
+def test_our_gac_checks_agree_with_elaadnl(
+    kind: str, version: GacVersion, data: Json
+) -> None:
+    """Same verdict and the same messages as ElaadNL's plugin, object by object."""
+    theirs = [
+        _MESSAGE_FIXES.get(message, {}).get(version, message)
+        for message in elaad_problems(kind, data, version)
+    ]
+    assert sorted(set(our_problems(kind, data, version))) == sorted(set(theirs))
+
+
+def test_we_check_every_interval_where_elaadnl_checks_the_last() -> None:
+    """Two values in the first interval: we report it; ElaadNL 2.1/2.2 does not."""
+    event = _with(E22, _set(("intervals", 0, "payloads", 0, "values"), [8.0, 7.0]))
+    assert elaad_problems("event", event, "2.2") == []
+    assert our_problems("event", event, "2.2") == [
+        "The event interval payload must have exactly one value per payload."
+    ]
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.1", "2.2"])
+def test_simulator_objects_pass_elaadnl_for_every_gac_version(
+    version: GacVersion,
+) -> None:
+    """The simulator's program, events and VEN pass ElaadNL's plugin."""
+    assert (
+        elaad_problems("program", gac_program("p", gac_version=version), version) == []
+    )
+    assert elaad_problems("event", _event(version), version) == []
+    safe = gac_safe_mode_event(
+        "s", program_id="p", ean=EAN, value_kw=3.0, gac_version=version
+    )
+    assert elaad_problems("event", safe, version) == []
+    ven = gac_ven(ean=EAN, gac_version=version)
+    assert ven["venName"] == SIM_VEN_NAMES[version]
+    assert elaad_problems("ven", ven, version) == []
+    # The name it used to have fails every version's VEN-name rule.
+    old = {**ven, "venName": "stroomwijs"}
+    assert elaad_problems("ven", old, version) != []
+
+
+def test_simulator_program_type_is_exact_for_2_1_and_2_2() -> None:
+    """2.1 and 2.2 take one exact program type; the old 1.0.0 matched neither."""
+    for version in ("2.1", "2.2"):
+        program = Program.from_json(gac_program("p", gac_version=version))
+        assert program.program_type == GAC_PROGRAM_TYPES[version]
+        assert gac_version_of(program) == version
+    old = _with(P22, _set_attribute("PROGRAM_TYPE", "DSO_CPO_INTERFACE-1.0.0"))
+    assert elaad_problems("program", old, "2.1") != []
+    assert elaad_problems("program", old, "2.2") != []
+    expected = (
+        "The PROGRAM_TYPE attribute must equal DSO_CPO_INTERFACE-2.1.1 or "
+        "DSO_CPO_INTERFACE-2.2.0."
+    )
+    assert program_gac_violations(Program.from_json(old)) == [expected]
+
+
+async def test_lost_vtn_is_logged_once_at_info_and_once_when_back(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """log-when-unavailable: no warning per failed poll, one line each way."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.stroomwijs")
+    assert await setup.ven.async_poll()
+    setup.vtn.down = True
+    for _ in range(5):
+        assert not await setup.ven.async_poll()
+    setup.vtn.down = False
+    for _ in range(3):
+        assert await setup.ven.async_poll()
+    lines = [
+        (record.levelno, record.getMessage())
+        for record in caplog.records
+        if record.levelno >= logging.INFO and "VTN" in record.getMessage()
+    ]
+    assert [level for level, _ in lines] == [logging.INFO, logging.INFO]
+    assert "unavailable" in lines[0][1]
+    assert "503" in lines[0][1]
+    assert "available again" in lines[1][1]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "six"])
+async def test_unreadable_event_value_holds_the_safe_mode_limit(
+    setup: Setup, value: object
+) -> None:
+    """NaN, Infinity or text as a limit: the safe-mode limit, never nothing."""
+    event = gac_event(
+        "bad", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0, 5.0]
+    )
+    event["intervals"][0]["payloads"][0]["values"] = [value]
+    await setup.vtn.put_event(event)  # the VTN serves NaN as a bare literal
+    assert await setup.ven.async_poll()
+    stack = LimitStack([setup.ven])
+    effective = stack.effective(T0)
+    assert effective.import_w == 3_500  # the program's safe-mode value
+    assert "bad" in (setup.ven.status.last_error or "")
+    # Outside the event's span nothing is held.
+    assert stack.effective(T0 + timedelta(hours=1)).import_w is None
+
+
+async def test_infinite_safe_mode_value_is_not_a_failsafe(setup: Setup) -> None:
+    """A safe-mode event of Infinity cannot lift the failsafe to 'unlimited'."""
+    safe = gac_safe_mode_event("safe-1", program_id="program-1", ean=EAN, value_kw=3.5)
+    safe["intervals"][0]["payloads"][0]["values"] = [float("inf")]
+    await setup.vtn.put_event(safe)
+    assert await setup.ven.async_poll()
+    assert setup.ven.failsafe_import_w == 4_200  # the configured default
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["this is not json", "[" * 100_000 + "]" * 100_000, '{"truncated": '],
+)
+async def test_broken_vtn_answers_are_a_failed_poll_not_a_crash(
+    setup: Setup, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage or absurdly deep JSON: a failed poll, logged once at info."""
+    caplog.set_level(logging.INFO, logger="custom_components.stroomwijs")
+    setup.vtn.raw_body = body
+    for _ in range(3):
+        assert not await setup.ven.async_poll()
+    assert "unreadable JSON" in (setup.ven.status.last_error or "")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+async def test_vtn_that_pages_forever_is_a_failed_poll(setup: Setup) -> None:
+    """A VTN whose pages never end is refused after MAX_OBJECTS objects."""
+    setup.vtn.endless_pages = True
+    async with asyncio.timeout(30):
+        assert not await setup.ven.async_poll()
+    assert "more than" in (setup.ven.status.last_error or "")

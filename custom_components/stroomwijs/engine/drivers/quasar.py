@@ -53,6 +53,8 @@ STOP = 2
 INT16_MIN = -0x8000
 INT16_MAX = 0x7FFF
 MAX_POWER_W = 7400.0
+PLAUSIBLE_POWER_FACTOR = 2.0
+"""A power register beyond this times the 7.4 kW the Quasar carries is corrupt."""
 MIN_POWER_W = 1380.0
 
 STATE_NAMES: dict[int, str] = {
@@ -136,6 +138,7 @@ class QuasarCharger:
         )
         self._lock = asyncio.Lock()
         self._available = False
+        self._logged_unavailable = False
         self._power_w: float | None = None
         self._state_code: int | None = None
         self._soc_pct: float | None = None
@@ -148,6 +151,7 @@ class QuasarCharger:
         self._min_soc = 0.2
         self._departure = DepartureNeeds(departure=None, target_soc=None)
         self.rejected_soc_readings = 0
+        self.rejected_power_readings = 0
 
     # -- Device ------------------------------------------------------------------
     @property
@@ -165,11 +169,21 @@ class QuasarCharger:
         """Whether the last Modbus exchange worked."""
         return self._available
 
+    def _set_available(self, *, available: bool, reason: str = "") -> None:
+        """Track availability; log once when it is lost and once when back."""
+        self._available = available
+        if not available and not self._logged_unavailable:
+            self._logged_unavailable = True
+            _LOGGER.info("Quasar %s is unavailable: %s", self.name, reason)
+        elif available and self._logged_unavailable:
+            self._logged_unavailable = False
+            _LOGGER.info("Quasar %s is available again", self.name)
+
     # -- PowerMeter --------------------------------------------------------------
     @property
     def power_w(self) -> float | None:
-        """Measured power, negative while discharging."""
-        return self._power_w
+        """Measured power, negative while discharging; None while unavailable."""
+        return self._power_w if self._available else None
 
     @property
     def energy_kwh(self) -> float | None:
@@ -295,10 +309,10 @@ class QuasarCharger:
     async def async_connect(self) -> None:
         """Open the TCP connection; DeviceUnavailableError if it fails."""
         if not await self._client.connect():
-            self._available = False
             msg = f"no Modbus connection to {self.config.host}:{self.config.port}"
+            self._set_available(available=False, reason=msg)
             raise DeviceUnavailableError(msg)
-        self._available = True
+        self._set_available(available=True)
 
     def close(self) -> None:
         """Close the TCP connection (the idle timeout then releases control)."""
@@ -316,16 +330,23 @@ class QuasarCharger:
                     device_id=self.config.device_id,
                 )
             except ModbusException as err:
-                self._available = False
                 msg = f"Quasar read failed: {err}"
+                self._set_available(available=False, reason=msg)
                 raise DeviceUnavailableError(msg) from err
         if result.isError():
-            self._available = False
             msg = f"Quasar refused the read: {result}"
+            self._set_available(available=False, reason=msg)
             raise DeviceUnavailableError(msg)
         registers = result.registers
-        self._available = True
-        self._power_w = float(from_register(registers[0]))
+        self._set_available(available=True)
+        power = float(from_register(registers[0]))
+        if abs(power) > PLAUSIBLE_POWER_FACTOR * MAX_POWER_W:
+            # A corrupt register, not a reading: the power is unknown.
+            self.rejected_power_readings += 1
+            self._power_w = None
+            _LOGGER.debug("Quasar %s: implausible power %s W ignored", self.name, power)
+        else:
+            self._power_w = power
         state_code = registers[REG_STATE - REG_POWER]
         if state_code == STATE_DISCONNECTED and self._state_code != STATE_DISCONNECTED:
             self._soc_pct = None
@@ -358,9 +379,9 @@ class QuasarCharger:
                 address, value, device_id=self.config.device_id
             )
         except ModbusException as err:
-            self._available = False
             self._remote = False
             msg = f"Quasar write of register {address} failed: {err}"
+            self._set_available(available=False, reason=msg)
             raise DeviceUnavailableError(msg) from err
         if result.isError():
             self._remote = False

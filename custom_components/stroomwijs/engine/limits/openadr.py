@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 import logging
+import math
 import re
 import secrets
 import time
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import aiohttp
 from aiohttp import web
@@ -55,6 +56,8 @@ INFINITE_YEARS = 9999
 """OpenADR writes an open-ended duration as ``P9999Y``."""
 SAFE_MODE_NAME = re.compile(r"safe[\s_-]?mode", re.IGNORECASE)
 HTTP_UNAUTHORIZED = 401
+MAX_OBJECTS = 5000
+"""Programs or events one poll reads at most (a VTN paging forever is broken)."""
 HTTP_NOT_SUPPORTED = frozenset({404, 405, 501})
 
 
@@ -206,6 +209,10 @@ class Program:
     program_type: str | None = None
     binding_events: bool = False
     targets: tuple[Target, ...] = ()
+    binding_events_given: bool = False
+    """Whether the VTN stated ``bindingEvents`` at all."""
+    openadr_version: str = "3.0.1"
+    """The JSON shape it came in: "3.0.1" (fields) or "3.1" (attributes)."""
 
     @classmethod
     def from_json(cls, data: object) -> Program:
@@ -221,15 +228,18 @@ class Program:
         name = obj.get("programName")
         if not isinstance(program_id, str) or not isinstance(name, str):
             raise OpenAdrFormatError("a program needs a string id and programName")
+        binding = obj.get("bindingEvents", attributes.get("BINDING_EVENTS"))
+        retailer = obj.get("retailerName", attributes.get("RETAILER_NAME"))
+        program_type = obj.get("programType", attributes.get("PROGRAM_TYPE"))
         return cls(
             id=program_id,
             program_name=name,
-            retailer_name=obj.get("retailerName", attributes.get("RETAILER_NAME")),
-            program_type=obj.get("programType", attributes.get("PROGRAM_TYPE")),
-            binding_events=bool(
-                obj.get("bindingEvents", attributes.get("BINDING_EVENTS", False))
-            ),
+            retailer_name=None if retailer is None else str(retailer),
+            program_type=None if program_type is None else str(program_type),
+            binding_events=bool(binding),
             targets=_parse_targets(obj.get("targets")),
+            binding_events_given=binding is not None,
+            openadr_version="3.1" if "attributes" in obj else "3.0.1",
         )
 
 
@@ -256,6 +266,8 @@ class Event:
     interval_period: IntervalPeriod | None
     intervals: tuple[EventInterval, ...]
     modification_date_time: datetime | None = None
+    interval_ids: tuple[int, ...] = ()
+    """Interval ids in the order the VTN sent them (``intervals`` is sorted)."""
 
     @classmethod
     def from_json(cls, data: object) -> Event:
@@ -317,6 +329,7 @@ class Event:
             if period is None
             else IntervalPeriod.from_json(period),
             intervals=tuple(sorted(intervals, key=lambda i: i.id)),
+            interval_ids=tuple(interval.id for interval in intervals),
             modification_date_time=None
             if modified is None
             else _parse_time(modified, "modificationDateTime"),
@@ -374,7 +387,11 @@ class Event:
             for payload in interval.payloads:
                 if payload.type in values and payload.values:
                     raw = payload.values[0]
-                    if not isinstance(raw, int | float) or isinstance(raw, bool):
+                    if (
+                        not isinstance(raw, int | float)
+                        or isinstance(raw, bool)
+                        or not math.isfinite(raw)
+                    ):
                         msg = f"event {self.id}: {payload.type} value {raw!r}"
                         raise OpenAdrFormatError(msg)
                     if raw < 0:
@@ -394,73 +411,217 @@ class Event:
 
 
 _EAN18 = re.compile(r"\d{18}")
-_GAC_PROGRAM_TYPE = re.compile(
-    r"DSO_CPO_INTERFACE-\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?"
+_SEMVER_PROGRAM_TYPE = re.compile(
+    r"DSO_CPO_INTERFACE-(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))"
+    r"?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
+"""GAC 2.0: a semantic version, without leading zeros (as ElaadNL checks it)."""
+
+type GacVersion = Literal["2.0", "2.1", "2.2"]
+GAC_VERSIONS: tuple[GacVersion, ...] = ("2.0", "2.1", "2.2")
+GAC_PROGRAM_TYPES: Mapping[GacVersion, str] = {
+    "2.1": "DSO_CPO_INTERFACE-2.1.1",
+    "2.2": "DSO_CPO_INTERFACE-2.2.0",
+}
+"""GAC 2.1 and 2.2 (OpenADR 3.1) require exactly this program type."""
+VEN_NAME_MAX = 128
+RETAILER_NAME_RANGE = (2, 128)
+
+# The departures are reported in ElaadNL's words (openadr3-client-gac-compliance),
+# so a DSO and an installer read the same message in both tools.
+_PSL = "POWER_SERVICE_LOCATION"
+_VEN_NAME = "VEN_NAME"
 
 
-def program_gac_violations(program: Program) -> list[str]:
-    """List where a program departs from the GAC profile (empty: compliant)."""
+def gac_version_of(program: Program) -> GacVersion | None:
+    """Which GAC version a program follows, as far as it says.
+
+    An OpenADR 3.0.1 program is GAC 2.0; a 3.1 program is 2.1 or 2.2 by its
+    exact program type, and None when that names neither.
+    """
+    if program.openadr_version == "3.0.1":
+        return "2.0"
+    for version, program_type in GAC_PROGRAM_TYPES.items():
+        if program.program_type == program_type:
+            return version
+    return None
+
+
+def program_gac_violations(
+    program: Program, gac_version: GacVersion | None = None
+) -> list[str]:
+    """List where a program departs from the GAC profile (empty: compliant).
+
+    ``gac_version`` None takes the version the program's shape and type
+    name (``gac_version_of``); a 3.1 program whose type names neither 2.1
+    nor 2.2 is held to both.
+    """
+    version = gac_version or gac_version_of(program)
+    if version == "2.0":
+        return _program_violations_20(program)
     problems: list[str] = []
-    name = program.retailer_name
-    if name is None or not 2 <= len(name) <= 128:  # noqa: PLR2004
-        problems.append("retailerName must have 2 to 128 characters")
-    if program.program_type is None or not _GAC_PROGRAM_TYPE.fullmatch(
-        program.program_type
-    ):
-        problems.append("programType must be DSO_CPO_INTERFACE-x.y.z")
+    low, high = RETAILER_NAME_RANGE
+    if program.retailer_name is None:
+        problems.append("The program must have a RETAILER_NAME attribute.")
+    elif not low <= len(program.retailer_name) <= high:
+        problems.append(
+            "The RETAILER_NAME attribute must be between 2 and 128 characters long."
+        )
+    if program.program_type is None:
+        problems.append("The program must have a PROGRAM_TYPE attribute.")
+    else:
+        allowed = (
+            [GAC_PROGRAM_TYPES[version]]
+            if version is not None
+            else list(GAC_PROGRAM_TYPES.values())
+        )
+        if program.program_type not in allowed:
+            problems.append(
+                f"The PROGRAM_TYPE attribute must equal {' or '.join(allowed)}."
+            )
     if not program.binding_events:
-        problems.append("bindingEvents must be true")
+        problems.append("The BINDING_EVENTS attribute must be set to true.")
+    return problems
+
+
+def _program_violations_20(program: Program) -> list[str]:
+    problems: list[str] = []
+    low, high = RETAILER_NAME_RANGE
+    if program.retailer_name is None:
+        problems.append("The program must have a retailer name.")
+    elif not low <= len(program.retailer_name) <= high:
+        problems.append("The retailer name must be between 2 and 128 characters long.")
+    if program.program_type is None:
+        problems.append("The program must have a program type.")
+    elif not _SEMVER_PROGRAM_TYPE.fullmatch(program.program_type):
+        problems.append(
+            "The program type must follow the format DSO_CPO_INTERFACE-x.x.x."
+        )
+    if program.binding_events_given and not program.binding_events:
+        problems.append("The program must have bindingEvents set to true.")
     return problems
 
 
 def _descriptor_violations(event: Event) -> list[str]:
     descriptors = event.payload_descriptors
+    if not descriptors:
+        return ["The event must have a payload descriptor."]
+    problems: list[str] = []
     if len(descriptors) != 1:
-        return ["exactly one payload descriptor is required"]
+        problems.append("The event must have exactly one payload descriptor.")
     if descriptors[0].payload_type != IMPORT_CAPACITY_LIMIT:
-        return ["the payload type must be IMPORT_CAPACITY_LIMIT"]
+        problems.append(
+            "The payload descriptor must have a payload type of "
+            "'IMPORT_CAPACITY_LIMIT'."
+        )
     if descriptors[0].units != "KW":
-        return ["the units must be KW"]
-    return []
+        problems.append(
+            "The payload descriptor must have a units of 'KW' (case sensitive)."
+        )
+    return problems
 
 
 def _interval_violations(event: Event) -> list[str]:
     problems: list[str] = []
-    if not event.intervals:
-        problems.append("at least one interval is required")
-    ids = [interval.id for interval in event.intervals]
-    if any(b <= a for a, b in pairwise(ids)):
-        problems.append("interval ids must increase strictly")
     top = event.interval_period is not None
     if any((i.interval_period is not None) == top for i in event.intervals):
-        problems.append("give an interval period on the event or on every interval")
+        problems.append(
+            "'interval_period' must either be set on the event-level, "
+            "or for each interval."
+        )
+    if not event.intervals:
+        problems.append("The event must have at least one interval.")
+        return problems
+    ids = event.interval_ids or tuple(i.id for i in event.intervals)
+    if any(b <= a for a, b in pairwise(ids)):
+        problems.append(
+            "The event interval must have an id value that is strictly increasing."
+        )
+    # Every interval is checked (ElaadNL's 2.1/2.2 plugin checks the last one).
     for interval in event.intervals:
         payloads = interval.payloads
-        if len(payloads) != 1:
-            problems.append(f"interval {interval.id} needs exactly one payload")
+        if not payloads:
+            problems.append("The event interval must have a payload.")
+        elif len(payloads) != 1:
+            problems.append("The event interval must have exactly one payload.")
         elif payloads[0].type != IMPORT_CAPACITY_LIMIT:
-            problems.append(f"interval {interval.id} payload is not a capacity limit")
+            problems.append(
+                "The event interval payload must have a payload type of "
+                "'IMPORT_CAPACITY_LIMIT'."
+            )
         elif len(payloads[0].values) != 1:
-            problems.append(f"interval {interval.id} needs exactly one value")
+            problems.append(
+                "The event interval payload must have exactly one value per payload."
+            )
+    return list(dict.fromkeys(problems))
+
+
+def _target_violations_20(event: Event) -> list[str]:
+    """GAC 2.0 (OpenADR 3.0.1): one location target, one VEN name target."""
+    problems: list[str] = []
+    locations = [t for t in event.targets if t.type == _PSL]
+    ven_names = [t for t in event.targets if t.type == _VEN_NAME]
+    if not locations:
+        problems.append("The event must contain a POWER_SERVICE_LOCATION target.")
+    if not ven_names:
+        problems.append("The event must contain a VEN_NAME target.")
+    if len(locations) > 1:
+        problems.append(
+            "The event must contain exactly one POWER_SERVICE_LOCATION target."
+        )
+    if len(ven_names) > 1:
+        problems.append("The event must contain exactly one VEN_NAME target.")
+    if len(locations) == 1 and len(ven_names) == 1:
+        location, ven_name = locations[0], ven_names[0]
+        if not location.values:
+            problems.append("The POWER_SERVICE_LOCATION target value may not be empty.")
+        if not all(_EAN18.fullmatch(value) for value in location.values):
+            problems.append(
+                "The POWER_SERVICE_LOCATION target value must be a list of "
+                "'EAN18' values."
+            )
+        if not ven_name.values:
+            problems.append("The VEN_NAME target value may not be empty.")
+        if not all(1 <= len(value) <= VEN_NAME_MAX for value in ven_name.values):
+            problems.append(
+                "The VEN_NAME target value must be a list of 'VEN name' values "
+                "(between 1 and 128 characters)."
+            )
     return problems
 
 
-def event_gac_violations(event: Event) -> list[str]:
-    """List where an event departs from the GAC profile (empty: compliant)."""
+def _target_violations_21(event: Event) -> list[str]:
+    """GAC 2.1 and 2.2 (OpenADR 3.1): targets are plain EAN18 strings."""
+    plain = all(t.type is None for t in event.targets)
+    values = [value for t in event.targets for value in t.values]
+    if not plain or not all(_EAN18.fullmatch(value) for value in values):
+        return ["The targets value must be a list of 'EAN18' values."]
+    return []
+
+
+def event_gac_violations(
+    event: Event, gac_version: GacVersion | None = None
+) -> list[str]:
+    """List where an event departs from the GAC profile (empty: compliant).
+
+    ``gac_version`` None takes the version from the shape of the targets:
+    typed targets (OpenADR 3.0.1) are GAC 2.0, plain strings (3.1) are 2.1
+    and 2.2 (whose event rules are the same); no targets at all count as 2.0.
+    """
     problems: list[str] = []
     if event.priority is not None:
-        problems.append("priority must not be set")
-    problems += _descriptor_violations(event)
+        problems.append("The event must not have a priority set for GAC 2.0 compliance")
     problems += _interval_violations(event)
-    eans = [
-        value
-        for target in event.targets
-        if target.type in EAN_TARGET_TYPES or target.type is None
-        for value in target.values
-    ]
-    if not eans or not all(_EAN18.fullmatch(value) for value in eans):
-        problems.append("targets must name the connection by its EAN (18 digits)")
+    if gac_version is None:
+        typed = any(t.type is not None for t in event.targets)
+        gac_version = "2.0" if typed or not event.targets else "2.1"
+    if gac_version == "2.0":
+        problems += _target_violations_20(event)
+    else:
+        problems += _target_violations_21(event)
+    problems += _descriptor_violations(event)
     return problems
 
 
@@ -555,7 +716,11 @@ class OpenAdrClient:
                 if response.status in HTTP_NOT_SUPPORTED or response.status == 204:  # noqa: PLR2004
                     return response.status, None
                 response.raise_for_status()
-                return response.status, await response.json()
+                try:
+                    return response.status, await response.json()
+                except (ValueError, RecursionError) as err:
+                    msg = f"{method} {path}: unreadable JSON ({type(err).__name__})"
+                    raise OpenAdrFormatError(msg) from err
         except (aiohttp.ClientError, TimeoutError) as err:
             msg = f"{method} {path} failed: {err}"
             raise OpenAdrError(msg) from err
@@ -576,6 +741,9 @@ class OpenAdrClient:
             if len(batch) < page:
                 return items
             skip += page
+            if skip >= MAX_OBJECTS:
+                msg = f"GET {path}: more than {MAX_OBJECTS} objects; refusing more"
+                raise OpenAdrFormatError(msg)
 
     async def async_get_programs(self) -> list[Program]:
         """All programs visible to this VEN."""
@@ -659,8 +827,14 @@ class OpenAdrVen:
         poll_interval: timedelta = timedelta(minutes=1),
         clock: Clock = utc_now,
         name: str = "openadr",
+        gac_version: GacVersion | None = None,
     ) -> None:
-        """Follow ``programs`` (by name; None: all) for the connection ``ean``."""
+        """Follow ``programs`` (by name; None: all) for the connection ``ean``.
+
+        ``gac_version`` is the GAC version the DSO announced, if known; the
+        GAC checks then hold every object to it, else to the version each
+        program's shape and type name.
+        """
         if not re.fullmatch(r"\d{18}", ean):
             msg = f"an EAN code has 18 digits, got {ean!r}"
             raise ValueError(msg)
@@ -681,6 +855,9 @@ class OpenAdrVen:
         )
         self._listeners: list[Callable[[], None]] = []
         self._webhook_token = secrets.token_urlsafe(24)
+        self._gac_version = gac_version
+        self._reachable: bool | None = None
+        """None until the first poll; then whether the last poll worked."""
 
     @property
     def name(self) -> str:
@@ -731,8 +908,16 @@ class OpenAdrVen:
                 )
         except OpenAdrError as err:
             self.status.last_error = str(err)
-            _LOGGER.warning("OpenADR poll failed: %s", err)
+            if self._reachable is not False:
+                # Once, when the feed becomes unavailable (HA: info level).
+                _LOGGER.info("OpenADR VTN %s is unavailable: %s", self._name, err)
+            else:
+                _LOGGER.debug("OpenADR poll failed again: %s", err)
+            self._reachable = False
             return False
+        if self._reachable is False:
+            _LOGGER.info("OpenADR VTN %s is available again", self._name)
+        self._reachable = True
         self.status.programs = {program.id: program for program in programs}
         self.status.events = {
             event.id: event for event in events if event.targets_ean(self._ean)
@@ -747,10 +932,14 @@ class OpenAdrVen:
         """Note (and log once) objects that do not follow the GAC profile."""
         warnings: dict[str, list[str]] = {}
         for program in self.status.programs.values():
-            if problems := program_gac_violations(program):
+            if problems := program_gac_violations(program, self._gac_version):
                 warnings[program.id] = problems
         for event in self.status.events.values():
-            if problems := event_gac_violations(event):
+            version = self._gac_version
+            owner = self.status.programs.get(event.program_id)
+            if version is None and owner is not None:
+                version = gac_version_of(owner)
+            if problems := event_gac_violations(event, version):
                 warnings[event.id] = problems
         for object_id, problems in warnings.items():
             if self.status.gac_warnings.get(object_id) != problems:
@@ -850,7 +1039,20 @@ class OpenAdrVen:
             try:
                 intervals = event.capacity_intervals()
             except OpenAdrFormatError as err:
+                # An event we cannot read still says "a limit applies here":
+                # hold the safe-mode limit over its span, never nothing.
                 self.status.last_error = str(err)
+                span_start, span_end = _event_span(event)
+                limit = Limit(
+                    source=f"{self._name}:{event.event_name or event.id}",
+                    import_w=self.failsafe_import_w,
+                    start=span_start,
+                    end=span_end,
+                    failsafe=True,
+                    detail=f"event {event.id} unreadable ({err}); safe-mode limit",
+                )
+                if limit.overlaps(start, end):
+                    found.append(limit)
                 continue
             for interval in intervals:
                 if interval.import_w is None and interval.export_w is None:
@@ -889,6 +1091,30 @@ class OpenAdrVen:
         return None
 
 
+def _event_span(event: Event) -> tuple[datetime | None, datetime | None]:
+    """Return the time an event covers, as far as it can be read (None: open)."""
+    starts: list[datetime] = []
+    ends: list[datetime | None] = []
+    top = event.interval_period
+    if top is not None and top.start is not None:
+        starts.append(top.start)
+        if top.duration is None:
+            ends.append(None)
+        else:
+            ends.append(top.start + top.duration * max(1, len(event.intervals)))
+    for interval in event.intervals:
+        period = interval.interval_period
+        if period is not None and period.start is not None:
+            starts.append(period.start)
+            ends.append(
+                None if period.duration is None else period.start + period.duration
+            )
+    if not starts:
+        return None, None
+    end = None if not ends or None in ends else max(e for e in ends if e is not None)
+    return min(starts), end
+
+
 def _safe_values_w(event: Event) -> list[float]:
     """Return the import limits a safe-mode event names (it may lack a start)."""
     factor = event.unit_factor(IMPORT_CAPACITY_LIMIT)
@@ -900,6 +1126,7 @@ def _safe_values_w(event: Event) -> list[float]:
         and payload.values
         and isinstance(payload.values[0], int | float)
         and not isinstance(payload.values[0], bool)
+        and math.isfinite(payload.values[0])
         and payload.values[0] >= 0
     ]
 

@@ -395,6 +395,9 @@ class OcppSimulator:
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.frozen = False
+        """A hung station: the TCP link stays open, nothing is read or sent."""
 
     # -- connection ------------------------------------------------------------------
     @property
@@ -441,8 +444,37 @@ class OcppSimulator:
         if self.station.offline_since is None:
             self.station.offline_since = self.station.clock()
 
+    def freeze(self) -> None:
+        """Hang: stop reading (so no pongs either) and stop sending heartbeats."""
+        self.frozen = True
+        if self._ws is not None:
+            self._ws.transport.pause_reading()
+
+    def thaw(self) -> None:
+        """Recover from ``freeze``: read again and beat again."""
+        self.frozen = False
+        if self._ws is not None:
+            self._ws.transport.resume_reading()
+
+    async def _async_beat(self, interval_s: float) -> None:
+        """Send Heartbeat every ``interval_s`` as the boot answer asked."""
+        while True:
+            await asyncio.sleep(interval_s)
+            if self.frozen:
+                continue
+            try:
+                await self.async_call(self._call_module().Heartbeat())
+            except (ConnectionClosed, TimeoutError) as err:
+                _LOGGER.debug("%s: heartbeat failed: %s", self.charger_id, err)
+                return
+
     async def async_disconnect(self) -> None:
         """Drop the connection (the station keeps its profiles)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
@@ -516,6 +548,17 @@ class OcppSimulator:
                 )
             )
         self.boot_status = str(result.status)
+        interval = getattr(result, "interval", 0)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        if (
+            self.boot_status == "Accepted"
+            and isinstance(interval, int)
+            and interval > 0
+        ):
+            self._heartbeat = asyncio.get_running_loop().create_task(
+                self._async_beat(float(interval))
+            )
         return self.boot_status
 
     async def async_plug_in(self, car: SimCar | None = None) -> None:

@@ -98,6 +98,7 @@ class QuasarSimulator:
         self._last_update = clock()
         self._last_access = clock()
         self._soc_glitches: list[int] = []
+        self._power_glitches: list[int] = []
         self._server: ModbusTcpServer | None = None
         self.writes: list[tuple[int, int]] = []
 
@@ -170,6 +171,10 @@ class QuasarSimulator:
         """Make the next SoC reads return ``values`` (as some firmware does)."""
         self._soc_glitches.extend(values)
 
+    def glitch_power(self, *values: int) -> None:
+        """Make the next power reads return ``values`` in W (a corrupt register)."""
+        self._power_glitches.extend(values)
+
     # -- Modbus -----------------------------------------------------------------------
     async def _action(  # noqa: PLR0917 - pymodbus calls it positionally
         self,
@@ -189,7 +194,10 @@ class QuasarSimulator:
                 if error is not None:
                     return error
             self.advance()
-        registers[REG_POWER - start_address] = to_register(round(self.state.power_w))
+        power = round(self.state.power_w)
+        if self._power_glitches and set_values is None:
+            power = self._power_glitches.pop(0)
+        registers[REG_POWER - start_address] = to_register(power)
         registers[REG_STATE - start_address] = self.state_code()
         soc = round(self.state.soc * 100.0)
         if self._soc_glitches and set_values is None:

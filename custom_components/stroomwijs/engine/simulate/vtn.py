@@ -6,7 +6,9 @@ program and by ``POWER_SERVICE_LOCATION`` target) and ``/subscriptions``,
 and it POSTs notifications to subscribers' callback URLs when an event is
 created, modified or deleted. The builders produce GAC-shaped objects:
 ``IMPORT_CAPACITY_LIMIT`` in ``KW``, one value per interval, EAN targets, and
-a safe-mode event per program. Tests can take the VTN down (every request
+a safe-mode event per program, in the shape of GAC 2.2 (OpenADR 3.1) unless
+a builder is asked for 2.0 (3.0.1) or 2.1. They pass ElaadNL's GAC
+compliance plugin (the tests check that). Tests can take the VTN down (every request
 fails) and bring it back. It binds to 127.0.0.1 only.
 """
 
@@ -23,12 +25,42 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+from custom_components.stroomwijs.engine.limits.openadr import GacVersion
+
 _LOGGER = logging.getLogger(__name__)
-GAC_PROGRAM_TYPE = "DSO_CPO_INTERFACE-1.0.0"
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 type Json = dict[str, Any]
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SIM_GAC_VERSION: GacVersion = "2.2"
+"""The GAC version the builders follow unless told otherwise (ElaadNL's latest)."""
+PROGRAM_TYPES: dict[GacVersion, str] = {
+    "2.0": "DSO_CPO_INTERFACE-2.0.0",
+    "2.1": "DSO_CPO_INTERFACE-2.1.1",
+    "2.2": "DSO_CPO_INTERFACE-2.2.0",
+}
+"""2.1 and 2.2 require exactly these; 2.0 takes any semantic version."""
+GAC_PROGRAM_TYPE = PROGRAM_TYPES[SIM_GAC_VERSION]
+
+
+def ean13(first_twelve: str) -> str:
+    """Complete a 12-digit market-party code with its EAN-13 check digit."""
+    if len(first_twelve) != 12 or not first_twelve.isdigit():  # noqa: PLR2004
+        raise ValueError("an EAN-13 body has 12 digits")
+    weighted = sum(
+        int(digit) * (3 if index % 2 == 0 else 1)
+        for index, digit in enumerate(reversed(first_twelve))
+    )
+    return first_twelve + str((10 - weighted % 10) % 10)
+
+
+SIM_VEN_NAMES: dict[GacVersion, str] = {
+    "2.0": "NL-SWZ",  # 2.0 and 2.1: an eMI3 party id, country + 3 characters
+    "2.1": "NL-SWZ",
+    "2.2": ean13("871234500001"),  # 2.2: the market party's EAN-13
+}
+"""The simulated VEN's name, valid under each GAC version's VEN-name rule."""
 
 
 def format_duration(value: timedelta) -> str:
@@ -67,28 +99,50 @@ def gac_program(
     name: str = "gac-congestion-area-1",
     retailer: str = "Stedin",
     now: datetime | None = None,
+    gac_version: GacVersion = SIM_GAC_VERSION,
 ) -> Json:
-    """Build a GAC program object."""
+    """Build a GAC program object.
+
+    GAC 2.0 is OpenADR 3.0.1 (program fields); 2.1 and 2.2 are OpenADR 3.1,
+    where retailer, program type and binding events are ``attributes``.
+    """
     stamp = _iso(now or datetime.now(UTC))
-    return {
+    program: Json = {
         "id": program_id,
         "createdDateTime": stamp,
         "modificationDateTime": stamp,
         "objectType": "PROGRAM",
         "programName": name,
-        "programLongName": f"Grid aware charging, {name}",
-        "retailerName": retailer,
-        "retailerLongName": f"{retailer} Netbeheer",
-        "programType": GAC_PROGRAM_TYPE,
-        "country": "NL",
-        "principalSubdivision": "UT",
         "intervalPeriod": None,
         "programDescriptions": None,
-        "bindingEvents": True,
-        "localPrice": False,
         "payloadDescriptors": [_descriptor()],
         "targets": None,
     }
+    fields: Json = {
+        "programLongName": f"Grid aware charging, {name}",
+        "retailerName": retailer,
+        "retailerLongName": f"{retailer} Netbeheer",
+        "programType": PROGRAM_TYPES[gac_version],
+        "country": "NL",
+        "principalSubdivision": "UT",
+        "bindingEvents": True,
+    }
+    if gac_version == "2.0":
+        return {**program, **fields, "localPrice": False}
+    attribute_types = {
+        "programLongName": "PROGRAM_LONG_NAME",
+        "retailerName": "RETAILER_NAME",
+        "retailerLongName": "RETAILER_LONG_NAME",
+        "programType": "PROGRAM_TYPE",
+        "country": "COUNTRY",
+        "principalSubdivision": "PRINCIPAL_SUBDIVISION",
+        "bindingEvents": "BINDING_EVENTS",
+    }
+    program["attributes"] = [
+        {"type": attribute_types[key], "values": [value]}
+        for key, value in fields.items()
+    ]
+    return program
 
 
 def gac_event(
@@ -100,11 +154,24 @@ def gac_event(
     values_kw: Sequence[float],
     interval: timedelta = timedelta(minutes=15),
     name: str = "capacity-limit",
-    ven_name: str = "stroomwijs",
+    ven_name: str | None = None,
     now: datetime | None = None,
+    gac_version: GacVersion = SIM_GAC_VERSION,
 ) -> Json:
-    """Build a GAC capacity event: one IMPORT_CAPACITY_LIMIT value per interval."""
+    """Build a GAC capacity event: one IMPORT_CAPACITY_LIMIT value per interval.
+
+    GAC 2.0 targets the connection with one ``POWER_SERVICE_LOCATION`` and
+    one ``VEN_NAME`` target; 2.1 and 2.2 (OpenADR 3.1) with plain EAN18 strings.
+    """
     stamp = _iso(now or datetime.now(UTC))
+    targets: list[Any]
+    if gac_version == "2.0":
+        targets = [
+            {"type": "POWER_SERVICE_LOCATION", "values": [ean]},
+            {"type": "VEN_NAME", "values": [ven_name or SIM_VEN_NAMES["2.0"]]},
+        ]
+    else:
+        targets = [ean]
     return {
         "id": event_id,
         "createdDateTime": stamp,
@@ -113,10 +180,7 @@ def gac_event(
         "programID": program_id,
         "eventName": name,
         "priority": None,
-        "targets": [
-            {"type": "POWER_SERVICE_LOCATION", "values": [ean]},
-            {"type": "VEN_NAME", "values": [ven_name]},
-        ],
+        "targets": targets,
         "reportDescriptors": None,
         "payloadDescriptors": [_descriptor()],
         "intervalPeriod": {
@@ -135,7 +199,12 @@ def gac_event(
 
 
 def gac_safe_mode_event(
-    event_id: str, *, program_id: str, ean: str, value_kw: float
+    event_id: str,
+    *,
+    program_id: str,
+    ean: str,
+    value_kw: float,
+    gac_version: GacVersion = SIM_GAC_VERSION,
 ) -> Json:
     """Build the program's safe-mode event: the limit for a lost connection."""
     event = gac_event(
@@ -145,9 +214,36 @@ def gac_safe_mode_event(
         start=_EPOCH,
         values_kw=[value_kw],
         name="safe-mode",
+        gac_version=gac_version,
     )
     event["intervalPeriod"]["duration"] = "P9999Y"
     return event
+
+
+def gac_ven(
+    ven_id: str = "ven-1",
+    *,
+    ean: str | None = None,
+    ven_name: str | None = None,
+    client_id: str = "stroomwijs-ven",
+    now: datetime | None = None,
+    gac_version: GacVersion = SIM_GAC_VERSION,
+) -> Json:
+    """Build the VEN object a GAC VTN keeps for Stroomwijs."""
+    stamp = _iso(now or datetime.now(UTC))
+    ven: Json = {
+        "id": ven_id,
+        "createdDateTime": stamp,
+        "modificationDateTime": stamp,
+        "objectType": "VEN",
+        "venName": ven_name or SIM_VEN_NAMES[gac_version],
+        "attributes": None,
+    }
+    if gac_version != "2.0":
+        ven["clientID"] = client_id  # OpenADR 3.1 ties the VEN to its client
+        if ean is not None:
+            ven["targets"] = [ean]
+    return ven
 
 
 class SimVtn:
@@ -170,6 +266,10 @@ class SimVtn:
         self.events: dict[str, Json] = {}
         self.subscriptions: dict[str, Json] = {}
         self.down = False
+        self.raw_body: str | None = None
+        """Test control: answer every API request with this body (broken VTN)."""
+        self.endless_pages = False
+        """Test control: every page of programs is full, for ever."""
         self.requests: list[str] = []
         self.notifications_sent = 0
         self._tokens: set[str] = set()
@@ -231,6 +331,8 @@ class SimVtn:
             auth = request.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
                 return web.json_response({"title": "Unauthorized"}, status=401)
+            if self.raw_body is not None:
+                return web.Response(text=self.raw_body, content_type="application/json")
         result: web.StreamResponse = await handler(request)
         return result
 
@@ -263,6 +365,12 @@ class SimVtn:
         return items[skip : skip + limit]
 
     async def _list_programs(self, request: web.Request) -> web.Response:
+        if self.endless_pages:
+            limit = int(request.query.get("limit", "50"))
+            skip = int(request.query.get("skip", "0"))
+            return web.json_response(
+                [gac_program(f"p{skip + i}") for i in range(limit)]
+            )
         return web.json_response(self._page(request, list(self.programs.values())))
 
     async def _list_events(self, request: web.Request) -> web.Response:
@@ -278,9 +386,12 @@ class SimVtn:
                 values = {
                     value
                     for target in targets
-                    if target.get("type") == target_type
+                    if isinstance(target, dict) and target.get("type") == target_type
                     for value in target.get("values", [])
                 }
+                if target_type == "POWER_SERVICE_LOCATION":
+                    # OpenADR 3.1 (GAC 2.1, 2.2): plain EAN18 strings.
+                    values |= {t for t in targets if isinstance(t, str)}
                 if not values & target_values:
                     continue
             found.append(event)

@@ -112,6 +112,9 @@ class ChargerState:
 
     connected: bool = False
     accepted_boot: bool = False
+    responsive: bool = True
+    """False while a connected charger stays silent or misses answers."""
+    unavailable_reason: str | None = None
     protocol: str | None = None
     vendor: str | None = None
     model: str | None = None
@@ -128,12 +131,16 @@ class ChargerState:
     soc_pct: float | None = None
     needs: EvNeeds = field(default_factory=EvNeeds)
     rate_unit: str = "A"
+    rate_units: tuple[str, ...] = ()
+    """Every unit the charger takes in schedules ("A", "W"); empty: unknown."""
     max_stack_level: int = 1
     applied_setpoint_w: float | None = None
     applied_limit_w: float | None = None
     last_seen: datetime | None = None
     last_error: str | None = None
     connections: int = 0
+    rejected_readings: int = 0
+    """Power readings dropped as unreadable or implausible."""
 
 
 class ChargerSession(Protocol):
@@ -172,6 +179,8 @@ class OcppCharger:
         self._min_soc = 0.0
         self._v2g_allowed = config.v2g_allowed
         self._listeners: list[Listener] = []
+        self._was_available = False
+        self._reported_unavailable = False
 
     # -- Device -----------------------------------------------------------
     @property
@@ -186,8 +195,12 @@ class OcppCharger:
 
     @property
     def available(self) -> bool:
-        """Connected, booted and accepted."""
-        return self._session is not None and self.state.accepted_boot
+        """Connected, booted, accepted and responding."""
+        return (
+            self._session is not None
+            and self.state.accepted_boot
+            and self.state.responsive
+        )
 
     @property
     def protocol(self) -> str | None:
@@ -197,7 +210,13 @@ class OcppCharger:
     # -- PowerMeter ---------------------------------------------------------
     @property
     def power_w(self) -> float | None:
-        """Measured power; negative while discharging."""
+        """Measured power; negative while discharging; None while unavailable.
+
+        The last reading of a charger that went away says nothing about what
+        it draws now, so it is not passed on as if it did.
+        """
+        if not self.available:
+            return None
         return self.state.power_w
 
     @property
@@ -395,7 +414,21 @@ class OcppCharger:
         if self._session is None or not self.state.accepted_boot:
             msg = f"charger {self.config.charger_id} is offline"
             raise DeviceUnavailableError(msg)
+        if not self.state.responsive:
+            msg = (
+                f"charger {self.config.charger_id} is not responding "
+                f"({self.state.unavailable_reason})"
+            )
+            raise DeviceUnavailableError(msg)
         return self._session
+
+    def set_responsive(self, *, responsive: bool, reason: str | None = None) -> None:
+        """Mark the connected charger (not) responding; notifies on change."""
+        if self.state.responsive == responsive:
+            return
+        self.state.responsive = responsive
+        self.state.unavailable_reason = None if responsive else reason
+        self.notify()
 
     @property
     def desired_setpoint_w(self) -> float | None:
@@ -407,6 +440,8 @@ class OcppCharger:
         self._session = session
         self.state.connected = True
         self.state.accepted_boot = False
+        self.state.responsive = True
+        self.state.unavailable_reason = "reconnecting"
         self.state.protocol = session.version
         self.state.connections += 1
         # What the previous connection applied must be sent again.
@@ -421,6 +456,7 @@ class OcppCharger:
         self._session = None
         self.state.connected = False
         self.state.accepted_boot = False
+        self.state.unavailable_reason = "disconnected"
         self.notify()
 
     @property
@@ -435,11 +471,29 @@ class OcppCharger:
 
     def notify(self) -> None:
         """Tell listeners something changed."""
+        self._log_availability()
         for listener in list(self._listeners):
             try:
                 listener()
             except Exception:
                 _LOGGER.exception("listener of %s failed", self.device_id)
+
+    def _log_availability(self) -> None:
+        """Log once when the charger becomes unavailable, once when it is back."""
+        available = self.available
+        if available == self._was_available:
+            return
+        self._was_available = available
+        if not available:
+            self._reported_unavailable = True
+            _LOGGER.info(
+                "Charger %s is unavailable: %s",
+                self.name,
+                self.state.unavailable_reason or "not booted",
+            )
+        elif self._reported_unavailable:
+            self._reported_unavailable = False
+            _LOGGER.info("Charger %s is available again", self.name)
 
     # -- persistence ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import logging
+import math
+import re
+import time
 from typing import Any, Protocol, cast
 
 from ocpp.exceptions import (
     FormatViolationError,
+    InternalError,
     NotImplementedError as OcppNotImplementedError,
     OCPPError,
     ProtocolError,
@@ -34,6 +39,50 @@ _LOGGER = logging.getLogger(__name__)
 
 SUBPROTOCOLS: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 """The OCPP-J subprotocols the central system speaks, newest first."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a frame may have.
+
+The deepest OCPP 2.1 message nests about a dozen levels; anything deeper is
+refused before it is parsed, so a hostile frame cannot exhaust the stack."""
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+MAX_THROTTLE_KEYS = 256
+MAX_MULTIPLIER = 9
+"""OCPP unit multipliers are small; anything beyond 10^9 is not a reading."""
+POWER_MEASURANDS = frozenset({"Power.Active.Import", "Power.Active.Export"})
+_UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
+
+
+class LogThrottle:
+    """Log what a peer can repeat at will at most once per ``interval_s``.
+
+    Each ``key`` (a kind of refusal) gets one warning per interval; the
+    repeats in between go to debug and are counted in the next warning.
+    """
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        """Allow one warning per key and interval."""
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def refusal(self, key: str, msg: str, *args: object) -> None:
+        """Log ``msg`` at warning level, unless ``key`` was logged recently."""
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            _LOGGER.debug(msg, *args)
+            return
+        if len(self._last) >= MAX_THROTTLE_KEYS and key not in self._last:
+            self._last.clear()  # bounded, whatever the peer sends
+            self._suppressed.clear()
+        self._last[key] = now
+        repeats = self._suppressed.pop(key, 0)
+        text = msg % args
+        if repeats:
+            _LOGGER.warning("%s (and %d more like it)", text, repeats)
+        else:
+            _LOGGER.warning("%s", text)
 
 
 def on[F: Callable[..., Any]](action: str) -> Callable[[F], F]:
@@ -67,6 +116,8 @@ class MeterReading:
     energy_wh: float | None = None
     soc_pct: float | None = None
     current_a: float | None = None
+    unreadable: frozenset[str] = frozenset()
+    """Measurands that were sent with a value we cannot read (NaN, text...)."""
 
 
 _POWER_IMPORT = "Power.Active.Import"
@@ -81,10 +132,14 @@ _KILO = {"kW": 1000.0, "kWh": 1000.0}
 def _scaled(sample: Mapping[str, Any]) -> float | None:
     """Return the value in base units (W, Wh, A, %), or None if unreadable."""
     raw = sample.get("value")
+    if isinstance(raw, bool):
+        return None
     try:
         value = float(raw)  # type: ignore[arg-type]
-    except TypeError, ValueError:
+    except TypeError, ValueError, OverflowError:
         return None
+    if not math.isfinite(value):
+        return None  # NaN and Infinity say nothing about the power
     unit_of_measure = sample.get("unit_of_measure")
     unit: object = sample.get("unit")  # OCPP 1.6 puts the unit on the sample
     multiplier = 0
@@ -94,7 +149,10 @@ def _scaled(sample: Mapping[str, Any]) -> float | None:
         multiplier = raw_multiplier if isinstance(raw_multiplier, int) else 0
     if isinstance(unit, str):
         value *= _KILO.get(unit, 1.0)
-    return value * 10.0**multiplier
+    if not -MAX_MULTIPLIER <= multiplier <= MAX_MULTIPLIER:
+        return None
+    value *= 10.0**multiplier
+    return value if math.isfinite(value) else None
 
 
 def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
@@ -108,6 +166,7 @@ def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
     """
     totals: dict[str, float] = {}
     phases: dict[str, float] = {}
+    unreadable: set[str] = set()
     for meter_value in meter_values:
         samples = meter_value.get("sampled_value", [])
         if not isinstance(samples, list):
@@ -115,11 +174,12 @@ def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
         for sample in samples:
             if not isinstance(sample, Mapping):
                 continue
-            value = _scaled(sample)
-            if value is None:
-                continue
             measurand = sample.get("measurand", _DEFAULT_MEASURAND)
             if not isinstance(measurand, str):
+                continue
+            value = _scaled(sample)
+            if value is None:
+                unreadable.add(measurand)
                 continue
             phase = sample.get("phase")
             if phase is None:
@@ -145,6 +205,7 @@ def parse_meter_values(  # noqa: C901 - one flat pass over nested samples
         energy_wh=pick(_ENERGY_IMPORT),
         soc_pct=totals.get(_SOC),
         current_a=current,
+        unreadable=frozenset(unreadable),
     )
 
 
@@ -192,31 +253,80 @@ class SessionBase:
     _handle_call: Callable[[Call], Awaitable[Any]]
 
     async def _send_error_frame(self, unique_id: str, error: OCPPError) -> None:
-        frame = [
-            MessageType.CallError,
-            unique_id,
-            error.code,
-            error.description,
-            error.details or {},
-        ]
-        await self._send(json.dumps(frame, separators=(",", ":")))
+        await self._send(error_frame(unique_id, error))
+
+    @property
+    def log_throttle(self) -> LogThrottle:
+        """This connection's throttle for refusals a peer can repeat."""
+        throttle: LogThrottle | None = getattr(self, "_log_throttle", None)
+        if throttle is None:
+            throttle = self._log_throttle = LogThrottle()
+        return throttle
+
+    def frame_received(self) -> None:
+        """Note that the peer sent something (the session watches silence)."""
+
+    def answer_received(self) -> None:
+        """Note that the peer answered one of our CALLs."""
+
+    def call_timed_out(self, what: str) -> None:
+        """Note that the peer did not answer ``what`` in time."""
 
     async def route_message(self, raw_msg: str) -> None:
-        """Route one frame; answer malformed ones with an OCPP error."""
+        """Route one frame; no frame, however hostile, ends the session.
+
+        Malformed frames get an OCPP CALLERROR. Any other failure while
+        handling a frame is logged with its traceback and answered with an
+        ``InternalError`` CALLERROR; only a closed connection ends the session.
+        """
+        self.frame_received()
+        try:
+            await self._route_message(raw_msg)
+        except ConnectionClosedError:
+            raise
+        except Exception as err:
+            _LOGGER.exception("%s: failed to handle frame %.200r", self.id, raw_msg)
+            with suppress(Exception):
+                await self._send_error_frame(
+                    guess_unique_id(raw_msg),
+                    InternalError(details={"cause": type(err).__name__}),
+                )
+
+    async def _route_message(self, raw_msg: str) -> None:
+        if json_too_deep(raw_msg):
+            self.log_throttle.refusal(
+                "deep",
+                "%s: frame nested deeper than %d levels refused",
+                self.id,
+                MAX_JSON_DEPTH,
+            )
+            await self._send_error_frame(
+                guess_unique_id(raw_msg),
+                FormatViolationError(
+                    details={"cause": f"nested deeper than {MAX_JSON_DEPTH} levels"}
+                ),
+            )
+            return
         try:
             msg = unpack(raw_msg)
         except OCPPError as error:
-            _LOGGER.warning("%s: malformed frame %.200r: %s", self.id, raw_msg, error)
-            await self._send_error_frame(_guess_unique_id(raw_msg), error)
+            self.log_throttle.refusal(
+                "malformed", "%s: malformed frame %.200r: %s", self.id, raw_msg, error
+            )
+            await self._send_error_frame(guess_unique_id(raw_msg), error)
             return
         if msg.message_type_id != MessageType.Call:
             if not self._call_lock.locked():
                 # Nobody waits for an answer: drop it rather than let a peer
                 # fill the queue (or confuse the next call).
-                _LOGGER.warning(
-                    "%s: unsolicited %s dropped", self.id, type(msg).__name__
+                self.log_throttle.refusal(
+                    "unsolicited",
+                    "%s: unsolicited %s dropped",
+                    self.id,
+                    type(msg).__name__,
                 )
                 return
+            self.answer_received()
             self._response_queue.put_nowait(msg)
             return
         if not isinstance(msg.action, str) or not isinstance(msg.payload, dict):
@@ -240,15 +350,51 @@ class SessionBase:
             await self._send(msg.create_call_error(error).to_json())
 
 
-def _guess_unique_id(raw_msg: str) -> str:
+def json_too_deep(raw_msg: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``raw_msg`` nests arrays or objects deeper than ``limit``.
+
+    Linear in the frame, without parsing it: brackets inside strings are
+    skipped, and a frame with fewer opening brackets than ``limit`` is not
+    scanned at all.
+    """
+    if raw_msg.count("[") + raw_msg.count("{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(raw_msg):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def guess_unique_id(raw_msg: str) -> str:
     """Return the message id of a broken frame if readable, else ``-1``."""
+    if json_too_deep(raw_msg):
+        match = _UNIQUE_ID.match(raw_msg)
+        return match.group(1) if match else "-1"
     try:
         decoded = json.loads(raw_msg)
-    except ValueError, TypeError:
+    except ValueError, TypeError, RecursionError:
         return "-1"
     if isinstance(decoded, list) and len(decoded) > 1 and isinstance(decoded[1], str):
         return decoded[1]
     return "-1"
+
+
+def error_frame(unique_id: str, error: OCPPError) -> str:
+    """Serialise a CALLERROR frame."""
+    frame = [
+        MessageType.CallError,
+        unique_id,
+        error.code,
+        error.description,
+        error.details or {},
+    ]
+    return json.dumps(frame, separators=(",", ":"))
 
 
 async def checked_call(
@@ -262,6 +408,7 @@ async def checked_call(
         msg = f"charger {session.id} refused {what}: {err.code} {err.description}"
         raise DeviceUnavailableError(msg) from err
     except TimeoutError as err:
+        session.call_timed_out(what)
         msg = f"charger {session.id} did not answer {what} in time"
         raise DeviceUnavailableError(msg) from err
     except ConnectionClosedError as err:
@@ -270,14 +417,20 @@ async def checked_call(
 
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "PENDING_ALLOWED",
+    "POWER_MEASURANDS",
     "SUBPROTOCOLS",
     "Connection",
     "ConnectionClosedError",
+    "LogThrottle",
     "MeterReading",
     "ProtocolError",
     "SessionBase",
     "checked_call",
+    "error_frame",
+    "guess_unique_id",
+    "json_too_deep",
     "on",
     "parse_meter_values",
     "parse_timestamp",

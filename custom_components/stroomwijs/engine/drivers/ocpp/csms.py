@@ -27,18 +27,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 import hmac
 import logging
 import ssl
+import time
 from typing import Any, cast
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
+from ocpp.exceptions import FormatViolationError
 
 from .charger import ChargerConfig, OcppCharger
-from .common import SUBPROTOCOLS, ConnectionClosedError
+from .common import (
+    SUBPROTOCOLS,
+    ConnectionClosedError,
+    LogThrottle,
+    error_frame,
+    guess_unique_id,
+)
 from .session import BaseSession, PendingCharger, SessionOptions
 from .v16 import V16Session
 from .v21 import V21Session
@@ -52,6 +62,8 @@ SESSION_CLASSES: Mapping[str, type[BaseSession]] = {
     "ocpp1.6": V16Session,
 }
 MAX_FRAME_BYTES = 256 * 1024
+REFUSAL_LOG_INTERVAL_S = 60.0
+MAX_REPORTED_IDS = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,12 +77,21 @@ class CsmsConfig:
     ssl_context: ssl.SSLContext | None = None
     require_auth: bool = False
     session: SessionOptions = field(default_factory=SessionOptions)
-    websocket_heartbeat_s: float | None = None
-    """Websocket pings; off by default: OCPP Heartbeats, response timeouts and
-    "a newer connection replaces the old one" already catch dead links."""
+    websocket_heartbeat_s: float | None = 30.0
+    """Websocket ping interval; a missing pong (after half of it) drops a dead
+    link that never sent a FIN. None turns pings off."""
+    max_pending: int = 16
+    """At most this many unknown charger ids wait for the user at once."""
+    new_ids_per_minute: float = 6.0
+    """Rate (and burst) at which unknown charger ids are admitted."""
+    pending_idle_s: float = 600.0
+    """A waiting unknown id that has been gone this long gives up its place
+    when a new one needs it (it is not reported again should it return)."""
 
     def __post_init__(self) -> None:
         """Reject settings no server can use."""
+        if self.max_pending < 1 or self.new_ids_per_minute <= 0:
+            raise ValueError("at least one unknown charger must be admissible")
         if not 0 <= self.port <= 65535:  # noqa: PLR2004
             msg = f"port {self.port} is outside 0..65535"
             raise ValueError(msg)
@@ -81,17 +102,80 @@ class CsmsConfig:
 class _WebSocketConnection:
     """``recv``/``send`` over an aiohttp websocket, for the ``ocpp`` library."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        charger_id: str,
+        transport: asyncio.Transport | None,
+    ) -> None:
         self._ws = ws
+        self._charger_id = charger_id
+        self._transport = transport
+        self._pong = asyncio.Event()
+        self.on_frame: Callable[[], None] | None = None
+        """Called for every frame that arrives, text or not."""
+        self.log_throttle = LogThrottle()
+
+    async def keepalive(self, interval_s: float) -> None:
+        """Ping every ``interval_s``; drop the link when no pong comes in half.
+
+        Our own loop rather than aiohttp's ``heartbeat``: it belongs to the
+        connection's handler, so it ends with it, and a dead peer is cut off
+        at once (no close handshake with a peer that cannot answer).
+        """
+        while not self._ws.closed:
+            await asyncio.sleep(interval_s)
+            self._pong.clear()
+            try:
+                await self._ws.ping()
+            except Exception:  # noqa: BLE001 - the link is going anyway
+                return
+            try:
+                async with asyncio.timeout(interval_s / 2):
+                    await self._pong.wait()
+            except TimeoutError:
+                _LOGGER.info(
+                    "%s: no pong within %g s; dropping the dead link",
+                    self._charger_id,
+                    interval_s / 2,
+                )
+                if self._transport is not None:
+                    self._transport.abort()
+                else:
+                    await self._ws.close()
+                return
 
     async def recv(self) -> str:
         while True:
             msg = await self._ws.receive()
+            if msg.type is WSMsgType.PING:
+                await self._ws.pong(msg.data)
+                continue
+            if msg.type is WSMsgType.PONG:
+                self._pong.set()
+                continue
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and self.on_frame:
+                self.on_frame()
             if msg.type is WSMsgType.TEXT:
                 return cast("str", msg.data)
             if msg.type is WSMsgType.BINARY:
-                # OCPP-J is text only; let the session answer FormatViolation.
-                return bytes(msg.data).decode("utf-8", errors="replace")
+                # OCPP-J is text only: answer FormatViolation, never route it.
+                raw = bytes(msg.data).decode("utf-8", errors="replace")
+                self.log_throttle.refusal(
+                    "binary",
+                    "%s: binary frame of %d bytes refused",
+                    self._charger_id,
+                    len(msg.data),
+                )
+                await self.send(
+                    error_frame(
+                        guess_unique_id(raw),
+                        FormatViolationError(
+                            details={"cause": "OCPP-J frames must be text"}
+                        ),
+                    )
+                )
+                continue
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 raise ConnectionClosedError
             if msg.type is WSMsgType.ERROR:
@@ -142,6 +226,14 @@ class CentralSystem:
         self._site: web.TCPSite | None = None
         self._port: int | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
+        self._reported: OrderedDict[str, None] = OrderedDict()
+        """Ids reported to the callback (most recent last), bounded."""
+        self._pending_seen: dict[str, float] = {}
+        self._log_throttle = LogThrottle()
+        self._id_tokens = config.new_ids_per_minute
+        self._id_tokens_at = time.monotonic()
+        self._refused_ids = 0
+        self._refusal_logged_at: float | None = None
         for charger_config in chargers:
             self.add_charger(charger_config)
 
@@ -168,11 +260,21 @@ class CentralSystem:
         else:
             charger = OcppCharger(config)
             self._chargers[config.charger_id] = charger
-        self._pending.pop(config.charger_id, None)
+        self.forget_pending(config.charger_id)
         session = self._pending_sessions.pop(config.charger_id, None)
         if session is not None:
             self._spawn(session.async_close())
         return charger
+
+    def forget_pending(self, charger_id: str) -> None:
+        """Drop a waiting unknown id (accepted, or dismissed by the user).
+
+        It frees its place among the ``max_pending``; should the id connect
+        again it is reported again.
+        """
+        self._pending.pop(charger_id, None)
+        self._pending_seen.pop(charger_id, None)
+        self._reported.pop(charger_id, None)
 
     async def async_remove_charger(self, charger_id: str) -> None:
         """Forget a charger and drop its connection."""
@@ -181,14 +283,98 @@ class CentralSystem:
             await charger.session.async_close()
 
     def report_pending(self, pending: PendingCharger) -> None:
-        """Remember a new charger id and tell the callback."""
-        first = pending.charger_id not in self._pending
-        self._pending[pending.charger_id] = pending
-        if first and self._on_new_charger is not None:
+        """Remember a new charger id and tell the callback, once per id.
+
+        Ids beyond ``max_pending`` are not remembered (``admit_unknown``
+        refuses their connections before this is reached).
+        """
+        charger_id = pending.charger_id
+        if charger_id in self._chargers:
+            return
+        if charger_id not in self._pending and len(self._pending) >= (
+            self.config.max_pending
+        ):
+            return
+        known = self._pending.get(charger_id)
+        if known is not None:
+            # Keep what an earlier report knew (a boot names vendor and model).
+            pending = replace(
+                pending,
+                protocol=pending.protocol or known.protocol,
+                remote=pending.remote or known.remote,
+                vendor=pending.vendor or known.vendor,
+                model=pending.model or known.model,
+                serial=pending.serial or known.serial,
+            )
+        self._pending[charger_id] = pending
+        self._pending_seen[charger_id] = time.monotonic()
+        if charger_id in self._reported:
+            self._reported.move_to_end(charger_id)
+            return
+        self._reported[charger_id] = None
+        while len(self._reported) > MAX_REPORTED_IDS:
+            self._reported.popitem(last=False)
+        if self._on_new_charger is not None:
             try:
                 self._on_new_charger(pending)
             except Exception:
                 _LOGGER.exception("on_new_charger callback failed")
+
+    def admit_unknown(self, charger_id: str) -> bool:
+        """Whether a connection of an unknown id may proceed.
+
+        Ids already waiting always may. A new id needs a free place among
+        ``max_pending`` and a token of the ``new_ids_per_minute`` bucket;
+        refusals are logged at most once a minute, with their count.
+        """
+        if charger_id in self._pending:
+            return True
+        now = time.monotonic()
+        rate = self.config.new_ids_per_minute
+        self._id_tokens = min(
+            rate, self._id_tokens + (now - self._id_tokens_at) * rate / 60.0
+        )
+        self._id_tokens_at = now
+        if len(self._pending) >= self.config.max_pending:
+            self._evict_idle_pending(now)
+        if len(self._pending) < self.config.max_pending and self._id_tokens >= 1.0:
+            self._id_tokens -= 1.0
+            # Hold its place now: the report (and callback) follows its boot.
+            self._pending[charger_id] = PendingCharger(
+                charger_id=charger_id, protocol=None, remote=None
+            )
+            self._pending_seen[charger_id] = now
+            return True
+        self._refused_ids += 1
+        logged = self._refusal_logged_at
+        if logged is None or now - logged >= REFUSAL_LOG_INTERVAL_S:
+            _LOGGER.warning(
+                "Refused %d connection(s) of unknown charger ids (%d waiting for "
+                "the user, at most %d, %g new ids a minute); latest %s",
+                self._refused_ids,
+                len(self._pending),
+                self.config.max_pending,
+                rate,
+                charger_id,
+            )
+            self._refusal_logged_at = now
+            self._refused_ids = 0
+        return False
+
+    def _evict_idle_pending(self, now: float) -> None:
+        """Free the places of waiting ids that left ``pending_idle_s`` ago."""
+        idle = sorted(
+            (seen, charger_id)
+            for charger_id, seen in self._pending_seen.items()
+            if charger_id not in self._pending_sessions
+            and now - seen >= self.config.pending_idle_s
+        )
+        for _seen, charger_id in idle:
+            if len(self._pending) < self.config.max_pending:
+                return
+            self._pending.pop(charger_id, None)
+            self._pending_seen.pop(charger_id, None)
+            _LOGGER.debug("forgot idle unknown charger %s", charger_id)
 
     # -- server ------------------------------------------------------------------------
     @property
@@ -264,11 +450,14 @@ class CentralSystem:
         password_ok = hmac.compare_digest(given.encode(), password.encode())
         return True if user_ok and password_ok else None
 
-    async def _handle(  # noqa: C901 - a linear list of checks
-        self, request: web.Request
-    ) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         charger_id = unquote(request.match_info["charger_id"])
-        if not charger_id or len(charger_id) > 48:  # noqa: PLR2004 (OCPP: 48)
+        if (
+            not charger_id
+            or len(charger_id) > 48  # noqa: PLR2004 (OCPP: 48)
+            or not charger_id.isprintable()  # no control characters in logs or ids
+            or "/" in charger_id
+        ):
             raise web.HTTPNotFound
         offered = [
             part.strip()
@@ -276,13 +465,24 @@ class CentralSystem:
             if part.strip()
         ]
         if not any(proto in SUBPROTOCOLS for proto in offered):
-            _LOGGER.warning(
-                "%s offered no OCPP subprotocol we speak: %s", charger_id, offered
+            self._log_throttle.refusal(
+                "subprotocol",
+                "%s offered no OCPP subprotocol we speak: %.200s",
+                charger_id,
+                offered,
             )
             raise web.HTTPBadRequest(text="unsupported OCPP subprotocol")
+        if charger_id not in self._chargers and not self.admit_unknown(charger_id):
+            raise web.HTTPServiceUnavailable(
+                text="too many unknown chargers", headers={"Retry-After": "60"}
+            )
         authenticated = self._authenticate(request, charger_id)
         if authenticated is None:
-            _LOGGER.warning("%s: refused, bad or missing credentials", charger_id)
+            self._log_throttle.refusal(
+                f"auth:{charger_id}",
+                "%s: refused, bad or missing credentials",
+                charger_id,
+            )
             if charger_id not in self._chargers:
                 self.report_pending(
                     PendingCharger(
@@ -294,7 +494,7 @@ class CentralSystem:
             )
         ws = web.WebSocketResponse(
             protocols=SUBPROTOCOLS,
-            heartbeat=self.config.websocket_heartbeat_s,
+            autoping=False,  # pings and pongs are handled by _WebSocketConnection
             max_msg_size=MAX_FRAME_BYTES,
         )
         await ws.prepare(request)
@@ -314,7 +514,7 @@ class CentralSystem:
         session_class = SESSION_CLASSES[protocol]
         session: BaseSession = cast("Any", session_class)(
             charger_id,
-            _WebSocketConnection(ws),
+            _WebSocketConnection(ws, charger_id, request.transport),
             response_timeout=self.config.session.response_timeout_s,
         )
         session.setup(
@@ -327,14 +527,33 @@ class CentralSystem:
         if charger is None:
             self._pending_sessions[charger_id] = session
         _LOGGER.info("%s connected with %s", charger_id, protocol)
+        await self._async_serve(ws, session, charger_id)
+        return ws
+
+    async def _async_serve(
+        self, ws: web.WebSocketResponse, session: BaseSession, charger_id: str
+    ) -> None:
+        """Run one session (and its keepalive) until the connection ends."""
+        connection = cast("_WebSocketConnection", cast("Any", session)._connection)  # noqa: SLF001
+        connection.on_frame = session.frame_received
+        keepalive: asyncio.Task[None] | None = None
+        if self.config.websocket_heartbeat_s is not None:
+            keepalive = asyncio.get_running_loop().create_task(
+                connection.keepalive(self.config.websocket_heartbeat_s)
+            )
         try:
             await session.async_run()
         except ConnectionClosedError:
             pass
         finally:
+            if keepalive is not None:
+                keepalive.cancel()
+                with suppress(asyncio.CancelledError):
+                    await keepalive
             if self._pending_sessions.get(charger_id) is session:
                 del self._pending_sessions[charger_id]
+                if charger_id in self._pending_seen:
+                    self._pending_seen[charger_id] = time.monotonic()
             if not ws.closed:
                 await ws.close()
             _LOGGER.info("%s disconnected", charger_id)
-        return ws

@@ -190,6 +190,11 @@ class Ocpp2Handlers(BaseSession):
             value = str(item.get("attribute_value", ""))
             if name == "RateUnit":
                 charger.state.rate_unit = self.choose_unit(value)
+                charger.state.rate_units = tuple(
+                    unit
+                    for unit in ("A", "W")
+                    if unit in {part.strip().upper() for part in value.split(",")}
+                )
             elif name == "ProfileStackLevel" and value.strip().isdigit():
                 charger.state.max_stack_level = int(value)
         _LOGGER.debug(
@@ -278,6 +283,13 @@ class Ocpp2Handlers(BaseSession):
     async def _async_set_profile(
         self, evse_id: int, profile: dict[str, Any], *, what: str
     ) -> None:
+        await self.send_profile_once(
+            evse_id, profile, lambda: self._async_send_profile(evse_id, profile, what)
+        )
+
+    async def _async_send_profile(
+        self, evse_id: int, profile: dict[str, Any], what: str
+    ) -> None:
         request = self._call.SetChargingProfile(
             evse_id=evse_id, charging_profile=profile
         )
@@ -313,3 +325,12 @@ class Ocpp2Handlers(BaseSession):
                 timeout_s=self.options.response_timeout_s,
             )
             _LOGGER.debug("%s: trigger %s: %s", self.id, message, result.status)
+
+    async def async_probe(self) -> None:
+        """Ask for a Heartbeat; any answer shows the charger executes CALLs."""
+        await checked_call(
+            self,
+            self._call.TriggerMessage(requested_message="Heartbeat"),
+            what="TriggerMessage Heartbeat",
+            timeout_s=self.options.response_timeout_s,
+        )

@@ -14,11 +14,13 @@ transaction state and re-apply the setpoint.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import json
 import logging
+import time
 from typing import Any, Protocol, cast
 
 from ocpp.routing import after as _ocpp_after
@@ -26,7 +28,12 @@ from ocpp.routing import after as _ocpp_after
 from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
 
 from .charger import OcppCharger
-from .common import MeterReading, SessionBase
+from .common import (
+    POWER_MEASURANDS,
+    ConnectionClosedError,
+    MeterReading,
+    SessionBase,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +44,8 @@ TX_PROFILE_ID = 2
 CLOCK_SKEW = timedelta(minutes=1)
 """Absolute schedules start this far in the past, for chargers whose clock lags."""
 SOC_RANGE = (0.0, 100.0)
+PLAUSIBLE_POWER_FACTOR = 2.0
+"""A charger's power beyond this times its hardware maximum is implausible."""
 
 
 def after[F: Callable[..., Any]](action: str) -> Callable[[F], F]:
@@ -64,6 +73,19 @@ class PendingCharger:
     seen: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+def _profile_key(target: int, profile: Mapping[str, Any]) -> str:
+    """Return the profile's content without its start times, as a key."""
+
+    def strip(value: object) -> object:
+        if isinstance(value, Mapping):
+            return {k: strip(v) for k, v in value.items() if k != "start_schedule"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps([target, strip(profile)], sort_keys=True, default=str)
+
+
 class SessionHost(Protocol):
     """The central system as a session sees it."""
 
@@ -79,7 +101,18 @@ class SessionOptions:
     response_timeout_s: float = 30.0
     boot_wait_s: float = 5.0
     heartbeat_interval_s: int = 300
+    """The Heartbeat interval the boot answer sets."""
     pending_retry_s: int = 60
+    silence_timeout_s: float | None = None
+    """A charger that sends nothing for this long is not responding; None:
+    one heartbeat interval plus one response timeout."""
+
+    @property
+    def silence_s(self) -> float:
+        """How long an accepted charger may stay silent."""
+        if self.silence_timeout_s is not None:
+            return self.silence_timeout_s
+        return self.heartbeat_interval_s + self.response_timeout_s
 
 
 class BaseSession(SessionBase):
@@ -112,37 +145,149 @@ class BaseSession(SessionBase):
         self._booted = asyncio.Event()
         self._configured_once = False
         self._closing = False
+        self._last_frame = time.monotonic()
+        self._heard = asyncio.Event()
+        self._profile_lock = asyncio.Lock()
+        self._unanswered = False
+        self._probing = False
+        self._sent_profiles: dict[int, str] = {}
 
     # -- helpers -----------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coro`` in a task owned by this session."""
+        """Run ``coro`` in a task owned by this session; log it if it crashes."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, ConnectionClosedError):
+            _LOGGER.error("%s: background task failed", self.id, exc_info=error)
 
     async def async_run(self) -> None:
         """Serve the connection until it closes."""
         if self.charger is not None:
             self.charger.attach(self)
             self.spawn(self._async_startup())
+            self.spawn(self._async_watch_silence())
         else:
-            self.host.report_pending(
-                PendingCharger(
-                    charger_id=self.id,
-                    protocol=self.version,
-                    remote=self.remote,
-                    authenticated=self.authenticated,
-                )
-            )
+            self.spawn(self._async_report_pending())
         try:
             await cast("Any", self).start()
         finally:
+            if self.charger is None and not self._booted.is_set():
+                self._report_pending_now()  # it left before booting
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.charger is not None:
                 self.charger.detach(self)
+
+    # -- liveness ----------------------------------------------------------------
+    def frame_received(self) -> None:
+        """Note a frame from the charger: it is alive (again).
+
+        A charger that was silent is back with any frame. One that missed an
+        answer must answer again: a frame from it only starts a probe (one
+        CALL at a time), and the answer to that brings it back.
+        """
+        self._last_frame = time.monotonic()
+        self._heard.set()
+        charger = self.charger
+        if charger is None or charger.state.responsive:
+            return
+        if not self._unanswered:
+            self._back()
+        elif not self._probing:
+            self._probing = True
+            self.spawn(self._async_probe())
+
+    def answer_received(self) -> None:
+        """Note an answer to one of our CALLs: the charger executes them again."""
+        self._unanswered = False
+        charger = self.charger
+        if charger is not None and not charger.state.responsive:
+            self._back()
+
+    def _back(self) -> None:
+        charger = self.charger
+        if charger is None or charger.session is not self:
+            return
+        charger.set_responsive(responsive=True)
+        self._resend_after_silence()
+
+    async def _async_probe(self) -> None:
+        try:
+            await self.async_probe()
+        except DeviceUnavailableError as err:
+            _LOGGER.debug("%s: probe: %s", self.id, err)
+        finally:
+            self._probing = False
+
+    def call_timed_out(self, what: str) -> None:
+        """Mark the charger not responding: it missed the answer to a CALL."""
+        charger = self.charger
+        if charger is not None and charger.session is self:
+            self._unanswered = True
+            charger.set_responsive(
+                responsive=False, reason=f"no answer to {what} in time"
+            )
+
+    def _resend_after_silence(self) -> None:
+        """Send the limit and setpoint that may have changed while silent."""
+
+        async def _run() -> None:
+            for step in (self.async_apply_limits, self.async_reapply):
+                try:
+                    await step()
+                except DeviceUnavailableError as err:
+                    _LOGGER.warning("%s: %s failed: %s", self.id, step.__name__, err)
+
+        if self.charger is not None and self.charger.state.accepted_boot:
+            self.spawn(_run())
+
+    async def _async_watch_silence(self) -> None:
+        """Mark the charger not responding once it stays silent too long."""
+        limit = self.options.silence_s
+        while True:
+            self._heard.clear()
+            remaining = self._last_frame + limit - time.monotonic()
+            if remaining > 0:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await self._heard.wait()
+                continue
+            charger = self.charger
+            if charger is not None and charger.session is self:
+                charger.set_responsive(
+                    responsive=False, reason=f"silent for {limit:g} s"
+                )
+            await self._heard.wait()
+
+    async def _async_report_pending(self) -> None:
+        """Report an unknown id after ``boot_wait_s`` if it did not boot.
+
+        A boot reports it at once, with vendor and model.
+        """
+        with suppress(TimeoutError):
+            async with asyncio.timeout(self.options.boot_wait_s):
+                await self._booted.wait()
+        if not self._booted.is_set():  # else the boot reported it, with details
+            self._report_pending_now()
+
+    def _report_pending_now(self) -> None:
+        self.host.report_pending(
+            PendingCharger(
+                charger_id=self.id,
+                protocol=self.version,
+                remote=self.remote,
+                authenticated=self.authenticated,
+            )
+        )
 
     async def async_close(self) -> None:
         """Close the websocket (a newer connection replaced this one)."""
@@ -194,7 +339,9 @@ class BaseSession(SessionBase):
     def booted(self) -> None:
         """Configure (again) once the boot answer went out."""
         if self.charger is None:
+            self._booted.set()
             return
+        self._sent_profiles.clear()  # a rebooted charger may have lost them
         if self._booted.is_set() or self._configured_once:
             self.spawn(self._async_configure())
         self._booted.set()
@@ -226,6 +373,12 @@ class BaseSession(SessionBase):
                 _LOGGER.warning("%s: %s failed: %s", self.id, step.__name__, err)
                 charger.state.last_error = str(err)
                 charger.notify()
+            except Exception as err:
+                # A bug in one step (say, an answer we cannot read) must not
+                # keep the station limit from going out in the next one.
+                _LOGGER.exception("%s: %s crashed", self.id, step.__name__)
+                charger.state.last_error = f"{step.__name__}: {err!r}"
+                charger.notify()
 
     async def async_reapply(self) -> None:
         """Send the wanted setpoint again (after connect, tx start or new needs)."""
@@ -250,13 +403,33 @@ class BaseSession(SessionBase):
             self.spawn(_run())
 
     def apply_reading(self, reading: MeterReading) -> None:
-        """Store a meter reading, dropping implausible SoC values."""
+        """Store a meter reading, dropping implausible values.
+
+        A power the charger sent as NaN, Infinity or text, or beyond twice
+        what the charger can carry, is counted and makes the power unknown
+        (None): it is never passed on as a number.
+        """
         charger = self.charger
         if charger is None:
             return
         state = charger.state
-        if reading.power_w is not None:
-            state.power_w = reading.power_w
+        limit = PLAUSIBLE_POWER_FACTOR * charger.config.hardware_max_w
+        power = reading.power_w
+        bad_power = power is None and bool(reading.unreadable & POWER_MEASURANDS)
+        if power is not None and abs(power) > limit:
+            bad_power = True
+        if bad_power:
+            state.rejected_readings += 1
+            state.power_w = None
+            self.log_throttle.refusal(
+                "power",
+                "%s: implausible or unreadable power %s ignored (more than %.0f W)",
+                self.id,
+                power,
+                limit,
+            )
+        elif power is not None:
+            state.power_w = power
         if reading.current_a is not None:
             state.current_a = reading.current_a
         if reading.energy_wh is not None:
@@ -271,6 +444,31 @@ class BaseSession(SessionBase):
             state.soc_pct = reading.soc_pct
         state.last_seen = datetime.now(UTC)
         charger.notify()
+
+    async def send_profile_once(
+        self,
+        target: int,
+        profile: Mapping[str, Any],
+        send: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Run ``send`` unless this connection already set this very profile.
+
+        Re-applies come from several places at once (the start-up, a new
+        transaction, new EV needs); one lock and the content of the last
+        accepted profile per id (its start time aside) make sure the charger
+        gets each profile once.
+        """
+        profile_id = int(
+            profile.get("id", profile.get("charging_profile_id", -1))  # 2.x / 1.6
+        )
+        key = _profile_key(target, profile)
+        async with self._profile_lock:
+            if self._sent_profiles.get(profile_id) == key:
+                _LOGGER.debug("%s: profile %s unchanged; not sent", self.id, profile_id)
+                return
+            self._sent_profiles.pop(profile_id, None)
+            await send()
+            self._sent_profiles[profile_id] = key
 
     def require_charger(self) -> OcppCharger:
         """Return the charger; DeviceUnavailableError for pending sessions."""
@@ -315,4 +513,8 @@ class BaseSession(SessionBase):
 
     async def async_request_state(self) -> None:
         """Ask the charger to report its transaction and connector state."""
+        raise NotImplementedError
+
+    async def async_probe(self) -> None:
+        """Send one harmless CALL (TriggerMessage Heartbeat) to see it answer."""
         raise NotImplementedError

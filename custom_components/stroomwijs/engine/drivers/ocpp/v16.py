@@ -163,6 +163,11 @@ class V16Session(BaseSession, _V16ChargePoint):  # type: ignore[misc]
             if key == RATE_UNIT_KEY:
                 units = {part.strip() for part in value.split(",")}
                 charger.state.rate_unit = "W" if units == {"Power"} else "A"
+                charger.state.rate_units = tuple(
+                    unit
+                    for unit, name in (("A", "Current"), ("W", "Power"))
+                    if name in units
+                )
             elif key == STACK_LEVEL_KEY and value.strip().isdigit():
                 charger.state.max_stack_level = int(value)
 
@@ -190,6 +195,15 @@ class V16Session(BaseSession, _V16ChargePoint):  # type: ignore[misc]
 
     async def _async_set_profile(
         self, connector_id: int, profile: dict[str, Any], *, what: str
+    ) -> None:
+        await self.send_profile_once(
+            connector_id,
+            profile,
+            lambda: self._async_send_profile(connector_id, profile, what),
+        )
+
+    async def _async_send_profile(
+        self, connector_id: int, profile: dict[str, Any], what: str
     ) -> None:
         result = await checked_call(
             self,
@@ -241,3 +255,12 @@ class V16Session(BaseSession, _V16ChargePoint):  # type: ignore[misc]
                 timeout_s=self.options.response_timeout_s,
             )
             _LOGGER.debug("%s: trigger %s: %s", self.id, message, result.status)
+
+    async def async_probe(self) -> None:
+        """Ask for a Heartbeat; any answer shows the charger executes CALLs."""
+        await checked_call(
+            self,
+            call.TriggerMessage(requested_message="Heartbeat"),
+            what="TriggerMessage Heartbeat",
+            timeout_s=self.options.response_timeout_s,
+        )

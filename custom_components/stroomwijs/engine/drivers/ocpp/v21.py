@@ -2,8 +2,10 @@
 
 The car declares what it can do in ``NotifyEVChargingNeeds`` (its
 ``v2xChargingParameters``); Stroomwijs then drives it with a TxProfile whose
-period has ``operationMode`` ``CentralSetpoint``, a ``setpoint`` in W that is
+period has ``operationMode`` ``CentralSetpoint``, a ``setpoint`` that is
 negative for discharge, a charge ``limit`` and a ``dischargeLimit`` (<= 0).
+They are in W when the charger's ``RateUnit`` lists W, else in A (rounded
+toward zero to 0.1 A).
 
 Every transaction profile carries ``maxOfflineDuration`` and
 ``invalidAfterOfflineDuration``: if Stroomwijs goes away, the setpoint (a
@@ -102,15 +104,39 @@ class V21Session(Ocpp2Handlers, _V21ChargePoint):  # type: ignore[misc]
             return
         power_range = charger.power_range
         setpoint = round(max(power_range.min_w, min(setpoint_w, power_range.max_w)))
+        unit = self.v2x_unit
         period = {
             "start_period": 0,
             "operation_mode": "CentralSetpoint",
-            "setpoint": float(setpoint),
-            "limit": float(round(power_range.max_w)),
-            "discharge_limit": float(round(min(0.0, power_range.min_w))),
+            "setpoint": self.toward_zero(setpoint, unit),
+            "limit": self.limit_in_unit(max(0.0, power_range.max_w), unit),
+            "discharge_limit": self.toward_zero(min(0.0, power_range.min_w), unit),
         }
-        profile = self.tx_profile(transaction_id, "W", [period])
+        profile = self.tx_profile(transaction_id, unit, [period])
         await self._async_set_profile(
             charger.config.evse_id, profile, what="central setpoint"
         )
         self.record_setpoint(float(setpoint))
+
+    @property
+    def v2x_unit(self) -> str:
+        """Unit of central setpoints: W where the charger takes W, else A.
+
+        V2X setpoints are powers (ISO 15118-20 works in W), so W is used
+        whenever ``SmartChargingCtrlr.RateUnit`` lists it. A charger that
+        takes only A, or whose configuration could not be read, gets the
+        profile in A, as its charge-only profiles are.
+        """
+        state = self.require_charger().state
+        return "W" if "W" in state.rate_units else state.rate_unit
+
+    def toward_zero(self, watts: float, unit: str) -> float:
+        """Convert a signed power to ``unit``, rounded toward zero (0.1 A, 1 W).
+
+        Never more charge nor more discharge than asked for.
+        """
+        if unit == "W":
+            return float(round(watts))
+        amps = abs(watts) / self.require_charger().config.watts_per_amp
+        magnitude = int(amps * 10.0 + 1e-9) / 10.0
+        return -magnitude if watts < 0 else magnitude
