@@ -11,6 +11,8 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .coordinator import CONF_ENCRYPTION_KEY, CONF_HOST, CONF_TOKEN
+from .engine.drivers.ocpp import OcppCharger
+from .engine.household import Household
 from .guard_glue import CONF_EAN, CONF_OPENADR_CLIENT_SECRET, limits_diagnostics
 from .models import StroomwijsConfigEntry
 
@@ -22,6 +24,14 @@ TO_REDACT = {
     "unique_id",
     CONF_OPENADR_CLIENT_SECRET,
     CONF_EAN,
+    "homewizard_serial",
+    "ean",
+    "url",
+    "client_id",
+    "client_secret",
+    "password",
+    "charger_id",
+    "transaction_id",
 }
 
 
@@ -55,6 +65,54 @@ async def async_get_config_entry_diagnostics(
             },
             "meter": meter_info,
             "limits": limits_diagnostics(runtime.limits),
+            "household": _household(runtime.household),
+            "subentries": [
+                {
+                    "type": sub.subentry_type,
+                    "title": sub.title,
+                    "data": dict(sub.data),
+                }
+                for sub in entry.subentries.values()
+            ],
         },
         TO_REDACT,
     )
+
+
+def _household(household: Household) -> dict[str, Any]:
+    """Return the planner, the chargers and the problems (no secrets)."""
+    status = household.plan_status
+    return {
+        "config": household.config.to_dict(include_secrets=False),
+        "mode": household.mode.value,
+        "enabled": household.enabled,
+        "plan_status": {
+            "state": status.state.value,
+            "mode": None if status.mode is None else status.mode.value,
+            "reasons": list(status.reasons),
+            "last_replan": None
+            if status.last_replan is None
+            else status.last_replan.isoformat(),
+            "solve_time_s": status.solve_time_s,
+            "cost_today_eur": status.cost_today_eur,
+            "saving_eur": status.saving_eur,
+        },
+        "plan": household.plan_rows(limit=16),
+        "problems": {key: dict(p.details) for key, p in household.problems.items()},
+        "chargers": [
+            {
+                "id": handle.device_id,
+                "kind": handle.kind,
+                "available": handle.device.available,
+                "plugged_in": handle.device.plugged_in,
+                "state": handle.state_name,
+                "power_w": handle.device.power_w,
+                "soc": handle.device.soc,
+                "limit_w": handle.limit_w,
+                "snapshot": handle.device.snapshot()
+                if isinstance(handle.device, OcppCharger)
+                else None,
+            }
+            for handle in household.chargers.handles.values()
+        ],
+    }

@@ -90,7 +90,11 @@ from .engine.household import (
     parse_price_attributes,
     parse_pv_attributes,
 )
-from .engine.household.runtime import PROBLEM_DSO_SIGNAL, PROBLEM_PLAN_FAILED
+from .engine.household.runtime import (
+    PROBLEM_DSO_SIGNAL,
+    PROBLEM_NOT_HOLDABLE,
+    PROBLEM_PLAN_FAILED,
+)
 from .engine.meter.core import Meter
 from .entity_source import EntityMeterFeed
 from .guard_glue import (
@@ -458,6 +462,7 @@ def _track(
 ISSUE_KEYS: Final = {
     PROBLEM_DSO_SIGNAL: "dso_signal_lost",
     PROBLEM_PLAN_FAILED: "plan_failed",
+    PROBLEM_NOT_HOLDABLE: "limit_not_holdable",
 }
 
 

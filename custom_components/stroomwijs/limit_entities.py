@@ -123,6 +123,7 @@ def _source_attributes(runtime: LimitsRuntime) -> dict[str, Any]:
         "failsafe": bool(effective and effective.failsafe),
         "export_source": None if effective is None else effective.export_source,
         "override_notice": status.override_notice,
+        "emergency_notice": status.emergency_notice,
         "curtailed": list(status.curtailed),
         "data_lost": status.data_lost,
     }
@@ -222,6 +223,17 @@ class LimitBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no fact about the limits."""
 
     value_fn: Callable[[LimitsRuntime], bool]
+    attributes_fn: Callable[[LimitsRuntime], dict[str, Any]] | None = None
+
+
+def _shortfall(runtime: LimitsRuntime) -> dict[str, Any]:
+    status = runtime.guard.status()
+    return {
+        "shortfall_w": None
+        if status.shortfall_w is None
+        else round(status.shortfall_w),
+        "emergency_notice": status.emergency_notice,
+    }
 
 
 LIMIT_BINARY_SENSORS: tuple[LimitBinarySensorDescription, ...] = (
@@ -239,6 +251,13 @@ LIMIT_BINARY_SENSORS: tuple[LimitBinarySensorDescription, ...] = (
             runtime.effective is not None and runtime.effective.repairs_needed
         ),
     ),
+    LimitBinarySensorDescription(
+        key="limit_not_holdable",
+        translation_key="limit_not_holdable",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        value_fn=lambda runtime: not runtime.guard.status().limit_holdable,
+        attributes_fn=_shortfall,
+    ),
 )
 
 
@@ -251,6 +270,12 @@ class LimitBinarySensor(LimitEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return the state."""
         return self.entity_description.value_fn(self.runtime)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the details, where the description has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(self.runtime)
 
 
 @callback

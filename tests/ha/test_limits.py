@@ -284,6 +284,12 @@ async def test_openadr_event_and_lost_vtn_raise_and_clear_a_repair(
         assert limits["effective"]["import_source"] == "openadr:failsafe"
         assert limits["openadr"][0]["programs"] == ["gac-congestion-area-1"]
         assert "event-1" in limits["openadr"][0]["events"]
+        # The household's own part: config without secrets, plan, problems.
+        household = diagnostics["household"]
+        assert household["config"]["limits"][0]["kind"] == "openadr"
+        assert household["config"]["limits"][0]["ean"] == "**REDACTED**"
+        assert "secrets" not in household["config"]
+        assert household["plan_status"]["state"] in {"waiting", "ok", "time_limit"}
         assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -587,3 +593,47 @@ async def test_set_grid_limit_defaults_to_the_service_label_and_4_hours(
             blocking=True,
         )
     assert err.value.translation_key == "household_not_found"
+
+
+async def test_a_limit_the_house_alone_breaks_is_reported(hass: HomeAssistant) -> None:
+    """Uncontrollable load over the limit: a problem sensor and a repair issue."""
+
+    def busy(_index: int) -> bytes:
+        return build_telegram(
+            TelegramValuesIn(
+                timestamp=datetime.now(UTC),
+                import_w=9_000,
+                phase_import_w=(3_000, 3_000, 3_000),
+                phase_currents_a=(13, 13, 13),
+            )
+        )
+
+    async with p1_server(busy) as server:
+        entry = network_entry(server)
+        await setup_loaded(hass, entry)
+        sensor = "binary_sensor.thuis_grid_limit_not_holdable"
+        assert _state(hass, sensor) == "off"
+        await hass.services.async_call(
+            DOMAIN, "set_grid_limit", {"value": 5_000}, blocking=True
+        )
+
+        def reported() -> bool:
+            return _state(hass, sensor) == "on" and (
+                ir.async_get(hass).async_get_issue(
+                    DOMAIN, f"limit_not_holdable_{entry.entry_id}"
+                )
+                is not None
+            )
+
+        await until(reported, limit=10)
+        state = hass.states.get(sensor)
+        assert state is not None
+        assert state.attributes["shortfall_w"] >= 3_000
+        issue = ir.async_get(hass).async_get_issue(
+            DOMAIN, f"limit_not_holdable_{entry.entry_id}"
+        )
+        assert issue is not None
+        assert issue.translation_placeholders is not None
+        assert issue.translation_placeholders["limit_w"] == "5000"
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
