@@ -23,9 +23,14 @@ DOMAIN = "stroomwijs"
 
 
 def CONFIG_SCHEMA(config: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-    """Validate YAML: Stroomwijs is set up from the UI only (config entries)."""
-    integration = importlib.import_module(f"{__name__}.integration")
-    validated: dict[str, Any] = integration.CONFIG_SCHEMA(config)
+    """Validate YAML: Stroomwijs is set up from the UI only (config entries).
+
+    Home Assistant calls this in its event loop, where Home Assistant's own
+    helpers are loaded already: no module is imported from disk here.
+    """
+    from homeassistant.helpers import config_validation as cv  # noqa: PLC0415
+
+    validated: dict[str, Any] = cv.config_entry_only_config_schema(DOMAIN)(config)
     return validated
 
 

@@ -381,9 +381,16 @@ def entity_meter_feed(
 
 @callback
 def async_connect(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    household: Household,
+    built_from: frozenset[str],
 ) -> None:
-    """Feed the household from entities and show its problems; undone on unload."""
+    """Feed the household from entities and show its problems; undone on unload.
+
+    ``built_from`` are the charger and grid-limit subentries the household
+    was built from (see ``subentry_ids``).
+    """
     _follow_inputs(hass, entry, household)
 
     @callback
@@ -403,7 +410,7 @@ def async_connect(
         _update_issue(
             hass, entry, {"key": key, "active": True, "details": problem.details}
         )
-    _reload_on_subentry_changes(hass, entry)
+    _reload_on_subentry_changes(hass, entry, built_from)
 
 
 @callback
@@ -490,7 +497,8 @@ def _update_issue(
     )
 
 
-def _subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
+def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
+    """Return the ids of the entry's charger and grid-limit subentries."""
     return frozenset(
         sid
         for sid, sub in entry.subentries.items()
@@ -499,13 +507,19 @@ def _subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
 
 
 @callback
-def _reload_on_subentry_changes(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+def _reload_on_subentry_changes(
+    hass: HomeAssistant, entry: ConfigEntry[Any], known: frozenset[str]
+) -> None:
     """Reload the household when a charger or grid limit is added or removed.
 
-    (The options flow reloads by itself, and Home Assistant allows no update
-    listener next to it, so this follows the config entry change signal.)
+    ``known`` are the subentries the running household was built from: one
+    added while it was starting is caught at once. (The options flow reloads
+    by itself, and Home Assistant allows no update listener next to it, so
+    this follows the config entry change signal.)
     """
-    known = _subentry_ids(entry)
+    if subentry_ids(entry) != known:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
 
     @callback
     def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
@@ -515,7 +529,7 @@ def _reload_on_subentry_changes(hass: HomeAssistant, entry: ConfigEntry[Any]) ->
             or changed.state is not ConfigEntryState.LOADED
         ):
             return
-        if _subentry_ids(changed) != known:
+        if subentry_ids(changed) != known:
             hass.config_entries.async_schedule_reload(entry.entry_id)
 
     entry.async_on_unload(

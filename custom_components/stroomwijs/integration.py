@@ -45,6 +45,7 @@ from .household_glue import (
     async_connect,
     entity_meter_feed,
     household_config,
+    subentry_ids,
 )
 from .limit_services import async_setup_limit_services
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
@@ -184,6 +185,7 @@ async def async_build_household(
     hass: HomeAssistant, entry: StroomwijsConfigEntry
 ) -> StroomwijsRuntimeData:
     """Start the entry's household; raise what ``async_setup_entry`` reports."""
+    built_from = subentry_ids(entry)
     config = _config(hass, entry)
     ticker = _Ticker(hass, entry)
     household = Household(
@@ -222,7 +224,7 @@ async def async_build_household(
         coordinator.async_start()
         entry.async_on_unload(coordinator.async_stop)
         runtime.meter_coordinator = coordinator
-    async_connect(hass, entry, household)
+    async_connect(hass, entry, household, built_from)
     LOGGER.debug(
         "Household %s: limits %s, chargers %s",
         entry.title,
