@@ -60,7 +60,7 @@ PLATFORMS: Final[list[Platform]] = [
 ]
 CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
 TICK_INTERVAL: Final = timedelta(seconds=5)
-WAKE_DELAY_S: Final = 2.1
+WAKE_DELAY_S: Final = 0.6
 
 
 async def async_setup_integration(hass: HomeAssistant, config: ConfigType) -> bool:

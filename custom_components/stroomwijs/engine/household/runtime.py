@@ -104,7 +104,7 @@ _LOGGER = logging.getLogger(__name__)
 
 REFRESH_INTERVAL: Final = timedelta(seconds=5)
 SAVE_INTERVAL: Final = timedelta(seconds=30)
-REPLAN_DEBOUNCE: Final = timedelta(seconds=2)
+REPLAN_DEBOUNCE: Final = timedelta(milliseconds=500)
 SOLVE_GRACE_S: Final = 2.0
 """Extra time over the solver's own limit before the solve counts as hung."""
 PLAN_ATTRIBUTE_SLOTS: Final = 96

@@ -1,0 +1,284 @@
+"""The household runtime: event-to-setpoint latency, solve times, loop, memory.
+
+One real ``Household`` in real time, everything on 127.0.0.1:
+
+* a P1 telegram server streams DSMR 5 telegrams (valid CRCs) once a second;
+* the household's OCPP central system and an OCPP 2.1 charge point with a
+  V2X car (the ``ocpp`` library) on a websocket;
+* day-ahead prices for two days (the shipped NL quarter-hour prices), a
+  16:00-21:00 4 kW window, a 3x25 A connection.
+
+Figures (median and max over the runs):
+
+* latency from an event (the car is plugged in) to the new setpoint at the
+  charge point: the re-plan debounce, the solve in the executor, the guard
+  and the OCPP SetChargingProfile round trip;
+* a cold solve (a new household's first plan) and a warm re-plan (the next
+  one, inputs barely changed), as the household measures them;
+* how long the event loop was blocked (a 5 ms ticker's worst overshoot, and
+  asyncio debug's slow-callback count over 20 ms) while planning;
+* the resident memory the runtime adds to a process that has Home
+  Assistant's core and aiohttp loaded already.
+
+Run: ``script/run python benchmarks/bench_household.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+import logging
+from pathlib import Path
+import statistics
+import time as wall
+from typing import Any
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+# Home Assistant's core and aiohttp are what a host has loaded anyway.
+import aiohttp  # noqa: E402, F401
+import homeassistant.core  # noqa: E402, F401
+
+RSS_HOST_MB = _rss_mb()
+
+from custom_components.stroomwijs.engine.drivers.ocpp import (  # noqa: E402
+    SessionOptions,
+)
+from custom_components.stroomwijs.engine.household import (  # noqa: E402
+    DeviceConfig,
+    GridConfig,
+    Household,
+    HouseholdConfig,
+    HouseholdPorts,
+    LimitConfig,
+    MemoryStateStore,
+    MeterConfig,
+    OcppServerConfig,
+    OptimiserConfig,
+    Series,
+    TariffConfig,
+)
+from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: E402
+    OcppSimulator,
+    SimCar,
+)
+from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: E402
+    P1TelegramServer,
+    TelegramValuesIn,
+    build_telegram,
+)
+
+PRICES = (
+    Path(__file__).parents[1] / "tests" / "fixtures" / "prices_NL_2025-12-16_15min.csv"
+)
+FAST = SessionOptions(response_timeout_s=5.0, boot_wait_s=0.2, pending_retry_s=5)
+
+
+def _prices(now: datetime) -> Series:
+    values = [
+        float(line.split(",")[1]) / 1000.0
+        for line in PRICES.read_text(encoding="utf-8").splitlines()[1:]
+    ]
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    return Series(start, timedelta(minutes=15), tuple(values + values))
+
+
+def _telegram(_index: int) -> bytes:
+    return build_telegram(
+        TelegramValuesIn(
+            timestamp=datetime.now(UTC),
+            import_w=600,
+            phase_import_w=(200, 200, 200),
+            phase_currents_a=(1, 1, 1),
+        )
+    )
+
+
+class LagMonitor:
+    """The worst overshoot of a 5 ms sleep: how long the loop was blocked."""
+
+    def __init__(self) -> None:
+        self.worst_ms = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            start = wall.perf_counter()
+            await asyncio.sleep(0.005)
+            lag = (wall.perf_counter() - start - 0.005) * 1000.0
+            self.worst_ms = max(self.worst_ms, lag)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+class SlowCallbacks(logging.Handler):
+    """Counts asyncio debug's "Executing ... took" warnings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.worst = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "took" in message:
+            self.count += 1
+            self.worst = message[:160]
+
+
+def _config(server_port: int) -> HouseholdConfig:
+    return HouseholdConfig(
+        name="Benchmark household",
+        grid=GridConfig(phases=3, fuse_a=25.0),
+        meter=MeterConfig(source="network", host="127.0.0.1", tcp_port=server_port),
+        limits=(
+            LimitConfig(
+                id="evening",
+                kind="window",
+                start=time(16),
+                end=time(21),
+                import_w=4000.0,
+            ),
+        ),
+        devices=(
+            DeviceConfig(
+                id="car",
+                kind="ocpp_charger",
+                name="Car",
+                charger_id="bench",
+                capacity_kwh=60.0,
+            ),
+        ),
+        ocpp=OcppServerConfig(host="127.0.0.1", port=0),
+        tariff=TariffConfig(export_basis="fixed", export_fixed_eur_per_kwh=0.0),
+        optimiser=OptimiserConfig(horizon_hours=24, time_limit_s=3.0),
+    )
+
+
+async def _setpoint_after(
+    sim: OcppSimulator, since: int, timeout: float = 20.0
+) -> float:
+    """Wait for a new charging profile at the charge point; return when it came."""
+    deadline = wall.perf_counter() + timeout
+    while len(sim.station.profiles_received) <= since:
+        if wall.perf_counter() > deadline:
+            msg = "no new setpoint reached the charge point"
+            raise TimeoutError(msg)
+        await asyncio.sleep(0.001)
+    return wall.perf_counter()
+
+
+async def _run(runs: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    slow = SlowCallbacks()
+    logging.getLogger("asyncio").addHandler(slow)
+    lag = LagMonitor()
+    latencies: list[float] = []
+    colds: list[float] = []
+    warms: list[float] = []
+    server = P1TelegramServer(_telegram, interval=1.0)
+    await server.start()
+    rss_running = 0.0
+    try:
+        for _ in range(runs):
+            store = MemoryStateStore()
+            household = Household(
+                _config(server.port),
+                HouseholdPorts(store=store, ocpp_session=FAST),
+            )
+            await household.async_start()
+            household.set_prices(_prices(datetime.now(UTC)))
+            csms = household.chargers.csms
+            assert csms is not None
+            sim = OcppSimulator("bench", version="ocpp2.1")
+            await sim.async_connect(csms.url)
+            await asyncio.sleep(0.5)
+            lag.start()
+            loop.set_debug(True)
+            loop.slow_callback_duration = 0.02
+            # The event: a car is plugged in (the driver hears it, then the
+            # household re-plans and the guard sends the setpoint). That
+            # first plan with the car is the cold solve.
+            seen = len(sim.station.profiles_received)
+            replans = household.plan_status.last_replan
+            await sim.async_plug_in(
+                SimCar(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
+            )
+            start = wall.perf_counter()
+            while household.plan_status.last_replan == replans:
+                await asyncio.sleep(0.001)
+            done = await _setpoint_after(sim, seen)
+            latencies.append(done - start)
+            colds.append(household.plan_status.solve_time_s or 0.0)
+            # Warm re-plans: the inputs barely changed.
+            for _ in range(3):
+                status = await household.async_plan_now()
+                warms.append(status.solve_time_s or 0.0)
+            loop.set_debug(False)
+            await lag.stop()
+            rss_running = max(rss_running, _rss_mb())
+            await sim.async_disconnect()
+            await household.async_stop()
+    finally:
+        await server.stop()
+    return {
+        "latency": latencies,
+        "cold": colds,
+        "warm": warms,
+        "lag_ms": lag.worst_ms,
+        "slow_callbacks": slow.count,
+        "slow_worst": slow.worst,
+        "rss_host_mb": RSS_HOST_MB,
+        "rss_running_mb": rss_running,
+    }
+
+
+def _line(name: str, values: list[float], unit: str = "s") -> str:
+    scale = 1000.0 if unit == "ms" else 1.0
+    return (
+        f"{name:<38} median {statistics.median(values) * scale:8.3f} {unit}"
+        f"   max {max(values) * scale:8.3f} {unit}   (n={len(values)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    result = asyncio.run(_run(args.runs))
+    print("Household runtime benchmark (real time, loopback, one thread for HiGHS)")
+    print(_line("event (plug-in) -> setpoint at charger", result["latency"], "ms"))
+    print(_line("cold solve (first plan)", result["cold"]))
+    print(_line("warm re-plan (inputs barely changed)", result["warm"]))
+    print(f"{'event loop: worst 5 ms-sleep overshoot':<38} {result['lag_ms']:8.1f} ms")
+    print(
+        f"{'event loop: callbacks over 20 ms':<38} {result['slow_callbacks']:8d}"
+        + (f"   worst: {result['slow_worst']}" if result["slow_worst"] else "")
+    )
+    print(f"{'memory: host (HA core + aiohttp)':<38} {result['rss_host_mb']:8.1f} MB")
+    print(
+        f"{'memory: with the running household':<38} {result['rss_running_mb']:8.1f} MB"
+        f"   (+{result['rss_running_mb'] - result['rss_host_mb']:.1f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
