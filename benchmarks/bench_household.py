@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import replace
+import contextlib
 from datetime import UTC, datetime, time, timedelta
 import logging
 from pathlib import Path
@@ -106,6 +106,7 @@ class LagMonitor:
     """The worst overshoot of a 5 ms sleep: how long the loop was blocked."""
 
     def __init__(self) -> None:
+        """Start with no lag seen."""
         self.worst_ms = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -117,26 +118,28 @@ class LagMonitor:
             self.worst_ms = max(self.worst_ms, lag)
 
     def start(self) -> None:
+        """Start measuring."""
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop measuring."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
 
 class SlowCallbacks(logging.Handler):
     """Counts asyncio debug's "Executing ... took" warnings."""
 
     def __init__(self) -> None:
+        """Count from zero."""
         super().__init__()
         self.count = 0
         self.worst = ""
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Count one warning if it is a slow callback."""
         message = record.getMessage()
         if "took" in message:
             self.count += 1
@@ -173,11 +176,11 @@ def _config(server_port: int) -> HouseholdConfig:
 
 
 async def _setpoint_after(
-    sim: OcppSimulator, since: int, timeout: float = 20.0
+    sim: OcppSimulator, since: int, wait_s: float = 20.0
 ) -> float:
     """Wait for a new charging profile at the charge point; return when it came."""
-    deadline = wall.perf_counter() + timeout
-    while len(sim.station.profiles_received) <= since:
+    deadline = wall.perf_counter() + wait_s
+    while len(sim.station.profiles_received) <= since:  # noqa: ASYNC110
         if wall.perf_counter() > deadline:
             msg = "no new setpoint reached the charge point"
             raise TimeoutError(msg)
@@ -206,7 +209,8 @@ async def _run(runs: int) -> dict[str, Any]:
             await household.async_start()
             household.set_prices(_prices(datetime.now(UTC)))
             csms = household.chargers.csms
-            assert csms is not None
+            if csms is None:
+                raise RuntimeError("the central system did not start")
             sim = OcppSimulator("bench", version="ocpp2.1")
             await sim.async_connect(csms.url)
             await asyncio.sleep(0.5)
@@ -222,7 +226,7 @@ async def _run(runs: int) -> dict[str, Any]:
                 SimCar(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
             )
             start = wall.perf_counter()
-            while household.plan_status.last_replan == replans:
+            while household.plan_status.last_replan == replans:  # noqa: ASYNC110
                 await asyncio.sleep(0.001)
             done = await _setpoint_after(sim, seen)
             latencies.append(done - start)
@@ -259,6 +263,7 @@ def _line(name: str, values: list[float], unit: str = "s") -> str:
 
 
 def main() -> None:
+    """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
