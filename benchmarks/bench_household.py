@@ -180,7 +180,7 @@ async def _setpoint_after(
 ) -> float:
     """Wait for a new charging profile at the charge point; return when it came."""
     deadline = wall.perf_counter() + wait_s
-    while len(sim.station.profiles_received) <= since:  # noqa: ASYNC110
+    while len(sim.station.profiles_received) <= since:
         if wall.perf_counter() > deadline:
             msg = "no new setpoint reached the charge point"
             raise TimeoutError(msg)
