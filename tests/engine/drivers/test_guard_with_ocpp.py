@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from custom_components.stroomwijs.engine.capabilities import CurtailPriority
 from custom_components.stroomwijs.engine.drivers.ocpp import ChargerConfig
 from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.limits import LimitStack, ManualLimitSource
 from custom_components.stroomwijs.engine.guard import (
     Guard,
     GuardConfig,
@@ -68,3 +69,46 @@ async def test_guard_curtails_a_charging_car_over_ocpp(make_csms: CsmsFactory) -
     assert sim.station.tx_profile.limit < 15.9
     new_car_w = await sim.async_step(1.0)
     assert 9000.0 + new_car_w <= grid.max_power_w
+
+
+async def test_a_car_that_may_not_pause_is_paused_in_a_dso_emergency(
+    make_csms: CsmsFactory,
+) -> None:
+    """The DSO limit outranks ``minimum_instead_of_pause``: the car is paused."""
+    csms = await make_csms(
+        ChargerConfig(charger_id="ev", minimum_instead_of_pause=True)
+    )
+    sim = OcppSimulator("ev", version="ocpp2.0.1")
+    await sim.async_connect(csms.url)
+    charger = csms.chargers["ev"]
+    await sim.async_plug_in(SimCar(soc=0.3))
+    await wait_for(lambda: charger.state.transaction_id is not None)
+    # Without an emergency the charger holds the car at its minimum.
+    await charger.async_set_power(0.0)
+    assert sim.station.tx_profile is not None
+    assert sim.station.tx_profile.limit == 6.0
+    grid = GridConnection(phases=3, fuse_a=25.0)
+    limits = LimitStack([manual := ManualLimitSource()])
+    guard = Guard(
+        GuardConfig(grid=grid, margin_w=0.0),
+        [
+            GuardedDevice(
+                device=charger, priority=CurtailPriority.EV, pause_allowed=False
+            )
+        ],
+        limits=limits,
+    )
+    now = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    manual.set_limit(now=now, import_w=5_000.0, duration=None, label="dso")
+    car_w = await sim.async_step(1.0)
+    # The house alone is over the 5 kW limit: the car must stop, and says why.
+    for second in range(1, 4):
+        await guard.async_process(
+            Reading(timestamp=now + timedelta(seconds=second), import_w=5_600.0 + car_w)
+        )
+        car_w = await sim.async_step(1.0)
+    assert sim.station.tx_profile.limit == 0.0
+    assert car_w == 0.0
+    status = guard.status()
+    assert status.forced_pause == (charger.device_id,)
+    assert status.emergency_notice is not None

@@ -278,7 +278,17 @@ class QuasarCharger:
         if math.isnan(setpoint_w):
             msg = "setpoint is not a number"
             raise ValueError(msg)
-        value = self.clamp(setpoint_w)
+        await self._async_write_setpoint(self.clamp(setpoint_w))
+
+    async def async_emergency_pause(self) -> None:
+        """Stop charging now, even with ``minimum_instead_of_pause``.
+
+        Only the guard calls this, when the DSO limit or the fuse cannot be
+        held otherwise (it tells the user why).
+        """
+        await self._async_write_setpoint(0)
+
+    async def _async_write_setpoint(self, value: int) -> None:
         async with self._lock:
             now = time.monotonic()
             fresh = now - self._written_at < self.config.idle_timeout_s / 2

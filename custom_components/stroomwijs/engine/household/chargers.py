@@ -287,6 +287,12 @@ class ChargerForGuard:
         await self._apply_limit()
         await self._device.async_set_power(setpoint_w)
 
+    async def async_emergency_pause(self) -> None:
+        """Pause the car despite its minimum or a boost (a DSO emergency)."""
+        self._cap_w = 0.0
+        await self._apply_limit()
+        await self._device.async_emergency_pause()
+
     async def async_set_dso_limit(self, limit_w: float | None) -> None:
         """Follow the DSO import limit as the charger-side limit."""
         self._dso_w = limit_w

@@ -344,6 +344,19 @@ class OcppCharger:
             setpoint_w = self._manual_w
         await self._async_send_setpoint(setpoint_w)
 
+    async def async_emergency_pause(self) -> None:
+        """Pause now, even a car held at its minimum and a user's boost.
+
+        Only the guard calls this, when the DSO limit or the fuse cannot be
+        held otherwise: it outranks ``minimum_instead_of_pause`` and the
+        override (the guard tells the user why).
+        """
+        self._desired_w = 0.0
+        session = self._require_session()
+        if self.state.applied_setpoint_w == 0.0:
+            return
+        await session.async_apply_setpoint(0.0)
+
     async def async_set_manual(self, setpoint_w: float | None) -> None:
         """Set (or with None clear) the user's override, e.g. boost or pause."""
         self._manual_w = setpoint_w
