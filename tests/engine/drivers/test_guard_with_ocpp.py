@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from custom_components.stroomwijs.engine.capabilities import CurtailPriority
 from custom_components.stroomwijs.engine.drivers.ocpp import ChargerConfig
 from custom_components.stroomwijs.engine.grid import GridConnection
-from custom_components.stroomwijs.engine.limits import LimitStack, ManualLimitSource
 from custom_components.stroomwijs.engine.guard import (
     Guard,
     GuardConfig,
     GuardedDevice,
 )
+from custom_components.stroomwijs.engine.limits import LimitStack, ManualLimitSource
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     SimCar,
