@@ -357,3 +357,64 @@ async def test_tariff_options_reach_the_household(hass: HomeAssistant) -> None:
         assert tariff.export_basis == "net_metering"
         assert tariff.capacity_eur_per_kw_month == 4.5
         assert household.mode.value == "cheapest"
+
+
+async def test_a_restart_mid_limit_forgets_nothing(hass: HomeAssistant) -> None:
+    """Reloading the household keeps limit, departure, peak, count and override."""
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with _household(hass) as (entry, household, car_id):
+        sim = await _plug_in(hass, household, car_id)
+        try:
+            device = dr.async_get(hass).async_get_device_by_identifier(
+                (DOMAIN, car_id), entry.entry_id
+            )
+            assert device is not None
+            await hass.services.async_call(
+                DOMAIN,
+                "set_grid_limit",
+                {"value": 9_000, "duration": {"minutes": 30}, "source": "test"},
+                blocking=True,
+            )
+            departure = dt_util.utcnow().replace(microsecond=0) + timedelta(hours=10)
+            await hass.services.async_call(
+                DOMAIN,
+                "set_departure",
+                {"device_id": device.id, "departure": departure, "target_soc": 90},
+                blocking=True,
+            )
+            await hass.services.async_call(
+                DOMAIN, "boost", {"device_id": device.id}, blocking=True
+            )
+            meter = household.meter
+            assert meter is not None
+            await until(lambda: meter.last_reading is not None)
+            peak_before = meter.export_state()["peak"]
+            manual_end = household.limits.manual.current.end  # type: ignore[union-attr]
+            count_before = household.interventions_today
+            assert count_before >= 1  # the boost's override
+            await household.async_plan_now()
+            assert household.plan is not None
+
+            # Home Assistant restarts (the household is unloaded and set up).
+            await sim.async_disconnect()
+            assert await hass.config_entries.async_reload(entry.entry_id)
+            await hass.async_block_till_done()
+            household2 = entry.runtime_data.household
+            assert household2 is not household
+            assert household2.limits.import_limit_w == 9_000
+            assert household2.limits.manual.current is not None
+            assert household2.limits.manual.current.end == manual_end
+            assert household2.handle(car_id).device.departure.departure == departure
+            assert household2.handle(car_id).device.departure.target_soc == 0.9
+            assert household2.interventions_today >= count_before
+            assert household2.meter is not None
+            assert household2.meter.export_state()["peak"] == peak_before
+            # The boost survived: the charger still holds the user's override.
+            assert household2.handle(car_id).device.manual_setpoint_w is not None
+            assert household2.plan is not None
+            sim = await _plug_in(hass, household2, car_id)
+            # The car is not left where it was: it charges (boosted, within the
+            # 9 kW limit with the house's 0.6 kW).
+            await until(lambda: sim.station.target_power_w() > 0, limit=10)
+        finally:
+            await sim.async_disconnect()

@@ -294,7 +294,7 @@ class Household:
         self._next_replan: datetime | None = None
         self._applied_slot: datetime | None = None
         self._quarter = _QuarterAccount()
-        self._plugged: dict[str, tuple[bool, bool]] = {}
+        self._plugged: dict[str, tuple[bool, bool, str | None]] = {}
         self._last_save: datetime | None = None
         self._dirty = False
         self._started = False
@@ -348,14 +348,7 @@ class Household:
         ``OSError`` when the OCPP central system cannot listen; everything
         started is stopped again before it raises.
         """
-        now = self.ports.clock()
-        if self.ports.store is not None:
-            try:
-                stored = await self.ports.store.async_load()
-            except Exception:
-                _LOGGER.exception("Could not load the household's saved state")
-                stored = None
-            self._restore(stored, now)
+        await self._async_load_state()
         try:
             if self.meter is not None and self.feed is not None:
                 await async_first_reading(
@@ -373,21 +366,40 @@ class Household:
         self._unsubs.append(self.limits.stack.subscribe(self._on_limit_change))
         self._unsubs.append(self.guard.subscribe(self._on_intervention))
         for handle in self.chargers.handles.values():
-            self._plugged[handle.device_id] = (
-                handle.device.available,
-                handle.device.plugged_in,
-            )
-        self.limits.refresh(self.ports.clock())
+            self._plugged[handle.device_id] = _charger_state(handle)
+        if self.meter is not None and self.meter.last_reading is not None:
+            # The guard knows the grid before anything is asked of it: with no
+            # reading it would hold every rise back (the safe side) until its
+            # loop had seen one.
+            await self.guard.async_process(self.meter.last_reading)
+        effective = self.limits.refresh(self.ports.clock())
+        # The charger-side limit is the DSO's share only: whatever a charger
+        # kept from before (a cap of the guard's, say) is replaced now, or on
+        # its reconnect.
+        await self._async_send_charger_limits(_charger_side_limit_w(effective))
         await self._async_reassert()
         if self.ports.realtime:
-            if self.meter is not None:
-                self._spawn(self.guard.async_run(self._stop, self.ports.clock), "guard")
-            if self.ports.wake is None:
-                self._spawn(self._async_loop(), "household loop")
-            for ven in self.limits.vens:
-                self._spawn(ven.async_run(self._stop), f"OpenADR VEN {ven.ean}")
+            self._start_loops()
         self.request_replan("start")
         self.notify()
+
+    async def _async_load_state(self) -> None:
+        if self.ports.store is None:
+            return
+        try:
+            stored = await self.ports.store.async_load()
+        except Exception:
+            _LOGGER.exception("Could not load the household's saved state")
+            return
+        self._restore(stored, self.ports.clock())
+
+    def _start_loops(self) -> None:
+        if self.meter is not None:
+            self._spawn(self.guard.async_run(self._stop, self.ports.clock), "guard")
+        if self.ports.wake is None:
+            self._spawn(self._async_loop(), "household loop")
+        for ven in self.limits.vens:
+            self._spawn(ven.async_run(self._stop), f"OpenADR VEN {ven.ean}")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         title = f"stroomwijs {self.config.name} {name}"
@@ -500,6 +512,14 @@ class Household:
 
     # ================================================================ limits
 
+    async def _async_send_charger_limits(self, limit_w: float | None) -> None:
+        for gd in self.guard.devices:
+            if isinstance(gd.device, ChargerForGuard):
+                try:
+                    await gd.device.async_set_dso_limit(limit_w)
+                except Exception:
+                    _LOGGER.exception("charger-side limit for %s failed", gd.device_id)
+
     def _on_limit_change(self, new: EffectiveLimit, old: EffectiveLimit | None) -> None:
         self.limits.effective = new
         charger_limit = _charger_side_limit_w(new)
@@ -572,7 +592,7 @@ class Household:
         )
 
     def _on_charger_change(self, handle: ChargerHandle) -> None:
-        state = (handle.device.available, handle.device.plugged_in)
+        state = _charger_state(handle)
         before = self._plugged.get(handle.device_id)
         self._plugged[handle.device_id] = state
         self._dirty = True
@@ -580,7 +600,7 @@ class Household:
             # Back, or a car came: it gets what its override or the plan say,
             # never what it last held before it went away.
             self._spawn(self._async_reassert_device(handle), "reassert")
-        if before is not None and before != state:
+        if before is not None and before[:2] != state[:2]:
             what = (
                 "plugged in"
                 if state[1] and not before[1]
@@ -1236,6 +1256,15 @@ class Household:
             reasons=("restored after a restart",),
             last_replan=plan.created,
         )
+
+
+def _charger_state(handle: ChargerHandle) -> tuple[bool, bool, str | None]:
+    """Available, plugged in, and the transaction (a new one wants a setpoint)."""
+    device = handle.device
+    transaction = (
+        device.state.transaction_id if isinstance(device, OcppCharger) else None
+    )
+    return device.available, device.plugged_in, transaction
 
 
 def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:
