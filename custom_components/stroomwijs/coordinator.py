@@ -10,10 +10,10 @@ the meter's availability at once, and come back by themselves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 import time
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -21,15 +21,36 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .const import DOMAIN, LOGGER
 from .engine.grid import GridConnection
+from .engine.household import MeterConfig
+from .engine.household.meter import (
+    FIRST_READING_TIMEOUT,
+    MeterFeed,
+    NoReadingError,
+    async_first_reading,
+    build_meter as build_engine_meter,
+)
 from .engine.meter.core import Meter
-from .engine.meter.homewizard import API_V1, HomeWizardPoller, create_api
+from .engine.meter.homewizard import API_V1, HomeWizardPoller
 from .engine.meter.models import MeterReading
-from .engine.meter.stream import P1StreamReader
-from .engine.meter.versions import resolve_version
 from .entity_source import (
+    CONF_CURRENT_ENTITIES,
+    CONF_ENERGY_EXPORT_ENTITIES,
+    CONF_ENERGY_IMPORT_ENTITIES,
+    CONF_EXPORT_POWER_ENTITY,
+    CONF_POWER_ENTITY,
+    CONF_VOLTAGE_ENTITIES,
     EntityMeterFeed,
 )
 from .models import StroomwijsConfigEntry
+
+__all__ = [
+    "FIRST_READING_TIMEOUT",
+    "MeterFeed",
+    "NoReadingError",
+    "async_first_reading",
+    "build_meter",
+    "meter_config",
+]
 
 CONF_SOURCE: Final = "source"
 CONF_SERIAL_PORT: Final = "serial_port"
@@ -47,34 +68,43 @@ SOURCE_HOMEWIZARD: Final = "homewizard"
 SOURCE_ENTITIES: Final = "entities"
 
 DEFAULT_UPDATE_INTERVAL: Final = 5
-FIRST_READING_TIMEOUT: Final = 30.0
-"""How long set-up and the config flow wait for a first valid telegram."""
 
 
-class MeterFeed(Protocol):
-    """Anything that feeds a Meter: a stream reader, a poller, an entity feed."""
-
-    def start(self) -> None:
-        """Start feeding."""
-
-    async def stop(self) -> None:
-        """Stop feeding and close connections."""
-
-
-class NoReadingError(Exception):
-    """No valid telegram arrived in time; ``reason`` says what was seen."""
-
-    def __init__(self, reason: str) -> None:
-        """Keep the reason for the user."""
-        super().__init__(reason)
-        self.reason = reason
+ENTITY_METER_KEYS: Final = (
+    CONF_POWER_ENTITY,
+    CONF_EXPORT_POWER_ENTITY,
+    CONF_CURRENT_ENTITIES,
+    CONF_VOLTAGE_ENTITIES,
+    CONF_ENERGY_IMPORT_ENTITIES,
+    CONF_ENERGY_EXPORT_ENTITIES,
+)
 
 
-def meter_url(settings: dict[str, Any]) -> str:
-    """Return the serial port or ``socket://host:port`` of the settings."""
-    if settings[CONF_SOURCE] == SOURCE_NETWORK:
-        return f"socket://{settings[CONF_HOST]}:{int(settings[CONF_TCP_PORT])}"
-    return str(settings[CONF_SERIAL_PORT])
+def meter_config(settings: Mapping[str, Any]) -> tuple[MeterConfig, dict[str, str]]:
+    """Return the household's meter section for entry settings, and its secrets.
+
+    Raises ValueError for a port or interval that is not a number.
+    """
+    secrets: dict[str, str] = {}
+    if settings.get(CONF_ENCRYPTION_KEY):
+        secrets["meter.encryption_key"] = str(settings[CONF_ENCRYPTION_KEY])
+    if settings.get(CONF_TOKEN):
+        secrets["meter.token"] = str(settings[CONF_TOKEN])
+    port = settings.get(CONF_TCP_PORT)
+    interval = settings.get(CONF_UPDATE_INTERVAL)
+    config = MeterConfig(
+        source=settings.get(CONF_SOURCE) or "none",
+        serial_port=settings.get(CONF_SERIAL_PORT),
+        host=settings.get(CONF_HOST),
+        tcp_port=None if port is None else int(port),
+        dsmr_version=str(settings.get(CONF_DSMR_VERSION, "5")),
+        api_version=str(settings.get(CONF_API_VERSION, API_V1)),
+        update_interval_s=DEFAULT_UPDATE_INTERVAL
+        if interval in (None, "")
+        else float(interval),
+        entities={k: settings[k] for k in ENTITY_METER_KEYS if k in settings},
+    )
+    return config, secrets
 
 
 def build_meter(
@@ -84,86 +114,25 @@ def build_meter(
     grid: GridConnection | None = None,
     name: str = "P1 meter",
 ) -> tuple[Meter, MeterFeed]:
-    """Create the meter and the feed the settings describe.
+    """Create the meter and the feed the settings describe (the engine's rules).
 
     Raises ValueError for settings that cannot work (unknown version, a key
     that is not 32 hex digits).
     """
-    source = settings[CONF_SOURCE]
-    if source in (SOURCE_SERIAL, SOURCE_NETWORK):
-        key = settings.get(CONF_ENCRYPTION_KEY) or ""
-        version = resolve_version(settings[CONF_DSMR_VERSION], encryption_key=key)
-        meter = Meter(name=name, grid=grid, stale_after=3 * version.interval_s + 2)
-        feed: MeterFeed = P1StreamReader(
-            meter, meter_url(settings), version, encryption_key=key
-        )
-        return meter, feed
-    if source == SOURCE_HOMEWIZARD:
-        meter = Meter(name=name, grid=grid, stale_after=15.0)
-        api = create_api(
-            settings[CONF_HOST],
-            async_get_clientsession(hass),
-            api_version=settings.get(CONF_API_VERSION, API_V1),
-            token=settings.get(CONF_TOKEN),
-        )
-        return meter, HomeWizardPoller(meter, api)
-    if source == SOURCE_ENTITIES:
-        meter = Meter(name=name, grid=grid, stale_after=float("inf"))
-        return meter, EntityMeterFeed(hass, meter, settings)
-    msg = f"unknown meter source {source!r}"
-    raise ValueError(msg)
+    config, secrets = meter_config(settings)
 
+    def _entities(meter: Meter) -> EntityMeterFeed:
+        return EntityMeterFeed(hass, meter, settings)
 
-def _failure(meter: Meter, feed: MeterFeed) -> str:
-    """Name what went wrong on a meter that gave no reading."""
-    stats = meter.stats
-    if isinstance(feed, HomeWizardPoller) and feed.auth_failed:
-        return "invalid_auth"
-    if stats.decrypt_errors:
-        return "decrypt"
-    if stats.crc_errors or stats.parse_errors:
-        return "invalid_telegram"
-    if stats.connects == 0:
-        return "cannot_connect"
-    return "no_telegram"
-
-
-async def async_first_reading(
-    meter: Meter, feed: MeterFeed, limit: float = FIRST_READING_TIMEOUT
-) -> MeterReading:
-    """Start the feed and wait up to ``limit`` s for its first valid reading.
-
-    Raises NoReadingError with what went wrong (no connection, only bad
-    CRCs, a key that does not fit). It gives up early when the line cannot
-    be opened at all or the key is wrong.
-    """
-    if meter.last_reading is not None:
-        return meter.last_reading
-    first: asyncio.Future[MeterReading] = asyncio.get_running_loop().create_future()
-
-    def _got(reading: MeterReading) -> None:
-        if not first.done():
-            first.set_result(reading)
-
-    unsubscribe = meter.subscribe(_got)
-    feed.start()
-    try:
-        async with asyncio.timeout(limit):
-            while not first.done():
-                await asyncio.wait({first}, timeout=0.1)
-                stats = meter.stats
-                hopeless = (
-                    (stats.connects == 0 and stats.connection_errors)
-                    or stats.decrypt_errors
-                    or (isinstance(feed, HomeWizardPoller) and feed.auth_failed)
-                )
-                if not first.done() and hopeless:
-                    raise NoReadingError(_failure(meter, feed))
-            return first.result()
-    except TimeoutError:
-        raise NoReadingError(_failure(meter, feed)) from None
-    finally:
-        unsubscribe()
+    return build_engine_meter(
+        config,
+        grid=grid,
+        name=name,
+        session=async_get_clientsession(hass),
+        encryption_key=secrets.get("meter.encryption_key"),
+        token=secrets.get("meter.token"),
+        feed_factory=_entities,
+    )
 
 
 class MeterCoordinator(DataUpdateCoordinator[MeterReading]):

@@ -22,7 +22,6 @@ from homeassistant.config_entries import (
     ConfigEntryChange,
     ConfigEntryState,
 )
-from homeassistant.const import CONF_HOST
 from homeassistant.core import (
     Event,
     EventStateChangedData,
@@ -62,16 +61,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import (
-    CONF_API_VERSION,
-    CONF_DSMR_VERSION,
-    CONF_ENCRYPTION_KEY,
-    CONF_SERIAL_PORT,
-    CONF_SOURCE,
-    CONF_TCP_PORT,
-    CONF_TOKEN,
-    CONF_UPDATE_INTERVAL,
-)
+from .coordinator import meter_config
 from .engine.household import (
     DeviceConfig,
     ForecastConfig,
@@ -82,7 +72,6 @@ from .engine.household import (
     HouseholdEvent,
     InputFormatError,
     LimitConfig,
-    MeterConfig,
     OcppServerConfig,
     OptimiserConfig,
     OptimiserMode,
@@ -142,15 +131,6 @@ from .limits_flow import (
 
 STORE_VERSION: Final = 1
 LEGACY_CHARGER_STORE: Final = "chargers"
-
-ENTITY_METER_KEYS: Final = (
-    "power_entity",
-    "export_power_entity",
-    "current_entities",
-    "voltage_entities",
-    "energy_import_entities",
-    "energy_export_entities",
-)
 
 
 def _number(value: object, default: float) -> float:
@@ -263,24 +243,7 @@ def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdC
     Raises ValueError (or KeyError) for settings that cannot work.
     """
     settings: dict[str, Any] = {**entry.data, **entry.options}
-    secrets: dict[str, str] = {}
-    source = settings.get(CONF_SOURCE) or "none"
-    if settings.get(CONF_ENCRYPTION_KEY):
-        secrets["meter.encryption_key"] = str(settings[CONF_ENCRYPTION_KEY])
-    if settings.get(CONF_TOKEN):
-        secrets["meter.token"] = str(settings[CONF_TOKEN])
-    meter = MeterConfig(
-        source=source,
-        serial_port=settings.get(CONF_SERIAL_PORT),
-        host=settings.get(CONF_HOST),
-        tcp_port=None
-        if settings.get(CONF_TCP_PORT) is None
-        else int(settings[CONF_TCP_PORT]),
-        dsmr_version=str(settings.get(CONF_DSMR_VERSION, "5")),
-        api_version=str(settings.get(CONF_API_VERSION, "v1")),
-        update_interval_s=_number(settings.get(CONF_UPDATE_INTERVAL), 5.0),
-        entities={k: settings[k] for k in ENTITY_METER_KEYS if k in settings},
-    )
+    meter, secrets = meter_config(settings)
     limits = _legacy_limits(settings, secrets)
     devices: list[DeviceConfig] = []
     for sid, sub in entry.subentries.items():
