@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Final
 
 from homeassistant.config_entries import ConfigEntryState
@@ -24,6 +25,7 @@ from .guard_glue import LimitsRuntime
 SERVICE_SET_GRID_LIMIT: Final = "set_grid_limit"
 SERVICE_CLEAR_GRID_LIMIT: Final = "clear_grid_limit"
 SERVICE_PLAN_NOW: Final = "plan_now"
+SERVICE_EXPORT_PROFILE: Final = "export_profile"
 ATTR_VALUE: Final = "value"
 ATTR_EXPORT_VALUE: Final = "export_value"
 ATTR_DURATION: Final = "duration"
@@ -70,7 +72,7 @@ def _runtime(hass: HomeAssistant, call: ServiceCall) -> LimitsRuntime:
 
 @callback
 def async_setup_limit_services(hass: HomeAssistant) -> None:
-    """Register ``set_grid_limit``, ``clear_grid_limit`` and ``plan_now``."""
+    """Register the household actions (grid limit, plan now, export profile)."""
 
     async def set_grid_limit(call: ServiceCall) -> None:
         runtime = _runtime(hass, call)
@@ -103,8 +105,22 @@ def async_setup_limit_services(hass: HomeAssistant) -> None:
             "solve_time_s": status.solve_time_s,
         }
 
+    async def export_profile(call: ServiceCall) -> ServiceResponse:
+        config = _runtime(hass, call).household.config
+        text = await hass.async_add_executor_job(
+            partial(config.to_yaml, include_secrets=False)
+        )
+        return {"profile": text, "secrets_left_out": config.required_secrets()}
+
     hass.services.async_register(
         DOMAIN, SERVICE_CLEAR_GRID_LIMIT, clear_grid_limit, schema=ENTRY_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT_PROFILE,
+        export_profile,
+        schema=ENTRY_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(
         DOMAIN,

@@ -33,7 +33,11 @@ from custom_components.stroomwijs.const import (
     CONF_PRICE_ENTITY,
     DOMAIN,
 )
-from custom_components.stroomwijs.engine.household import Household, PlanState
+from custom_components.stroomwijs.engine.household import (
+    Household,
+    HouseholdConfig,
+    PlanState,
+)
 from custom_components.stroomwijs.engine.planner import solve
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
@@ -418,3 +422,20 @@ async def test_a_restart_mid_limit_forgets_nothing(hass: HomeAssistant) -> None:
             await until(lambda: sim.station.target_power_w() > 0, limit=10)
         finally:
             await sim.async_disconnect()
+
+
+async def test_export_profile_leaves_secrets_out_and_reads_back(
+    hass: HomeAssistant,
+) -> None:
+    """The installer profile is the household's config, without its secrets."""
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with _household(hass) as (_entry, household, _car_id):
+        response = await hass.services.async_call(
+            DOMAIN, "export_profile", {}, blocking=True, return_response=True
+        )
+        assert response is not None
+        text = str(response["profile"])
+        imported = HouseholdConfig.from_yaml(text)
+        assert imported == replace(household.config, secrets={})
+        assert response["secrets_left_out"] == household.config.required_secrets()
+        assert "price_source: sensor.nordpool_kwh_nl_eur" in text

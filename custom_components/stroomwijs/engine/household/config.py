@@ -748,7 +748,7 @@ def _read_ocpp(r: _Reader) -> OcppServerConfig:
     config = OcppServerConfig(
         enabled=r.boolean("enabled", default=False),
         host=r.text("host", "0.0.0.0"),  # noqa: S104 - chargers are on the LAN
-        port=r.integer("port", 9000, low=1, high=65535),
+        port=r.integer("port", 9000, low=0, high=65535),
         require_auth=r.boolean("require_auth", default=False),
         certfile=r.optional_text("certfile"),
         keyfile=r.optional_text("keyfile"),
