@@ -414,7 +414,7 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
     """Set up a Stroomwijs household around its grid meter."""
 
     VERSION = 1
-    MINOR_VERSION = 3
+    MINOR_VERSION = 4
     """1.3: one identity per meter (see identity.py and migration.py)."""
 
     def __init__(self) -> None:

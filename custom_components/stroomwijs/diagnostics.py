@@ -67,11 +67,7 @@ async def async_get_config_entry_diagnostics(
             "limits": limits_diagnostics(runtime.limits),
             "household": _household(runtime.household),
             "subentries": [
-                {
-                    "type": sub.subentry_type,
-                    "title": sub.title,
-                    "data": dict(sub.data),
-                }
+                {"type": sub.subentry_type, "data": dict(sub.data)}
                 for sub in entry.subentries.values()
             ],
         },

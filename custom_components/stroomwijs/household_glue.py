@@ -87,20 +87,9 @@ from .engine.household.runtime import (
 from .engine.meter.core import Meter
 from .entity_source import EntityMeterFeed
 from .guard_glue import (
-    CONF_CAPACITY_TARGET,
-    CONF_DIM_DEVICES,
-    CONF_DIM_ENTITY,
-    CONF_DIM_MODE,
-    CONF_FAILSAFE_IMPORT_W,
     CONF_GUARD_DATA_TIMEOUT_S,
     CONF_GUARD_MARGIN_W,
-    CONF_LIMIT_WINDOWS,
     CONF_MANUAL_DURATION_MIN,
-    CONF_OPENADR_CLIENT_ID,
-    CONF_OPENADR_CLIENT_SECRET,
-    CONF_OPENADR_PROGRAMS,
-    CONF_OPENADR_URL,
-    CONF_SIGNAL_TIMEOUT_MIN,
 )
 from .limits_flow import (
     CONF_BUDGET_W,
@@ -187,56 +176,6 @@ def _limit_from_subentry(
     return None
 
 
-def _legacy_limits(
-    settings: Mapping[str, Any], secrets: dict[str, str]
-) -> list[LimitConfig]:
-    """Limits that older versions kept in the options, not in subentries."""
-    limits: list[LimitConfig] = []
-    for index, raw in enumerate(settings.get(CONF_LIMIT_WINDOWS) or []):
-        limit = _limit_from_subentry(
-            f"options_window_{index}", {**raw, CONF_LIMIT_KIND: KIND_WINDOW}, secrets
-        )
-        if limit is not None:
-            limits.append(limit)
-    if settings.get(CONF_OPENADR_URL):
-        limit = _limit_from_subentry(
-            "options_openadr",
-            {
-                CONF_LIMIT_KIND: KIND_OPENADR,
-                CONF_URL: settings[CONF_OPENADR_URL],
-                CONF_CLIENT_ID: settings.get(CONF_OPENADR_CLIENT_ID, ""),
-                CONF_CLIENT_SECRET: settings.get(CONF_OPENADR_CLIENT_SECRET, ""),
-                CONF_EAN: settings.get(CONF_EAN, ""),
-                CONF_PROGRAMS: settings.get(CONF_OPENADR_PROGRAMS) or [],
-                CONF_FAILSAFE_W: settings.get(CONF_FAILSAFE_IMPORT_W),
-                CONF_TIMEOUT_MIN: settings.get(CONF_SIGNAL_TIMEOUT_MIN),
-            },
-            secrets,
-        )
-        if limit is not None:
-            limits.append(limit)
-    target = settings.get(CONF_CAPACITY_TARGET)
-    if target:
-        limits.append(
-            LimitConfig(
-                id="options_capacity",
-                kind="capacity",
-                budget_w=None if target is True else float(target),
-            )
-        )
-    if settings.get(CONF_DIM_ENTITY):
-        limits.append(
-            LimitConfig(
-                id="options_dim",
-                kind="dim",
-                entity=str(settings[CONF_DIM_ENTITY]),
-                devices=int(settings.get(CONF_DIM_DEVICES, 1)),
-                mode=str(settings.get(CONF_DIM_MODE, "connection")),
-            )
-        )
-    return limits
-
-
 def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdConfig:
     """Build the engine's household config from a config entry.
 
@@ -244,7 +183,7 @@ def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdC
     """
     settings: dict[str, Any] = {**entry.data, **entry.options}
     meter, secrets = meter_config(settings)
-    limits = _legacy_limits(settings, secrets)
+    limits: list[LimitConfig] = []
     devices: list[DeviceConfig] = []
     for sid, sub in entry.subentries.items():
         if sub.subentry_type == SUBENTRY_GRID_LIMIT:

@@ -17,6 +17,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util.json import JsonValueType
 import probatio as vol
 
 from .const import DOMAIN
@@ -110,7 +111,8 @@ def async_setup_limit_services(hass: HomeAssistant) -> None:
         text = await hass.async_add_executor_job(
             partial(config.to_yaml, include_secrets=False)
         )
-        return {"profile": text, "secrets_left_out": config.required_secrets()}
+        left_out: list[JsonValueType] = list(config.required_secrets())
+        return {"profile": text, "secrets_left_out": left_out}
 
     hass.services.async_register(
         DOMAIN, SERVICE_CLEAR_GRID_LIMIT, clear_grid_limit, schema=ENTRY_SCHEMA

@@ -382,7 +382,7 @@ async def test_migration_stores_the_serial_of_a_discovered_homewizard(
     )
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    assert (entry.version, entry.minor_version) == (1, 3)
+    assert (entry.version, entry.minor_version) == (1, 4)
     assert entry.data[CONF_HOMEWIZARD_SERIAL] == SERIAL
     # Now a flow by address of the same dongle finds it.
     result = await _user_step(
@@ -448,7 +448,7 @@ async def test_migration_gives_an_entities_household_an_identity(
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
     assert entry.unique_id == EQUIPMENT_ID
-    assert entry.minor_version == 3
+    assert entry.minor_version == 4
     await unload(hass, entry)
 
 
@@ -469,7 +469,7 @@ async def test_migration_does_not_take_an_identity_twice(
     await setup(hass, second)
     assert first.unique_id == "entities_sensor.grid_power"
     assert second.unique_id is None
-    assert second.minor_version == 3
+    assert second.minor_version == 4
     assert "read the same meter" in caplog.text
     await unload(hass, first)
     await unload(hass, second)
@@ -505,7 +505,7 @@ async def test_migration_leaves_a_meter_keyed_household_as_it_is(
         await setup(hass, entry)
         assert entry.state is ConfigEntryState.LOADED
         assert entry.unique_id == EQUIPMENT_ID
-        assert entry.minor_version == 3
+        assert entry.minor_version == 4
         await unload(hass, entry)
 
 
@@ -534,15 +534,15 @@ async def test_migration_keys_entities_of_ha_homewizard_by_the_dongle(
 
 
 async def test_a_newer_minor_version_is_left_alone(hass: HomeAssistant) -> None:
-    """1.4 written by a newer release loads unchanged (minor versions are kept)."""
+    """1.5 written by a newer release loads unchanged (minor versions are kept)."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Thuis",
         version=1,
-        minor_version=4,
+        minor_version=5,
         data={CONF_PHASES: 3, CONF_FUSE_A: 25.0},
     )
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.minor_version == 4
+    assert entry.minor_version == 5
     await unload(hass, entry)
