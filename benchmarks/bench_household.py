@@ -18,7 +18,7 @@ Figures (median and max over the runs):
 * how long the event loop was blocked (a 5 ms ticker's worst overshoot, and
   asyncio debug's slow-callback count over 20 ms) while planning;
 * the resident memory the runtime adds to a process that has Home
-  Assistant's core and aiohttp loaded already.
+  Assistant's core, its HTTP server and aiohttp loaded already.
 
 Run: ``script/run python benchmarks/bench_household.py [--runs N]``.
 """
@@ -43,8 +43,10 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-# Home Assistant's core and aiohttp are what a host has loaded anyway.
+# Home Assistant's core, its HTTP server (every installation runs it, and it
+# brings cryptography) and aiohttp are what a host has loaded anyway.
 import aiohttp  # noqa: E402, F401
+import homeassistant.components.http  # noqa: E402, F401
 import homeassistant.core  # noqa: E402, F401
 
 RSS_HOST_MB = _rss_mb()
@@ -278,7 +280,9 @@ def main() -> None:
         f"{'event loop: callbacks over 20 ms':<38} {result['slow_callbacks']:8d}"
         + (f"   worst: {result['slow_worst']}" if result["slow_worst"] else "")
     )
-    print(f"{'memory: host (HA core + aiohttp)':<38} {result['rss_host_mb']:8.1f} MB")
+    print(
+        f"{'memory: host (HA core, http, aiohttp)':<38} {result['rss_host_mb']:8.1f} MB"
+    )
     print(
         f"{'memory: with the running household':<38} {result['rss_running_mb']:8.1f} MB"
         f"   (+{result['rss_running_mb'] - result['rss_host_mb']:.1f} MB)"

@@ -18,10 +18,6 @@ import aiohttp
 
 from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.meter.core import Meter
-from custom_components.stroomwijs.engine.meter.homewizard import (
-    HomeWizardPoller,
-    create_api,
-)
 from custom_components.stroomwijs.engine.meter.models import MeterReading
 from custom_components.stroomwijs.engine.meter.stream import P1StreamReader
 from custom_components.stroomwijs.engine.meter.versions import resolve_version
@@ -90,6 +86,12 @@ def build_meter(
         if session is None:
             raise ValueError("a HomeWizard meter needs an HTTP session from the host")
         meter = Meter(name=name, grid=grid, stale_after=15.0)
+        # Loaded only for a HomeWizard meter: its client library is large.
+        from custom_components.stroomwijs.engine.meter.homewizard import (  # noqa: PLC0415
+            HomeWizardPoller,
+            create_api,
+        )
+
         api = create_api(
             str(config.host), session, api_version=config.api_version, token=token
         )
@@ -103,10 +105,15 @@ def build_meter(
     raise ValueError(msg)
 
 
+def _auth_failed(feed: MeterFeed) -> bool:
+    """Whether a feed (a HomeWizard poller) was refused its token."""
+    return bool(getattr(feed, "auth_failed", False))
+
+
 def failure_reason(meter: Meter, feed: MeterFeed) -> str:
     """Name what went wrong on a meter that gave no reading."""
     stats = meter.stats
-    if isinstance(feed, HomeWizardPoller) and feed.auth_failed:
+    if _auth_failed(feed):
         return "invalid_auth"
     if stats.decrypt_errors:
         return "decrypt"
@@ -144,7 +151,7 @@ async def async_first_reading(
                 hopeless = (
                     (stats.connects == 0 and stats.connection_errors)
                     or stats.decrypt_errors
-                    or (isinstance(feed, HomeWizardPoller) and feed.auth_failed)
+                    or _auth_failed(feed)
                 )
                 if not first.done() and hopeless:
                     raise NoReadingError(failure_reason(meter, feed))
