@@ -46,7 +46,7 @@ def _rss_mb() -> float:
 # Home Assistant's core, its HTTP server (every installation runs it, and it
 # brings cryptography) and aiohttp are what a host has loaded anyway.
 import aiohttp  # noqa: E402, F401
-import homeassistant.components.http  # noqa: E402, F401
+import homeassistant.components.http  # noqa: E402
 import homeassistant.core  # noqa: E402, F401
 
 RSS_HOST_MB = _rss_mb()
