@@ -34,7 +34,7 @@ MAX_TEXT: Final = 1_000
 
 METER_SOURCES: Final = ("serial", "network", "homewizard", "entities", "none")
 LIMIT_KINDS: Final = ("window", "openadr", "capacity", "dim")
-DEVICE_KINDS: Final = ("ocpp_charger", "quasar")
+DEVICE_KINDS: Final = ("ocpp_charger", "quasar", "driver")
 EXPORT_BASES: Final = ("fixed", "spot", "net_metering")
 
 
@@ -121,7 +121,11 @@ class LimitConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceConfig:
-    """One controllable device (EV chargers today)."""
+    """One controllable device: an EV charger or a driver device.
+
+    A driver device is a heat pump, boiler or appliance; ``driver`` holds the
+    mapping ``engine/drivers/factory.py`` reads.
+    """
 
     id: str
     kind: str
@@ -139,6 +143,8 @@ class DeviceConfig:
     minimum_instead_of_pause: bool = False
     capacity_kwh: float | None = None
     v2g_allowed: bool = True
+    # driver devices
+    driver: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -730,18 +736,37 @@ def _read_devices(root: _Reader) -> list[DeviceConfig]:
                 raise r.error("phases", "must be 1 or 3")
             if device.max_current_a < device.min_current_a:
                 raise r.error("max_current_a", "is below min_current_a")
-        else:
+        elif kind == "quasar":
             device = DeviceConfig(
                 **common,
                 host=r.text("host"),
                 port=r.integer("port", 502, low=1, high=65535),
             )
+        else:
+            device = DeviceConfig(**common, driver=_read_driver(r))
         r.reject_unknown()
         devices.append(device)
     charger_ids = [d.charger_id for d in devices if d.charger_id]
     if len(charger_ids) != len(set(charger_ids)):
         raise HouseholdConfigError("devices", "a charger id is used twice")
     return devices
+
+
+def _read_driver(r: _Reader) -> dict[str, Any]:
+    """Read a driver device's mapping, checked by the drivers' own reader."""
+    from .devices import ConfigError, validate_driver  # noqa: PLC0415 - a cycle
+
+    raw = r.raw("driver")
+    if not isinstance(raw, Mapping):
+        raise r.error("driver", "expected a mapping (see docs/devices.md)")
+    data = {str(k): v for k, v in raw.items() if k not in {"device_id", "name"}}
+    where = r.where("driver")
+    try:
+        validate_driver({**data, "device_id": "x", "name": "x"}, where)
+    except ConfigError as err:
+        path, _, message = str(err).partition(": ")
+        raise HouseholdConfigError(path, message or path) from None
+    return data
 
 
 def _read_ocpp(r: _Reader) -> OcppServerConfig:

@@ -23,6 +23,7 @@ from custom_components.stroomwijs.engine.planner import Plan
 
 from .chargers import ChargerHandle
 from .config import HouseholdConfig, OptimiserMode
+from .devices import HouseholdDevices
 from .forecast import BaseLoadForecaster
 from .inputs import Series
 
@@ -97,6 +98,8 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
     month_peak_kw: float | None,
     mode: OptimiserMode,
     time_limit_s: float,
+    devices: HouseholdDevices | None = None,
+    outdoor: Series | None = None,
 ) -> PlanInputs:
     """Write the planner problem for the household as it is at ``now``."""
     zone = ZoneInfo(config.time_zone)
@@ -187,7 +190,7 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
             "month_peak_so_far_kw": round(month_peak_kw or 0.0, 3),
         }
 
-    devices: list[dict[str, Any]] = []
+    devices_doc: list[dict[str, Any]] = []
     device_map: dict[str, str] = {}
     baseline: dict[str, dict[str, float]] = {}
     for handle in chargers:
@@ -243,12 +246,24 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
         if v2g:
             entry["max_discharge_kw"] = round(-power.min_w / 1000.0, 3)
             entry["round_trip_efficiency"] = 0.85
-        devices.append(entry)
+        devices_doc.append(entry)
         device_map[handle.device_id] = device.device_id
         baseline[handle.device_id] = {
             "energy_kwh": max(target - soc, 0.0) * capacity,
             "max_kw": power.max_w / 1000.0,
         }
+
+    if devices is not None and devices.drivers:
+        outdoor_c: list[float] | None = None
+        if outdoor is not None:
+            temps = _slot_values(outdoor, starts)
+            if all(v is not None for v in temps):
+                outdoor_c = [0.0 if v is None else float(v) for v in temps]
+        for item in devices.planner_inputs(
+            start=start, slots=slots, outdoor_c=outdoor_c, notes=notes
+        ):
+            devices_doc.append(item)
+            device_map[item["id"]] = item["id"]
 
     problem: dict[str, Any] = {
         "description": f"{config.name} at {start.isoformat()} ({mode.value})",
@@ -260,7 +275,7 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
         "grid": grid_doc,
         "base_load_kw": [round(v, 4) for v in base_kw],
         "pv_kw": [round(v, 4) for v in pv_kw],
-        "devices": devices,
+        "devices": devices_doc,
         "solver": {"time_limit_s": time_limit_s, "threads": 1},
     }
     return PlanInputs(

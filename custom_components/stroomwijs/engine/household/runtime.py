@@ -47,6 +47,7 @@ from custom_components.stroomwijs.engine.capabilities import (
     DeviceUnavailableError,
     PowerSettable,
 )
+from custom_components.stroomwijs.engine.drivers.entities import EntityPort
 from custom_components.stroomwijs.engine.drivers.ocpp import (
     OcppCharger,
     PendingCharger,
@@ -77,6 +78,7 @@ from .chargers import (
     charger_side_limit_w as _charger_side_limit_w,
 )
 from .config import HouseholdConfig, OptimiserMode
+from .devices import HouseholdDevices
 from .forecast import BaseLoadForecaster
 from .inputs import InputFormatError, Series
 from .limits import HouseholdLimits, build_limits
@@ -201,6 +203,8 @@ class HouseholdPorts:
     seconds): called when something wants a tick soon. Without it the household
     runs its own loop."""
     first_reading_timeout: float = FIRST_READING_TIMEOUT
+    entity_port: EntityPort | None = None
+    """The host's entities (switches, thermostats, sensors) for driver devices."""
     ocpp_session: SessionOptions | None = None
     """OCPP session timing (tests shorten it); None: the protocol defaults."""
 
@@ -259,6 +263,9 @@ class Household:
             spawn=self._spawn,
             session=ports.ocpp_session,
         )
+        self.devices = HouseholdDevices(
+            config, port=ports.entity_port, clock=ports.clock
+        )
         dim = self.limits.dim
         self.guard = Guard(
             GuardConfig(
@@ -266,7 +273,7 @@ class Household:
                 margin_w=config.guard.margin_w,
                 data_timeout=timedelta(seconds=config.guard.data_timeout_s),
             ),
-            self.chargers.guarded_devices(),
+            [*self.chargers.guarded_devices(), *self.devices.guarded_devices()],
             limits=self.limits.stack,
             device_cap_w=(lambda: dim.device_cap_w) if dim is not None else None,
         )
@@ -279,6 +286,7 @@ class Household:
         self.enabled: bool = config.optimiser.enabled
         self.prices: Series | None = None
         self.pv_forecast: Series | None = None
+        self.outdoor_forecast: Series | None = None
         self.plan: Plan | None = None
         self.plan_inputs: PlanInputs | None = None
         self.plan_status = PlanStatus()
@@ -359,6 +367,7 @@ class Household:
                     self.meter.subscribe_availability(self.guard.feed_availability)
                 )
             await self.chargers.async_start()
+            await self.devices.async_start()
         except BaseException:
             await self._async_stop_parts()
             raise
@@ -456,7 +465,7 @@ class Household:
         self._account(reading)
 
     def _device_power_kw(self) -> float:
-        total = 0.0
+        total = self.devices.power_kw()
         for handle in self.chargers.handles.values():
             power = handle.device.power_w
             if power is not None and math.isfinite(power):
@@ -790,6 +799,14 @@ class Household:
         self._dirty = True
         self.request_replan("new PV forecast")
 
+    def set_outdoor_forecast(self, forecast: Series | None) -> None:
+        """Take an outdoor temperature forecast (°C) for the heat pumps."""
+        if forecast == self.outdoor_forecast:
+            return
+        self.outdoor_forecast = forecast
+        if self.devices.drivers:
+            self.request_replan("new outdoor forecast")
+
     def set_dim_input(self, *, on: bool) -> None:
         """Follow the §14a dim input."""
         dim = self.limits.dim
@@ -841,6 +858,7 @@ class Household:
         if not self.ports.realtime:
             await self.guard.async_tick(now)
         self.limits.refresh(now)
+        await self.devices.async_poll()
         if self._next_replan is not None and now >= self._next_replan:
             self.request_replan("scheduled")
         requested = self._replan.requested_at
@@ -883,6 +901,8 @@ class Household:
                 month_peak_kw=self._month_peak_kw(),
                 mode=self.mode,
                 time_limit_s=self.config.optimiser.time_limit_s,
+                devices=self.devices,
+                outdoor=self.outdoor_forecast,
             )
             started = monotonic_time.perf_counter()
             failure: str | None = None
@@ -1074,22 +1094,31 @@ class Household:
             await self._async_release_to_default(now)
             self.request_replan("the plan ran out")
             return
-        planned = set()
-        for planner_id, guard_id in inputs.device_map.items():
-            value = setpoint_w(plan, planner_id, now)
-            if value is None:
-                continue
-            planned.add(planner_id)
-            try:
-                await self._async_set_plan(guard_id, value, now)
-            except Exception:
-                _LOGGER.exception("could not apply the plan to %s", guard_id)
+        planned = await self._async_apply_slot(plan, inputs, now)
         for handle in self.chargers.handles.values():
             if handle.device_id not in planned and handle.device.available:
                 with contextlib.suppress(Exception):
                     await self._async_set_plan(
                         handle.device.device_id, handle.device.power_range.max_w, now
                     )
+
+    async def _async_apply_slot(
+        self, plan: Plan, inputs: PlanInputs, now: datetime
+    ) -> set[str]:
+        """Send each planned device its setpoint now; return which were planned."""
+        planned: set[str] = set()
+        for planner_id, guard_id in inputs.device_map.items():
+            value = setpoint_w(plan, planner_id, now)
+            if value is None:
+                continue
+            planned.add(planner_id)
+            try:
+                if await self.devices.async_follow_plan(planner_id, value):
+                    continue
+                await self._async_set_plan(guard_id, value, now)
+            except Exception:
+                _LOGGER.exception("could not apply the plan to %s", guard_id)
+        return planned
 
     def _month_peak_kw(self) -> float | None:
         reading = self.meter.last_reading if self.meter is not None else None
@@ -1181,6 +1210,7 @@ class Household:
             "meter": None if self.meter is None else self.meter.export_state(),
             "departures": departures,
             "chargers": self.chargers.snapshots(),
+            "devices": self.devices.export_state(),
             "forecaster": self.forecaster.to_state(),
             "prices": None if self.prices is None else self.prices.to_dict(),
             "pv": None if self.pv_forecast is None else self.pv_forecast.to_dict(),
@@ -1219,6 +1249,7 @@ class Household:
         chargers = stored.get("chargers")
         if isinstance(chargers, Mapping):
             self.chargers.restore(chargers)
+        self.devices.restore_state(stored.get("devices"))
         self.forecaster.restore(stored.get("forecaster"))
         for key, setter in (("prices", "prices"), ("pv", "pv_forecast")):
             data = stored.get(key)

@@ -1,0 +1,211 @@
+"""The household's heat pumps, boilers and appliances (the drivers' side).
+
+A ``driver`` device in the household config carries the mapping that
+``engine/drivers/factory.py`` reads (its ``driver`` key picks SG-Ready,
+thermostat, Lambda, hybrid, boiler, plug or remote-start appliance).
+``HouseholdDevices`` builds the drivers, puts them under the guard with the
+priority their kind has, polls them, asks them for their planner input, and
+keeps their state over a restart. Entity-backed drivers talk to the host
+through its ``EntityPort`` (in Home Assistant: states and services).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+import logging
+from typing import Any, Final
+
+from custom_components.stroomwijs.engine.drivers.appliance import (
+    CycleState,
+    PlugAppliance,
+    RemoteStartAppliance,
+)
+from custom_components.stroomwijs.engine.drivers.boiler import Boiler
+from custom_components.stroomwijs.engine.drivers.climate_setpoint import (
+    ClimateSetpointHeatPump,
+)
+from custom_components.stroomwijs.engine.drivers.entities import EntityPort
+from custom_components.stroomwijs.engine.drivers.factory import (
+    ConfigError,
+    Driver,
+    build_driver,
+    config_from_dict,
+    guard_role,
+)
+from custom_components.stroomwijs.engine.drivers.hybrid_heat_pump import (
+    HybridHeatPump,
+)
+from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
+    LambdaHeatPump,
+)
+from custom_components.stroomwijs.engine.guard import GuardedDevice
+
+from .config import HouseholdConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+POLL_INTERVAL: Final = timedelta(seconds=15)
+DEFAULT_OUTDOOR_C: Final = 10.0
+
+type Clock = Any
+
+
+def validate_driver(data: object, path: str) -> None:
+    """Check one driver mapping; raises ConfigError naming the bad field."""
+    config_from_dict(data, path)
+
+
+class HouseholdDevices:
+    """The household's driver devices."""
+
+    def __init__(
+        self,
+        config: HouseholdConfig,
+        *,
+        port: EntityPort | None,
+        clock: Clock,
+    ) -> None:
+        """Build every driver device of ``config`` (ConfigError if one cannot be)."""
+        self.drivers: dict[str, Driver] = {}
+        self._clock = clock
+        self._polled: datetime | None = None
+        for device in config.devices:
+            if device.kind != "driver":
+                continue
+            spec = {**device.driver, "device_id": device.id, "name": device.name}
+            driver = build_driver(
+                config_from_dict(spec, f"devices.{device.id}.driver"),
+                port=port,
+                clock=clock,
+            )
+            self.drivers[device.id] = driver
+
+    def guarded_devices(self) -> list[GuardedDevice]:
+        """Return the drivers under the guard, in the priority of their kind."""
+        devices: list[GuardedDevice] = []
+        for driver in self.drivers.values():
+            role = guard_role(driver)
+            devices.append(
+                GuardedDevice(
+                    device=driver,
+                    priority=role.priority,
+                    reaction_delay=role.reaction_delay,
+                    phases=role.phases,
+                    pause_allowed=True,
+                )
+            )
+        return devices
+
+    async def async_start(self) -> None:
+        """Start the drivers that need it (thermostats) and read every device once."""
+        for driver in self.drivers.values():
+            inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+            if isinstance(inner, ClimateSetpointHeatPump):
+                await inner.async_start()
+        await self.async_poll(force=True)
+
+    async def async_poll(self, *, force: bool = False) -> None:
+        """Read every device, at most every 15 s unless forced."""
+        now = self._clock()
+        if (
+            not force
+            and self._polled is not None
+            and now - self._polled < POLL_INTERVAL
+        ):
+            return
+        self._polled = now
+        for device_id, driver in self.drivers.items():
+            try:
+                await driver.async_update()
+            except Exception:  # a driver logs its own unavailability
+                _LOGGER.debug("update of %s failed", device_id, exc_info=True)
+
+    def power_kw(self) -> float:
+        """Return what the driver devices draw now (kW; unknown counts 0)."""
+        total = 0.0
+        for driver in self.drivers.values():
+            power = driver.power_w
+            if power is not None:
+                total += power / 1000.0
+        return total
+
+    def planner_inputs(
+        self,
+        *,
+        start: datetime,
+        slots: int,
+        outdoor_c: Sequence[float] | None,
+        notes: list[str],
+    ) -> list[dict[str, Any]]:
+        """Each device's planner input for ``slots`` quarter-hours from ``start``."""
+        inputs: list[dict[str, Any]] = []
+        outdoor = (
+            list(outdoor_c) if outdoor_c is not None else [DEFAULT_OUTDOOR_C] * slots
+        )
+        for device_id, driver in self.drivers.items():
+            try:
+                item = self._input(driver, start=start, slots=slots, outdoor=outdoor)
+            except Exception as err:  # noqa: BLE001 - one device must not stop the plan
+                notes.append(f"{driver.name}: left out of the plan ({err})")
+                continue
+            if item is not None:
+                item["id"] = device_id
+                inputs.append(item)
+        if outdoor_c is None and any(
+            not isinstance(d, Boiler | PlugAppliance | RemoteStartAppliance)
+            for d in self.drivers.values()
+        ):
+            notes.append("no outdoor forecast: 10 °C assumed for the heat pump")
+        return inputs
+
+    @staticmethod
+    def _input(
+        driver: Driver, *, start: datetime, slots: int, outdoor: list[float]
+    ) -> dict[str, Any] | None:
+        if isinstance(driver, Boiler):
+            return driver.planner_input(start=start, slots=slots)
+        if isinstance(driver, PlugAppliance | RemoteStartAppliance):
+            return driver.planner_input()
+        if isinstance(driver, LambdaHeatPump):
+            return driver.planner_input(outdoor, slots=slots)
+        return driver.planner_input(outdoor)
+
+    async def async_follow_plan(self, device_id: str, setpoint_w: float) -> bool:
+        """Start an armed appliance in its planned slot; True if it is one.
+
+        White goods are not set by the guard's plan following (it would switch
+        a running plug off where the planned profile ends): the plan only
+        starts them, and the appliance finishes its cycle.
+        """
+        driver = self.drivers.get(device_id)
+        if not isinstance(driver, PlugAppliance | RemoteStartAppliance):
+            return False
+        if setpoint_w > 0 and driver.state is CycleState.ARMED:
+            await driver.async_start()
+        return True
+
+    def export_state(self) -> dict[str, Any]:
+        """Every driver's state (SG-Ready budgets, tank estimates, cycles)."""
+        return {
+            device_id: driver.export_state()
+            for device_id, driver in self.drivers.items()
+            if hasattr(driver, "export_state")
+        }
+
+    def restore_state(self, data: object) -> None:
+        """Give each driver its saved state; a bad one is logged and skipped."""
+        if not isinstance(data, Mapping):
+            return
+        for device_id, state in data.items():
+            driver = self.drivers.get(str(device_id))
+            restore = getattr(driver, "restore_state", None)
+            if restore is None:
+                continue
+            try:
+                restore(state)
+            except (ValueError, TypeError, KeyError) as err:
+                _LOGGER.warning("Saved state of %s ignored: %s", device_id, err)
+
+
+__all__ = ["ConfigError", "HouseholdDevices", "validate_driver"]

@@ -1,0 +1,222 @@
+"""A Household with a heat pump, a boiler and a washer, built from its config.
+
+The drivers come from the config's ``driver`` mappings and talk to simulated
+devices through an in-memory entity port; the household polls them, plans
+them, guards them and keeps their state over a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from custom_components.stroomwijs.engine.drivers.appliance import CycleState
+from custom_components.stroomwijs.engine.household import (
+    DeviceConfig,
+    GridConfig,
+    Household,
+    HouseholdConfig,
+    HouseholdConfigError,
+    HouseholdPorts,
+    LimitConfig,
+    MemoryStateStore,
+    OptimiserConfig,
+    PlanState,
+)
+from custom_components.stroomwijs.engine.simulate.boiler import BoilerPlugSim, TankSim
+from custom_components.stroomwijs.engine.simulate.entities import InMemoryEntityPort
+from custom_components.stroomwijs.engine.simulate.entity_loads import EntityLoad
+from custom_components.stroomwijs.engine.simulate.household import (
+    BaseLoadProfile,
+    SimHousehold,
+    SimReading,
+)
+from custom_components.stroomwijs.engine.simulate.thermal import (
+    HeatPumpUnit,
+    SgReadyRelaySim,
+    ThermalHouse,
+)
+from custom_components.stroomwijs.engine.simulate.washer import (
+    PlugWasherSim,
+    WashingMachineSim,
+)
+
+START = datetime(2026, 1, 14, 15, 0, tzinfo=UTC)  # 16:00 in Amsterdam
+
+
+def _config(
+    relays: SgReadyRelaySim, plug: BoilerPlugSim, washer: PlugWasherSim
+) -> HouseholdConfig:
+    return HouseholdConfig(
+        name="Devices",
+        grid=GridConfig(phases=3, fuse_a=35.0),
+        limits=(
+            LimitConfig(
+                id="evening",
+                kind="window",
+                start=time(16, 5),
+                end=time(21),
+                import_w=4000.0,
+            ),
+        ),
+        devices=(
+            DeviceConfig(
+                id="heat_pump",
+                kind="driver",
+                name="Heat pump",
+                driver={
+                    "driver": "sg_ready",
+                    "relay_1_entity": relays.relay_1,
+                    "relay_2_entity": relays.relay_2,
+                    "room_temperature_entity": relays.room_sensor,
+                    "power_entity": relays.power_sensor,
+                    "spec": {"rated_power_w": 2500},
+                    "comfort": {"min_c": 19.5, "max_c": 22.5},
+                },
+            ),
+            DeviceConfig(
+                id="boiler",
+                kind="driver",
+                name="Boiler",
+                driver={
+                    "driver": "boiler",
+                    "control": "switch",
+                    "entity_id": plug.switch,
+                    "power_entity": plug.power_sensor,
+                    "temperature_entity": plug.temperature_sensor,
+                    "volume_l": 120,
+                    "power_w": 2000,
+                },
+            ),
+            DeviceConfig(
+                id="washer",
+                kind="driver",
+                name="Washing machine",
+                driver={
+                    "driver": "plug_appliance",
+                    "plug_entity": washer.plug,
+                    "power_entity": washer.power_sensor,
+                },
+            ),
+        ),
+        optimiser=OptimiserConfig(horizon_hours=24, time_limit_s=5.0),
+    )
+
+
+async def _home(store: MemoryStateStore | None = None) -> tuple[Any, ...]:
+    house = SimHousehold(start=START, base_load=BaseLoadProfile.constant(1200))
+    clock = house.clock
+    port = InMemoryEntityPort()
+    unit = HeatPumpUnit(
+        ThermalHouse(indoor_c=20.6, outdoor_c=2.0), clock=clock, running=True
+    )
+    relays = SgReadyRelaySim(port, unit)
+    house.add(
+        EntityLoad(
+            "heat_pump", "Heat pump", lambda: unit.power_w, relays.publish, clock=clock
+        )
+    )
+    tank = TankSim(clock=clock, temperature_c=50.0)
+    plug = BoilerPlugSim(port, tank, temperature_sensor="sensor.boiler_temperature")
+    house.add(
+        EntityLoad("boiler", "Boiler", lambda: tank.power_w, plug.publish, clock=clock)
+    )
+    machine = WashingMachineSim(clock=clock)
+    washer_plug = PlugWasherSim(port, machine)
+    house.add(
+        EntityLoad(
+            "washer",
+            "Washer",
+            lambda: machine.power_w,
+            washer_plug.publish,
+            clock=clock,
+        )
+    )
+    household = Household(
+        _config(relays, plug, washer_plug),
+        HouseholdPorts(
+            clock=clock,
+            store=store or MemoryStateStore(),
+            realtime=False,
+            entity_port=port,
+        ),
+    )
+    await household.async_start()
+    return house, household, unit, tank, machine
+
+
+async def _run(
+    house: SimHousehold, household: Household, seconds: int
+) -> list[SimReading]:
+    readings: list[SimReading] = []
+
+    async def _step(reading: SimReading) -> None:
+        await household.async_feed(reading)
+        if int(reading.timestamp.timestamp()) % 10 == 0:
+            await household.async_tick(reading.timestamp)
+        readings.append(reading)
+
+    await house.async_run(seconds, _step)
+    return readings
+
+
+async def test_the_household_plans_and_guards_its_heat_pump_boiler_and_washer() -> None:
+    """Built from config: planned, curtailed in order within a 4 kW window."""
+    house, household, unit, tank, machine = await _home()
+    assert set(household.devices.drivers) == {"heat_pump", "boiler", "washer"}
+    guarded = {gd.device_id for gd in household.guard.devices}
+    assert {"heat_pump", "boiler", "washer"} <= guarded
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}, status.reasons
+    assert household.plan is not None
+    assert {"heat_pump", "boiler"} <= set(household.plan.devices)
+    assert any("outdoor" in reason for reason in status.reasons)
+    # The user loads the washer and presses start; the plan starts it.
+    await household.devices.drivers["washer"].async_arm()  # type: ignore[union-attr]
+    machine.press_start()
+    readings = await _run(house, household, 40 * 60)
+    in_window = [r for r in readings if r.timestamp >= START + timedelta(minutes=7)]
+    over = [r for r in in_window if r.import_w > 4_000.0 + 1.0]
+    # After the guard's reaction, the window holds (a few telegrams at most).
+    assert len(over) <= 10, [(r.timestamp, r.import_w) for r in over[:5]]
+    assert 19.5 - 0.2 <= unit.house.indoor_c <= 22.5 + 0.2
+    assert tank.temperature_c >= 40.0
+    # The state of every driver is saved.
+    state = household.state()
+    assert set(state["devices"]) == {"heat_pump", "boiler", "washer"}
+    await household.async_stop()
+
+
+async def test_driver_state_survives_a_restart() -> None:
+    """The SG-Ready day's blocks and an armed washer come back after a restart."""
+    store = MemoryStateStore()
+    _house, household, _unit, _tank, machine = await _home(store)
+    washer = household.devices.drivers["washer"]
+    await washer.async_arm()  # type: ignore[union-attr]
+    machine.press_start()
+    await household.async_stop()
+    assert store.data is not None
+    _house2, household2, *_ = await _home(store)
+    assert household2.devices.drivers["washer"].state is CycleState.ARMED  # type: ignore[union-attr]
+    await household2.async_stop()
+
+
+def test_a_bad_driver_mapping_names_the_field() -> None:
+    """The drivers' own reader checks a driver device, and the path says where."""
+    data: dict[str, Any] = {
+        "devices": [
+            {
+                "id": "boiler",
+                "kind": "driver",
+                "driver": {"driver": "boiler", "control": "switch", "power_w": "lots"},
+            }
+        ]
+    }
+    with pytest.raises(HouseholdConfigError) as caught:
+        HouseholdConfig.from_dict(data)
+    assert caught.value.path.startswith("devices[0].driver")
+    data["devices"][0]["driver"] = {"driver": "toaster"}
+    with pytest.raises(HouseholdConfigError):
+        HouseholdConfig.from_dict(data)
