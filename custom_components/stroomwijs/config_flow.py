@@ -81,6 +81,7 @@ from .coordinator import (
     async_first_reading,
     build_meter,
 )
+from .device_flow import SUBENTRY_DEVICE, DeviceSubentryFlow
 from .engine.grid import GridConnection
 from .engine.household import OptimiserMode
 from .engine.meter.core import Meter
@@ -437,10 +438,11 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Chargers and DSO limit sources are subentries of the household."""
+        """Chargers, DSO limit sources and devices are subentries of the household."""
         return {
             **super().async_get_supported_subentry_types(config_entry),
             SUBENTRY_GRID_LIMIT: GridLimitSubentryFlow,
+            SUBENTRY_DEVICE: DeviceSubentryFlow,
         }
 
     async def async_step_user(

@@ -62,6 +62,7 @@ from .const import (
     LOGGER,
 )
 from .coordinator import meter_config
+from .device_flow import CONF_DRIVER, SUBENTRY_DEVICE
 from .engine.household import (
     DeviceConfig,
     ForecastConfig,
@@ -190,6 +191,15 @@ def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdC
             limit = _limit_from_subentry(sid, sub.data, secrets)
             if limit is not None:
                 limits.append(limit)
+        elif sub.subentry_type == SUBENTRY_DEVICE:
+            devices.append(
+                DeviceConfig(
+                    id=sid,
+                    kind="driver",
+                    name=sub.title,
+                    driver=dict(sub.data[CONF_DRIVER]),
+                )
+            )
         elif sub.subentry_type == SUBENTRY_CHARGER:
             device = device_config(sid, sub.title, sub.data, secrets)
             if device is not None:
@@ -400,11 +410,11 @@ def _update_issue(
 
 
 def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
-    """Return the ids of the entry's charger and grid-limit subentries."""
+    """Return the ids of the entry's charger, grid-limit and device subentries."""
     return frozenset(
         sid
         for sid, sub in entry.subentries.items()
-        if sub.subentry_type in {SUBENTRY_CHARGER, SUBENTRY_GRID_LIMIT}
+        if sub.subentry_type in {SUBENTRY_CHARGER, SUBENTRY_GRID_LIMIT, SUBENTRY_DEVICE}
     )
 
 

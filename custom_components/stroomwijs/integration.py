@@ -39,6 +39,7 @@ from .engine.household import (
 )
 from .engine.household.meter import AUTH_FAILURES
 from .engine.planner import Plan
+from .entity_port import HassEntityPort
 from .guard_glue import LimitsRuntime
 from .household_glue import (
     HassStateStore,
@@ -201,6 +202,7 @@ async def async_build_household(
             ssl_context=await _async_ssl_context(hass, config),
             spawn=ticker.spawn,
             wake=ticker.wake,
+            entity_port=HassEntityPort(hass),
         ),
     )
     await _async_start(household)
