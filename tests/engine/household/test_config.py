@@ -103,6 +103,13 @@ def test_an_export_without_secrets_carries_none_and_says_what_is_missing() -> No
         imported.with_secrets({"bogus": "x"})
 
 
+def test_a_default_document_round_trips() -> None:
+    """Empty (null) fields written out read back (a meter without a port)."""
+    config = HouseholdConfig()
+    assert HouseholdConfig.from_json(config.to_json()) == config
+    assert HouseholdConfig.from_yaml(config.to_yaml()) == config
+
+
 def test_defaults_fill_an_empty_document() -> None:
     """An empty document is a household on a 3x25 A connection without a meter."""
     config = HouseholdConfig.from_dict({})

@@ -220,3 +220,33 @@ def test_a_bad_driver_mapping_names_the_field() -> None:
     data["devices"][0]["driver"] = {"driver": "toaster"}
     with pytest.raises(HouseholdConfigError):
         HouseholdConfig.from_dict(data)
+
+
+def test_a_hybrid_profile_takes_the_household_id_in_its_hybrid_part() -> None:
+    """A hybrid's id and name go into its ``hybrid`` part, as its driver wants."""
+    data: dict[str, Any] = {
+        "devices": [
+            {
+                "id": "hybrid",
+                "kind": "driver",
+                "name": "Hybrid",
+                "driver": {
+                    "driver": "hybrid",
+                    "hybrid": {
+                        "gas_switch_entity": "switch.gas",
+                        "gas": {"max_kw": 20, "eur_per_m3": 1.3},
+                    },
+                    "heat_pump": {
+                        "driver": "sg_ready",
+                        "device_id": "hp",
+                        "name": "Heat pump",
+                        "relay_1_entity": "switch.sg1",
+                        "relay_2_entity": "switch.sg2",
+                        "spec": {"rated_power_w": 2500},
+                    },
+                },
+            }
+        ]
+    }
+    config = HouseholdConfig.from_dict(data)
+    assert HouseholdConfig.from_json(config.to_json()) == config

@@ -456,6 +456,7 @@ class _Reader:
         return HouseholdConfigError(self.where(key), message)
 
     def has(self, key: str) -> bool:
+        self.used.add(key)
         return self.data.get(key) is not None
 
     def raw(self, key: str) -> Any:  # noqa: ANN401 - a document value
@@ -762,7 +763,7 @@ def _read_driver(r: _Reader) -> dict[str, Any]:
     data = {str(k): v for k, v in raw.items() if k not in {"device_id", "name"}}
     where = r.where("driver")
     try:
-        validate_driver({**data, "device_id": "x", "name": "x"}, where)
+        validate_driver(data, where)
     except ConfigError as err:
         path, _, message = str(err).partition(": ")
         raise HouseholdConfigError(path, message or path) from None

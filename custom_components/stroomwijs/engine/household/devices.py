@@ -51,9 +51,21 @@ DEFAULT_OUTDOOR_C: Final = 10.0
 type Clock = Any
 
 
-def validate_driver(data: object, path: str) -> None:
+def with_identity(data: Mapping[str, Any], device_id: str, name: str) -> dict[str, Any]:
+    """Return a driver mapping with the household's id and name for the device.
+
+    A hybrid keeps them in its ``hybrid`` part; every other driver at the top.
+    """
+    spec = {str(k): v for k, v in data.items()}
+    if spec.get("driver") == "hybrid" and isinstance(spec.get("hybrid"), Mapping):
+        spec["hybrid"] = {**spec["hybrid"], "device_id": device_id, "name": name}
+        return spec
+    return {**spec, "device_id": device_id, "name": name}
+
+
+def validate_driver(data: Mapping[str, Any], path: str) -> None:
     """Check one driver mapping; raises ConfigError naming the bad field."""
-    config_from_dict(data, path)
+    config_from_dict(with_identity(data, "device", "device"), path)
 
 
 class HouseholdDevices:
@@ -73,7 +85,7 @@ class HouseholdDevices:
         for device in config.devices:
             if device.kind != "driver":
                 continue
-            spec = {**device.driver, "device_id": device.id, "name": device.name}
+            spec = with_identity(device.driver, device.id, device.name)
             driver = build_driver(
                 config_from_dict(spec, f"devices.{device.id}.driver"),
                 port=port,
