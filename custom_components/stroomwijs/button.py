@@ -1,14 +1,42 @@
-"""Button: re-plan now."""
+"""Buttons: re-plan now; boost, pause and resume per charger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .const import DOMAIN
+from .engine.capabilities import DeviceUnavailableError
 from .models import StroomwijsConfigEntry
 from .plan_entities import PLAN_NOW_BUTTON, PlanNowButton
 
 PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChargerButtonDescription(ButtonEntityDescription):
+    """A manual command for a charger: the setpoint it sets (None: the plan)."""
+
+    setpoint_fn: Callable[[ChargerHandle], float | None]
+
+
+CHARGER_BUTTONS: tuple[ChargerButtonDescription, ...] = (
+    ChargerButtonDescription(
+        key="boost", translation_key="boost", setpoint_fn=lambda h: h.boost_w
+    ),
+    ChargerButtonDescription(
+        key="pause", translation_key="pause", setpoint_fn=lambda _h: 0.0
+    ),
+    ChargerButtonDescription(
+        key="resume", translation_key="resume", setpoint_fn=lambda _h: None
+    ),
+)
 
 
 async def async_setup_entry(
@@ -16,5 +44,44 @@ async def async_setup_entry(
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the household's plan-now button."""
+    """Add the plan-now button, and boost, pause and resume per charger."""
     async_add_entities([PlanNowButton(entry, PLAN_NOW_BUTTON)])
+    async_add_charger_entities(
+        entry.runtime_data.chargers,
+        async_add_entities,
+        lambda handle: [
+            ChargerButton(entry, handle, description) for description in CHARGER_BUTTONS
+        ],
+    )
+
+
+class ChargerButton(ChargerEntity, ButtonEntity):
+    """Boost, pause or resume a charger (the DSO limit still holds)."""
+
+    entity_description: ChargerButtonDescription
+
+    def __init__(
+        self,
+        entry: StroomwijsConfigEntry,
+        handle: ChargerHandle,
+        description: ChargerButtonDescription,
+    ) -> None:
+        """Attach to the charger and its household."""
+        super().__init__(entry, handle, description)
+        self.household = entry.runtime_data.household
+
+    async def async_press(self) -> None:
+        """Send the command through the household (and its guard)."""
+        try:
+            await self.household.async_set_override(
+                self.handle.device_id, self.entity_description.setpoint_fn(self.handle)
+            )
+        except DeviceUnavailableError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="charger_refused",
+                translation_placeholders={
+                    "charger": self.handle.title,
+                    "error": str(err),
+                },
+            ) from err

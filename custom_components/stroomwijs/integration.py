@@ -20,7 +20,7 @@ from homeassistant.exceptions import (
     ConfigEntryError,
     ConfigEntryNotReady,
 )
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
@@ -42,6 +42,7 @@ from .engine.planner import Plan
 from .entity_port import HassEntityPort
 from .guard_glue import LimitsRuntime
 from .household_glue import (
+    ISSUE_KEYS,
     HassStateStore,
     async_connect,
     entity_meter_feed,
@@ -239,3 +240,5 @@ async def async_build_household(
 async def async_remove_household(hass: HomeAssistant, entry_id: str) -> None:
     """Delete what a removed household left behind: its state and repairs."""
     await HassStateStore(hass, entry_id).async_remove()
+    for translation_key in ISSUE_KEYS.values():
+        ir.async_delete_issue(hass, DOMAIN, f"{translation_key}_{entry_id}")

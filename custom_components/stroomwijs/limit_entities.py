@@ -316,11 +316,14 @@ class ManualLimitNumber(LimitEntity, NumberEntity):
 
     @property
     def native_value(self) -> float | None:
-        """The manual limit in force, or the fuse's capacity without one."""
+        """The manual limit in force; unknown while none is set.
+
+        (Showing the fuse's capacity read as if a limit were set.)
+        """
         limit = self.runtime.manual.current
         now = dt_util.utcnow()
         if limit is None or limit.import_w is None or not limit.covers(now):
-            return self.native_max_value
+            return None
         return limit.import_w
 
     async def async_set_native_value(self, value: float) -> None:

@@ -119,7 +119,7 @@ async def test_manual_limit_number_sets_and_clears_the_limit(
     )
     await setup_loaded(hass, entry)
     number = "number.thuis_manual_grid_limit"
-    assert _state(hass, number) == "17250"
+    assert _state(hass, number) == "unknown"  # no manual limit is set
     await hass.services.async_call(
         "number", "set_value", {"entity_id": number, "value": 5_000}, blocking=True
     )
@@ -132,6 +132,7 @@ async def test_manual_limit_number_sets_and_clears_the_limit(
     await hass.async_block_till_done()
     assert _state(hass, "sensor.thuis_import_limit") == "17250"
     assert _state(hass, "sensor.thuis_limit_source") == "fuse"
+    assert _state(hass, number) == "unknown"
 
 
 async def test_set_grid_limit_rejects_a_too_long_duration(hass: HomeAssistant) -> None:

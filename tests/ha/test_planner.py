@@ -439,3 +439,44 @@ async def test_export_profile_leaves_secrets_out_and_reads_back(
         assert imported == replace(household.config, secrets={})
         assert response["secrets_left_out"] == household.config.required_secrets()
         assert "price_source: sensor.nordpool_kwh_nl_eur" in text
+
+
+async def test_charger_buttons_boost_pause_and_resume(hass: HomeAssistant) -> None:
+    """The charger's buttons set and clear the user's override."""
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with _household(hass) as (_entry, household, car_id):
+        sim = await _plug_in(hass, household, car_id)
+        charger = household.handle(car_id).device
+        try:
+            for button, expected in (
+                ("button.garage_boost", charger.config.hardware_max_w),
+                ("button.garage_pause", 0.0),
+                ("button.garage_resume_plan", None),
+            ):
+                await hass.services.async_call(
+                    "button", "press", {"entity_id": button}, blocking=True
+                )
+                assert charger.manual_setpoint_w == expected
+        finally:
+            await sim.async_disconnect()
+
+
+async def test_removing_the_household_deletes_its_repairs(hass: HomeAssistant) -> None:
+    """A removed household leaves no repair issue behind."""
+    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
+    async with p1_server(_house_telegram, interval=0.5) as server:
+        entry = network_entry(server)
+        await setup_loaded(hass, entry)
+        issue_id = f"plan_failed_{entry.entry_id}"
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="plan_failed",
+            translation_placeholders={"household": "Thuis", "error": "test"},
+        )
+        assert await hass.config_entries.async_remove(entry.entry_id)
+        await hass.async_block_till_done()
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
