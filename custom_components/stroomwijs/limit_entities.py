@@ -113,10 +113,46 @@ def _export(runtime: LimitsRuntime, _now: datetime) -> float | None:
     return round(effective.export_w)
 
 
+SOURCE_KINDS: tuple[str, ...] = (
+    "fuse",
+    "manual",
+    "p1_message",
+    "window",
+    "openadr",
+    "openadr_failsafe",
+    "capacity",
+    "dim",
+    "source_failed",
+    "other",
+)
+_SOURCE_PREFIXES: dict[str, str] = {
+    "manual": "manual",
+    "p1_message": "p1_message",
+    "window": "window",
+    "capacity": "capacity",
+    "dim14a": "dim",
+}
+
+
+def source_kind(source: str) -> str:
+    """Return the kind of a limit source (``manual:installer`` is ``manual``)."""
+    name, _, label = source.partition(":")
+    if label == "failed":
+        return "source_failed"
+    if name == "fuse":
+        return "fuse"
+    if name.startswith("openadr"):
+        return "openadr_failsafe" if label == "failsafe" else "openadr"
+    return _SOURCE_PREFIXES.get(name, "other")
+
+
 def _source_attributes(runtime: LimitsRuntime) -> dict[str, Any]:
     effective = runtime.effective
     status = runtime.guard.status()
+    source = runtime.import_source
     return {
+        "source": source,
+        "label": source.partition(":")[2] or None,
         "until": None
         if effective is None or effective.until is None
         else effective.until.isoformat(),
@@ -149,7 +185,9 @@ LIMIT_SENSORS: tuple[LimitSensorDescription, ...] = (
     LimitSensorDescription(
         key="limit_source",
         translation_key="limit_source",
-        value_fn=lambda runtime, _now: runtime.import_source,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(SOURCE_KINDS),
+        value_fn=lambda runtime, _now: source_kind(runtime.import_source),
         attributes_fn=_source_attributes,
     ),
     LimitSensorDescription(

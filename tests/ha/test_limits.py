@@ -97,7 +97,11 @@ async def test_set_grid_limit_service_drives_the_limit_entities(
     )
     await hass.async_block_till_done()
     assert _state(hass, "sensor.thuis_import_limit") == "3000"
-    assert _state(hass, "sensor.thuis_limit_source") == "manual:installer"
+    assert _state(hass, "sensor.thuis_limit_source") == "manual"
+    source = hass.states.get("sensor.thuis_limit_source")
+    assert source is not None
+    assert source.attributes["label"] == "installer"
+    assert source.attributes["source"] == "manual:installer"
     assert _state(hass, "binary_sensor.thuis_grid_limit_active") == "on"
     assert _state(hass, "number.thuis_manual_grid_limit") == "3000.0"
     event = hass.states.get("event.thuis_grid_event")
@@ -125,7 +129,7 @@ async def test_manual_limit_number_sets_and_clears_the_limit(
     )
     await hass.async_block_till_done()
     assert _state(hass, "sensor.thuis_import_limit") == "5000"
-    assert _state(hass, "sensor.thuis_limit_source") == "manual:number"
+    assert _state(hass, "sensor.thuis_limit_source") == "manual"
     await hass.services.async_call(
         "number", "set_value", {"entity_id": number, "value": 17_250}, blocking=True
     )
@@ -480,7 +484,7 @@ async def test_dim_subentry_follows_its_input(hass: HomeAssistant) -> None:
     )
     await hass.async_block_till_done()
     assert _state(hass, "sensor.thuis_import_limit") == "4200"
-    assert _state(hass, "sensor.thuis_limit_source") == "dim14a"
+    assert _state(hass, "sensor.thuis_limit_source") == "dim"
     result = await _add_limit(hass, entry, "capacity", {"budget_w": 3_000})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     runtime = entry.runtime_data.limits
@@ -578,7 +582,7 @@ async def test_set_grid_limit_defaults_to_the_service_label_and_4_hours(
         DOMAIN, "set_grid_limit", {"value": 2_500}, blocking=True
     )
     await hass.async_block_till_done()
-    assert _state(hass, "sensor.thuis_limit_source") == "manual:service"
+    assert _state(hass, "sensor.thuis_limit_source") == "manual"
     runtime = entry.runtime_data.limits
     assert runtime is not None
     limit = runtime.manual.current
