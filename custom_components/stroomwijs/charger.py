@@ -20,7 +20,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .engine.drivers.ocpp import CentralSystem, ChargerConfig
+from .engine.drivers.ocpp import CentralSystem, ChargerConfig, OcppCharger
 from .engine.drivers.quasar import QuasarConfig
 from .engine.household import DeviceConfig, Household
 from .engine.household.chargers import (
@@ -152,6 +152,29 @@ def async_add_charger_entities(
         async_add_entities(build(handle), config_subentry_id=handle.subentry_id)
 
 
+def charger_device(entry: ConfigEntry[Any], handle: ChargerHandle) -> DeviceInfo:
+    """Return a charger's device: what its boot said, under the household."""
+    device = handle.device
+    if isinstance(device, OcppCharger):
+        state = device.state
+        return DeviceInfo(
+            identifiers={(DOMAIN, handle.subentry_id)},
+            name=handle.title,
+            manufacturer=state.vendor,
+            model=state.model or "OCPP charger",
+            serial_number=state.serial,
+            sw_version=state.firmware,
+            via_device_id=entry.runtime_data.household_device_id,
+        )
+    return DeviceInfo(
+        identifiers={(DOMAIN, handle.subentry_id)},
+        name=handle.title,
+        manufacturer="Wallbox",
+        model="Quasar",
+        via_device_id=entry.runtime_data.household_device_id,
+    )
+
+
 class ChargerEntity(Entity):
     """An entity of one charger's device."""
 
@@ -160,7 +183,7 @@ class ChargerEntity(Entity):
 
     def __init__(
         self,
-        entry: ConfigEntry[Any],  # noqa: ARG002 - same signature as the household's
+        entry: ConfigEntry[Any],
         handle: ChargerHandle,
         description: EntityDescription,
     ) -> None:
@@ -168,13 +191,7 @@ class ChargerEntity(Entity):
         self.entity_description = description
         self.handle = handle
         self._attr_unique_id = f"{handle.subentry_id}_{description.key}"
-        model = "Wallbox Quasar" if handle.kind == KIND_QUASAR else "OCPP charger"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, handle.subentry_id)},
-            name=handle.title,
-            manufacturer="Wallbox" if handle.kind == KIND_QUASAR else None,
-            model=model,
-        )
+        self._attr_device_info = charger_device(entry, handle)
 
     @property
     def available(self) -> bool:

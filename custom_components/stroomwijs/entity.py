@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN
@@ -20,10 +20,15 @@ class StroomwijsEntity(Entity):
         """Attach the entity to the entry's household device."""
         self.entity_description = description
         self._attr_unique_id = f"{entry.entry_id}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, entry.entry_id)},
-            name=entry.title,
-            manufacturer="Stroomwijs",
-            model="Home energy manager",
-            entry_type=DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = household_device(entry)
+
+
+def household_device(entry: StroomwijsConfigEntry) -> DeviceInfo:
+    """Return the household's device: the home's grid connection."""
+    grid = entry.runtime_data.grid
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer="Stroomwijs",
+        model=f"Grid connection {grid}",
+    )

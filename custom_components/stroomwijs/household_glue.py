@@ -29,7 +29,11 @@ from homeassistant.core import (
     State,
     callback,
 )
-from homeassistant.helpers import discovery_flow, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    discovery_flow,
+    issue_registry as ir,
+)
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.storage import Store
@@ -63,6 +67,7 @@ from .const import (
 )
 from .coordinator import meter_config
 from .device_flow import CONF_DRIVER, SUBENTRY_DEVICE
+from .engine.drivers.ocpp import OcppCharger
 from .engine.household import (
     DeviceConfig,
     ForecastConfig,
@@ -80,6 +85,7 @@ from .engine.household import (
     parse_price_attributes,
     parse_pv_attributes,
 )
+from .engine.household.chargers import ChargerHandle
 from .engine.household.runtime import (
     PROBLEM_DSO_SIGNAL,
     PROBLEM_NOT_HOLDABLE,
@@ -318,11 +324,48 @@ def async_connect(
             )
 
     entry.async_on_unload(household.subscribe(_on_event))
+    for handle in household.chargers.handles.values():
+        _follow_charger_identity(hass, entry, handle)
     for key, problem in household.problems.items():
         _update_issue(
             hass, entry, {"key": key, "active": True, "details": problem.details}
         )
     _reload_on_subentry_changes(hass, entry, built_from)
+
+
+@callback
+def _follow_charger_identity(
+    hass: HomeAssistant, entry: ConfigEntry[Any], handle: ChargerHandle
+) -> None:
+    """Give a charger's device what its BootNotification said, once it has."""
+    device = handle.device
+    if not isinstance(device, OcppCharger):
+        return
+    told: list[tuple[str | None, ...]] = [()]
+
+    @callback
+    def _changed() -> None:
+        state = device.state
+        identity = (state.vendor, state.model, state.serial, state.firmware)
+        if identity == told[0] or not any(identity):
+            return
+        registry = dr.async_get(hass)
+        entry_device = registry.async_get_device_by_identifier(
+            (DOMAIN, handle.subentry_id), entry.entry_id
+        )
+        if entry_device is None:
+            return
+        told[0] = identity
+        registry.async_update_device(
+            entry_device.id,
+            manufacturer=state.vendor,
+            model=state.model or "OCPP charger",
+            serial_number=state.serial,
+            sw_version=state.firmware,
+        )
+
+    entry.async_on_unload(handle.add_listener(_changed))
+    _changed()
 
 
 @callback

@@ -20,7 +20,11 @@ from homeassistant.exceptions import (
     ConfigEntryError,
     ConfigEntryNotReady,
 )
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
@@ -215,6 +219,17 @@ async def async_build_household(
         limits=LimitsRuntime(household),
         chargers=ChargerHub(household),
         meter=household.meter,
+    )
+    runtime.household_device_id = (
+        dr.async_get(hass)
+        .async_get_or_create(
+            config_entry_id=entry.entry_id,
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=entry.title,
+            manufacturer="Stroomwijs",
+            model=f"Grid connection {household.grid}",
+        )
+        .id
     )
     if household.meter is not None and household.feed is not None:
         coordinator = MeterCoordinator(

@@ -32,6 +32,8 @@ class StroomwijsRuntimeData:
     """The household's grid meter; subscribe to it for every telegram."""
     meter_coordinator: MeterCoordinator | None = None
     """The throttled view of the meter that entities use."""
+    household_device_id: str = ""
+    """The household device's registry id (meters and chargers hang off it)."""
 
 
 type StroomwijsConfigEntry = ConfigEntry[StroomwijsRuntimeData]
