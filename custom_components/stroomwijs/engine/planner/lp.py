@@ -63,6 +63,7 @@ class ModelBuilder:
         self._entry_vals: list[FloatArray] = []
         self._extra_cost: list[tuple[IndexArray, FloatArray]] = []
         self._units: list[_Unit] = []
+        self._hints: list[tuple[IndexArray, FloatArray]] = []
         self.num_cols = 0
         self.num_rows = 0
         self.offset = 0.0
@@ -158,6 +159,15 @@ class ModelBuilder:
                 )
             )
 
+    def hint(self, cols: IndexArray, values: ArrayLike) -> None:
+        """Record what a previous plan did with these binaries (NaN: not known).
+
+        The warm start tries these values first (see ``solve``'s warm
+        re-plan), completing unknown ones from the relaxation.
+        """
+        vals = np.broadcast_to(np.asarray(values, dtype=np.float64), cols.shape)
+        self._hints.append((cols.ravel(), vals.ravel().copy()))
+
     def add_cost(self, cols: IndexArray, cost: ArrayLike) -> None:
         """Add objective coefficients to existing columns."""
         values = np.broadcast_to(np.asarray(cost, dtype=np.float64), cols.shape)
@@ -178,7 +188,7 @@ class ModelBuilder:
             np.add.at(cost, cols, values)
         return lower, upper, cost, integer
 
-    def _warm_start(  # noqa: C901, PLR0912
+    def _warm_start(  # noqa: C901, PLR0912, PLR0915
         self,
         lp: highspy.HighsLp,
         integer: npt.NDArray[np.bool_],
@@ -214,7 +224,17 @@ class ModelBuilder:
         if rest.shape[0]:
             units.append(_Unit(cols=rest, plain=True))
         fixer = _Fixer(highs, lower, upper)
+        hint = np.full(self.num_cols, np.nan)
+        for cols, values in self._hints:
+            hint[cols] = values
+        for unit in units:
+            members = unit.cols
+            if unit.partner is not None:
+                members = np.concatenate([members, unit.partner])
+            if (~np.isnan(hint[members])).any():
+                unit.hint = hint
         chosen: dict[int, tuple[IndexArray, FloatArray]] = {}
+        hinted_units: set[int] = set()
         for number, unit in enumerate(units):
             if time.perf_counter() > deadline:
                 break  # out of budget: hand HiGHS what is fixed so far
@@ -224,12 +244,14 @@ class ModelBuilder:
             x, objective, cols, values = result
             fixed[cols] = True
             chosen[number] = (cols, values)
+            if fixer.last_was_hint:
+                hinted_units.add(number)
         # Second pass: free one device at a time, re-relax it against the
         # others as fixed, and keep a rounding that is cheaper.
         for number, unit in enumerate(units):
             if number not in chosen or time.perf_counter() > deadline:
                 continue
-            if unit.tracker is None:
+            if unit.tracker is None or number in hinted_units:
                 continue  # plain roundings rarely improve on a second look
             cols, values = chosen[number]
             basis = fixer.snapshot()
@@ -247,6 +269,23 @@ class ModelBuilder:
         if not fixed[integer].all():
             x[~(fixed & integer)] = np.nan
         return x
+
+    def arrays(self) -> list[FloatArray | IndexArray | npt.NDArray[np.bool_]]:
+        """Every array that defines the model (for a fingerprint)."""
+        lower, upper, cost, integer = self._columns()
+        parts: list[FloatArray | IndexArray | npt.NDArray[np.bool_]] = [
+            lower,
+            upper,
+            cost,
+            integer,
+            np.asarray([self.offset]),
+        ]
+        parts.extend(self._row_lower)
+        parts.extend(self._row_upper)
+        parts.extend(self._entry_rows)
+        parts.extend(self._entry_cols)
+        parts.extend(self._entry_vals)
+        return parts
 
     def objective_of(self, values: FloatArray) -> float:
         """Return the objective at ``values``, including the constant offset."""
@@ -428,6 +467,7 @@ class _Fixer:
         self.lower = lower
         self.upper = upper
         self.pinned: FloatArray | None = None
+        self.last_was_hint = False
 
     def _solve(self) -> float | None:
         self.highs.run()
@@ -476,7 +516,11 @@ class _Fixer:
         tried: list[FloatArray] = []
         last: FloatArray | None = None
         cols = unit.cols
-        for threshold in unit.candidates():
+        self.last_was_hint = False
+        candidates = unit.candidates()
+        if keep_worse and unit.hint is not None:
+            candidates = (HINT, *candidates)
+        for threshold in candidates:
             cols, values = unit.round(x, threshold)
             if any(np.array_equal(values, seen) for seen in tried):
                 continue
@@ -490,7 +534,8 @@ class _Fixer:
                     self.highs.getSolution().col_value, dtype=np.float64
                 )
                 best = _Candidate(value, cols, values, solution)
-                if keep_worse and (value <= limit or threshold == TRACK):
+                self.last_was_hint = threshold == HINT
+                if keep_worse and (value <= limit or threshold in {TRACK, HINT}):
                     break  # within reach of the relaxation, or the device's own plan
                 if not keep_worse and threshold == TRACK and value < objective - 1e-9:
                     break  # the device's own plan improves on the first pass
@@ -534,6 +579,8 @@ class _Fixer:
 FLOOR = 0.999
 ACTIVE = 1e-3
 TRACK = 0.0
+HINT = -1.0
+"""The previous plan's values (a warm re-plan), completed by rounding."""
 ROUNDING_THRESHOLDS = (0.5, 1e-3, 0.85, FLOOR)
 """Nearest, early (never behind the relaxation), late, then only the sure ones."""
 
@@ -560,6 +607,8 @@ class _Unit:
     min_off: int = 1
     partner: IndexArray | None = None
     tracker: Tracker | None = None
+    hint: FloatArray | None = None
+    """Every column's hinted value (NaN: none), when this unit has any."""
 
     def candidates(self) -> tuple[float, ...]:
         """Return the rounding thresholds to try; 0 means the device's own tracker."""
@@ -567,15 +616,26 @@ class _Unit:
             return (TRACK, *ROUNDING_THRESHOLDS)
         return ROUNDING_THRESHOLDS
 
-    def round(  # noqa: PLR0911
+    def round(  # noqa: C901, PLR0911
         self, x: FloatArray, threshold: float
     ) -> tuple[IndexArray, FloatArray]:
         """Columns and their rounded values."""
+        if threshold == HINT and self.hint is not None:
+            cols, values = self.round(x, 0.5)
+            known = ~np.isnan(self.hint[cols])
+            values = values.copy()
+            if self.choose_one:
+                values[:] = 0.0  # never two starts: only the hinted one
+            values[known] = np.round(self.hint[cols][known])
+            return cols, values
         relaxed = x[self.cols]
         if threshold == TRACK and self.tracker is not None:
             values = self.tracker(x)
             if self.partner is None:
                 return self.cols, values
+            if values.shape[0] == self.cols.shape[0] + self.partner.shape[0]:
+                # The tracker planned the partner too (charge and discharge).
+                return np.concatenate([self.cols, self.partner]), values
             other = _cumulative_round(x[self.partner], 0.5)
             other[values > 0.5] = 0.0  # noqa: PLR2004
             return np.concatenate([self.cols, self.partner]), np.concatenate(
