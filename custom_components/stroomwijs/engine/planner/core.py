@@ -58,6 +58,16 @@ class _Core:
 def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
     n = problem.grid.count
     ramp = np.arange(n, dtype=np.float64) / max(n - 1, 1)
+    if problem.connection.phases == 1:
+        fixed = (problem.base_load_kw - problem.pv_kw)[None, :]
+    else:
+        fixed = np.stack(
+            [
+                problem.base_phases[k] * problem.base_load_kw
+                - problem.pv_phases[k] * problem.pv_kw
+                for k in range(3)
+            ]
+        )
     return BuildContext(
         model=model,
         grid=problem.grid,
@@ -67,6 +77,8 @@ def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
         window=problem.window,
         import_cap_kw=problem.import_cap_kw,
         export_cap_kw=problem.export_cap_kw,
+        phase_limit_kw=problem.phase_limit_kw,
+        fixed_phase_kw=fixed,
         time_preference=TIME_PREFERENCE_EUR_PER_KWH * ramp,
         rebound_eur_per_kw=_rebound_weights(problem.import_cap_kw),
     )

@@ -66,6 +66,10 @@ class BuildContext:
     """The hard import cap per slot (DSO limit and fuse, whichever is lower)."""
     export_cap_kw: FloatArray
     """The hard export cap per slot."""
+    phase_limit_kw: float
+    """What one phase of the main fuse carries."""
+    fixed_phase_kw: FloatArray
+    """Per phase and slot: base load minus PV on that phase (import positive)."""
     time_preference: FloatArray
     """A tiny EUR/kWh that grows over the horizon: earlier wins a tie."""
     rebound_eur_per_kw: FloatArray
@@ -86,6 +90,35 @@ class BuildContext:
     def hours(self) -> FloatArray:
         """Slot lengths in hours."""
         return self.grid.hours
+
+    def phase_room_kw(
+        self, phases: PhaseShares, x: FloatArray, own: IndexArray
+    ) -> FloatArray:
+        """Per slot: the most a device on ``phases`` can draw under the fuse.
+
+        Counts the base load and PV on its phases and what the other devices
+        draw there in the solution ``x`` (columns ``own`` are the device's).
+        """
+        single = self.fixed_phase_kw.shape[0] == 1
+        load = self.fixed_phase_kw.copy()
+        mine = np.zeros(x.shape[0], dtype=np.bool_)
+        mine[own] = True
+        for term in self.power_terms:
+            valid = term.cols >= 0
+            if not valid.any() or mine[term.cols[valid]].any():
+                continue
+            power = np.zeros(self.n)
+            coef = np.broadcast_to(np.asarray(term.coef, dtype=np.float64), (self.n,))
+            power[valid] = x[term.cols[valid]] * coef[valid]
+            for k in range(load.shape[0]):
+                load[k] += power * (1.0 if single else term.phases[k])
+        room = np.full(self.n, np.inf)
+        for k, share in enumerate(phases):
+            if share > 0 and (single or k < load.shape[0]):
+                row = 0 if single else k
+                room = np.minimum(room, (self.phase_limit_kw - load[row]) / share)
+        result: FloatArray = np.maximum(room, 0.0)
+        return result
 
 
 @dataclass(slots=True)

@@ -291,36 +291,39 @@ class EvBlock(Block):
         discharge = x[self._d] if self._d is not None else np.zeros(k)
         base = x[ctx.import_cols[span]] - x[ctx.export_cols[span]]
         base = base - charge + discharge
+        # The most the car can take per slot: its charger, the import cap
+        # left by the rest of the house, and its phases' fuse.
         c_low = max(self.min_charge_kw, 0.1 * self.max_charge_kw)
-        charge_levels = np.linspace(c_low, self.max_charge_kw, DP_LEVELS)
-        powers = [np.zeros(1), charge_levels]
-        if self._d is not None and self.max_discharge_kw > 0:
-            d_low = max(self.min_discharge_kw, 0.1 * self.max_discharge_kw)
-            powers.append(-np.linspace(d_low, self.max_discharge_kw, DP_LEVELS))
-        power = np.concatenate(powers)  # kW, discharge negative
+        c_high = np.minimum(self.max_charge_kw, ctx.import_cap_kw[span] - base)
+        own = self._c if self._d is None else np.concatenate([self._c, self._d])
+        c_high = np.minimum(c_high, ctx.phase_room_kw(self.phases, x, own)[span])
+        levels = np.linspace(0.0, 1.0, DP_LEVELS)[None, :]
+        charging = c_low + (np.maximum(c_high, c_low) - c_low)[:, None] * levels
+        can_charge = c_high >= c_low - 1e-9
+        powers = [np.zeros((k, 1)), charging]
         d_upper = np.full(k, self.max_discharge_kw)
         if self.mode == "v2h":
             d_upper = np.minimum(d_upper, ctx.base_load_kw[span])
+        if self._d is not None and self.max_discharge_kw > 0:
+            d_low = max(self.min_discharge_kw, 0.1 * self.max_discharge_kw)
+            top = np.maximum(d_upper, d_low)
+            powers.append(-(d_low + (top - d_low)[:, None] * levels))
+        power = np.concatenate(powers, axis=1)  # kW per slot, discharge negative
         # Energy change and cost of each action in each slot.
         delta = np.where(
-            power[None, :] > 0,
-            self.eta_charge * power[None, :] * hours[:, None],
-            power[None, :] * hours[:, None] / self.eta_discharge,
+            power > 0,
+            self.eta_charge * power * hours[:, None],
+            power * hours[:, None] / self.eta_discharge,
         )
-        net = base[:, None] + power[None, :]
-        padded = np.zeros((ctx.n, power.shape[0]))
-        padded[span] = net
+        padded = np.zeros((ctx.n, power.shape[1]))
+        padded[span] = base[:, None] + power
         cost = exchange_costs(padded, ctx)[span]
+        cost += np.maximum(-power, 0.0) * hours[:, None] * self._discharge_cost
         cost += (
-            np.maximum(-power, 0.0)[None, :] * hours[:, None] * (self._discharge_cost)
+            np.maximum(power, 0.0) * hours[:, None] * ctx.time_preference[span][:, None]
         )
-        cost += (
-            np.maximum(power, 0.0)[None, :]
-            * hours[:, None]
-            * (ctx.time_preference[span][:, None])
-        )
-        blocked = (-power[None, :] > d_upper[:, None] + 1e-9) | (
-            power[None, :] > self.max_charge_kw + 1e-9
+        blocked = ((power > 0) & ~can_charge[:, None]) | (
+            -power > d_upper[:, None] + 1e-9
         )
         cost = np.where(blocked, BLOCKED_EUR, cost)
         e_low = min(self.e_min, self.e0)
@@ -352,9 +355,9 @@ class EvBlock(Block):
             if not e_low - 1e-6 <= after <= self.capacity_kwh + 1e-6:
                 continue
             energy = after
-            if power[action] > 0:
+            if power[t, action] > 0:
                 on_c[t] = 1.0
-            elif power[action] < 0:
+            elif power[t, action] < 0:
                 on_d[t] = 1.0
         if self._d is None:
             return on_c
