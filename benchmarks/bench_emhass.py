@@ -29,8 +29,10 @@ What EMHASS can model, and so what both sides solve:
 * the heat pump as EMHASS's thermal deferrable load: ``heating_rate`` and
   ``cooling_constant`` from the house's heat capacity and loss, at the
   horizon's mean COP, 0..max power, the comfort band as its minimum and
-  maximum temperatures (our side: the same constant COP, fully modulating,
-  no minimum run times);
+  maximum temperatures, moved one slot on (EMHASS bounds the temperature at
+  a slot's start, we at its end; the end of the last slot is not bounded in
+  EMHASS) (our side: the same constant COP, fully modulating, no minimum
+  run times);
 * no end value on either side (EMHASS has none): the house and car end as
   they like (``end_condition: free``).
 
@@ -192,6 +194,11 @@ def _emhass_input(problem: Any, case: dict[str, Any]) -> dict[str, Any]:  # noqa
             )
         elif device.kind == "heat_pump":
             low, high = device._band_low, device._band_high  # noqa: SLF001
+            # EMHASS bounds the temperature at the start of each slot, ours
+            # at its end: EMHASS's slot t + 1 carries our slot t's band.
+            start = device.indoor_c
+            low = [min(start, float(low[0])), *(float(v) for v in low[:-1])]
+            high = [max(start, float(high[0])), *(float(v) for v in high[:-1])]
             cop = float(device.cop.mean())
             deferrables.append(
                 {
@@ -207,9 +214,9 @@ def _emhass_input(problem: Any, case: dict[str, Any]) -> dict[str, Any]:  # noqa
                         / device.heat_capacity,
                         "cooling_constant": device.heat_loss / device.heat_capacity,
                         "start_temperature": device.indoor_c,
-                        "min_temperatures": [float(v) for v in low],
-                        "max_temperatures": [float(v) for v in high],
-                        "desired_temperatures": [float(v) for v in low],
+                        "min_temperatures": low,
+                        "max_temperatures": high,
+                        "desired_temperatures": low,
                         "sense": "heat",
                     },
                 }
@@ -268,13 +275,17 @@ def judge(case_in: dict[str, Any], flows: dict[str, Any]) -> list[str]:
             thermal = load["thermal"]
             temp = thermal["start_temperature"]
             below = above = 0.0
+            lows = [*thermal["min_temperatures"][1:], thermal["min_temperatures"][-1]]
+            highs = [*thermal["max_temperatures"][1:], thermal["max_temperatures"][-1]]
             for t, p in enumerate(power):
                 temp += h * (
                     thermal["heating_rate"] * p / load["nominal_w"]
                     - thermal["cooling_constant"] * (temp - case_in["outdoor_c"][t])
                 )
-                below += max(thermal["min_temperatures"][t] - temp, 0.0) * h
-                above += max(temp - thermal["max_temperatures"][t], 0.0) * h
+                # Our slot t's band is EMHASS's slot t + 1 (see _emhass_input);
+                # the last slot's end repeats the last band EMHASS has.
+                below += max(lows[t] - temp, 0.0) * h
+                above += max(temp - highs[t], 0.0) * h
             if below > COMFORT_TOLERANCE_KH:
                 notes.append(f"house {below:.3f} K.h below comfort")
             if above > COMFORT_TOLERANCE_KH:

@@ -246,25 +246,31 @@ class ModelBuilder:
             chosen[number] = (cols, values)
             if fixer.last_was_hint:
                 hinted_units.add(number)
-        # Second pass: free one device at a time, re-relax it against the
-        # others as fixed, and keep a rounding that is cheaper.
-        for number, unit in enumerate(units):
-            if number not in chosen or time.perf_counter() > deadline:
-                continue
-            if unit.tracker is None or number in hinted_units:
-                continue  # plain roundings rarely improve on a second look
-            cols, values = chosen[number]
-            basis = fixer.snapshot()
-            relaxed = fixer.release(cols)
-            if relaxed is None:
-                fixer.restore(cols, values, basis)
-                continue
-            result = fixer.fix_best(unit, relaxed, objective, keep_worse=False)
-            if result is None:
-                fixer.restore(cols, values, basis)
-                continue
-            x, objective, cols, values = result
-            chosen[number] = (cols, values)
+        # Further passes: free one device at a time, re-relax it against the
+        # others as fixed, and keep a rounding that is cheaper; again while
+        # a pass still improves (each device then answers the others' moves).
+        for _ in range(MAX_PASSES):
+            improved = False
+            for number, unit in enumerate(units):
+                if number not in chosen or time.perf_counter() > deadline:
+                    continue
+                if unit.tracker is None or number in hinted_units:
+                    continue  # plain roundings rarely improve on a second look
+                cols, values = chosen[number]
+                basis = fixer.snapshot()
+                relaxed = fixer.release(cols)
+                if relaxed is None:
+                    fixer.restore(cols, values, basis)
+                    continue
+                result = fixer.fix_best(unit, relaxed, objective, keep_worse=False)
+                if result is None:
+                    fixer.restore(cols, values, basis)
+                    continue
+                x, objective, cols, values = result
+                chosen[number] = (cols, values)
+                improved = True
+            if not improved:
+                break
         x = fixer.current(x)
         if not fixed[integer].all():
             x[~(fixed & integer)] = np.nan
@@ -451,6 +457,8 @@ PROVE_ONLY_OPTIONS: dict[str, str | bool] = {
 WARM_START_SHARE = 0.8
 """Share of the time limit the warm start may use: a complete start matters
 more than HiGHS's first fraction of a second."""
+MAX_PASSES = 1
+"""Passes over the devices after the first (more found nothing on the set)."""
 WARM_START_SLACK = 0.002
 GIVE_UP_SHARE = 0.05
 """A device whose best rounding costs 5 % more is left to HiGHS to complete."""
