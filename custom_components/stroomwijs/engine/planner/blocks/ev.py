@@ -322,6 +322,9 @@ class EvBlock(Block):
         cost += (
             np.maximum(power, 0.0) * hours[:, None] * ctx.time_preference[span][:, None]
         )
+        # Charging just after a DSO window steps the import up (the rebound
+        # tie-breaker charges per kW of step).
+        cost += np.maximum(power, 0.0) * ctx.rebound_eur_per_kw[span][:, None]
         blocked = ((power > 0) & ~can_charge[:, None]) | (
             -power > d_upper[:, None] + 1e-9
         )
