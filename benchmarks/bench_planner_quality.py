@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("-n", "--runs", type=int, default=5)
     parser.add_argument("--load", type=int, default=0, metavar="K")
-    parser.add_argument("--reference-time-limit", type=float, default=300.0)
+    parser.add_argument("--reference-time-limit", type=float, default=60.0)
     parser.add_argument("--only", default="", help="substring of the case names")
     args = parser.parse_args()
     cache: dict[str, Any] = {}
