@@ -95,3 +95,15 @@ def test_an_old_plan_without_the_warm_start_field_still_reads() -> None:
     assert (
         pytest.approx(data["cost"]["total_eur"]) == Plan.from_dict(data).cost.total_eur
     )
+
+
+def test_a_fallback_plan_is_not_a_warm_start(repo_root: Path) -> None:
+    """A rule-based plan holds safe minimums: the re-plan starts cold."""
+    data = _household(repo_root)
+    data["solver"]["time_limit_s"] = 1e-6  # no time to find any plan
+    fallback = solve(Problem.from_dict(data))
+    assert fallback.solver.status == "fallback"
+    data["solver"]["time_limit_s"] = 20.0
+    plan = solve(Problem.from_dict(_later(data, 1)), warm_start=fallback)
+    assert not plan.solver.warm_start
+    assert plan.solver.status == "optimal"

@@ -325,7 +325,12 @@ def solve(
     plan's creation time (default: the clock).
     """
     model, ctx, core = _build(problem)
-    warm = warm_start is not None and _hint_from(problem, ctx, warm_start)
+    # A fallback plan holds safe minimums, not a plan worth starting from.
+    warm = (
+        warm_start is not None
+        and warm_start.solver.status != "fallback"
+        and _hint_from(problem, ctx, warm_start)
+    )
     solution = model.solve(
         time_limit_s=problem.solver.time_limit_s,
         mip_rel_gap=problem.solver.mip_rel_gap,

@@ -223,7 +223,7 @@ class ModelBuilder:
         rest = rest[~hinted[rest]]
         if rest.shape[0]:
             units.append(_Unit(cols=rest, plain=True))
-        fixer = _Fixer(highs, lower, upper)
+        fixer = _Fixer(highs, lower, upper, deadline)
         hint = np.full(self.num_cols, np.nan)
         for cols, values in self._hints:
             hint[cols] = values
@@ -460,6 +460,9 @@ more than HiGHS's first fraction of a second."""
 MAX_PASSES = 1
 """Passes over the devices after the first (more found nothing on the set)."""
 WARM_START_SLACK = 0.002
+HINT_SHARE = 0.01
+"""A previous plan's pattern is taken at once when it costs at most 1 % more
+than the relaxation; otherwise the usual roundings are tried as well."""
 GIVE_UP_SHARE = 0.05
 """A device whose best rounding costs 5 % more is left to HiGHS to complete."""
 """Accept a device's first rounding that costs at most 0.2 % over the relaxation."""
@@ -469,15 +472,26 @@ class _Fixer:
     """Fixes devices' binaries in a relaxation and keeps the cheapest."""
 
     def __init__(
-        self, highs: highspy.Highs, lower: FloatArray, upper: FloatArray
+        self,
+        highs: highspy.Highs,
+        lower: FloatArray,
+        upper: FloatArray,
+        deadline: float = float("inf"),
     ) -> None:
         self.highs = highs
         self.lower = lower
         self.upper = upper
+        self.deadline = deadline
+        """``time.perf_counter()`` after which no relaxation is solved."""
         self.pinned: FloatArray | None = None
         self.last_was_hint = False
 
     def _solve(self) -> float | None:
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            return None  # out of budget: the caller keeps what it has
+        if remaining < INF:
+            self.highs.setOptionValue("time_limit", remaining)
         self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -543,7 +557,10 @@ class _Fixer:
                 )
                 best = _Candidate(value, cols, values, solution)
                 self.last_was_hint = threshold == HINT
-                if keep_worse and (value <= limit or threshold in {TRACK, HINT}):
+                near = value <= objective + HINT_SHARE * max(abs(objective), 1.0)
+                if keep_worse and (
+                    value <= limit or threshold == TRACK or (threshold == HINT and near)
+                ):
                     break  # within reach of the relaxation, or the device's own plan
                 if not keep_worse and threshold == TRACK and value < objective - 1e-9:
                     break  # the device's own plan improves on the first pass
