@@ -15,7 +15,10 @@ in the project's environment (``script/run``). The script:
    planner and write EMHASS's inputs;
 2. solves the same inputs with EMHASS (``benchmarks/emhass_worker.py``);
 3. prices both plans with the same prices (import cost minus export
-   revenue) and prints cost and solve time side by side.
+   revenue), adds to EMHASS's the heat its house ends short of the comfort
+   band (EMHASS cannot bound the temperature at the end of its last slot;
+   priced at the cheapest import price), and prints cost and solve time
+   side by side.
 
 What EMHASS can model, and so what both sides solve:
 
@@ -255,15 +258,19 @@ def _price(
     return cost
 
 
-def judge(case_in: dict[str, Any], flows: dict[str, Any]) -> list[str]:
+def judge(case_in: dict[str, Any], flows: dict[str, Any]) -> tuple[list[str], float]:
     """Check a plan's device powers against the model both sides share.
 
     The house is simulated with the planner's own equation (temperature at
     the end of each slot, from that slot's outdoor temperature) and held to
     the comfort band of that slot; deferrable loads must get their energy
-    inside their window. Returns what is wrong, in words.
+    inside their window. Returns what is wrong, in words, and what the heat
+    the house ends short of its band would cost to make up (at the cheapest
+    import price of the horizon: EMHASS does not bound the temperature at
+    the end of its last slot, so it may end a little colder than we may).
     """
     notes: list[str] = []
+    end_deficit_eur = 0.0
     h = case_in["step_minutes"] / 60.0
     powers = flows.get("deferrable_w", [])
     for k, load in enumerate(case_in["deferrables"]):
@@ -286,6 +293,12 @@ def judge(case_in: dict[str, Any], flows: dict[str, Any]) -> list[str]:
                 # the last slot's end repeats the last band EMHASS has.
                 below += max(lows[t] - temp, 0.0) * h
                 above += max(temp - highs[t], 0.0) * h
+            short = max(lows[-1] - temp, 0.0)
+            if short > 0:
+                kwh_per_k = load["nominal_w"] / 1000.0 / thermal["heating_rate"]
+                cheapest = min(case_in["import_eur_per_kwh"])
+                end_deficit_eur += short * kwh_per_k * cheapest
+                notes.append(f"house ends {short:.3f} K below its band")
             if below > COMFORT_TOLERANCE_KH:
                 notes.append(f"house {below:.3f} K.h below comfort")
             if above > COMFORT_TOLERANCE_KH:
@@ -298,7 +311,7 @@ def judge(case_in: dict[str, Any], flows: dict[str, Any]) -> list[str]:
         )
         if energy < need - ENERGY_TOLERANCE_KWH or outside > 1.0:
             notes.append(f"load {k}: {energy:.2f} of {need:.2f} kWh in its window")
-    return notes
+    return notes, end_deficit_eur
 
 
 def main() -> None:
@@ -356,8 +369,8 @@ def main() -> None:
             if "solve_time_s" in item:
                 emhass_times[name].append(item["solve_time_s"])
     print(
-        f"{'case':<34} {'ours EUR':>9} {'EMHASS EUR':>10} {'diff':>8} "
-        f"{'ours s':>7} {'EMHASS s':>8} {'speed-up':>8}  notes"
+        f"{'case':<34} {'ours EUR':>9} {'EMHASS EUR':>10} {'+end heat':>9} "
+        f"{'diff':>8} {'ours s':>7} {'EMHASS s':>8} {'speed-up':>8}  notes"
     )
     for name, item in ours.items():
         case_in = emhass_in[name]
@@ -386,14 +399,16 @@ def main() -> None:
             if emhass_times[name]
             else float("nan")
         )
-        flags = [f"EMHASS plan: {note}" for note in judge(case_in, theirs)]
-        if ours_cost > their_cost + 1e-3:
+        notes, end_heat = judge(case_in, theirs)
+        flags = [f"EMHASS plan: {note}" for note in notes]
+        fair = their_cost + end_heat
+        if ours_cost > fair + 1e-3:
             flags.append("OURS COSTLIER")
         if their_time < SPEED_TARGET * our_time:
             flags.append("under 3x faster")
         print(
-            f"{name:<34} {ours_cost:>9.3f} {their_cost:>10.3f} "
-            f"{ours_cost - their_cost:>+8.3f} {our_time:>6.3f}s {their_time:>7.3f}s "
+            f"{name:<34} {ours_cost:>9.3f} {their_cost:>10.3f} {fair:>9.3f} "
+            f"{ours_cost - fair:>+8.3f} {our_time:>6.3f}s {their_time:>7.3f}s "
             f"{their_time / our_time:>7.1f}x  EMHASS {status}; ours {mine['status']} "
             f"{' '.join(flags)}"
         )
