@@ -107,3 +107,26 @@ def test_a_fallback_plan_is_not_a_warm_start(repo_root: Path) -> None:
     plan = solve(Problem.from_dict(_later(data, 1)), warm_start=fallback)
     assert not plan.solver.warm_start
     assert plan.solver.status == "optimal"
+
+
+@pytest.mark.parametrize("elapsed", [0, 1, 5, 96, 191])
+def test_any_elapsed_time_gives_a_valid_plan(repo_root: Path, elapsed: int) -> None:
+    """From no slot to all but one passed, the re-plan keeps every limit."""
+    data = _household(repo_root)
+    first = solve(Problem.from_dict(data))
+    later = Problem.from_dict(_later(data, elapsed))
+    plan = solve(later, warm_start=first)
+    assert plan.solver.warm_start
+    assert plan.solver.status == "optimal"
+    for value, cap in zip(plan.import_kw, plan.import_cap_kw, strict=True):
+        assert value <= cap + 1e-6
+
+
+def test_a_stored_plan_without_time_zones_is_ignored(repo_root: Path) -> None:
+    """Slot times that name no zone cannot be placed: the solve starts cold."""
+    data = _household(repo_root)
+    stored = solve(Problem.from_dict(data)).to_dict()
+    stored["slots"]["start"] = [text[:19] for text in stored["slots"]["start"]]
+    plan = solve(Problem.from_dict(_later(data, 1)), warm_start=Plan.from_dict(stored))
+    assert not plan.solver.warm_start
+    assert plan.solver.status == "optimal"

@@ -261,6 +261,8 @@ def _align(problem: Problem, previous: Plan) -> tuple[list[int], int | None]:
         starts = [datetime.fromisoformat(text) for text in previous.slot_starts]
     except ValueError:
         return [-1] * grid.count, None
+    if any(start.tzinfo is None for start in starts):
+        return [-1] * grid.count, None  # times without a zone cannot be placed
     ends = [
         s + timedelta(hours=h)
         for s, h in zip(starts, previous.slot_hours, strict=False)
