@@ -44,6 +44,8 @@ OUTPUT = ROOT / "examples" / "reference_household.json"
 START = datetime(2025, 10, 14, 22, 0, tzinfo=UTC)  # 00:00 local, 15 Oct 2025
 SLOTS = 192
 SAME_DAYS_2023 = datetime(2023, 10, 14, 22, 0, tzinfo=UTC)
+AUTUMN_OUTDOOR_C = (7.0, 14.0)
+"""Coldest and warmest outdoor temperature of the synthetic daily curve."""
 ANNUAL_LOAD_KWH = 3500.0
 ANNUAL_PV_KWH = 2500.0
 
@@ -60,16 +62,18 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _prices(data: Path) -> list[float]:
+def _prices(data: Path, start: datetime = START) -> list[float]:
     with (data / "prices_NL_2025.csv").open(encoding="utf-8") as handle:
         by_time = {
             _time(row["start_utc"]): float(row["price_eur_per_mwh"]) / 1000.0
             for row in csv.DictReader(handle)
         }
-    return [round(by_time[START + timedelta(minutes=15 * i)], 5) for i in range(SLOTS)]
+    return [round(by_time[start + timedelta(minutes=15 * i)], 5) for i in range(SLOTS)]
 
 
-def _load_and_pv(data: Path) -> tuple[list[float], list[float]]:
+def _load_and_pv(
+    data: Path, same_days: datetime = SAME_DAYS_2023
+) -> tuple[list[float], list[float]]:
     path = data / "household_pv_enphase_2022-10_2024-08_hourly.csv"
     with path.open(encoding="utf-8") as handle:
         rows = [
@@ -83,7 +87,7 @@ def _load_and_pv(data: Path) -> tuple[list[float], list[float]]:
     load: list[float] = []
     pv: list[float] = []
     for i in range(SLOTS):
-        hour = SAME_DAYS_2023 + timedelta(hours=i // 4)
+        hour = same_days + timedelta(hours=i // 4)
         consumption, production = hourly[hour]
         # kWh in an hour is the hour's average power in kW.
         load.append(round(consumption * load_scale, 4))
@@ -91,25 +95,28 @@ def _load_and_pv(data: Path) -> tuple[list[float], list[float]]:
     return load, pv
 
 
-def _outdoor() -> list[float]:
+def _outdoor(coldest_warmest: tuple[float, float] = AUTUMN_OUTDOOR_C) -> list[float]:
+    coldest, warmest = coldest_warmest
+    mean = (coldest + warmest) / 2.0
+    swing = (warmest - coldest) / 2.0
     temps = []
     for i in range(SLOTS):
         local_hour = (i / 4.0) % 24.0
         # Coldest around 06:00, warmest around 15:00.
         temps.append(
             round(
-                10.5
-                - 3.5 * math.cos(2 * math.pi * (local_hour - 4.5) / 24.0 - math.pi),
+                mean
+                - swing * math.cos(2 * math.pi * (local_hour - 4.5) / 24.0 - math.pi),
                 2,
             )
         )
     return temps
 
 
-def _local(day: int, hour: int, minute: int = 0) -> str:
-    """Return an ISO time on 15 (day=0) or 16 (day=1) October 2025, CEST."""
-    moment = datetime(2025, 10, 15 + day, hour, minute, tzinfo=UTC)
-    return (moment - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+def _local(day: int, hour: int, minute: int = 0, start: datetime = START) -> str:
+    """Return an ISO time ``day`` days after the local midnight ``start``."""
+    moment = start + timedelta(days=day, hours=hour, minutes=minute)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _draws() -> list[float]:
@@ -122,10 +129,23 @@ def _draws() -> list[float]:
     return draws
 
 
-def build() -> dict[str, object]:
-    """Return the problem as JSON-ready data."""
+def build(
+    start: datetime = START,
+    same_days: datetime = SAME_DAYS_2023,
+    outdoor_c: tuple[float, float] = AUTUMN_OUTDOOR_C,
+) -> dict[str, object]:
+    """Return the problem as JSON-ready data.
+
+    ``start`` is local midnight (in UTC) of the first planned day,
+    ``same_days`` the same calendar day of 2023 for the load and PV series,
+    and ``outdoor_c`` the coldest and warmest outdoor temperature.
+    """
     data = _data_dir()
-    load, pv = _load_and_pv(data)
+    load, pv = _load_and_pv(data, same_days)
+
+    def local(day: int, hour: int, minute: int = 0) -> str:
+        return _local(day, hour, minute, start)
+
     return {
         "description": (
             "ElaadNL bidirectional charging study reference household (Annex 1) "
@@ -134,12 +154,12 @@ def build() -> dict[str, object]:
             "examples/make_reference_household.py from shared/data (see its "
             "SOURCES.md); outdoor_c is synthetic."
         ),
-        "start": START.isoformat().replace("+00:00", "Z"),
+        "start": start.isoformat().replace("+00:00", "Z"),
         "slot_minutes": 15,
         "timezone": "Europe/Amsterdam",
         "prices": {
             "tariff": "dynamic",
-            "spot_eur_per_kwh": _prices(data),
+            "spot_eur_per_kwh": _prices(data, start),
             "markup_eur_per_kwh": 0.02,
             "energy_tax_eur_per_kwh": 0.1228,
             "vat": 0.21,
@@ -148,7 +168,7 @@ def build() -> dict[str, object]:
         "grid": {
             "fuse": "3x25",
             "windows": [
-                {"start": _local(day, 16), "end": _local(day, 21), "import_kw": 4.0}
+                {"start": local(day, 16), "end": local(day, 21), "import_kw": 4.0}
                 for day in (0, 1)
             ],
         },
@@ -170,8 +190,8 @@ def build() -> dict[str, object]:
                 "round_trip_efficiency": 0.85,
                 "degradation_eur_per_kwh": 0.03,
                 "double_energy_tax": True,
-                "arrival": _local(0, 18),
-                "departure": _local(1, 7, 30),
+                "arrival": local(0, 18),
+                "departure": local(1, 7, 30),
             },
             {
                 "id": "heat_pump",
@@ -181,7 +201,7 @@ def build() -> dict[str, object]:
                 "min_modulation": 0.3,
                 "cop_at_7c": 3.6,
                 "cop_slope_per_k": 0.08,
-                "outdoor_c": _outdoor(),
+                "outdoor_c": _outdoor(outdoor_c),
                 "house": {
                     "heat_capacity_kwh_per_k": 12.0,
                     "heat_loss_kw_per_k": 0.15,
@@ -210,8 +230,8 @@ def build() -> dict[str, object]:
                 "legionella": {
                     "due": True,
                     "temperature_c": 60.0,
-                    "window_start": _local(0, 10),
-                    "window_end": _local(0, 16),
+                    "window_start": local(0, 10),
+                    "window_end": local(0, 16),
                 },
             },
             {
@@ -219,8 +239,8 @@ def build() -> dict[str, object]:
                 "kind": "white_goods",
                 "name": "Washing machine",
                 "profile_kwh": [0.45, 0.1, 0.05, 0.05, 0.05, 0.05, 0.15, 0.05],
-                "earliest_start": _local(0, 8),
-                "finish_by": _local(0, 18),
+                "earliest_start": local(0, 8),
+                "finish_by": local(0, 18),
                 "phase": 2,
             },
             {
@@ -228,8 +248,8 @@ def build() -> dict[str, object]:
                 "kind": "white_goods",
                 "name": "Dishwasher",
                 "profile_kwh": [0.4, 0.05, 0.05, 0.35, 0.05, 0.05],
-                "earliest_start": _local(0, 21),
-                "finish_by": _local(1, 7),
+                "earliest_start": local(0, 21),
+                "finish_by": local(1, 7),
                 "phase": 3,
             },
         ],

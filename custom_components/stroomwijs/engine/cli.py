@@ -4,6 +4,10 @@ Each capability adds its own sub-command: a module listed in ``COMMANDS``
 exposes ``register(subparsers)``, which adds a parser whose ``handler``
 default is a callable taking the parsed arguments and returning an exit code
 (it may be a coroutine function; it then runs in a fresh event loop).
+
+Only the chosen sub-command's module is imported (numpy, HiGHS and the meter
+decoders load in a second or so): ``stroomwijs --help`` lists the commands
+from ``COMMANDS`` alone.
 """
 
 from __future__ import annotations
@@ -21,13 +25,21 @@ from .grid import GridConnection
 
 type Handler = Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]]
 
-# Modules (relative to this package) that contribute sub-commands.
-COMMANDS: tuple[str, ...] = (
-    ".meter.cli",
-    ".planner.cli",
-    ".guard.cli",
-    ".discovery.cli",
-)
+# Sub-command: the module (relative to this package) that registers it, and
+# its one-line help. Keep the help in step with the module's own.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "p1": (".meter.cli", "read or decode DSMR P1 telegrams"),
+    "plan": (
+        ".planner.cli",
+        "solve a planner problem (JSON) and print the plan as JSON",
+    ),
+    "guard": (".guard.cli", "check the guard's inputs"),
+    "discover": (
+        ".discovery.cli",
+        "find energy devices (Modbus scan, zeroconf) as JSON",
+    ),
+    "simulate": (".simulate.cli", "run simulated households"),
+}
 
 
 class _CommandModule(Protocol):
@@ -50,8 +62,12 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the parser with every registered sub-command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser; only ``command``'s module is imported and registered.
+
+    The other sub-commands are listed with their help, so that ``--help``
+    and a bad command name need no heavy import.
+    """
     parser = argparse.ArgumentParser(
         prog="stroomwijs",
         description="Stroomwijs home energy manager: tools for installers.",
@@ -65,16 +81,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fuse.add_argument("connection", help="phases x amperes, e.g. 3x25 or 1x40")
     fuse.set_defaults(handler=_cmd_fuse)
-    for name in COMMANDS:
-        module = cast("_CommandModule", importlib.import_module(name, __package__))
+    for name, (module_name, help_text) in COMMANDS.items():
+        if name != command:
+            subparsers.add_parser(name, help=help_text)
+            continue
+        module = cast(
+            "_CommandModule", importlib.import_module(module_name, __package__)
+        )
         module.register(subparsers)
     return parser
 
 
+def _chosen(argv: Sequence[str]) -> str | None:
+    """Return the sub-command named on the command line, if any."""
+    for arg in argv:
+        if arg in COMMANDS:
+            return arg
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_chosen(arguments))
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

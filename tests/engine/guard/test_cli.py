@@ -1,4 +1,4 @@
-"""The ``stroomwijs guard`` command line."""
+"""The ``stroomwijs guard`` and ``stroomwijs simulate guard`` command lines."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def test_simulate_holds_the_window_and_releases_afterwards(
     """A 5-minute window: curtailments, releases, nothing over the limit."""
     code = main(
         [
-            "guard",
             "simulate",
+            "guard",
             "--window",
             "16:00-16:05",
             "--limit",
@@ -43,8 +43,8 @@ def test_simulate_json_lines_with_a_real_load_profile(
     """With --json every line is an intervention object."""
     code = main(
         [
-            "guard",
             "simulate",
+            "guard",
             "--json",
             "--minutes",
             "8",
@@ -62,7 +62,7 @@ def test_simulate_json_lines_with_a_real_load_profile(
 
 def test_simulate_rejects_a_bad_window(capsys: pytest.CaptureFixture[str]) -> None:
     """Clear error and exit code 2 for a malformed window."""
-    assert main(["guard", "simulate", "--window", "sixteen"]) == 2
+    assert main(["simulate", "guard", "--window", "sixteen"]) == 2
     assert "HH:MM-HH:MM" in capsys.readouterr().err
 
 

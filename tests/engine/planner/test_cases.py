@@ -165,6 +165,8 @@ def test_ev_minimum_soc_is_never_undercut() -> None:
         max_discharge_kw=11.0,
         max_charge_kw=11.0,
         double_energy_tax=False,
+        # Charge left over is worth nothing: only the bound holds it back.
+        end_condition="free",
     )
     plan = plan_for(make_problem(spot, [ev]))
     soc = plan.devices["ev"].series["soc"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +65,31 @@ def test_plan_rejects_a_bad_file_with_the_reason(
     err = capsys.readouterr().err
     assert err.startswith("stroomwijs plan: ")
     assert message in err
+
+
+def test_help_imports_no_solver_numpy_or_home_assistant() -> None:
+    """``stroomwijs --help`` lists every command without the heavy imports."""
+    script = """
+import sys
+sys.modules["homeassistant"] = None  # any import of it fails
+from custom_components.stroomwijs.engine.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+heavy = sorted(
+    name for name in ("numpy", "highspy", "dsmr_parser", "homeassistant")
+    if sys.modules.get(name) is not None
+)
+print("HEAVY", heavy)
+"""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert "HEAVY []" in result.stdout
+    for command in ("plan", "p1", "guard", "fuse"):
+        assert command in result.stdout

@@ -20,12 +20,13 @@ stops the plan importing and exporting at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+import hashlib
 
 import numpy as np
 
-from .blocks import BuildContext, DeviceResult, PowerTerm
+from .blocks import BuildContext, DeviceResult, PowerTerm, WarmHint
 from .lp import FloatArray, IndexArray, ModelBuilder, SolveStatus
 from .plan import Plan, SolverReport
 from .problem import Problem
@@ -57,6 +58,16 @@ class _Core:
 def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
     n = problem.grid.count
     ramp = np.arange(n, dtype=np.float64) / max(n - 1, 1)
+    if problem.connection.phases == 1:
+        fixed = (problem.base_load_kw - problem.pv_kw)[None, :]
+    else:
+        fixed = np.stack(
+            [
+                problem.base_phases[k] * problem.base_load_kw
+                - problem.pv_phases[k] * problem.pv_kw
+                for k in range(3)
+            ]
+        )
     return BuildContext(
         model=model,
         grid=problem.grid,
@@ -65,6 +76,9 @@ def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
         pv_kw=problem.pv_kw,
         window=problem.window,
         import_cap_kw=problem.import_cap_kw,
+        export_cap_kw=problem.export_cap_kw,
+        phase_limit_kw=problem.phase_limit_kw,
+        fixed_phase_kw=fixed,
         time_preference=TIME_PREFERENCE_EUR_PER_KWH * ramp,
         rebound_eur_per_kw=_rebound_weights(problem.import_cap_kw),
     )
@@ -214,13 +228,7 @@ def _add_capacity(problem: Problem, ctx: BuildContext, core: _Core) -> None:
         core.peaks.append((peak, floor, month))
 
 
-def solve(problem: Problem, *, now: datetime | None = None) -> Plan:
-    """Plan the household; never raises for a valid problem.
-
-    The solve is bounded by ``problem.solver.time_limit_s``; on a timeout the
-    best plan found so far is used, and if there is none, a rule-based plan
-    that keeps every device at its safe minimum.
-    """
+def _build(problem: Problem) -> tuple[ModelBuilder, BuildContext, _Core]:
     model = ModelBuilder()
     ctx = _context(problem, model)
     core = _build_core(problem, ctx)
@@ -229,6 +237,102 @@ def solve(problem: Problem, *, now: datetime | None = None) -> Plan:
     _add_balance(problem, ctx, core)
     _add_rebound(problem, ctx, core)
     _add_capacity(problem, ctx, core)
+    return model, ctx, core
+
+
+def model_fingerprint(problem: Problem) -> str:
+    """Return a hash of the MILP a problem builds (a reference solve's key)."""
+    model, _, _ = _build(problem)
+    digest = hashlib.sha256()
+    for part in model.arrays():
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _align(problem: Problem, previous: Plan) -> tuple[list[int], int | None]:
+    """For each new slot, the previous plan's slot that covers it (-1: none).
+
+    Also returns how many of the previous plan's slots have passed when the
+    grids line up slot for slot (the new slot 1, or slot 0 when whole, starts
+    where a previous slot starts), else None.
+    """
+    grid = problem.grid
+    try:
+        starts = [datetime.fromisoformat(text) for text in previous.slot_starts]
+    except ValueError:
+        return [-1] * grid.count, None
+    if any(start.tzinfo is None for start in starts):
+        return [-1] * grid.count, None  # times without a zone cannot be placed
+    ends = [
+        s + timedelta(hours=h)
+        for s, h in zip(starts, previous.slot_hours, strict=False)
+    ]
+    index: list[int] = []
+    j = 0
+    for t in range(grid.count):
+        moment = grid.slot_start(t)
+        while j < len(starts) and ends[j] <= moment:
+            j += 1
+        index.append(j if j < len(starts) and starts[j] <= moment else -1)
+    shift: int | None = None
+    probe = 1 if grid.first_slot_minutes < grid.slot_minutes else 0
+    if (
+        probe < grid.count
+        and index[probe] >= 0
+        and starts[index[probe]] == grid.slot_start(probe)
+    ):
+        shift = index[probe] - probe
+    return index, shift
+
+
+def _hint_from(problem: Problem, ctx: BuildContext, previous: Plan) -> bool:
+    """Hint the model with ``previous`` (a warm re-plan); False if nothing fits."""
+    index, shift = _align(problem, previous)
+    where = np.asarray(index)
+    if (where < 0).all():
+        return False
+    used = False
+    for device in problem.devices:
+        result = previous.devices.get(device.device_id)
+        if result is None or len(result.setpoint_kw) != len(previous.slot_starts):
+            continue
+        old = np.asarray(result.setpoint_kw, dtype=np.float64)
+        aligned = np.where(where >= 0, old[np.maximum(where, 0)], np.nan)
+        device.warm_hint(
+            WarmHint(setpoint_kw=aligned, shift=shift, summary=dict(result.summary)),
+            ctx,
+        )
+        used = True
+    return used
+
+
+def solve(
+    problem: Problem,
+    *,
+    now: datetime | None = None,
+    warm_start: Plan | None = None,
+) -> Plan:
+    """Plan the household; never raises for a valid problem.
+
+    The solve is bounded by ``problem.solver.time_limit_s``; on a timeout the
+    best plan found so far is used, and if there is none, a rule-based plan
+    that keeps every device at its safe minimum.
+
+    ``warm_start`` is a previous plan (model-predictive control: re-planning
+    every few minutes). It may be on an older time grid: each new slot takes
+    the setpoints of the previous slot that covers it, slots past its end
+    are completed from the relaxation, and devices it does not know are
+    planned as usual. What it did becomes the first incumbent; the solve then
+    only has to improve on it (and stops at the usual gap). ``now`` is the
+    plan's creation time (default: the clock).
+    """
+    model, ctx, core = _build(problem)
+    # A fallback plan holds safe minimums, not a plan worth starting from.
+    warm = (
+        warm_start is not None
+        and warm_start.solver.status != "fallback"
+        and _hint_from(problem, ctx, warm_start)
+    )
     solution = model.solve(
         time_limit_s=problem.solver.time_limit_s,
         mip_rel_gap=problem.solver.mip_rel_gap,
@@ -243,6 +347,7 @@ def solve(problem: Problem, *, now: datetime | None = None) -> Plan:
         objective_eur=solution.objective,
         variables=model.num_cols,
         constraints=model.num_rows,
+        warm_start=warm,
     )
     created = now or datetime.now(UTC)
     if solution.status is SolveStatus.NO_SOLUTION:
@@ -344,15 +449,7 @@ def _fallback(
         "plan keeps every device at its safe minimum and respects the grid limits."
     )
     explanations = [summary, *_shed_explanations(problem, shed)]
-    fallback_report = SolverReport(
-        status="fallback",
-        solver_status=report.solver_status,
-        mip_gap=report.mip_gap,
-        solve_time_s=report.solve_time_s,
-        objective_eur=float("nan"),
-        variables=report.variables,
-        constraints=report.constraints,
-    )
+    fallback_report = replace(report, status="fallback", objective_eur=float("nan"))
     return Plan.assemble(
         problem=problem,
         created=created,

@@ -63,6 +63,7 @@ class ModelBuilder:
         self._entry_vals: list[FloatArray] = []
         self._extra_cost: list[tuple[IndexArray, FloatArray]] = []
         self._units: list[_Unit] = []
+        self._hints: list[tuple[IndexArray, FloatArray]] = []
         self.num_cols = 0
         self.num_rows = 0
         self.offset = 0.0
@@ -158,6 +159,15 @@ class ModelBuilder:
                 )
             )
 
+    def hint(self, cols: IndexArray, values: ArrayLike) -> None:
+        """Record what a previous plan did with these binaries (NaN: not known).
+
+        The warm start tries these values first (see ``solve``'s warm
+        re-plan), completing unknown ones from the relaxation.
+        """
+        vals = np.broadcast_to(np.asarray(values, dtype=np.float64), cols.shape)
+        self._hints.append((cols.ravel(), vals.ravel().copy()))
+
     def add_cost(self, cols: IndexArray, cost: ArrayLike) -> None:
         """Add objective coefficients to existing columns."""
         values = np.broadcast_to(np.asarray(cost, dtype=np.float64), cols.shape)
@@ -178,7 +188,7 @@ class ModelBuilder:
             np.add.at(cost, cols, values)
         return lower, upper, cost, integer
 
-    def _warm_start(  # noqa: C901, PLR0912
+    def _warm_start(  # noqa: C901, PLR0912, PLR0915
         self,
         lp: highspy.HighsLp,
         integer: npt.NDArray[np.bool_],
@@ -213,8 +223,18 @@ class ModelBuilder:
         rest = rest[~hinted[rest]]
         if rest.shape[0]:
             units.append(_Unit(cols=rest, plain=True))
-        fixer = _Fixer(highs, lower, upper)
+        fixer = _Fixer(highs, lower, upper, deadline)
+        hint = np.full(self.num_cols, np.nan)
+        for cols, values in self._hints:
+            hint[cols] = values
+        for unit in units:
+            members = unit.cols
+            if unit.partner is not None:
+                members = np.concatenate([members, unit.partner])
+            if (~np.isnan(hint[members])).any():
+                unit.hint = hint
         chosen: dict[int, tuple[IndexArray, FloatArray]] = {}
+        hinted_units: set[int] = set()
         for number, unit in enumerate(units):
             if time.perf_counter() > deadline:
                 break  # out of budget: hand HiGHS what is fixed so far
@@ -224,29 +244,54 @@ class ModelBuilder:
             x, objective, cols, values = result
             fixed[cols] = True
             chosen[number] = (cols, values)
-        # Second pass: free one device at a time, re-relax it against the
-        # others as fixed, and keep a rounding that is cheaper.
-        for number, unit in enumerate(units):
-            if number not in chosen or time.perf_counter() > deadline:
-                continue
-            if unit.tracker is None:
-                continue  # plain roundings rarely improve on a second look
-            cols, values = chosen[number]
-            basis = fixer.snapshot()
-            relaxed = fixer.release(cols)
-            if relaxed is None:
-                fixer.restore(cols, values, basis)
-                continue
-            result = fixer.fix_best(unit, relaxed, objective, keep_worse=False)
-            if result is None:
-                fixer.restore(cols, values, basis)
-                continue
-            x, objective, cols, values = result
-            chosen[number] = (cols, values)
+            if fixer.last_was_hint:
+                hinted_units.add(number)
+        # Further passes: free one device at a time, re-relax it against the
+        # others as fixed, and keep a rounding that is cheaper; again while
+        # a pass still improves (each device then answers the others' moves).
+        for _ in range(MAX_PASSES):
+            improved = False
+            for number, unit in enumerate(units):
+                if number not in chosen or time.perf_counter() > deadline:
+                    continue
+                if unit.tracker is None or number in hinted_units:
+                    continue  # plain roundings rarely improve on a second look
+                cols, values = chosen[number]
+                basis = fixer.snapshot()
+                relaxed = fixer.release(cols)
+                if relaxed is None:
+                    fixer.restore(cols, values, basis)
+                    continue
+                result = fixer.fix_best(unit, relaxed, objective, keep_worse=False)
+                if result is None:
+                    fixer.restore(cols, values, basis)
+                    continue
+                x, objective, cols, values = result
+                chosen[number] = (cols, values)
+                improved = True
+            if not improved:
+                break
         x = fixer.current(x)
         if not fixed[integer].all():
             x[~(fixed & integer)] = np.nan
         return x
+
+    def arrays(self) -> list[FloatArray | IndexArray | npt.NDArray[np.bool_]]:
+        """Every array that defines the model (for a fingerprint)."""
+        lower, upper, cost, integer = self._columns()
+        parts: list[FloatArray | IndexArray | npt.NDArray[np.bool_]] = [
+            lower,
+            upper,
+            cost,
+            integer,
+            np.asarray([self.offset]),
+        ]
+        parts.extend(self._row_lower)
+        parts.extend(self._row_upper)
+        parts.extend(self._entry_rows)
+        parts.extend(self._entry_cols)
+        parts.extend(self._entry_vals)
+        return parts
 
     def objective_of(self, values: FloatArray) -> float:
         """Return the objective at ``values``, including the constant offset."""
@@ -412,7 +457,12 @@ PROVE_ONLY_OPTIONS: dict[str, str | bool] = {
 WARM_START_SHARE = 0.8
 """Share of the time limit the warm start may use: a complete start matters
 more than HiGHS's first fraction of a second."""
+MAX_PASSES = 1
+"""Passes over the devices after the first (more found nothing on the set)."""
 WARM_START_SLACK = 0.002
+HINT_SHARE = 0.01
+"""A previous plan's pattern is taken at once when it costs at most 1 % more
+than the relaxation; otherwise the usual roundings are tried as well."""
 GIVE_UP_SHARE = 0.05
 """A device whose best rounding costs 5 % more is left to HiGHS to complete."""
 """Accept a device's first rounding that costs at most 0.2 % over the relaxation."""
@@ -422,14 +472,26 @@ class _Fixer:
     """Fixes devices' binaries in a relaxation and keeps the cheapest."""
 
     def __init__(
-        self, highs: highspy.Highs, lower: FloatArray, upper: FloatArray
+        self,
+        highs: highspy.Highs,
+        lower: FloatArray,
+        upper: FloatArray,
+        deadline: float = float("inf"),
     ) -> None:
         self.highs = highs
         self.lower = lower
         self.upper = upper
+        self.deadline = deadline
+        """``time.perf_counter()`` after which no relaxation is solved."""
         self.pinned: FloatArray | None = None
+        self.last_was_hint = False
 
     def _solve(self) -> float | None:
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            return None  # out of budget: the caller keeps what it has
+        if remaining < INF:
+            self.highs.setOptionValue("time_limit", remaining)
         self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -476,7 +538,11 @@ class _Fixer:
         tried: list[FloatArray] = []
         last: FloatArray | None = None
         cols = unit.cols
-        for threshold in unit.candidates():
+        self.last_was_hint = False
+        candidates = unit.candidates()
+        if keep_worse and unit.hint is not None:
+            candidates = (HINT, *candidates)
+        for threshold in candidates:
             cols, values = unit.round(x, threshold)
             if any(np.array_equal(values, seen) for seen in tried):
                 continue
@@ -490,7 +556,11 @@ class _Fixer:
                     self.highs.getSolution().col_value, dtype=np.float64
                 )
                 best = _Candidate(value, cols, values, solution)
-                if keep_worse and (value <= limit or threshold == TRACK):
+                self.last_was_hint = threshold == HINT
+                near = value <= objective + HINT_SHARE * max(abs(objective), 1.0)
+                if keep_worse and (
+                    value <= limit or threshold == TRACK or (threshold == HINT and near)
+                ):
                     break  # within reach of the relaxation, or the device's own plan
                 if not keep_worse and threshold == TRACK and value < objective - 1e-9:
                     break  # the device's own plan improves on the first pass
@@ -534,6 +604,8 @@ class _Fixer:
 FLOOR = 0.999
 ACTIVE = 1e-3
 TRACK = 0.0
+HINT = -1.0
+"""The previous plan's values (a warm re-plan), completed by rounding."""
 ROUNDING_THRESHOLDS = (0.5, 1e-3, 0.85, FLOOR)
 """Nearest, early (never behind the relaxation), late, then only the sure ones."""
 
@@ -560,6 +632,8 @@ class _Unit:
     min_off: int = 1
     partner: IndexArray | None = None
     tracker: Tracker | None = None
+    hint: FloatArray | None = None
+    """Every column's hinted value (NaN: none), when this unit has any."""
 
     def candidates(self) -> tuple[float, ...]:
         """Return the rounding thresholds to try; 0 means the device's own tracker."""
@@ -567,15 +641,26 @@ class _Unit:
             return (TRACK, *ROUNDING_THRESHOLDS)
         return ROUNDING_THRESHOLDS
 
-    def round(  # noqa: PLR0911
+    def round(  # noqa: C901, PLR0911
         self, x: FloatArray, threshold: float
     ) -> tuple[IndexArray, FloatArray]:
         """Columns and their rounded values."""
+        if threshold == HINT and self.hint is not None:
+            cols, values = self.round(x, 0.5)
+            known = ~np.isnan(self.hint[cols])
+            values = values.copy()
+            if self.choose_one:
+                values[:] = 0.0  # never two starts: only the hinted one
+            values[known] = np.round(self.hint[cols][known])
+            return cols, values
         relaxed = x[self.cols]
         if threshold == TRACK and self.tracker is not None:
             values = self.tracker(x)
             if self.partner is None:
                 return self.cols, values
+            if values.shape[0] == self.cols.shape[0] + self.partner.shape[0]:
+                # The tracker planned the partner too (charge and discharge).
+                return np.concatenate([self.cols, self.partner]), values
             other = _cumulative_round(x[self.partner], 0.5)
             other[values > 0.5] = 0.0  # noqa: PLR2004
             return np.concatenate([self.cols, self.partner]), np.concatenate(

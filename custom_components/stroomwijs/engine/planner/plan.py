@@ -36,6 +36,8 @@ class SolverReport:
     objective_eur: float
     variables: int
     constraints: int
+    warm_start: bool = False
+    """Whether a previous plan was used as the first incumbent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +185,7 @@ class Plan:
                 "objective_eur": _finite(self.solver.objective_eur),
                 "variables": self.solver.variables,
                 "constraints": self.solver.constraints,
+                "warm_start": self.solver.warm_start,
             },
             "slots": {"start": self.slot_starts, "hours": self.slot_hours},
             "grid": {
@@ -241,6 +244,7 @@ class Plan:
             objective_eur=_number_or(solver, "objective_eur", math.nan),
             variables=solver.integer("variables", low=0, high=10**9),
             constraints=solver.integer("constraints", low=0, high=10**9),
+            warm_start=solver.boolean("warm_start", default=False),
         )
         solver.reject_unknown()
         slots = plan.obj("slots")

@@ -48,8 +48,8 @@ class SolverOptions:
 
     time_limit_s: float = 5.0
     mip_rel_gap: float = 0.01
-    mip_abs_gap_eur: float = 0.05
-    """Stop within 5 cents of the optimum, even if that is above 1 %."""
+    mip_abs_gap_eur: float = 0.01
+    """Stop within a cent of the optimum, even if that is above the relative gap."""
     threads: int = 1
 
 
@@ -141,7 +141,7 @@ class Problem:
                 "time_limit_s", 5.0, above=0.0, high=600.0
             ),
             mip_rel_gap=solver_reader.number("mip_rel_gap", 0.01, low=0.0, high=1.0),
-            mip_abs_gap_eur=solver_reader.number("mip_abs_gap_eur", 0.05, low=0.0),
+            mip_abs_gap_eur=solver_reader.number("mip_abs_gap_eur", 0.01, low=0.0),
             threads=solver_reader.integer("threads", 1, low=1, high=64),
         )
         solver_reader.reject_unknown()

@@ -7,7 +7,7 @@ a device kind, add a block file and list its class in ``BLOCKS``.
 
 from __future__ import annotations
 
-from .base import Block, BuildContext, DeviceResult, PowerTerm
+from .base import Block, BuildContext, DeviceResult, PowerTerm, WarmHint
 from .battery import BatteryBlock
 from .boiler import BoilerBlock
 from .ev import EvBlock
@@ -29,5 +29,6 @@ __all__ = [
     "EvBlock",
     "HeatPumpBlock",
     "PowerTerm",
+    "WarmHint",
     "WhiteGoodsBlock",
 ]

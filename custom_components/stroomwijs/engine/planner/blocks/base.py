@@ -64,6 +64,12 @@ class BuildContext:
     """Slots inside a DSO window (an import cap below the normal one)."""
     import_cap_kw: FloatArray
     """The hard import cap per slot (DSO limit and fuse, whichever is lower)."""
+    export_cap_kw: FloatArray
+    """The hard export cap per slot."""
+    phase_limit_kw: float
+    """What one phase of the main fuse carries."""
+    fixed_phase_kw: FloatArray
+    """Per phase and slot: base load minus PV on that phase (import positive)."""
     time_preference: FloatArray
     """A tiny EUR/kWh that grows over the horizon: earlier wins a tie."""
     rebound_eur_per_kw: FloatArray
@@ -84,6 +90,35 @@ class BuildContext:
     def hours(self) -> FloatArray:
         """Slot lengths in hours."""
         return self.grid.hours
+
+    def phase_room_kw(
+        self, phases: PhaseShares, x: FloatArray, own: IndexArray
+    ) -> FloatArray:
+        """Per slot: the most a device on ``phases`` can draw under the fuse.
+
+        Counts the base load and PV on its phases and what the other devices
+        draw there in the solution ``x`` (columns ``own`` are the device's).
+        """
+        single = self.fixed_phase_kw.shape[0] == 1
+        load = self.fixed_phase_kw.copy()
+        mine = np.zeros(x.shape[0], dtype=np.bool_)
+        mine[own] = True
+        for term in self.power_terms:
+            valid = term.cols >= 0
+            if not valid.any() or mine[term.cols[valid]].any():
+                continue
+            power = np.zeros(self.n)
+            coef = np.broadcast_to(np.asarray(term.coef, dtype=np.float64), (self.n,))
+            power[valid] = x[term.cols[valid]] * coef[valid]
+            for k in range(load.shape[0]):
+                load[k] += power * (1.0 if single else term.phases[k])
+        room = np.full(self.n, np.inf)
+        for k, share in enumerate(phases):
+            if share > 0 and (single or k < load.shape[0]):
+                row = 0 if single else k
+                room = np.minimum(room, (self.phase_limit_kw - load[row]) / share)
+        result: FloatArray = np.maximum(room, 0.0)
+        return result
 
 
 @dataclass(slots=True)
@@ -157,6 +192,32 @@ class Block(ABC):
         """How the device's power spreads over the phases."""
         return EVEN_SHARES
 
+    def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:  # noqa: B027
+        """Hint the model with what the previous plan did (a warm re-plan).
+
+        Called after ``build``. The default hints nothing.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class WarmHint:
+    """A device's part of a previous plan, moved onto the new time grid."""
+
+    setpoint_kw: FloatArray
+    """Per new slot: the previous plan's setpoint, NaN where it had none."""
+    shift: int | None
+    """Slots elapsed since the previous plan (None: the grids do not align)."""
+    summary: dict[str, float | str | bool | None]
+
+    def slot(self, key: str) -> int | None:
+        """Return a slot index from the previous plan's summary, on the new grid."""
+        value = self.summary.get(key)
+        if self.shift is None or isinstance(value, bool):
+            return None
+        if not isinstance(value, float | int) or value != round(value):
+            return None
+        return round(value) - self.shift
+
 
 def rounded(values: FloatArray, digits: int = 4) -> list[float]:
     """JSON-friendly rounded values (with -0.0 cleaned up)."""
@@ -164,17 +225,114 @@ def rounded(values: FloatArray, digits: int = 4) -> list[float]:
 
 
 TERMINAL_VALUE_SHARE = 0.99
+"""Left-over energy is credited at just under its bound, so that a tie
+between storing and exporting (or buying) never tips towards storing."""
+END_CONDITIONS = ("value", "keep", "free")
+"""How a store may end the horizon (the ``end_condition`` field):
+
+* ``value``: energy left above the start level is credited at what it would
+  really save later, never above its replacement cost nor above what the
+  energy that made it was worth (PV surplus: the export price); energy
+  short of the start level costs what replacing it later would cost;
+* ``keep``: end no emptier than the start (a steep penalty, explained when
+  the grid limits force it), and no credit above it;
+* ``free``: left-over energy is worth nothing and the store may run down.
+"""
+PENALTY_END_EUR_PER_KWH = 20.0
+"""Per electric kWh a ``keep`` store ends short of its start level."""
 
 
-def terminal_value(ctx: BuildContext, kwh_per_unit: float) -> float:
-    """EUR per unit of storage left at the end of the horizon.
+@dataclass(frozen=True, slots=True)
+class EndValue:
+    """The value of what a store holds at the end of the horizon.
 
-    Valued just under the cheapest import price in the horizon, it recovers
-    the heat or charge that on/off steps leave over, without ever paying the
-    plan to store energy for its own sake.
+    Piecewise linear around the reference level (usually the start level):
+    each unit short of it costs ``below_eur``, each unit above it earns
+    ``above_eur`` (never more than ``below_eur``, so the cost is convex and
+    needs no binaries).
     """
-    cheapest = float(ctx.prices.import_eur_per_kwh.min())
-    return max(cheapest, 0.0) * TERMINAL_VALUE_SHARE * kwh_per_unit
+
+    condition: str
+    reference: float
+    below_eur: float
+    above_eur: float
+
+    def cost(self, level: FloatArray) -> FloatArray:
+        """EUR the objective adds for ending at ``level`` (a credit is negative)."""
+        short = np.maximum(self.reference - level, 0.0)
+        over = np.maximum(level - self.reference, 0.0)
+        result: FloatArray = self.below_eur * short - self.above_eur * over
+        return result
+
+    def add(self, ctx: BuildContext, level_col: IndexArray) -> IndexArray | None:
+        """Add the end condition on column ``level_col``; returns the shortfall."""
+        if self.condition == "free" or level_col.shape[0] == 0:
+            return None
+        m = ctx.model
+        # The cost is minus above times (level - reference) plus (below -
+        # above) times short, where short is at least reference - level.
+        short = m.add_vars(1, 0.0, np.inf, self.below_eur - self.above_eur)
+        row = m.add_rows(1, self.reference, np.inf)
+        m.add_terms(row, level_col[-1:], 1.0)
+        m.add_terms(row, short, 1.0)
+        if self.above_eur:
+            m.add_cost(level_col[-1:], -self.above_eur)
+            m.offset += self.above_eur * self.reference
+        return short
+
+
+def read_end_condition(reader: Reader, default: str = "value") -> str:
+    """Read a store's ``end_condition`` (see ``END_CONDITIONS``)."""
+    return reader.text("end_condition", default, choices=END_CONDITIONS)
+
+
+def surplus_worth(ctx: BuildContext) -> FloatArray:
+    """EUR/kWh a kWh of electricity is worth at least, per slot.
+
+    Bought, it costs the import price; taken from a PV surplus, it is worth
+    the export price it would have earned, and nothing where the export
+    cap may force PV to be curtailed.
+    """
+    prices = ctx.prices
+    worth = np.minimum(prices.import_eur_per_kwh, prices.export_eur_per_kwh)
+    may_curtail = ctx.pv_kw > ctx.base_load_kw + ctx.export_cap_kw + 1e-9
+    result: FloatArray = np.where(may_curtail, 0.0, worth)
+    return result
+
+
+def end_value(
+    ctx: BuildContext,
+    condition: str,
+    reference: float,
+    *,
+    make_kwh: float | FloatArray,
+    save_kwh: float | FloatArray,
+) -> EndValue:
+    """Return the end value of a store, per unit of its level (kWh, K).
+
+    ``make_kwh`` is the electricity that puts one unit in (per slot, e.g.
+    capacity / COP), ``save_kwh`` the electricity one unit saves when it is
+    used later (the same for heat; discharge efficiency for a battery).
+    Left-over energy saves buying electricity later: valued at the cheapest
+    import price in the horizon (a lower bound on what it saves), and never
+    above its replacement cost (``make_kwh`` at that price). Energy above the
+    reference level was made here: never valued above what the energy that
+    made it was worth (the export price, for a PV surplus).
+    """
+    n = ctx.n
+    make = np.broadcast_to(np.asarray(make_kwh, dtype=np.float64), (n,))
+    save = np.broadcast_to(np.asarray(save_kwh, dtype=np.float64), (n,))
+    imports = ctx.prices.import_eur_per_kwh
+    saves = float((imports * np.minimum(save, make)).min())
+    made = float((surplus_worth(ctx) * make).min())
+    below = max(saves, 0.0) * TERMINAL_VALUE_SHARE
+    above = max(min(saves, made), 0.0) * TERMINAL_VALUE_SHARE
+    if condition == "keep":
+        penalty = PENALTY_END_EUR_PER_KWH * float(make.max())
+        return EndValue(condition, reference, penalty, 0.0)
+    if condition == "free":
+        return EndValue(condition, reference, 0.0, 0.0)
+    return EndValue(condition, reference, below, above)
 
 
 BLOCKED_EUR = 1e9

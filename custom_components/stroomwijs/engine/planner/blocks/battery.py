@@ -25,6 +25,8 @@ from .base import (
     DeviceResult,
     PhaseShares,
     PowerTerm,
+    end_value,
+    read_end_condition,
     read_phases,
     rounded,
 )
@@ -63,6 +65,7 @@ class BatteryBlock(Block):
             )
         self.degradation = reader.number("degradation_eur_per_kwh", 0.0, low=0.0)
         self.may_export = reader.boolean("may_export", default=True)
+        self.end_condition = read_end_condition(reader, "keep")
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
         reader.reject_unknown()
         self.e0 = self.soc * self.capacity_kwh
@@ -97,6 +100,17 @@ class BatteryBlock(Block):
         if self.may_export:
             ctx.export_sources.append(PowerTerm(self._d, 1.0, self.phases))
         end = min(self.end_soc, self.max_soc) * self.capacity_kwh
+        if self.end_condition != "keep":
+            # Valued (or free): no hard end, the charge left is worth what
+            # it saves later (see ``end_value``).
+            end_value(
+                ctx,
+                self.end_condition,
+                end,
+                make_kwh=1.0 / self.eta_charge,
+                save_kwh=self.eta_discharge,
+            ).add(ctx, self._e)
+            return
         hard_end = min(end, self.e0)
         row = m.add_rows(1, hard_end, np.inf)
         m.add_terms(row, self._e[-1:], 1.0)

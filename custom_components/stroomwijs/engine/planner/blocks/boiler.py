@@ -29,13 +29,16 @@ from .base import (
     Block,
     BuildContext,
     DeviceResult,
+    EndValue,
     PhaseShares,
     PowerTerm,
+    WarmHint,
+    end_value,
     exchange_costs,
     interp_rows,
+    read_end_condition,
     read_phases,
     rounded,
-    terminal_value,
 )
 
 WATER_KWH_PER_LITRE_K = 4.186 / 3600.0
@@ -84,6 +87,7 @@ class BoilerBlock(Block):
                 raise legionella.error("window_end", "must be after window_start")
             if self.legionella_c > self.max_c:
                 raise legionella.error("temperature_c", "is above the boiler's max_c")
+        self.end_condition = read_end_condition(reader)
         self.phases: PhaseShares = read_phases(reader, default_phases=1)
         reader.reject_unknown()
         self.capacity_kwh_per_k = self.volume_l * WATER_KWH_PER_LITRE_K
@@ -100,6 +104,8 @@ class BoilerBlock(Block):
         self._cold: IndexArray = np.empty(0, dtype=np.int64)
         self._leg: IndexArray | None = None
         self._leg_miss: IndexArray | None = None
+        self._end: EndValue | None = None
+        self._end_short: IndexArray | None = None
 
     def phase_shares(self) -> PhaseShares:
         """Return the element's phase."""
@@ -124,11 +130,13 @@ class BoilerBlock(Block):
         m.add_terms(rows[1:], self._temp[:-1], -keep[1:])
         m.add_terms(rows, self._on, -self.efficiency * self.power_kw * hours / cap)
         ctx.power_terms.append(PowerTerm(self._on, self.power_kw, self.phases))
-        # Useful heat left in the tank at the end (above min_c) is worth what
-        # it cost at the cheapest price: the plan neither wastes nor hoards it.
-        value = terminal_value(ctx, cap / self.efficiency)
-        m.add_cost(self._temp[-1:], -value)
-        m.offset += value * self.min_c
+        # Heat left in the tank at the end, against the start temperature:
+        # see ``end_value`` (never worth more than the energy that made it).
+        per_k = cap / self.efficiency
+        self._end = end_value(
+            ctx, self.end_condition, self.temperature_c, make_kwh=per_k, save_kwh=per_k
+        )
+        self._end_short = self._end.add(ctx, self._temp)
 
         # Never below the minimum: a steep penalty per degree and hour.
         self._cold = m.add_vars(n, 0.0, np.inf, PENALTY_HOT_WATER_EUR_PER_KH * hours)
@@ -159,6 +167,18 @@ class BoilerBlock(Block):
                 m.add_terms(hot, self._cold[slots], 1.0)
                 m.add_terms(hot, self._leg, -lift)
 
+    def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
+        """Hint the element as the previous plan ran it, and its legionella slot."""
+        setpoint = previous.setpoint_kw
+        on = np.where(
+            np.isnan(setpoint), np.nan, (setpoint > self.power_kw / 2).astype(float)
+        )
+        ctx.model.hint(self._on, on)
+        slot = previous.slot("legionella_slot")
+        if self._leg is not None and slot is not None and slot in self.legionella_slots:
+            chosen = np.asarray(self.legionella_slots) == slot
+            ctx.model.hint(self._leg, chosen.astype(float))
+
     def _track(self, x: FloatArray, ctx: BuildContext) -> FloatArray:
         """On/off for the warm start: the cheapest schedule for this tank.
 
@@ -183,8 +203,8 @@ class BoilerBlock(Block):
         low = min(self.temperature_c, self.min_c) - 10.0
         high = max(self.max_c, self.temperature_c)
         grid_t = np.arange(low, high + DP_STEP_K, DP_STEP_K, dtype=np.float64)
-        value: FloatArray = -terminal_value(ctx, cap / self.efficiency) * (
-            grid_t - self.min_c
+        value: FloatArray = (
+            self._end.cost(grid_t) if self._end is not None else np.zeros_like(grid_t)
         )
         keep = 1.0 - ua * hours / cap
         drift = (ua * self.room_c * hours - self.draw_kwh) / cap
@@ -233,6 +253,16 @@ class BoilerBlock(Block):
                 f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, below "
                 f"{self.min_c:g} degC: the hot-water draw outruns what the "
                 "grid limits allow"
+            )
+        if (
+            self._end_short is not None
+            and self.end_condition == "keep"
+            and values[self._end_short[0]] > TOLERANCE_K
+        ):
+            result.explanations.append(
+                f"{self.name}: ends the plan at {temps[-1]:.1f} degC, below its "
+                f"start of {self.temperature_c:g} degC: the grid limits leave no "
+                "room to reheat it"
             )
         if self.legionella_due:
             if self._leg is not None and (values[self._leg] > 0.5).any():  # noqa: PLR2004

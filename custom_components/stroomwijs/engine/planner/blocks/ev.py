@@ -29,19 +29,30 @@ from custom_components.stroomwijs.engine.planner.schema import Reader
 from custom_components.stroomwijs.engine.planner.timegrid import TimeGrid
 
 from .base import (
+    BLOCKED_EUR,
     PENALTY_EV_TARGET_EUR_PER_KWH,
     PENALTY_MIN_SOC_EUR_PER_KWH,
     Block,
     BuildContext,
     DeviceResult,
+    EndValue,
     PhaseShares,
     PowerTerm,
+    WarmHint,
+    end_value,
+    exchange_costs,
+    interp_rows,
+    read_end_condition,
     read_phases,
     rounded,
 )
 
 MODES = ("v2g", "v2h", "charge_only")
 TOLERANCE_KWH = 0.01
+DP_STEP_KWH = 0.25
+"""Energy step of the warm start's dynamic programme."""
+DP_LEVELS = 4
+"""Charge (and discharge) power levels the programme chooses from."""
 
 
 class EvBlock(Block):
@@ -84,6 +95,7 @@ class EvBlock(Block):
             )
         self.degradation = reader.number("degradation_eur_per_kwh", 0.0, low=0.0)
         self.double_tax = reader.boolean("double_energy_tax", default=True)
+        self.end_condition = read_end_condition(reader)
         arrival = reader.optional_time("arrival")
         departure = reader.optional_time("departure")
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
@@ -108,6 +120,10 @@ class EvBlock(Block):
         self._e: IndexArray = np.empty(0, dtype=np.int64)
         self._short: IndexArray | None = None
         self._below: IndexArray | None = None
+        self._end: EndValue | None = None
+        self._discharge_cost = 0.0
+        self._on_c: IndexArray | None = None
+        self._on_d: IndexArray | None = None
 
     def phase_shares(self) -> PhaseShares:
         """Return the car's phases."""
@@ -150,6 +166,7 @@ class EvBlock(Block):
             cost = self.degradation + (
                 ctx.prices.energy_tax_incl_vat if self.double_tax else 0.0
             )
+            self._discharge_cost = cost
             self._d = m.add_vars(k, 0.0, d_upper, cost * hours)
             m.add_terms(rows, self._d, hours / self.eta_discharge)
             ctx.power_terms.append(
@@ -168,8 +185,11 @@ class EvBlock(Block):
                     excl = m.add_rows(k, -np.inf, 1.0)
                     m.add_terms(excl, on_c, 1.0)
                     m.add_terms(excl, on_d, 1.0)
+        self._on_c, self._on_d = on_c, on_d
         if on_c is not None:
-            m.hint_sequence(on_c, partner=on_d, tracker=lambda x: self._track(x, ctx))
+            m.hint_sequence(
+                on_c, partner=on_d, tracker=lambda x: self._schedule(x, ctx)
+            )
         elif on_d is not None:
             m.hint_sequence(on_d)
 
@@ -182,6 +202,17 @@ class EvBlock(Block):
             m.add_terms(low, self._e, 1.0)
             m.add_terms(low, self._below, 1.0)
         target = min(self.e_target, self.capacity_kwh)
+        # Charge left beyond the target (or the arrival level, if that is
+        # higher) at departure saves charging later (see ``end_value``).
+        per_kwh = 1.0 / self.eta_charge
+        self._end = end_value(
+            ctx,
+            self.end_condition,
+            max(target, self.e0),
+            make_kwh=per_kwh,
+            save_kwh=per_kwh,
+        )
+        self._end.add(ctx, self._e)
         if target > e_low + TOLERANCE_KWH:
             self._short = m.add_vars(1, 0.0, target, PENALTY_EV_TARGET_EUR_PER_KWH)
             row = m.add_rows(1, target, np.inf)
@@ -218,6 +249,122 @@ class EvBlock(Block):
             on[t] = 1.0
             remaining -= float(usable[t] * hours[t])
         return on
+
+    def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
+        """Charge where the previous plan charged, discharge where it discharged."""
+        setpoint = previous.setpoint_kw[self.first : self.last]
+        known = ~np.isnan(setpoint)
+        if self._on_c is not None:
+            on = np.where(known, (setpoint > TOLERANCE_KWH).astype(float), np.nan)
+            ctx.model.hint(self._on_c, on)
+        if self._on_d is not None:
+            on = np.where(known, (setpoint < -TOLERANCE_KWH).astype(float), np.nan)
+            ctx.model.hint(self._on_d, on)
+
+    def _schedule(self, x: FloatArray, ctx: BuildContext) -> FloatArray:
+        """Charge (and discharge) slots for the warm start: the car's own plan.
+
+        With every other device held where the relaxation put it, a dynamic
+        programme over the car's energy (0.25 kWh steps) chooses per slot to
+        idle, charge or discharge at one of a few power levels, priced at the
+        slot's marginal grid cost (import, or export forgone), wear and the
+        energy tax paid again, with the target and the value of charge left
+        at departure. Returns the charge on/off values, followed by the
+        discharge ones when the car may discharge. Falls back to the cheapest
+        slots if that fails.
+        """
+        try:
+            return self._dynamic_programme(x, ctx)
+        except ValueError, IndexError:  # pragma: no cover - defensive
+            on = self._track(x, ctx)
+            if self._d is None:
+                return on
+            return np.concatenate([on, np.zeros(self.slots)])
+
+    def _dynamic_programme(  # noqa: PLR0915
+        self, x: FloatArray, ctx: BuildContext
+    ) -> FloatArray:
+        span = slice(self.first, self.last)
+        k = self.slots
+        hours = ctx.hours[span]
+        charge = x[self._c]
+        discharge = x[self._d] if self._d is not None else np.zeros(k)
+        base = x[ctx.import_cols[span]] - x[ctx.export_cols[span]]
+        base = base - charge + discharge
+        # The most the car can take per slot: its charger, the import cap
+        # left by the rest of the house, and its phases' fuse.
+        c_low = max(self.min_charge_kw, 0.1 * self.max_charge_kw)
+        c_high = np.minimum(self.max_charge_kw, ctx.import_cap_kw[span] - base)
+        own = self._c if self._d is None else np.concatenate([self._c, self._d])
+        c_high = np.minimum(c_high, ctx.phase_room_kw(self.phases, x, own)[span])
+        levels = np.linspace(0.0, 1.0, DP_LEVELS)[None, :]
+        charging = c_low + (np.maximum(c_high, c_low) - c_low)[:, None] * levels
+        can_charge = c_high >= c_low - 1e-9
+        powers = [np.zeros((k, 1)), charging]
+        d_upper = np.full(k, self.max_discharge_kw)
+        if self.mode == "v2h":
+            d_upper = np.minimum(d_upper, ctx.base_load_kw[span])
+        if self._d is not None and self.max_discharge_kw > 0:
+            d_low = max(self.min_discharge_kw, 0.1 * self.max_discharge_kw)
+            top = np.maximum(d_upper, d_low)
+            powers.append(-(d_low + (top - d_low)[:, None] * levels))
+        power = np.concatenate(powers, axis=1)  # kW per slot, discharge negative
+        # Energy change and cost of each action in each slot.
+        delta = np.where(
+            power > 0,
+            self.eta_charge * power * hours[:, None],
+            power * hours[:, None] / self.eta_discharge,
+        )
+        padded = np.zeros((ctx.n, power.shape[1]))
+        padded[span] = base[:, None] + power
+        cost = exchange_costs(padded, ctx)[span]
+        cost += np.maximum(-power, 0.0) * hours[:, None] * self._discharge_cost
+        cost += (
+            np.maximum(power, 0.0) * hours[:, None] * ctx.time_preference[span][:, None]
+        )
+        # Charging just after a DSO window steps the import up (the rebound
+        # tie-breaker charges per kW of step).
+        cost += np.maximum(power, 0.0) * ctx.rebound_eur_per_kw[span][:, None]
+        blocked = ((power > 0) & ~can_charge[:, None]) | (
+            -power > d_upper[:, None] + 1e-9
+        )
+        cost = np.where(blocked, BLOCKED_EUR, cost)
+        e_low = min(self.e_min, self.e0)
+        grid_e = np.arange(
+            e_low, self.capacity_kwh + DP_STEP_KWH, DP_STEP_KWH, dtype=np.float64
+        )
+        grid_e = np.minimum(grid_e, self.capacity_kwh)
+        target = min(self.e_target, self.capacity_kwh)
+        value: FloatArray = PENALTY_EV_TARGET_EUR_PER_KWH * np.maximum(
+            target - grid_e, 0.0
+        )
+        if self._end is not None:
+            value = value + self._end.cost(grid_e)
+        choice = np.zeros((k, grid_e.shape[0]), dtype=np.int64)
+        for t in range(k - 1, -1, -1):
+            after = grid_e[None, :] + delta[t][:, None]
+            future = interp_rows(value[None, :], after, grid_e)[0]
+            outside = (after > self.capacity_kwh + 1e-6) | (after < e_low - 1e-6)
+            total = np.where(outside, BLOCKED_EUR, cost[t][:, None] + future)
+            choice[t] = np.argmin(total, axis=0)
+            value = total[choice[t], np.arange(grid_e.shape[0])]
+        on_c = np.zeros(k)
+        on_d = np.zeros(k)
+        energy = self.e0
+        for t in range(k):
+            index = int(np.argmin(np.abs(grid_e - energy)))
+            action = int(choice[t, index])
+            after = energy + float(delta[t, action])
+            if not e_low - 1e-6 <= after <= self.capacity_kwh + 1e-6:
+                continue
+            energy = after
+            if power[t, action] > 0:
+                on_c[t] = 1.0
+            elif power[t, action] < 0:
+                on_d[t] = 1.0
+        if self._d is None:
+            return on_c
+        return np.concatenate([on_c, on_d])
 
     def _pad(self, cols: IndexArray, ctx: BuildContext) -> IndexArray:
         """Map plugged-in columns onto all slots (-1 where unplugged)."""

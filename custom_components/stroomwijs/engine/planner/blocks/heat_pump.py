@@ -34,10 +34,14 @@ from .base import (
     Block,
     BuildContext,
     DeviceResult,
+    EndValue,
     PhaseShares,
     PowerTerm,
+    WarmHint,
+    end_value,
     exchange_costs,
     interp_rows,
+    read_end_condition,
     read_phases,
     rounded,
 )
@@ -51,6 +55,8 @@ DP_MIN_SHARE = 0.1
 LONG_AGO_MINUTES = 1e6
 """Default time in the current state: long enough for any minimum time."""
 TOLERANCE_K = 0.05
+RUNNING_KW = 1e-3
+"""Above this setpoint the compressor runs."""
 GAS_KWH_PER_M3 = 9.77
 """Calorific (upper) value of Dutch Groningen-quality gas, kWh per m3."""
 
@@ -137,6 +143,7 @@ class HeatPumpBlock(Block):
         ):
             raise gas.error("eur_per_m3", "a hybrid heat pump needs a gas price")
         gas.reject_unknown()
+        self.end_condition = read_end_condition(reader)
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
         reader.reject_unknown()
 
@@ -151,6 +158,9 @@ class HeatPumpBlock(Block):
         self._dhw_cold: IndexArray | None = None
         self._band_low = self.comfort_min
         self._band_high = self.comfort_max
+        self._end: EndValue | None = None
+        self._end_short: IndexArray | None = None
+        self._dhw_end_short: IndexArray | None = None
 
     def phase_shares(self) -> PhaseShares:
         """Return the compressor's phases."""
@@ -213,6 +223,15 @@ class HeatPumpBlock(Block):
         if self._gas is not None:
             m.add_terms(rows, self._gas, -hours / c)
 
+        # Heat left in the house at the end, against the start temperature.
+        per_k = c / self.cop
+        if self._gas is not None:
+            per_k = np.minimum(per_k, c * self.gas_eur_per_kwh_heat / _max_price(ctx))
+        self._end = end_value(
+            ctx, self.end_condition, self.indoor_c, make_kwh=per_k, save_kwh=per_k
+        )
+        self._end_short = self._end.add(ctx, self._t_in)
+
         low, high = self._band(ctx)
         self._band_low, self._band_high = low, high
         weight = PENALTY_COMFORT_EUR_PER_KH * hours
@@ -242,6 +261,15 @@ class HeatPumpBlock(Block):
             lo_d = m.add_rows(n, self.dhw_min, np.inf)
             m.add_terms(lo_d, self._t_dhw, 1.0)
             m.add_terms(lo_d, self._dhw_cold, 1.0)
+            per_k_d = cap_k / self.dhw_cop
+            dhw_end = end_value(
+                ctx,
+                self.end_condition,
+                self.dhw_temp,
+                make_kwh=per_k_d,
+                save_kwh=per_k_d,
+            )
+            self._dhw_end_short = dhw_end.add(ctx, self._t_dhw)
 
     def _add_on_off(self, ctx: BuildContext, total: list[IndexArray]) -> None:
         m = ctx.model
@@ -292,6 +320,14 @@ class HeatPumpBlock(Block):
             keep_slots = min(math.ceil((self.min_off_minutes - held) / slot), n)
             fix = m.add_rows(keep_slots, 0.0, 0.0)
             m.add_terms(fix, on[:keep_slots], 1.0)
+
+    def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
+        """On where the previous plan ran the compressor."""
+        if self._on is None:
+            return
+        setpoint = previous.setpoint_kw
+        on = np.where(np.isnan(setpoint), np.nan, (setpoint > RUNNING_KW).astype(float))
+        ctx.model.hint(self._on, on)
 
     def _track(
         self, x: FloatArray, ctx: BuildContext, min_on: int, min_off: int
@@ -386,7 +422,8 @@ class HeatPumpBlock(Block):
             + on_costs[:, :, None]
         )
         off_next, may_stop, on_next, may_start = _transitions(run, rest)
-        value = np.zeros((run + rest, size))
+        end = self._end.cost(grid_t) if self._end is not None else np.zeros(size)
+        value = np.repeat(end[None, :], run + rest, axis=0)
         policy = np.zeros((n, run + rest, size), dtype=np.int8)
         for t in range(n - 1, -1, -1):
             stay_off = cost_off[t] + interp_rows(value[run:], after_off[t], grid_t)
@@ -501,6 +538,11 @@ def _transitions(
     on_next = np.where(is_on, np.minimum(count, run - 1), 0)
     may_start = (is_on | (count >= rest))[:, None]
     return off_next, may_stop, on_next, may_start
+
+
+def _max_price(ctx: BuildContext) -> float:
+    """Return the dearest import price (EUR/kWh), at least a cent."""
+    return max(float(ctx.prices.import_eur_per_kwh.max()), 0.01)
 
 
 def _outside(temps: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:

@@ -25,6 +25,7 @@ from .base import (
     DeviceResult,
     PhaseShares,
     PowerTerm,
+    WarmHint,
     read_phases,
     rounded,
 )
@@ -134,6 +135,13 @@ class WhiteGoodsBlock(Block):
             ctx.power_terms.append(
                 PowerTerm(cols, float(self.power_profile[offset]), self.phases)
             )
+
+    def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
+        """Hint the start the previous plan chose, if it is still ahead."""
+        slot = previous.slot("start_slot")
+        if slot is not None and slot in self.starts:
+            chosen = np.asarray(self.starts) == slot
+            ctx.model.hint(self._x, chosen.astype(float))
 
     def _power(self, values: FloatArray, n: int) -> tuple[FloatArray, int | None]:
         power = np.zeros(n)

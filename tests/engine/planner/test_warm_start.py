@@ -1,0 +1,132 @@
+"""A warm re-plan starts from the previous plan, moved onto the new time grid."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custom_components.stroomwijs.engine.planner import Plan, Problem, solve
+
+
+def _household(repo_root: Path) -> dict[str, Any]:
+    path = repo_root / "examples" / "reference_household.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data["solver"] = {"threads": 1, "time_limit_s": 20.0}
+    return data
+
+
+def _later(data: dict[str, Any], slots: int) -> dict[str, Any]:
+    """Return the household ``slots`` quarter-hours later (series moved along)."""
+    n = len(data["base_load_kw"])
+    later = json.loads(json.dumps(data))
+    later["start"] = (
+        datetime.fromisoformat(data["start"]) + timedelta(minutes=15 * slots)
+    ).isoformat()
+    later["horizon_slots"] = n - slots
+
+    def move(value: Any) -> Any:  # noqa: ANN401
+        if isinstance(value, dict):
+            return {key: move(item) for key, item in value.items()}
+        if isinstance(value, list) and len(value) == n:
+            return value[slots:]
+        if isinstance(value, list):
+            return [move(item) for item in value]
+        return value
+
+    return move(later)  # type: ignore[no-any-return]
+
+
+def test_a_stored_plan_warm_starts_the_next_solve(repo_root: Path) -> None:
+    """A plan read back from JSON, two slots old, seeds the re-plan."""
+    data = _household(repo_root)
+    first = solve(Problem.from_dict(data))
+    stored = Plan.from_json(first.to_json())
+    later = Problem.from_dict(_later(data, 2))
+    warm = solve(later, warm_start=stored)
+    cold = solve(Problem.from_dict(_later(data, 2)))
+    assert warm.solver.warm_start
+    assert not cold.solver.warm_start
+    assert warm.slot_starts == cold.slot_starts
+    assert warm.solver.status == "optimal"
+    # Never worse than a cold solve by more than the solver's own gap.
+    assert warm.solver.objective_eur <= cold.solver.objective_eur * 1.01
+    for value, cap in zip(warm.import_kw, warm.import_cap_kw, strict=True):
+        assert value <= cap + 1e-6
+    assert Plan.from_json(warm.to_json()).solver.warm_start
+
+
+def test_a_plan_for_another_time_is_ignored(repo_root: Path) -> None:
+    """A previous plan that covers none of the new slots starts nothing."""
+    data = _household(repo_root)
+    first = solve(Problem.from_dict(data))
+    far = json.loads(json.dumps(data))
+    far["start"] = "2025-12-01T00:00:00Z"
+    for device in far["devices"]:
+        for key in ("arrival", "departure", "earliest_start", "finish_by"):
+            device.pop(key, None)
+        device.pop("legionella", None)
+    plan = solve(Problem.from_dict(far), warm_start=first)
+    assert not plan.solver.warm_start
+    assert plan.solver.status == "optimal"
+
+
+def test_an_old_plan_without_the_warm_start_field_still_reads() -> None:
+    """Plans stored before ``solver.warm_start`` existed read as cold solves."""
+    data = json.loads(
+        Plan.from_json(
+            solve(
+                Problem.from_dict(
+                    {
+                        "start": "2025-10-15T04:00:00Z",
+                        "horizon_slots": 4,
+                        "prices": {"spot_eur_per_kwh": [0.1, 0.2, 0.3, 0.1]},
+                        "base_load_kw": 0.5,
+                    }
+                )
+            ).to_json()
+        ).to_json()
+    )
+    del data["solver"]["warm_start"]
+    assert Plan.from_dict(data).solver.warm_start is False
+    assert (
+        pytest.approx(data["cost"]["total_eur"]) == Plan.from_dict(data).cost.total_eur
+    )
+
+
+def test_a_fallback_plan_is_not_a_warm_start(repo_root: Path) -> None:
+    """A rule-based plan holds safe minimums: the re-plan starts cold."""
+    data = _household(repo_root)
+    data["solver"]["time_limit_s"] = 1e-6  # no time to find any plan
+    fallback = solve(Problem.from_dict(data))
+    assert fallback.solver.status == "fallback"
+    data["solver"]["time_limit_s"] = 20.0
+    plan = solve(Problem.from_dict(_later(data, 1)), warm_start=fallback)
+    assert not plan.solver.warm_start
+    assert plan.solver.status == "optimal"
+
+
+@pytest.mark.parametrize("elapsed", [0, 1, 5, 96, 191])
+def test_any_elapsed_time_gives_a_valid_plan(repo_root: Path, elapsed: int) -> None:
+    """From no slot to all but one passed, the re-plan keeps every limit."""
+    data = _household(repo_root)
+    first = solve(Problem.from_dict(data))
+    later = Problem.from_dict(_later(data, elapsed))
+    plan = solve(later, warm_start=first)
+    assert plan.solver.warm_start
+    assert plan.solver.status == "optimal"
+    for value, cap in zip(plan.import_kw, plan.import_cap_kw, strict=True):
+        assert value <= cap + 1e-6
+
+
+def test_a_stored_plan_without_time_zones_is_ignored(repo_root: Path) -> None:
+    """Slot times that name no zone cannot be placed: the solve starts cold."""
+    data = _household(repo_root)
+    stored = solve(Problem.from_dict(data)).to_dict()
+    stored["slots"]["start"] = [text[:19] for text in stored["slots"]["start"]]
+    plan = solve(Problem.from_dict(_later(data, 1)), warm_start=Plan.from_dict(stored))
+    assert not plan.solver.warm_start
+    assert plan.solver.status == "optimal"
