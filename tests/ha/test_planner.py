@@ -276,9 +276,9 @@ async def test_a_solver_time_out_keeps_the_plan_and_raises_a_repair(
             optimiser=replace(household.config.optimiser, time_limit_s=0.2),
         )
 
-        def slow(problem: Any, now: datetime) -> Any:  # noqa: ANN401
+        def slow(problem: Any, now: datetime, previous: Any) -> Any:  # noqa: ANN401
             wall.sleep(2.6)
-            return solve(problem, now=now)
+            return solve(problem, now=now, warm_start=previous)
 
         household.ports.solver = slow
         status = await household.async_plan_now()
@@ -293,7 +293,9 @@ async def test_a_solver_time_out_keeps_the_plan_and_raises_a_repair(
         assert "in time" in issue.translation_placeholders["error"]
         assert hass.states.get("sensor.thuis_plan_status").state == "fallback"
 
-        household.ports.solver = lambda problem, now: solve(problem, now=now)
+        household.ports.solver = lambda problem, now, previous: solve(
+            problem, now=now, warm_start=previous
+        )
         status = await household.async_plan_now()
         assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
         await hass.async_block_till_done()

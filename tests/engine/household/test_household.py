@@ -154,10 +154,10 @@ async def test_a_solver_that_times_out_keeps_the_last_plan_and_reports_it(
     """A hung solve keeps the last valid plan and raises the plan_failed problem."""
     slow = [False]
 
-    def solver(problem, now):  # noqa: ANN001, ANN202 - the solver port
+    def solver(problem, now, previous):  # noqa: ANN001, ANN202 - the solver port
         if slow[0]:
             wall.sleep(3.0)
-        return solve(problem, now=now)
+        return solve(problem, now=now, warm_start=previous)
 
     config = household_config()
     config = config.__class__(

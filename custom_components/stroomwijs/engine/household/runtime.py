@@ -116,7 +116,8 @@ PROBLEM_NOT_HOLDABLE: Final = "limit_not_holdable"
 LIMIT_TRIGGER_W: Final = 100.0
 
 type Clock = Callable[[], datetime]
-type Solver = Callable[[Problem, datetime], Plan]
+type Solver = Callable[[Problem, datetime, Plan | None], Plan]
+"""Solve a problem at a time, warm-starting from the previous plan (or None)."""
 type BlockingRunner = Callable[[Callable[[], Plan]], Awaitable[Plan]]
 type EventListener = Callable[[HouseholdEvent], None]
 type Spawner = Callable[[Coroutine[Any, Any, Any], str], asyncio.Future[Any]]
@@ -127,8 +128,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _default_solver(problem: Problem, now: datetime) -> Plan:
-    return solve(problem, now=now)
+def _default_solver(problem: Problem, now: datetime, previous: Plan | None) -> Plan:
+    return solve(problem, now=now, warm_start=previous)
 
 
 async def _run_in_executor(job: Callable[[], Plan]) -> Plan:
@@ -909,7 +910,14 @@ class Household:
             plan: Plan | None = None
             try:
                 problem = Problem.from_dict(inputs.problem)
-                job = functools.partial(self.ports.solver, problem, now)
+                # The previous plan, shifted by the slots that have passed,
+                # is the solver's first incumbent (never a fallback plan).
+                previous = (
+                    self.plan
+                    if self.plan is not None and self.plan.solver.status != "fallback"
+                    else None
+                )
+                job = functools.partial(self.ports.solver, problem, now, previous)
                 async with asyncio.timeout(
                     self.config.optimiser.time_limit_s + SOLVE_GRACE_S
                 ):
