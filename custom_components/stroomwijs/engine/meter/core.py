@@ -368,7 +368,7 @@ class Meter:
                 _LOGGER.info("%s is back: readings arrive again", self.name)
             self._ever_available = True
         else:
-            _LOGGER.warning("%s is unavailable: %s", self.name, reason)
+            _LOGGER.info("%s is unavailable: %s", self.name, reason)
         for callback in list(self._availability_subscribers):
             try:
                 callback(available)
