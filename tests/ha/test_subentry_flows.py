@@ -176,6 +176,7 @@ async def test_ocpp_subentry_recovers_from_impossible_settings(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["unique_id"] == "garage"
     assert result["data"]["password"] == "geheim"  # noqa: S105
+    await hass.async_block_till_done()  # the reload the change causes
     assert entry.state is ConfigEntryState.LOADED
 
 
@@ -233,6 +234,7 @@ async def test_reconfigure_ocpp_charger_keeps_its_password(
     sub = entry.subentries[sub.subentry_id]
     assert sub.data["max_current_a"] == 32.0
     assert sub.data["password"] == "geheim"  # noqa: S105
+    await hass.async_block_till_done()  # the reload the change causes
     assert entry.state is ConfigEntryState.LOADED
 
 
@@ -446,6 +448,7 @@ async def test_window_reconfigure_recovers_and_reloads(
     assert sub.data["export_w"] == 0.0
     assert "import_w" not in sub.data
     assert sub.data["weekdays"] == list(range(7))
+    await hass.async_block_till_done()  # the reload the change causes
     assert entry.state is ConfigEntryState.LOADED
 
 
@@ -539,6 +542,7 @@ async def test_capacity_and_dim_reconfigure_in_place(hass: HomeAssistant) -> Non
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.subentries[subs["dim"].subentry_id].data["devices"] == 3
+    await hass.async_block_till_done()  # the reload the change causes
     assert entry.state is ConfigEntryState.LOADED
 
 
@@ -625,5 +629,6 @@ async def test_charger_reauth_stores_the_new_password(hass: HomeAssistant) -> No
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert entry.subentries[sub.subentry_id].data["password"] == "nieuw"  # noqa: S105
+    await hass.async_block_till_done()  # the reload the change causes
     assert entry.state is ConfigEntryState.LOADED
     assert await hass.config_entries.async_unload(entry.entry_id)
