@@ -36,10 +36,12 @@ def CONFIG_SCHEMA(config: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the parts of Stroomwijs that do not depend on an entry."""
-    # Import the glue (and with it numpy and HiGHS) off the event loop.
-    await hass.async_add_import_executor_job(
-        importlib.import_module, f"{__name__}.integration"
-    )
+    # Import the glue (and with it numpy and HiGHS) off the event loop; the
+    # migration runs before any entry is set up.
+    for module in ("integration", "migration"):
+        await hass.async_add_import_executor_job(
+            importlib.import_module, f"{__name__}.{module}"
+        )
     from .integration import async_setup_integration  # noqa: PLC0415
 
     return await async_setup_integration(hass, config)

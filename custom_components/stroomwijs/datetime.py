@@ -43,5 +43,6 @@ class DepartureDateTime(ChargerEntity, DateTimeEntity):
         return self.handle.device.departure.departure
 
     async def async_set_value(self, value: datetime) -> None:
-        """Store the departure time."""
-        self.handle.set_departure({"departure": value})
+        """Store the departure time; the household re-plans."""
+        household = self.registry_entry_household()
+        household.set_departure(self.handle.device_id, {"departure": value})

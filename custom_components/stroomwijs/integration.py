@@ -8,7 +8,7 @@ provides the household's ports, and the views entities use are made.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 import ssl
 from typing import Any, Final
@@ -128,7 +128,7 @@ class _Ticker:
         self.hass = hass
         self.entry = entry
         self.household: Household | None = None
-        self._pending = False
+        self._cancel: Callable[[], None] | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> Any:  # noqa: ANN401
         return self.entry.async_create_background_task(self.hass, coro, name)
@@ -139,16 +139,19 @@ class _Ticker:
 
     @callback
     def wake(self) -> None:
-        if self._pending:
+        if self._cancel is not None:
             return
-        self._pending = True
-        self.entry.async_on_unload(
-            async_call_later(self.hass, WAKE_DELAY_S, self._tick_later)
-        )
+        self._cancel = async_call_later(self.hass, WAKE_DELAY_S, self._tick_later)
+
+    @callback
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel()
+            self._cancel = None
 
     @callback
     def _tick_later(self, _now: datetime) -> None:
-        self._pending = False
+        self._cancel = None
         self.spawn(self.tick(_now), f"{DOMAIN} tick")
 
     async def tick(self, _now: datetime) -> None:
@@ -157,6 +160,7 @@ class _Ticker:
 
     def start(self, household: Household) -> None:
         self.household = household
+        self.entry.async_on_unload(self.cancel)
         self.entry.async_on_unload(
             async_track_time_interval(
                 self.hass, self.tick, TICK_INTERVAL, name=f"{DOMAIN} household tick"

@@ -32,12 +32,18 @@ ATTR_EXPORT_VALUE: Final = "export_value"
 ATTR_DURATION: Final = "duration"
 ATTR_SOURCE: Final = "source"
 MAX_DURATION: Final = timedelta(days=7)
+MAX_LIMIT_W: Final = 1_000_000.0
+"""No home is limited to more than 1 MW; the engine refuses it too."""
 
 ENTRY_SCHEMA = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
 SET_LIMIT_SCHEMA = ENTRY_SCHEMA.extend(
     {
-        vol.Required(ATTR_VALUE): vol.All(vol.Coerce(float), vol.Range(min=0)),
-        vol.Optional(ATTR_EXPORT_VALUE): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Required(ATTR_VALUE): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=MAX_LIMIT_W)
+        ),
+        vol.Optional(ATTR_EXPORT_VALUE): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=MAX_LIMIT_W)
+        ),
         vol.Optional(ATTR_DURATION): cv.positive_time_period,
         vol.Optional(ATTR_SOURCE, default="service"): vol.All(
             cv.string, vol.Length(min=1, max=64)

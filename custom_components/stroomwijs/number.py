@@ -88,5 +88,7 @@ class ChargerNumber(ChargerEntity, NumberEntity):
         return None if value is None else round(value * 100.0)
 
     async def async_set_native_value(self, value: float) -> None:
-        """Store the new SoC."""
-        self.handle.set_departure({self.entity_description.field: value / 100.0})
+        """Store the new SoC; the household re-plans."""
+        self.registry_entry_household().set_departure(
+            self.handle.device_id, {self.entity_description.field: value / 100.0}
+        )

@@ -45,11 +45,13 @@ class V2gSwitch(ChargerEntity, SwitchEntity):
         return self.handle.device.v2g_allowed
 
     async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
-        """Allow discharge."""
+        """Allow discharge; the household re-plans."""
         self.handle.device.set_v2g_allowed(True)
         self.handle.notify()
+        self.registry_entry_household().request_replan("V2G allowed")
 
     async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
-        """Forbid discharge."""
+        """Forbid discharge; the household re-plans."""
         self.handle.device.set_v2g_allowed(False)
         self.handle.notify()
+        self.registry_entry_household().request_replan("V2G forbidden")

@@ -204,3 +204,71 @@ async def test_mode_off_releases_the_car_to_its_own_behaviour(
     assert household.plan_status.state is PlanState.OFF
     await home.step()
     assert home.sim.station.target_power_w() >= 10_000.0
+
+
+async def test_corrupt_saved_state_never_stops_the_household(
+    make_home: HomeFactory,
+) -> None:
+    """A saved plan, series and driver state full of junk: the household starts."""
+    store = MemoryStateStore(
+        {
+            "version": 1,
+            "plan": {"version": 1, "slots": {"start": ["garbage"]}},
+            "plan_devices": {"car": "ocpp_ev1"},
+            "prices": {
+                "start": "2025-12-16T00:00:00+00:00",
+                "step_minutes": 1e300,
+                "values": [0.1],
+            },
+            "pv": {
+                "start": "0001-01-01T00:00:00+01:00",
+                "step_minutes": 15,
+                "values": [1.0],
+            },
+            "manual": {"version": 1, "limit": {"import_w": "NaN"}},
+            "guard": [1, 2, 3],
+            "departures": {"car": {"departure": "tomorrow", "target_soc": 7}},
+            "chargers": {"ev1": {"manual_w": "lots"}},
+            "forecaster": {"0:1": ["x"], "9:99": [1.0]},
+            "devices": {"nope": {}},
+            "mode": "warp",
+            "enabled": "yes",
+        }
+    )
+    home = await make_home(start=local(16, 12), store=store)
+    household = home.household
+    assert household.plan is None
+    assert household.prices is None
+    assert household.limits.manual.current is None
+    household.set_prices(two_days_of_prices())
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+
+
+async def test_a_restored_plan_survives_a_failed_first_solve(
+    make_home: HomeFactory,
+) -> None:
+    """After a restart the first solve fails: the restored plan holds, and says so."""
+    store = MemoryStateStore()
+    home = await make_home(start=local(16, 12), store=store)
+    home.household.set_prices(two_days_of_prices())
+    await home.sim.async_plug_in(car(soc=0.3))
+    await home.step()
+    assert home.household.plan is not None
+    await home.sim.async_disconnect()
+    await home.household.async_stop()
+
+    def broken(problem, now, previous):  # noqa: ANN001, ANN202 - the solver port
+        msg = "solver crashed"
+        raise RuntimeError(msg)
+
+    home2 = await make_home(
+        start=home.now + timedelta(minutes=5), store=store, solver=broken
+    )
+    household2 = home2.household
+    restored = household2.plan
+    assert restored is not None
+    status = await household2.async_plan_now()
+    assert status.state is PlanState.FALLBACK
+    assert household2.plan is restored
+    assert PROBLEM_PLAN_FAILED in household2.problems

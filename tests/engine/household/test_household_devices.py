@@ -250,3 +250,17 @@ def test_a_hybrid_profile_takes_the_household_id_in_its_hybrid_part() -> None:
     }
     config = HouseholdConfig.from_dict(data)
     assert HouseholdConfig.from_json(config.to_json()) == config
+
+
+async def test_switching_the_optimiser_off_releases_the_devices() -> None:
+    """Without a plan a boiler or heat pump follows its own rules again."""
+    house, household, _unit, _tank, _machine = await _home()
+    await household.async_plan_now()
+    await _run(house, household, 60)
+    state = household.guard._state
+    planned = {d for d in ("heat_pump", "boiler") if state[d].plan_w is not None}
+    assert planned
+    household.set_enabled(False)
+    await household.async_plan_now()
+    assert all(state[d].plan_w is None for d in ("heat_pump", "boiler"))
+    await household.async_stop()

@@ -133,3 +133,25 @@ def test_series_round_trip_and_averages() -> None:
     assert series.average(START, START + timedelta(hours=3)) is None
     with pytest.raises(InputFormatError):
         Series.from_dict({"start": START.isoformat(), "step_minutes": 7, "values": []})
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"prices": [{"timestamp": "9999-12-31T23:45:00+00:00", "price": 0.2}]},
+        {"prices": [{"timestamp": "0001-01-01T00:00:00+01:00", "price": 0.2}]},
+        {"prices": [{"timestamp": ["a"], "price": {"b": 1}}]},
+        {"raw_today": [{"start": "2025-12-16T00:00:00+01:00", "value": 1e308}]},
+        {"prices": {"home": "not a list"}},
+    ],
+)
+def test_prices_at_the_edge_of_time_are_an_input_error(
+    attributes: dict[str, object],
+) -> None:
+    """Times that overflow and odd shapes are InputFormatError, never a crash."""
+    with pytest.raises(InputFormatError):
+        parse_price_attributes(attributes)
+    with pytest.raises(InputFormatError):
+        parse_pv_attributes(
+            {"detailedForecast": [{"period_start": "9999-12-31T23:45:00+00:00"}]}
+        )

@@ -96,7 +96,7 @@ class Series:
             start = _parse_time(data["start"])
             step = timedelta(minutes=float(data["step_minutes"]))
             values = tuple(float(v) for v in data["values"])
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise InputFormatError(str(err)) from None
         if step not in STEPS:
             raise InputFormatError("step must be 15, 30 or 60 minutes")
@@ -116,7 +116,11 @@ def _parse_time(value: object) -> datetime:
     if moment.tzinfo is None:
         msg = f"time without zone: {value!r}"
         raise InputFormatError(msg)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        msg = f"time out of range: {value!r}"
+        raise InputFormatError(msg) from None
 
 
 def _number(value: object) -> float | None:
@@ -173,7 +177,11 @@ def _series(points: list[tuple[datetime, float]]) -> Series:
             # An hourly point amid 15-minute ones, or a gap: stop at the gap.
             break
         values.append(value)
-        expected = when + step
+        try:
+            expected = when + step
+        except OverflowError:
+            msg = f"a time near the end of the calendar: {when.isoformat()}"
+            raise InputFormatError(msg) from None
     return Series(start, step, tuple(values[:MAX_POINTS]))
 
 
@@ -187,7 +195,20 @@ def _unit_factor(unit: object) -> float:
 
 
 def parse_price_attributes(attributes: Mapping[str, Any]) -> Series:
-    """Read day-ahead prices (EUR/kWh) from a price entity's attributes."""
+    """Read day-ahead prices (EUR/kWh) from a price entity's attributes.
+
+    Whatever the attributes hold, the only error is InputFormatError.
+    """
+    try:
+        return _parse_prices(attributes)
+    except InputFormatError:
+        raise
+    except (ValueError, TypeError, OverflowError, AttributeError) as err:
+        msg = f"unreadable prices: {err}"
+        raise InputFormatError(msg) from None
+
+
+def _parse_prices(attributes: Mapping[str, Any]) -> Series:
     factor = _unit_factor(attributes.get("unit_of_measurement"))
     points: list[tuple[datetime, float]] = []
     for key in ("raw_today", "raw_tomorrow"):  # Nord Pool
@@ -215,7 +236,20 @@ def parse_price_attributes(attributes: Mapping[str, Any]) -> Series:
 
 
 def parse_pv_attributes(attributes: Mapping[str, Any]) -> Series:
-    """Read a PV forecast (kW) from a forecast entity's attributes."""
+    """Read a PV forecast (kW) from a forecast entity's attributes.
+
+    Whatever the attributes hold, the only error is InputFormatError.
+    """
+    try:
+        return _parse_pv(attributes)
+    except InputFormatError:
+        raise
+    except (ValueError, TypeError, OverflowError, AttributeError) as err:
+        msg = f"unreadable forecast: {err}"
+        raise InputFormatError(msg) from None
+
+
+def _parse_pv(attributes: Mapping[str, Any]) -> Series:
     points = _points(
         attributes.get("detailedForecast"),
         ("period_start",),

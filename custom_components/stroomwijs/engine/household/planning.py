@@ -169,16 +169,19 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
             limit.import_w is None and limit.export_w is None
         ):
             continue
+        window_start = max(limit.start or start, start)
+        window_end = min(limit.end or end, end)
+        if window_end <= window_start:
+            continue
         window: dict[str, Any] = {
-            "start": max(limit.start or start, start).isoformat(),
-            "end": min(limit.end or end, end).isoformat(),
+            "start": window_start.isoformat(),
+            "end": window_end.isoformat(),
         }
         if limit.import_w is not None:
             window["import_kw"] = round(limit.import_w / 1000.0, 3)
         if limit.export_w is not None:
             window["export_kw"] = round(limit.export_w / 1000.0, 3)
-        if window["end"] > window["start"]:
-            windows.append(window)
+        windows.append(window)
     grid_doc: dict[str, Any] = {
         "fuse": fuse,
         "voltage_v": config.grid.voltage_v,
@@ -305,18 +308,25 @@ def baseline_cost_eur(plan: Plan, inputs: PlanInputs) -> float:
 
     The default behaviour of a car is to charge at full power from now until
     it reaches its target; no car discharges. Everything else (base load,
-    PV) is the plan's own forecast.
+    PV, and heat pumps, boilers and appliances as planned) is the plan's own.
     """
     problem = inputs.problem
     base = problem["base_load_kw"]
     pv = problem["pv_kw"]
+    # Heat pumps, boilers and appliances are counted as planned on both sides:
+    # the saving is what moving the cars' charging earns.
+    others = [
+        result.setpoint_kw
+        for device_id, result in plan.devices.items()
+        if device_id not in inputs.ev_baseline
+    ]
     remaining = {
         dev: values["energy_kwh"] for dev, values in inputs.ev_baseline.items()
     }
     total = 0.0
     for index in range(len(plan.slot_starts)):
         hours = plan.slot_hours[index]
-        net = base[index] - pv[index]
+        net = base[index] - pv[index] + sum(row[index] for row in others)
         for dev, values in inputs.ev_baseline.items():
             kw = min(values["max_kw"], remaining[dev] / hours / 0.9)
             remaining[dev] -= kw * hours * 0.9

@@ -300,6 +300,8 @@ class Household:
         self._wake = asyncio.Event()
         self._replan = _Replan()
         self._replan_lock = asyncio.Lock()
+        self._tick_lock = asyncio.Lock()
+        self._planned_drivers: set[str] = set()
         self._next_replan: datetime | None = None
         self._applied_slot: datetime | None = None
         self._quarter = _QuarterAccount()
@@ -372,6 +374,14 @@ class Household:
         except BaseException:
             await self._async_stop_parts()
             raise
+        try:
+            await self._async_start_running()
+        except BaseException:
+            self._started = False
+            await self._async_stop_parts()
+            raise
+
+    async def _async_start_running(self) -> None:
         self._started = True
         self._unsubs.append(self.limits.stack.subscribe(self._on_limit_change))
         self._unsubs.append(self.guard.subscribe(self._on_intervention))
@@ -401,7 +411,12 @@ class Household:
         except Exception:
             _LOGGER.exception("Could not load the household's saved state")
             return
-        self._restore(stored, self.ports.clock())
+        try:
+            self._restore(stored, self.ports.clock())
+        except Exception:
+            # Each part guards itself; whatever slips through must not keep
+            # the household (and its guard) from starting.
+            _LOGGER.exception("The household's saved state was partly ignored")
 
     def _start_loops(self) -> None:
         if self.meter is not None:
@@ -439,6 +454,7 @@ class Household:
             unsub()
         self._unsubs.clear()
         await self.chargers.async_stop()
+        await self.devices.async_stop()
         if self.feed is not None:
             await self.feed.stop()
 
@@ -855,17 +871,27 @@ class Household:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def async_tick(self, now: datetime) -> None:
-        """Do the periodic work for ``now``: limits, re-plans, the plan's slot."""
+        """Do the periodic work for ``now``: limits, re-plans, the plan's slot.
+
+        Ticks never overlap (the host's timer and a wake-up may coincide).
+        """
+        async with self._tick_lock:
+            await self._async_tick(now)
+
+    async def _async_tick(self, now: datetime) -> None:
         if not self.ports.realtime:
             await self.guard.async_tick(now)
         self.limits.refresh(now)
         await self.devices.async_poll()
-        if self._next_replan is not None and now >= self._next_replan:
+        due = self._next_replan is not None and now >= self._next_replan
+        if due:
             self.request_replan("scheduled")
         requested = self._replan.requested_at
         if requested is not None and (
-            not self.ports.realtime or now - requested >= REPLAN_DEBOUNCE
+            due or not self.ports.realtime or now - requested >= REPLAN_DEBOUNCE
         ):
+            # A scheduled re-plan runs at once: the old plan's next slot is
+            # not sent first, only to be replaced a moment later.
             await self._async_replan(now)
         elif self._applied_slot != quarter_floor(now):
             await self._async_apply_plan()
@@ -891,57 +917,79 @@ class Household:
             if not self.enabled or self.mode is OptimiserMode.OFF:
                 await self._async_plan_off(now)
                 return
-            inputs = build_problem(
-                self.config,
-                now=now,
-                chargers=self.chargers.handles.values(),
-                prices=self.prices,
-                pv=self.pv_forecast,
-                forecaster=self.forecaster,
-                stack=self.limits.stack,
-                month_peak_kw=self._month_peak_kw(),
-                mode=self.mode,
-                time_limit_s=self.config.optimiser.time_limit_s,
-                devices=self.devices,
-                outdoor=self.outdoor_forecast,
-            )
-            started = monotonic_time.perf_counter()
-            failure: str | None = None
-            plan: Plan | None = None
             try:
-                problem = Problem.from_dict(inputs.problem)
-                # The previous plan, shifted by the slots that have passed,
-                # is the solver's first incumbent (never a fallback plan).
-                previous = (
-                    self.plan
-                    if self.plan is not None and self.plan.solver.status != "fallback"
-                    else None
-                )
-                job = functools.partial(self.ports.solver, problem, now, previous)
-                async with asyncio.timeout(
-                    self.config.optimiser.time_limit_s + SOLVE_GRACE_S
-                ):
-                    plan = await self.ports.run_blocking(job)
-            except TimeoutError:
-                failure = "the solver did not finish in time"
-            except ProblemError as err:
-                failure = f"the problem could not be built: {err}"
+                inputs = self._build_inputs(now)
             except Exception as err:
-                _LOGGER.exception("planner failed")
-                failure = f"the solver failed: {err}"
-            elapsed = monotonic_time.perf_counter() - started
-            if plan is not None and plan.solver.status == "fallback":
-                failure = "the solver found no plan in time; " + "; ".join(
-                    plan.explanations[:2]
+                _LOGGER.exception("the planner's problem could not be built")
+                self._on_plan_failure(
+                    now,
+                    f"the problem could not be built: {err}",
+                    None,
+                    None,
+                    0.0,
+                    reasons,
                 )
-            if failure is not None:
-                self._on_plan_failure(now, failure, inputs, plan, elapsed, reasons)
-            else:
-                assert plan is not None  # noqa: S101 - set when failure is None
-                self._on_plan(now, plan, inputs, elapsed, reasons)
-            await self._async_apply_plan(force=True)
-            self._save_soon()
-            self.notify()
+                await self._async_apply_plan(force=True)
+                self.notify()
+                return
+            await self._async_solve(now, inputs, reasons)
+
+    def _build_inputs(self, now: datetime) -> PlanInputs:
+        return build_problem(
+            self.config,
+            now=now,
+            chargers=self.chargers.handles.values(),
+            prices=self.prices,
+            pv=self.pv_forecast,
+            forecaster=self.forecaster,
+            stack=self.limits.stack,
+            month_peak_kw=self._month_peak_kw(),
+            mode=self.mode,
+            time_limit_s=self.config.optimiser.time_limit_s,
+            devices=self.devices,
+            outdoor=self.outdoor_forecast,
+        )
+
+    async def _async_solve(
+        self, now: datetime, inputs: PlanInputs, reasons: list[str]
+    ) -> None:
+        started = monotonic_time.perf_counter()
+        failure: str | None = None
+        plan: Plan | None = None
+        try:
+            problem = Problem.from_dict(inputs.problem)
+            # The previous plan, shifted by the slots that have passed,
+            # is the solver's first incumbent (never a fallback plan).
+            previous = (
+                self.plan
+                if self.plan is not None and self.plan.solver.status != "fallback"
+                else None
+            )
+            job = functools.partial(self.ports.solver, problem, now, previous)
+            async with asyncio.timeout(
+                self.config.optimiser.time_limit_s + SOLVE_GRACE_S
+            ):
+                plan = await self.ports.run_blocking(job)
+        except TimeoutError:
+            failure = "the solver did not finish in time"
+        except ProblemError as err:
+            failure = f"the problem could not be built: {err}"
+        except Exception as err:
+            _LOGGER.exception("planner failed")
+            failure = f"the solver failed: {err}"
+        elapsed = monotonic_time.perf_counter() - started
+        if plan is not None and plan.solver.status == "fallback":
+            failure = "the solver found no plan in time; " + "; ".join(
+                plan.explanations[:2]
+            )
+        if failure is not None:
+            self._on_plan_failure(now, failure, inputs, plan, elapsed, reasons)
+        else:
+            assert plan is not None  # noqa: S101 - set when failure is None
+            self._on_plan(now, plan, inputs, elapsed, reasons)
+        await self._async_apply_plan(force=True)
+        self._save_soon()
+        self.notify()
 
     def _on_plan(
         self,
@@ -975,17 +1023,18 @@ class Household:
         self,
         now: datetime,
         failure: str,
-        inputs: PlanInputs,
+        inputs: PlanInputs | None,
         fallback: Plan | None,
         elapsed: float,
         reasons: list[str],
     ) -> None:
         kept = self.plan is not None and slot_index(self.plan, now) is not None
-        if not kept and fallback is not None:
+        if not kept and fallback is not None and inputs is not None:
             self.plan = fallback
             self.plan_inputs = inputs
         elif not kept:
             self.plan = None
+            fallback = None
         note = (
             "kept the last plan"
             if kept
@@ -995,7 +1044,7 @@ class Household:
                 else ("no plan: the guard's rules hold the limit")
             )
         )
-        mode = self.plan_status.mode if kept else inputs.mode
+        mode = self.plan_status.mode if kept or inputs is None else inputs.mode
         self.plan_status = self._status(
             now, PlanState.FALLBACK, mode, (failure, note), elapsed
         )
@@ -1032,7 +1081,7 @@ class Household:
                 if covers_tomorrow
                 else None
             )
-            if self.plan_inputs is not None:
+            if self.plan_inputs is not None and self.plan_inputs.problem:
                 saving = baseline_cost_eur(plan, self.plan_inputs) - (
                     plan_energy_cost_eur(plan)
                 )
@@ -1068,11 +1117,32 @@ class Household:
         self._applied_slot = quarter_floor(now)
         self.notify()
 
-    async def _async_release_to_default(self, now: datetime) -> None:
-        """Without a plan, every charger goes back to its own behaviour (full power).
+    async def _async_release_drivers(self, now: datetime, keep: set[str]) -> None:
+        """Let driver devices without a planned setpoint follow their own rules.
 
-        The guard still caps it to the limit.
+        Their planned setpoint is forgotten, and the guard sends each the value
+        it has unplanned (a boiler or heat pump may run, its thermostat
+        decides), so nothing stays where the last plan left it.
         """
+        released = self._planned_drivers - keep
+        self._planned_drivers = set(keep)
+        if not released:
+            return
+        for device_id in released:
+            try:
+                await self.guard.async_set_plan(device_id, None, now)
+            except Exception:
+                _LOGGER.exception("could not release %s", device_id)
+        if self._guarded:
+            await self.guard.async_reassert(now)
+
+    async def _async_release_to_default(self, now: datetime) -> None:
+        """Without a plan, every device goes back to its own behaviour.
+
+        A charger charges at full power, a boiler or heat pump follows its
+        thermostat; the guard still caps them to the limit.
+        """
+        await self._async_release_drivers(now, set())
         for handle in self.chargers.handles.values():
             device = handle.device
             if not device.available:
@@ -1126,6 +1196,9 @@ class Household:
                 await self._async_set_plan(guard_id, value, now)
             except Exception:
                 _LOGGER.exception("could not apply the plan to %s", guard_id)
+        await self._async_release_drivers(
+            now, {d for d in planned if d in self.devices.drivers}
+        )
         return planned
 
     def _month_peak_kw(self) -> float | None:
@@ -1265,7 +1338,7 @@ class Household:
                 continue
             try:
                 setattr(self, setter, Series.from_dict(data))
-            except InputFormatError as err:
+            except (InputFormatError, OverflowError) as err:
                 _LOGGER.warning("Saved %s ignored: %s", key, err)
         self._restore_plan(stored, now)
 
@@ -1276,11 +1349,11 @@ class Household:
             return
         try:
             plan = Plan.from_dict(data)
-        except (ProblemError, ValueError, TypeError, KeyError) as err:
+            if slot_index(plan, now) is None:
+                return  # it ended while we were away
+        except Exception as err:  # noqa: BLE001 - a bad saved plan is skipped
             _LOGGER.warning("Saved plan ignored: %s", err)
             return
-        if slot_index(plan, now) is None:
-            return  # it ended while we were away
         self.plan = plan
         self.plan_inputs = PlanInputs(
             problem={},
