@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     ".planner.cli",
     ".guard.cli",
     ".discovery.cli",
+    ".gateway.cli",
 )
 
 
