@@ -88,6 +88,10 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: PLR0911
 
     level = args.log_level or ("debug" if args.verbose else "info")
     logging.getLogger().setLevel(level.upper())
+    if level != "debug":
+        # The ocpp library logs every message at INFO: one line per meter value.
+        for noisy in ("ocpp", "websockets"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if not 0 <= args.api_port <= 65535:  # noqa: PLR2004
         return _fail(f"--api-port: {args.api_port} is not a port")
     config_path: Path = args.config

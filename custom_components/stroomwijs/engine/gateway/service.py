@@ -201,7 +201,16 @@ class Gateway:
         try:
             while not stop.is_set():
                 self._restart.clear()
-                started = await self._async_start_household()
+                starting = asyncio.ensure_future(self._async_start_household())
+                await self._wait_for(stop, starting, limit_s=None)
+                if not starting.done():
+                    # Stopped while waiting for the meter: give up the start
+                    # (the household stops what it had started).
+                    starting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await starting
+                    break
+                started = starting.result()
                 if started:
                     delay = self.options.retry_first_s
                     await self._wait_for(stop, self._restart, limit_s=None)
@@ -221,20 +230,27 @@ class Gateway:
 
     @staticmethod
     async def _wait_for(
-        stop: asyncio.Event, restart: asyncio.Event, limit_s: float | None
+        stop: asyncio.Event,
+        other: asyncio.Event | asyncio.Future[Any],
+        limit_s: float | None,
     ) -> None:
-        waiters = [
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(restart.wait()),
-        ]
+        """Wait until ``stop`` or ``other`` is set (or done), or ``limit_s``."""
+        stopped = asyncio.ensure_future(stop.wait())
+        waiter = (
+            asyncio.ensure_future(other.wait())
+            if isinstance(other, asyncio.Event)
+            else other
+        )
         try:
             await asyncio.wait(
-                waiters, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
+                (stopped, waiter), timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for waiter in waiters:
+            stopped.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopped
+            if isinstance(other, asyncio.Event):
                 waiter.cancel()
-            for waiter in waiters:
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
 
