@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Callable
 import contextlib
 from datetime import UTC, datetime, timedelta
 import json
-import sys
 from pathlib import Path
+import sys
 from typing import Any
 
 import pytest
@@ -27,7 +27,6 @@ from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
 from custom_components.stroomwijs.engine.simulate.p1 import P1TelegramServer
 
 from .conftest import (
-    ApiClient,
     GatewayProcess,
     api_client,
     free_port,
@@ -76,7 +75,7 @@ def _charger(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 async def _until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
     async with asyncio.timeout(limit_s):
-        while not check():
+        while not check():  # noqa: ASYNC110 - state of another process
             await asyncio.sleep(0.1)
 
 
@@ -89,11 +88,11 @@ def _station_limit_w(sim: OcppSimulator) -> float | None:
 
 @pytest.fixture
 def ocpp_port() -> int:
-    """The central system's port (fixed over restarts, as in the add-on)."""
+    """Return the central system's port (fixed over restarts, as in the add-on)."""
     return free_port()
 
 
-async def test_commands_work_end_to_end(
+async def test_commands_work_end_to_end(  # noqa: PLR0915
     gateway_factory: Callable[..., GatewayProcess],
     p1_server: P1TelegramServer,
     ocpp_port: int,
@@ -324,7 +323,7 @@ async def test_bad_documents_and_ports_exit_with_a_message(tmp_path: Path) -> No
         "--state-dir",
         str(tmp_path / "state"),
         stderr=asyncio.subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[2],  # noqa: ASYNC240
     )
     _, err = await process.communicate()
     assert process.returncode == 2

@@ -77,7 +77,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-async def _run(args: argparse.Namespace) -> int:  # noqa: PLR0911
+async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
     from custom_components.stroomwijs.engine.household import (  # noqa: PLC0415
         HouseholdConfigError,
     )
