@@ -64,6 +64,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         help="API token file (default STATE_DIR/api_token; made 0600 if missing)",
     )
+    host = parser.add_argument_group(
+        "installation settings",
+        "these replace the document's values (the add-on's options)",
+    )
+    host.add_argument("--ocpp-host", help="address the OCPP central system binds")
+    host.add_argument("--ocpp-port", type=int, help="OCPP central system port")
+    host.add_argument(
+        "--ocpp-security-profile",
+        type=int,
+        choices=(0, 1, 2),
+        help="0: no authentication, 1: HTTP Basic, 2: TLS with HTTP Basic",
+    )
+    host.add_argument("--ocpp-certfile", help="TLS certificate (profile 2)")
+    host.add_argument("--ocpp-keyfile", help="TLS private key (profile 2)")
+    host.add_argument("--serial-port", help="the P1 cable (for a serial meter)")
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -84,7 +99,12 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
 
     from .api import GatewayApi  # noqa: PLC0415
     from .auth import TOKEN_FILE, TokenError, load_or_create_token  # noqa: PLC0415
-    from .service import Gateway, GatewayOptions, read_config  # noqa: PLC0415
+    from .service import (  # noqa: PLC0415
+        Gateway,
+        GatewayOptions,
+        HostSettings,
+        read_config,
+    )
 
     level = args.log_level or ("debug" if args.verbose else "info")
     logging.getLogger().setLevel(level.upper())
@@ -94,6 +114,18 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
             logging.getLogger(noisy).setLevel(logging.WARNING)
     if not 0 <= args.api_port <= 65535:  # noqa: PLR2004
         return _fail(f"--api-port: {args.api_port} is not a port")
+    host = HostSettings(
+        ocpp_host=args.ocpp_host,
+        ocpp_port=args.ocpp_port,
+        ocpp_security_profile=args.ocpp_security_profile,
+        ocpp_certfile=args.ocpp_certfile or None,
+        ocpp_keyfile=args.ocpp_keyfile or None,
+        serial_port=args.serial_port or None,
+    )
+    try:
+        host.check()
+    except ValueError as err:
+        return _fail(str(err))
     config_path: Path = args.config
     try:
         config = await asyncio.to_thread(read_config, config_path)
@@ -118,7 +150,8 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     gateway = Gateway(
-        GatewayOptions(config_path=config_path, state_dir=state_dir), config
+        GatewayOptions(config_path=config_path, state_dir=state_dir, host=host),
+        config,
     )
     api = GatewayApi(gateway, token, host=args.api_host, port=args.api_port)
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
 import os
@@ -67,12 +67,65 @@ class GatewayState:
     STOPPING = "stopping"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostSettings:
+    """What the host (the add-on's options) fixes, whatever a document says.
+
+    The container's OCPP port and address, the TLS files and the serial
+    device belong to the installation, not to the household document that
+    Home Assistant pushes, so they replace the document's values.
+    """
+
+    ocpp_host: str | None = None
+    ocpp_port: int | None = None
+    ocpp_security_profile: int | None = None
+    """0: no authentication, 1: HTTP Basic, 2: TLS with HTTP Basic."""
+    ocpp_certfile: str | None = None
+    ocpp_keyfile: str | None = None
+    serial_port: str | None = None
+
+    def check(self) -> None:
+        """Raise ValueError for settings that cannot work together."""
+        if self.ocpp_security_profile not in {None, 0, 1, 2}:
+            msg = "the OCPP security profile must be 0, 1 or 2"
+            raise ValueError(msg)
+        if self.ocpp_security_profile == 2 and not (  # noqa: PLR2004
+            self.ocpp_certfile and self.ocpp_keyfile
+        ):
+            msg = "OCPP security profile 2 needs a certificate and a key file"
+            raise ValueError(msg)
+        if self.ocpp_port is not None and not 1 <= self.ocpp_port <= 65535:  # noqa: PLR2004
+            msg = f"{self.ocpp_port} is not a port"
+            raise ValueError(msg)
+
+    def apply(self, config: HouseholdConfig) -> HouseholdConfig:
+        """Return ``config`` with the host's settings in force."""
+        ocpp = config.ocpp
+        changes: dict[str, Any] = {}
+        if self.ocpp_host is not None:
+            changes["host"] = self.ocpp_host
+        if self.ocpp_port is not None:
+            changes["port"] = self.ocpp_port
+        profile = self.ocpp_security_profile
+        if profile is not None:
+            changes["require_auth"] = profile >= 1
+            changes["certfile"] = self.ocpp_certfile if profile == 2 else None  # noqa: PLR2004
+            changes["keyfile"] = self.ocpp_keyfile if profile == 2 else None  # noqa: PLR2004
+        result = replace(config, ocpp=replace(ocpp, **changes)) if changes else config
+        if self.serial_port and config.meter.source == "serial":
+            result = replace(
+                result, meter=replace(config.meter, serial_port=self.serial_port)
+            )
+        return result
+
+
 @dataclass(slots=True, kw_only=True)
 class GatewayOptions:
     """Where the gateway finds its document and keeps its state."""
 
     config_path: Path
     state_dir: Path
+    host: HostSettings = field(default_factory=HostSettings)
     retry_first_s: float = RETRY_FIRST_S
     first_reading_timeout: float | None = None
     ocpp_session: SessionOptions | None = None
@@ -255,7 +308,7 @@ class Gateway:
                     await waiter
 
     async def _async_start_household(self) -> bool:
-        config = self.config
+        config = self.options.host.apply(self.config)
         self.state = GatewayState.STARTING
         try:
             context = await asyncio.to_thread(ssl_context_for, config)
