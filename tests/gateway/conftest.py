@@ -105,6 +105,8 @@ class GatewayProcess:
     state_dir: Path
     log: Path
     api_port: int = 0
+    status_port: int | None = None
+    """The status page's port, when started with ``--ingress-port``."""
     process: asyncio.subprocess.Process | None = None
 
     @property
@@ -143,6 +145,11 @@ class GatewayProcess:
             line = (await self.process.stdout.readline()).decode()
         assert "API on" in line, self.log.read_text(encoding="utf-8")[-2000:]
         self.api_port = int(line.rsplit(":", 1)[1])
+        if "--ingress-port" in extra:
+            async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                line = (await self.process.stdout.readline()).decode()
+            assert "status page on" in line, line
+            self.status_port = int(line.rsplit(":", 1)[1])
 
     @property
     def alive(self) -> bool:

@@ -187,6 +187,8 @@ def test_the_gateway_uses_the_ports_the_config_declares(
     assert watched is not None
     assert f"--api-port {watched.group('mapped')}" in run
     assert "--ocpp-port 9000" in run
+    assert f"--ingress-port {config['ingress_port']}" in run
+    assert "--ingress-host 0.0.0.0" in run
     assert "--api-host 0.0.0.0" in run
 
 

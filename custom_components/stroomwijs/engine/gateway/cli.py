@@ -64,6 +64,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         help="API token file (default STATE_DIR/api_token; made 0600 if missing)",
     )
+    parser.add_argument(
+        "--ingress-port",
+        type=int,
+        help="serve the status page on this port (the add-on: 8099; 0: a free one)",
+    )
+    parser.add_argument(
+        "--ingress-host",
+        default=DEFAULT_API_HOST,
+        help=f"address the status page listens on (default {DEFAULT_API_HOST})",
+    )
+    parser.add_argument(
+        "--ingress-allow",
+        action="append",
+        metavar="ADDRESS",
+        help="a peer the status page answers (repeatable; default the "
+        "Supervisor's ingress proxy, 172.30.32.2)",
+    )
     host = parser.add_argument_group(
         "installation settings",
         "these replace the document's values (the add-on's options)",
@@ -92,7 +109,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
+async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911, PLR0912, PLR0915
     from custom_components.stroomwijs.engine.household import (  # noqa: PLC0415
         HouseholdConfigError,
     )
@@ -160,11 +177,33 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
         return _fail(
             f"the API cannot listen on {args.api_host}:{args.api_port}: {err}", 3
         )
-    # One line on stdout that scripts (and the tests) can wait for.
+    page = None
+    if args.ingress_port is not None:
+        from .ingress import SUPERVISOR_INGRESS, StatusPage  # noqa: PLC0415
+
+        try:
+            page = StatusPage(
+                gateway,
+                host=args.ingress_host,
+                port=args.ingress_port,
+                allowed=args.ingress_allow or (SUPERVISOR_INGRESS,),
+            )
+            await page.async_start()
+        except (OSError, ValueError) as err:
+            await api.async_stop()
+            return _fail(f"the status page cannot be served: {err}", 3)
+    # Lines on stdout that scripts (and the tests) can wait for.
     print(f"stroomwijs gateway: API on {args.api_host}:{api.port}", flush=True)  # noqa: T201
+    if page is not None:
+        print(  # noqa: T201
+            f"stroomwijs gateway: status page on {args.ingress_host}:{page.port}",
+            flush=True,
+        )
     try:
         await gateway.async_run(stop)
     finally:
+        if page is not None:
+            await page.async_stop()
         await api.async_stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
