@@ -48,6 +48,7 @@ HELLO_TIMEOUT_S: Final = 10.0
 QUEUE_SIZE: Final = 256
 """Pushes waiting for one client; more and the client is dropped."""
 MAX_CLIENTS: Final = 16
+LARGE_MESSAGE: Final = 65_536
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 
 
@@ -263,7 +264,13 @@ class GatewayApi:
     async def _on_text(self, client: _Client, text: str) -> bool:
         """Handle one message; False when the connection must close."""
         try:
-            request = parse(text)
+            # A large message (a config push) is checked off the event loop:
+            # parsing 1 MiB takes tens of milliseconds.
+            request = (
+                await asyncio.to_thread(parse, text)
+                if len(text) > LARGE_MESSAGE
+                else parse(text)
+            )
         except ProtocolError as err:
             self._reply_error(client, _id_of(text, err), err)
             if err.code == "unsupported_version" and client.protocol is None:
