@@ -92,6 +92,7 @@ async def test_the_page_shows_live_values(
                     and household["devices"][0]["available"]
                     and household["devices"][0]["state"] is not None
                     and household["plan"]
+                    and "car" in household["plan"][0]
                     and household["interventions"]
                 ):
                     break
