@@ -82,6 +82,7 @@ class GatewayApi:
         host: str,
         port: int,
         snapshot_interval_s: float = 1.0,
+        hello_timeout_s: float = HELLO_TIMEOUT_S,
     ) -> None:
         """Serve ``gateway`` on ``host``:``port`` to clients with ``token``."""
         self.gateway = gateway
@@ -89,6 +90,7 @@ class GatewayApi:
         self.host = host
         self.port = port
         self.snapshot_interval_s = snapshot_interval_s
+        self.hello_timeout_s = hello_timeout_s
         self.clients: set[_Client] = set()
         self.refused = 0
         self._runner: web.AppRunner | None = None
@@ -192,7 +194,7 @@ class GatewayApi:
         self.clients.add(client)
         writer = asyncio.get_running_loop().create_task(self._write(client))
         hello_timer = asyncio.get_running_loop().call_later(
-            HELLO_TIMEOUT_S, self._hello_timeout, client
+            self.hello_timeout_s, self._hello_timeout, client
         )
         try:
             await self._read(client)
