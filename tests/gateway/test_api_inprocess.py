@@ -12,7 +12,11 @@ import aiohttp
 import pytest
 
 from custom_components.stroomwijs.engine.gateway.api import MAX_CLIENTS, GatewayApi
-from custom_components.stroomwijs.engine.gateway.protocol import CLOSE_HELLO_TIMEOUT
+from custom_components.stroomwijs.engine.gateway.protocol import (
+    CLOSE_HELLO_TIMEOUT,
+    ProtocolError,
+    validate,
+)
 from custom_components.stroomwijs.engine.gateway.service import (
     Gateway,
     GatewayOptions,
@@ -102,3 +106,47 @@ async def test_commands_while_the_household_runs_in_process(api: GatewayApi) -> 
         assert household is not None
         assert household.limits.import_limit_w == 3000.0
         await ws.close()
+
+
+async def test_a_push_without_secrets_keeps_the_ones_in_force(tmp_path: Path) -> None:
+    """Secrets left out of a pushed document are kept; missing new ones refused."""
+    device = {
+        "id": "car",
+        "kind": "ocpp_charger",
+        "name": "Car",
+        "charger_id": "ev1",
+        "password_required": True,
+    }
+    config = HouseholdConfig.from_dict(
+        {
+            "name": "Before",
+            "devices": [device],
+            "secrets": {"devices.car.password": "s3cret-password"},
+        }
+    )
+    path = tmp_path / "household.yaml"
+    write_config(path, config)
+    gateway = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
+    pushed = {"version": 1, "name": "After", "devices": [device]}
+    result = await gateway.async_command(
+        validate({"v": 1, "type": "push_config", "config": pushed})
+    )
+    assert result == {"restarting": True, "name": "After"}
+    on_disk = HouseholdConfig.from_yaml(path.read_text(encoding="utf-8"))
+    assert on_disk.name == "After"
+    assert on_disk.secret("devices.car.password") == "s3cret-password"
+    assert path.stat().st_mode & 0o777 == 0o600
+    second = {**device, "id": "van", "charger_id": "ev2"}
+    with pytest.raises(ProtocolError) as refused:
+        await gateway.async_command(
+            validate(
+                {
+                    "v": 1,
+                    "type": "push_config",
+                    "config": {"version": 1, "devices": [device, second]},
+                }
+            )
+        )
+    assert refused.value.code == "invalid_config"
+    assert "devices.van.password" in refused.value.message
+    assert HouseholdConfig.from_yaml(path.read_text(encoding="utf-8")).name == "After"

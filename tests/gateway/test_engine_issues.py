@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from custom_components.stroomwijs.engine.household import HouseholdConfig
 from tests.engine.household.conftest import (  # noqa: F401 - fixtures
     HomeFactory,
     car,
@@ -52,3 +53,18 @@ async def test_a_pause_right_after_a_new_limit_stays_a_pause(
     await asyncio.sleep(0.5)
     setpoints = [p.setpoint for p in home.sim.station.profiles_received[-2:]]
     assert home.sim.station.target_power_w() == 0.0, setpoints
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "HouseholdConfig.to_dict writes meter.tcp_port: null for non-network "
+        "meters and from_dict refuses it as an unknown field (_read_meter "
+        "checks r.has('tcp_port') without marking the key used)"
+    ),
+)
+def test_a_document_without_a_network_meter_round_trips() -> None:
+    """to_yaml/from_yaml and to_json/from_json give back the same document."""
+    config = HouseholdConfig(name="No network meter")
+    assert HouseholdConfig.from_json(config.to_json()) == config
+    assert HouseholdConfig.from_yaml(config.to_yaml()) == config
