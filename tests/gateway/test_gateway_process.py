@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -242,6 +243,9 @@ async def test_state_survives_kill_9_and_the_charge_point_reconnects(
             status = (await client.request("plan_now"))["result"]
             assert status["state"] in {"ok", "time_limit"}
             await _until(lambda: sim.station.target_power_w() == 0.0)
+            # A few seconds of the quarter-hour, then a command (it saves).
+            await asyncio.sleep(4)
+            await client.request("set_enabled", enabled=True)
 
         # What is on disk is all that survives kill -9: wait until it is there.
         def _complete() -> bool:
@@ -252,9 +256,10 @@ async def test_state_survives_kill_9_and_the_charge_point_reconnects(
                 and saved.get("prices") is not None
                 and (saved.get("chargers") or {}).get("ev1", {}) != {}
                 and (saved.get("guard") or {}).get("overrides") == {"ocpp_ev1": 0.0}
+                and saved["meter"]["quarter"]["covered_s"] >= 3.0
             )
 
-        await _until(_complete, limit_s=45.0)
+        await _until(_complete, limit_s=75.0)
         before = _saved(gateway.state_dir)
         plan_created = before["plan"]["created"]
         await gateway.kill()
@@ -262,6 +267,7 @@ async def test_state_survives_kill_9_and_the_charge_point_reconnects(
         # The charger kept its charger-side limit while the gateway was gone.
         assert (_station_limit_w(sim) or 1e9) <= 6000.0 + 1.0
 
+        restarted = time.monotonic()
         await gateway.start()
         async with api_client(gateway.url, gateway.token) as client:
             await client.request("subscribe")
@@ -284,8 +290,21 @@ async def test_state_survives_kill_9_and_the_charge_point_reconnects(
             await _until(lambda: sim.connected)
             await _until(lambda: sim.station.target_power_w() == 0.0)
         assert await gateway.terminate() == 0
+        second_run_s = time.monotonic() - restarted
     # A clean stop saved the state once more.
-    assert (_saved(gateway.state_dir).get("manual") or {}).get("limit") is not None
+    after = _saved(gateway.state_dir)
+    assert (after.get("manual") or {}).get("limit") is not None
+    # The quarter-hour in progress was carried over, not started afresh
+    # (unless a new quarter-hour began meanwhile, which then is right).
+    quarter_before, quarter_after = (
+        before["meter"]["quarter"],
+        after["meter"]["quarter"],
+    )
+    if quarter_after["start"] == quarter_before["start"]:
+        assert quarter_before["covered_s"] >= 3.0
+        # More than the second run alone could have measured.
+        assert quarter_after["covered_s"] > second_run_s + 0.5
+        assert quarter_after["energy_ws"] > quarter_before["energy_ws"]
 
 
 async def test_a_gateway_without_a_meter_reading_keeps_retrying_and_reports_it(
