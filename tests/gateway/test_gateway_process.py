@@ -31,6 +31,7 @@ from .conftest import (
     GatewayProcess,
     api_client,
     free_port,
+    house_telegram,
     household_document,
 )
 
@@ -348,3 +349,55 @@ async def test_bad_documents_and_ports_exit_with_a_message(tmp_path: Path) -> No
     assert process.returncode == 2
     assert "grid.fuse_a" in err.decode()
     assert not (tmp_path / "state" / "api_token").exists()
+
+
+async def test_the_gateway_holds_a_new_limit_on_every_telegram(
+    gateway_factory: Callable[..., GatewayProcess],
+    ocpp_port: int,
+) -> None:
+    """A closed loop: the P1 stream shows the house plus what the car draws.
+
+    A 6 kW limit comes while the car charges at 11 kW: after the guard's
+    reaction (at most two telegrams), no telegram is over the limit.
+    """
+    base_w = 1000.0
+    sims: list[OcppSimulator] = []
+    seen: list[tuple[float, float]] = []
+
+    def frame(_index: int) -> bytes:
+        net = base_w + (sims[0].station.power_w if sims else 0.0)
+        seen.append((time.monotonic(), net))
+        return house_telegram(net)
+
+    p1 = P1TelegramServer(frame, interval=1.0)
+    await p1.start()
+    try:
+        gateway = gateway_factory(
+            household_document(p1_port=p1.port, ocpp_port=ocpp_port)
+        )
+        await gateway.start()
+        async with (
+            charge_point(f"ws://127.0.0.1:{ocpp_port}/ocpp/") as sim,
+            api_client(gateway.url, gateway.token) as client,
+        ):
+            sims.append(sim)
+            await _until(lambda: sim.station.power_w > 10_000.0)
+            await _until(lambda: bool(seen) and seen[-1][1] > 10_000.0)
+            reply = await client.request(
+                "set_manual_limit", import_w=6000, duration_min=30, label="dso"
+            )
+            assert reply["type"] == "result", reply
+            since = time.monotonic()
+            await asyncio.sleep(30)
+        after = [net for when, net in seen if when > since]
+        assert len(after) >= 25
+        # The guard's reaction: at most two telegrams over the limit ...
+        first_ok = next(i for i, net in enumerate(after) if net <= 6000.0)
+        assert first_ok <= 2, after[:5]
+        # ... then none, and the car still charges with what is left.
+        over = [net for net in after[first_ok:] if net > 6000.0]
+        assert not over, over
+        assert max(after[first_ok:]) > base_w + 4000.0
+        assert await gateway.terminate() == 0
+    finally:
+        await p1.stop()
