@@ -34,7 +34,9 @@ async def api(tmp_path: Path) -> AsyncIterator[GatewayApi]:
     path = tmp_path / "household.yaml"
     write_config(path, config)
     gateway = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
-    api = GatewayApi(gateway, TOKEN, host="127.0.0.1", port=0, hello_timeout_s=0.3)
+    api = GatewayApi(
+        gateway, TOKEN, host="127.0.0.1", port=0, hello_timeout_s=0.3, queue_size=8
+    )
     await api.async_start()
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
@@ -150,3 +152,29 @@ async def test_a_push_without_secrets_keeps_the_ones_in_force(tmp_path: Path) ->
     assert refused.value.code == "invalid_config"
     assert "devices.van.password" in refused.value.message
     assert HouseholdConfig.from_yaml(path.read_text(encoding="utf-8")).name == "After"
+
+
+async def test_a_client_that_does_not_keep_up_is_dropped(api: GatewayApi) -> None:
+    """More pushes waiting than the queue holds: closed with 1013, others go on."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(_url(api), headers=headers)
+        await ws.send_str(json.dumps({"v": 1, "type": "hello", "protocols": [1]}))
+        await ws.receive(timeout=5)
+        await ws.send_str(json.dumps({"v": 1, "id": 2, "type": "subscribe"}))
+        while json.loads((await ws.receive(timeout=5)).data).get("id") != 2:
+            pass
+        # A burst of events faster than the writer can send them (no await
+        # in between, so the writer never runs): the queue overflows.
+        for index in range(20):
+            api._on_gateway("event", {"event": "test", "data": {"n": index}})
+        closing = None
+        async with asyncio.timeout(5):
+            while closing is None or closing.type != aiohttp.WSMsgType.CLOSE:
+                closing = await ws.receive()
+        assert ws.close_code == 1013
+        # The gateway serves the next client as before.
+        ws = await session.ws_connect(_url(api), headers=headers)
+        await ws.send_str(json.dumps({"v": 1, "type": "hello", "protocols": [1]}))
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "welcome"
+        await ws.close()

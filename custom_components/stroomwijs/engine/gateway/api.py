@@ -83,6 +83,7 @@ class GatewayApi:
         port: int,
         snapshot_interval_s: float = 1.0,
         hello_timeout_s: float = HELLO_TIMEOUT_S,
+        queue_size: int = QUEUE_SIZE,
     ) -> None:
         """Serve ``gateway`` on ``host``:``port`` to clients with ``token``."""
         self.gateway = gateway
@@ -91,6 +92,7 @@ class GatewayApi:
         self.port = port
         self.snapshot_interval_s = snapshot_interval_s
         self.hello_timeout_s = hello_timeout_s
+        self.queue_size = queue_size
         self.clients: set[_Client] = set()
         self.refused = 0
         self._runner: web.AppRunner | None = None
@@ -190,7 +192,9 @@ class GatewayApi:
             max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30.0, compress=False
         )
         await ws.prepare(request)
-        client = _Client(ws=ws, peer=str(request.remote))
+        client = _Client(
+            ws=ws, peer=str(request.remote), queue=asyncio.Queue(self.queue_size)
+        )
         self.clients.add(client)
         writer = asyncio.get_running_loop().create_task(self._write(client))
         hello_timer = asyncio.get_running_loop().call_later(
