@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "find energy devices (Modbus scan, zeroconf) as JSON",
     ),
     "simulate": (".simulate.cli", "run simulated households"),
+    "gateway": (
+        ".gateway.cli",
+        "run one household with its local WebSocket API (the add-on)",
+    ),
 }
 
 

@@ -390,9 +390,16 @@ class OcppCharger:
         self._station_limit_w = limit_w
         session = self._require_session()
         await session.async_apply_limits()
+        # What the setpoint should be now (the override first): a pause sent
+        # while the limit was on its way must not be undone by re-sending the
+        # setpoint that applied before it.
+        wanted = self._manual_w if self._manual_w is not None else self._desired_w
         current = self.state.applied_setpoint_w
-        if current is not None and current > self.power_range.max_w:
-            await session.async_apply_setpoint(self.clamp(current))
+        if wanted is None or current is None:
+            return
+        value = self.clamp(wanted)
+        if current > self.power_range.max_w or value < current:
+            await self._async_send_setpoint(wanted)
 
     def set_departure(self, needs: DepartureNeeds | None) -> None:
         """Set (or with None clear) the user's departure needs."""

@@ -1,0 +1,363 @@
+"""The gateway's authenticated local WebSocket API (aiohttp).
+
+``GET /api/websocket`` with ``Authorization: Bearer <token>`` upgrades to a
+WebSocket; without the right token the answer is HTTP 401 before any
+upgrade, so nothing about the household is ever sent to an unauthenticated
+peer. The token is compared in constant time.
+
+On the socket the client first says ``hello`` (with the protocol versions
+it speaks); the gateway answers ``welcome``. Then it sends commands and
+gets a ``result`` or an ``error`` for each; after ``subscribe`` it gets a
+``snapshot`` at once, a new one at most every ``snapshot_interval_s`` while
+something changes, and every household event as an ``event``. Messages over
+:data:`MAX_MESSAGE_BYTES` close the connection (1009); malformed ones get an
+``error`` and the connection stays. A client that does not keep up with its
+pushes is disconnected (1013) rather than slowing the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+import logging
+from typing import Any, Final
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from .auth import bearer, token_matches
+from .protocol import (
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_UNSUPPORTED_VERSION,
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    SUPPORTED_VERSIONS,
+    ProtocolError,
+    Request,
+    encode,
+    message_id,
+    negotiate,
+    parse,
+)
+from .service import Gateway
+
+_LOGGER = logging.getLogger(__name__)
+
+WEBSOCKET_PATH: Final = "/api/websocket"
+HELLO_TIMEOUT_S: Final = 10.0
+QUEUE_SIZE: Final = 256
+"""Pushes waiting for one client; more and the client is dropped."""
+MAX_CLIENTS: Final = 16
+LARGE_MESSAGE: Final = 65_536
+CLOSE_TRY_AGAIN_LATER: Final = 1013
+
+
+def gateway_version() -> str:
+    """Return the installed engine's version."""
+    from importlib import metadata  # noqa: PLC0415
+
+    try:
+        return metadata.version("stroomwijs")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(slots=True, eq=False)
+class _Client:
+    ws: web.WebSocketResponse
+    peer: str
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    protocol: int | None = None
+    subscribed: bool = False
+
+
+class GatewayApi:
+    """Serves the WebSocket API of one gateway."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        token: str,
+        *,
+        host: str,
+        port: int,
+        snapshot_interval_s: float = 1.0,
+        hello_timeout_s: float = HELLO_TIMEOUT_S,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        """Serve ``gateway`` on ``host``:``port`` to clients with ``token``."""
+        self.gateway = gateway
+        self._token = token
+        self.host = host
+        self.port = port
+        self.snapshot_interval_s = snapshot_interval_s
+        self.hello_timeout_s = hello_timeout_s
+        self.queue_size = queue_size
+        self.clients: set[_Client] = set()
+        self.refused = 0
+        self._runner: web.AppRunner | None = None
+        self._dirty = asyncio.Event()
+        self._pusher: asyncio.Task[None] | None = None
+        self._unsub = gateway.add_listener(self._on_gateway)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def async_start(self) -> None:
+        """Listen (raises OSError when the port is taken)."""
+        app = web.Application(client_max_size=MAX_MESSAGE_BYTES)
+        app.router.add_get(WEBSOCKET_PATH, self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server  # noqa: SLF001 - the bound port, for port 0
+        if server is not None and getattr(server, "sockets", None):
+            self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        self._pusher = asyncio.get_running_loop().create_task(self._push_loop())
+        _LOGGER.info(
+            "Gateway API on ws://%s:%s%s", self.host, self.port, WEBSOCKET_PATH
+        )
+
+    async def async_stop(self) -> None:
+        """Close every client and stop listening."""
+        self._unsub()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+        for client in list(self.clients):
+            with contextlib.suppress(Exception):
+                await client.ws.close(
+                    code=WSCloseCode.GOING_AWAY, message=b"gateway stopping"
+                )
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------ pushes
+
+    def _on_gateway(self, kind: str, data: Any) -> None:  # noqa: ANN401
+        if kind == "changed":
+            self._dirty.set()
+            return
+        text = encode({"type": "event", **data})
+        for client in list(self.clients):
+            if client.subscribed:
+                self._enqueue(client, text)
+        self._dirty.set()
+
+    def _enqueue(self, client: _Client, text: str) -> None:
+        try:
+            client.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            _LOGGER.warning("API client %s does not keep up; dropped", client.peer)
+            client.subscribed = False
+            asyncio.get_running_loop().create_task(
+                client.ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"too slow")
+            )
+
+    async def _push_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            subscribers = [c for c in self.clients if c.subscribed]
+            if subscribers:
+                try:
+                    text = encode({"type": "snapshot", **self.gateway.snapshot()})
+                except Exception:
+                    _LOGGER.exception("snapshot failed")
+                else:
+                    for client in subscribers:
+                        self._enqueue(client, text)
+            await asyncio.sleep(self.snapshot_interval_s)
+
+    # ------------------------------------------------------------ connections
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        presented = bearer(request.headers.get("Authorization"))
+        if not token_matches(self._token, presented):
+            self.refused += 1
+            _LOGGER.warning("API connection from %s refused: bad token", request.remote)
+            raise web.HTTPUnauthorized(
+                text="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if len(self.clients) >= MAX_CLIENTS:
+            raise web.HTTPServiceUnavailable(text="too many clients")
+        ws = web.WebSocketResponse(
+            max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30.0, compress=False
+        )
+        await ws.prepare(request)
+        client = _Client(
+            ws=ws, peer=str(request.remote), queue=asyncio.Queue(self.queue_size)
+        )
+        self.clients.add(client)
+        writer = asyncio.get_running_loop().create_task(self._write(client))
+        hello_timer = asyncio.get_running_loop().call_later(
+            self.hello_timeout_s, self._hello_timeout, client
+        )
+        try:
+            await self._read(client)
+        finally:
+            hello_timer.cancel()
+            self.clients.discard(client)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    def _hello_timeout(self, client: _Client) -> None:
+        if client.protocol is None and not client.ws.closed:
+            asyncio.get_running_loop().create_task(
+                client.ws.close(code=CLOSE_HELLO_TIMEOUT, message=b"no hello")
+            )
+
+    async def _write(self, client: _Client) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while True:
+                text = await client.queue.get()
+                await client.ws.send_str(text)
+
+    async def _read(self, client: _Client) -> None:
+        async for message in client.ws:
+            if message.type == WSMsgType.TEXT:
+                if not await self._on_text(client, message.data):
+                    return
+            elif message.type == WSMsgType.BINARY:
+                self._reply_error(
+                    client, None, ProtocolError("invalid_message", "send JSON text")
+                )
+            elif message.type == WSMsgType.ERROR:
+                _LOGGER.info(
+                    "API client %s closed: %s", client.peer, client.ws.exception()
+                )
+                return
+
+    def _reply(self, client: _Client, message: dict[str, Any]) -> None:
+        try:
+            text = encode(message)
+        except (TypeError, ValueError) as err:
+            _LOGGER.exception("reply could not be encoded")
+            text = encode(
+                {
+                    "type": "error",
+                    "id": message.get("id"),
+                    "code": "internal_error",
+                    "message": str(err),
+                }
+            )
+        self._enqueue(client, text)
+
+    def _reply_error(
+        self, client: _Client, request_id: str | int | None, err: ProtocolError
+    ) -> None:
+        self._reply(
+            client,
+            {
+                "type": "error",
+                "id": request_id,
+                "code": err.code,
+                "message": err.message,
+            },
+        )
+
+    async def _on_text(self, client: _Client, text: str) -> bool:
+        """Handle one message; False when the connection must close."""
+        try:
+            # A large message (a config push) is checked off the event loop:
+            # parsing 1 MiB takes tens of milliseconds.
+            request = (
+                await asyncio.to_thread(parse, text)
+                if len(text) > LARGE_MESSAGE
+                else parse(text)
+            )
+        except ProtocolError as err:
+            self._reply_error(client, _id_of(text, err), err)
+            if err.code == "unsupported_version" and client.protocol is None:
+                await self._close_unsupported(client)
+                return False
+            return True
+        if request.type == "hello":
+            return await self._hello(client, request)
+        if client.protocol is None:
+            self._reply_error(
+                client,
+                request.id,
+                ProtocolError("hello_required", "say hello first"),
+            )
+            return True
+        try:
+            result = await self._dispatch(client, request)
+        except ProtocolError as err:
+            self._reply_error(client, request.id, err)
+        except Exception as err:
+            _LOGGER.exception("API command %s failed", request.type)
+            self._reply_error(
+                client,
+                request.id,
+                ProtocolError("internal_error", f"{type(err).__name__}: {err}"),
+            )
+        else:
+            self._reply(client, {"type": "result", "id": request.id, "result": result})
+        return True
+
+    async def _close_unsupported(self, client: _Client) -> None:
+        # Let the writer send the error first (bounded: a stuck peer waits 1 s).
+        for _ in range(100):
+            if client.queue.empty():
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        await client.ws.close(
+            code=CLOSE_UNSUPPORTED_VERSION, message=b"unsupported protocol version"
+        )
+
+    async def _hello(self, client: _Client, request: Request) -> bool:
+        try:
+            client.protocol = negotiate(request.fields["protocols"])
+        except ProtocolError as err:
+            self._reply_error(client, request.id, err)
+            await self._close_unsupported(client)
+            return False
+        self._reply(
+            client,
+            {
+                "type": "welcome",
+                "id": request.id,
+                "protocol": client.protocol,
+                "protocols": list(SUPPORTED_VERSIONS),
+                "gateway_version": gateway_version(),
+                "gateway": self.gateway.status(),
+            },
+        )
+        return True
+
+    async def _dispatch(self, client: _Client, request: Request) -> Any:  # noqa: ANN401
+        if request.type == "ping":
+            return {"pong": True, "protocol": PROTOCOL_VERSION}
+        if request.type == "subscribe":
+            client.subscribed = True
+            self._dirty.set()
+            return {"subscribed": True}
+        if request.type == "unsubscribe":
+            client.subscribed = False
+            return {"subscribed": False}
+        return await self.gateway.async_command(request)
+
+
+def _id_of(text: str, err: ProtocolError) -> str | int | None:
+    """Return the id of a refused message, when it can be read safely."""
+    if err.code in {"too_deep", "too_large", "invalid_json"}:
+        return None
+    import json  # noqa: PLC0415
+
+    try:
+        return message_id(json.loads(text))
+    except ValueError, RecursionError:
+        return None

@@ -1,0 +1,150 @@
+"""JSON views of a running household, for the API's clients.
+
+Everything here reads the household's public snapshots (``limits``,
+``guard.status()``, ``plan_status``, ``plan_rows``, ``chargers.handles``,
+``problems``); nothing changes it. Numbers that are not finite become null,
+so every snapshot is valid JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import dataclasses
+from datetime import datetime
+from enum import Enum
+import math
+from typing import Any
+
+from custom_components.stroomwijs.engine.drivers.ocpp import OcppCharger
+from custom_components.stroomwijs.engine.household import Household
+from custom_components.stroomwijs.engine.household.chargers import ChargerHandle
+
+
+def clean(value: object) -> Any:  # noqa: ANN401, PLR0911 - JSON data
+    """Return ``value`` as JSON-safe data (non-finite numbers become None)."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return clean(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: clean(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+    if isinstance(value, Mapping):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [clean(v) for v in value]
+    return str(value)
+
+
+def clean_dict(value: Mapping[str, Any] | object) -> dict[str, Any]:
+    """Return a mapping or dataclass as a JSON-safe dict."""
+    data = clean(value)
+    if not isinstance(data, dict):
+        msg = f"not a mapping: {type(value).__name__}"
+        raise TypeError(msg)
+    return data
+
+
+def limits_snapshot(household: Household) -> dict[str, Any]:
+    """Return the grid limit in force, where it comes from, and the manual limit."""
+    limits = household.limits
+    effective = limits.effective
+    manual = limits.manual.export_state().get("limit")
+    upcoming = limits.next_limit(household.ports.clock())
+    return clean_dict(
+        {
+            "import_limit_w": limits.import_limit_w,
+            "import_source": limits.import_source,
+            "limit_active": limits.limit_active,
+            "export_limit_w": None if effective is None else effective.export_w,
+            "until": None if effective is None else effective.until,
+            "failsafe": False if effective is None else effective.failsafe,
+            "problems": [] if effective is None else list(effective.problems),
+            "fuse_w": limits.grid.max_power_w,
+            "manual": manual,
+            "next": None
+            if upcoming is None
+            else {
+                "source": upcoming.source,
+                "import_w": upcoming.import_w,
+                "export_w": upcoming.export_w,
+                "start": upcoming.start,
+                "end": upcoming.end,
+            },
+        }
+    )
+
+
+def charger_snapshot(household: Household, handle: ChargerHandle) -> dict[str, Any]:
+    """One charger as a client shows it."""
+    device = handle.device
+    needs = device.departure
+    override = device.manual_setpoint_w if isinstance(device, OcppCharger) else None
+    return clean_dict(
+        {
+            "device_id": handle.device_id,
+            "title": handle.title,
+            "kind": handle.kind,
+            "state": handle.state_name,
+            "available": device.available,
+            "plugged_in": device.plugged_in,
+            "power_w": device.power_w,
+            "soc_pct": handle.soc_pct,
+            "limit_w": handle.limit_w,
+            "session_energy_kwh": handle.session_energy_kwh,
+            "override_w": override,
+            "planned_w": household.planned_power_w(handle.device_id),
+            "planned_next_w": household.planned_power_w(
+                handle.device_id, slots_ahead=1
+            ),
+            "departure": needs.departure,
+            "target_soc": needs.target_soc,
+            "min_soc": needs.min_soc,
+        }
+    )
+
+
+def meter_snapshot(household: Household) -> dict[str, Any] | None:
+    """Return the last meter reading (None without a meter or before the first)."""
+    meter = household.meter
+    reading = None if meter is None else meter.last_reading
+    if reading is None:
+        return None
+    return clean_dict(
+        {
+            "timestamp": reading.timestamp,
+            "net_power_w": reading.net_power_w,
+            "quarter_average_w": reading.quarter_average_w,
+            "month_peak_w": reading.month_peak_w,
+        }
+    )
+
+
+def household_snapshot(household: Household, *, plan_rows: int = 96) -> dict[str, Any]:
+    """Everything a client shows: limits, guard, plan, chargers, problems."""
+    return {
+        "name": household.config.name,
+        "time": clean(household.ports.clock()),
+        "mode": household.mode.value,
+        "enabled": household.enabled,
+        "limits": limits_snapshot(household),
+        "meter": meter_snapshot(household),
+        "guard": clean(household.guard.status()),
+        "plan": {
+            "status": clean(household.plan_status),
+            "rows": clean(household.plan_rows(plan_rows)),
+        },
+        "chargers": [
+            charger_snapshot(household, handle)
+            for handle in household.chargers.handles.values()
+        ],
+        "problems": [
+            {"key": p.key, "details": clean(p.details)}
+            for p in household.problems.values()
+        ],
+    }
