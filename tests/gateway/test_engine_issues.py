@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
-
 from custom_components.stroomwijs.engine.household import HouseholdConfig
 from tests.engine.household.conftest import (  # noqa: F401 - fixtures
     HomeFactory,

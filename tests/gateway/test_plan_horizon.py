@@ -29,11 +29,11 @@ async def test_last_plan_until_its_horizon_then_the_guard_rules(
     """Solves fail after the first: the plan is kept, then released safely."""
     working = [True]
 
-    def solver(problem: Problem, now: datetime) -> Plan:
+    def solver(problem: Problem, now: datetime, previous: Plan | None) -> Plan:
         if not working[0]:
             msg = "no solver (the test)"
             raise RuntimeError(msg)
-        return solve(problem, now=now)
+        return solve(problem, now=now, warm_start=previous)
 
     config = household_config(
         optimiser=OptimiserConfig(horizon_hours=4, time_limit_s=5.0)

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-import json
 import logging
 import os
 from pathlib import Path
