@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from custom_components.stroomwijs.engine.drivers.ocpp import OcppCharger
 from custom_components.stroomwijs.engine.limits import LimitStack
+from custom_components.stroomwijs.engine.limits.capacity import quarter_start
 from custom_components.stroomwijs.engine.planner import Plan
 
 from .chargers import ChargerHandle
@@ -39,8 +40,7 @@ DEFAULT_DEPARTURE: Final = time(7, 0)
 
 def quarter_floor(when: datetime) -> datetime:
     """Return the start of the quarter-hour holding ``when`` (UTC)."""
-    when = when.astimezone(UTC)
-    return when.replace(minute=when.minute - when.minute % 15, second=0, microsecond=0)
+    return quarter_start(when.astimezone(UTC))
 
 
 @dataclass(frozen=True, slots=True)
