@@ -40,7 +40,7 @@ from custom_components.stroomwijs.engine.household import (
     OptimiserMode,
     Series,
 )
-from custom_components.stroomwijs.engine.household.runtime import utc_now
+from custom_components.stroomwijs.engine.limits.base import utc_now
 
 from .protocol import ProtocolError, Request
 from .snapshot import clean, clean_dict, household_snapshot

@@ -30,7 +30,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 import contextlib
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 import functools
 import logging
@@ -62,6 +62,7 @@ from custom_components.stroomwijs.engine.guard import (
 )
 from custom_components.stroomwijs.engine.guard.measurement import GridMeasurement
 from custom_components.stroomwijs.engine.limits import EffectiveLimit
+from custom_components.stroomwijs.engine.limits.base import utc_now
 from custom_components.stroomwijs.engine.meter.core import Meter
 from custom_components.stroomwijs.engine.meter.models import MeterReading
 from custom_components.stroomwijs.engine.planner import (
@@ -121,11 +122,6 @@ type Solver = Callable[[Problem, datetime, Plan | None], Plan]
 type BlockingRunner = Callable[[Callable[[], Plan]], Awaitable[Plan]]
 type EventListener = Callable[[HouseholdEvent], None]
 type Spawner = Callable[[Coroutine[Any, Any, Any], str], asyncio.Future[Any]]
-
-
-def utc_now() -> datetime:
-    """Return the wall clock, in UTC."""
-    return datetime.now(UTC)
 
 
 def _default_solver(problem: Problem, now: datetime, previous: Plan | None) -> Plan:
@@ -461,23 +457,17 @@ class Household:
     # ================================================================ readings
 
     def _on_reading(self, reading: MeterReading) -> None:
-        """Every telegram: the P1 text message, the guard and the quarter account."""
-        try:
-            self.limits.p1_message.feed(reading.text_message, reading.timestamp)
-        except Exception:
-            # A limit source's error must never keep readings from the guard.
-            _LOGGER.exception("P1 text message could not be read")
+        """Hand every telegram to the guard and the quarter account.
+
+        The guard feeds the limit sources (the P1 text message among them),
+        each in its own error handling.
+        """
         if self.ports.realtime:
             self.guard.feed(reading)
         self._account(reading)
 
     async def async_feed(self, reading: GridMeasurement) -> None:
         """Process one reading now, in simulated time (the guard acts at once)."""
-        try:
-            text = getattr(reading, "text_message", None)
-            self.limits.p1_message.feed(text, reading.timestamp)
-        except Exception:
-            _LOGGER.exception("P1 text message could not be read")
         await self.guard.async_process(reading)
         self._account(reading)
 
