@@ -66,6 +66,19 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+def help_handler(parser: argparse.ArgumentParser) -> Handler:
+    """Return a handler that prints ``parser``'s help and fails (exit 2).
+
+    For a command run without its sub-command, e.g. ``stroomwijs guard``.
+    """
+
+    def _help(_args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return _help
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; only ``command``'s module is imported and registered.
 

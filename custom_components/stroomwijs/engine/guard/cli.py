@@ -12,6 +12,7 @@ import argparse
 from datetime import UTC, datetime
 import sys
 
+from custom_components.stroomwijs.engine.cli import help_handler
 from custom_components.stroomwijs.engine.limits.p1_message import (
     MessageFormatError,
     parse_limit_message,
@@ -25,15 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     message = commands.add_parser("message", help="check a P1 LIMIT text message")
     message.add_argument("text", help='e.g. "LIMIT 4kW UNTIL 2026-11-23T21:00Z"')
     message.set_defaults(handler=_cmd_message)
-    guard.set_defaults(handler=_cmd_help(guard))
-
-
-def _cmd_help(parser: argparse.ArgumentParser) -> object:
-    def _help(_args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return 2
-
-    return _help
+    guard.set_defaults(handler=help_handler(guard))
 
 
 def _cmd_message(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import sys
 from zoneinfo import ZoneInfo
 
 from custom_components.stroomwijs.engine.capabilities import CurtailPriority
+from custom_components.stroomwijs.engine.cli import help_handler
 from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.guard import (
     Guard,
@@ -61,15 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     simulate.add_argument("--seed", type=int, default=1, help="release stagger seed")
     simulate.add_argument("--json", action="store_true", help="one JSON line each")
     simulate.set_defaults(handler=_cmd_simulate)
-    parser.set_defaults(handler=_cmd_help(parser))
-
-
-def _cmd_help(parser: argparse.ArgumentParser) -> object:
-    def _help(_args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return 2
-
-    return _help
+    parser.set_defaults(handler=help_handler(parser))
 
 
 def _line(item: Intervention, as_json: bool) -> str:  # noqa: FBT001
