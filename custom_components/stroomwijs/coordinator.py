@@ -120,10 +120,6 @@ def build_meter(
     that is not 32 hex digits).
     """
     config, secrets = meter_config(settings)
-
-    def _entities(meter: Meter) -> EntityMeterFeed:
-        return EntityMeterFeed(hass, meter, settings)
-
     return build_engine_meter(
         config,
         grid=grid,
@@ -131,8 +127,20 @@ def build_meter(
         session=async_get_clientsession(hass),
         encryption_key=secrets.get("meter.encryption_key"),
         token=secrets.get("meter.token"),
-        feed_factory=_entities,
+        feed_factory=entity_meter_feed(hass, config),
     )
+
+
+def entity_meter_feed(
+    hass: HomeAssistant, config: MeterConfig
+) -> Callable[[Meter], EntityMeterFeed]:
+    """Make the feed that reads the meter from existing entities."""
+    settings = dict(config.entities)
+
+    def _factory(meter: Meter) -> EntityMeterFeed:
+        return EntityMeterFeed(hass, meter, settings)
+
+    return _factory
 
 
 class MeterCoordinator(DataUpdateCoordinator[MeterReading]):

@@ -91,8 +91,6 @@ from .engine.household.runtime import (
     PROBLEM_NOT_HOLDABLE,
     PROBLEM_PLAN_FAILED,
 )
-from .engine.meter.core import Meter
-from .entity_source import EntityMeterFeed
 from .guard_glue import (
     CONF_GUARD_DATA_TIMEOUT_S,
     CONF_GUARD_MARGIN_W,
@@ -283,18 +281,6 @@ class HassStateStore:
         """Delete the state (the entry is removed)."""
         await self._store.async_remove()
         await self._legacy.async_remove()
-
-
-def entity_meter_feed(
-    hass: HomeAssistant, config: HouseholdConfig
-) -> Callable[[Meter], EntityMeterFeed]:
-    """Make the feed that reads the meter from existing entities."""
-    settings = dict(config.meter.entities)
-
-    def _factory(meter: Meter) -> EntityMeterFeed:
-        return EntityMeterFeed(hass, meter, settings)
-
-    return _factory
 
 
 @callback

@@ -32,7 +32,11 @@ from homeassistant.util import dt as dt_util
 
 from .charger import CHARGER_PLATFORMS, ChargerHub
 from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
-from .coordinator import DEFAULT_UPDATE_INTERVAL, MeterCoordinator
+from .coordinator import (
+    DEFAULT_UPDATE_INTERVAL,
+    MeterCoordinator,
+    entity_meter_feed,
+)
 from .engine.grid import GridConnection
 from .engine.household import (
     Household,
@@ -49,7 +53,6 @@ from .household_glue import (
     ISSUE_KEYS,
     HassStateStore,
     async_connect,
-    entity_meter_feed,
     household_config,
     subentry_ids,
 )
@@ -204,7 +207,7 @@ async def async_build_household(
             clock=dt_util.utcnow,
             store=HassStateStore(hass, entry.entry_id),
             session=async_get_clientsession(hass),
-            meter_feed=entity_meter_feed(hass, config)
+            meter_feed=entity_meter_feed(hass, config.meter)
             if config.meter.source == "entities"
             else None,
             run_blocking=ticker.run_blocking,
