@@ -57,6 +57,7 @@ from .household_glue import (
     subentry_ids,
 )
 from .limit_services import async_setup_limit_services
+from .load_pause import async_setup_load_pause
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
 from .services import async_setup_services
 
@@ -76,6 +77,7 @@ async def async_setup_integration(hass: HomeAssistant, config: ConfigType) -> bo
     """Register the actions (they work on whichever household is loaded)."""
     async_setup_services(hass)
     async_setup_limit_services(hass)
+    await async_setup_load_pause(hass)
     return True
 
 

@@ -18,6 +18,8 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
+from custom_components.stroomwijs.const import DOMAIN
+from custom_components.stroomwijs.load_pause import DATA_LOAD_PAUSER
 from tests.conftest import REPO_ROOT
 
 BLUEPRINTS = REPO_ROOT / "blueprints" / "automation" / "stroomwijs"
@@ -118,7 +120,7 @@ async def test_peak_avoidance_pauses_and_restores_the_chosen_entities(
         "input_boolean",
         {"input_boolean": {"boiler": {"initial": True}, "dryer": {"initial": False}}},
     )
-    assert await async_setup_component(hass, "scene", {})
+    assert await async_setup_component(hass, DOMAIN, {})
     hass.states.async_set(
         "sensor.thuis_quarter_projection", "1800", {"device_class": "power"}
     )
@@ -174,7 +176,7 @@ async def test_peak_avoidance_double_crossing_restores_the_first_snapshot(
         "input_boolean",
         {"input_boolean": {"boiler": {"initial": True}, "dryer": {"initial": False}}},
     )
-    assert await async_setup_component(hass, "scene", {})
+    assert await async_setup_component(hass, DOMAIN, {})
     projection = "sensor.thuis_quarter_projection"
     hass.states.async_set(projection, "1800", {"device_class": "power"})
     assert await async_setup_component(
@@ -207,7 +209,7 @@ async def test_peak_avoidance_double_crossing_restores_the_first_snapshot(
     await hass.async_block_till_done()
     assert hass.states.get("input_boolean.boiler").state == "on"
     assert hass.states.get("input_boolean.dryer").state == "off"
-    assert hass.states.get("scene.stroomwijs_peak_peak") is None  # episode over
+    assert hass.data[DATA_LOAD_PAUSER].episodes == {}  # episode over
     # A new episode snapshots afresh.
     hass.states.async_set(projection, "2900", {"device_class": "power"})
     await hass.async_block_till_done()
