@@ -5,9 +5,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+import random
 
+from custom_components.stroomwijs.engine.capabilities import CurtailPriority
 from custom_components.stroomwijs.engine.grid import GridConnection
-from custom_components.stroomwijs.engine.guard import InterventionKind
+from custom_components.stroomwijs.engine.guard import (
+    Guard,
+    GuardConfig,
+    GuardedDevice,
+    InterventionKind,
+)
+from custom_components.stroomwijs.engine.limits import LimitStack, StaticWindowSource
+from custom_components.stroomwijs.engine.simulate.household import (
+    BaseLoadProfile,
+    SimEvCharger,
+    SimHousehold,
+)
 
 from .support import build_rig, evening_window
 
@@ -203,3 +216,49 @@ async def test_a_device_faster_than_declared_is_not_counted_twice() -> None:
     assert not [
         i for i in after if i.kind is InterventionKind.CURTAIL and i.device_id == "ev"
     ]
+
+
+async def test_a_cut_the_device_has_delivered_is_not_counted_again() -> None:
+    """A second rise in load soon after a cut is answered at once.
+
+    The charger reacts in 0.5 s but is declared at 5 s. The guard cuts it for
+    a first rise in the base load; 2 s later the load rises again. The first
+    cut is in the meter reading already (the charger reports it), so the
+    guard must not count it as still to come and hold still while the home
+    is over the limit for the rest of the declared delay.
+    """
+    window = evening_window(time(15, 0), time(16, 0), 9_000)
+    t0 = START + timedelta(seconds=1)
+    house = SimHousehold(
+        start=t0,
+        base_load=BaseLoadProfile(
+            [t0, t0 + timedelta(seconds=40), t0 + timedelta(seconds=42)],
+            [1_500, 2_700, 3_500],
+            noise_w=0.0,
+        ),
+    )
+    ev = house.add(
+        SimEvCharger(clock=house.clock, reaction_delay=timedelta(milliseconds=500))
+    )
+    guard = Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=35)),
+        [
+            GuardedDevice(
+                device=ev,
+                priority=CurtailPriority.EV,
+                reaction_delay=timedelta(seconds=5),
+                pause_allowed=True,
+            )
+        ],
+        limits=LimitStack([StaticWindowSource((window,))]),
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+    await house.async_run(60, guard.async_process)
+    late = [
+        r.net_power_w
+        for r in house.history
+        if r.timestamp >= t0 + timedelta(seconds=42)
+    ]
+    assert max(r.net_power_w for r in house.history[30:40]) > 8_500  # a tight fit
+    over = [w for w in late if w > 9_000]
+    assert len(over) <= 1, over

@@ -1017,26 +1017,34 @@ class Guard:
         return total, phase
 
     def _unrealised(self, gd: GuardedDevice, pending_w: float) -> float:
-        """Return the part of a pending rise that the device has not delivered.
+        """Return the part of a pending change that the device has not delivered.
 
         The declared reaction delay is an upper bound: a device that reports
         its own power and has reached its new target is (or within one
-        telegram will be) in the meter reading, and counting the rise again
-        makes the guard see a breach that is not there and cut the device
-        again, over and over. Only rises are trimmed: a pending cut keeps
-        counting until its delay is over. Releases wait while any command is
-        pending, and granting power to another device uses the untrimmed view.
+        telegram will be) in the meter reading. Counting a rise again makes
+        the guard see a breach that is not there and cut the device again,
+        over and over. Counting a cut again is worse: the guard believes the
+        reading will still fall, and holds still while the home stays over
+        the limit for the rest of the delay. So both are trimmed to what the
+        device has yet to deliver. A device whose report lags keeps the whole
+        change counted (as without a report); when the report runs ahead of
+        the meter reading, the guard cuts once more than needed, the safe
+        side. Releases wait while any command is pending, and granting power
+        to another device uses the untrimmed view.
         """
         device = gd.device
         target = self._state[gd.device_id].target_w
         if (
-            pending_w <= 0
+            pending_w == 0
             or target is None
             or not isinstance(device, PowerMeter)
             or device.power_w is None
+            or not math.isfinite(device.power_w)
         ):
             return pending_w
-        return min(pending_w, max(0.0, target - device.power_w))
+        if pending_w > 0:
+            return min(pending_w, max(0.0, target - device.power_w))
+        return max(pending_w, min(0.0, target - device.power_w))
 
     def _power(self, gd: GuardedDevice) -> float:
         device = gd.device
