@@ -68,7 +68,7 @@ class ChargerButton(ChargerEntity, ButtonEntity):
     ) -> None:
         """Attach to the charger and its household."""
         super().__init__(entry, handle, description)
-        self.household = entry.runtime_data.household
+        self.household = self.registry_entry_household()
 
     async def async_press(self) -> None:
         """Send the command through the household (and its guard)."""

@@ -192,7 +192,9 @@ class ChargerEntity(Entity):
         self.handle = handle
         self._attr_unique_id = f"{handle.subentry_id}_{description.key}"
         self._attr_device_info = charger_device(entry, handle)
-        self._household: Household = entry.runtime_data.household
+        household = entry.runtime_data.household
+        assert household is not None  # noqa: S101 - chargers are in-process only
+        self._household: Household = household
 
     def registry_entry_household(self) -> Household:
         """Return the household this charger belongs to (its commands re-plan)."""

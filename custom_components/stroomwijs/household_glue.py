@@ -300,7 +300,7 @@ def async_connect(
     @callback
     def _on_event(event: HouseholdEvent) -> None:
         if event.kind == "problem":
-            _update_issue(hass, entry, event.data)
+            update_issue(hass, entry, event.data)
         elif event.kind == "new_charger":
             discovery_flow.async_create_flow(
                 hass,
@@ -313,7 +313,7 @@ def async_connect(
     for handle in household.chargers.handles.values():
         _follow_charger_identity(hass, entry, handle)
     for key, problem in household.problems.items():
-        _update_issue(
+        update_issue(
             hass, entry, {"key": key, "active": True, "details": problem.details}
         )
     _reload_on_subentry_changes(hass, entry, built_from)
@@ -415,9 +415,10 @@ ISSUE_KEYS: Final = {
 
 
 @callback
-def _update_issue(
+def update_issue(
     hass: HomeAssistant, entry: ConfigEntry[Any], data: Mapping[str, Any]
 ) -> None:
+    """Raise or clear the repair issue of a household problem event."""
     key = str(data.get("key"))
     translation_key = ISSUE_KEYS.get(key)
     if translation_key is None:

@@ -14,26 +14,31 @@ from .engine.meter.core import Meter
 if TYPE_CHECKING:
     from .charger import ChargerHub
     from .coordinator import MeterCoordinator
-    from .guard_glue import LimitsRuntime
+    from .household_view import HouseholdView
+    from .remote_household import RemoteHousehold
 
 
 @dataclass(slots=True)
 class StroomwijsRuntimeData:
     """The household of one entry, and the views its entities use."""
 
-    household: Household
-    """The engine's household: meter, limits, guard, chargers and planner."""
+    household: Household | None
+    """The engine's household: meter, limits, guard, chargers and planner
+    (None when the household runs in the add-on's gateway)."""
     grid: GridConnection
-    limits: LimitsRuntime
-    """The limit sources and the guard, as entities see them."""
-    chargers: ChargerHub
-    """The household's EV chargers."""
+    limits: HouseholdView
+    """The household as entities see it: limits, guard and planner (in this
+    process, or through the gateway's API)."""
+    chargers: ChargerHub | None
+    """The household's EV chargers (in-process only)."""
     meter: Meter | None = None
     """The household's grid meter; subscribe to it for every telegram."""
     meter_coordinator: MeterCoordinator | None = None
     """The throttled view of the meter that entities use."""
     household_device_id: str = ""
     """The household device's registry id (meters and chargers hang off it)."""
+    remote: RemoteHousehold | None = None
+    """The connection to the gateway, when the household runs there."""
 
 
 type StroomwijsConfigEntry = ConfigEntry[StroomwijsRuntimeData]

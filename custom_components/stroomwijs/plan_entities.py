@@ -26,8 +26,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
-from .engine.household import Household, OptimiserMode, PlanState, PlanStatus
+from .engine.household import OptimiserMode, PlanState, PlanStatus
 from .entity import StroomwijsEntity
+from .household_view import HouseholdView
 from .models import StroomwijsConfigEntry
 
 CURRENCY: Final = "EUR"
@@ -43,9 +44,14 @@ class PlanEntity(StroomwijsEntity):
     def __init__(
         self, entry: StroomwijsConfigEntry, description: EntityDescription
     ) -> None:
-        """Attach to the household."""
+        """Attach to the household (in this process or in the gateway)."""
         super().__init__(entry, description)
-        self.household: Household = entry.runtime_data.household
+        self.household: HouseholdView = entry.runtime_data.limits
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the household's values are not current."""
+        return self.household.available
 
     async def async_added_to_hass(self) -> None:
         """Refresh whenever the household changes."""
@@ -172,7 +178,9 @@ class PlannedPowerSensor(ChargerEntity, SensorEntity):
     ) -> None:
         """Attach to the charger and the household's plan."""
         super().__init__(entry, handle, description)
-        self.household = entry.runtime_data.household
+        household = entry.runtime_data.household
+        assert household is not None  # noqa: S101 - chargers are in-process only
+        self.household = household
 
     @property
     def available(self) -> bool:
@@ -227,7 +235,7 @@ class ModeSelect(PlanEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         """Choose a mode; a re-plan follows."""
-        self.household.set_mode(OptimiserMode(option))
+        await self.household.async_set_mode(OptimiserMode(option))
         self.async_write_ha_state()
 
 
@@ -241,12 +249,12 @@ class EnableSwitch(PlanEntity, SwitchEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Switch the optimiser on."""
-        self.household.set_enabled(True)
+        await self.household.async_set_enabled(enabled=True)
         self.async_write_ha_state()
 
     async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Switch the optimiser off: devices follow their own behaviour."""
-        self.household.set_enabled(False)
+        await self.household.async_set_enabled(enabled=False)
         self.async_write_ha_state()
 
 

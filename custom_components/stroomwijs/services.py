@@ -43,7 +43,9 @@ def _handle(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, ChargerH
         for entry in hass.config_entries.async_loaded_entries(DOMAIN):
             if entry.state is not ConfigEntryState.LOADED:
                 continue
-            household: Household = entry.runtime_data.household
+            household = entry.runtime_data.household
+            if household is None:  # runs in the gateway: no chargers here
+                continue
             for handle in household.chargers.handles.values():
                 if (DOMAIN, handle.subentry_id) in device.identifiers:
                     return household, handle

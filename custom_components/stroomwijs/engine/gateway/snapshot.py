@@ -62,6 +62,8 @@ def limits_snapshot(household: Household) -> dict[str, Any]:
             "import_source": limits.import_source,
             "limit_active": limits.limit_active,
             "export_limit_w": None if effective is None else effective.export_w,
+            "export_source": None if effective is None else effective.export_source,
+            "repairs_needed": False if effective is None else effective.repairs_needed,
             "until": None if effective is None else effective.until,
             "failsafe": False if effective is None else effective.failsafe,
             "problems": [] if effective is None else list(effective.problems),

@@ -1,0 +1,545 @@
+"""The household in the add-on's gateway, as Home Assistant sees it.
+
+When an entry's data holds ``gateway`` (host, port and API token, set by
+the hand-over in ``gateway_flow.py``), Home Assistant builds no household
+of its own. ``RemoteHousehold`` connects to the gateway's WebSocket API
+(``engine/gateway/client.py``) with Home Assistant's aiohttp session:
+
+- on every (re)connect it sends the household document when the gateway's
+  differs (so a reattach after a restart of Home Assistant pushes nothing
+  and the chargers get no new profiles), then the last prices, PV forecast
+  and dim input it has;
+- it follows the price, PV and dim entities like the in-process household;
+- it implements ``HouseholdView`` from the snapshots and events the gateway
+  pushes, so the same entities show it;
+- its problems become the same repair issues; a charger the gateway does
+  not know starts the same discovery flow.
+
+A lost connection makes the entities unavailable at once and raises the
+``gateway_unreachable`` repair issue after ``UNREACHABLE_GRACE_S`` (a
+restart of the add-on takes a few seconds); a version skew raises
+``gateway_version_mismatch`` at once. Meanwhile the gateway guards on its
+own: nothing here is needed to hold the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import discovery_flow, issue_registry as ir
+from homeassistant.helpers.event import async_call_later, async_track_state_change_event
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .engine.gateway.client import (
+    ConnectionState,
+    GatewayClient,
+    GatewayError,
+    GatewayUnavailable,
+)
+from .engine.grid import GridConnection
+from .engine.guard.controller import GuardStatus
+from .engine.household import (
+    HouseholdConfig,
+    InputFormatError,
+    OptimiserMode,
+    PlanState,
+    PlanStatus,
+    Series,
+    parse_price_attributes,
+    parse_pv_attributes,
+)
+from .engine.limits import Limit
+from .guard_glue import GRID_EVENTS
+from .household_glue import update_issue
+from .household_view import GridEventListener
+from .models import StroomwijsConfigEntry
+
+CONF_GATEWAY: Final = "gateway"
+"""Entry data: ``{"host", "port", "token"}`` of the gateway's API."""
+UNREACHABLE_GRACE_S: Final = 30.0
+ISSUE_UNREACHABLE: Final = "gateway_unreachable"
+ISSUE_VERSION: Final = "gateway_version_mismatch"
+GATEWAY_ISSUES: Final = (ISSUE_UNREACHABLE, ISSUE_VERSION)
+CLIENT_NAME: Final = "stroomwijs-ha"
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _mode(value: object) -> OptimiserMode | None:
+    try:
+        return OptimiserMode(str(value))
+    except ValueError:
+        return None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+class RemoteHousehold:
+    """A household the gateway runs, read from its snapshots (a HouseholdView)."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: StroomwijsConfigEntry,
+        config: HouseholdConfig,
+        client: GatewayClient,
+    ) -> None:
+        """Show ``config``'s household as ``client`` receives it."""
+        self.hass = hass
+        self.entry = entry
+        self._config = config
+        self.client = client
+        self._grid = GridConnection(
+            phases=config.grid.phases, fuse_a=config.grid.fuse_a
+        )
+        self.pushes = 0
+        """Documents sent to the gateway (a reattach sends none)."""
+        self._listeners: list[Callable[[], None]] = []
+        self._inputs: dict[str, dict[str, Any]] = {}
+        """The last set_prices/set_pv_forecast/set_dim_input, sent on connect."""
+        self._unreachable_timer: CALLBACK_TYPE | None = None
+        client.on_connect = self._async_on_connect
+
+    # ---------------------------------------------------------- snapshot
+
+    @property
+    def _household(self) -> Mapping[str, Any]:
+        snapshot = self.client.snapshot
+        household = None if snapshot is None else snapshot.get("household")
+        return household if isinstance(household, Mapping) else {}
+
+    def _part(self, name: str) -> Mapping[str, Any]:
+        value = self._household.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    @property
+    def available(self) -> bool:
+        """Connected, and the gateway's household runs."""
+        return self.client.connected and bool(self._household)
+
+    @property
+    def grid(self) -> GridConnection:
+        """The grid connection."""
+        return self._grid
+
+    @property
+    def config(self) -> HouseholdConfig:
+        """The household's document (what the entry describes)."""
+        return self._config
+
+    @property
+    def import_limit_w(self) -> float:
+        """The import limit; the fuse's capacity while nothing is known."""
+        value = _float(self._part("limits").get("import_limit_w"))
+        return self._grid.max_power_w if value is None else value
+
+    @property
+    def import_source(self) -> str:
+        """Where the import limit comes from."""
+        return str(self._part("limits").get("import_source") or "fuse")
+
+    @property
+    def limit_active(self) -> bool:
+        """Whether a DSO limit below the fuse is in force."""
+        return bool(self._part("limits").get("limit_active"))
+
+    @property
+    def export_limit_w(self) -> float | None:
+        """The export limit in force, if any."""
+        return _float(self._part("limits").get("export_limit_w"))
+
+    @property
+    def export_source(self) -> str | None:
+        """Where the export limit comes from."""
+        value = self._part("limits").get("export_source")
+        return None if value is None else str(value)
+
+    @property
+    def limit_until(self) -> datetime | None:
+        """When the limit in force ends."""
+        return _time(self._part("limits").get("until"))
+
+    @property
+    def limit_failsafe(self) -> bool:
+        """Whether the limit is a fail-safe one."""
+        return bool(self._part("limits").get("failsafe"))
+
+    @property
+    def repairs_needed(self) -> bool:
+        """Whether a limit source needs the user."""
+        return bool(self._part("limits").get("repairs_needed"))
+
+    def guard_status(self) -> GuardStatus:
+        """Return the guard's state as the last snapshot had it."""
+        data = self._part("guard")
+        values: dict[str, Any] = {}
+        for field in fields(GuardStatus):
+            if field.name not in data:
+                continue
+            value = data[field.name]
+            values[field.name] = tuple(value) if isinstance(value, list) else value
+        values["timestamp"] = _time(data.get("timestamp"))
+        values.setdefault("import_limit_w", self.import_limit_w)
+        values.setdefault("limit_source", self.import_source)
+        for name in ("measured_w", "headroom_w"):
+            values.setdefault(name, None)
+        values.setdefault("curtailed", ())
+        values.setdefault("overrides", ())
+        values.setdefault("override_notice", None)
+        values.setdefault("data_lost", not self.available)
+        values.setdefault("interventions", 0)
+        return GuardStatus(**values)
+
+    @property
+    def interventions_today(self) -> int:
+        """Guard interventions today."""
+        value = self._part("guard").get("interventions_today")
+        return value if isinstance(value, int) else 0
+
+    def next_limit(self, now: datetime) -> Limit | None:  # noqa: ARG002 - the gateway chose it
+        """Return the next limit that starts within 24 hours."""
+        data = self._part("limits").get("next")
+        if not isinstance(data, Mapping):
+            return None
+        try:
+            return Limit(
+                source=str(data.get("source") or "next"),
+                import_w=_float(data.get("import_w")),
+                export_w=_float(data.get("export_w")),
+                start=_time(data.get("start")),
+                end=_time(data.get("end")),
+            )
+        except ValueError:
+            return None
+
+    def manual_import_w(self, now: datetime) -> float | None:
+        """Return the manual import limit in force now, if any."""
+        data = self._part("limits").get("manual")
+        if not isinstance(data, Mapping):
+            return None
+        start, end = _time(data.get("start")), _time(data.get("end"))
+        if (start is not None and now < start) or (end is not None and now >= end):
+            return None
+        return _float(data.get("import_w"))
+
+    @property
+    def manual_duration(self) -> timedelta:
+        """How long a manual limit lasts when no duration is given."""
+        return timedelta(minutes=self._config.guard.manual_duration_min)
+
+    @property
+    def plan_status(self) -> PlanStatus:
+        """The planner's state as the gateway reports it."""
+        data = self._part("plan").get("status")
+        if not isinstance(data, Mapping):
+            return PlanStatus()
+        try:
+            state = PlanState(str(data.get("state")))
+        except ValueError:
+            state = PlanState.WAITING
+        return PlanStatus(
+            state=state,
+            mode=_mode(data.get("mode")),
+            reasons=tuple(str(r) for r in data.get("reasons") or ()),
+            last_replan=_time(data.get("last_replan")),
+            next_replan=_time(data.get("next_replan")),
+            solve_time_s=_float(data.get("solve_time_s")),
+            cost_today_eur=_float(data.get("cost_today_eur")),
+            cost_tomorrow_eur=_float(data.get("cost_tomorrow_eur")),
+            saving_eur=_float(data.get("saving_eur")),
+        )
+
+    def plan_rows(self) -> list[dict[str, Any]]:
+        """Return the plan per slot (as many as the gateway sends)."""
+        rows = self._part("plan").get("rows")
+        return [dict(row) for row in rows if isinstance(row, Mapping)] if rows else []
+
+    @property
+    def mode(self) -> OptimiserMode:
+        """What the planner optimises."""
+        return _mode(self._household.get("mode")) or OptimiserMode.AUTO
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the optimiser runs."""
+        return bool(self._household.get("enabled", True))
+
+    # ---------------------------------------------------------- commands
+
+    async def _async_command(self, kind: str, **fields_: Any) -> Any:  # noqa: ANN401
+        try:
+            return await self.client.async_request(kind, **fields_)
+        except GatewayUnavailable as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="gateway_unavailable",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        except GatewayError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="gateway_refused",
+                translation_placeholders={"error": err.message},
+            ) from err
+
+    async def async_set_manual(
+        self,
+        *,
+        import_w: float | None,
+        duration: timedelta | None,
+        label: str,
+        export_w: float | None = None,
+    ) -> None:
+        """Set the manual limit in the gateway."""
+        await self._async_command(
+            "set_manual_limit",
+            import_w=import_w,
+            export_w=export_w,
+            duration_min=None if duration is None else duration.total_seconds() / 60,
+            label=label,
+        )
+
+    async def async_clear_manual(self) -> None:
+        """Remove the manual limit in the gateway."""
+        await self._async_command("clear_manual_limit")
+
+    async def async_set_mode(self, mode: OptimiserMode) -> None:
+        """Choose what the gateway's planner optimises."""
+        await self._async_command("set_mode", mode=mode.value)
+
+    async def async_set_enabled(self, *, enabled: bool) -> None:
+        """Switch the gateway's optimiser on or off."""
+        await self._async_command("set_enabled", enabled=enabled)
+
+    async def async_plan_now(self) -> PlanStatus:
+        """Re-plan in the gateway; return the status its next snapshot shows."""
+        await self._async_command("plan_now")
+        return self.plan_status
+
+    # ---------------------------------------------------------- changes
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` on every snapshot and connection change."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def add_event_listener(self, listener: GridEventListener) -> Callable[[], None]:
+        """Call ``listener(event_type, data)`` for the gateway's grid events."""
+
+        def _on_event(kind: str, data: Mapping[str, Any]) -> None:
+            if kind in GRID_EVENTS:
+                listener(kind, dict(data))
+
+        return self.client.add_event_listener(_on_event)
+
+    @callback
+    def _changed(self, *_args: object) -> None:
+        for listener in tuple(self._listeners):
+            listener()
+
+    # ---------------------------------------------------------- connection
+
+    async def _async_on_connect(self, client: GatewayClient) -> None:
+        """Send the document when the gateway's differs, then the inputs."""
+        ours = self._config.to_dict(include_secrets=False)
+        theirs = await client.async_request("get_config", _ready=False)
+        if theirs != ours:
+            LOGGER.info("Sending the household %s to the gateway", self._config.name)
+            await client.async_request(
+                "push_config", _ready=False, config=self._config.to_dict()
+            )
+            self.pushes += 1
+        for kind, message in tuple(self._inputs.items()):
+            try:
+                await client.async_request(kind, _ready=False, **message)
+            except GatewayError as err:
+                LOGGER.info("The gateway refused %s: %s", kind, err.message)
+
+    async def _async_input(self, kind: str, **message: Any) -> None:  # noqa: ANN401
+        """Send an input now if connected; it is sent again on every connect."""
+        self._inputs[kind] = message
+        if not self.client.connected:
+            return
+        try:
+            await self.client.async_request(kind, **message)
+        except (GatewayError, GatewayUnavailable) as err:
+            LOGGER.info("Sending %s to the gateway failed: %s", kind, err)
+
+    @callback
+    def async_connect(self) -> None:
+        """Follow the gateway and the input entities; undone on unload."""
+        entry = self.entry
+        entry.async_on_unload(self.client.add_snapshot_listener(self._on_snapshot))
+        entry.async_on_unload(self.client.add_event_listener(self._on_event))
+        entry.async_on_unload(self.client.add_state_listener(self._on_state))
+        entry.async_on_unload(self._cancel_unreachable)
+        self._follow_inputs()
+        self._on_state(self.client.state)
+
+    @callback
+    def _on_snapshot(self, _snapshot: Mapping[str, Any]) -> None:
+        self._changed()
+
+    @callback
+    def _on_event(self, kind: str, data: Mapping[str, Any]) -> None:
+        if kind == "problem":
+            update_issue(self.hass, self.entry, data)
+        elif kind == "new_charger":
+            discovery_flow.async_create_flow(
+                self.hass,
+                DOMAIN,
+                context={"source": SOURCE_INTEGRATION_DISCOVERY},
+                data={"entry_id": self.entry.entry_id, **data},
+            )
+
+    @callback
+    def _on_state(self, state: str) -> None:
+        hass, entry = self.hass, self.entry
+        if state == ConnectionState.CONNECTED:
+            self._cancel_unreachable()
+            for key in (ISSUE_UNREACHABLE, ISSUE_VERSION):
+                ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
+            for problem in self._household.get("problems") or ():
+                if isinstance(problem, Mapping):
+                    update_issue(hass, entry, {**problem, "active": True})
+        elif state == ConnectionState.VERSION_MISMATCH:
+            self._create_issue(ISSUE_VERSION)
+        elif (
+            state in {ConnectionState.DISCONNECTED, ConnectionState.AUTH_FAILED}
+            and self._unreachable_timer is None
+        ):
+            self._unreachable_timer = async_call_later(
+                hass, UNREACHABLE_GRACE_S, self._still_unreachable
+            )
+        self._changed()
+
+    @callback
+    def _still_unreachable(self, _now: datetime) -> None:
+        self._unreachable_timer = None
+        if not self.client.connected:
+            self._create_issue(ISSUE_UNREACHABLE)
+
+    @callback
+    def _cancel_unreachable(self) -> None:
+        if self._unreachable_timer is not None:
+            self._unreachable_timer()
+            self._unreachable_timer = None
+
+    @callback
+    def _create_issue(self, key: str) -> None:
+        address = self.client.address
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{key}_{self.entry.entry_id}",
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=key,
+            translation_placeholders={
+                "household": self.entry.title,
+                "gateway": f"{address.host}:{address.port}",
+                "error": self.client.error or "",
+            },
+        )
+
+    @callback
+    def _follow_inputs(self) -> None:
+        config = self._config
+
+        @callback
+        def _read_price(state: State | None) -> None:
+            if state is None:
+                return
+            try:
+                series = parse_price_attributes(state.attributes)
+            except InputFormatError as err:
+                LOGGER.info("No prices in %s yet: %s", state.entity_id, err)
+                return
+            self._send("set_prices", prices=_series(series))
+
+        @callback
+        def _read_pv(state: State | None) -> None:
+            if state is None:
+                return
+            try:
+                series = parse_pv_attributes(state.attributes)
+            except InputFormatError as err:
+                LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
+                return
+            self._send("set_pv_forecast", forecast=_series(series))
+
+        @callback
+        def _read_dim(state: State | None) -> None:
+            self._send("set_dim_input", on=state is not None and state.state == "on")
+
+        dim_entity = next(
+            (limit.entity for limit in config.limits if limit.kind == "dim"), None
+        )
+        for entity_id, reader in (
+            (config.tariff.price_source, _read_price),
+            (config.forecasts.pv_source, _read_pv),
+            (dim_entity, _read_dim),
+        ):
+            if entity_id:
+                self._track(entity_id, reader)
+
+    @callback
+    def _send(self, kind: str, **message: Any) -> None:  # noqa: ANN401
+        self.entry.async_create_background_task(
+            self.hass, self._async_input(kind, **message), f"{DOMAIN} {kind}"
+        )
+
+    @callback
+    def _track(self, entity_id: str, reader: Callable[[State | None], None]) -> None:
+        @callback
+        def _changed(event: Event[EventStateChangedData]) -> None:
+            reader(event.data["new_state"])
+
+        self.entry.async_on_unload(
+            async_track_state_change_event(self.hass, [entity_id], _changed)
+        )
+        reader(self.hass.states.get(entity_id))
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the connection and the last snapshot, for diagnostics."""
+        welcome = self.client.welcome or {}
+        return {
+            "state": self.client.state,
+            "error": self.client.error,
+            "connects": self.client.connects,
+            "pushes": self.pushes,
+            "gateway_version": welcome.get("gateway_version"),
+            "protocol": welcome.get("protocol"),
+            "snapshot": self.client.snapshot,
+            "now": dt_util.utcnow().isoformat(),
+        }
+
+
+def _series(series: Series | None) -> dict[str, Any] | None:
+    return None if series is None else series.to_dict()
