@@ -72,7 +72,7 @@ async def _until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def _closed_loop() -> AsyncIterator[tuple[P1TelegramServer, list[OcppSimulator]]]:
-    """A P1 stream of the house plus the car's power, one telegram a second."""
+    """Serve a P1 stream of the house plus the car's power, a telegram a second."""
     holder: list[OcppSimulator] = []
 
     def _frame(_index: int) -> bytes:
@@ -115,7 +115,7 @@ def _state(hass: HomeAssistant, entity_id: str) -> str | None:
     return None if state is None else state.state
 
 
-async def test_hand_over_then_home_assistant_stops_and_comes_back(  # noqa: PLR0915
+async def test_hand_over_then_home_assistant_stops_and_comes_back(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
     """The gateway holds the limit while HA is gone; HA reattaches quietly."""
