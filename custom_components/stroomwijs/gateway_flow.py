@@ -27,15 +27,13 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import probatio as vol
 
+from . import remote_household
 from .engine.gateway.client import ConnectionState, GatewayAddress, GatewayClient
-from .engine.gateway.protocol import SUPPORTED_VERSIONS
 from .remote_household import CLIENT_NAME, CONF_GATEWAY
 
 ADDON_SLUG: Final = "stroomwijs"
 CONF_HOUSEHOLD: Final = "household"
 PROBE_TIMEOUT_S: Final = 15.0
-PROTOCOLS: tuple[int, ...] = SUPPORTED_VERSIONS
-"""The protocol versions the integration speaks (tests change it)."""
 PROBE_ERRORS: Final = {
     ConnectionState.AUTH_FAILED: "invalid_auth",
     ConnectionState.VERSION_MISMATCH: "version_mismatch",
@@ -152,7 +150,7 @@ class GatewayDiscoveryFlow(ConfigFlow):
             async_get_clientsession(self.hass),
             address,
             client_name=f"{CLIENT_NAME}/flow",
-            protocols=PROTOCOLS,
+            protocols=remote_household.PROTOCOLS,
         )
         client.start()
         try:

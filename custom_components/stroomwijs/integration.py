@@ -30,6 +30,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from . import remote_household
 from .charger import CHARGER_PLATFORMS, ChargerHub
 from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
 from .coordinator import (
@@ -64,6 +65,8 @@ from .remote_household import (
     CLIENT_NAME,
     CONF_GATEWAY,
     GATEWAY_ISSUES,
+    ISSUE_UNREACHABLE,
+    ISSUE_VERSION,
     RemoteHousehold,
 )
 from .services import async_setup_services
@@ -287,12 +290,20 @@ async def async_build_remote(
             token=str(gateway["token"]),
         ),
         client_name=f"{CLIENT_NAME}/{PROTOCOL_VERSION}",
+        protocols=remote_household.PROTOCOLS,
     )
     remote = RemoteHousehold(hass, entry, config, client)
     client.start()
     state = await client.async_wait_first_try(FIRST_CONNECT_S)
     if state != ConnectionState.CONNECTED:
         await client.async_stop()
+        # Say why at once (Home Assistant retries the set-up by itself).
+        remote.create_issue(
+            ISSUE_VERSION
+            if state == ConnectionState.VERSION_MISMATCH
+            else ISSUE_UNREACHABLE,
+            error=client.error or state,
+        )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="gateway_not_ready",

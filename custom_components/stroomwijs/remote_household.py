@@ -50,6 +50,7 @@ from .engine.gateway.client import (
     GatewayError,
     GatewayUnavailable,
 )
+from .engine.gateway.protocol import SUPPORTED_VERSIONS
 from .engine.grid import GridConnection
 from .engine.guard.controller import GuardStatus
 from .engine.household import (
@@ -75,6 +76,8 @@ ISSUE_UNREACHABLE: Final = "gateway_unreachable"
 ISSUE_VERSION: Final = "gateway_version_mismatch"
 GATEWAY_ISSUES: Final = (ISSUE_UNREACHABLE, ISSUE_VERSION)
 CLIENT_NAME: Final = "stroomwijs-ha"
+PROTOCOLS: tuple[int, ...] = SUPPORTED_VERSIONS
+"""The protocol versions the integration speaks (tests change it)."""
 
 
 def _time(value: object) -> datetime | None:
@@ -429,7 +432,7 @@ class RemoteHousehold:
                 if isinstance(problem, Mapping):
                     update_issue(hass, entry, {**problem, "active": True})
         elif state == ConnectionState.VERSION_MISMATCH:
-            self._create_issue(ISSUE_VERSION)
+            self.create_issue(ISSUE_VERSION)
         elif (
             state in {ConnectionState.DISCONNECTED, ConnectionState.AUTH_FAILED}
             and self._unreachable_timer is None
@@ -443,7 +446,7 @@ class RemoteHousehold:
     def _still_unreachable(self, _now: datetime) -> None:
         self._unreachable_timer = None
         if not self.client.connected:
-            self._create_issue(ISSUE_UNREACHABLE)
+            self.create_issue(ISSUE_UNREACHABLE)
 
     @callback
     def _cancel_unreachable(self) -> None:
@@ -452,7 +455,8 @@ class RemoteHousehold:
             self._unreachable_timer = None
 
     @callback
-    def _create_issue(self, key: str) -> None:
+    def create_issue(self, key: str, error: str | None = None) -> None:
+        """Raise the repair issue ``key`` (unreachable, version skew)."""
         address = self.client.address
         ir.async_create_issue(
             self.hass,
@@ -464,7 +468,7 @@ class RemoteHousehold:
             translation_placeholders={
                 "household": self.entry.title,
                 "gateway": f"{address.host}:{address.port}",
-                "error": self.client.error or "",
+                "error": error or self.client.error or "",
             },
         )
 
