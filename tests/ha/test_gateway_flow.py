@@ -58,7 +58,9 @@ def _info(
 
 
 def _household(
-    hass: HomeAssistant, title: str = "Thuis", **data: Any  # noqa: ANN401
+    hass: HomeAssistant,
+    title: str = "Thuis",
+    **data: Any,  # noqa: ANN401
 ) -> MockConfigEntry:
     entry = MockConfigEntry(
         domain=DOMAIN,
