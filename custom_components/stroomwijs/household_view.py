@@ -141,3 +141,98 @@ class HouseholdView(Protocol):
 
     def add_event_listener(self, listener: GridEventListener) -> Callable[[], None]:
         """Call ``listener(event_type, data)`` for limit changes and interventions."""
+
+
+class ChargerView(Protocol):
+    """One charger as entities and actions see it, wherever the household runs.
+
+    ``LocalCharger`` (``charger.py``) reads the engine's charger handle;
+    ``RemoteCharger`` (``remote_household.py``) the gateway's snapshots.
+    """
+
+    @property
+    def device_id(self) -> str:
+        """The household's id for it (Home Assistant's subentry id)."""
+
+    @property
+    def subentry_id(self) -> str:
+        """The charger's subentry."""
+
+    @property
+    def title(self) -> str:
+        """Its name."""
+
+    @property
+    def kind(self) -> str:
+        """``ocpp`` or ``quasar``."""
+
+    @property
+    def available(self) -> bool:
+        """Whether the charger answers (remote: and the gateway is connected)."""
+
+    @property
+    def plugged_in(self) -> bool | None:
+        """Whether a car is plugged in."""
+
+    @property
+    def power_w(self) -> float | None:
+        """What it draws now (negative: discharge)."""
+
+    @property
+    def setpoint_w(self) -> float | None:
+        """The power it was last told."""
+
+    @property
+    def soc_pct(self) -> float | None:
+        """The car's state of charge in percent."""
+
+    @property
+    def session_energy_kwh(self) -> float | None:
+        """Energy of the running session (OCPP only)."""
+
+    @property
+    def state_name(self) -> str | None:
+        """The state as one of ``CHARGER_STATES``."""
+
+    @property
+    def limit_w(self) -> float | None:
+        """The charger-side limit in force."""
+
+    @property
+    def boost_w(self) -> float:
+        """The most it can take (the DSO limit still caps it)."""
+
+    @property
+    def departure(self) -> datetime | None:
+        """When the car leaves."""
+
+    @property
+    def target_soc(self) -> float | None:
+        """The SoC (0..1) wanted by the departure."""
+
+    @property
+    def min_soc(self) -> float | None:
+        """The SoC (0..1) never to go below."""
+
+    @property
+    def v2g_allowed(self) -> bool:
+        """Whether discharge is allowed."""
+
+    @property
+    def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """Vendor, model, serial and firmware (what its boot said)."""
+
+    def planned_power_w(self, slots_ahead: int = 0) -> float | None:
+        """Return what the plan gives it now or ``slots_ahead`` slots on."""
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` on every change of the charger."""
+
+    async def async_set_override(self, setpoint_w: float | None) -> None:
+        """Boost or pause (a setpoint), or resume the plan (None)."""
+
+    async def async_set_departure(self, changes: dict[str, Any]) -> None:
+        """Change departure, target SoC or minimum SoC."""
+
+    async def async_set_v2g(self, *, allowed: bool) -> None:
+        """Allow or forbid discharge."""

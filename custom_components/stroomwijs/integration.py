@@ -317,7 +317,7 @@ async def async_build_remote(
         household=None,
         grid=remote.grid,
         limits=remote,
-        chargers=None,
+        chargers=ChargerHub(None, remote.chargers),
         remote=remote,
     )
     runtime.household_device_id = (

@@ -29,8 +29,8 @@ class StroomwijsRuntimeData:
     limits: HouseholdView
     """The household as entities see it: limits, guard and planner (in this
     process, or through the gateway's API)."""
-    chargers: ChargerHub | None
-    """The household's EV chargers (in-process only)."""
+    chargers: ChargerHub
+    """The household's EV chargers (``views`` in either mode)."""
     meter: Meter | None = None
     """The household's grid meter; subscribe to it for every telegram."""
     meter_coordinator: MeterCoordinator | None = None

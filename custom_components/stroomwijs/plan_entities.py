@@ -25,10 +25,10 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .charger import ChargerEntity, async_add_charger_entities
 from .engine.household import OptimiserMode, PlanState, PlanStatus
 from .entity import StroomwijsEntity
-from .household_view import HouseholdView
+from .household_view import ChargerView, HouseholdView
 from .models import StroomwijsConfigEntry
 
 CURRENCY: Final = "EUR"
@@ -173,26 +173,22 @@ class PlannedPowerSensor(ChargerEntity, SensorEntity):
     def __init__(
         self,
         entry: StroomwijsConfigEntry,
-        handle: ChargerHandle,
+        charger: ChargerView,
         description: PlannedPowerDescription,
     ) -> None:
         """Attach to the charger and the household's plan."""
-        super().__init__(entry, handle, description)
-        household = entry.runtime_data.household
-        assert household is not None  # noqa: S101 - chargers are in-process only
-        self.household = household
+        super().__init__(entry, charger, description)
+        self.household: HouseholdView = entry.runtime_data.limits
 
     @property
     def available(self) -> bool:
         """A plan exists whether or not the charger answers now."""
-        return True
+        return self.household.available
 
     @property
     def native_value(self) -> float | None:
         """Return the planned power in W (unknown without a plan)."""
-        value = self.household.planned_power_w(
-            self.handle.device_id, slots_ahead=self.entity_description.slots_ahead
-        )
+        value = self.charger.planned_power_w(self.entity_description.slots_ahead)
         return None if value is None else round(value)
 
     async def async_added_to_hass(self) -> None:
@@ -209,8 +205,8 @@ def async_add_plan_sensors(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: [
-            PlannedPowerSensor(entry, handle, description)
+        lambda charger: [
+            PlannedPowerSensor(entry, charger, description)
             for description in PLANNED_POWER
         ],
     )

@@ -54,6 +54,7 @@ from .engine.gateway.protocol import SUPPORTED_VERSIONS
 from .engine.grid import GridConnection
 from .engine.guard.controller import GuardStatus
 from .engine.household import (
+    DeviceConfig,
     HouseholdConfig,
     InputFormatError,
     OptimiserMode,
@@ -63,9 +64,10 @@ from .engine.household import (
     parse_price_attributes,
     parse_pv_attributes,
 )
+from .engine.household.chargers import CHARGER_STATES
 from .engine.limits import Limit
 from .guard_glue import GRID_EVENTS
-from .household_glue import update_issue
+from .household_glue import follow_charger_identity, update_issue
 from .household_view import GridEventListener
 from .models import StroomwijsConfigEntry
 
@@ -128,6 +130,12 @@ class RemoteHousehold:
         """The last set_prices/set_pv_forecast/set_dim_input, sent on connect."""
         self._unreachable_timer: CALLBACK_TYPE | None = None
         client.on_connect = self._async_on_connect
+        self.chargers: dict[str, RemoteCharger] = {
+            device.id: RemoteCharger(self, device)
+            for device in config.devices
+            if device.kind in CHARGER_KINDS
+        }
+        """The document's chargers (entities exist before the gateway knows them)."""
 
     # ---------------------------------------------------------- snapshot
 
@@ -295,7 +303,8 @@ class RemoteHousehold:
 
     # ---------------------------------------------------------- commands
 
-    async def _async_command(self, kind: str, **fields_: Any) -> Any:  # noqa: ANN401
+    async def async_command(self, kind: str, **fields_: Any) -> Any:  # noqa: ANN401
+        """Send a request to the gateway; refusals become HomeAssistantError."""
         try:
             return await self.client.async_request(kind, **fields_)
         except GatewayUnavailable as err:
@@ -320,7 +329,7 @@ class RemoteHousehold:
         export_w: float | None = None,
     ) -> None:
         """Set the manual limit in the gateway."""
-        await self._async_command(
+        await self.async_command(
             "set_manual_limit",
             import_w=import_w,
             export_w=export_w,
@@ -330,19 +339,19 @@ class RemoteHousehold:
 
     async def async_clear_manual(self) -> None:
         """Remove the manual limit in the gateway."""
-        await self._async_command("clear_manual_limit")
+        await self.async_command("clear_manual_limit")
 
     async def async_set_mode(self, mode: OptimiserMode) -> None:
         """Choose what the gateway's planner optimises."""
-        await self._async_command("set_mode", mode=mode.value)
+        await self.async_command("set_mode", mode=mode.value)
 
     async def async_set_enabled(self, *, enabled: bool) -> None:
         """Switch the gateway's optimiser on or off."""
-        await self._async_command("set_enabled", enabled=enabled)
+        await self.async_command("set_enabled", enabled=enabled)
 
     async def async_plan_now(self) -> PlanStatus:
         """Re-plan in the gateway; return the status its next snapshot shows."""
-        await self._async_command("plan_now")
+        await self.async_command("plan_now")
         return self.plan_status
 
     # ---------------------------------------------------------- changes
@@ -403,11 +412,22 @@ class RemoteHousehold:
         entry.async_on_unload(self.client.add_state_listener(self._on_state))
         entry.async_on_unload(self._cancel_unreachable)
         self._follow_inputs()
+        for charger in self.chargers.values():
+            follow_charger_identity(self.hass, entry, charger)
         self._on_state(self.client.state)
+
+    def charger_data(self, device_id: str) -> Mapping[str, Any]:
+        """Return one charger of the last snapshot (empty if not in it)."""
+        for charger in self._household.get("chargers") or ():
+            if isinstance(charger, Mapping) and charger.get("device_id") == device_id:
+                return charger
+        return {}
 
     @callback
     def _on_snapshot(self, _snapshot: Mapping[str, Any]) -> None:
         self._changed()
+        for charger in self.chargers.values():
+            charger.changed()
 
     @callback
     def _on_event(self, kind: str, data: Mapping[str, Any]) -> None:
@@ -428,6 +448,8 @@ class RemoteHousehold:
             self._cancel_unreachable()
             for key in (ISSUE_UNREACHABLE, ISSUE_VERSION):
                 ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
+            for charger in self.chargers.values():
+                charger.changed()
             for problem in self._household.get("problems") or ():
                 if isinstance(problem, Mapping):
                     update_issue(hass, entry, {**problem, "active": True})
@@ -441,6 +463,8 @@ class RemoteHousehold:
                 hass, UNREACHABLE_GRACE_S, self._still_unreachable
             )
         self._changed()
+        for charger in self.chargers.values():
+            charger.changed()
 
     @callback
     def _still_unreachable(self, _now: datetime) -> None:
@@ -543,6 +567,166 @@ class RemoteHousehold:
             "snapshot": self.client.snapshot,
             "now": dt_util.utcnow().isoformat(),
         }
+
+
+CHARGER_KINDS: Final = {"ocpp_charger": "ocpp", "quasar": "quasar"}
+"""Document device kinds that are chargers, and their kind in entities."""
+
+
+class RemoteCharger:
+    """A charger of the gateway's household, from its snapshots (a ChargerView)."""
+
+    def __init__(self, remote: RemoteHousehold, device: DeviceConfig) -> None:
+        """Show ``device`` of ``remote``'s document."""
+        self.remote = remote
+        self.device = device
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def _data(self) -> Mapping[str, Any]:
+        return self.remote.charger_data(self.device.id)
+
+    @property
+    def device_id(self) -> str:
+        """The household's id for it."""
+        return self.device.id
+
+    @property
+    def subentry_id(self) -> str:
+        """The charger's subentry."""
+        return self.device.id
+
+    @property
+    def title(self) -> str:
+        """Its name."""
+        return self.device.name or self.device.id
+
+    @property
+    def kind(self) -> str:
+        """``ocpp`` or ``quasar``."""
+        return CHARGER_KINDS[self.device.kind]
+
+    @property
+    def available(self) -> bool:
+        """The gateway is connected and the charger answers it."""
+        return self.remote.available and self._data.get("available") is True
+
+    @property
+    def plugged_in(self) -> bool | None:
+        """Whether a car is plugged in."""
+        value = self._data.get("plugged_in")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def power_w(self) -> float | None:
+        """What it draws now."""
+        return _float(self._data.get("power_w"))
+
+    @property
+    def setpoint_w(self) -> float | None:
+        """The power it was last told."""
+        return _float(self._data.get("setpoint_w"))
+
+    @property
+    def soc_pct(self) -> float | None:
+        """The car's SoC in percent."""
+        return _float(self._data.get("soc_pct"))
+
+    @property
+    def session_energy_kwh(self) -> float | None:
+        """Energy of the running session."""
+        return _float(self._data.get("session_energy_kwh"))
+
+    @property
+    def state_name(self) -> str | None:
+        """The state as one of ``CHARGER_STATES`` (unknown ones as ``other``)."""
+        value = self._data.get("state")
+        if value is None:
+            return None
+        return value if value in CHARGER_STATES else "other"
+
+    @property
+    def limit_w(self) -> float | None:
+        """The charger-side limit in force."""
+        return _float(self._data.get("limit_w"))
+
+    @property
+    def boost_w(self) -> float:
+        """The most it can take (0 while the gateway has not said)."""
+        return _float(self._data.get("boost_w")) or 0.0
+
+    @property
+    def departure(self) -> datetime | None:
+        """When the car leaves."""
+        return _time(self._data.get("departure"))
+
+    @property
+    def target_soc(self) -> float | None:
+        """The wanted SoC at departure (0..1)."""
+        return _float(self._data.get("target_soc"))
+
+    @property
+    def min_soc(self) -> float | None:
+        """The SoC never to go below (0..1)."""
+        return _float(self._data.get("min_soc"))
+
+    @property
+    def v2g_allowed(self) -> bool:
+        """Whether discharge is allowed."""
+        value = self._data.get("v2g_allowed")
+        return value if isinstance(value, bool) else self.device.v2g_allowed
+
+    @property
+    def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """Vendor, model, serial and firmware from its boot."""
+        data = self._data
+        values = [data.get(key) for key in ("vendor", "model", "serial", "firmware")]
+        text = [value if isinstance(value, str) else None for value in values]
+        return (text[0], text[1], text[2], text[3])
+
+    def planned_power_w(self, slots_ahead: int = 0) -> float | None:
+        """Return what the plan gives it now (0) or in the next slot (1)."""
+        key = "planned_w" if slots_ahead == 0 else "planned_next_w"
+        return _float(self._data.get(key))
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` on every snapshot and connection change."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def changed(self) -> None:
+        """Tell the listeners (a snapshot came, or the connection changed)."""
+        for listener in tuple(self._listeners):
+            listener()
+
+    async def async_set_override(self, setpoint_w: float | None) -> None:
+        """Boost (a setpoint above 0), pause (0) or resume (None) in the gateway."""
+        fields_: dict[str, float] = {}
+        if setpoint_w is None:
+            action = "resume"
+        elif setpoint_w <= 0:
+            action = "pause"
+        else:
+            action, fields_ = "boost", {"setpoint_w": setpoint_w}
+        await self.remote.async_command(
+            "set_override", device_id=self.device.id, action=action, **fields_
+        )
+
+    async def async_set_departure(self, changes: dict[str, Any]) -> None:
+        """Change departure, target or minimum SoC in the gateway."""
+        message = {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in changes.items()
+        }
+        await self.remote.async_command(
+            "set_departure", device_id=self.device.id, **message
+        )
+
+    async def async_set_v2g(self, *, allowed: bool) -> None:
+        """Allow or forbid discharge in the gateway."""
+        await self.remote.async_command(
+            "set_v2g", device_id=self.device.id, allowed=allowed
+        )
 
 
 def _series(series: Series | None) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import time
 from typing import Any
@@ -27,7 +28,11 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_HASSIO, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -205,6 +210,28 @@ async def _scenario(  # noqa: PLR0915
         sim = holder[0]
         # The same entities as in-process, fed by the gateway.
         await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "17250")
+        await _until(lambda: _state(hass, "binary_sensor.ev1_connectivity") == "on")
+        await _until(lambda: _state(hass, "binary_sensor.ev1_car_plugged_in") == "on")
+        registry = er.async_get(hass)
+        entities = {
+            e.entity_id
+            for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        }
+        devices = {
+            d.id
+            for d in dr.async_entries_for_config_entry(
+                dr.async_get(hass), entry.entry_id
+            )
+        }
+
+        def _charger_model() -> str | None:
+            device = dr.async_get(hass).async_get_device_by_identifier(
+                (DOMAIN, next(iter(entry.subentries))), entry.entry_id
+            )
+            return None if device is None else device.model
+
+        # The charger's boot reached its device through the gateway.
+        await _until(lambda: _charger_model() not in {None, "OCPP charger"})
 
         # 2. A limit set in Home Assistant reaches the gateway and the car.
         await _until(lambda: sim.station.power_w > LIMIT_W, 60)
@@ -247,6 +274,58 @@ async def _scenario(  # noqa: PLR0915
         assert new_profiles <= 1, sim.station.profiles_received[profiles_before:]
         assert HOUSE_W + sim.station.power_w <= LIMIT_W + TOLERANCE_W
         assert not ir.async_get(hass).issues
+        # No duplicate devices or entities after the reattach.
+        assert {
+            e.entity_id
+            for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        } == entities
+        assert {
+            d.id
+            for d in dr.async_entries_for_config_entry(
+                dr.async_get(hass), entry.entry_id
+            )
+        } == devices
+        await _until(
+            lambda: (
+                _state(hass, "sensor.ev1_charging_power")
+                not in {None, "unavailable", "unknown"}
+            )
+        )
+
+        # The charger's own entities command it through the gateway.
+        await hass.services.async_call(
+            "button", "press", {"entity_id": "button.ev1_pause"}, blocking=True
+        )
+        await _until(lambda: sim.station.power_w == 0.0)
+        await hass.services.async_call(
+            "button", "press", {"entity_id": "button.ev1_resume_plan"}, blocking=True
+        )
+        await _until(lambda: sim.station.power_w > 0.0)
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.ev1_target_charge", "value": 70},
+            blocking=True,
+        )
+        await _until(lambda: _state(hass, "number.ev1_target_charge") == "70")
+        await hass.services.async_call(
+            "switch",
+            "turn_off",
+            {"entity_id": "switch.ev1_discharge_allowed"},
+            blocking=True,
+        )
+        await _until(lambda: _state(hass, "switch.ev1_discharge_allowed") == "off")
+        leave = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
+        await hass.services.async_call(
+            "datetime",
+            "set_value",
+            {"entity_id": "datetime.ev1_departure", "datetime": leave},
+            blocking=True,
+        )
+        await _until(
+            lambda: _state(hass, "datetime.ev1_departure") == leave.isoformat()
+        )
+        assert HOUSE_W + sim.station.power_w <= LIMIT_W + TOLERANCE_W
         print(  # noqa: T201 - the figures for docs/gateway.md
             f"HA away {AWAY_S:.0f} s: grid max {max(grid):.0f} W "
             f"(limit {LIMIT_W:.0f} W) over {len(grid)} samples; reattach "

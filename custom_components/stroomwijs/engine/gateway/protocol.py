@@ -110,6 +110,10 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
         "target_soc": Field(NUMBER, nullable=True, low=0.0, high=1.0),
         "min_soc": Field(NUMBER, nullable=True, low=0.0, high=1.0),
     },
+    "set_v2g": {
+        "device_id": Field(ID, required=True),
+        "allowed": Field(BOOL, required=True),
+    },
     "set_mode": {
         "mode": Field(
             TEXT,

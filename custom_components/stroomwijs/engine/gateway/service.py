@@ -443,6 +443,14 @@ class Gateway:
                     raise ProtocolError("invalid_message", "nothing to set")
                 household.set_departure(self._device(household, f), changes)
                 return None
+            if kind == "set_v2g":
+                handle = household.chargers.handles[self._device(household, f)]
+                handle.device.set_v2g_allowed(f["allowed"])
+                handle.notify()
+                household.request_replan(
+                    "V2G allowed" if f["allowed"] else "V2G forbidden"
+                )
+                return None
             if kind == "set_mode":
                 household.set_mode(OptimiserMode(f["mode"]))
                 return None

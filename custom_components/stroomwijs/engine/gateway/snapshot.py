@@ -87,6 +87,7 @@ def charger_snapshot(household: Household, handle: ChargerHandle) -> dict[str, A
     device = handle.device
     needs = device.departure
     override = device.manual_setpoint_w if isinstance(device, OcppCharger) else None
+    identity = device.state if isinstance(device, OcppCharger) else None
     return clean_dict(
         {
             "device_id": handle.device_id,
@@ -96,6 +97,13 @@ def charger_snapshot(household: Household, handle: ChargerHandle) -> dict[str, A
             "available": device.available,
             "plugged_in": device.plugged_in,
             "power_w": device.power_w,
+            "setpoint_w": device.setpoint_w,
+            "boost_w": handle.boost_w,
+            "v2g_allowed": device.v2g_allowed,
+            "vendor": None if identity is None else identity.vendor,
+            "model": None if identity is None else identity.model,
+            "serial": None if identity is None else identity.serial,
+            "firmware": None if identity is None else identity.firmware,
             "soc_pct": handle.soc_pct,
             "limit_w": handle.limit_w,
             "session_energy_kwh": handle.session_energy_kwh,
