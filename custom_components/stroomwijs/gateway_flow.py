@@ -29,6 +29,10 @@ import probatio as vol
 
 from . import remote_household
 from .engine.gateway.client import ConnectionState, GatewayAddress, GatewayClient
+from .engine.household import HouseholdConfigError
+from .engine.household.devices import HouseholdDevices
+from .engine.limits.base import utc_now
+from .household_glue import household_config
 from .remote_household import CLIENT_NAME, CONF_GATEWAY
 
 ADDON_SLUG: Final = "stroomwijs"
@@ -108,10 +112,19 @@ class GatewayDiscoveryFlow(ConfigFlow):
         if not candidates:
             return self.async_abort(reason="household_first")
         errors: dict[str, str] = {}
+        placeholders = {
+            "addon": self._addon_name,
+            "gateway": f"{address.host}:{address.port}",
+            "reason": "",
+        }
         if user_input is not None:
             entry = candidates.get(str(user_input[CONF_HOUSEHOLD]))
+            reason = None if entry is None else self._not_runnable(entry)
             if entry is None:
                 errors[CONF_HOUSEHOLD] = "household_gone"
+            elif reason is not None:
+                errors[CONF_HOUSEHOLD] = "not_in_gateway"
+                placeholders["reason"] = reason
             else:
                 state = await self._async_probe_gateway(address)
                 if state == ConnectionState.CONNECTED:
@@ -138,11 +151,27 @@ class GatewayDiscoveryFlow(ConfigFlow):
                 }
             ),
             errors=errors,
-            description_placeholders={
-                "addon": self._addon_name,
-                "gateway": f"{address.host}:{address.port}",
-            },
+            description_placeholders=placeholders,
         )
+
+    def _not_runnable(self, entry: ConfigEntry[Any]) -> str | None:
+        """Say why the gateway could not run ``entry``'s household (None: it can).
+
+        The gateway has no Home Assistant entities: a meter read from
+        entities, or a device driven through entities, cannot work there
+        (the gateway would not start the household, and hold nothing).
+        """
+        try:
+            config = household_config(self.hass, entry)
+        except (KeyError, ValueError, HouseholdConfigError) as err:
+            return str(err)
+        if config.meter.source == "entities":
+            return "its meter is read from Home Assistant entities"
+        try:
+            HouseholdDevices(config, port=None, clock=utc_now)
+        except (ValueError, HouseholdConfigError) as err:
+            return f"a device needs Home Assistant entities ({err})"
+        return None
 
     async def _async_probe_gateway(self, address: GatewayAddress) -> str:
         """Connect, say hello and subscribe once; return how it ended."""

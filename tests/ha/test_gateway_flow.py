@@ -8,7 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_HASSIO, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_HASSIO,
+    ConfigEntryState,
+    ConfigSubentry,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.hassio import HassioServiceInfo
@@ -134,6 +138,7 @@ async def test_errors_are_shown_and_the_user_can_try_again(
     assert result["description_placeholders"] == {
         "addon": "Stroomwijs gateway",
         "gateway": f"127.0.0.1:{gateway.api_port}",
+        "reason": "",
     }
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"household": entry.entry_id}
@@ -222,3 +227,43 @@ async def test_a_household_in_the_gateway_only_gets_a_new_token(
     assert entry.runtime_data.remote is not None
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_a_household_the_gateway_cannot_run_stays(
+    hass: HomeAssistant, gateway: GatewayProcess
+) -> None:
+    """A meter or a device read through HA's entities cannot move; it says why."""
+    entities_meter = _household(
+        hass, "Entiteiten", source="entities", power_entity="sensor.grid_power"
+    )
+    broken = _household(hass, "Kapot")
+    hass.config_entries.async_update_entry(broken, data={CONF_PHASES: 3})
+    heat_pump = _household(hass, "Warmtepomp")
+    hass.config_entries.async_add_subentry(
+        heat_pump,
+        ConfigSubentry(
+            data={
+                "driver": {
+                    "driver": "sg_ready",
+                    "relay_1_entity": "switch.sg1",
+                    "relay_2_entity": "switch.sg2",
+                    "spec": {"rated_power_w": 2500},
+                }
+            },
+            subentry_type="device",
+            title="Heat pump",
+            unique_id=None,
+        ),
+    )
+    result = await _discover(hass, _info(gateway))
+    for entry, words in (
+        (entities_meter, "entities"),
+        (broken, "fuse_a"),
+        (heat_pump, "needs an entity port"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"household": entry.entry_id}
+        )
+        assert result["errors"] == {"household": "not_in_gateway"}
+        assert words in result["description_placeholders"]["reason"]
+        assert CONF_GATEWAY not in entry.data
