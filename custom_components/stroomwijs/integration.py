@@ -68,6 +68,7 @@ from .remote_household import (
     ISSUE_UNREACHABLE,
     ISSUE_VERSION,
     RemoteHousehold,
+    RemoteMeterCoordinator,
 )
 from .services import async_setup_services
 
@@ -313,6 +314,10 @@ async def async_build_remote(
             },
         )
     entry.async_on_unload(client.async_stop)
+    if config.meter.source != "none":
+        # After a push the gateway restarts its household: wait for its first
+        # reading, so the meter sensors are made as in-process.
+        await remote.async_wait_for_reading(FIRST_CONNECT_S)
     runtime = StroomwijsRuntimeData(
         household=None,
         grid=remote.grid,
@@ -332,6 +337,14 @@ async def async_build_remote(
         .id
     )
     remote.async_connect()
+    meter = RemoteMeterCoordinator(
+        hass,
+        entry,
+        remote,
+        update_interval=config.meter.update_interval_s or DEFAULT_UPDATE_INTERVAL,
+    )
+    meter.async_start()
+    runtime.meter_coordinator = meter
     return runtime
 
 

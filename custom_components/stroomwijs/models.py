@@ -12,8 +12,10 @@ from .engine.household import Household
 from .engine.meter.core import Meter
 
 if TYPE_CHECKING:
+    from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+
     from .charger import ChargerHub
-    from .coordinator import MeterCoordinator
+    from .engine.meter.models import MeterReading
     from .household_view import HouseholdView
     from .remote_household import RemoteHousehold
 
@@ -33,8 +35,9 @@ class StroomwijsRuntimeData:
     """The household's EV chargers (``views`` in either mode)."""
     meter: Meter | None = None
     """The household's grid meter; subscribe to it for every telegram."""
-    meter_coordinator: MeterCoordinator | None = None
-    """The throttled view of the meter that entities use."""
+    meter_coordinator: DataUpdateCoordinator[MeterReading] | None = None
+    """The throttled view of the meter that entities use (in this process:
+    ``MeterCoordinator``; in the gateway: ``RemoteMeterCoordinator``)."""
     household_device_id: str = ""
     """The household device's registry id (meters and chargers hang off it)."""
     remote: RemoteHousehold | None = None

@@ -24,9 +24,11 @@ own: nothing here is needed to hold the limit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import datetime, timedelta
+import time
 from typing import Any, Final
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
@@ -41,6 +43,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import discovery_flow, issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_state_change_event
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
@@ -51,6 +54,7 @@ from .engine.gateway.client import (
     GatewayUnavailable,
 )
 from .engine.gateway.protocol import SUPPORTED_VERSIONS
+from .engine.gateway.snapshot import reading_from_data
 from .engine.grid import GridConnection
 from .engine.guard.controller import GuardStatus
 from .engine.household import (
@@ -66,6 +70,7 @@ from .engine.household import (
 )
 from .engine.household.chargers import CHARGER_STATES
 from .engine.limits import Limit
+from .engine.meter.models import MeterReading
 from .guard_glue import GRID_EVENTS
 from .household_glue import follow_charger_identity, update_issue
 from .household_view import GridEventListener
@@ -416,6 +421,41 @@ class RemoteHousehold:
             follow_charger_identity(self.hass, entry, charger)
         self._on_state(self.client.state)
 
+    def reading(self) -> MeterReading | None:
+        """Return the gateway's last meter reading while it is current."""
+        meter = self._part("meter")
+        if not self.available or meter.get("available") is not True:
+            return None
+        return reading_from_data(meter.get("reading"))
+
+    async def async_wait_for_reading(self, limit_s: float) -> MeterReading | None:
+        """Wait until a snapshot brings a current reading (None after ``limit_s``)."""
+        arrived = asyncio.Event()
+        unsubscribe = self.client.add_snapshot_listener(lambda _s: arrived.set())
+        try:
+            async with asyncio.timeout(limit_s):
+                while (reading := self.reading()) is None:
+                    arrived.clear()
+                    await arrived.wait()
+        except TimeoutError:
+            LOGGER.warning(
+                "No meter reading from the gateway within %.0f s: %s",
+                limit_s,
+                self.meter_problem(),
+            )
+            return None
+        finally:
+            unsubscribe()
+        return reading
+
+    def meter_problem(self) -> str:
+        """Say why there is no current reading."""
+        if not self.client.connected:
+            return f"the gateway is not connected ({self.client.state})"
+        if not self._household:
+            return "the gateway's household does not run"
+        return "the gateway's meter gives no readings"
+
     def charger_data(self, device_id: str) -> Mapping[str, Any]:
         """Return one charger of the last snapshot (empty if not in it)."""
         for charger in self._household.get("chargers") or ():
@@ -727,6 +767,67 @@ class RemoteCharger:
         await self.remote.async_command(
             "set_v2g", device_id=self.device.id, allowed=allowed
         )
+
+
+class RemoteMeterCoordinator(DataUpdateCoordinator[MeterReading]):
+    """The gateway's meter readings for the meter sensors, at the throttled rate."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: StroomwijsConfigEntry,
+        remote: RemoteHousehold,
+        update_interval: float,
+    ) -> None:
+        """Follow ``remote``'s snapshots; at most one update per ``update_interval``."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} gateway meter",
+            update_interval=None,
+        )
+        self.remote = remote
+        self.throttle_s = update_interval
+        self._last_push = 0.0
+        reading = remote.reading()
+        if reading is not None:
+            self.async_set_updated_data(reading)
+            self._last_push = time.monotonic()
+
+    @callback
+    def async_start(self) -> None:
+        """Follow the snapshots and the connection; undone on unload."""
+        self.remote.entry.async_on_unload(self.remote.add_listener(self._on_change))
+
+    async def _async_update_data(self) -> MeterReading:
+        """Return the newest reading (there is nothing to poll)."""
+        reading = self.remote.reading()
+        if reading is None:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="meter_unavailable",
+                translation_placeholders={"reason": self.remote.meter_problem()},
+            )
+        return reading
+
+    @callback
+    def _on_change(self) -> None:
+        reading = self.remote.reading()
+        if reading is None:
+            if self.last_update_success:
+                self.last_update_success = False
+                self.last_exception = UpdateFailed(self.remote.meter_problem())
+                self.async_update_listeners()
+            return
+        last: MeterReading | None = self.data
+        current = self.last_update_success and last is not None
+        if current and last is not None:
+            recent = time.monotonic() - self._last_push < self.throttle_s
+            if reading.timestamp == last.timestamp or recent:
+                return
+        self._last_push = time.monotonic()
+        self.async_set_updated_data(reading)
 
 
 def _series(series: Series | None) -> dict[str, Any] | None:

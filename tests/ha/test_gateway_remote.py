@@ -29,6 +29,7 @@ from custom_components.stroomwijs.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.stroomwijs.engine.gateway.client import ConnectionState
+from custom_components.stroomwijs.engine.gateway.snapshot import reading_from_data
 from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.household import OptimiserMode, PlanState
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
@@ -175,6 +176,8 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     await _until(lambda: _state(hass, "sensor.thuis_headroom") not in {None, "unknown"})
     assert _state(hass, "sensor.thuis_plan_status") in {s.value for s in PlanState}
     assert remote.guard_status().measured_w == pytest.approx(1500.0)
+    # The meter sensors, from the gateway's readings.
+    assert _state(hass, "sensor.thuis_grid_power") == "1500.0"
 
     # Commands from entities.
     await hass.services.async_call(
@@ -261,6 +264,7 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
         await gateway.terminate()
         await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "unavailable")
         assert _state(hass, "select.thuis_optimiser_mode") == "unavailable"
+        assert _state(hass, "sensor.thuis_grid_power") == "unavailable"
         await _until(lambda: _issue(hass, "gateway_unreachable", entry))
     finally:
         remote_household.UNREACHABLE_GRACE_S = remote_household_grace
@@ -274,6 +278,7 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "17250", 60)
     assert not _issue(hass, "gateway_unreachable", entry)
     assert remote.pushes == 1  # the gateway kept the document
+    await _until(lambda: _state(hass, "sensor.thuis_grid_power") == "1500.0", 30)
     await _until(
         lambda: any(
             (row.get("price") or 0) > first_price for row in remote.plan_rows()
@@ -372,3 +377,39 @@ def test_hostile_snapshots_read_safely() -> None:
     assert remote.plan_status.mode is None
     assert remote.plan_rows() == [{"start": "x"}]
     assert remote.mode is OptimiserMode.AUTO
+
+
+def test_hostile_meter_readings_read_safely() -> None:
+    """A reading in a snapshot is taken whole, or not at all."""
+    now = datetime.now(UTC).isoformat()
+    good = {
+        "timestamp": now,
+        "quarter_start": now,
+        "import_w": 1500,
+        "export_w": None,
+        "phase_import_w": [500, None, "x", 1, 2],
+        "tariff": True,
+        "quarter_average_source": "elsewhere",
+        "peak_history": [{"power_w": 2500, "at": now}, {"power_w": "x"}, 7],
+        "dsmr_version": 5,
+        "text_message": "x" * 2000,
+    }
+    reading = reading_from_data(good)
+    assert reading is not None
+    assert reading.net_power_w == 1500.0
+    assert reading.phase_import_w == (500.0, None, None)
+    assert reading.tariff is None
+    assert reading.quarter_average_source is None
+    assert [r.power_w for r in reading.peak_history] == [2500.0]
+    assert reading.dsmr_version == ""
+    assert reading.text_message is not None
+    assert len(reading.text_message) == 500
+    for bad in (
+        None,
+        [],
+        {**good, "timestamp": "2026-01-01T00:00"},
+        {**good, "quarter_start": None},
+        {**good, "import_w": float("nan")},
+        {**good, "import_w": "1500"},
+    ):
+        assert reading_from_data(bad) is None
