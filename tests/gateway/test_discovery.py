@@ -116,7 +116,9 @@ async def test_gateway_announces_itself_and_the_token_opens_the_api(
             },
         }
     ]
-    assert "Announced the gateway to the Supervisor" in gateway.log_text()
+    async with asyncio.timeout(10):  # the log line follows the reply
+        while "Announced the gateway to the Supervisor" not in gateway.log_text():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
     # What was announced is enough for Home Assistant to use the API.
     config = supervisor.messages[0]["config"]
     url = f"ws://{config['host']}:{config['port']}/api/websocket"
