@@ -33,7 +33,7 @@ from .engine.household import HouseholdConfigError
 from .engine.household.devices import HouseholdDevices
 from .engine.limits.base import utc_now
 from .household_glue import household_config
-from .remote_household import CLIENT_NAME, CONF_GATEWAY
+from .remote_household import CLIENT_NAME, CONF_GATEWAY, CONF_HANDOVER
 
 ADDON_SLUG: Final = "stroomwijs"
 CONF_HOUSEHOLD: Final = "household"
@@ -129,7 +129,12 @@ class GatewayDiscoveryFlow(ConfigFlow):
                 state = await self._async_probe_gateway(address)
                 if state == ConnectionState.CONNECTED:
                     self.hass.config_entries.async_update_entry(
-                        entry, data={**entry.data, CONF_GATEWAY: _data(address)}
+                        entry,
+                        data={
+                            **entry.data,
+                            CONF_GATEWAY: _data(address),
+                            CONF_HANDOVER: True,
+                        },
                     )
                     self.hass.config_entries.async_schedule_reload(entry.entry_id)
                     return self.async_abort(

@@ -317,7 +317,7 @@ def async_connect(
         update_issue(
             hass, entry, {"key": key, "active": True, "details": problem.details}
         )
-    _reload_on_subentry_changes(hass, entry, built_from)
+    reload_on_subentry_changes(hass, entry, built_from)
 
 
 @callback
@@ -449,7 +449,7 @@ def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
 
 
 @callback
-def _reload_on_subentry_changes(
+def reload_on_subentry_changes(
     hass: HomeAssistant, entry: ConfigEntry[Any], known: frozenset[str]
 ) -> None:
     """Reload the household when a charger or grid limit is added or removed.

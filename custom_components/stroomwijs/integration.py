@@ -57,6 +57,7 @@ from .household_glue import (
     HassStateStore,
     async_connect,
     household_config,
+    reload_on_subentry_changes,
     subentry_ids,
 )
 from .limit_services import async_setup_limit_services
@@ -281,6 +282,7 @@ async def async_build_remote(
     later losses make the entities unavailable and raise a repair issue
     (see ``remote_household.py``) while the gateway guards on its own.
     """
+    built_from = subentry_ids(entry)
     config = _config(hass, entry)
     gateway = entry.data[CONF_GATEWAY]
     client = GatewayClient(
@@ -337,6 +339,8 @@ async def async_build_remote(
         .id
     )
     remote.async_connect()
+    # A charger or limit added or removed: reload, which sends the document.
+    reload_on_subentry_changes(hass, entry, built_from)
     meter = RemoteMeterCoordinator(
         hass,
         entry,

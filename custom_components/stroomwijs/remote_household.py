@@ -72,12 +72,15 @@ from .engine.household.chargers import CHARGER_STATES
 from .engine.limits import Limit
 from .engine.meter.models import MeterReading
 from .guard_glue import GRID_EVENTS
-from .household_glue import follow_charger_identity, update_issue
+from .household_glue import HassStateStore, follow_charger_identity, update_issue
 from .household_view import GridEventListener
 from .models import StroomwijsConfigEntry
 
 CONF_GATEWAY: Final = "gateway"
 """Entry data: ``{"host", "port", "token"}`` of the gateway's API."""
+CONF_HANDOVER: Final = "gateway_handover"
+"""Entry data, set by the hand-over: send Home Assistant's saved household
+state with the first document, then drop this key."""
 UNREACHABLE_GRACE_S: Final = 30.0
 ISSUE_UNREACHABLE: Final = "gateway_unreachable"
 ISSUE_VERSION: Final = "gateway_version_mismatch"
@@ -383,15 +386,42 @@ class RemoteHousehold:
     # ---------------------------------------------------------- connection
 
     async def _async_on_connect(self, client: GatewayClient) -> None:
-        """Send the document when the gateway's differs, then the inputs."""
+        """Send the document when the gateway's differs, then the inputs.
+
+        At the hand-over the household's state saved by Home Assistant (its
+        manual limit, overrides, departures, the quarter-hour, the plan) goes
+        with the document, so nothing is lost; later only the document.
+        """
         ours = self._config.to_dict(include_secrets=False)
         theirs = await client.async_request("get_config", _ready=False)
-        if theirs != ours:
-            LOGGER.info("Sending the household %s to the gateway", self._config.name)
+        handover = bool(self.entry.data.get(CONF_HANDOVER))
+        if theirs != ours or handover:
+            state = (
+                await HassStateStore(self.hass, self.entry.entry_id).async_load()
+                if handover
+                else None
+            )
+            LOGGER.info(
+                "Sending the household %s to the gateway%s",
+                self._config.name,
+                " with its state" if isinstance(state, dict) else "",
+            )
             await client.async_request(
-                "push_config", _ready=False, config=self._config.to_dict()
+                "push_config",
+                _ready=False,
+                config=self._config.to_dict(),
+                state=state if isinstance(state, dict) else None,
             )
             self.pushes += 1
+            if handover:
+                self.hass.config_entries.async_update_entry(
+                    self.entry,
+                    data={
+                        key: value
+                        for key, value in self.entry.data.items()
+                        if key != CONF_HANDOVER
+                    },
+                )
         for kind, message in tuple(self._inputs.items()):
             try:
                 await client.async_request(kind, _ready=False, **message)

@@ -46,7 +46,7 @@ from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     async_run,
 )
 from custom_components.stroomwijs.engine.simulate.p1 import P1TelegramServer
-from custom_components.stroomwijs.remote_household import CONF_GATEWAY
+from custom_components.stroomwijs.remote_household import CONF_GATEWAY, CONF_HANDOVER
 from tests.gateway.conftest import (
     GatewayProcess,
     api_client,
@@ -59,6 +59,7 @@ from .p1_support import network_entry
 
 HOUSE_W = 1500.0
 LIMIT_W = 6000.0
+HANDED_OVER_W = 9000.0
 AWAY_S = 30.0
 """How long Home Assistant stays away while the gateway holds the limit."""
 TOLERANCE_W = 50.0
@@ -164,6 +165,13 @@ async def _scenario(  # noqa: PLR0915
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.household is not None
+    # A manual limit in force in Home Assistant goes along at the hand-over.
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.thuis_manual_grid_limit", "value": HANDED_OVER_W},
+        blocking=True,
+    )
 
     # 1. The add-on announces itself; the user moves the household.
     result = await hass.config_entries.flow.async_init(
@@ -194,6 +202,7 @@ async def _scenario(  # noqa: PLR0915
     assert remote is not None
     assert entry.runtime_data.household is None
     assert remote.pushes == 1  # the gateway had another document
+    assert CONF_HANDOVER not in entry.data  # the state went once
 
     async with (
         api_client(gateway.url, gateway.token) as observer,
@@ -208,8 +217,14 @@ async def _scenario(  # noqa: PLR0915
             limit_s=60,
         )
         sim = holder[0]
-        # The same entities as in-process, fed by the gateway.
-        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "17250")
+        # The same entities as in-process, fed by the gateway, with the
+        # manual limit that was in force in Home Assistant.
+        snapshot = (await observer.request("get_snapshot"))["result"]
+        assert snapshot["household"]["limits"]["import_limit_w"] == HANDED_OVER_W
+        assert snapshot["gateway"]["restored"]["manual_limit"]["import_w"] == (
+            HANDED_OVER_W
+        )
+        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "9000")
         await _until(lambda: _state(hass, "binary_sensor.ev1_connectivity") == "on")
         await _until(lambda: _state(hass, "binary_sensor.ev1_car_plugged_in") == "on")
         registry = er.async_get(hass)

@@ -14,7 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntryState,
+    ConfigSubentry,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -43,6 +47,7 @@ from custom_components.stroomwijs.remote_household import (
 )
 from tests.gateway.conftest import GatewayProcess, free_port, house_telegram
 
+from .charger_support import ocpp_subentry
 from .p1_support import network_entry
 
 PRICES = "sensor.day_ahead"
@@ -285,6 +290,26 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
         ),
         60,
     )
+
+    # A charger added while the household runs in the gateway: the entry
+    # reloads and the gateway gets the new document.
+    hass.config_entries.async_add_subentry(
+        entry, ConfigSubentry(**ocpp_subentry("ev2"))
+    )
+    new_id = next(
+        sid for sid, sub in entry.subentries.items() if sub.unique_id == "ev2"
+    )
+    await _until(
+        lambda: (
+            entry.state is ConfigEntryState.LOADED
+            and entry.runtime_data.remote is not remote
+        )
+    )
+    remote = entry.runtime_data.remote
+    assert remote is not None
+    assert remote.pushes == 1
+    await _until(lambda: bool(remote.charger_data(new_id)), 30)
+    await _until(lambda: _state(hass, "binary_sensor.ev2_connectivity") == "off")
 
     # A gateway that speaks another protocol after an update: said at once.
     remote.client.protocols = (99,)

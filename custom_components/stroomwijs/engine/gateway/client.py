@@ -201,6 +201,11 @@ class GatewayClient:
                 )
             except GatewayError as err:
                 self._set_state(ConnectionState.DISCONNECTED, str(err))
+            except Exception as err:  # a bug (in on_connect): keep trying
+                _LOGGER.exception("The gateway connection failed")
+                self._set_state(
+                    ConnectionState.DISCONNECTED, f"{type(err).__name__}: {err}"
+                )
             else:
                 # A connection that was up and ended: try again soon.
                 self._set_state(ConnectionState.DISCONNECTED, "the connection closed")
