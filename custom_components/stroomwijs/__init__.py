@@ -54,9 +54,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -
     OCPP port is taken, ConfigEntryAuthFailed when the meter refuses the key
     or token, and ConfigEntryError for settings that cannot work.
     """
-    from .integration import PLATFORMS, async_build_household  # noqa: PLC0415
+    from .integration import (  # noqa: PLC0415
+        PLATFORMS,
+        async_build_household,
+        async_build_remote,
+    )
+    from .remote_household import CONF_GATEWAY  # noqa: PLC0415
 
-    entry.runtime_data = await async_build_household(hass, entry)
+    if entry.data.get(CONF_GATEWAY):
+        # The household runs in the add-on's gateway: connect to it.
+        entry.runtime_data = await async_build_remote(hass, entry)
+    else:
+        entry.runtime_data = await async_build_household(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

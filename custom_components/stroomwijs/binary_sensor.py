@@ -14,7 +14,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .charger import ChargerEntity, async_add_charger_entities
+from .household_view import ChargerView
 from .limit_entities import async_add_limit_binary_sensors
 from .models import StroomwijsConfigEntry
 
@@ -25,7 +26,7 @@ PARALLEL_UPDATES = 0
 class ChargerBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no fact about a charger."""
 
-    value_fn: Callable[[ChargerHandle], bool | None]
+    value_fn: Callable[[ChargerView], bool | None]
     always_available: bool = False
 
 
@@ -35,14 +36,14 @@ CHARGER_BINARY_SENSORS: tuple[ChargerBinarySensorDescription, ...] = (
         translation_key="charger_connected",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda handle: handle.device.available,
+        value_fn=lambda charger: charger.available,
         always_available=True,
     ),
     ChargerBinarySensorDescription(
         key="charger_plugged_in",
         translation_key="charger_plugged_in",
         device_class=BinarySensorDeviceClass.PLUG,
-        value_fn=lambda handle: handle.device.plugged_in,
+        value_fn=lambda charger: charger.plugged_in,
     ),
 )
 
@@ -57,8 +58,8 @@ async def async_setup_entry(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: (
-            ChargerBinarySensor(entry, handle, description)
+        lambda charger: (
+            ChargerBinarySensor(entry, charger, description)
             for description in CHARGER_BINARY_SENSORS
         ),
     )
@@ -77,4 +78,4 @@ class ChargerBinarySensor(ChargerEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool | None:
         """Return the state."""
-        return self.entity_description.value_fn(self.handle)
+        return self.entity_description.value_fn(self.charger)

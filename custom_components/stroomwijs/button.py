@@ -10,9 +10,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .charger import ChargerEntity, async_add_charger_entities
 from .const import DOMAIN
 from .engine.capabilities import DeviceUnavailableError
+from .household_view import ChargerView
 from .models import StroomwijsConfigEntry
 from .plan_entities import PLAN_NOW_BUTTON, PlanNowButton
 
@@ -23,7 +24,7 @@ PARALLEL_UPDATES = 1
 class ChargerButtonDescription(ButtonEntityDescription):
     """A manual command for a charger: the setpoint it sets (None: the plan)."""
 
-    setpoint_fn: Callable[[ChargerHandle], float | None]
+    setpoint_fn: Callable[[ChargerView], float | None]
 
 
 CHARGER_BUTTONS: tuple[ChargerButtonDescription, ...] = (
@@ -49,8 +50,9 @@ async def async_setup_entry(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: [
-            ChargerButton(entry, handle, description) for description in CHARGER_BUTTONS
+        lambda charger: [
+            ChargerButton(entry, charger, description)
+            for description in CHARGER_BUTTONS
         ],
     )
 
@@ -60,28 +62,18 @@ class ChargerButton(ChargerEntity, ButtonEntity):
 
     entity_description: ChargerButtonDescription
 
-    def __init__(
-        self,
-        entry: StroomwijsConfigEntry,
-        handle: ChargerHandle,
-        description: ChargerButtonDescription,
-    ) -> None:
-        """Attach to the charger and its household."""
-        super().__init__(entry, handle, description)
-        self.household = entry.runtime_data.household
-
     async def async_press(self) -> None:
         """Send the command through the household (and its guard)."""
         try:
-            await self.household.async_set_override(
-                self.handle.device_id, self.entity_description.setpoint_fn(self.handle)
+            await self.charger.async_set_override(
+                self.entity_description.setpoint_fn(self.charger)
             )
         except DeviceUnavailableError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="charger_refused",
                 translation_placeholders={
-                    "charger": self.handle.title,
+                    "charger": self.charger.title,
                     "error": str(err),
                 },
             ) from err

@@ -11,6 +11,7 @@ and it becomes a subentry. Until then it has no control.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -32,6 +33,7 @@ from .engine.household.chargers import (
     ocpp_charger_config,
     quasar_charger_config,
 )
+from .household_view import ChargerView
 
 __all__ = [
     "CHARGER_STATES",
@@ -122,53 +124,197 @@ def quasar_config(data: dict[str, Any], title: str) -> QuasarConfig:
     return quasar_charger_config(device)
 
 
-class ChargerHub:
-    """The chargers of one household, as entities and services see them."""
+class LocalCharger:
+    """A charger of the household in this process (a ``ChargerView``)."""
 
-    def __init__(self, household: Household) -> None:
-        """View the household's chargers."""
+    def __init__(self, household: Household, handle: ChargerHandle) -> None:
+        """View ``handle`` of ``household``."""
         self.household = household
+        self.handle = handle
+
+    @property
+    def device_id(self) -> str:
+        """The household's id for it."""
+        return self.handle.device_id
+
+    @property
+    def subentry_id(self) -> str:
+        """The charger's subentry."""
+        return self.handle.subentry_id
+
+    @property
+    def title(self) -> str:
+        """Its name."""
+        return self.handle.title
+
+    @property
+    def kind(self) -> str:
+        """``ocpp`` or ``quasar``."""
+        return self.handle.kind
+
+    @property
+    def available(self) -> bool:
+        """Whether the charger answers."""
+        return self.handle.device.available
+
+    @property
+    def plugged_in(self) -> bool | None:
+        """Whether a car is plugged in."""
+        return self.handle.device.plugged_in
+
+    @property
+    def power_w(self) -> float | None:
+        """What it draws now."""
+        return self.handle.device.power_w
+
+    @property
+    def setpoint_w(self) -> float | None:
+        """The power it was last told."""
+        return self.handle.device.setpoint_w
+
+    @property
+    def soc_pct(self) -> float | None:
+        """The car's SoC in percent."""
+        return self.handle.soc_pct
+
+    @property
+    def session_energy_kwh(self) -> float | None:
+        """Energy of the running session."""
+        return self.handle.session_energy_kwh
+
+    @property
+    def state_name(self) -> str | None:
+        """The state as one of ``CHARGER_STATES``."""
+        return self.handle.state_name
+
+    @property
+    def limit_w(self) -> float | None:
+        """The charger-side limit in force."""
+        return self.handle.limit_w
+
+    @property
+    def boost_w(self) -> float:
+        """The most it can take."""
+        return self.handle.boost_w
+
+    @property
+    def departure(self) -> datetime | None:
+        """When the car leaves."""
+        return self.handle.device.departure.departure
+
+    @property
+    def target_soc(self) -> float | None:
+        """The wanted SoC at departure (0..1)."""
+        return self.handle.device.departure.target_soc
+
+    @property
+    def min_soc(self) -> float | None:
+        """The SoC never to go below (0..1)."""
+        return self.handle.device.departure.min_soc
+
+    @property
+    def v2g_allowed(self) -> bool:
+        """Whether discharge is allowed."""
+        return self.handle.device.v2g_allowed
+
+    @property
+    def identity(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """Vendor, model, serial and firmware from its boot (OCPP)."""
+        device = self.handle.device
+        if not isinstance(device, OcppCharger):
+            return (None, None, None, None)
+        state = device.state
+        return (state.vendor, state.model, state.serial, state.firmware)
+
+    def planned_power_w(self, slots_ahead: int = 0) -> float | None:
+        """Return what the plan gives it now or later."""
+        return self.household.planned_power_w(
+            self.handle.device_id, slots_ahead=slots_ahead
+        )
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` on every change of the charger."""
+        return self.handle.add_listener(listener)
+
+    async def async_set_override(self, setpoint_w: float | None) -> None:
+        """Boost, pause or resume through the household (and its guard)."""
+        await self.household.async_set_override(self.handle.device_id, setpoint_w)
+
+    async def async_set_departure(self, changes: dict[str, Any]) -> None:
+        """Change the departure needs; the household re-plans."""
+        self.household.set_departure(self.handle.device_id, changes)
+
+    async def async_set_v2g(self, *, allowed: bool) -> None:
+        """Allow or forbid discharge; the household re-plans."""
+        self.handle.device.set_v2g_allowed(allowed)
+        self.handle.notify()
+        self.household.request_replan("V2G allowed" if allowed else "V2G forbidden")
+
+
+class ChargerHub:
+    """The chargers of one household, as entities and services see them.
+
+    ``views`` are what entities use (in this process or in the gateway);
+    ``handles`` and ``csms`` are the engine's, in this process only.
+    """
+
+    def __init__(
+        self,
+        household: Household | None,
+        views: Mapping[str, ChargerView] | None = None,
+    ) -> None:
+        """View the household's chargers (or ``views`` of a remote one)."""
+        self.household = household
+        self.views: dict[str, ChargerView] = (
+            dict(views)
+            if views is not None
+            else {
+                device_id: LocalCharger(household, handle)
+                for device_id, handle in household.chargers.handles.items()
+            }
+            if household is not None
+            else {}
+        )
 
     @property
     def handles(self) -> dict[str, ChargerHandle]:
-        """Chargers by subentry id."""
-        return self.household.chargers.handles
+        """The engine's chargers by subentry id (empty for a remote household)."""
+        return {} if self.household is None else self.household.chargers.handles
 
     @property
     def csms(self) -> CentralSystem | None:
-        """The OCPP central system, when it runs."""
-        return self.household.chargers.csms
+        """The OCPP central system, when it runs here."""
+        return None if self.household is None else self.household.chargers.csms
 
 
 def async_add_charger_entities(
     hub: ChargerHub | None,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[ChargerHandle], Iterable[Entity]],
+    build: Callable[[ChargerView], Iterable[Entity]],
 ) -> None:
     """Add the entities ``build`` makes for each charger, to its own subentry."""
     if hub is None:
         return
-    for handle in hub.handles.values():
-        async_add_entities(build(handle), config_subentry_id=handle.subentry_id)
+    for charger in hub.views.values():
+        async_add_entities(build(charger), config_subentry_id=charger.subentry_id)
 
 
-def charger_device(entry: ConfigEntry[Any], handle: ChargerHandle) -> DeviceInfo:
+def charger_device(entry: ConfigEntry[Any], charger: ChargerView) -> DeviceInfo:
     """Return a charger's device: what its boot said, under the household."""
-    device = handle.device
-    if isinstance(device, OcppCharger):
-        state = device.state
+    if charger.kind == KIND_OCPP:
+        vendor, model, serial, firmware = charger.identity
         return DeviceInfo(
-            identifiers={(DOMAIN, handle.subentry_id)},
-            name=handle.title,
-            manufacturer=state.vendor,
-            model=state.model or "OCPP charger",
-            serial_number=state.serial,
-            sw_version=state.firmware,
+            identifiers={(DOMAIN, charger.subentry_id)},
+            name=charger.title,
+            manufacturer=vendor,
+            model=model or "OCPP charger",
+            serial_number=serial,
+            sw_version=firmware,
             via_device_id=entry.runtime_data.household_device_id,
         )
     return DeviceInfo(
-        identifiers={(DOMAIN, handle.subentry_id)},
-        name=handle.title,
+        identifiers={(DOMAIN, charger.subentry_id)},
+        name=charger.title,
         manufacturer="Wallbox",
         model="Quasar",
         via_device_id=entry.runtime_data.household_device_id,
@@ -184,25 +330,20 @@ class ChargerEntity(Entity):
     def __init__(
         self,
         entry: ConfigEntry[Any],
-        handle: ChargerHandle,
+        charger: ChargerView,
         description: EntityDescription,
     ) -> None:
         """Attach the entity to the charger's device."""
         self.entity_description = description
-        self.handle = handle
-        self._attr_unique_id = f"{handle.subentry_id}_{description.key}"
-        self._attr_device_info = charger_device(entry, handle)
-        self._household: Household = entry.runtime_data.household
-
-    def registry_entry_household(self) -> Household:
-        """Return the household this charger belongs to (its commands re-plan)."""
-        return self._household
+        self.charger = charger
+        self._attr_unique_id = f"{charger.subentry_id}_{description.key}"
+        self._attr_device_info = charger_device(entry, charger)
 
     @property
     def available(self) -> bool:
         """Available while the charger answers (connectivity itself always is)."""
-        return self.handle.device.available
+        return self.charger.available
 
     async def async_added_to_hass(self) -> None:
         """Follow the charger's changes."""
-        self.async_on_remove(self.handle.add_listener(self.async_write_ha_state))
+        self.async_on_remove(self.charger.add_listener(self.async_write_ha_state))

@@ -18,10 +18,10 @@ from homeassistant.helpers.typing import StateType
 from .charger import (
     CHARGER_STATES,
     ChargerEntity,
-    ChargerHandle,
     ChargerHub,
     async_add_charger_entities,
 )
+from .household_view import ChargerView
 from .models import StroomwijsConfigEntry
 
 
@@ -29,8 +29,8 @@ from .models import StroomwijsConfigEntry
 class ChargerSensorDescription(SensorEntityDescription):
     """A sensor of one charger."""
 
-    value_fn: Callable[[ChargerHandle], StateType]
-    has_fn: Callable[[ChargerHandle], bool] = lambda _handle: True
+    value_fn: Callable[[ChargerView], StateType]
+    has_fn: Callable[[ChargerView], bool] = lambda _charger: True
 
 
 def _round(value: float | None) -> float | None:
@@ -44,7 +44,7 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda handle: _round(handle.device.power_w),
+        value_fn=lambda charger: _round(charger.power_w),
     ),
     ChargerSensorDescription(
         key="charger_soc",
@@ -52,7 +52,7 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         device_class=SensorDeviceClass.BATTERY,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=PERCENTAGE,
-        value_fn=lambda handle: handle.soc_pct,
+        value_fn=lambda charger: charger.soc_pct,
     ),
     ChargerSensorDescription(
         key="charger_session_energy",
@@ -61,29 +61,29 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda handle: handle.session_energy_kwh,
-        has_fn=lambda handle: handle.kind == "ocpp",
+        value_fn=lambda charger: charger.session_energy_kwh,
+        has_fn=lambda charger: charger.kind == "ocpp",
     ),
     ChargerSensorDescription(
         key="charger_state",
         translation_key="charger_state",
         device_class=SensorDeviceClass.ENUM,
         options=CHARGER_STATES,
-        value_fn=lambda handle: handle.state_name,
+        value_fn=lambda charger: charger.state_name,
     ),
     ChargerSensorDescription(
         key="charger_limit",
         translation_key="charger_limit",
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda handle: _round(handle.limit_w),
+        value_fn=lambda charger: _round(charger.limit_w),
     ),
     ChargerSensorDescription(
         key="charger_setpoint",
         translation_key="charger_setpoint",
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda handle: _round(handle.device.setpoint_w),
+        value_fn=lambda charger: _round(charger.setpoint_w),
     ),
 )
 
@@ -97,10 +97,10 @@ def async_add_charger_sensors(
     async_add_charger_entities(
         hub,
         async_add_entities,
-        lambda handle: (
-            ChargerSensor(entry, handle, description)
+        lambda charger: (
+            ChargerSensor(entry, charger, description)
             for description in CHARGER_SENSORS
-            if description.has_fn(handle)
+            if description.has_fn(charger)
         ),
     )
 
@@ -113,4 +113,4 @@ class ChargerSensor(ChargerEntity, SensorEntity):
     @property
     def native_value(self) -> StateType:
         """Return the sensor value."""
-        return self.entity_description.value_fn(self.handle)
+        return self.entity_description.value_fn(self.charger)

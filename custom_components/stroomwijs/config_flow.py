@@ -34,6 +34,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio as vol
 from serialx import list_serial_ports
@@ -102,6 +103,7 @@ from .entity_source import (
     CONF_POWER_ENTITY,
     CONF_VOLTAGE_ENTITIES,
 )
+from .gateway_flow import GatewayDiscoveryFlow
 from .identity import (
     CONF_HOMEWIZARD_SERIAL,
     HOMEWIZARD_PREFIX,
@@ -411,7 +413,9 @@ class _MeterProbe:
         )
 
 
-class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
+class StroomwijsConfigFlow(
+    ChargerDiscoveryFlow, GatewayDiscoveryFlow, ConfigFlow, domain=DOMAIN
+):
     """Set up a Stroomwijs household around its grid meter."""
 
     VERSION = 1
@@ -444,6 +448,12 @@ class StroomwijsConfigFlow(ChargerDiscoveryFlow, ConfigFlow, domain=DOMAIN):
             SUBENTRY_GRID_LIMIT: GridLimitSubentryFlow,
             SUBENTRY_DEVICE: DeviceSubentryFlow,
         }
+
+    async def async_step_hassio(
+        self, discovery_info: HassioServiceInfo
+    ) -> ConfigFlowResult:
+        """Offer the hand-over to the gateway the add-on announced (gateway_flow.py)."""
+        return await self.async_gateway_discovered(discovery_info)
 
     async def async_step_user(
         self,

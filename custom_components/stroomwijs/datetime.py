@@ -25,7 +25,7 @@ async def async_setup_entry(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: [DepartureDateTime(entry, handle, DEPARTURE)],
+        lambda charger: [DepartureDateTime(entry, charger, DEPARTURE)],
     )
 
 
@@ -40,9 +40,8 @@ class DepartureDateTime(ChargerEntity, DateTimeEntity):
     @property
     def native_value(self) -> datetime | None:
         """Return the departure time."""
-        return self.handle.device.departure.departure
+        return self.charger.departure
 
     async def async_set_value(self, value: datetime) -> None:
         """Store the departure time; the household re-plans."""
-        household = self.registry_entry_household()
-        household.set_departure(self.handle.device_id, {"departure": value})
+        await self.charger.async_set_departure({"departure": value})

@@ -13,7 +13,12 @@ from homeassistant.core import HomeAssistant
 from .coordinator import CONF_ENCRYPTION_KEY, CONF_HOST, CONF_TOKEN
 from .engine.drivers.ocpp import OcppCharger
 from .engine.household import Household
-from .guard_glue import CONF_EAN, CONF_OPENADR_CLIENT_SECRET, limits_diagnostics
+from .guard_glue import (
+    CONF_EAN,
+    CONF_OPENADR_CLIENT_SECRET,
+    LimitsRuntime,
+    limits_diagnostics,
+)
 from .models import StroomwijsConfigEntry
 
 TO_REDACT = {
@@ -64,8 +69,13 @@ async def async_get_config_entry_diagnostics(
                 "voltage_v": runtime.grid.voltage_v,
             },
             "meter": meter_info,
-            "limits": limits_diagnostics(runtime.limits),
-            "household": _household(runtime.household),
+            "limits": None
+            if runtime.household is None
+            else limits_diagnostics(LimitsRuntime(runtime.household)),
+            "household": None
+            if runtime.household is None
+            else _household(runtime.household),
+            "gateway": None if runtime.remote is None else runtime.remote.diagnostics(),
             "subentries": [
                 {"type": sub.subentry_type, "data": dict(sub.data)}
                 for sub in entry.subentries.values()

@@ -16,7 +16,14 @@ from homeassistant.util import dt as dt_util
 
 from .engine.grid import GridConnection
 from .engine.guard import Guard, InterventionKind
-from .engine.household import Household, HouseholdEvent
+from .engine.guard.controller import GuardStatus
+from .engine.household import (
+    Household,
+    HouseholdConfig,
+    HouseholdEvent,
+    OptimiserMode,
+    PlanStatus,
+)
 from .engine.limits import (
     CapacityTariffSource,
     DimInputSource,
@@ -54,7 +61,14 @@ type GridEventListener = Callable[[str, dict[str, Any]], None]
 
 
 class LimitsRuntime:
-    """The household's limit sources and its guard, as entities see them."""
+    """The in-process household as entities see it (a ``HouseholdView``).
+
+    Reads the engine's ``Household`` that Home Assistant hosts; see
+    ``household_view.py`` for the interface and the remote implementation.
+    """
+
+    available = True
+    """The household runs in this process: its values are always current."""
 
     def __init__(self, household: Household) -> None:
         """View ``household``."""
@@ -64,6 +78,11 @@ class LimitsRuntime:
     def grid(self) -> GridConnection:
         """The grid connection."""
         return self.household.grid
+
+    @property
+    def config(self) -> HouseholdConfig:
+        """The household's document."""
+        return self.household.config
 
     @property
     def stack(self) -> LimitStack:
@@ -134,6 +153,95 @@ class LimitsRuntime:
     def limit_active(self) -> bool:
         """Whether a DSO limit below the fuse is in force."""
         return self.household.limits.limit_active
+
+    @property
+    def export_limit_w(self) -> float | None:
+        """The export limit in force, if any."""
+        effective = self.effective
+        return None if effective is None else effective.export_w
+
+    @property
+    def export_source(self) -> str | None:
+        """Where the export limit comes from."""
+        effective = self.effective
+        return None if effective is None else effective.export_source
+
+    @property
+    def limit_until(self) -> datetime | None:
+        """When the limit in force ends."""
+        effective = self.effective
+        return None if effective is None else effective.until
+
+    @property
+    def limit_failsafe(self) -> bool:
+        """Whether the limit is a fail-safe one."""
+        effective = self.effective
+        return bool(effective is not None and effective.failsafe)
+
+    @property
+    def repairs_needed(self) -> bool:
+        """Whether a limit source needs the user."""
+        effective = self.effective
+        return bool(effective is not None and effective.repairs_needed)
+
+    def guard_status(self) -> GuardStatus:
+        """Return the guard's state now."""
+        return self.household.guard.status()
+
+    def manual_import_w(self, now: datetime) -> float | None:
+        """Return the manual import limit in force now, if any."""
+        limit = self.household.limits.manual.current
+        if limit is None or limit.import_w is None or not limit.covers(now):
+            return None
+        return limit.import_w
+
+    async def async_set_manual(
+        self,
+        *,
+        import_w: float | None,
+        duration: timedelta | None,
+        label: str,
+        export_w: float | None = None,
+    ) -> None:
+        """Set the manual limit."""
+        self.set_manual(
+            import_w=import_w, duration=duration, label=label, export_w=export_w
+        )
+
+    async def async_clear_manual(self) -> None:
+        """Remove the manual limit."""
+        self.clear_manual()
+
+    @property
+    def plan_status(self) -> PlanStatus:
+        """The planner's state."""
+        return self.household.plan_status
+
+    def plan_rows(self) -> list[dict[str, Any]]:
+        """Return the plan per slot, for charts."""
+        return self.household.plan_rows()
+
+    @property
+    def mode(self) -> OptimiserMode:
+        """What the planner optimises."""
+        return self.household.mode
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the optimiser runs."""
+        return self.household.enabled
+
+    async def async_set_mode(self, mode: OptimiserMode) -> None:
+        """Choose what the planner optimises."""
+        self.household.set_mode(mode)
+
+    async def async_set_enabled(self, *, enabled: bool) -> None:
+        """Switch the optimiser on or off."""
+        self.household.set_enabled(enabled)
+
+    async def async_plan_now(self) -> PlanStatus:
+        """Re-plan at once."""
+        return await self.household.async_plan_now()
 
     def next_limit(self, now: datetime) -> Limit | None:
         """Return the next limit that starts within 24 hours."""

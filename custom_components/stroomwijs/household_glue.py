@@ -47,7 +47,9 @@ from .charger import (
     CONF_OCPP_REQUIRE_AUTH,
     DEFAULT_OCPP_HOST,
     DEFAULT_OCPP_PORT,
+    KIND_OCPP,
     SUBENTRY_CHARGER,
+    ChargerHub,
     device_config,
 )
 from .const import (
@@ -67,7 +69,6 @@ from .const import (
 )
 from .coordinator import meter_config
 from .device_flow import CONF_DRIVER, SUBENTRY_DEVICE
-from .engine.drivers.ocpp import OcppCharger
 from .engine.household import (
     DeviceConfig,
     ForecastConfig,
@@ -85,7 +86,6 @@ from .engine.household import (
     parse_price_attributes,
     parse_pv_attributes,
 )
-from .engine.household.chargers import ChargerHandle
 from .engine.household.runtime import (
     PROBLEM_DSO_SIGNAL,
     PROBLEM_NOT_HOLDABLE,
@@ -96,6 +96,7 @@ from .guard_glue import (
     CONF_GUARD_MARGIN_W,
     CONF_MANUAL_DURATION_MIN,
 )
+from .household_view import ChargerView
 from .limits_flow import (
     CONF_BUDGET_W,
     CONF_CLIENT_ID,
@@ -300,7 +301,7 @@ def async_connect(
     @callback
     def _on_event(event: HouseholdEvent) -> None:
         if event.kind == "problem":
-            _update_issue(hass, entry, event.data)
+            update_issue(hass, entry, event.data)
         elif event.kind == "new_charger":
             discovery_flow.async_create_flow(
                 hass,
@@ -310,47 +311,46 @@ def async_connect(
             )
 
     entry.async_on_unload(household.subscribe(_on_event))
-    for handle in household.chargers.handles.values():
-        _follow_charger_identity(hass, entry, handle)
+    for charger in ChargerHub(household).views.values():
+        follow_charger_identity(hass, entry, charger)
     for key, problem in household.problems.items():
-        _update_issue(
+        update_issue(
             hass, entry, {"key": key, "active": True, "details": problem.details}
         )
-    _reload_on_subentry_changes(hass, entry, built_from)
+    reload_on_subentry_changes(hass, entry, built_from)
 
 
 @callback
-def _follow_charger_identity(
-    hass: HomeAssistant, entry: ConfigEntry[Any], handle: ChargerHandle
+def follow_charger_identity(
+    hass: HomeAssistant, entry: ConfigEntry[Any], charger: ChargerView
 ) -> None:
     """Give a charger's device what its BootNotification said, once it has."""
-    device = handle.device
-    if not isinstance(device, OcppCharger):
+    if charger.kind != KIND_OCPP:
         return
     told: list[tuple[str | None, ...]] = [()]
 
     @callback
     def _changed() -> None:
-        state = device.state
-        identity = (state.vendor, state.model, state.serial, state.firmware)
+        identity = charger.identity
         if identity == told[0] or not any(identity):
             return
         registry = dr.async_get(hass)
         entry_device = registry.async_get_device_by_identifier(
-            (DOMAIN, handle.subentry_id), entry.entry_id
+            (DOMAIN, charger.subentry_id), entry.entry_id
         )
         if entry_device is None:
             return
         told[0] = identity
+        vendor, model, serial, firmware = identity
         registry.async_update_device(
             entry_device.id,
-            manufacturer=state.vendor,
-            model=state.model or "OCPP charger",
-            serial_number=state.serial,
-            sw_version=state.firmware,
+            manufacturer=vendor,
+            model=model or "OCPP charger",
+            serial_number=serial,
+            sw_version=firmware,
         )
 
-    entry.async_on_unload(handle.add_listener(_changed))
+    entry.async_on_unload(charger.add_listener(_changed))
     _changed()
 
 
@@ -415,9 +415,10 @@ ISSUE_KEYS: Final = {
 
 
 @callback
-def _update_issue(
+def update_issue(
     hass: HomeAssistant, entry: ConfigEntry[Any], data: Mapping[str, Any]
 ) -> None:
+    """Raise or clear the repair issue of a household problem event."""
     key = str(data.get("key"))
     translation_key = ISSUE_KEYS.get(key)
     if translation_key is None:
@@ -448,7 +449,7 @@ def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
 
 
 @callback
-def _reload_on_subentry_changes(
+def reload_on_subentry_changes(
     hass: HomeAssistant, entry: ConfigEntry[Any], known: frozenset[str]
 ) -> None:
     """Reload the household when a charger or grid limit is added or removed.

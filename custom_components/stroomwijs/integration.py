@@ -30,6 +30,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from . import remote_household
 from .charger import CHARGER_PLATFORMS, ChargerHub
 from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
 from .coordinator import (
@@ -37,6 +38,8 @@ from .coordinator import (
     MeterCoordinator,
     entity_meter_feed,
 )
+from .engine.gateway.client import ConnectionState, GatewayAddress, GatewayClient
+from .engine.gateway.protocol import PROTOCOL_VERSION
 from .engine.grid import GridConnection
 from .engine.household import (
     Household,
@@ -54,11 +57,21 @@ from .household_glue import (
     HassStateStore,
     async_connect,
     household_config,
+    reload_on_subentry_changes,
     subentry_ids,
 )
 from .limit_services import async_setup_limit_services
 from .load_pause import async_setup_load_pause
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
+from .remote_household import (
+    CLIENT_NAME,
+    CONF_GATEWAY,
+    GATEWAY_ISSUES,
+    ISSUE_UNREACHABLE,
+    ISSUE_VERSION,
+    RemoteHousehold,
+    RemoteMeterCoordinator,
+)
 from .services import async_setup_services
 
 PLATFORMS: Final[list[Platform]] = [
@@ -71,6 +84,7 @@ PLATFORMS: Final[list[Platform]] = [
 CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
 TICK_INTERVAL: Final = timedelta(seconds=5)
 WAKE_DELAY_S: Final = 0.6
+FIRST_CONNECT_S: Final = 30.0
 
 
 async def async_setup_integration(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -261,8 +275,87 @@ async def async_build_household(
     return runtime
 
 
+async def async_build_remote(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry
+) -> StroomwijsRuntimeData:
+    """Connect to the gateway that runs the entry's household (no household here).
+
+    Raises ConfigEntryNotReady while the gateway cannot be reached at all;
+    later losses make the entities unavailable and raise a repair issue
+    (see ``remote_household.py``) while the gateway guards on its own.
+    """
+    built_from = subentry_ids(entry)
+    config = _config(hass, entry)
+    gateway = entry.data[CONF_GATEWAY]
+    client = GatewayClient(
+        async_get_clientsession(hass),
+        GatewayAddress(
+            host=str(gateway["host"]),
+            port=int(gateway["port"]),
+            token=str(gateway["token"]),
+        ),
+        client_name=f"{CLIENT_NAME}/{PROTOCOL_VERSION}",
+        protocols=remote_household.PROTOCOLS,
+    )
+    remote = RemoteHousehold(hass, entry, config, client)
+    client.start()
+    state = await client.async_wait_first_try(FIRST_CONNECT_S)
+    if state != ConnectionState.CONNECTED:
+        await client.async_stop()
+        # Say why at once (Home Assistant retries the set-up by itself).
+        remote.create_issue(
+            ISSUE_VERSION
+            if state == ConnectionState.VERSION_MISMATCH
+            else ISSUE_UNREACHABLE,
+            error=client.error or state,
+        )
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="gateway_not_ready",
+            translation_placeholders={
+                "gateway": f"{client.address.host}:{client.address.port}",
+                "error": client.error or state,
+            },
+        )
+    entry.async_on_unload(client.async_stop)
+    if config.meter.source != "none":
+        # After a push the gateway restarts its household: wait for its first
+        # reading, so the meter sensors are made as in-process.
+        await remote.async_wait_for_reading(FIRST_CONNECT_S)
+    runtime = StroomwijsRuntimeData(
+        household=None,
+        grid=remote.grid,
+        limits=remote,
+        chargers=ChargerHub(None, remote.chargers),
+        remote=remote,
+    )
+    runtime.household_device_id = (
+        dr.async_get(hass)
+        .async_get_or_create(
+            config_entry_id=entry.entry_id,
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=entry.title,
+            manufacturer="Stroomwijs",
+            model=f"Grid connection {remote.grid}",
+        )
+        .id
+    )
+    remote.async_connect()
+    # A charger or limit added or removed: reload, which sends the document.
+    reload_on_subentry_changes(hass, entry, built_from)
+    meter = RemoteMeterCoordinator(
+        hass,
+        entry,
+        remote,
+        update_interval=config.meter.update_interval_s or DEFAULT_UPDATE_INTERVAL,
+    )
+    meter.async_start()
+    runtime.meter_coordinator = meter
+    return runtime
+
+
 async def async_remove_household(hass: HomeAssistant, entry_id: str) -> None:
     """Delete what a removed household left behind: its state and repairs."""
     await HassStateStore(hass, entry_id).async_remove()
-    for translation_key in ISSUE_KEYS.values():
+    for translation_key in (*ISSUE_KEYS.values(), *GATEWAY_ISSUES):
         ir.async_delete_issue(hass, DOMAIN, f"{translation_key}_{entry_id}")

@@ -2,7 +2,8 @@
 
 The platform modules (``sensor``, ``binary_sensor``, ``number``, ``event``)
 call the ``async_add_limit_*`` functions here, so everything about limits
-stays in one place. Entities refresh when the ``LimitsRuntime`` notifies
+stays in one place. Entities read a ``HouseholdView`` (the household in
+this process, or in the add-on's gateway) and refresh when it notifies
 (limit changes, interventions, and every few seconds).
 """
 
@@ -40,7 +41,7 @@ from homeassistant.util import dt as dt_util
 
 from .engine.guard import InterventionKind
 from .entity import StroomwijsEntity
-from .guard_glue import LimitsRuntime
+from .household_view import HouseholdView
 from .models import StroomwijsConfigEntry
 
 GRID_EVENT_TYPES: tuple[str, ...] = (
@@ -53,7 +54,7 @@ GRID_EVENT_TYPES: tuple[str, ...] = (
 )
 
 
-def _runtime(entry: StroomwijsConfigEntry) -> LimitsRuntime | None:
+def _runtime(entry: StroomwijsConfigEntry) -> HouseholdView | None:
     return entry.runtime_data.limits
 
 
@@ -65,12 +66,17 @@ class LimitEntity(StroomwijsEntity):
     def __init__(
         self,
         entry: StroomwijsConfigEntry,
-        runtime: LimitsRuntime,
+        runtime: HouseholdView,
         description: EntityDescription,
     ) -> None:
         """Attach to the household's limits runtime."""
         super().__init__(entry, description)
         self.runtime = runtime
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the household's values are not current."""
+        return self.runtime.available
 
     async def async_added_to_hass(self) -> None:
         """Refresh on every change of limits or guard state."""
@@ -85,32 +91,30 @@ class LimitEntity(StroomwijsEntity):
 class LimitSensorDescription(SensorEntityDescription):
     """A sensor computed from the limits runtime at the current time."""
 
-    value_fn: Callable[[LimitsRuntime, datetime], StateType | datetime]
-    attributes_fn: Callable[[LimitsRuntime], dict[str, Any]] | None = None
+    value_fn: Callable[[HouseholdView, datetime], StateType | datetime]
+    attributes_fn: Callable[[HouseholdView], dict[str, Any]] | None = None
 
 
-def _headroom(runtime: LimitsRuntime, _now: datetime) -> float | None:
-    headroom = runtime.guard.status().headroom_w
+def _headroom(runtime: HouseholdView, _now: datetime) -> float | None:
+    headroom = runtime.guard_status().headroom_w
     return None if headroom is None else round(headroom)
 
 
-def _next_start(runtime: LimitsRuntime, now: datetime) -> datetime | None:
+def _next_start(runtime: HouseholdView, now: datetime) -> datetime | None:
     limit = runtime.next_limit(now)
     return None if limit is None else limit.start
 
 
-def _next_value(runtime: LimitsRuntime, now: datetime) -> float | None:
+def _next_value(runtime: HouseholdView, now: datetime) -> float | None:
     limit = runtime.next_limit(now)
     if limit is None or limit.import_w is None:
         return None
     return round(limit.import_w)
 
 
-def _export(runtime: LimitsRuntime, _now: datetime) -> float | None:
-    effective = runtime.effective
-    if effective is None or effective.export_w is None:
-        return None
-    return round(effective.export_w)
+def _export(runtime: HouseholdView, _now: datetime) -> float | None:
+    export_w = runtime.export_limit_w
+    return None if export_w is None else round(export_w)
 
 
 SOURCE_KINDS: tuple[str, ...] = (
@@ -146,18 +150,16 @@ def source_kind(source: str) -> str:
     return _SOURCE_PREFIXES.get(name, "other")
 
 
-def _source_attributes(runtime: LimitsRuntime) -> dict[str, Any]:
-    effective = runtime.effective
-    status = runtime.guard.status()
+def _source_attributes(runtime: HouseholdView) -> dict[str, Any]:
+    until = runtime.limit_until
+    status = runtime.guard_status()
     source = runtime.import_source
     return {
         "source": source,
         "label": source.partition(":")[2] or None,
-        "until": None
-        if effective is None or effective.until is None
-        else effective.until.isoformat(),
-        "failsafe": bool(effective and effective.failsafe),
-        "export_source": None if effective is None else effective.export_source,
+        "until": None if until is None else until.isoformat(),
+        "failsafe": runtime.limit_failsafe,
+        "export_source": runtime.export_source,
         "override_notice": status.override_notice,
         "emergency_notice": status.emergency_notice,
         "curtailed": list(status.curtailed),
@@ -260,12 +262,12 @@ def async_add_limit_sensors(
 class LimitBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no fact about the limits."""
 
-    value_fn: Callable[[LimitsRuntime], bool]
-    attributes_fn: Callable[[LimitsRuntime], dict[str, Any]] | None = None
+    value_fn: Callable[[HouseholdView], bool]
+    attributes_fn: Callable[[HouseholdView], dict[str, Any]] | None = None
 
 
-def _shortfall(runtime: LimitsRuntime) -> dict[str, Any]:
-    status = runtime.guard.status()
+def _shortfall(runtime: HouseholdView) -> dict[str, Any]:
+    status = runtime.guard_status()
     return {
         "shortfall_w": None
         if status.shortfall_w is None
@@ -285,15 +287,13 @@ LIMIT_BINARY_SENSORS: tuple[LimitBinarySensorDescription, ...] = (
         translation_key="dso_signal_problem",
         device_class=BinarySensorDeviceClass.PROBLEM,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda runtime: bool(
-            runtime.effective is not None and runtime.effective.repairs_needed
-        ),
+        value_fn=lambda runtime: runtime.repairs_needed,
     ),
     LimitBinarySensorDescription(
         key="limit_not_holdable",
         translation_key="limit_not_holdable",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        value_fn=lambda runtime: not runtime.guard.status().limit_holdable,
+        value_fn=lambda runtime: not runtime.guard_status().limit_holdable,
         attributes_fn=_shortfall,
     ),
 )
@@ -358,18 +358,14 @@ class ManualLimitNumber(LimitEntity, NumberEntity):
 
         (Showing the fuse's capacity read as if a limit were set.)
         """
-        limit = self.runtime.manual.current
-        now = dt_util.utcnow()
-        if limit is None or limit.import_w is None or not limit.covers(now):
-            return None
-        return limit.import_w
+        return self.runtime.manual_import_w(dt_util.utcnow())
 
     async def async_set_native_value(self, value: float) -> None:
         """Set (or, at the fuse's capacity, clear) the manual limit."""
         if value >= self.native_max_value:
-            self.runtime.clear_manual()
+            await self.runtime.async_clear_manual()
             return
-        self.runtime.set_manual(
+        await self.runtime.async_set_manual(
             import_w=value, duration=self.runtime.manual_duration, label="number"
         )
 

@@ -14,7 +14,8 @@ from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .charger import ChargerEntity, async_add_charger_entities
+from .household_view import ChargerView
 from .limit_entities import async_add_limit_numbers
 from .models import StroomwijsConfigEntry
 
@@ -25,7 +26,7 @@ PARALLEL_UPDATES = 1
 class ChargerNumberDescription(NumberEntityDescription):
     """A SoC the user sets, in percent."""
 
-    value_fn: Callable[[ChargerHandle], float | None]
+    value_fn: Callable[[ChargerView], float | None]
     field: str
 
 
@@ -38,7 +39,7 @@ CHARGER_NUMBERS: tuple[ChargerNumberDescription, ...] = (
         native_step=1,
         mode=NumberMode.SLIDER,
         native_unit_of_measurement=PERCENTAGE,
-        value_fn=lambda handle: handle.device.departure.target_soc,
+        value_fn=lambda charger: charger.target_soc,
         field="target_soc",
     ),
     ChargerNumberDescription(
@@ -49,7 +50,7 @@ CHARGER_NUMBERS: tuple[ChargerNumberDescription, ...] = (
         native_step=1,
         mode=NumberMode.SLIDER,
         native_unit_of_measurement=PERCENTAGE,
-        value_fn=lambda handle: handle.device.departure.min_soc,
+        value_fn=lambda charger: charger.min_soc,
         field="min_soc",
     ),
 )
@@ -65,8 +66,9 @@ async def async_setup_entry(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: (
-            ChargerNumber(entry, handle, description) for description in CHARGER_NUMBERS
+        lambda charger: (
+            ChargerNumber(entry, charger, description)
+            for description in CHARGER_NUMBERS
         ),
     )
 
@@ -84,11 +86,11 @@ class ChargerNumber(ChargerEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """Return the SoC in percent."""
-        value = self.entity_description.value_fn(self.handle)
+        value = self.entity_description.value_fn(self.charger)
         return None if value is None else round(value * 100.0)
 
     async def async_set_native_value(self, value: float) -> None:
         """Store the new SoC; the household re-plans."""
-        self.registry_entry_household().set_departure(
-            self.handle.device_id, {self.entity_description.field: value / 100.0}
+        await self.charger.async_set_departure(
+            {self.entity_description.field: value / 100.0}
         )

@@ -25,9 +25,10 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
-from .engine.household import Household, OptimiserMode, PlanState, PlanStatus
+from .charger import ChargerEntity, async_add_charger_entities
+from .engine.household import OptimiserMode, PlanState, PlanStatus
 from .entity import StroomwijsEntity
+from .household_view import ChargerView, HouseholdView
 from .models import StroomwijsConfigEntry
 
 CURRENCY: Final = "EUR"
@@ -43,9 +44,14 @@ class PlanEntity(StroomwijsEntity):
     def __init__(
         self, entry: StroomwijsConfigEntry, description: EntityDescription
     ) -> None:
-        """Attach to the household."""
+        """Attach to the household (in this process or in the gateway)."""
         super().__init__(entry, description)
-        self.household: Household = entry.runtime_data.household
+        self.household: HouseholdView = entry.runtime_data.limits
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the household's values are not current."""
+        return self.household.available
 
     async def async_added_to_hass(self) -> None:
         """Refresh whenever the household changes."""
@@ -167,24 +173,22 @@ class PlannedPowerSensor(ChargerEntity, SensorEntity):
     def __init__(
         self,
         entry: StroomwijsConfigEntry,
-        handle: ChargerHandle,
+        charger: ChargerView,
         description: PlannedPowerDescription,
     ) -> None:
         """Attach to the charger and the household's plan."""
-        super().__init__(entry, handle, description)
-        self.household = entry.runtime_data.household
+        super().__init__(entry, charger, description)
+        self.household: HouseholdView = entry.runtime_data.limits
 
     @property
     def available(self) -> bool:
         """A plan exists whether or not the charger answers now."""
-        return True
+        return self.household.available
 
     @property
     def native_value(self) -> float | None:
         """Return the planned power in W (unknown without a plan)."""
-        value = self.household.planned_power_w(
-            self.handle.device_id, slots_ahead=self.entity_description.slots_ahead
-        )
+        value = self.charger.planned_power_w(self.entity_description.slots_ahead)
         return None if value is None else round(value)
 
     async def async_added_to_hass(self) -> None:
@@ -201,8 +205,8 @@ def async_add_plan_sensors(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: [
-            PlannedPowerSensor(entry, handle, description)
+        lambda charger: [
+            PlannedPowerSensor(entry, charger, description)
             for description in PLANNED_POWER
         ],
     )
@@ -227,7 +231,7 @@ class ModeSelect(PlanEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         """Choose a mode; a re-plan follows."""
-        self.household.set_mode(OptimiserMode(option))
+        await self.household.async_set_mode(OptimiserMode(option))
         self.async_write_ha_state()
 
 
@@ -241,12 +245,12 @@ class EnableSwitch(PlanEntity, SwitchEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Switch the optimiser on."""
-        self.household.set_enabled(True)
+        await self.household.async_set_enabled(enabled=True)
         self.async_write_ha_state()
 
     async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Switch the optimiser off: devices follow their own behaviour."""
-        self.household.set_enabled(False)
+        await self.household.async_set_enabled(enabled=False)
         self.async_write_ha_state()
 
 

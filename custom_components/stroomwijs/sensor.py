@@ -22,10 +22,12 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import (
+    CoordinatorEntity,
+    DataUpdateCoordinator,
+)
 
 from .charger_sensor import async_add_charger_sensors
-from .coordinator import MeterCoordinator
 from .engine.grid import GridConnection
 from .engine.meter.models import MeterReading
 from .entity import StroomwijsEntity
@@ -283,7 +285,11 @@ class GridSensor(StroomwijsEntity, SensorEntity):
         return self.entity_description.value_fn(self._grid)
 
 
-class MeterSensor(StroomwijsEntity, CoordinatorEntity[MeterCoordinator], SensorEntity):
+class MeterSensor(
+    StroomwijsEntity,
+    CoordinatorEntity[DataUpdateCoordinator[MeterReading]],
+    SensorEntity,
+):
     """A value of the grid meter, refreshed at the throttled rate."""
 
     entity_description: MeterSensorDescription
@@ -291,7 +297,7 @@ class MeterSensor(StroomwijsEntity, CoordinatorEntity[MeterCoordinator], SensorE
     def __init__(
         self,
         entry: StroomwijsConfigEntry,
-        coordinator: MeterCoordinator,
+        coordinator: DataUpdateCoordinator[MeterReading],
         description: MeterSensorDescription,
     ) -> None:
         """Attach the sensor to the meter coordinator."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
@@ -13,10 +13,9 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .charger import ChargerHandle
 from .const import DOMAIN
 from .engine.capabilities import DeviceUnavailableError
-from .engine.household import Household
+from .household_view import ChargerView
 
 SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_BOOST: Final = "boost"
@@ -36,17 +35,17 @@ DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
 )
 
 
-def _handle(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, ChargerHandle]:
+def _charger(hass: HomeAssistant, call: ServiceCall) -> ChargerView:
     device_id = call.data[ATTR_DEVICE_ID]
     device = dr.async_get(hass).async_get(device_id)
     if device is not None:
         for entry in hass.config_entries.async_loaded_entries(DOMAIN):
             if entry.state is not ConfigEntryState.LOADED:
                 continue
-            household: Household = entry.runtime_data.household
-            for handle in household.chargers.handles.values():
-                if (DOMAIN, handle.subentry_id) in device.identifiers:
-                    return household, handle
+            views: dict[str, ChargerView] = entry.runtime_data.chargers.views
+            for charger in views.values():
+                if (DOMAIN, charger.subentry_id) in device.identifiers:
+                    return charger
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="charger_not_found",
@@ -54,17 +53,14 @@ def _handle(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, ChargerH
     )
 
 
-async def _manual(
-    found: tuple[Household, ChargerHandle], setpoint_w: float | None
-) -> None:
-    household, handle = found
+async def _manual(charger: ChargerView, setpoint_w: float | None) -> None:
     try:
-        await household.async_set_override(handle.device_id, setpoint_w)
+        await charger.async_set_override(setpoint_w)
     except DeviceUnavailableError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="charger_refused",
-            translation_placeholders={"charger": handle.title, "error": str(err)},
+            translation_placeholders={"charger": charger.title, "error": str(err)},
         ) from err
 
 
@@ -73,8 +69,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register the charger services."""
 
     async def set_departure(call: ServiceCall) -> None:
-        household, handle = _handle(hass, call)
-        changes: dict[str, object] = {}
+        charger = _charger(hass, call)
+        changes: dict[str, Any] = {}
         if (departure := call.data.get(ATTR_DEPARTURE)) is not None:
             if isinstance(departure, datetime) and departure.tzinfo is None:
                 departure = departure.replace(tzinfo=dt_util.get_default_time_zone())
@@ -85,17 +81,17 @@ def async_setup_services(hass: HomeAssistant) -> None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="nothing_to_set"
             )
-        household.set_departure(handle.device_id, changes)
+        await charger.async_set_departure(changes)
 
     async def boost(call: ServiceCall) -> None:
-        found = _handle(hass, call)
-        await _manual(found, found[1].boost_w)
+        charger = _charger(hass, call)
+        await _manual(charger, charger.boost_w)
 
     async def pause(call: ServiceCall) -> None:
-        await _manual(_handle(hass, call), 0.0)
+        await _manual(_charger(hass, call), 0.0)
 
     async def resume(call: ServiceCall) -> None:
-        await _manual(_handle(hass, call), None)
+        await _manual(_charger(hass, call), None)
 
     hass.services.async_register(
         DOMAIN, SERVICE_SET_DEPARTURE, set_departure, schema=DEPARTURE_SCHEMA

@@ -27,7 +27,7 @@ async def async_setup_entry(
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
-        lambda handle: [V2gSwitch(entry, handle, V2G_ALLOWED)],
+        lambda charger: [V2gSwitch(entry, charger, V2G_ALLOWED)],
     )
 
 
@@ -42,16 +42,12 @@ class V2gSwitch(ChargerEntity, SwitchEntity):
     @property
     def is_on(self) -> bool:
         """Return whether discharge is allowed."""
-        return self.handle.device.v2g_allowed
+        return self.charger.v2g_allowed
 
     async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Allow discharge; the household re-plans."""
-        self.handle.device.set_v2g_allowed(True)
-        self.handle.notify()
-        self.registry_entry_household().request_replan("V2G allowed")
+        await self.charger.async_set_v2g(allowed=True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Forbid discharge; the household re-plans."""
-        self.handle.device.set_v2g_allowed(False)
-        self.handle.notify()
-        self.registry_entry_household().request_replan("V2G forbidden")
+        await self.charger.async_set_v2g(allowed=False)

@@ -119,9 +119,9 @@ class GatewayProcess:
         """This install's API token."""
         return (self.state_dir / "api_token").read_text(encoding="ascii").strip()
 
-    async def start(self, *extra: str) -> None:
-        """Start the process and wait until its API listens."""
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    async def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
+        """Start the process and wait until its API listens (``env``: added)."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 
@@ -178,3 +179,69 @@ async def test_a_client_that_does_not_keep_up_is_dropped(api: GatewayApi) -> Non
         await ws.send_str(json.dumps({"v": 1, "type": "hello", "protocols": [1]}))
         assert json.loads((await ws.receive(timeout=5)).data)["type"] == "welcome"
         await ws.close()
+
+
+async def test_a_push_with_state_hands_it_to_the_next_household(
+    tmp_path: Path,
+) -> None:
+    """The state pushed with a document replaces the gateway's at the restart."""
+    config = HouseholdConfig(name="Before")
+    path = tmp_path / "household.yaml"
+    write_config(path, config)
+    gateway = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
+    try:
+        async with asyncio.timeout(30):
+            while gateway.household is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        with pytest.raises(ProtocolError) as refused:
+            await gateway.async_command(
+                validate(
+                    {
+                        "v": 1,
+                        "type": "push_config",
+                        "config": {"version": 1, "name": "After"},
+                        "state": {"version": 99},
+                    }
+                )
+            )
+        assert refused.value.code == "invalid_value"
+        now = datetime.now(UTC)
+        state = {
+            "version": 1,
+            "manual": {
+                "version": 1,
+                "limit": {
+                    "label": "handed over",
+                    "import_w": 4200.0,
+                    "export_w": None,
+                    "start": (now - timedelta(minutes=5)).isoformat(),
+                    "end": (now + timedelta(hours=1)).isoformat(),
+                },
+            },
+        }
+        await gateway.async_command(
+            validate(
+                {
+                    "v": 1,
+                    "type": "push_config",
+                    "config": {"version": 1, "name": "After"},
+                    "state": state,
+                }
+            )
+        )
+        async with asyncio.timeout(30):
+            while gateway.household is None or gateway.restarts < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        household = gateway.household
+        assert household.config.name == "After"
+        assert household.limits.import_limit_w == 4200.0
+        assert household.limits.import_source == "manual:handed over"
+        assert gateway.restored.values["manual_limit"]["import_w"] == 4200.0
+    finally:
+        stop.set()
+        await task
+    # The state file now holds what the household saved on stop.
+    saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
+    assert saved["manual"]["limit"]["import_w"] == 4200.0

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 from pathlib import Path
 import signal
+import socket
 import sys
 from typing import Final
 
@@ -96,6 +99,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     host.add_argument("--ocpp-certfile", help="TLS certificate (profile 2)")
     host.add_argument("--ocpp-keyfile", help="TLS private key (profile 2)")
     host.add_argument("--serial-port", help="the P1 cable (for a serial meter)")
+    supervisor = parser.add_argument_group(
+        "add-on discovery",
+        "with SUPERVISOR_TOKEN in the environment (an add-on), the gateway "
+        "announces its API to the Supervisor for the Stroomwijs integration",
+    )
+    supervisor.add_argument(
+        "--announce-host",
+        help="host name Home Assistant reaches the API on (default: this "
+        "host's name, the add-on's host name in its container)",
+    )
+    supervisor.add_argument(
+        "--announce-port",
+        type=int,
+        help="API port to announce (default: the port the API listens on)",
+    )
+    supervisor.add_argument(
+        "--supervisor-url",
+        default="http://supervisor",
+        help="the Supervisor's API (default http://supervisor)",
+    )
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -199,9 +222,14 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911, PLR0912
             f"stroomwijs gateway: status page on {args.ingress_host}:{page.port}",
             flush=True,
         )
+    announcing = _start_announcing(args, token, api.port)
     try:
         await gateway.async_run(stop)
     finally:
+        if announcing is not None:
+            announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announcing
         if page is not None:
             await page.async_stop()
         await api.async_stop()
@@ -209,3 +237,28 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911, PLR0912
             loop.remove_signal_handler(signum)
     _LOGGER.info("Gateway stopped; state saved")
     return 0
+
+
+def _start_announcing(
+    args: argparse.Namespace, token: str, api_port: int
+) -> asyncio.Task[str | None] | None:
+    """Announce the API to the Supervisor in the background (add-ons only)."""
+    from .discovery import (  # noqa: PLC0415
+        TOKEN_ENV,
+        Announcement,
+        async_announce_until_accepted,
+    )
+
+    supervisor_token = os.environ.get(TOKEN_ENV)
+    if not supervisor_token:
+        return None
+    announcement = Announcement(
+        host=args.announce_host or socket.gethostname(),
+        port=args.announce_port or api_port,
+        token=token,
+        supervisor_token=supervisor_token,
+        supervisor_url=args.supervisor_url,
+    )
+    return asyncio.get_running_loop().create_task(
+        async_announce_until_accepted(announcement), name="announce to Supervisor"
+    )

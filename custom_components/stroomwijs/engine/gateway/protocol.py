@@ -110,6 +110,10 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
         "target_soc": Field(NUMBER, nullable=True, low=0.0, high=1.0),
         "min_soc": Field(NUMBER, nullable=True, low=0.0, high=1.0),
     },
+    "set_v2g": {
+        "device_id": Field(ID, required=True),
+        "allowed": Field(BOOL, required=True),
+    },
     "set_mode": {
         "mode": Field(
             TEXT,
@@ -122,7 +126,10 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
     "set_pv_forecast": {"forecast": Field(OBJECT, required=True, nullable=True)},
     "set_dim_input": {"on": Field(BOOL, required=True)},
     "plan_now": {},
-    "push_config": {"config": Field(OBJECT, required=True)},
+    "push_config": {
+        "config": Field(OBJECT, required=True),
+        "state": Field(OBJECT, nullable=True),
+    },
 }
 """Every request type and its fields (other fields are refused)."""
 

@@ -40,6 +40,7 @@ from custom_components.stroomwijs.engine.household import (
     OptimiserMode,
     Series,
 )
+from custom_components.stroomwijs.engine.household.state import STATE_VERSION
 from custom_components.stroomwijs.engine.limits.base import utc_now
 
 from .protocol import ProtocolError, Request
@@ -215,6 +216,7 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self._unsubs: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
+        self._imported_state: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ listeners
 
@@ -333,15 +335,20 @@ class Gateway:
         except (OSError, ssl.SSLError) as err:
             self._failed(f"the OCPP TLS files cannot be used: {err}")
             return False
+        store = JsonFileStateStore(self.options.state_dir / STATE_FILE)
         ports = HouseholdPorts(
             clock=self.options.clock,
-            store=JsonFileStateStore(self.options.state_dir / STATE_FILE),
+            store=store,
             session=self._session,
             ssl_context=context,
             ocpp_session=self.options.ocpp_session,
         )
         if self.options.first_reading_timeout is not None:
             ports.first_reading_timeout = self.options.first_reading_timeout
+        imported, self._imported_state = self._imported_state, None
+        if imported is not None:
+            await store.async_save(imported)
+            _LOGGER.info("The state handed over with the document replaces ours")
         household = Household(config, ports)
         try:
             await household.async_start()
@@ -416,7 +423,7 @@ class Gateway:
         if kind == "get_config":
             return self.config.to_dict(include_secrets=False)
         if kind == "push_config":
-            return await self._async_push_config(f["config"])
+            return await self._async_push_config(f["config"], f.get("state"))
         household = self._running()
         try:
             if kind == "set_manual_limit":
@@ -442,6 +449,14 @@ class Gateway:
                 if not changes:
                     raise ProtocolError("invalid_message", "nothing to set")
                 household.set_departure(self._device(household, f), changes)
+                return None
+            if kind == "set_v2g":
+                handle = household.chargers.handles[self._device(household, f)]
+                handle.device.set_v2g_allowed(f["allowed"])
+                handle.notify()
+                household.request_replan(
+                    "V2G allowed" if f["allowed"] else "V2G forbidden"
+                )
                 return None
             if kind == "set_mode":
                 household.set_mode(OptimiserMode(f["mode"]))
@@ -491,7 +506,9 @@ class Gateway:
         await household.async_set_override(device_id, setpoint)
         return {"device_id": device_id, "override_w": setpoint}
 
-    async def _async_push_config(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    async def _async_push_config(
+        self, data: Mapping[str, Any], state: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         try:
             config = HouseholdConfig.from_dict(data)
         except HouseholdConfigError as err:
@@ -506,9 +523,17 @@ class Gateway:
         if still:
             msg = f"secrets missing: {', '.join(still)}"
             raise ProtocolError("invalid_config", msg)
+        if state is not None and state.get("version") != STATE_VERSION:
+            msg = f"state: version must be {STATE_VERSION}"
+            raise ProtocolError("invalid_value", msg)
         async with self._lock:
             await asyncio.to_thread(write_config, self.options.config_path, config)
             self.config = config
+            # A household handed over brings its state (manual limit,
+            # overrides, departures, the quarter-hour, the plan): it replaces
+            # the state file after the running household stopped and saved,
+            # before the new one reads it.
+            self._imported_state = None if state is None else dict(state)
             self._restart.set()
         _LOGGER.info("A new household document was pushed; restarting the household")
         return {"restarting": True, "name": config.name}

@@ -18,6 +18,7 @@ from typing import Any
 from custom_components.stroomwijs.engine.drivers.ocpp import OcppCharger
 from custom_components.stroomwijs.engine.household import Household
 from custom_components.stroomwijs.engine.household.chargers import ChargerHandle
+from custom_components.stroomwijs.engine.meter.models import MeterReading, PeakRecord
 
 
 def clean(value: object) -> Any:  # noqa: ANN401, PLR0911 - JSON data
@@ -62,6 +63,8 @@ def limits_snapshot(household: Household) -> dict[str, Any]:
             "import_source": limits.import_source,
             "limit_active": limits.limit_active,
             "export_limit_w": None if effective is None else effective.export_w,
+            "export_source": None if effective is None else effective.export_source,
+            "repairs_needed": False if effective is None else effective.repairs_needed,
             "until": None if effective is None else effective.until,
             "failsafe": False if effective is None else effective.failsafe,
             "problems": [] if effective is None else list(effective.problems),
@@ -85,6 +88,7 @@ def charger_snapshot(household: Household, handle: ChargerHandle) -> dict[str, A
     device = handle.device
     needs = device.departure
     override = device.manual_setpoint_w if isinstance(device, OcppCharger) else None
+    identity = device.state if isinstance(device, OcppCharger) else None
     return clean_dict(
         {
             "device_id": handle.device_id,
@@ -94,6 +98,13 @@ def charger_snapshot(household: Household, handle: ChargerHandle) -> dict[str, A
             "available": device.available,
             "plugged_in": device.plugged_in,
             "power_w": device.power_w,
+            "setpoint_w": device.setpoint_w,
+            "boost_w": handle.boost_w,
+            "v2g_allowed": device.v2g_allowed,
+            "vendor": None if identity is None else identity.vendor,
+            "model": None if identity is None else identity.model,
+            "serial": None if identity is None else identity.serial,
+            "firmware": None if identity is None else identity.firmware,
             "soc_pct": handle.soc_pct,
             "limit_w": handle.limit_w,
             "session_energy_kwh": handle.session_energy_kwh,
@@ -121,7 +132,97 @@ def meter_snapshot(household: Household) -> dict[str, Any] | None:
             "net_power_w": reading.net_power_w,
             "quarter_average_w": reading.quarter_average_w,
             "month_peak_w": reading.month_peak_w,
+            "available": meter.available if meter is not None else False,
+            "reading": reading,
         }
+    )
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _numbers(value: object) -> tuple[float | None, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(_number(item) for item in value[:3])
+
+
+def _text(value: object) -> str | None:
+    return value[:500] if isinstance(value, str) else None
+
+
+def reading_from_data(data: object) -> MeterReading | None:
+    """Read a snapshot's ``meter.reading`` back (None when it is not usable).
+
+    The client's side of ``meter_snapshot``: whatever the data holds, the
+    result is a valid reading or None, never an exception.
+    """
+    if not isinstance(data, Mapping):
+        return None
+    timestamp = _time(data.get("timestamp"))
+    quarter_start = _time(data.get("quarter_start"))
+    import_w, export_w = _number(data.get("import_w")), _number(data.get("export_w"))
+    if timestamp is None or quarter_start is None or import_w is None:
+        return None
+    tariff = data.get("tariff")
+    source = data.get("quarter_average_source")
+    history: list[PeakRecord] = []
+    raw_history = data.get("peak_history")
+    for record in raw_history[:13] if isinstance(raw_history, list) else ():
+        if not isinstance(record, Mapping):
+            continue
+        power = _number(record.get("power_w"))
+        if power is not None:
+            history.append(
+                PeakRecord(
+                    month_start=_time(record.get("month_start")),
+                    at=_time(record.get("at")),
+                    power_w=power,
+                )
+            )
+    return MeterReading(
+        timestamp=timestamp,
+        meter_time=_time(data.get("meter_time")),
+        dsmr_version=_text(data.get("dsmr_version")) or "",
+        equipment_id=_text(data.get("equipment_id")),
+        import_w=import_w,
+        export_w=export_w or 0.0,
+        phase_import_w=_numbers(data.get("phase_import_w")),
+        phase_export_w=_numbers(data.get("phase_export_w")),
+        phase_currents_a=_numbers(data.get("phase_currents_a")),
+        phase_voltages_v=_numbers(data.get("phase_voltages_v")),
+        phase_headroom_a=_numbers(data.get("phase_headroom_a")),
+        import_t1_kwh=_number(data.get("import_t1_kwh")),
+        import_t2_kwh=_number(data.get("import_t2_kwh")),
+        export_t1_kwh=_number(data.get("export_t1_kwh")),
+        export_t2_kwh=_number(data.get("export_t2_kwh")),
+        import_total_kwh=_number(data.get("import_total_kwh")),
+        export_total_kwh=_number(data.get("export_total_kwh")),
+        tariff=tariff
+        if isinstance(tariff, int) and not isinstance(tariff, bool)
+        else None,
+        quarter_start=quarter_start,
+        quarter_average_w=_number(data.get("quarter_average_w")),
+        quarter_average_source=source if source in {"meter", "computed"} else None,
+        quarter_projection_w=_number(data.get("quarter_projection_w")),
+        month_peak_w=_number(data.get("month_peak_w")),
+        month_peak_at=_time(data.get("month_peak_at")),
+        peak_history=tuple(history),
+        text_message=_text(data.get("text_message")),
     )
 
 
