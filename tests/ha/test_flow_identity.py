@@ -159,7 +159,7 @@ async def test_discovery_finds_a_meter_added_by_address_and_updates_its_address(
     # The household reloads on its new address.
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+    assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "244.0"
     await unload(hass, entry)
 
 
