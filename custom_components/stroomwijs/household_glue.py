@@ -38,6 +38,7 @@ from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .bus_events import async_fire_household_events
 from .charger import (
     CONF_OCPP_CERTFILE,
     CONF_OCPP_HOST,
@@ -311,6 +312,7 @@ def async_connect(
             )
 
     entry.async_on_unload(household.subscribe(_on_event))
+    async_fire_household_events(hass, entry, household)
     for handle in household.chargers.handles.values():
         _follow_charger_identity(hass, entry, handle)
         async_follow_charger_credentials(hass, entry, handle)
