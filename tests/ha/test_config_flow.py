@@ -38,7 +38,14 @@ from custom_components.stroomwijs.entity_source import (
 )
 from tests.engine.meter.telegrams import CASES, SMARTY_KEY, real
 
-from .p1_support import network_entry, p1_server, setup, unload, until
+from .p1_support import (
+    network_entry,
+    p1_server,
+    setup,
+    skip_installer_steps,
+    unload,
+    until,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -60,6 +67,7 @@ async def _menu(hass: HomeAssistant, choice: str) -> dict:
         SOURCE_NETWORK,
         SOURCE_HOMEWIZARD,
         SOURCE_ENTITIES,
+        "import_profile",
     ]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": choice}
@@ -88,6 +96,7 @@ async def test_network_flow_waits_for_a_telegram_then_creates_the_household(
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"] == {
             CONF_SOURCE: SOURCE_NETWORK,
@@ -130,6 +139,7 @@ async def test_serial_flow_reads_through_the_port_field(hass: HomeAssistant) -> 
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 40}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
         assert hass.states.get("sensor.thuis_p1_meter_monthly_peak").state == "3064.0"
@@ -170,6 +180,7 @@ async def test_network_flow_explains_what_went_wrong(hass: HomeAssistant) -> Non
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Lux", CONF_PHASES: "1", CONF_FUSE_A: 40}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["data"][CONF_ENCRYPTION_KEY] == SMARTY_KEY
         await hass.async_block_till_done()
         await unload(hass, result["result"])
@@ -195,6 +206,7 @@ async def test_grid_step_rejects_a_fuse_that_cannot_exist(hass: HomeAssistant) -
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 35}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
         await unload(hass, result["result"])
@@ -221,6 +233,7 @@ async def test_entities_flow_follows_an_existing_meter_integration(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Thuis", CONF_PHASES: "1", CONF_FUSE_A: 40}
     )
+    result = await skip_installer_steps(hass, result)
     entry = result["result"]
     await hass.async_block_till_done()
     assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "-1200.0"
@@ -304,6 +317,7 @@ async def test_homewizard_v1_discovery_confirms_and_creates(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
     )
+    result = await skip_installer_steps(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_HOST] == f"127.0.0.1:{homewizard_v1}"
     assert result["data"][CONF_API_VERSION] == "v1"
@@ -380,6 +394,7 @@ async def test_homewizard_v2_asks_for_the_button_then_stores_the_token(
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
         )
+        result = await skip_installer_steps(hass, result)
     assert result["data"][CONF_TOKEN] == "secret-token"
     assert result["data"][CONF_HOST] == "127.0.0.1"
 
@@ -606,6 +621,7 @@ async def test_homewizard_by_address_reads_its_telegram(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
     )
+    result = await skip_installer_steps(hass, result)
     assert result["data"][CONF_HOST] == f"127.0.0.1:{homewizard_v1}"
     await hass.async_block_till_done()
     assert hass.states.get("sensor.thuis_p1_meter_current_l3").state == "0.86"
