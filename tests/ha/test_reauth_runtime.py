@@ -49,6 +49,7 @@ from .charger_support import ocpp_subentry, setup_loaded
 from .p1_support import until
 
 EAN = "871685900012345678"
+NEW_PASSWORD = "new-pw"  # noqa: S105 - the password the charger now sends
 
 
 @pytest.fixture(autouse=True)
@@ -158,13 +159,13 @@ async def test_a_refused_charger_password_starts_the_chargers_reauth(
 
     sim = OcppSimulator("garage", version="ocpp2.0.1")
     with pytest.raises(InvalidStatus):
-        await sim.async_connect(csms.url, password="new-pw")
+        await sim.async_connect(csms.url, password=NEW_PASSWORD)
     await hass.async_block_till_done()
     assert charger.state.auth_refused
     (flow,) = _reauth_flows(hass, entry.entry_id)
     assert flow["step_id"] == "reauth_charger"
     with pytest.raises(InvalidStatus):  # it keeps trying: still one flow
-        await sim.async_connect(csms.url, password="new-pw")
+        await sim.async_connect(csms.url, password=NEW_PASSWORD)
     await hass.async_block_till_done()
     assert len(_reauth_flows(hass, entry.entry_id)) == 1
 
@@ -182,7 +183,7 @@ async def test_a_refused_charger_password_starts_the_chargers_reauth(
     assert isinstance(charger, OcppCharger)
     sim = OcppSimulator("garage", version="ocpp2.0.1")
     try:
-        await sim.async_connect(csms.url, password="new-pw")
+        await sim.async_connect(csms.url, password=NEW_PASSWORD)
         await until(lambda: charger.available)
         assert not charger.state.auth_refused
     finally:
