@@ -14,7 +14,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .charger import ChargerHandle
+from .entity import ChargerEntity, async_add_charger_entities
 from .limit_entities import async_add_limit_binary_sensors
 from .models import StroomwijsConfigEntry
 

@@ -10,9 +10,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .charger import ChargerHandle
 from .const import DOMAIN
 from .engine.capabilities import DeviceUnavailableError
+from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import PLAN_NOW_BUTTON, PlanNowButton
 

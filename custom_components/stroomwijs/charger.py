@@ -10,17 +10,12 @@ and it becomes a subentry. Until then it has no control.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
-from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
-from .engine.drivers.ocpp import CentralSystem, ChargerConfig, OcppCharger
+from .engine.drivers.ocpp import CentralSystem, ChargerConfig
 from .engine.drivers.quasar import QuasarConfig
 from .engine.household import DeviceConfig, Household
 from .engine.household.chargers import (
@@ -138,71 +133,3 @@ class ChargerHub:
     def csms(self) -> CentralSystem | None:
         """The OCPP central system, when it runs."""
         return self.household.chargers.csms
-
-
-def async_add_charger_entities(
-    hub: ChargerHub | None,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[ChargerHandle], Iterable[Entity]],
-) -> None:
-    """Add the entities ``build`` makes for each charger, to its own subentry."""
-    if hub is None:
-        return
-    for handle in hub.handles.values():
-        async_add_entities(build(handle), config_subentry_id=handle.subentry_id)
-
-
-def charger_device(entry: ConfigEntry[Any], handle: ChargerHandle) -> DeviceInfo:
-    """Return a charger's device: what its boot said, under the household."""
-    device = handle.device
-    if isinstance(device, OcppCharger):
-        state = device.state
-        return DeviceInfo(
-            identifiers={(DOMAIN, handle.subentry_id)},
-            name=handle.title,
-            manufacturer=state.vendor,
-            model=state.model or "OCPP charger",
-            serial_number=state.serial,
-            sw_version=state.firmware,
-            via_device_id=entry.runtime_data.household_device_id,
-        )
-    return DeviceInfo(
-        identifiers={(DOMAIN, handle.subentry_id)},
-        name=handle.title,
-        manufacturer="Wallbox",
-        model="Quasar",
-        via_device_id=entry.runtime_data.household_device_id,
-    )
-
-
-class ChargerEntity(Entity):
-    """An entity of one charger's device."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(
-        self,
-        entry: ConfigEntry[Any],
-        handle: ChargerHandle,
-        description: EntityDescription,
-    ) -> None:
-        """Attach the entity to the charger's device."""
-        self.entity_description = description
-        self.handle = handle
-        self._attr_unique_id = f"{handle.subentry_id}_{description.key}"
-        self._attr_device_info = charger_device(entry, handle)
-        self._household: Household = entry.runtime_data.household
-
-    def registry_entry_household(self) -> Household:
-        """Return the household this charger belongs to (its commands re-plan)."""
-        return self._household
-
-    @property
-    def available(self) -> bool:
-        """Available while the charger answers (connectivity itself always is)."""
-        return self.handle.device.available
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the charger's changes."""
-        self.async_on_remove(self.handle.add_listener(self.async_write_ha_state))

@@ -1,15 +1,30 @@
-"""Base entity shared by every Stroomwijs entity, and the household's devices."""
+"""The base entities of Stroomwijs and the devices they belong to.
+
+- ``StroomwijsEntity``: an entity of the household's device (the grid
+  connection), or of the P1 meter's device under it;
+- ``PlanEntity`` and ``LimitEntity``: household entities that follow the
+  planner, or the limits and the guard;
+- ``ChargerEntity``: an entity of one charger's device, under the household.
+"""
 
 from __future__ import annotations
 
 import binascii
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .charger import ChargerHub
 from .const import DOMAIN
+from .engine.drivers.ocpp import OcppCharger
+from .engine.household import Household
+from .engine.household.chargers import ChargerHandle
 from .engine.meter.models import MeterReading
+from .guard_glue import LimitsRuntime
 from .models import StroomwijsConfigEntry
 
 METER_DEVICE_SUFFIX: Final = "meter"
@@ -106,3 +121,110 @@ def meter_device(entry: StroomwijsConfigEntry, reading: MeterReading) -> DeviceI
         serial_number=meter_serial(reading.equipment_id),
         via_device_id=entry.runtime_data.household_device_id,
     )
+
+
+class PlanEntity(StroomwijsEntity):
+    """An entity that follows the household's planner."""
+
+    _attr_should_poll = False
+
+    def __init__(
+        self, entry: StroomwijsConfigEntry, description: EntityDescription
+    ) -> None:
+        """Attach to the household."""
+        super().__init__(entry, description)
+        self.household: Household = entry.runtime_data.household
+
+    async def async_added_to_hass(self) -> None:
+        """Refresh whenever the household changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.household.add_listener(self.async_write_ha_state))
+
+
+class LimitEntity(StroomwijsEntity):
+    """An entity that follows the household's limits and guard."""
+
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: StroomwijsConfigEntry,
+        runtime: LimitsRuntime,
+        description: EntityDescription,
+    ) -> None:
+        """Attach to the household's limits runtime."""
+        super().__init__(entry, description)
+        self.runtime = runtime
+
+    async def async_added_to_hass(self) -> None:
+        """Refresh on every change of limits or guard state."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.runtime.add_listener(self.async_write_ha_state))
+
+
+def async_add_charger_entities(
+    hub: ChargerHub | None,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[ChargerHandle], Iterable[Entity]],
+) -> None:
+    """Add the entities ``build`` makes for each charger, to its own subentry."""
+    if hub is None:
+        return
+    for handle in hub.handles.values():
+        async_add_entities(build(handle), config_subentry_id=handle.subentry_id)
+
+
+def charger_device(entry: ConfigEntry[Any], handle: ChargerHandle) -> DeviceInfo:
+    """Return a charger's device: what its boot said, under the household."""
+    device = handle.device
+    if isinstance(device, OcppCharger):
+        state = device.state
+        return DeviceInfo(
+            identifiers={(DOMAIN, handle.subentry_id)},
+            name=handle.title,
+            manufacturer=state.vendor,
+            model=state.model or "OCPP charger",
+            serial_number=state.serial,
+            sw_version=state.firmware,
+            via_device_id=entry.runtime_data.household_device_id,
+        )
+    return DeviceInfo(
+        identifiers={(DOMAIN, handle.subentry_id)},
+        name=handle.title,
+        manufacturer="Wallbox",
+        model="Quasar",
+        via_device_id=entry.runtime_data.household_device_id,
+    )
+
+
+class ChargerEntity(Entity):
+    """An entity of one charger's device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: ConfigEntry[Any],
+        handle: ChargerHandle,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the charger's device."""
+        self.entity_description = description
+        self.handle = handle
+        self._attr_unique_id = f"{handle.subentry_id}_{description.key}"
+        self._attr_device_info = charger_device(entry, handle)
+        self._household: Household = entry.runtime_data.household
+
+    def registry_entry_household(self) -> Household:
+        """Return the household this charger belongs to (its commands re-plan)."""
+        return self._household
+
+    @property
+    def available(self) -> bool:
+        """Available while the charger answers (connectivity itself always is)."""
+        return self.handle.device.available
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the charger's changes."""
+        self.async_on_remove(self.handle.add_listener(self.async_write_ha_state))

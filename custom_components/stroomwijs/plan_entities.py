@@ -21,36 +21,17 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory, UnitOfPower
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
-from .engine.household import Household, OptimiserMode, PlanState, PlanStatus
-from .entity import StroomwijsEntity
+from .charger import ChargerHandle
+from .engine.household import OptimiserMode, PlanState, PlanStatus
+from .entity import ChargerEntity, PlanEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
 CURRENCY: Final = "EUR"
 PLAN_STATES: Final = [state.value for state in PlanState]
 MODES: Final = [mode.value for mode in OptimiserMode]
-
-
-class PlanEntity(StroomwijsEntity):
-    """An entity that follows the household's planner."""
-
-    _attr_should_poll = False
-
-    def __init__(
-        self, entry: StroomwijsConfigEntry, description: EntityDescription
-    ) -> None:
-        """Attach to the household."""
-        super().__init__(entry, description)
-        self.household: Household = entry.runtime_data.household
-
-    async def async_added_to_hass(self) -> None:
-        """Refresh whenever the household changes."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.household.add_listener(self.async_write_ha_state))
 
 
 @dataclass(frozen=True, kw_only=True)
