@@ -48,7 +48,6 @@ from .coordinator import (
     CONF_HOST,
     CONF_SERIAL_PORT,
     CONF_TCP_PORT,
-    CONF_UPDATE_INTERVAL,
 )
 from .engine.household import HouseholdConfig, HouseholdConfigError
 from .limits_flow import (
@@ -195,10 +194,6 @@ class InstallerFlow(ConfigFlow):
             settings = profile_settings(self._profile)
             self._options = settings.options
             self._subentries = settings.subentries
-            self._entry_data = {
-                **data,
-                CONF_UPDATE_INTERVAL: self._options.pop(CONF_UPDATE_INTERVAL),
-            }
             return self._create()
         return await self.async_step_limits()
 
