@@ -2,9 +2,10 @@
 
 The household's limit changes, the guard's interventions and changes of the
 plan's state are fired as ``stroomwijs_grid_event`` with the household, the
-device by name, the watts and the reason. ``logbook.py`` turns each into one
-line the user reads: which device, how many watts, and why. (The *Grid event*
-entity fires the same limit changes and interventions for automations.)
+device by name and by its device registry id, the watts and the reason.
+``logbook.py`` turns each into one line the user reads: which device, how
+many watts, and why. (The *Grid event* entity fires the same limit changes
+and interventions for automations.)
 
 Frequent bookkeeping is left out of the bus: the guard applying the plan's
 setpoint (``plan``), an ignored implausible reading (``bad_reading``) and the
@@ -18,7 +19,9 @@ from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 
+from .const import DOMAIN
 from .engine.guard import InterventionKind
 from .engine.household import Household, HouseholdEvent
 
@@ -29,6 +32,9 @@ ATTR_ENTRY_ID: Final = "config_entry_id"
 ATTR_HOUSEHOLD: Final = "household"
 ATTR_TYPE: Final = "type"
 ATTR_DEVICE: Final = "device"
+"""The device's name."""
+ATTR_DEVICE_ID: Final = "device_id"
+"""The device registry id of the device (or of the household)."""
 
 QUIET: Final = frozenset(
     {InterventionKind.PLAN, InterventionKind.BAD_READING, InterventionKind.REASSERT}
@@ -138,11 +144,28 @@ def async_fire_household_events(
             ATTR_ENTRY_ID: entry.entry_id,
             ATTR_HOUSEHOLD: entry.title,
             ATTR_TYPE: event.kind,
-            **{key: value for key, value in event.data.items() if key != "reasons"},
+            **{
+                key: value
+                for key, value in event.data.items()
+                if key not in {"reasons", "device_id"}
+            },
         }
-        device_id = event.data.get("device_id")
-        if device_id is not None:
-            data[ATTR_DEVICE] = names.get(str(device_id), str(device_id))
+        engine_id = event.data.get("device_id")
+        if engine_id is not None:
+            data[ATTR_DEVICE] = names.get(str(engine_id), str(engine_id))
+        # As Home Assistant asks of integration events: the device registry's
+        # id (the charger's or device's, else the household's).
+        registry = dr.async_get(hass)
+        device = None
+        if engine_id is not None:
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, str(engine_id)), entry.entry_id
+            )
+        if device is None:
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, entry.entry_id), entry.entry_id
+            )
+        data[ATTR_DEVICE_ID] = None if device is None else device.id
         hass.bus.async_fire(EVENT_GRID, data)
 
     entry.async_on_unload(household.subscribe(_on_event))

@@ -7,6 +7,7 @@ from typing import Any
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -17,10 +18,11 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.stroomwijs.bus_events import EVENT_GRID, describe
+from custom_components.stroomwijs.charger import CONF_OCPP_HOST, CONF_OCPP_PORT
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
 from custom_components.stroomwijs.logbook import async_describe_events
 
-from .charger_support import setup_loaded
+from .charger_support import ocpp_subentry, setup_loaded
 
 
 @pytest.fixture(autouse=True)
@@ -142,6 +144,8 @@ async def test_a_manual_limit_shows_in_the_logbook(
         domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
     )
     await setup_loaded(hass, entry)
+    fired: list[Event[Any]] = []
+    hass.bus.async_listen(EVENT_GRID, fired.append)
     start = dt_util.utcnow()
     await hass.services.async_call(
         DOMAIN,
@@ -171,4 +175,45 @@ async def test_a_manual_limit_shows_in_the_logbook(
         "Thuis",
         "grid limit is now 3 000 W, set by a manual limit (installer)",
     ) in lines
+    household = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    assert household is not None
+    assert fired[0].data["device_id"] == household.id  # the registry's id
+    assert fired[0].data["config_entry_id"] == entry.entry_id
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_chargers_event_names_it_and_its_device(hass: HomeAssistant) -> None:
+    """An intervention on a charger: its name in the line, its device's id."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        version=1,
+        minor_version=4,
+        data={CONF_PHASES: 3, CONF_FUSE_A: 25.0},
+        options={CONF_OCPP_HOST: "127.0.0.1", CONF_OCPP_PORT: 0},
+        subentries_data=[ocpp_subentry("garage")],
+    )
+    await setup_loaded(hass, entry)
+    (sid,) = entry.subentries
+    fired: list[Event[Any]] = []
+    hass.bus.async_listen(EVENT_GRID, fired.append)
+    household = entry.runtime_data.household
+    household._fire(
+        "curtail",
+        {"device_id": sid, "from_w": 11_040.0, "to_w": 4_140.0, "reason": "limit"},
+    )
+    household._fire("plan", {"device_id": sid, "to_w": 0.0})
+    household._fire("plan_updated", {"state": "ok"})
+    household._fire("plan_updated", {"state": "ok"})
+    await hass.async_block_till_done()
+    assert [event.data["type"] for event in fired] == ["curtail", "plan_updated"]
+    charger = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, sid), entry.entry_id
+    )
+    assert charger is not None
+    assert fired[0].data["device_id"] == charger.id
+    assert describe(fired[0].data).startswith("lowered garage from 11 040 W to 4 140 W")
     assert await hass.config_entries.async_unload(entry.entry_id)
