@@ -186,6 +186,14 @@ async def test_a_refused_charger_password_starts_the_chargers_reauth(
         await sim.async_connect(csms.url, password=NEW_PASSWORD)
         await until(lambda: charger.available)
         assert not charger.state.auth_refused
+        # Someone else with its id and a wrong password, while it is
+        # connected: refused, and nobody is asked for a password.
+        spoof = OcppSimulator("garage", version="ocpp2.0.1")
+        with pytest.raises(InvalidStatus):
+            await spoof.async_connect(csms.url, password="guess")  # noqa: S106
+        await hass.async_block_till_done()
+        assert not charger.state.auth_refused
+        assert _reauth_flows(hass, entry.entry_id) == []
     finally:
         await sim.async_disconnect()
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -455,7 +455,9 @@ class CentralSystem:
 
         An unknown id that is refused waits for the user; a known charger
         gets ``auth_refused`` (its host asks the user for the password it now
-        sends) until a connection of it is accepted.
+        sends) until a connection of it is accepted. A refusal while the
+        charger is connected and authenticated is someone else using its id:
+        it asks nobody for anything.
         """
         known = self._chargers.get(charger_id)
         if known is None:
@@ -463,6 +465,8 @@ class CentralSystem:
                 self.report_pending(
                     PendingCharger(charger_id=charger_id, protocol=None, remote=remote)
                 )
+            return
+        if refused and known.session is not None:
             return
         if known.state.auth_refused != refused:
             known.state.auth_refused = refused
