@@ -14,7 +14,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, async_add_charger_entities
+from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
 from .limit_entities import async_add_limit_binary_sensors
 from .models import StroomwijsConfigEntry

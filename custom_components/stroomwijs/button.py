@@ -10,9 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, async_add_charger_entities
 from .const import DOMAIN
 from .engine.capabilities import DeviceUnavailableError
+from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
 from .models import StroomwijsConfigEntry
 from .plan_entities import PLAN_NOW_BUTTON, PlanNowButton

@@ -10,17 +10,12 @@ and it becomes a subentry. Until then it has no control.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, Platform
-from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
 from .engine.drivers.ocpp import CentralSystem, ChargerConfig, OcppCharger
 from .engine.drivers.quasar import QuasarConfig
 from .engine.household import DeviceConfig, Household
@@ -285,65 +280,3 @@ class ChargerHub:
     def csms(self) -> CentralSystem | None:
         """The OCPP central system, when it runs here."""
         return None if self.household is None else self.household.chargers.csms
-
-
-def async_add_charger_entities(
-    hub: ChargerHub | None,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[ChargerView], Iterable[Entity]],
-) -> None:
-    """Add the entities ``build`` makes for each charger, to its own subentry."""
-    if hub is None:
-        return
-    for charger in hub.views.values():
-        async_add_entities(build(charger), config_subentry_id=charger.subentry_id)
-
-
-def charger_device(entry: ConfigEntry[Any], charger: ChargerView) -> DeviceInfo:
-    """Return a charger's device: what its boot said, under the household."""
-    if charger.kind == KIND_OCPP:
-        vendor, model, serial, firmware = charger.identity
-        return DeviceInfo(
-            identifiers={(DOMAIN, charger.subentry_id)},
-            name=charger.title,
-            manufacturer=vendor,
-            model=model or "OCPP charger",
-            serial_number=serial,
-            sw_version=firmware,
-            via_device_id=entry.runtime_data.household_device_id,
-        )
-    return DeviceInfo(
-        identifiers={(DOMAIN, charger.subentry_id)},
-        name=charger.title,
-        manufacturer="Wallbox",
-        model="Quasar",
-        via_device_id=entry.runtime_data.household_device_id,
-    )
-
-
-class ChargerEntity(Entity):
-    """An entity of one charger's device."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(
-        self,
-        entry: ConfigEntry[Any],
-        charger: ChargerView,
-        description: EntityDescription,
-    ) -> None:
-        """Attach the entity to the charger's device."""
-        self.entity_description = description
-        self.charger = charger
-        self._attr_unique_id = f"{charger.subentry_id}_{description.key}"
-        self._attr_device_info = charger_device(entry, charger)
-
-    @property
-    def available(self) -> bool:
-        """Available while the charger answers (connectivity itself always is)."""
-        return self.charger.available
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the charger's changes."""
-        self.async_on_remove(self.charger.add_listener(self.async_write_ha_state))

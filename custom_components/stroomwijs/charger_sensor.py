@@ -15,12 +15,8 @@ from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import (
-    CHARGER_STATES,
-    ChargerEntity,
-    ChargerHub,
-    async_add_charger_entities,
-)
+from .charger import CHARGER_STATES, ChargerHub
+from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
 from .models import StroomwijsConfigEntry
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
@@ -45,17 +45,8 @@ from .charger_flow import (
     validate_ocpp_server_options,
 )
 from .const import (
-    CONF_CAPACITY_PRICE,
-    CONF_ENERGY_TAX,
-    CONF_EXPORT_BASIS,
-    CONF_FEED_IN,
     CONF_FUSE_A,
-    CONF_MARKUP,
-    CONF_OPTIMISER_MODE,
     CONF_PHASES,
-    CONF_PRICE_ENTITY,
-    CONF_PV_ENTITY,
-    CONF_VAT_PCT,
     DEFAULT_FUSE_A,
     DEFAULT_NAME,
     DEFAULT_PHASES,
@@ -84,7 +75,6 @@ from .coordinator import (
 )
 from .device_flow import SUBENTRY_DEVICE, DeviceSubentryFlow
 from .engine.grid import GridConnection
-from .engine.household import OptimiserMode
 from .engine.meter.core import Meter
 from .engine.meter.homewizard import (
     API_V1,
@@ -111,6 +101,7 @@ from .identity import (
     entities_identity,
     find_household,
 )
+from .installer_flow import InstallerFlow
 from .limits_flow import (
     CONF_CLIENT_ID,
     CONF_CLIENT_SECRET,
@@ -122,6 +113,7 @@ from .limits_flow import (
     async_check_openadr,
 )
 from .models import StroomwijsConfigEntry
+from .tariff_form import TARIFF_KEYS, tariff_schema
 
 PROBE_TIMEOUT = 12.0
 """Seconds the flow waits for a first telegram (DSMR 2.2 and 4 send every 10 s)."""
@@ -414,7 +406,7 @@ class _MeterProbe:
 
 
 class StroomwijsConfigFlow(
-    ChargerDiscoveryFlow, GatewayDiscoveryFlow, ConfigFlow, domain=DOMAIN
+    InstallerFlow, ChargerDiscoveryFlow, GatewayDiscoveryFlow, ConfigFlow, domain=DOMAIN
 ):
     """Set up a Stroomwijs household around its grid meter."""
 
@@ -467,6 +459,7 @@ class StroomwijsConfigFlow(
                 SOURCE_NETWORK,
                 SOURCE_HOMEWIZARD,
                 SOURCE_ENTITIES,
+                "import_profile",
             ],
         )
 
@@ -514,7 +507,11 @@ class StroomwijsConfigFlow(
         )
         return self.async_show_form(
             step_id=source,
-            data_schema=vol.Schema(_connection_schema(source, user_input or {}, ports)),
+            data_schema=vol.Schema(
+                _connection_schema(
+                    source, user_input or self.profile_meter_defaults(source), ports
+                )
+            ),
             errors=errors,
         )
 
@@ -797,11 +794,11 @@ class StroomwijsConfigFlow(
         if user_input is not None:
             grid, error = _validate_grid(user_input)
             if error is None:
-                return self.async_create_entry(
-                    title=user_input[CONF_NAME], data={**self._settings, **grid}
+                return await self.async_after_grid(
+                    user_input[CONF_NAME], {**self._settings, **grid}
                 )
             errors["base"] = error
-        defaults = dict(user_input or {})
+        defaults = dict(user_input or self.profile_grid_defaults())
         if not defaults and self._reading is not None and self._reading.phases == 1:
             defaults[CONF_PHASES] = 1
         schema = vol.Schema(
@@ -865,100 +862,6 @@ class StroomwijsConfigFlow(
         return self.async_show_form(
             step_id="reconfigure", data_schema=vol.Schema(fields), errors=errors
         )
-
-
-TARIFF_KEYS: Final = (
-    CONF_PRICE_ENTITY,
-    CONF_PV_ENTITY,
-    CONF_MARKUP,
-    CONF_ENERGY_TAX,
-    CONF_VAT_PCT,
-    CONF_EXPORT_BASIS,
-    CONF_FEED_IN,
-    CONF_CAPACITY_PRICE,
-    CONF_OPTIMISER_MODE,
-)
-
-
-def _euro(low: float, high: float, step: float = 0.001) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=low,
-            max=high,
-            step=step,
-            mode=NumberSelectorMode.BOX,
-            unit_of_measurement="EUR/kWh",
-        )
-    )
-
-
-def tariff_schema(current: Mapping[str, Any]) -> vol.Schema:
-    """Return the tariff and forecast form, filled with ``current``."""
-
-    def _optional(key: str) -> vol.Optional:
-        value = current.get(key)
-        if value in (None, ""):
-            return vol.Optional(key)
-        return vol.Optional(key, description={"suggested_value": value})
-
-    return vol.Schema(
-        {
-            _optional(CONF_PRICE_ENTITY): EntitySelector(
-                EntitySelectorConfig(domain="sensor")
-            ),
-            _optional(CONF_PV_ENTITY): EntitySelector(
-                EntitySelectorConfig(domain="sensor")
-            ),
-            vol.Required(CONF_MARKUP, default=current.get(CONF_MARKUP, 0.02)): _euro(
-                -1.0, 5.0
-            ),
-            vol.Required(
-                CONF_ENERGY_TAX, default=current.get(CONF_ENERGY_TAX, 0.1228)
-            ): _euro(0.0, 5.0),
-            vol.Required(
-                CONF_VAT_PCT, default=current.get(CONF_VAT_PCT, 21)
-            ): NumberSelector(
-                NumberSelectorConfig(
-                    min=0,
-                    max=100,
-                    step=1,
-                    mode=NumberSelectorMode.BOX,
-                    unit_of_measurement="%",
-                )
-            ),
-            vol.Required(
-                CONF_EXPORT_BASIS, default=current.get(CONF_EXPORT_BASIS, "fixed")
-            ): SelectSelector(
-                SelectSelectorConfig(
-                    options=["fixed", "spot", "net_metering"],
-                    translation_key=CONF_EXPORT_BASIS,
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            ),
-            vol.Required(CONF_FEED_IN, default=current.get(CONF_FEED_IN, 0.0)): _euro(
-                -5.0, 5.0
-            ),
-            _optional(CONF_CAPACITY_PRICE): NumberSelector(
-                NumberSelectorConfig(
-                    min=0,
-                    max=1000,
-                    step=0.01,
-                    mode=NumberSelectorMode.BOX,
-                    unit_of_measurement="EUR/kW/month",
-                )
-            ),
-            vol.Required(
-                CONF_OPTIMISER_MODE,
-                default=current.get(CONF_OPTIMISER_MODE, OptimiserMode.AUTO.value),
-            ): SelectSelector(
-                SelectSelectorConfig(
-                    options=[mode.value for mode in OptimiserMode],
-                    translation_key=CONF_OPTIMISER_MODE,
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            ),
-        }
-    )
 
 
 class StroomwijsOptionsFlow(OptionsFlowWithReload):

@@ -8,7 +8,7 @@ from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDesc
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, async_add_charger_entities
+from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
 PARALLEL_UPDATES = 1

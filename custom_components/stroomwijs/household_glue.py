@@ -32,13 +32,13 @@ from homeassistant.core import (
 from homeassistant.helpers import (
     device_registry as dr,
     discovery_flow,
-    issue_registry as ir,
 )
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .bus_events import async_fire_household_events
 from .charger import (
     CONF_OCPP_CERTFILE,
     CONF_OCPP_HOST,
@@ -88,8 +88,6 @@ from .engine.household import (
 )
 from .engine.household.runtime import (
     PROBLEM_DSO_SIGNAL,
-    PROBLEM_NOT_HOLDABLE,
-    PROBLEM_PLAN_FAILED,
 )
 from .guard_glue import (
     CONF_GUARD_DATA_TIMEOUT_S,
@@ -97,6 +95,12 @@ from .guard_glue import (
     CONF_MANUAL_DURATION_MIN,
 )
 from .household_view import ChargerView
+from .issues import (
+    async_follow_charger_credentials,
+    async_follow_openadr_credentials,
+    async_sync_limit_issues,
+    async_update_problem,
+)
 from .limits_flow import (
     CONF_BUDGET_W,
     CONF_CLIENT_ID,
@@ -301,7 +305,7 @@ def async_connect(
     @callback
     def _on_event(event: HouseholdEvent) -> None:
         if event.kind == "problem":
-            update_issue(hass, entry, event.data)
+            async_update_problem(hass, entry, household, event.data)
         elif event.kind == "new_charger":
             discovery_flow.async_create_flow(
                 hass,
@@ -311,12 +315,21 @@ def async_connect(
             )
 
     entry.async_on_unload(household.subscribe(_on_event))
+    async_fire_household_events(hass, entry, household)
     for charger in ChargerHub(household).views.values():
         follow_charger_identity(hass, entry, charger)
+    for handle in household.chargers.handles.values():
+        async_follow_charger_credentials(hass, entry, handle)
     for key, problem in household.problems.items():
-        update_issue(
-            hass, entry, {"key": key, "active": True, "details": problem.details}
+        async_update_problem(
+            hass,
+            entry,
+            household,
+            {"key": key, "active": True, "details": problem.details},
         )
+    if PROBLEM_DSO_SIGNAL not in household.problems:
+        async_sync_limit_issues(hass, entry, household)  # clear what was fixed
+    async_follow_openadr_credentials(hass, entry, household)
     reload_on_subentry_changes(hass, entry, built_from)
 
 
@@ -407,36 +420,12 @@ def _track(
     reader(hass.states.get(entity_id))
 
 
-ISSUE_KEYS: Final = {
-    PROBLEM_DSO_SIGNAL: "dso_signal_lost",
-    PROBLEM_PLAN_FAILED: "plan_failed",
-    PROBLEM_NOT_HOLDABLE: "limit_not_holdable",
-}
-
-
 @callback
 def update_issue(
     hass: HomeAssistant, entry: ConfigEntry[Any], data: Mapping[str, Any]
 ) -> None:
-    """Raise or clear the repair issue of a household problem event."""
-    key = str(data.get("key"))
-    translation_key = ISSUE_KEYS.get(key)
-    if translation_key is None:
-        return
-    issue_id = f"{translation_key}_{entry.entry_id}"
-    if not data.get("active"):
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    details = dict(data.get("details") or {})
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=translation_key,
-        translation_placeholders={"household": entry.title, **details},
-    )
+    """Raise or clear the repair issue of a problem of a household in the gateway."""
+    async_update_problem(hass, entry, None, data)
 
 
 def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:

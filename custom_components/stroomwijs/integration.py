@@ -23,7 +23,6 @@ from homeassistant.exceptions import (
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
-    issue_registry as ir,
 )
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
@@ -53,20 +52,19 @@ from .engine.planner import Plan
 from .entity_port import HassEntityPort
 from .guard_glue import LimitsRuntime
 from .household_glue import (
-    ISSUE_KEYS,
     HassStateStore,
     async_connect,
     household_config,
     reload_on_subentry_changes,
     subentry_ids,
 )
+from .issues import async_delete_issues
 from .limit_services import async_setup_limit_services
 from .load_pause import async_setup_load_pause
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
 from .remote_household import (
     CLIENT_NAME,
     CONF_GATEWAY,
-    GATEWAY_ISSUES,
     ISSUE_UNREACHABLE,
     ISSUE_VERSION,
     RemoteHousehold,
@@ -357,5 +355,4 @@ async def async_build_remote(
 async def async_remove_household(hass: HomeAssistant, entry_id: str) -> None:
     """Delete what a removed household left behind: its state and repairs."""
     await HassStateStore(hass, entry_id).async_remove()
-    for translation_key in (*ISSUE_KEYS.values(), *GATEWAY_ISSUES):
-        ir.async_delete_issue(hass, DOMAIN, f"{translation_key}_{entry_id}")
+    async_delete_issues(hass, entry_id)  # the gateway's issues too

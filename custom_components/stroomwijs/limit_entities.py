@@ -34,13 +34,12 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfPower
 from homeassistant.core import callback
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .engine.guard import InterventionKind
-from .entity import StroomwijsEntity
+from .entity import LimitEntity
 from .household_view import HouseholdView
 from .models import StroomwijsConfigEntry
 
@@ -56,32 +55,6 @@ GRID_EVENT_TYPES: tuple[str, ...] = (
 
 def _runtime(entry: StroomwijsConfigEntry) -> HouseholdView | None:
     return entry.runtime_data.limits
-
-
-class LimitEntity(StroomwijsEntity):
-    """An entity that follows the household's limits and guard."""
-
-    _attr_should_poll = False
-
-    def __init__(
-        self,
-        entry: StroomwijsConfigEntry,
-        runtime: HouseholdView,
-        description: EntityDescription,
-    ) -> None:
-        """Attach to the household's limits runtime."""
-        super().__init__(entry, description)
-        self.runtime = runtime
-
-    @property
-    def available(self) -> bool:
-        """Unavailable while the household's values are not current."""
-        return self.runtime.available
-
-    async def async_added_to_hass(self) -> None:
-        """Refresh on every change of limits or guard state."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.runtime.add_listener(self.async_write_ha_state))
 
 
 # ---------------------------------------------------------------- sensors

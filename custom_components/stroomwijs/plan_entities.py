@@ -21,42 +21,21 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory, UnitOfPower
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .charger import ChargerEntity, async_add_charger_entities
 from .engine.household import OptimiserMode, PlanState, PlanStatus
-from .entity import StroomwijsEntity
+from .entity import (
+    ChargerEntity,
+    PlanEntity,
+    async_add_charger_entities,
+)
 from .household_view import ChargerView, HouseholdView
 from .models import StroomwijsConfigEntry
 
 CURRENCY: Final = "EUR"
 PLAN_STATES: Final = [state.value for state in PlanState]
 MODES: Final = [mode.value for mode in OptimiserMode]
-
-
-class PlanEntity(StroomwijsEntity):
-    """An entity that follows the household's planner."""
-
-    _attr_should_poll = False
-
-    def __init__(
-        self, entry: StroomwijsConfigEntry, description: EntityDescription
-    ) -> None:
-        """Attach to the household (in this process or in the gateway)."""
-        super().__init__(entry, description)
-        self.household: HouseholdView = entry.runtime_data.limits
-
-    @property
-    def available(self) -> bool:
-        """Unavailable while the household's values are not current."""
-        return self.household.available
-
-    async def async_added_to_hass(self) -> None:
-        """Refresh whenever the household changes."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.household.add_listener(self.async_write_ha_state))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ from homeassistant.helpers.update_coordinator import (
 from .charger_sensor import async_add_charger_sensors
 from .engine.grid import GridConnection
 from .engine.meter.models import MeterReading
-from .entity import StroomwijsEntity
+from .entity import StroomwijsEntity, meter_device
 from .limit_entities import async_add_limit_sensors
 from .models import StroomwijsConfigEntry
 from .plan_entities import async_add_plan_sensors
@@ -73,6 +73,8 @@ class MeterSensorDescription(SensorEntityDescription):
     has_fn: Callable[[MeterReading], bool] = lambda _reading: True
     enabled_fn: Callable[[MeterReading], bool] = lambda _reading: True
     """Whether the entity is enabled by default, given the first reading."""
+    on_household: bool = False
+    """Belongs to the grid connection (the household's device), not the meter."""
 
 
 def _at(values: tuple[float | None, ...], index: int) -> float | None:
@@ -130,6 +132,7 @@ def _phase_sensors(index: int) -> tuple[MeterSensorDescription, ...]:
             suggested_display_precision=1,
             value_fn=lambda r: _at(r.phase_headroom_a, index),
             has_fn=lambda r: _at(r.phase_headroom_a, index) is not None,
+            on_household=True,
         ),
     )
 
@@ -290,7 +293,12 @@ class MeterSensor(
     CoordinatorEntity[DataUpdateCoordinator[MeterReading]],
     SensorEntity,
 ):
-    """A value of the grid meter, refreshed at the throttled rate."""
+    """A value of the grid meter, refreshed at the throttled rate.
+
+    It is on the P1 meter's device (headroom on the household's: it is the
+    grid connection's). Its unique id stays ``<entry id>_<key>`` as before
+    the meter had a device, so entity ids and history survive the move.
+    """
 
     entity_description: MeterSensorDescription
 
@@ -300,9 +308,11 @@ class MeterSensor(
         coordinator: DataUpdateCoordinator[MeterReading],
         description: MeterSensorDescription,
     ) -> None:
-        """Attach the sensor to the meter coordinator."""
+        """Attach the sensor to the meter coordinator and the meter's device."""
         CoordinatorEntity.__init__(self, coordinator)
         StroomwijsEntity.__init__(self, entry, description)
+        if not description.on_household:
+            self._attr_device_info = meter_device(entry, coordinator.data)
 
     @property
     def native_value(self) -> StateType | datetime:

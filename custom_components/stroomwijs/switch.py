@@ -8,7 +8,7 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .charger import ChargerEntity, async_add_charger_entities
+from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import ENABLE_SWITCH, EnableSwitch
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
@@ -89,3 +90,16 @@ async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Unload an entry so no task or timer outlives the test."""
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def skip_installer_steps(hass: HomeAssistant, result: Any) -> Any:  # noqa: ANN401
+    """Leave the installer's steps after the grid connection empty.
+
+    Limits, tariff (its defaults), PV forecast and devices: each can be
+    skipped, and the household is created after the last.
+    """
+    for step in ("limits", "tariff", "pv", "devices"):
+        assert result["type"] is FlowResultType.FORM, result
+        assert result["step_id"] == step
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    return result

@@ -38,7 +38,14 @@ from custom_components.stroomwijs.entity_source import (
 )
 from tests.engine.meter.telegrams import CASES, SMARTY_KEY, real
 
-from .p1_support import network_entry, p1_server, setup, unload, until
+from .p1_support import (
+    network_entry,
+    p1_server,
+    setup,
+    skip_installer_steps,
+    unload,
+    until,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -60,6 +67,7 @@ async def _menu(hass: HomeAssistant, choice: str) -> dict:
         SOURCE_NETWORK,
         SOURCE_HOMEWIZARD,
         SOURCE_ENTITIES,
+        "import_profile",
     ]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": choice}
@@ -88,6 +96,7 @@ async def test_network_flow_waits_for_a_telegram_then_creates_the_household(
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"] == {
             CONF_SOURCE: SOURCE_NETWORK,
@@ -101,7 +110,7 @@ async def test_network_flow_waits_for_a_telegram_then_creates_the_household(
         assert entry.unique_id == "K8EG004046395507"
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
-        assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+        assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "244.0"
         assert hass.states.get("sensor.thuis_fuse_capacity").state == "17250"
 
         # The same meter cannot be added twice.
@@ -130,9 +139,10 @@ async def test_serial_flow_reads_through_the_port_field(hass: HomeAssistant) -> 
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 40}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
-        assert hass.states.get("sensor.thuis_monthly_peak").state == "3064.0"
+        assert hass.states.get("sensor.thuis_p1_meter_monthly_peak").state == "3064.0"
         await unload(hass, result["result"])
 
 
@@ -170,6 +180,7 @@ async def test_network_flow_explains_what_went_wrong(hass: HomeAssistant) -> Non
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Lux", CONF_PHASES: "1", CONF_FUSE_A: 40}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["data"][CONF_ENCRYPTION_KEY] == SMARTY_KEY
         await hass.async_block_till_done()
         await unload(hass, result["result"])
@@ -195,6 +206,7 @@ async def test_grid_step_rejects_a_fuse_that_cannot_exist(hass: HomeAssistant) -
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 35}
         )
+        result = await skip_installer_steps(hass, result)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
         await unload(hass, result["result"])
@@ -221,19 +233,23 @@ async def test_entities_flow_follows_an_existing_meter_integration(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Thuis", CONF_PHASES: "1", CONF_FUSE_A: 40}
     )
+    result = await skip_installer_steps(hass, result)
     entry = result["result"]
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.thuis_grid_power").state == "-1200.0"
-    assert hass.states.get("sensor.thuis_export_power").state == "1200.0"
+    assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "-1200.0"
+    assert hass.states.get("sensor.thuis_p1_meter_export_power").state == "1200.0"
     assert float(hass.states.get("sensor.thuis_headroom_l1").state) == 35.0
-    assert float(hass.states.get("sensor.thuis_energy_import_total").state) == 121.0
+    assert (
+        float(hass.states.get("sensor.thuis_p1_meter_energy_import_total").state)
+        == 121.0
+    )
 
     hass.states.async_set("sensor.dsmr_power", "2.3", {"unit_of_measurement": "kW"})
     await hass.async_block_till_done()
     assert entry.runtime_data.meter.last_reading.import_w == 2300.0
     hass.states.async_set("sensor.dsmr_power", "unavailable")
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.thuis_grid_power").state == "unavailable"
+    assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "unavailable"
     await unload(hass, entry)
 
 
@@ -301,6 +317,7 @@ async def test_homewizard_v1_discovery_confirms_and_creates(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
     )
+    result = await skip_installer_steps(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_HOST] == f"127.0.0.1:{homewizard_v1}"
     assert result["data"][CONF_API_VERSION] == "v1"
@@ -309,7 +326,7 @@ async def test_homewizard_v1_discovery_confirms_and_creates(
     # One identity per meter: the equipment id in its telegram.
     assert entry.unique_id == "K8EG004046395507"
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+    assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "244.0"
 
     again = await hass.config_entries.flow.async_init(
         DOMAIN,
@@ -377,6 +394,7 @@ async def test_homewizard_v2_asks_for_the_button_then_stores_the_token(
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
         )
+        result = await skip_installer_steps(hass, result)
     assert result["data"][CONF_TOKEN] == "secret-token"
     assert result["data"][CONF_HOST] == "127.0.0.1"
 
@@ -428,7 +446,7 @@ async def test_reconfigure_moves_the_meter_to_another_port(hass: HomeAssistant) 
         await hass.async_block_till_done()
         assert entry.data[CONF_TCP_PORT] == new.port
         assert entry.data[CONF_DSMR_VERSION] == "4"
-        assert hass.states.get("sensor.thuis_import_power").state == "2027.0"
+        assert hass.states.get("sensor.thuis_p1_meter_import_power").state == "2027.0"
         await unload(hass, entry)
 
 
@@ -481,7 +499,7 @@ async def test_wrong_key_at_start_asks_for_the_key_and_recovers(
         await hass.async_block_till_done()
         assert entry.data[CONF_ENCRYPTION_KEY] == SMARTY_KEY
         assert entry.state is ConfigEntryState.LOADED
-        assert hass.states.get("sensor.thuis_import_power").state == "1500.0"
+        assert hass.states.get("sensor.thuis_p1_meter_import_power").state == "1500.0"
         await unload(hass, entry)
 
 
@@ -503,7 +521,7 @@ async def test_homewizard_refusing_access_starts_reauth(
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+    assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "244.0"
     await unload(hass, entry)
 
 
@@ -553,7 +571,9 @@ async def test_homewizard_refusing_access_while_running_starts_reauth(
     assert entry.state is ConfigEntryState.LOADED
     status["code"] = 403
     await until(
-        lambda: hass.states.get("sensor.thuis_grid_power").state == "unavailable"
+        lambda: (
+            hass.states.get("sensor.thuis_p1_meter_grid_power").state == "unavailable"
+        )
     )
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -601,9 +621,10 @@ async def test_homewizard_by_address_reads_its_telegram(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
     )
+    result = await skip_installer_steps(hass, result)
     assert result["data"][CONF_HOST] == f"127.0.0.1:{homewizard_v1}"
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.thuis_current_l3").state == "0.86"
+    assert hass.states.get("sensor.thuis_p1_meter_current_l3").state == "0.86"
     await unload(hass, result["result"])
 
 

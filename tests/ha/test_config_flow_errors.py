@@ -46,7 +46,7 @@ from custom_components.stroomwijs.engine.simulate.p1 import (
 )
 from tests.engine.meter.telegrams import real
 
-from .p1_support import p1_server, setup, unload
+from .p1_support import p1_server, setup, skip_installer_steps, unload
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -107,6 +107,7 @@ async def _finish(hass: HomeAssistant, result: dict) -> dict[str, Any]:
         result = await _configure(
             hass, result, {"name": "Thuis", CONF_PHASES: "3", CONF_FUSE_A: 25}
         )
+        result = await skip_installer_steps(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     return result
 

@@ -47,7 +47,7 @@ from custom_components.stroomwijs.identity import (
 )
 from tests.engine.meter.telegrams import real
 
-from .p1_support import p1_server, setup, unload
+from .p1_support import p1_server, setup, skip_installer_steps, unload
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -128,6 +128,7 @@ async def _homewizard_by_address(hass: HomeAssistant, port: int) -> MockConfigEn
     assert result["step_id"] == "grid"
     with patch("custom_components.stroomwijs.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], GRID)
+        result = await skip_installer_steps(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     return result["result"]
 
@@ -159,7 +160,7 @@ async def test_discovery_finds_a_meter_added_by_address_and_updates_its_address(
     # The household reloads on its new address.
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("sensor.thuis_grid_power").state == "244.0"
+    assert hass.states.get("sensor.thuis_p1_meter_grid_power").state == "244.0"
     await unload(hass, entry)
 
 
@@ -201,6 +202,7 @@ async def test_discovered_meter_cannot_be_added_again_by_address_or_cable(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     with patch("custom_components.stroomwijs.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], GRID)
+        result = await skip_installer_steps(hass, result)
     entry = result["result"]
     assert entry.unique_id == EQUIPMENT_ID
     assert entry.data[CONF_HOMEWIZARD_SERIAL] == SERIAL
@@ -281,6 +283,7 @@ async def test_entities_household_is_keyed_by_its_power_entity(
     )
     with patch("custom_components.stroomwijs.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], GRID)
+        result = await skip_installer_steps(hass, result)
     assert result["result"].unique_id == f"entities_{power.id}"
     result = await _user_step(
         hass, SOURCE_ENTITIES, {CONF_POWER_ENTITY: power.entity_id}
@@ -307,6 +310,7 @@ async def test_entities_of_ha_dsmr_share_the_meters_identity(
     )
     with patch("custom_components.stroomwijs.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], GRID)
+        result = await skip_installer_steps(hass, result)
     assert result["result"].unique_id == EQUIPMENT_ID
     async with p1_server([real("telegram_v5.txt")]) as server:
         result = await _user_step(
@@ -336,6 +340,7 @@ async def test_entities_of_ha_homewizard_match_its_discovery(
     )
     with patch("custom_components.stroomwijs.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], GRID)
+        result = await skip_installer_steps(hass, result)
     entry = result["result"]
     assert entry.unique_id == f"homewizard_{SERIAL}"
     result = await hass.config_entries.flow.async_init(

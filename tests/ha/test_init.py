@@ -45,7 +45,7 @@ async def test_entry_loads_and_unloads(hass: HomeAssistant) -> None:
     }
     assert {"sensor.thuis_fuse_capacity", "sensor.thuis_main_fuse_rating"} <= entity_ids
     # Without a meter there are no meter sensors.
-    assert "sensor.thuis_grid_power" not in entity_ids
+    assert "sensor.thuis_p1_meter_grid_power" not in entity_ids
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
@@ -82,4 +82,6 @@ async def test_unloading_a_meter_household_closes_the_meter_connection(
         await unload(hass, entry)
         await until(lambda: server.client_count == 0)
         assert not meter.available
-        assert hass.states.get("sensor.thuis_grid_power").state == "unavailable"
+        assert (
+            hass.states.get("sensor.thuis_p1_meter_grid_power").state == "unavailable"
+        )

@@ -49,6 +49,7 @@ from custom_components.stroomwijs.guard_glue import (
     CONF_OPENADR_URL,
     CONF_SIGNAL_TIMEOUT_MIN,
 )
+from custom_components.stroomwijs.issues import dso_issue_id
 
 from .charger_support import ocpp_subentry, setup_loaded
 from .p1_support import network_entry, p1_server, until
@@ -264,21 +265,17 @@ async def test_openadr_event_and_lost_vtn_raise_and_clear_a_repair(
         await hass.async_block_till_done()
         assert _state(hass, "sensor.thuis_import_limit") == "3000"
         assert _state(hass, "binary_sensor.thuis_grid_operator_signal") == "on"
-        issue = ir.async_get(hass).async_get_issue(
-            DOMAIN, f"dso_signal_lost_{entry.entry_id}"
-        )
+        (sid,) = entry.subentries  # the options became a grid-limit subentry
+        issue_id = dso_issue_id(entry.entry_id, sid)
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
         assert issue is not None
         assert issue.translation_key == "dso_signal_lost"
+        assert issue.is_fixable
         vtn.down = False
         assert await ven.async_poll()
         async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=15))
         await hass.async_block_till_done()
-        assert (
-            ir.async_get(hass).async_get_issue(
-                DOMAIN, f"dso_signal_lost_{entry.entry_id}"
-            )
-            is None
-        )
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
         # The failsafe is still held (two hours), and says so.
         assert _state(hass, "sensor.thuis_import_limit") == "3000"
         diagnostics = await async_get_config_entry_diagnostics(hass, entry)

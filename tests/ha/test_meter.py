@@ -26,7 +26,7 @@ from .p1_support import network_entry, p1_server, setup, unload, until, varying_
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-# Entity (after "sensor.thuis_") that shows each decoded field.
+# Entity (after "sensor.thuis_p1_meter_") that shows each decoded field.
 ENTITY_OF = {
     "import_w": "import_power",
     "export_w": "export_power",
@@ -45,7 +45,7 @@ TOTALS = {
 
 
 def _state(hass: HomeAssistant, name: str) -> str:
-    state = hass.states.get(f"sensor.thuis_{name}")
+    state = hass.states.get(f"sensor.thuis_p1_meter_{name}")
     assert state is not None, name
     return state.state
 
@@ -76,7 +76,7 @@ async def test_every_version_reaches_entities_with_the_right_values(
         for field, name in TOTALS.items():
             if field not in case.expected:
                 continue
-            entity = registry.async_get(f"sensor.thuis_{name}")
+            entity = registry.async_get(f"sensor.thuis_p1_meter_{name}")
             assert entity is not None
             if case.version in {"5L", "5S", "Q3D"}:  # totals only: on by default
                 assert float(_state(hass, name)) == pytest.approx(case.expected[field])
@@ -90,16 +90,18 @@ async def test_energy_sensors_fit_the_energy_dashboard(hass: HomeAssistant) -> N
     async with p1_server([real("telegram_v5.txt")]) as server:
         entry = network_entry(server)
         await setup(hass, entry)
-        energy = hass.states.get("sensor.thuis_energy_import_tariff_1")
+        energy = hass.states.get("sensor.thuis_p1_meter_energy_import_tariff_1")
         assert energy is not None
         assert energy.attributes[ATTR_DEVICE_CLASS] == "energy"
         assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
         assert energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
-        power = hass.states.get("sensor.thuis_grid_power")
+        power = hass.states.get("sensor.thuis_p1_meter_grid_power")
         assert power is not None
         assert power.attributes[ATTR_UNIT_OF_MEASUREMENT] == "W"
         assert power.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
-        assert float(_state(hass, "headroom_l3")) == pytest.approx(25 - 0.86, abs=0.01)
+        headroom = hass.states.get("sensor.thuis_headroom_l3")  # the grid connection
+        assert headroom is not None
+        assert float(headroom.state) == pytest.approx(25 - 0.86, abs=0.01)
         assert float(_state(hass, "voltage_l1")) == 230.0
         await unload(hass, entry)
 
@@ -122,7 +124,7 @@ async def test_entities_update_throttled_while_the_guard_gets_every_telegram(
 
         @callback
         def _changed(event: Event) -> None:
-            if event.data["entity_id"] == "sensor.thuis_grid_power":
+            if event.data["entity_id"] == "sensor.thuis_p1_meter_grid_power":
                 changes.append(event.data["new_state"].state)
 
         stop = hass.bus.async_listen("state_changed", _changed)

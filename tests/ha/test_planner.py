@@ -289,8 +289,8 @@ async def test_a_solver_time_out_keeps_the_plan_and_raises_a_repair(
             DOMAIN, f"plan_failed_{entry.entry_id}"
         )
         assert issue is not None
-        assert issue.translation_placeholders is not None
-        assert "in time" in issue.translation_placeholders["error"]
+        assert issue.translation_key == "plan_failed_timeout"
+        assert issue.translation_placeholders == {"household": "Thuis"}
         assert hass.states.get("sensor.thuis_plan_status").state == "fallback"
 
         household.ports.solver = lambda problem, now, previous: solve(
@@ -476,8 +476,8 @@ async def test_removing_the_household_deletes_its_repairs(hass: HomeAssistant) -
             issue_id,
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key="plan_failed",
-            translation_placeholders={"household": "Thuis", "error": "test"},
+            translation_key="plan_failed_timeout",
+            translation_placeholders={"household": "Thuis"},
         )
         assert await hass.config_entries.async_remove(entry.entry_id)
         await hass.async_block_till_done()

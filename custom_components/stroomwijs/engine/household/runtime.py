@@ -112,6 +112,14 @@ SOLVE_GRACE_S: Final = 2.0
 """Extra time over the solver's own limit before the solve counts as hung."""
 PLAN_ATTRIBUTE_SLOTS: Final = 96
 PROBLEM_PLAN_FAILED: Final = "plan_failed"
+PLAN_FAILURE_TIMEOUT: Final = "timeout"
+"""The ``cause`` in a plan_failed problem: the solver did not finish in time."""
+PLAN_FAILURE_INVALID: Final = "invalid_problem"
+"""The planning problem could not be built from the inputs."""
+PLAN_FAILURE_NO_PLAN: Final = "no_plan"
+"""The solver ended without a feasible plan."""
+PLAN_FAILURE_SOLVER: Final = "solver_error"
+"""The solver raised an error."""
 PROBLEM_DSO_SIGNAL: Final = "dso_signal_lost"
 PROBLEM_NOT_HOLDABLE: Final = "limit_not_holdable"
 LIMIT_TRIGGER_W: Final = 100.0
@@ -918,6 +926,7 @@ class Household:
                     None,
                     0.0,
                     reasons,
+                    cause=PLAN_FAILURE_INVALID,
                 )
                 await self._async_apply_plan(force=True)
                 self.notify()
@@ -945,6 +954,7 @@ class Household:
     ) -> None:
         started = monotonic_time.perf_counter()
         failure: str | None = None
+        cause = PLAN_FAILURE_SOLVER
         plan: Plan | None = None
         try:
             problem = Problem.from_dict(inputs.problem)
@@ -962,8 +972,10 @@ class Household:
                 plan = await self.ports.run_blocking(job)
         except TimeoutError:
             failure = "the solver did not finish in time"
+            cause = PLAN_FAILURE_TIMEOUT
         except ProblemError as err:
             failure = f"the problem could not be built: {err}"
+            cause = PLAN_FAILURE_INVALID
         except Exception as err:
             _LOGGER.exception("planner failed")
             failure = f"the solver failed: {err}"
@@ -972,8 +984,11 @@ class Household:
             failure = "the solver found no plan in time; " + "; ".join(
                 plan.explanations[:2]
             )
+            cause = PLAN_FAILURE_NO_PLAN
         if failure is not None:
-            self._on_plan_failure(now, failure, inputs, plan, elapsed, reasons)
+            self._on_plan_failure(
+                now, failure, inputs, plan, elapsed, reasons, cause=cause
+            )
         else:
             assert plan is not None  # noqa: S101 - set when failure is None
             self._on_plan(now, plan, inputs, elapsed, reasons)
@@ -1017,6 +1032,8 @@ class Household:
         fallback: Plan | None,
         elapsed: float,
         reasons: list[str],
+        *,
+        cause: str = PLAN_FAILURE_SOLVER,
     ) -> None:
         kept = self.plan is not None and slot_index(self.plan, now) is not None
         if not kept and fallback is not None and inputs is not None:
@@ -1038,7 +1055,7 @@ class Household:
         self.plan_status = self._status(
             now, PlanState.FALLBACK, mode, (failure, note), elapsed
         )
-        self._raise_problem(PROBLEM_PLAN_FAILED, {"error": failure})
+        self._raise_problem(PROBLEM_PLAN_FAILED, {"error": failure, "cause": cause})
         _LOGGER.warning("Planning failed (%s); %s", failure, note)
         self._fire(
             "plan_updated",

@@ -804,6 +804,8 @@ class VenStatus:
     programs: dict[str, Program] = field(default_factory=dict)
     events: dict[str, Event] = field(default_factory=dict)
     last_error: str | None = None
+    auth_failed: bool = False
+    """The last poll failed because the VTN refused our client credentials."""
     subscriptions: list[str] = field(default_factory=list)
     gac_warnings: dict[str, list[str]] = field(default_factory=dict)
     """Object id -> where it departs from the GAC profile (still applied)."""
@@ -908,6 +910,7 @@ class OpenAdrVen:
                 )
         except OpenAdrError as err:
             self.status.last_error = str(err)
+            self.status.auth_failed = isinstance(err, OpenAdrAuthError)
             if self._reachable is not False:
                 # Once, when the feed becomes unavailable (HA: info level).
                 _LOGGER.info("OpenADR VTN %s is unavailable: %s", self._name, err)
@@ -924,6 +927,7 @@ class OpenAdrVen:
         }
         self._check_gac()
         self.status.last_error = None
+        self.status.auth_failed = False
         self.watchdog.heard(self._clock())
         self._notify()
         return True

@@ -246,6 +246,7 @@ class Meter:
             month_peak_at=peak_at,
             peak_history=values.peak_history or self._local_history(),
             text_message=values.text_message,
+            header=values.header,
         )
 
     def _local_history(self) -> tuple[PeakRecord, ...]:

@@ -97,6 +97,8 @@ class MeterReading:
     month_peak_at: datetime | None
     peak_history: tuple[PeakRecord, ...]
     text_message: str | None
+    header: str | None = None
+    """The telegram's identification line without '/' (``ISk5\\2MT382-1000``)."""
 
     @property
     def net_power_w(self) -> float:

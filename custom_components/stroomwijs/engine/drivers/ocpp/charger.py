@@ -141,6 +141,8 @@ class ChargerState:
     connections: int = 0
     rejected_readings: int = 0
     """Power readings dropped as unreadable or implausible."""
+    auth_refused: bool = False
+    """Its last connection was refused for missing or wrong credentials."""
 
 
 class ChargerSession(Protocol):

@@ -450,6 +450,29 @@ class CentralSystem:
         password_ok = hmac.compare_digest(given.encode(), password.encode())
         return True if user_ok and password_ok else None
 
+    def _note_auth(self, charger_id: str, *, refused: bool, remote: str | None) -> None:
+        """Remember whether a charger's credentials were refused.
+
+        An unknown id that is refused waits for the user; a known charger
+        gets ``auth_refused`` (its host asks the user for the password it now
+        sends) until a connection of it is accepted. A refusal while the
+        charger is connected and authenticated is someone else using its id:
+        it asks nobody for anything.
+        """
+        known = self._chargers.get(charger_id)
+        if known is None:
+            if refused:
+                self.report_pending(
+                    PendingCharger(charger_id=charger_id, protocol=None, remote=remote)
+                )
+            return
+        if refused and known.session is not None:
+            return
+        if known.state.auth_refused != refused:
+            known.state.auth_refused = refused
+            if refused:
+                known.notify()  # accepted: attach() notifies
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         charger_id = unquote(request.match_info["charger_id"])
         if (
@@ -483,15 +506,11 @@ class CentralSystem:
                 "%s: refused, bad or missing credentials",
                 charger_id,
             )
-            if charger_id not in self._chargers:
-                self.report_pending(
-                    PendingCharger(
-                        charger_id=charger_id, protocol=None, remote=request.remote
-                    )
-                )
+            self._note_auth(charger_id, refused=True, remote=request.remote)
             raise web.HTTPUnauthorized(
                 headers={"WWW-Authenticate": 'Basic realm="Stroomwijs OCPP"'}
             )
+        self._note_auth(charger_id, refused=False, remote=request.remote)
         ws = web.WebSocketResponse(
             protocols=SUBPROTOCOLS,
             autoping=False,  # pings and pongs are handled by _WebSocketConnection
