@@ -182,7 +182,7 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     assert _state(hass, "sensor.thuis_plan_status") in {s.value for s in PlanState}
     assert remote.guard_status().measured_w == pytest.approx(1500.0)
     # The meter sensors, from the gateway's readings.
-    assert _state(hass, "sensor.thuis_grid_power") == "1500.0"
+    assert _state(hass, "sensor.thuis_p1_meter_grid_power") == "1500.0"
 
     # Commands from entities.
     await hass.services.async_call(
@@ -269,7 +269,7 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
         await gateway.terminate()
         await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "unavailable")
         assert _state(hass, "select.thuis_optimiser_mode") == "unavailable"
-        assert _state(hass, "sensor.thuis_grid_power") == "unavailable"
+        assert _state(hass, "sensor.thuis_p1_meter_grid_power") == "unavailable"
         await _until(lambda: _issue(hass, "gateway_unreachable", entry))
     finally:
         remote_household.UNREACHABLE_GRACE_S = remote_household_grace
@@ -283,7 +283,7 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "17250", 60)
     assert not _issue(hass, "gateway_unreachable", entry)
     assert remote.pushes == 1  # the gateway kept the document
-    await _until(lambda: _state(hass, "sensor.thuis_grid_power") == "1500.0", 30)
+    await _until(lambda: _state(hass, "sensor.thuis_p1_meter_grid_power") == "1500.0", 30)
     await _until(
         lambda: any(
             (row.get("price") or 0) > first_price for row in remote.plan_rows()

@@ -343,6 +343,8 @@ def test_every_issue_is_translated_and_says_what_to_do_or_has_a_flow() -> None:
         "plan_failed_invalid_problem",
         "plan_failed_no_plan",
         "plan_failed_solver_error",
+        "gateway_unreachable",
+        "gateway_version_mismatch",
     }
     assert set(STRINGS["issues"]) == raised
     for key in raised:
