@@ -41,6 +41,9 @@ TIME_PREFERENCE_EUR_PER_KWH = 1e-4
 REBOUND_EUR_PER_KW = 0.02
 """Tie-breaker on import steps right after a DSO window ends."""
 REBOUND_SLOTS = 4
+FREEZE_AFTER_HOURS = 12.0
+"""A warm re-plan proves its gap with the on/off pattern it kept from the
+previous plan held from this many hours on (see ``solve``)."""
 KW_TOLERANCE = 1e-3
 
 
@@ -306,6 +309,12 @@ def _hint_from(problem: Problem, ctx: BuildContext, previous: Plan) -> bool:
     return used
 
 
+def _freeze_slot(ctx: BuildContext) -> int:
+    """Return the first slot that starts ``FREEZE_AFTER_HOURS`` or more from now."""
+    starts = np.concatenate([[0.0], np.cumsum(ctx.hours)[:-1]])
+    return int(np.searchsorted(starts, FREEZE_AFTER_HOURS - 1e-9))
+
+
 def solve(
     problem: Problem,
     *,
@@ -338,6 +347,7 @@ def solve(
         mip_rel_gap=problem.solver.mip_rel_gap,
         mip_abs_gap=problem.solver.mip_abs_gap_eur,
         threads=problem.solver.threads,
+        freeze_from=_freeze_slot(ctx) if warm else None,
     )
     report = SolverReport(
         status=solution.status.value,
