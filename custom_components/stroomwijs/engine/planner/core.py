@@ -38,8 +38,11 @@ SELF_CONSUMPTION_EUR_PER_KWH = 1e-4
 """Tie-breaker on grid exchange: with equal costs, use energy at home."""
 TIME_PREFERENCE_EUR_PER_KWH = 1e-4
 """Tie-breaker growing over the horizon: with equal costs, act earlier."""
-REBOUND_EUR_PER_KW = 0.02
-"""Tie-breaker on import steps right after a DSO window ends."""
+REBOUND_EUR_PER_KW = 1e-4
+"""Tie-breaker on import steps right after a DSO window ends. Like the others
+it only chooses between plans of (nearly) equal cost: at 0.02 EUR/kW it was a
+price, and bought smoothness with real money (0.1-0.3 cents a day on the
+autumn reference days); the guard staggers releases at a window's end anyway."""
 REBOUND_SLOTS = 4
 FREEZE_AFTER_HOURS = 12.0
 """A warm re-plan proves its gap with the on/off pattern it kept from the
