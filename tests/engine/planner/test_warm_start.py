@@ -193,3 +193,16 @@ def test_the_mip_is_skipped_when_the_relaxation_is_integral() -> None:
     assert solution.mip_gap == pytest.approx(0.0)
     assert list(solution.values[on]) == [0.0, 1.0, 1.0, 0.0]
     assert solution.objective == pytest.approx(3.0)
+
+
+def test_a_stopped_solve_reports_the_relaxation_gap_when_tighter() -> None:
+    """HiGHS stopped at its time limit may report a gap wider than the LP's.
+
+    The gap a plan reports is the smaller of HiGHS's and the one to the
+    relaxation the warm start solved (a valid bound either way).
+    """
+    assert lp._gap(10.0, 9.8, float("inf")) == pytest.approx(0.02)
+    assert lp._gap(10.0, 9.8, 3.24) == pytest.approx(0.02)
+    assert lp._gap(10.0, 9.8, 0.005) == pytest.approx(0.005)
+    assert lp._gap(10.0, -lp.INF, 3.24) == pytest.approx(3.24)
+    assert lp._gap(10.0, 10.5, 0.5) == pytest.approx(0.0)

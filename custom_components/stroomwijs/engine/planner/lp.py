@@ -396,11 +396,13 @@ class ModelBuilder:
         highs.setOptionValue("mip_abs_gap", float(mip_abs_gap))
         highs.passModel(lp)
         start: FloatArray | None = None
+        bound = -INF  # the relaxation's bound on the objective, once solved
         if integer.any():
             warm = self._warm_start(
                 lp, integer, threads, time_limit_s * WARM_START_SHARE, freeze_from
             )
             start = None if warm is None else warm.values
+            bound = -INF if warm is None else warm.bound
             if warm is not None and start is not None:
                 known = np.nonzero(~np.isnan(start))[0]
                 if known.shape[0] == self.num_cols:
@@ -443,7 +445,7 @@ class ModelBuilder:
                 values=start,
                 status=SolveStatus.TIME_LIMIT,
                 solver_status=highs.modelStatusToString(model_status),
-                mip_gap=float("inf"),
+                mip_gap=_gap(objective, bound, float("inf")),
                 objective=objective,
                 solve_time_s=elapsed,
             )
@@ -457,7 +459,9 @@ class ModelBuilder:
                 solve_time_s=elapsed,
             )
         values = np.asarray(highs.getSolution().col_value, dtype=np.float64)
-        gap = float(info.mip_gap) if integer.any() else 0.0
+        objective = float(info.objective_function_value)
+        # HiGHS stopped early may not have got past the relaxation's bound.
+        gap = _gap(objective, bound, float(info.mip_gap)) if integer.any() else 0.0
         status = (
             SolveStatus.OPTIMAL
             if model_status == highspy.HighsModelStatus.kOptimal
@@ -468,9 +472,16 @@ class ModelBuilder:
             status=status,
             solver_status=highs.modelStatusToString(model_status),
             mip_gap=gap,
-            objective=float(info.objective_function_value),
+            objective=objective,
             solve_time_s=elapsed,
         )
+
+
+def _gap(objective: float, bound: float, reported: float) -> float:
+    """Return the smaller of ``reported`` and the gap to a relaxation's bound."""
+    if not objective or not np.isfinite(bound):
+        return reported
+    return min(reported, max(objective - bound, 0.0) / abs(objective))
 
 
 @dataclass(slots=True)
