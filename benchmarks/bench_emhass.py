@@ -370,7 +370,7 @@ def main() -> None:
                 emhass_times[name].append(item["solve_time_s"])
     print(
         f"{'case':<34} {'ours EUR':>9} {'EMHASS EUR':>10} {'+end heat':>9} "
-        f"{'diff':>8} {'ours s':>7} {'EMHASS s':>8} {'speed-up':>8}  notes"
+        f"{'diff':>9} {'ours s':>7} {'EMHASS s':>8} {'speed-up':>8}  notes"
     )
     for name, item in ours.items():
         case_in = emhass_in[name]
@@ -402,13 +402,13 @@ def main() -> None:
         notes, end_heat = judge(case_in, theirs)
         flags = [f"EMHASS plan: {note}" for note in notes]
         fair = their_cost + end_heat
-        if ours_cost > fair + 1e-3:
+        if ours_cost > fair + 1e-6:
             flags.append("OURS COSTLIER")
         if their_time < SPEED_TARGET * our_time:
             flags.append("under 3x faster")
         print(
-            f"{name:<34} {ours_cost:>9.3f} {their_cost:>10.3f} {fair:>9.3f} "
-            f"{ours_cost - fair:>+8.3f} {our_time:>6.3f}s {their_time:>7.3f}s "
+            f"{name:<34} {ours_cost:>9.4f} {their_cost:>10.4f} {fair:>9.4f} "
+            f"{ours_cost - fair:>+9.4f} {our_time:>6.3f}s {their_time:>7.3f}s "
             f"{their_time / our_time:>7.1f}x  EMHASS {status}; ours {mine['status']} "
             f"{' '.join(flags)}"
         )

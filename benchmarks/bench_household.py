@@ -32,8 +32,10 @@ from datetime import UTC, datetime, time, timedelta
 import logging
 from pathlib import Path
 import statistics
+import subprocess
+import sys
 import time as wall
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 def _rss_mb() -> float:
@@ -68,15 +70,11 @@ from custom_components.stroomwijs.engine.household import (  # noqa: E402
     Series,
     TariffConfig,
 )
-from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: E402
-    OcppSimulator,
-    SimCar,
-)
-from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: E402
-    P1TelegramServer,
-    TelegramValuesIn,
-    build_telegram,
-)
+
+if TYPE_CHECKING:
+    from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
+        OcppSimulator,
+    )
 
 PRICES = (
     Path(__file__).parents[1] / "tests" / "fixtures" / "prices_NL_2025-12-16_15min.csv"
@@ -94,6 +92,11 @@ def _prices(now: datetime) -> Series:
 
 
 def _telegram(_index: int) -> bytes:
+    from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
+        TelegramValuesIn,
+        build_telegram,
+    )
+
     return build_telegram(
         TelegramValuesIn(
             timestamp=datetime.now(UTC),
@@ -191,6 +194,16 @@ async def _setpoint_after(
 
 
 async def _run(runs: int) -> dict[str, Any]:
+    # The simulators run in this process here (the latency is measured at
+    # the charge point): they are imported only now, after the memory figure.
+    from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: PLC0415
+        OcppSimulator,
+        SimCar,
+    )
+    from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
+        P1TelegramServer,
+    )
+
     loop = asyncio.get_running_loop()
     slow = SlowCallbacks()
     logging.getLogger("asyncio").addHandler(slow)
@@ -251,9 +264,91 @@ async def _run(runs: int) -> dict[str, Any]:
         "lag_ms": lag.worst_ms,
         "slow_callbacks": slow.count,
         "slow_worst": slow.worst,
-        "rss_host_mb": RSS_HOST_MB,
-        "rss_running_mb": rss_running,
+        "rss_in_process_mb": rss_running,
     }
+
+
+async def _peer() -> None:
+    """Run the other side in its own process: the P1 meter and the charge point.
+
+    Prints the meter's port, reads the central system's URL, connects an
+    OCPP 2.1 charge point, plugs a V2X car in, prints ``plugged`` and holds
+    on until its input closes.
+    """
+    from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (  # noqa: PLC0415
+        OcppSimulator,
+        SimCar,
+    )
+    from custom_components.stroomwijs.engine.simulate.p1 import (  # noqa: PLC0415
+        P1TelegramServer,
+    )
+
+    loop = asyncio.get_running_loop()
+    server = P1TelegramServer(_telegram, interval=1.0)
+    await server.start()
+    print(server.port, flush=True)
+    url = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+    sim = OcppSimulator("bench", version="ocpp2.1")
+    await sim.async_connect(url)
+    await asyncio.sleep(0.5)
+    await sim.async_plug_in(
+        SimCar(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
+    )
+    print("plugged", flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    await sim.async_disconnect()
+    await server.stop()
+
+
+async def _memory(runs: int) -> list[float]:
+    """Measure this process (HA loaded) while a household runs, its peers elsewhere.
+
+    The meter and the charge point run in a child process, so what this
+    process holds is Home Assistant's core plus the household: its engine
+    (meter, guard, OCPP central system, planner) and a plan with the car.
+    """
+    peaks: list[float] = []
+    for _ in range(runs):
+        peer = subprocess.Popen(  # noqa: S603, ASYNC220
+            [sys.executable, __file__, "--peer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if peer.stdin is None or peer.stdout is None:
+            raise RuntimeError("no pipe to the peer process")
+        loop = asyncio.get_running_loop()
+        port = int(await loop.run_in_executor(None, peer.stdout.readline))
+        household = Household(
+            _config(port), HouseholdPorts(store=MemoryStateStore(), ocpp_session=FAST)
+        )
+        try:
+            await household.async_start()
+            household.set_prices(_prices(datetime.now(UTC)))
+            csms = household.chargers.csms
+            if csms is None:
+                raise RuntimeError("the central system did not start")
+            replans = household.plan_status.last_replan
+            peer.stdin.write(csms.url + "\n")
+            peer.stdin.flush()
+            line = await loop.run_in_executor(None, peer.stdout.readline)
+            if line.strip() != "plugged":
+                msg = f"peer: {line!r}"
+                raise RuntimeError(msg)
+            deadline = wall.perf_counter() + 20.0
+            while household.plan_status.last_replan == replans:
+                if wall.perf_counter() > deadline:
+                    raise TimeoutError("no re-plan after the plug-in")
+                await asyncio.sleep(0.01)
+            for _ in range(3):
+                await household.async_plan_now()
+            await asyncio.sleep(1.0)  # a few more telegrams and guard ticks
+            peaks.append(_rss_mb())
+        finally:
+            await household.async_stop()
+            peer.stdin.close()
+            await loop.run_in_executor(None, peer.wait)
+    return peaks
 
 
 def _line(name: str, values: list[float], unit: str = "s") -> str:
@@ -268,8 +363,14 @@ def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.peer:
+        asyncio.run(_peer())
+        return
+    # Memory first, before this process imports any simulator.
+    rss = asyncio.run(_memory(3))
     result = asyncio.run(_run(args.runs))
     print("Household runtime benchmark (real time, loopback, one thread for HiGHS)")
     print(_line("event (plug-in) -> setpoint at charger", result["latency"], "ms"))
@@ -280,12 +381,17 @@ def main() -> None:
         f"{'event loop: callbacks over 20 ms':<38} {result['slow_callbacks']:8d}"
         + (f"   worst: {result['slow_worst']}" if result["slow_worst"] else "")
     )
+    print(f"{'memory: host (HA core, http, aiohttp)':<38} {RSS_HOST_MB:8.1f} MB")
+    extra = [value - RSS_HOST_MB for value in rss]
     print(
-        f"{'memory: host (HA core, http, aiohttp)':<38} {result['rss_host_mb']:8.1f} MB"
+        f"{'memory: with the running household':<38} {max(rss):8.1f} MB"
+        f"   (+{statistics.median(extra):.1f} MB median, +{max(extra):.1f} MB max,"
+        f" n={len(rss)}; meter and charge point in another process)"
     )
     print(
-        f"{'memory: with the running household':<38} {result['rss_running_mb']:8.1f} MB"
-        f"   (+{result['rss_running_mb'] - result['rss_host_mb']:.1f} MB)"
+        f"{'memory: simulators in this process too':<38} "
+        f"{result['rss_in_process_mb']:8.1f} MB"
+        f"   (+{result['rss_in_process_mb'] - RSS_HOST_MB:.1f} MB)"
     )
 
 

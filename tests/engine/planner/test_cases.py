@@ -588,3 +588,38 @@ def test_ev_departure_before_arrival_is_rejected() -> None:
     ev = _ev(arrival="2025-10-15T06:00:00Z", departure="2025-10-15T05:00:00Z")
     with pytest.raises(ProblemError, match=r"devices\[0\]\.departure: must be after"):
         Problem.from_dict(make_problem([0.1] * 4, [ev]))
+
+
+@pytest.mark.parametrize(
+    ("after_window", "charges_right_after"), [(0.100, True), (0.101, False)]
+)
+def test_the_rebound_tie_breaker_never_costs_money(
+    after_window: float, *, charges_right_after: bool
+) -> None:
+    """Right after a DSO window a cheaper slot is used; only a tie avoids the step.
+
+    The car needs 1 kWh; the slot right after the window is 0.1 cent/kWh
+    cheaper than the rest (0.12 cents with VAT). Taking it steps the import
+    up by 4 kW where the rebound tie-breaker applies: worth it, because a
+    tie-breaker must never outweigh a real price. When every slot after the
+    window costs the same, the step moves out of the hour after the window.
+    """
+    spot = [0.05] * 4 + [after_window] + [0.101] * 11
+    data = make_problem(
+        spot,
+        [_ev(target_soc=0.6, max_charge_kw=4.0)],
+        grid={
+            "fuse": "3x25",
+            "windows": [
+                {"start": START, "end": "2025-10-14T23:00:00Z", "import_kw": 0.0}
+            ],
+        },
+    )
+    plan = plan_for(data)
+    setpoints = np.asarray(plan.devices["ev"].setpoint_kw)
+    assert setpoints[:4] == pytest.approx([0.0] * 4, abs=1e-6)
+    assert plan.devices["ev"].summary["target_reached"] is True
+    if charges_right_after:
+        assert setpoints[4] == pytest.approx(4.0, abs=1e-3)
+    else:
+        assert setpoints[4:8] == pytest.approx([0.0] * 4, abs=1e-3)

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from custom_components.stroomwijs.engine.planner import Plan, Problem, solve
+from custom_components.stroomwijs.engine.planner import Plan, Problem, lp, solve
 
 
 def _household(repo_root: Path) -> dict[str, Any]:
@@ -130,3 +131,78 @@ def test_a_stored_plan_without_time_zones_is_ignored(repo_root: Path) -> None:
     plan = solve(Problem.from_dict(_later(data, 1)), warm_start=Plan.from_dict(stored))
     assert not plan.solver.warm_start
     assert plan.solver.status == "optimal"
+
+
+def test_a_warm_replan_proves_its_gap_by_a_relaxation(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-plan's gap is proven by an LP bound, and that bound is valid.
+
+    With the previous plan's on/off pattern held from 12 h on, the
+    relaxation's bound closes the 1 % gap, so HiGHS's MIP (a root LP from
+    scratch plus cuts) need not run. The bound must really bound: the same
+    restricted MIP, solved by HiGHS, never costs less.
+    """
+    captured: list[Any] = []
+    original = lp.ModelBuilder._warm_start
+
+    def spy(self: lp.ModelBuilder, model: Any, *args: Any) -> Any:  # noqa: ANN401
+        start = original(self, model, *args)
+        captured.append((model, start))
+        return start
+
+    monkeypatch.setattr(lp.ModelBuilder, "_warm_start", spy)
+    data = _household(repo_root)
+    first = solve(Problem.from_dict(data))
+    captured.clear()
+    plan = solve(Problem.from_dict(_later(data, 1)), warm_start=first)
+    assert plan.solver.status == "optimal"
+    assert plan.solver.solver_status.startswith("Optimal (relaxation bound")
+    assert plan.solver.mip_gap <= 0.01
+    model, start = captured[-1]
+    assert start.frozen.shape[0] > 0  # some on/off pattern was kept
+    assert start.frozen_bound is not None
+    assert start.bound <= start.frozen_bound + 1e-9
+    objective = plan.solver.objective_eur
+    bound = start.frozen_bound
+    if plan.solver.solver_status == "Optimal (relaxation bound)":
+        bound = start.bound
+    assert objective - bound <= 0.01 * objective + 1e-9
+    # HiGHS on the restricted MIP: its dual bound never falls below ours.
+    highs = lp._new_highs(1, 30.0)
+    highs.setOptionValue("mip_rel_gap", 1e-4)
+    highs.passModel(model)
+    index = start.frozen.astype(np.int32)
+    values = start.values[start.frozen]
+    highs.changeColsBounds(index.shape[0], index, values, values)
+    highs.run()
+    info = highs.getInfo()
+    assert info.mip_dual_bound >= start.frozen_bound - 1e-6
+    assert info.objective_function_value <= objective + 1e-6
+
+
+def test_the_mip_is_skipped_when_the_relaxation_is_integral() -> None:
+    """A model whose LP relaxation is already integral is not handed to HiGHS's MIP."""
+    model = lp.ModelBuilder()
+    on = model.add_binaries(4, cost=[3.0, 1.0, 2.0, 4.0])
+    rows = model.add_rows(1, 2.0, np.inf)  # at least two on: the two cheapest
+    model.add_terms(rows, on, 1.0)
+    solution = model.solve(time_limit_s=5.0, mip_rel_gap=0.01)
+    assert solution.status is lp.SolveStatus.OPTIMAL
+    assert solution.solver_status == "Optimal (relaxation bound)"
+    assert solution.mip_gap == pytest.approx(0.0)
+    assert list(solution.values[on]) == [0.0, 1.0, 1.0, 0.0]
+    assert solution.objective == pytest.approx(3.0)
+
+
+def test_a_stopped_solve_reports_the_relaxation_gap_when_tighter() -> None:
+    """HiGHS stopped at its time limit may report a gap wider than the LP's.
+
+    The gap a plan reports is the smaller of HiGHS's and the one to the
+    relaxation the warm start solved (a valid bound either way).
+    """
+    assert lp._gap(10.0, 9.8, float("inf")) == pytest.approx(0.02)
+    assert lp._gap(10.0, 9.8, 3.24) == pytest.approx(0.02)
+    assert lp._gap(10.0, 9.8, 0.005) == pytest.approx(0.005)
+    assert lp._gap(10.0, -lp.INF, 3.24) == pytest.approx(3.24)
+    assert lp._gap(10.0, 10.5, 0.5) == pytest.approx(0.0)

@@ -100,11 +100,25 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
     time_limit_s: float,
     devices: HouseholdDevices | None = None,
     outdoor: Series | None = None,
+    quarter_energy_kwh: float = 0.0,
 ) -> PlanInputs:
-    """Write the planner problem for the household as it is at ``now``."""
+    """Write the planner problem for the household as it is at ``now``.
+
+    The plan starts at ``now``: its first slot runs to the end of the current
+    quarter-hour (a partial slot), the others are whole quarter-hours. So
+    the energy the plan puts in the quarter-hour in progress is what is
+    left of it, not a whole quarter's worth; ``quarter_energy_kwh`` (what
+    the meter has imported in it so far) counts towards a capacity peak.
+    Per-slot inputs (prices, PV, base load, devices' series) are those of
+    the quarter-hour each slot lies in.
+    """
     zone = ZoneInfo(config.time_zone)
     notes: list[str] = []
     start = quarter_floor(now)
+    plan_start = now.astimezone(UTC).replace(microsecond=0)
+    if plan_start - start < timedelta(seconds=1):
+        plan_start = start  # on the quarter-hour: a whole first slot
+    first_minutes = (start + SLOT - plan_start).total_seconds() / 60.0
     slots = config.optimiser.horizon_hours * 4
     have_prices = prices is not None and prices.value_at(start) is not None
     if mode is OptimiserMode.AUTO:
@@ -169,7 +183,7 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
             limit.import_w is None and limit.export_w is None
         ):
             continue
-        window_start = max(limit.start or start, start)
+        window_start = max(limit.start or plan_start, plan_start)
         window_end = min(limit.end or end, end)
         if window_end <= window_start:
             continue
@@ -192,6 +206,10 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
             "eur_per_kw_month": tariff.capacity_eur_per_kw_month,
             "month_peak_so_far_kw": round(month_peak_kw or 0.0, 3),
         }
+        if plan_start > start:
+            grid_doc["capacity_tariff"]["current_quarter_energy_kwh"] = round(
+                max(quarter_energy_kwh, 0.0), 4
+            )
 
     devices_doc: list[dict[str, Any]] = []
     device_map: dict[str, str] = {}
@@ -270,8 +288,9 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
 
     problem: dict[str, Any] = {
         "description": f"{config.name} at {start.isoformat()} ({mode.value})",
-        "start": start.isoformat(),
+        "start": plan_start.isoformat(),
         "slot_minutes": 15,
+        "first_slot_minutes": round(first_minutes, 4),
         "horizon_slots": slots,
         "timezone": config.time_zone,
         "prices": price_doc,
@@ -365,11 +384,24 @@ def setpoint_w(plan: Plan, device_id: str, when: datetime) -> float | None:
 
 
 def slot_index(plan: Plan, when: datetime) -> int | None:
-    """Index of the plan's slot holding ``when`` (None outside the plan)."""
+    """Index of the plan's slot holding ``when`` (None outside the plan).
+
+    The first slot may be partial (a plan made during a quarter-hour runs
+    from then to the quarter's end); every later slot is a quarter-hour.
+    """
     if not plan.slot_starts:
         return None
     first = datetime.fromisoformat(plan.slot_starts[0])
-    index = int((when - first) / SLOT)
-    if index < 0 or index >= len(plan.slot_starts):
+    if when < first:
+        return None
+    first_end = (
+        datetime.fromisoformat(plan.slot_starts[1])
+        if len(plan.slot_starts) > 1
+        else first + timedelta(hours=plan.slot_hours[0])
+    )
+    if when < first_end:
+        return 0
+    index = 1 + int((when - first_end) / SLOT)
+    if index >= len(plan.slot_starts):
         return None
     return index

@@ -947,6 +947,11 @@ class Household:
             time_limit_s=self.config.optimiser.time_limit_s,
             devices=self.devices,
             outdoor=self.outdoor_forecast,
+            quarter_energy_kwh=(
+                self._quarter.energy_kwh
+                if self._quarter.start == quarter_floor(now)
+                else 0.0
+            ),
         )
 
     async def _async_solve(

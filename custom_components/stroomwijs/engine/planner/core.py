@@ -38,9 +38,15 @@ SELF_CONSUMPTION_EUR_PER_KWH = 1e-4
 """Tie-breaker on grid exchange: with equal costs, use energy at home."""
 TIME_PREFERENCE_EUR_PER_KWH = 1e-4
 """Tie-breaker growing over the horizon: with equal costs, act earlier."""
-REBOUND_EUR_PER_KW = 0.02
-"""Tie-breaker on import steps right after a DSO window ends."""
+REBOUND_EUR_PER_KW = 1e-4
+"""Tie-breaker on import steps right after a DSO window ends. Like the others
+it only chooses between plans of (nearly) equal cost: at 0.02 EUR/kW it was a
+price, and bought smoothness with real money (0.1-0.3 cents a day on the
+autumn reference days); the guard staggers releases at a window's end anyway."""
 REBOUND_SLOTS = 4
+FREEZE_AFTER_HOURS = 12.0
+"""A warm re-plan proves its gap with the on/off pattern it kept from the
+previous plan held from this many hours on (see ``solve``)."""
 KW_TOLERANCE = 1e-3
 
 
@@ -306,6 +312,12 @@ def _hint_from(problem: Problem, ctx: BuildContext, previous: Plan) -> bool:
     return used
 
 
+def _freeze_slot(ctx: BuildContext) -> int:
+    """Return the first slot that starts ``FREEZE_AFTER_HOURS`` or more from now."""
+    starts = np.concatenate([[0.0], np.cumsum(ctx.hours)[:-1]])
+    return int(np.searchsorted(starts, FREEZE_AFTER_HOURS - 1e-9))
+
+
 def solve(
     problem: Problem,
     *,
@@ -338,6 +350,7 @@ def solve(
         mip_rel_gap=problem.solver.mip_rel_gap,
         mip_abs_gap=problem.solver.mip_abs_gap_eur,
         threads=problem.solver.threads,
+        freeze_from=_freeze_slot(ctx) if warm else None,
     )
     report = SolverReport(
         status=solution.status.value,

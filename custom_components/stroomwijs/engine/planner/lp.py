@@ -8,7 +8,7 @@ matrix is assembled once, column-wise, and handed to ``highspy`` directly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 import time
 
@@ -137,6 +137,7 @@ class ModelBuilder:
         min_off: int = 1,
         partner: IndexArray | None = None,
         tracker: Tracker | None = None,
+        first_slot: int = 0,
     ) -> None:
         """On/off binaries over consecutive slots of one device.
 
@@ -147,6 +148,7 @@ class ModelBuilder:
         that can simulate itself passes a ``tracker``: given the relaxed
         solution it returns 0/1 values that follow the relaxed trajectory
         within the device's own hard bounds; it is tried first.
+        ``cols[i]`` (and ``partner[i]``) belong to slot ``first_slot + i``.
         """
         if cols.shape[0]:
             self._units.append(
@@ -156,6 +158,7 @@ class ModelBuilder:
                     min_off=min_off,
                     partner=partner,
                     tracker=tracker,
+                    first_slot=first_slot,
                 )
             )
 
@@ -194,7 +197,8 @@ class ModelBuilder:
         integer: npt.NDArray[np.bool_],
         threads: int,
         time_limit_s: float,
-    ) -> FloatArray | None:
+        freeze_from: int | None = None,
+    ) -> _Start | None:
         """Relax and fix, one device at a time: an incumbent for the MIP.
 
         HiGHS closes the gap at the root once it holds a good plan, but its
@@ -202,6 +206,11 @@ class ModelBuilder:
         Each device's binaries are rounded from the current relaxation and
         fixed; the relaxation is re-solved (a warm simplex restart) so the
         next device sees what the previous ones will do.
+
+        The first relaxation's objective is a lower bound on the MIP's. With
+        ``freeze_from`` (a warm re-plan) the on/off binaries from that slot on
+        of every device that kept the previous plan's pattern are reported as
+        ``frozen``, with the relaxation's bound when they are held there.
         """
         deadline = time.perf_counter() + time_limit_s
         highs = _relaxation(lp, threads, time_limit_s)
@@ -210,6 +219,7 @@ class ModelBuilder:
             return None
         x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
         objective = float(highs.getInfo().objective_function_value)
+        bound = objective
         lower = np.asarray(lp.col_lower_, dtype=np.float64)
         upper = np.asarray(lp.col_upper_, dtype=np.float64)
         hinted = np.zeros(self.num_cols, dtype=np.bool_)
@@ -274,7 +284,23 @@ class ModelBuilder:
         x = fixer.current(x)
         if not fixed[integer].all():
             x[~(fixed & integer)] = np.nan
-        return x
+            return _Start(values=x, bound=bound)
+        start = _Start(values=x, bound=bound)
+        if freeze_from is None:
+            return start
+        parts = [
+            unit.from_slot(freeze_from)
+            for number, unit in enumerate(units)
+            if number in hinted_units and not unit.choose_one and not unit.plain
+        ]
+        frozen = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        if frozen.shape[0]:
+            start.frozen = frozen
+            free = np.ones(self.num_cols, dtype=np.bool_)
+            free[frozen] = False
+            fixer.release_quietly(np.nonzero(integer & free)[0])
+            start.frozen_bound = fixer.bound()
+        return start
 
     def arrays(self) -> list[FloatArray | IndexArray | npt.NDArray[np.bool_]]:
         """Every array that defines the model (for a fingerprint)."""
@@ -297,15 +323,26 @@ class ModelBuilder:
         """Return the objective at ``values``, including the constant offset."""
         return float(self._columns()[2] @ values) + self.offset
 
-    def solve(  # noqa: PLR0915
+    def solve(  # noqa: C901, PLR0915
         self,
         *,
         time_limit_s: float,
         mip_rel_gap: float,
         mip_abs_gap: float = 0.0,
         threads: int = 1,
+        freeze_from: int | None = None,
     ) -> Solution:
-        """Solve with HiGHS and report the outcome."""
+        """Solve with HiGHS and report the outcome.
+
+        HiGHS is not run when the warm start's plan is already within the
+        gap of the LP relaxation's bound: the plan is then returned as
+        optimal, with that gap. ``freeze_from`` (a warm re-plan) lets the
+        gap be proven over the plans that keep, from that slot on, the on/off
+        pattern of every device that kept the previous plan's pattern: first
+        by the relaxation with those binaries fixed, else by HiGHS with them
+        fixed. Devices whose pattern was not kept, and every continuous
+        setpoint, stay free.
+        """
         lower, upper, cost, integer = self._columns()
         if self._entry_rows:
             rows = np.concatenate(self._entry_rows)
@@ -359,13 +396,31 @@ class ModelBuilder:
         highs.setOptionValue("mip_abs_gap", float(mip_abs_gap))
         highs.passModel(lp)
         start: FloatArray | None = None
+        bound = -INF  # the relaxation's bound on the objective, once solved
         if integer.any():
-            start = self._warm_start(
-                lp, integer, threads, time_limit_s * WARM_START_SHARE
+            warm = self._warm_start(
+                lp, integer, threads, time_limit_s * WARM_START_SHARE, freeze_from
             )
-            if start is not None:
+            start = None if warm is None else warm.values
+            bound = -INF if warm is None else warm.bound
+            if warm is not None and start is not None:
                 known = np.nonzero(~np.isnan(start))[0]
                 if known.shape[0] == self.num_cols:
+                    proven = _proven(
+                        warm,
+                        float(cost @ start) + self.offset,
+                        mip_rel_gap,
+                        mip_abs_gap,
+                    )
+                    if proven is not None:
+                        proven.solve_time_s = time.perf_counter() - started
+                        return proven.solution()
+                    if warm.frozen.shape[0]:
+                        # Prove the gap over the plans that keep the frozen
+                        # binaries (a warm re-plan: see ``solve``).
+                        index = warm.frozen.astype(np.int32)
+                        values = start[warm.frozen]
+                        highs.changeColsBounds(index.shape[0], index, values, values)
                     highs.setSolution(_as_solution(start))
                     # With a complete incumbent HiGHS only has to prove the
                     # gap: skip what only helps to find a first plan.
@@ -390,7 +445,7 @@ class ModelBuilder:
                 values=start,
                 status=SolveStatus.TIME_LIMIT,
                 solver_status=highs.modelStatusToString(model_status),
-                mip_gap=float("inf"),
+                mip_gap=_gap(objective, bound, float("inf")),
                 objective=objective,
                 solve_time_s=elapsed,
             )
@@ -404,7 +459,9 @@ class ModelBuilder:
                 solve_time_s=elapsed,
             )
         values = np.asarray(highs.getSolution().col_value, dtype=np.float64)
-        gap = float(info.mip_gap) if integer.any() else 0.0
+        objective = float(info.objective_function_value)
+        # HiGHS stopped early may not have got past the relaxation's bound.
+        gap = _gap(objective, bound, float(info.mip_gap)) if integer.any() else 0.0
         status = (
             SolveStatus.OPTIMAL
             if model_status == highspy.HighsModelStatus.kOptimal
@@ -415,9 +472,69 @@ class ModelBuilder:
             status=status,
             solver_status=highs.modelStatusToString(model_status),
             mip_gap=gap,
-            objective=float(info.objective_function_value),
+            objective=objective,
             solve_time_s=elapsed,
         )
+
+
+def _gap(objective: float, bound: float, reported: float) -> float:
+    """Return the smaller of ``reported`` and the gap to a relaxation's bound."""
+    if not objective or not np.isfinite(bound):
+        return reported
+    return min(reported, max(objective - bound, 0.0) / abs(objective))
+
+
+@dataclass(slots=True)
+class _Start:
+    """The warm start's plan and the bounds it learned on the way."""
+
+    values: FloatArray
+    """Column values; NaN where the warm start fixed nothing."""
+    bound: float
+    """The LP relaxation's objective: no plan costs less."""
+    frozen: IndexArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Binaries held at the previous plan's pattern (a warm re-plan)."""
+    frozen_bound: float | None = None
+    """The relaxation's objective with ``frozen`` held (None: not solved)."""
+
+
+@dataclass(slots=True)
+class _Proof:
+    """A plan shown to be within the gap without running the MIP."""
+
+    values: FloatArray
+    objective: float
+    gap: float
+    how: str
+    solve_time_s: float = 0.0
+
+    def solution(self) -> Solution:
+        """Return the plan as the solve's outcome."""
+        return Solution(
+            values=self.values,
+            status=SolveStatus.OPTIMAL,
+            solver_status=self.how,
+            mip_gap=self.gap,
+            objective=self.objective,
+            solve_time_s=self.solve_time_s,
+        )
+
+
+def _proven(
+    start: _Start, objective: float, rel_gap: float, abs_gap: float
+) -> _Proof | None:
+    """Return the start as a proof when a relaxation bound closes the gap."""
+    bounds = [(start.bound, "Optimal (relaxation bound)")]
+    if start.frozen_bound is not None:
+        bounds.append(
+            (start.frozen_bound, "Optimal (relaxation bound, far on/off kept)")
+        )
+    for bound, how in bounds:
+        slack = objective - bound
+        if slack <= max(rel_gap * abs(objective), abs_gap):
+            gap = max(slack, 0.0) / abs(objective) if objective else 0.0
+            return _Proof(start.values, objective, gap, how)
+    return None
 
 
 def _new_highs(threads: int, time_limit_s: float) -> highspy.Highs:
@@ -512,6 +629,10 @@ class _Fixer:
         if self._solve() is None:
             return None
         return np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+
+    def bound(self) -> float | None:
+        """Re-solve the relaxation as it stands now; its objective (None: none)."""
+        return self._solve()
 
     def current(self, fallback: FloatArray) -> FloatArray:
         """Return the last optimal relaxation's values."""
@@ -632,8 +753,16 @@ class _Unit:
     min_off: int = 1
     partner: IndexArray | None = None
     tracker: Tracker | None = None
+    first_slot: int = 0
     hint: FloatArray | None = None
     """Every column's hinted value (NaN: none), when this unit has any."""
+
+    def from_slot(self, slot: int) -> IndexArray:
+        """Return the columns (and the partner's) in slot ``slot`` and later."""
+        skip = max(slot - self.first_slot, 0)
+        if self.partner is None:
+            return self.cols[skip:]
+        return np.concatenate([self.cols[skip:], self.partner[skip:]])
 
     def candidates(self) -> tuple[float, ...]:
         """Return the rounding thresholds to try; 0 means the device's own tracker."""

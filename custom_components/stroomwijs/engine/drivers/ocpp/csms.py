@@ -32,8 +32,10 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 import hmac
+import importlib
 import logging
 import ssl
+import sys
 import time
 from typing import Any, cast
 from urllib.parse import unquote
@@ -50,20 +52,35 @@ from .common import (
     guess_unique_id,
 )
 from .session import BaseSession, PendingCharger, SessionOptions
-from .v16 import V16Session
-from .v21 import V21Session
-from .v201 import V201Session
 
 _LOGGER = logging.getLogger(__name__)
 
-SESSION_CLASSES: Mapping[str, type[BaseSession]] = {
-    "ocpp2.1": V21Session,
-    "ocpp2.0.1": V201Session,
-    "ocpp1.6": V16Session,
+SESSION_MODULES: Mapping[str, tuple[str, str]] = {
+    "ocpp2.1": ("v21", "V21Session"),
+    "ocpp2.0.1": ("v201", "V201Session"),
+    "ocpp1.6": ("v16", "V16Session"),
 }
+"""Each version's session, imported when a charger first speaks it: the
+``ocpp`` library's message classes take 1-4 MB per version."""
 MAX_FRAME_BYTES = 256 * 1024
 REFUSAL_LOG_INTERVAL_S = 60.0
 MAX_REPORTED_IDS = 1024
+
+
+def session_class(protocol: str) -> type[BaseSession]:
+    """Return the session class for an OCPP subprotocol (imports it; blocking)."""
+    module_name, class_name = SESSION_MODULES[protocol]
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    return cast("type[BaseSession]", getattr(module, class_name))
+
+
+async def async_session_class(protocol: str) -> type[BaseSession]:
+    """Return the session class, importing it in an executor the first time."""
+    module_name, _ = SESSION_MODULES[protocol]
+    if f"{__package__}.{module_name}" in sys.modules:
+        return session_class(protocol)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, session_class, protocol)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -518,9 +535,10 @@ class CentralSystem:
         )
         await ws.prepare(request)
         protocol = ws.ws_protocol
-        if protocol is None or protocol not in SESSION_CLASSES:
+        if protocol is None or protocol not in SESSION_MODULES:
             await ws.close()
             return ws
+        session_class = await async_session_class(protocol)
         charger = self._chargers.get(charger_id)
         if charger is not None and charger.session is not None:
             # The charger reconnected before we noticed the old socket died:
@@ -530,7 +548,6 @@ class CentralSystem:
         old_pending = self._pending_sessions.pop(charger_id, None)
         if old_pending is not None:
             await old_pending.async_close()
-        session_class = SESSION_CLASSES[protocol]
         session: BaseSession = cast("Any", session_class)(
             charger_id,
             _WebSocketConnection(ws, charger_id, request.transport),

@@ -188,10 +188,13 @@ class EvBlock(Block):
         self._on_c, self._on_d = on_c, on_d
         if on_c is not None:
             m.hint_sequence(
-                on_c, partner=on_d, tracker=lambda x: self._schedule(x, ctx)
+                on_c,
+                partner=on_d,
+                tracker=lambda x: self._schedule(x, ctx),
+                first_slot=self.first,
             )
         elif on_d is not None:
-            m.hint_sequence(on_d)
+            m.hint_sequence(on_d, first_slot=self.first)
 
         if self.e_min > self.e0 + TOLERANCE_KWH:
             # Arrived below the guaranteed minimum: reach it as soon as possible.
