@@ -1,4 +1,4 @@
-"""Binary sensors: charger connectivity and plugged-in state."""
+"""Binary sensors: chargers, and facts of boilers, hybrids and appliances."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charger import ChargerEntity, ChargerHandle, async_add_charger_entities
+from .driver_entities import async_add_driver_binary_sensors
 from .limit_entities import async_add_limit_binary_sensors
 from .models import StroomwijsConfigEntry
 
@@ -54,6 +55,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the chargers' binary sensors."""
     async_add_limit_binary_sensors(entry, async_add_entities)
+    async_add_driver_binary_sensors(hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,
