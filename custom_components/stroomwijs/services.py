@@ -1,4 +1,4 @@
-"""Services: departure and target, boost and pause for a charger."""
+"""Services: departure and target, boost and pause for a charger; run_before."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import probatio as vol
 
 from .charger import ChargerHandle
 from .const import DOMAIN
+from .driver_entities import is_appliance, refused
 from .engine.capabilities import DeviceUnavailableError
 from .engine.household import Household
 
@@ -22,6 +23,8 @@ SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_BOOST: Final = "boost"
 SERVICE_PAUSE: Final = "pause"
 SERVICE_RESUME: Final = "resume"
+SERVICE_RUN_BEFORE: Final = "run_before"
+ATTR_FINISH_BY: Final = "finish_by"
 ATTR_DEPARTURE: Final = "departure"
 ATTR_TARGET_SOC: Final = "target_soc"
 
@@ -34,6 +37,24 @@ DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
         ),
     }
 )
+RUN_BEFORE_SCHEMA = DEVICE_SCHEMA.extend({vol.Required(ATTR_FINISH_BY): cv.datetime})
+
+
+def _appliance(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, str]:
+    """Return the household and device id of the appliance ``call`` names."""
+    device_id = call.data[ATTR_DEVICE_ID]
+    device = dr.async_get(hass).async_get(device_id)
+    if device is not None:
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            household: Household = entry.runtime_data.household
+            for sid, driver in household.devices.drivers.items():
+                if (DOMAIN, sid) in device.identifiers and is_appliance(driver):
+                    return household, sid
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="appliance_not_found",
+        translation_placeholders={"device_id": device_id},
+    )
 
 
 def _handle(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, ChargerHandle]:
@@ -97,8 +118,21 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def resume(call: ServiceCall) -> None:
         await _manual(_handle(hass, call), None)
 
+    async def run_before(call: ServiceCall) -> None:
+        household, sid = _appliance(hass, call)
+        finish_by: datetime = call.data[ATTR_FINISH_BY]
+        if finish_by.tzinfo is None:
+            finish_by = finish_by.replace(tzinfo=dt_util.get_default_time_zone())
+        try:
+            await household.async_run_before(sid, finish_by)
+        except (ValueError, DeviceUnavailableError) as err:
+            raise refused(household.devices.drivers[sid].name, err) from err
+
     hass.services.async_register(
         DOMAIN, SERVICE_SET_DEPARTURE, set_departure, schema=DEPARTURE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_RUN_BEFORE, run_before, schema=RUN_BEFORE_SCHEMA
     )
     hass.services.async_register(DOMAIN, SERVICE_BOOST, boost, schema=DEVICE_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_PAUSE, pause, schema=DEVICE_SCHEMA)

@@ -385,3 +385,64 @@ async def test_a_removed_device_goes_with_its_entities(hass: HomeAssistant) -> N
             )
             is None
         )
+
+
+async def test_run_before_arms_an_appliance_by_a_time(hass: HomeAssistant) -> None:
+    """``stroomwijs.run_before``: only appliances, local times, no past."""
+    async with _household(
+        hass, _device("Washer", WASHER), _device("Boiler", BOILER)
+    ) as entry:
+        washer, boiler = _sid(entry, "Washer"), _sid(entry, "Boiler")
+        devices = dr.async_get(hass)
+        washer_device = devices.async_get_device_by_identifier(
+            (DOMAIN, washer), entry.entry_id
+        )
+        boiler_device = devices.async_get_device_by_identifier(
+            (DOMAIN, boiler), entry.entry_id
+        )
+        assert washer_device is not None
+        assert boiler_device is not None
+        later = dt_util.now().replace(tzinfo=None, microsecond=0) + timedelta(hours=6)
+        for device_id in ("no-such-device", boiler_device.id):
+            with pytest.raises(ServiceValidationError) as caught:
+                await hass.services.async_call(
+                    DOMAIN,
+                    "run_before",
+                    {"device_id": device_id, "finish_by": later},
+                    blocking=True,
+                )
+            assert caught.value.translation_key == "appliance_not_found"
+        with pytest.raises(ServiceValidationError) as caught:
+            await hass.services.async_call(
+                DOMAIN,
+                "run_before",
+                {
+                    "device_id": washer_device.id,
+                    "finish_by": later - timedelta(hours=7),
+                },
+                blocking=True,
+            )
+        assert caught.value.translation_key == "appliance_refused"
+        await hass.services.async_call(
+            DOMAIN,
+            "run_before",
+            {"device_id": washer_device.id, "finish_by": later.isoformat()},
+            blocking=True,
+        )
+        driver = entry.runtime_data.household.devices.drivers[washer]
+        assert driver.state.value == "armed"  # type: ignore[union-attr]
+        assert driver.deadline == later.replace(  # type: ignore[union-attr]
+            tzinfo=dt_util.get_default_time_zone()
+        )
+        # Again: the armed cycle gets the new deadline and stays armed.
+        sooner = later - timedelta(hours=1)
+        await hass.services.async_call(
+            DOMAIN,
+            "run_before",
+            {"device_id": washer_device.id, "finish_by": sooner},
+            blocking=True,
+        )
+        assert driver.deadline == sooner.replace(  # type: ignore[union-attr]
+            tzinfo=dt_util.get_default_time_zone()
+        )
+        assert driver.state.value == "armed"  # type: ignore[union-attr]
