@@ -118,6 +118,16 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def resume(call: ServiceCall) -> None:
         await _manual(_handle(hass, call), None)
 
+    hass.services.async_register(
+        DOMAIN, SERVICE_SET_DEPARTURE, set_departure, schema=DEPARTURE_SCHEMA
+    )
+    _async_setup_appliance_services(hass)
+
+
+@callback
+def _async_setup_appliance_services(hass: HomeAssistant) -> None:
+    """Register ``run_before``."""
+
     async def run_before(call: ServiceCall) -> None:
         household, sid = _appliance(hass, call)
         finish_by: datetime = call.data[ATTR_FINISH_BY]
@@ -128,9 +138,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
         except (ValueError, DeviceUnavailableError) as err:
             raise refused(household.devices.drivers[sid].name, err) from err
 
-    hass.services.async_register(
-        DOMAIN, SERVICE_SET_DEPARTURE, set_departure, schema=DEPARTURE_SCHEMA
-    )
     hass.services.async_register(
         DOMAIN, SERVICE_RUN_BEFORE, run_before, schema=RUN_BEFORE_SCHEMA
     )
