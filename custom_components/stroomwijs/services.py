@@ -121,6 +121,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_SET_DEPARTURE, set_departure, schema=DEPARTURE_SCHEMA
     )
+    hass.services.async_register(DOMAIN, SERVICE_BOOST, boost, schema=DEVICE_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_PAUSE, pause, schema=DEVICE_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_RESUME, resume, schema=DEVICE_SCHEMA)
     _async_setup_appliance_services(hass)
 
 
@@ -141,6 +144,3 @@ def _async_setup_appliance_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_RUN_BEFORE, run_before, schema=RUN_BEFORE_SCHEMA
     )
-    hass.services.async_register(DOMAIN, SERVICE_BOOST, boost, schema=DEVICE_SCHEMA)
-    hass.services.async_register(DOMAIN, SERVICE_PAUSE, pause, schema=DEVICE_SCHEMA)
-    hass.services.async_register(DOMAIN, SERVICE_RESUME, resume, schema=DEVICE_SCHEMA)
