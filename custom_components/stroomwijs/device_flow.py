@@ -29,6 +29,7 @@ import probatio as vol
 import yaml  # type: ignore[import-untyped]
 
 from .engine.capabilities import DeviceUnavailableError
+from .engine.discovery.modbus_scan import ModbusFinding, ScanConfig, hosts_of, scan
 from .engine.drivers.factory import build_driver, config_from_dict
 from .engine.drivers.lambda_heat_pump import LambdaHeatPump
 from .engine.household import HouseholdConfig, HouseholdConfigError
@@ -45,6 +46,8 @@ KIND_BOILER: Final = "boiler"
 KIND_PLUG: Final = "plug_appliance"
 KIND_REMOTE: Final = "remote_start_appliance"
 KIND_PROFILE: Final = "profile"
+STEP_SCAN: Final = "scan"
+STEP_SCAN_PICK: Final = "scan_pick"
 KINDS: Final = (
     KIND_SG_READY,
     KIND_CLIMATE,
@@ -74,9 +77,13 @@ CONF_REMOTE_START: Final = "remote_start_entity"
 CONF_OPERATION_STATE: Final = "operation_state_entity"
 CONF_START: Final = "start_entity"
 CONF_DEADLINE_HOURS: Final = "deadline_hours"
+CONF_TARGET: Final = "target"
+CONF_FOUND: Final = "found"
 
 APPLIANCES: Final = ["washing_machine", "dishwasher", "dryer"]
 PROBE_TIMEOUT_S: Final = 10.0
+SCAN_TIME_S: Final = 30.0
+"""A scan the user asked for ends after this (a /24 at 10 per second: 26 s)."""
 DEFAULT_COMFORT: Final = (19.5, 22.0)
 
 
@@ -404,15 +411,112 @@ def _form_errors(kind: str, form: Mapping[str, Any]) -> dict[str, str]:
     return errors
 
 
+def _describe(finding: ModbusFinding) -> str:
+    """Say what a scan found, in the words of its register map."""
+    where = f"{finding.host}:{finding.port}"
+    if finding.map == "lambda":
+        outdoor = finding.details.get("outdoor_c")
+        extra = "" if outdoor is None else f", {outdoor} °C outside"
+        return f"Lambda heat pump at {where} (unit {finding.unit_id}{extra})"
+    if finding.map == "quasar":
+        return f"Wallbox Quasar at {where}: add it with Add charger"
+    brand = " ".join(
+        str(finding.details.get(key) or "") for key in ("manufacturer", "model")
+    ).strip()
+    return f"SunSpec device {brand or ''} at {where}: not a device Stroomwijs drives"
+
+
 class DeviceSubentryFlow(ConfigSubentryFlow):
     """Add or change a heat pump, boiler or appliance."""
+
+    _found: list[ModbusFinding]
 
     async def async_step_user(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a menu
     ) -> SubentryFlowResult:
         """Ask what kind of device to add."""
-        return self.async_show_menu(step_id="user", menu_options=list(KINDS))
+        return self.async_show_menu(
+            step_id="user", menu_options=[*KINDS[:-1], STEP_SCAN, KIND_PROFILE]
+        )
+
+    async def async_step_scan(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Scan an address or a small subnet for heat pumps over Modbus TCP."""
+        errors: dict[str, str] = {}
+        placeholders = {"result": ""}
+        if user_input is not None:
+            target = str(user_input[CONF_TARGET]).strip()
+            try:
+                hosts_of(target)
+            except ValueError:
+                errors[CONF_TARGET] = "invalid_target"
+            else:
+                result = await scan(
+                    [target],
+                    ScanConfig(
+                        ports=(int(user_input[CONF_PORT]),),
+                        total_timeout_s=SCAN_TIME_S,
+                    ),
+                )
+                self._found = [f for f in result.findings if f.map == "lambda"]
+                if self._found:
+                    return await self.async_step_scan_pick()
+                errors["base"] = "nothing_found"
+                seen = "; ".join(_describe(f) for f in result.findings)
+                placeholders["result"] = (
+                    f"{result.hosts_scanned} addresses scanned"
+                    + ("" if result.complete else " (stopped at the time limit)")
+                    + (f"; found: {seen}" if seen else "")
+                    + "."
+                )
+        values = user_input or {}
+        schema = vol.Schema(
+            {
+                _required(CONF_TARGET, values): selector.TextSelector(),
+                _required(CONF_PORT, values, 502): _number(1, 65535, 1),
+            }
+        )
+        return self.async_show_form(
+            step_id=STEP_SCAN,
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_scan_pick(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Pick one of the heat pumps found; its form comes filled in."""
+        options = {f"{f.host}|{f.port}|{f.unit_id}": _describe(f) for f in self._found}
+        if user_input is not None:
+            host, port, unit = str(user_input[CONF_FOUND]).split("|")
+            return await self._async_form(
+                KIND_LAMBDA,
+                None,
+                {
+                    CONF_NAME: "Lambda heat pump",
+                    CONF_HOST: host,
+                    CONF_PORT: int(port),
+                    CONF_UNIT_ID: int(unit),
+                },
+            )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_FOUND, default=next(iter(options))): (
+                    selector.SelectSelector(
+                        selector.SelectSelectorConfig(
+                            options=[
+                                selector.SelectOptionDict(value=k, label=v)
+                                for k, v in options.items()
+                            ]
+                        )
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id=STEP_SCAN_PICK, data_schema=schema)
 
     async def async_step_reconfigure(
         self,

@@ -36,6 +36,8 @@ from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
 from custom_components.stroomwijs.engine.simulate.lambda_heat_pump import (
     LambdaSimulator,
 )
+from custom_components.stroomwijs.engine.simulate.quasar import QuasarSimulator
+from custom_components.stroomwijs.engine.simulate.sunspec import SunSpecSimulator
 from custom_components.stroomwijs.engine.simulate.p1 import (
     TelegramValuesIn,
     build_telegram,
@@ -126,6 +128,7 @@ async def _form(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
         "boiler",
         "plug_appliance",
         "remote_start_appliance",
+        "scan",
         "profile",
     ]
     result = await hass.config_entries.subentries.async_configure(
@@ -422,6 +425,8 @@ async def test_a_profile_and_its_reconfigure(hass: HomeAssistant) -> None:
         )
         assert result["errors"] == {"base": "invalid_device"}
         assert "YAML" in result["description_placeholders"]["error"]
+        result = await _submit(hass, flow, {"name": "Hybrid", "profile": "- a list"})
+        assert "mapping" in result["description_placeholders"]["error"]
         result = await _submit(hass, flow, {"name": "Hybrid", "profile": HYBRID_YAML})
         assert result["type"] is FlowResultType.CREATE_ENTRY
         sid = _sid(entry, "Hybrid")
@@ -455,3 +460,69 @@ def test_forms_of_stored_mappings() -> None:
     assert _hours({"hours": 1, "minutes": 30, "seconds": 36}) == pytest.approx(1.51)
     assert _hours(7200) == 2.0
     assert _hours(None) is None
+
+
+async def test_a_scan_finds_a_lambda_and_fills_in_its_form(
+    hass: HomeAssistant,
+) -> None:
+    """On loopback only: a bad target, nothing found, a Quasar, then a Lambda."""
+    quasar, sunspec = QuasarSimulator(), SunSpecSimulator()
+    quasar_port = await quasar.async_start("127.0.0.1", 0)
+    sunspec_port = await sunspec.async_start("127.0.0.1", 0)
+    try:
+        async with _household(hass) as entry, _lambda() as pump:
+            flow = await _form(hass, entry, "scan")
+            for bad in ("heatpump.local", "10.0.0.0/16", "224.0.0.1"):
+                result = await _submit(hass, flow, {"target": bad, "port": 502})
+                assert result["errors"] == {"target": "invalid_target"}, bad
+            result = await _submit(
+                hass, flow, {"target": "127.0.0.1", "port": _closed_port()}
+            )
+            assert result["errors"] == {"base": "nothing_found"}
+            assert result["description_placeholders"]["result"] == (
+                "1 addresses scanned."
+            )
+            result = await _submit(
+                hass, flow, {"target": "127.0.0.1/32", "port": quasar_port}
+            )
+            assert result["errors"] == {"base": "nothing_found"}
+            assert (
+                "Wallbox Quasar at 127.0.0.1"
+                in (result["description_placeholders"]["result"])
+            )
+            result = await _submit(
+                hass, flow, {"target": "127.0.0.1", "port": sunspec_port}
+            )
+            assert (
+                "SunSpec device Fronius"
+                in (result["description_placeholders"]["result"])
+            )
+            result = await _submit(
+                hass, flow, {"target": "127.0.0.1", "port": pump.port}
+            )
+            assert result["step_id"] == "scan_pick"
+            result = await _submit(hass, flow, {"found": f"127.0.0.1|{pump.port}|1"})
+            assert result["step_id"] == "lambda"
+            schema = {str(k): k for k in result["data_schema"].schema}
+            assert schema["host"].default() == "127.0.0.1"
+            assert schema["port"].default() == pump.port
+            result = await _submit(
+                hass,
+                flow,
+                {
+                    "name": "Lambda",
+                    "host": "127.0.0.1",
+                    "port": pump.port,
+                    "unit_id": 1,
+                    "rated_power_w": 2200,
+                    "comfort_min_c": 19,
+                    "comfort_max_c": 22,
+                },
+            )
+            assert result["type"] is FlowResultType.CREATE_ENTRY
+            assert isinstance(
+                await _reloaded(hass, entry, _sid(entry, "Lambda")), LambdaHeatPump
+            )
+    finally:
+        await quasar.async_stop()
+        await sunspec.async_stop()
