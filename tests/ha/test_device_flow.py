@@ -36,12 +36,12 @@ from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
 from custom_components.stroomwijs.engine.simulate.lambda_heat_pump import (
     LambdaSimulator,
 )
-from custom_components.stroomwijs.engine.simulate.quasar import QuasarSimulator
-from custom_components.stroomwijs.engine.simulate.sunspec import SunSpecSimulator
 from custom_components.stroomwijs.engine.simulate.p1 import (
     TelegramValuesIn,
     build_telegram,
 )
+from custom_components.stroomwijs.engine.simulate.quasar import QuasarSimulator
+from custom_components.stroomwijs.engine.simulate.sunspec import SunSpecSimulator
 
 from .charger_support import setup_loaded
 from .p1_support import network_entry, p1_server, until
