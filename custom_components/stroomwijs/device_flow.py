@@ -61,6 +61,7 @@ KINDS: Final = (
 CONF_RELAY_1: Final = "relay_1_entity"
 CONF_RELAY_2: Final = "relay_2_entity"
 CONF_RATED_POWER: Final = "rated_power_w"
+CONF_BOOST_POWER: Final = "boost_power_w"
 CONF_ROOM_TEMPERATURE: Final = "room_temperature_entity"
 CONF_POWER_ENTITY: Final = "power_entity"
 CONF_COMFORT_MIN: Final = "comfort_min_c"
@@ -193,6 +194,7 @@ def _schema(kind: str, values: Mapping[str, Any]) -> vol.Schema:  # noqa: PLR091
     name = {_required(CONF_NAME, values): selector.TextSelector()}
     rated = {
         _required(CONF_RATED_POWER, values): _number(100, 30_000, 50, "W"),
+        _optional(CONF_BOOST_POWER, values): _number(100, 30_000, 50, "W"),
     }
     deadline = {
         _required(CONF_DEADLINE_HOURS, values, 12): _number(1, 48, 0.5, "h"),
@@ -304,6 +306,25 @@ OPTIONAL_ENTITIES: Final = {
 }
 
 
+def _heat_pump_part(
+    driver: dict[str, Any], form: Mapping[str, Any], old: Mapping[str, Any]
+) -> None:
+    """Put a heat-pump form's power and comfort band into ``driver``."""
+    spec = {
+        **dict(old.get("spec") or {}),
+        CONF_RATED_POWER: float(form[CONF_RATED_POWER]),
+    }
+    if form.get(CONF_BOOST_POWER):
+        spec[CONF_BOOST_POWER] = float(form[CONF_BOOST_POWER])
+    else:
+        spec.pop(CONF_BOOST_POWER, None)
+    driver["spec"] = spec
+    driver["comfort"] = {
+        "min_c": float(form[CONF_COMFORT_MIN]),
+        "max_c": float(form[CONF_COMFORT_MAX]),
+    }
+
+
 def _driver_from_form(
     kind: str, form: Mapping[str, Any], old: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -315,14 +336,7 @@ def _driver_from_form(
         else:
             driver.pop(key, None)
     if kind in {KIND_SG_READY, KIND_CLIMATE, KIND_LAMBDA}:
-        driver["spec"] = {
-            **dict(old.get("spec") or {}),
-            "rated_power_w": float(form[CONF_RATED_POWER]),
-        }
-        driver["comfort"] = {
-            "min_c": float(form[CONF_COMFORT_MIN]),
-            "max_c": float(form[CONF_COMFORT_MAX]),
-        }
+        _heat_pump_part(driver, form, old)
     if kind == KIND_SG_READY:
         driver[CONF_RELAY_1] = str(form[CONF_RELAY_1])
         driver[CONF_RELAY_2] = str(form[CONF_RELAY_2])
@@ -374,7 +388,9 @@ def _form_from_driver(
         values[CONF_PROFILE] = yaml.safe_dump(dict(driver), sort_keys=False)
         return values
     values.update({k: v for k, v in driver.items() if not isinstance(v, Mapping)})
-    values[CONF_RATED_POWER] = (driver.get("spec") or {}).get("rated_power_w")
+    spec = driver.get("spec") or {}
+    values[CONF_RATED_POWER] = spec.get(CONF_RATED_POWER)
+    values[CONF_BOOST_POWER] = spec.get(CONF_BOOST_POWER)
     comfort = driver.get("comfort") or {}
     values[CONF_COMFORT_MIN] = comfort.get("min_c", DEFAULT_COMFORT[0])
     values[CONF_COMFORT_MAX] = comfort.get("max_c", DEFAULT_COMFORT[1])

@@ -30,6 +30,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from .adoption import async_follow_registry
 from .charger import CHARGER_PLATFORMS, ChargerHub
 from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
 from .coordinator import (
@@ -250,6 +251,7 @@ async def async_build_household(
         entry.async_on_unload(coordinator.async_stop)
         runtime.meter_coordinator = coordinator
     async_connect(hass, entry, household, built_from)
+    async_follow_registry(hass, entry)
     LOGGER.debug(
         "Household %s: limits %s, chargers %s",
         entry.title,
