@@ -59,6 +59,7 @@ from .household_glue import (
 )
 from .limit_services import async_setup_limit_services
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
+from .outdoor_forecast import async_follow_outdoor_forecast
 from .services import async_setup_services
 
 PLATFORMS: Final[list[Platform]] = [
@@ -252,6 +253,7 @@ async def async_build_household(
         runtime.meter_coordinator = coordinator
     async_connect(hass, entry, household, built_from)
     async_follow_registry(hass, entry)
+    async_follow_outdoor_forecast(hass, entry, household)
     LOGGER.debug(
         "Household %s: limits %s, chargers %s",
         entry.title,
