@@ -29,6 +29,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory, UnitOfPower, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -511,6 +512,44 @@ class ApplianceButton(DriverEntity, ButtonEntity):
                 await self.household.async_disarm_appliance(self.device_id)
         except (ValueError, DeviceUnavailableError) as err:
             raise refused(self.driver.name, err) from err
+
+
+PLANNED = SwitchEntityDescription(
+    key="device_planned", translation_key="device_planned"
+)
+
+
+class PlannedSwitch(DriverEntity, SwitchEntity):
+    """Whether the plan drives the device (off: it follows its own rules)."""
+
+    always_available = True
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the device is in the plan."""
+        return self.device_id not in self.household.devices.unplanned
+
+    async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
+        """Plan the device again; the household re-plans."""
+        self.household.set_device_planned(self.device_id, planned=True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
+        """Leave the device to itself; the guard still holds the limit."""
+        self.household.set_device_planned(self.device_id, planned=False)
+
+
+def async_add_driver_switches(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the plan switch to each driver device."""
+    _add(
+        hass,
+        entry,
+        async_add_entities,
+        lambda device_id, _driver: [PlannedSwitch(hass, entry, device_id, PLANNED)],
+    )
 
 
 def async_add_driver_datetimes(

@@ -446,3 +446,40 @@ async def test_run_before_arms_an_appliance_by_a_time(hass: HomeAssistant) -> No
             tzinfo=dt_util.get_default_time_zone()
         )
         assert driver.state.value == "armed"  # type: ignore[union-attr]
+
+
+async def test_a_device_can_be_left_out_of_the_plan_and_stays_so(
+    hass: HomeAssistant,
+) -> None:
+    """The plan switch: off leaves the boiler to itself, over a reload; on again."""
+    async with _household(hass, _device("Boiler", BOILER)) as entry:
+        boiler = _sid(entry, "Boiler")
+        switch = _entity_id(hass, "switch", f"{boiler}_device_planned")
+        assert hass.states.get(switch).state == "on"
+        await hass.services.async_call(DOMAIN, "plan_now", {}, blocking=True)
+        household = entry.runtime_data.household
+        assert household.plan is not None
+        assert boiler in household.plan.devices
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": switch}, blocking=True
+        )
+        status = await household.async_plan_now()
+        assert household.plan is not None
+        assert boiler not in household.plan.devices
+        assert any("Boiler: not planned" in reason for reason in status.reasons)
+        await hass.async_block_till_done()
+        assert hass.states.get(switch).state == "off"
+        assert _state(hass, "sensor", f"{boiler}_planned_power").state == "unknown"
+        # Saved: after a reload the boiler is still left to itself.
+        await household.async_save()
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert hass.states.get(switch).state == "off"
+        assert entry.runtime_data.household.devices.unplanned == {boiler}
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": switch}, blocking=True
+        )
+        household = entry.runtime_data.household
+        await household.async_plan_now()
+        assert household.plan is not None
+        assert boiler in household.plan.devices

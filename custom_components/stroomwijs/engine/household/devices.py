@@ -46,6 +46,8 @@ from .config import HouseholdConfig
 _LOGGER = logging.getLogger(__name__)
 
 POLL_INTERVAL: Final = timedelta(seconds=15)
+UNPLANNED_KEY: Final = "_unplanned"
+"""Where the saved state keeps the devices the user took out of the plan."""
 DEFAULT_OUTDOOR_C: Final = 10.0
 
 type Clock = Any
@@ -89,6 +91,8 @@ class HouseholdDevices:
     ) -> None:
         """Build every driver device of ``config`` (ConfigError if one cannot be)."""
         self.drivers: dict[str, Driver] = {}
+        self.unplanned: set[str] = set()
+        """Devices the user took out of the plan: they follow their own rules."""
         self._clock = clock
         self._polled: datetime | None = None
         for device in config.devices:
@@ -180,6 +184,9 @@ class HouseholdDevices:
             list(outdoor_c) if outdoor_c is not None else [DEFAULT_OUTDOOR_C] * slots
         )
         for device_id, driver in self.drivers.items():
+            if device_id in self.unplanned:
+                notes.append(f"{driver.name}: not planned (switched off by the user)")
+                continue
             try:
                 item = self._input(driver, start=start, slots=slots, outdoor=outdoor)
             except Exception as err:  # noqa: BLE001 - one device must not stop the plan
@@ -265,16 +272,21 @@ class HouseholdDevices:
 
     def export_state(self) -> dict[str, Any]:
         """Every driver's state (SG-Ready budgets, tank estimates, cycles)."""
-        return {
+        state: dict[str, Any] = {
             device_id: driver.export_state()
             for device_id, driver in self.drivers.items()
             if hasattr(driver, "export_state")
         }
+        state[UNPLANNED_KEY] = sorted(self.unplanned)
+        return state
 
     def restore_state(self, data: object) -> None:
         """Give each driver its saved state; a bad one is logged and skipped."""
         if not isinstance(data, Mapping):
             return
+        unplanned = data.get(UNPLANNED_KEY)
+        if isinstance(unplanned, list):
+            self.unplanned = {str(i) for i in unplanned if str(i) in self.drivers}
         for device_id, state in data.items():
             driver = self.drivers.get(str(device_id))
             restore = getattr(driver, "restore_state", None)

@@ -778,6 +778,23 @@ class Household:
         self.request_replan(f"{handle.title}: departure or target changed")
         self.notify()
 
+    def set_device_planned(self, device_id: str, *, planned: bool) -> None:
+        """Put a heat pump, boiler or appliance in the plan, or leave it to itself.
+
+        Left out, it follows its own thermostat or cycle; the guard still
+        holds the limit with it. KeyError for an unknown device.
+        """
+        driver = self.devices.drivers[device_id]
+        if planned:
+            self.devices.unplanned.discard(device_id)
+        else:
+            self.devices.unplanned.add(device_id)
+        self._save_soon()
+        self.request_replan(
+            f"{driver.name}: " + ("planned again" if planned else "left to itself")
+        )
+        self.notify()
+
     async def async_run_before(self, device_id: str, finish_by: datetime) -> None:
         """Arm an appliance (or move its deadline) to be done by ``finish_by``.
 
