@@ -53,11 +53,17 @@ def _quiet(_index: int) -> bytes:
     )
 
 
-async def _setup(hass: HomeAssistant) -> Any:  # noqa: ANN401
+async def _setup(hass: HomeAssistant, *, weather: bool = True) -> Any:  # noqa: ANN401
     assert await async_setup_component(
         hass, "input_boolean", {"input_boolean": {"sg1": {}, "sg2": {}}}
     )
     hass.states.async_set("sensor.living_room", "20.5", {"unit_of_measurement": "°C"})
+    if weather:
+        await _weather(hass)
+    return _heat_pump()
+
+
+async def _weather(hass: HomeAssistant) -> None:
     assert await async_setup_component(
         hass,
         "template",
@@ -79,6 +85,9 @@ async def _setup(hass: HomeAssistant) -> Any:  # noqa: ANN401
         },
     )
     await hass.async_block_till_done()
+
+
+def _heat_pump() -> ConfigSubentryData:
     return ConfigSubentryData(
         data={
             CONF_DRIVER: {
@@ -150,5 +159,32 @@ async def test_without_a_readable_forecast_10_degrees_are_assumed_and_said(
         assert "No outdoor forecast from weather.nowhere" in caplog.text
         status = await household.async_plan_now()
         assert any("10 °C assumed" in reason for reason in status.reasons)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_a_weather_entity_that_comes_later_is_read_when_it_appears(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its integration loads after Stroomwijs: read as soon as it has a state."""
+    device = await _setup(hass, weather=False)
+    async with p1_server(_quiet, interval=0.5) as server:
+        base = network_entry(server)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Thuis",
+            data=dict(base.data),
+            options={CONF_WEATHER_ENTITY: "weather.home"},
+            subentries_data=[device],
+        )
+        await setup_loaded(hass, entry)
+        await hass.async_block_till_done()
+        household = entry.runtime_data.household
+        assert household.outdoor_forecast is None
+        assert "No outdoor forecast from weather.home" in caplog.text
+        await _weather(hass)
+        await until(lambda: household.outdoor_forecast is not None)
+        assert "Outdoor forecast from weather.home is back" in caplog.text
+        assert household.outdoor_forecast.values[0] == -2.0
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
