@@ -18,6 +18,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.stroomwijs.const import DOMAIN
 from custom_components.stroomwijs.device_flow import CONF_DRIVER, SUBENTRY_DEVICE
+from custom_components.stroomwijs.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.stroomwijs.engine.simulate.p1 import (
     TelegramValuesIn,
     build_telegram,
@@ -483,3 +486,22 @@ async def test_a_device_can_be_left_out_of_the_plan_and_stays_so(
         await household.async_plan_now()
         assert household.plan is not None
         assert boiler in household.plan.devices
+
+
+async def test_diagnostics_hold_the_devices(
+    hass: HomeAssistant,
+) -> None:
+    """Each driver's kind, plan switch and saved state; entity ids are kept."""
+    async with _household(
+        hass, _device("Heat pump", SG_READY), _device("Washer", WASHER)
+    ) as entry:
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        devices = {d["id"]: d for d in diagnostics["household"]["devices"]}
+        hp, washer = _sid(entry, "Heat pump"), _sid(entry, "Washer")
+        assert devices[hp]["driver"] == "SgReadyHeatPump"
+        assert devices[hp]["planned"] is True
+        assert "blocks" in repr(devices[hp]["state"])
+        assert devices[washer]["driver"] == "PlugAppliance"
+        assert devices[washer]["state"]["state"] == "idle"
+        assert devices[washer]["setpoint_w"] is None
+        assert "switch.washer_plug" in repr(diagnostics["subentries"])
