@@ -29,7 +29,13 @@ import probatio as vol
 import yaml  # type: ignore[import-untyped]
 
 from .engine.capabilities import DeviceUnavailableError
-from .engine.discovery.modbus_scan import ModbusFinding, ScanConfig, hosts_of, scan
+from .engine.discovery.modbus_scan import (
+    ModbusFinding,
+    ScanConfig,
+    ScanResult,
+    hosts_of,
+    scan,
+)
 from .engine.drivers.factory import build_driver, config_from_dict
 from .engine.drivers.lambda_heat_pump import LambdaHeatPump
 from .engine.household import HouseholdConfig, HouseholdConfigError
@@ -446,6 +452,9 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     """Add or change a heat pump, boiler or appliance."""
 
     _found: list[ModbusFinding]
+    _scan_task: asyncio.Task[ScanResult] | None = None
+    _scan_input: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
+    _scan_result: str = ""
 
     async def async_step_user(
         self,
@@ -459,35 +468,59 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     async def async_step_scan(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Scan an address or a small subnet for heat pumps over Modbus TCP."""
+        """Scan an address or a small subnet for heat pumps over Modbus TCP.
+
+        The scan runs as a progress task (up to ``SCAN_TIME_S``); what it
+        found is picked next, or the form comes back saying what answered.
+        """
         errors: dict[str, str] = {}
-        placeholders = {"result": ""}
         if user_input is not None:
             target = str(user_input[CONF_TARGET]).strip()
+            self._scan_input = dict(user_input)
             try:
                 hosts_of(target)
             except ValueError:
                 errors[CONF_TARGET] = "invalid_target"
             else:
-                result = await scan(
-                    [target],
-                    ScanConfig(
-                        ports=(int(user_input[CONF_PORT]),),
-                        total_timeout_s=SCAN_TIME_S,
+                self._scan_task = self.hass.async_create_task(
+                    scan(
+                        [target],
+                        ScanConfig(
+                            ports=(int(user_input[CONF_PORT]),),
+                            total_timeout_s=SCAN_TIME_S,
+                        ),
                     ),
+                    "stroomwijs modbus scan",
                 )
-                self._found = [f for f in result.findings if f.map == "lambda"]
-                if self._found:
-                    return await self.async_step_scan_pick()
-                errors["base"] = "nothing_found"
-                seen = "; ".join(_describe(f) for f in result.findings)
-                placeholders["result"] = (
-                    f"{result.hosts_scanned} addresses scanned"
-                    + ("" if result.complete else " (stopped at the time limit)")
-                    + (f"; found: {seen}" if seen else "")
-                    + "."
+        task = self._scan_task
+        if task is not None:
+            if not task.done():
+                return self.async_show_progress(
+                    step_id=STEP_SCAN,
+                    progress_action="scan",
+                    description_placeholders={
+                        "target": str(self._scan_input[CONF_TARGET])
+                    },
+                    progress_task=task,
                 )
-        values = user_input or {}
+            self._scan_task = None
+            result = task.result()
+            self._found = [f for f in result.findings if f.map == "lambda"]
+            if self._found:
+                return self.async_show_progress_done(next_step_id=STEP_SCAN_PICK)
+            seen = "; ".join(_describe(f) for f in result.findings)
+            self._scan_result = (
+                f"{result.hosts_scanned} addresses scanned"
+                + ("" if result.complete else " (stopped at the time limit)")
+                + (f"; found: {seen}" if seen else "")
+                + "."
+            )
+            return self.async_show_progress_done(next_step_id=STEP_SCAN)
+        if self._scan_result and user_input is None:
+            errors["base"] = "nothing_found"
+        placeholders = {"result": self._scan_result if errors.get("base") else ""}
+        self._scan_result = ""
+        values = self._scan_input
         schema = vol.Schema(
             {
                 _required(CONF_TARGET, values): selector.TextSelector(),

@@ -214,7 +214,12 @@ async def test_an_sg_ready_heat_pump_from_its_form(hass: HomeAssistant) -> None:
         assert schema["room_temperature_entity"].description == {
             "suggested_value": "sensor.living_room"
         }
-        changed = {**SG_FORM, "name": "Warmtepomp", "rated_power_w": 3000}
+        changed = {
+            **SG_FORM,
+            "name": "Warmtepomp",
+            "rated_power_w": 3000,
+            "boost_power_w": 3500,
+        }
         del changed["room_temperature_entity"]
         result = await _submit(hass, result["flow_id"], changed)
         assert result["type"] is FlowResultType.ABORT
@@ -222,7 +227,10 @@ async def test_an_sg_ready_heat_pump_from_its_form(hass: HomeAssistant) -> None:
         stored = entry.subentries[sid]
         assert stored.title == "Warmtepomp"
         assert "room_temperature_entity" not in stored.data[CONF_DRIVER]
-        assert stored.data[CONF_DRIVER]["spec"] == {"rated_power_w": 3000.0}
+        assert stored.data[CONF_DRIVER]["spec"] == {
+            "rated_power_w": 3000.0,
+            "boost_power_w": 3500.0,
+        }
         await hass.async_block_till_done()
         driver = await _reloaded(hass, entry, sid)
         assert driver.name == "Warmtepomp"
@@ -337,6 +345,15 @@ async def _lambda() -> AsyncIterator[LambdaSimulator]:
         yield pump
     finally:
         await pump.async_stop()
+
+
+async def _scan(hass: HomeAssistant, flow: str, data: dict[str, Any]) -> Any:  # noqa: ANN401
+    """Submit a scan; wait for its progress task; return the step after it."""
+    result = await _submit(hass, flow, data)
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "scan"
+    await hass.async_block_till_done()
+    return await hass.config_entries.subentries.async_configure(flow)
 
 
 def _closed_port() -> int:
@@ -475,14 +492,14 @@ async def test_a_scan_finds_a_lambda_and_fills_in_its_form(
             for bad in ("heatpump.local", "10.0.0.0/16", "224.0.0.1"):
                 result = await _submit(hass, flow, {"target": bad, "port": 502})
                 assert result["errors"] == {"target": "invalid_target"}, bad
-            result = await _submit(
+            result = await _scan(
                 hass, flow, {"target": "127.0.0.1", "port": _closed_port()}
             )
             assert result["errors"] == {"base": "nothing_found"}
             assert result["description_placeholders"]["result"] == (
                 "1 addresses scanned."
             )
-            result = await _submit(
+            result = await _scan(
                 hass, flow, {"target": "127.0.0.1/32", "port": quasar_port}
             )
             assert result["errors"] == {"base": "nothing_found"}
@@ -490,16 +507,14 @@ async def test_a_scan_finds_a_lambda_and_fills_in_its_form(
                 "Wallbox Quasar at 127.0.0.1"
                 in (result["description_placeholders"]["result"])
             )
-            result = await _submit(
+            result = await _scan(
                 hass, flow, {"target": "127.0.0.1", "port": sunspec_port}
             )
             assert (
                 "SunSpec device Fronius"
                 in (result["description_placeholders"]["result"])
             )
-            result = await _submit(
-                hass, flow, {"target": "127.0.0.1", "port": pump.port}
-            )
+            result = await _scan(hass, flow, {"target": "127.0.0.1", "port": pump.port})
             assert result["step_id"] == "scan_pick"
             result = await _submit(hass, flow, {"found": f"127.0.0.1|{pump.port}|1"})
             assert result["step_id"] == "lambda"
