@@ -1,4 +1,4 @@
-"""Binary sensors: charger connectivity and plugged-in state."""
+"""Binary sensors: chargers, and facts of boilers, hybrids and appliances."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .driver_entities import async_add_driver_binary_sensors
 from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
 from .limit_entities import async_add_limit_binary_sensors
@@ -55,6 +56,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the chargers' binary sensors."""
     async_add_limit_binary_sensors(entry, async_add_entities)
+    async_add_driver_binary_sensors(hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

@@ -1,4 +1,4 @@
-"""Buttons: re-plan now; boost, pause and resume per charger."""
+"""Buttons: re-plan now; boost, pause, resume per charger; arm, disarm appliances."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
+from .driver_entities import async_add_driver_buttons
 from .engine.capabilities import DeviceUnavailableError
 from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
@@ -47,6 +48,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the plan-now button, and boost, pause and resume per charger."""
     async_add_entities([PlanNowButton(entry, PLAN_NOW_BUTTON)])
+    async_add_driver_buttons(hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

@@ -16,7 +16,6 @@ from typing import Any
 
 from homeassistant.config_entries import (
     ConfigEntry,
-    ConfigFlow,
     ConfigFlowResult,
     ConfigSubentry,
     ConfigSubentryFlow,
@@ -29,6 +28,7 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 import probatio as vol
 from yarl import URL
 
+from .adoption import ADOPT, AdoptionFlow
 from .charger import (
     CONF_CAPACITY,
     CONF_CHARGER_ID,
@@ -416,8 +416,12 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         return await self.async_step_reconfigure(user_input)
 
 
-class ChargerDiscoveryFlow(ConfigFlow):
-    """The config flow's part for discovered OCPP chargers (a mixin)."""
+class ChargerDiscoveryFlow(AdoptionFlow):
+    """The config flow's part for discovered OCPP chargers (a mixin).
+
+    Integration discovery also brings proposals to adopt devices already in
+    Home Assistant (``adoption.py``).
+    """
 
     _discovered: dict[str, Any]
 
@@ -434,6 +438,8 @@ class ChargerDiscoveryFlow(ConfigFlow):
         self, discovery_info: dict[str, Any]
     ) -> ConfigFlowResult:
         """Handle an unknown charger id that reached the central system."""
+        if ADOPT in discovery_info:
+            return await self.async_step_adopt(discovery_info)
         charger_id = str(discovery_info[CONF_CHARGER_ID])
         await self.async_set_unique_id(f"ocpp_charger_{charger_id}")
         self._abort_if_unique_id_configured()

@@ -25,6 +25,7 @@ DEFAULT_FUSE_A: Final = 25
 # Tariff, forecasts and the optimiser (options).
 CONF_PRICE_ENTITY: Final = "price_entity"
 CONF_PV_ENTITY: Final = "pv_forecast_entity"
+CONF_WEATHER_ENTITY: Final = "weather_entity"
 CONF_MARKUP: Final = "markup_eur_per_kwh"
 CONF_ENERGY_TAX: Final = "energy_tax_eur_per_kwh"
 CONF_VAT_PCT: Final = "vat_pct"

@@ -1,4 +1,4 @@
-"""Datetime: when the car leaves."""
+"""Datetime: when the car leaves, and when an appliance must be done."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDesc
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .driver_entities import async_add_driver_datetimes
 from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
@@ -21,7 +22,8 @@ async def async_setup_entry(
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a departure time per charger."""
+    """Add a departure time per charger and a deadline per appliance."""
+    async_add_driver_datetimes(hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

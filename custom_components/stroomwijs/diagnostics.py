@@ -86,7 +86,7 @@ async def async_get_config_entry_diagnostics(
 
 
 def _household(household: Household) -> dict[str, Any]:
-    """Return the planner, the chargers and the problems (no secrets)."""
+    """Return the planner, chargers, devices and problems (no secrets)."""
     status = household.plan_status
     return {
         "config": household.config.to_dict(include_secrets=False),
@@ -120,5 +120,20 @@ def _household(household: Household) -> dict[str, Any]:
                 else None,
             }
             for handle in household.chargers.handles.values()
+        ],
+        "devices": [
+            {
+                "id": device_id,
+                "driver": type(driver).__name__,
+                "available": driver.available,
+                "planned": device_id not in household.devices.unplanned,
+                "power_w": driver.power_w,
+                "setpoint_w": getattr(driver, "setpoint_w", None),
+                "events": list(getattr(driver, "events", []))[-10:],
+                "state": driver.export_state()
+                if hasattr(driver, "export_state")
+                else None,
+            }
+            for device_id, driver in household.devices.drivers.items()
         ],
     }

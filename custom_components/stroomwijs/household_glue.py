@@ -64,6 +64,7 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PV_ENTITY,
     CONF_VAT_PCT,
+    CONF_WEATHER_ENTITY,
     DOMAIN,
     LOGGER,
 )
@@ -244,7 +245,10 @@ def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdC
             if capacity_price in (None, "")
             else float(capacity_price),
         ),
-        forecasts=ForecastConfig(pv_source=settings.get(CONF_PV_ENTITY) or None),
+        forecasts=ForecastConfig(
+            pv_source=settings.get(CONF_PV_ENTITY) or None,
+            outdoor_source=settings.get(CONF_WEATHER_ENTITY) or None,
+        ),
         optimiser=OptimiserConfig(mode=OptimiserMode(mode)),
         guard=GuardSettings(
             margin_w=_number(settings.get(CONF_GUARD_MARGIN_W), 200.0),

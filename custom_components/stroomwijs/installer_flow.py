@@ -41,7 +41,7 @@ import probatio as vol
 
 from .charger import CONF_CHARGER_ID, CONF_KIND, KIND_OCPP, SUBENTRY_CHARGER
 from .charger_flow import csms_url
-from .const import CONF_FUSE_A, CONF_PHASES, CONF_PV_ENTITY
+from .const import CONF_FUSE_A, CONF_PHASES, CONF_PV_ENTITY, CONF_WEATHER_ENTITY
 from .coordinator import (
     CONF_API_VERSION,
     CONF_DSMR_VERSION,
@@ -298,7 +298,9 @@ class InstallerFlow(ConfigFlow):
             {
                 key: value
                 for key, value in full.schema.items()
-                if str(key) != CONF_PV_ENTITY
+                # The PV forecast has a step of its own; the weather entity
+                # (outdoor forecast) is set later from Configure.
+                if str(key) not in (CONF_PV_ENTITY, CONF_WEATHER_ENTITY)
             }
         )
         return self.async_show_form(step_id="tariff", data_schema=schema)

@@ -30,6 +30,7 @@ from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
 from . import remote_household
+from .adoption import async_follow_registry
 from .charger import CHARGER_PLATFORMS, ChargerHub
 from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
 from .coordinator import (
@@ -62,6 +63,7 @@ from .issues import async_delete_issues
 from .limit_services import async_setup_limit_services
 from .load_pause import async_setup_load_pause
 from .models import StroomwijsConfigEntry, StroomwijsRuntimeData
+from .outdoor_forecast import async_follow_outdoor_forecast
 from .remote_household import (
     CLIENT_NAME,
     CONF_GATEWAY,
@@ -264,6 +266,8 @@ async def async_build_household(
         entry.async_on_unload(coordinator.async_stop)
         runtime.meter_coordinator = coordinator
     async_connect(hass, entry, household, built_from)
+    async_follow_registry(hass, entry)
+    async_follow_outdoor_forecast(hass, entry, household)
     LOGGER.debug(
         "Household %s: limits %s, chargers %s",
         entry.title,

@@ -1,4 +1,4 @@
-"""Services: departure and target, boost and pause for a charger."""
+"""Services: departure and target, boost and pause for a charger; run_before."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import DOMAIN
+from .driver_entities import is_appliance, refused
 from .engine.capabilities import DeviceUnavailableError
+from .engine.household import Household
 from .household_view import ChargerView
 
 SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_BOOST: Final = "boost"
 SERVICE_PAUSE: Final = "pause"
 SERVICE_RESUME: Final = "resume"
+SERVICE_RUN_BEFORE: Final = "run_before"
+ATTR_FINISH_BY: Final = "finish_by"
 ATTR_DEPARTURE: Final = "departure"
 ATTR_TARGET_SOC: Final = "target_soc"
 
@@ -33,6 +37,26 @@ DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
         ),
     }
 )
+RUN_BEFORE_SCHEMA = DEVICE_SCHEMA.extend({vol.Required(ATTR_FINISH_BY): cv.datetime})
+
+
+def _appliance(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, str]:
+    """Return the household and device id of the appliance ``call`` names."""
+    device_id = call.data[ATTR_DEVICE_ID]
+    device = dr.async_get(hass).async_get(device_id)
+    if device is not None:
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            household: Household | None = entry.runtime_data.household
+            if household is None:  # in the gateway: no appliances here
+                continue
+            for sid, driver in household.devices.drivers.items():
+                if (DOMAIN, sid) in device.identifiers and is_appliance(driver):
+                    return household, sid
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="appliance_not_found",
+        translation_placeholders={"device_id": device_id},
+    )
 
 
 def _charger(hass: HomeAssistant, call: ServiceCall) -> ChargerView:
@@ -99,3 +123,23 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, SERVICE_BOOST, boost, schema=DEVICE_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_PAUSE, pause, schema=DEVICE_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_RESUME, resume, schema=DEVICE_SCHEMA)
+    _async_setup_appliance_services(hass)
+
+
+@callback
+def _async_setup_appliance_services(hass: HomeAssistant) -> None:
+    """Register ``run_before``."""
+
+    async def run_before(call: ServiceCall) -> None:
+        household, sid = _appliance(hass, call)
+        finish_by: datetime = call.data[ATTR_FINISH_BY]
+        if finish_by.tzinfo is None:
+            finish_by = finish_by.replace(tzinfo=dt_util.get_default_time_zone())
+        try:
+            await household.async_run_before(sid, finish_by)
+        except (ValueError, DeviceUnavailableError) as err:
+            raise refused(household.devices.drivers[sid].name, err) from err
+
+    hass.services.async_register(
+        DOMAIN, SERVICE_RUN_BEFORE, run_before, schema=RUN_BEFORE_SCHEMA
+    )

@@ -1,4 +1,4 @@
-"""Switches: the optimiser's master switch, and V2H/V2G consent per charger."""
+"""Switches: the optimiser, V2H/V2G consent per charger, and per device its plan."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .driver_entities import async_add_driver_switches
 from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import ENABLE_SWITCH, EnableSwitch
@@ -24,6 +25,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the optimiser switch and a V2G switch per charger."""
     async_add_entities([EnableSwitch(entry, ENABLE_SWITCH)])
+    async_add_driver_switches(hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

@@ -27,12 +27,14 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PV_ENTITY,
     CONF_VAT_PCT,
+    CONF_WEATHER_ENTITY,
 )
 from .engine.household import OptimiserMode
 
 TARIFF_KEYS: Final = (
     CONF_PRICE_ENTITY,
     CONF_PV_ENTITY,
+    CONF_WEATHER_ENTITY,
     CONF_MARKUP,
     CONF_ENERGY_TAX,
     CONF_VAT_PCT,
@@ -71,6 +73,9 @@ def tariff_schema(current: Mapping[str, Any]) -> vol.Schema:
             ),
             _optional(CONF_PV_ENTITY): EntitySelector(
                 EntitySelectorConfig(domain="sensor")
+            ),
+            _optional(CONF_WEATHER_ENTITY): EntitySelector(
+                EntitySelectorConfig(domain="weather")
             ),
             vol.Required(CONF_MARKUP, default=current.get(CONF_MARKUP, 0.02)): _euro(
                 -1.0, 5.0

@@ -108,6 +108,34 @@ async def test_commands_while_the_household_runs_in_process(api: GatewayApi) -> 
         household = api.gateway.household
         assert household is not None
         assert household.limits.import_limit_w == 3000.0
+        # The heat pumps' outdoor forecast, then none again; a bad one refused.
+        forecast = {
+            "start": "2026-01-14T12:00:00+00:00",
+            "step_minutes": 60,
+            "values": [-2.0, -3.5],
+        }
+        for sent, expected in ((forecast, (-2.0, -3.5)), (None, None)):
+            await ws.send_str(
+                json.dumps(
+                    {"v": 1, "id": 3, "type": "set_outdoor_forecast", "forecast": sent}
+                )
+            )
+            reply = json.loads((await ws.receive(timeout=5)).data)
+            assert reply["type"] == "result", reply
+            outdoor = household.outdoor_forecast
+            assert (None if outdoor is None else outdoor.values) == expected
+        await ws.send_str(
+            json.dumps(
+                {
+                    "v": 1,
+                    "id": 4,
+                    "type": "set_outdoor_forecast",
+                    "forecast": {**forecast, "step_minutes": 7},
+                }
+            )
+        )
+        reply = json.loads((await ws.receive(timeout=5)).data)
+        assert reply["type"] == "error", reply
         await ws.close()
 
 

@@ -52,6 +52,10 @@ async def _add_device(hass: HomeAssistant, entry_id: str, profile: str) -> dict:
     result = await hass.config_entries.subentries.async_init(
         (entry_id, "device"), context={"source": SOURCE_USER}
     )
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "profile"}
+    )
     assert result["type"] is FlowResultType.FORM
     return await hass.config_entries.subentries.async_configure(  # type: ignore[return-value]
         result["flow_id"], {"name": "Boiler", "profile": profile}
@@ -80,7 +84,7 @@ async def test_a_boiler_from_its_profile_is_switched_off_for_the_limit(
         ):
             result = await _add_device(hass, entry.entry_id, bad)
             assert result["type"] is FlowResultType.FORM
-            assert result["errors"] == {"profile": "invalid_profile"}
+            assert result["errors"] == {"base": "invalid_device"}
             assert words in result["description_placeholders"]["error"]
         result = await _add_device(hass, entry.entry_id, PROFILE)
         assert result["type"] is FlowResultType.CREATE_ENTRY

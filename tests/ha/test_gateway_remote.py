@@ -283,7 +283,9 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "17250", 60)
     assert not _issue(hass, "gateway_unreachable", entry)
     assert remote.pushes == 1  # the gateway kept the document
-    await _until(lambda: _state(hass, "sensor.thuis_p1_meter_grid_power") == "1500.0", 30)
+    await _until(
+        lambda: _state(hass, "sensor.thuis_p1_meter_grid_power") == "1500.0", 30
+    )
     await _until(
         lambda: any(
             (row.get("price") or 0) > first_price for row in remote.plan_rows()

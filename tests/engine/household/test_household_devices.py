@@ -24,6 +24,7 @@ from custom_components.stroomwijs.engine.household import (
     MemoryStateStore,
     OptimiserConfig,
     PlanState,
+    parse_temperature_forecast,
 )
 from custom_components.stroomwijs.engine.simulate.boiler import BoilerPlugSim, TankSim
 from custom_components.stroomwijs.engine.simulate.entities import InMemoryEntityPort
@@ -185,7 +186,7 @@ async def test_the_household_plans_and_guards_its_heat_pump_boiler_and_washer() 
     assert tank.temperature_c >= 40.0
     # The state of every driver is saved.
     state = household.state()
-    assert set(state["devices"]) == {"heat_pump", "boiler", "washer"}
+    assert set(state["devices"]) == {"heat_pump", "boiler", "washer", "_unplanned"}
     await household.async_stop()
 
 
@@ -263,4 +264,67 @@ async def test_switching_the_optimiser_off_releases_the_devices() -> None:
     household.set_enabled(False)
     await household.async_plan_now()
     assert all(state[d].plan_w is None for d in ("heat_pump", "boiler"))
+    await household.async_stop()
+
+
+async def test_an_outdoor_forecast_reaches_the_heat_pump_and_is_held() -> None:
+    """Six hours of forecast: the heat pump sees them, then the last value held."""
+    _house, household, _unit, _tank, _machine = await _home()
+    forecast = parse_temperature_forecast(
+        [
+            {"datetime": (START + timedelta(hours=h)).isoformat(), "temperature": t}
+            for h, t in enumerate((-2.0, -3.0, -4.0, -5.0, -4.0, -3.0))
+        ]
+    )
+    household.set_outdoor_forecast(forecast)
+    status = await household.async_plan_now()
+    assert household.plan_inputs is not None
+    heat_pump = next(
+        d for d in household.plan_inputs.problem["devices"] if d["id"] == "heat_pump"
+    )
+    outdoor = heat_pump["outdoor_c"]
+    slots = household.plan_inputs.problem["horizon_slots"]
+    assert outdoor[:4] == [-2.0] * 4
+    assert outdoor[4:8] == [-3.0] * 4
+    assert outdoor[20:] == [-3.0] * (slots - 20)
+    assert any("outdoor forecast covers 24 of" in r for r in status.reasons)
+    assert not any("10 °C assumed" in r for r in status.reasons)
+    # A forecast that has ended (stale) is no forecast: 10 degC and said so.
+    household.set_outdoor_forecast(
+        parse_temperature_forecast(
+            [{"datetime": (START - timedelta(days=2)).isoformat(), "temperature": 5}]
+        )
+    )
+    status = await household.async_plan_now()
+    assert any("10 °C assumed" in r for r in status.reasons)
+    await household.async_stop()
+
+
+async def test_run_before_arms_moves_and_refuses() -> None:
+    """Idle is armed, armed moves, a running cycle, the past and others refuse."""
+    _house, household, _unit, _tank, machine = await _home()
+    washer = household.devices.drivers["washer"]
+    with pytest.raises(KeyError):
+        await household.async_run_before("boiler", START + timedelta(hours=3))
+    with pytest.raises(ValueError, match="time zone"):
+        await household.async_run_before("washer", datetime(2026, 1, 15, 8))  # noqa: DTZ001
+    with pytest.raises(ValueError, match="passed"):
+        await household.async_run_before("washer", START - timedelta(minutes=1))
+    await household.async_run_before("washer", START + timedelta(hours=6))
+    assert washer.state is CycleState.ARMED  # type: ignore[union-attr]
+    await household.async_run_before("washer", START + timedelta(hours=4))
+    assert washer.deadline == START + timedelta(hours=4)  # type: ignore[union-attr]
+    await household.async_arm_appliance("washer")  # armed already: unchanged
+    assert washer.deadline == START + timedelta(hours=4)  # type: ignore[union-attr]
+    await household.async_disarm_appliance("washer")
+    assert washer.state is CycleState.IDLE  # type: ignore[union-attr]
+    assert washer.deadline is None  # type: ignore[union-attr]
+    await household.async_disarm_appliance("washer")  # idle: nothing to do
+    await household.async_arm_appliance("washer")
+    machine.press_start()
+    await washer.async_start()  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="running"):
+        await household.async_run_before("washer", START + timedelta(hours=6))
+    with pytest.raises(ValueError, match="running"):
+        await household.async_arm_appliance("washer")
     await household.async_stop()

@@ -11,6 +11,7 @@ from custom_components.stroomwijs.engine.household import (
     Series,
     parse_price_attributes,
     parse_pv_attributes,
+    parse_temperature_forecast,
 )
 
 from .prices import (
@@ -155,3 +156,30 @@ def test_prices_at_the_edge_of_time_are_an_input_error(
         parse_pv_attributes(
             {"detailedForecast": [{"period_start": "9999-12-31T23:45:00+00:00"}]}
         )
+
+
+def test_an_outdoor_temperature_forecast_in_any_unit() -> None:
+    """degC, degF and K become degC; absurd points drop; nothing usable raises."""
+    start = datetime(2026, 1, 14, 12, 0, tzinfo=UTC)
+    items = [
+        {"datetime": (start + timedelta(hours=h)).isoformat(), "temperature": t}
+        for h, t in enumerate((41.0, 32.0, 212.0))
+    ]
+    fahrenheit = parse_temperature_forecast(items, "°F")
+    assert fahrenheit.start == start
+    assert fahrenheit.step == timedelta(hours=1)
+    assert fahrenheit.values == (5.0, 0.0)  # 100 degC outdoors is dropped
+    kelvin = parse_temperature_forecast(
+        [{"datetime": start.isoformat(), "temperature": 278.15}], "K"
+    )
+    assert kelvin.values == (5.0,)
+    assert parse_temperature_forecast(items[:2], None).values == (41.0, 32.0)
+    for bad_items, unit in (
+        (items, "lightyears"),
+        ([], "°C"),
+        ("not a list", "°C"),
+        ([{"datetime": "yesterday", "temperature": 3}], "°C"),
+        ([{"datetime": start.isoformat(), "temperature": 99}], "°C"),
+    ):
+        with pytest.raises(InputFormatError):
+            parse_temperature_forecast(bad_items, unit)

@@ -258,6 +258,11 @@ class _CycleDriver:
             only_if_cheaper_than=self.only_if_cheaper_than,
         )
 
+    @property
+    def deadline(self) -> datetime | None:
+        """When the armed or running cycle must be done (None: nothing armed)."""
+        return self._deadline()
+
     def latest_start(self) -> datetime | None:
         """Return the last start that still finishes by the deadline."""
         deadline = self._deadline()
@@ -289,6 +294,15 @@ class _CycleDriver:
             "armed"
             + ("" if finish_by is None else f", done by {finish_by.isoformat()}")
         )
+
+    async def async_disarm(self) -> None:
+        """Disarm: the user changed their mind before the start."""
+        if self.state is CycleState.ARMED:
+            self.state = CycleState.IDLE
+            self.armed_at = None
+            self.finish_by = None
+            self.only_if_cheaper_than = None
+            self.events.append("disarmed")
 
     def _started(self) -> None:
         now = self._clock()
@@ -460,13 +474,6 @@ class PlugAppliance(_CycleDriver):
         if self.is_on:
             await self._plug(on=False)
         self._arm(finish_by, only_if_cheaper_than)
-
-    async def async_disarm(self) -> None:
-        """Disarm: the user changed their mind before the start."""
-        if self.state is CycleState.ARMED:
-            self.state = CycleState.IDLE
-            self.armed_at = None
-            self.events.append("disarmed")
 
     async def async_start(self) -> None:
         """Switch the plug on: the armed programme begins."""

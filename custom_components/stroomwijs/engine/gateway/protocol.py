@@ -124,6 +124,7 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
     "set_enabled": {"enabled": Field(BOOL, required=True)},
     "set_prices": {"prices": Field(OBJECT, required=True, nullable=True)},
     "set_pv_forecast": {"forecast": Field(OBJECT, required=True, nullable=True)},
+    "set_outdoor_forecast": {"forecast": Field(OBJECT, required=True, nullable=True)},
     "set_dim_input": {"on": Field(BOOL, required=True)},
     "plan_now": {},
     "push_config": {

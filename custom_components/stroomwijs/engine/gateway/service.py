@@ -470,6 +470,9 @@ class Gateway:
             if kind == "set_pv_forecast":
                 household.set_pv_forecast(_series(f["forecast"], "forecast"))
                 return None
+            if kind == "set_outdoor_forecast":
+                household.set_outdoor_forecast(_series(f["forecast"], "forecast"))
+                return None
             if kind == "set_dim_input":
                 if household.limits.dim is None:
                     raise ProtocolError("invalid_value", "no dim input is configured")

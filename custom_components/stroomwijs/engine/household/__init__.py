@@ -26,6 +26,7 @@ from .inputs import (
     Series,
     parse_price_attributes,
     parse_pv_attributes,
+    parse_temperature_forecast,
 )
 from .meter import NoReadingError
 from .runtime import (
@@ -66,4 +67,5 @@ __all__ = [
     "TariffConfig",
     "parse_price_attributes",
     "parse_pv_attributes",
+    "parse_temperature_forecast",
 ]

@@ -182,6 +182,9 @@ class ForecastConfig:
 
     pv_source: str | None = None
     """Host-specific reference (in Home Assistant: a PV forecast entity)."""
+    outdoor_source: str | None = None
+    """Host-specific reference to an outdoor temperature forecast for the heat
+    pumps (in Home Assistant: a weather entity's hourly forecast)."""
     base_load_weeks: int = 4
     """How many weeks of the meter's history the base-load profile uses."""
 
@@ -806,6 +809,7 @@ def _read_tariff(r: _Reader) -> TariffConfig:
 def _read_forecasts(r: _Reader) -> ForecastConfig:
     config = ForecastConfig(
         pv_source=r.optional_text("pv_source"),
+        outdoor_source=r.optional_text("outdoor_source"),
         base_load_weeks=r.integer("base_load_weeks", 4, low=1, high=12),
     )
     r.reject_unknown()

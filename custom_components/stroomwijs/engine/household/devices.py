@@ -46,6 +46,8 @@ from .config import HouseholdConfig
 _LOGGER = logging.getLogger(__name__)
 
 POLL_INTERVAL: Final = timedelta(seconds=15)
+UNPLANNED_KEY: Final = "_unplanned"
+"""Where the saved state keeps the devices the user took out of the plan."""
 DEFAULT_OUTDOOR_C: Final = 10.0
 
 type Clock = Any
@@ -54,11 +56,20 @@ type Clock = Any
 def with_identity(data: Mapping[str, Any], device_id: str, name: str) -> dict[str, Any]:
     """Return a driver mapping with the household's id and name for the device.
 
-    A hybrid keeps them in its ``hybrid`` part; every other driver at the top.
+    A hybrid keeps them in its ``hybrid`` part; its heat pump gets
+    ``<id>_heat_pump`` and the same name unless its mapping names them.
+    Every other driver keeps them at the top.
     """
     spec = {str(k): v for k, v in data.items()}
     if spec.get("driver") == "hybrid" and isinstance(spec.get("hybrid"), Mapping):
         spec["hybrid"] = {**spec["hybrid"], "device_id": device_id, "name": name}
+        inner = spec.get("heat_pump")
+        if isinstance(inner, Mapping):
+            spec["heat_pump"] = {
+                "device_id": f"{device_id}_heat_pump",
+                "name": name,
+                **inner,
+            }
         return spec
     return {**spec, "device_id": device_id, "name": name}
 
@@ -80,6 +91,8 @@ class HouseholdDevices:
     ) -> None:
         """Build every driver device of ``config`` (ConfigError if one cannot be)."""
         self.drivers: dict[str, Driver] = {}
+        self.unplanned: set[str] = set()
+        """Devices the user took out of the plan: they follow their own rules."""
         self._clock = clock
         self._polled: datetime | None = None
         for device in config.devices:
@@ -171,6 +184,9 @@ class HouseholdDevices:
             list(outdoor_c) if outdoor_c is not None else [DEFAULT_OUTDOOR_C] * slots
         )
         for device_id, driver in self.drivers.items():
+            if device_id in self.unplanned:
+                notes.append(f"{driver.name}: not planned (switched off by the user)")
+                continue
             try:
                 item = self._input(driver, start=start, slots=slots, outdoor=outdoor)
             except Exception as err:  # noqa: BLE001 - one device must not stop the plan
@@ -212,18 +228,65 @@ class HouseholdDevices:
             await driver.async_start()
         return True
 
+    def appliance(self, device_id: str) -> PlugAppliance | RemoteStartAppliance:
+        """Return the appliance ``device_id`` (KeyError if it is not one)."""
+        driver = self.drivers.get(device_id)
+        if not isinstance(driver, PlugAppliance | RemoteStartAppliance):
+            raise KeyError(device_id)
+        return driver
+
+    async def async_run_before(self, device_id: str, finish_by: datetime) -> None:
+        """Have the appliance's cycle done by ``finish_by``.
+
+        An idle appliance is armed with that deadline (the user has loaded it
+        and pressed start with the plug off); an armed one gets the new
+        deadline. A running cycle cannot be moved: ValueError, like a
+        deadline that has passed or carries no time zone. KeyError when
+        ``device_id`` is not an appliance.
+        """
+        driver = self.appliance(device_id)
+        if finish_by.tzinfo is None:
+            raise ValueError("finish_by must carry a time zone")
+        if finish_by <= self._clock():
+            raise ValueError("the deadline has passed already")
+        if driver.state is CycleState.ARMED:
+            driver.set_deadline(finish_by)
+            driver.events.append(f"done by {finish_by.isoformat()}")
+            return
+        if driver.state is not CycleState.IDLE:
+            raise ValueError("a cycle is running; its deadline cannot change")
+        await driver.async_arm(finish_by)
+
+    async def async_arm(self, device_id: str) -> None:
+        """Arm the appliance with its default deadline (see ``async_run_before``)."""
+        driver = self.appliance(device_id)
+        if driver.state is CycleState.ARMED:
+            return
+        if driver.state is not CycleState.IDLE:
+            raise ValueError("a cycle is running; it cannot be armed again")
+        await driver.async_arm()
+
+    async def async_disarm(self, device_id: str) -> None:
+        """Disarm the appliance (nothing happens to a running cycle)."""
+        await self.appliance(device_id).async_disarm()
+
     def export_state(self) -> dict[str, Any]:
         """Every driver's state (SG-Ready budgets, tank estimates, cycles)."""
-        return {
+        state: dict[str, Any] = {
             device_id: driver.export_state()
             for device_id, driver in self.drivers.items()
             if hasattr(driver, "export_state")
         }
+        state[UNPLANNED_KEY] = sorted(self.unplanned)
+        return state
 
     def restore_state(self, data: object) -> None:
         """Give each driver its saved state; a bad one is logged and skipped."""
         if not isinstance(data, Mapping):
             return
+        unplanned = data.get(UNPLANNED_KEY)
+        if isinstance(unplanned, list):
+            self.unplanned = {str(i) for i in unplanned if str(i) in self.drivers}
         for device_id, state in data.items():
             driver = self.drivers.get(str(device_id))
             restore = getattr(driver, "restore_state", None)

@@ -273,3 +273,34 @@ def _parse_pv(attributes: Mapping[str, Any]) -> Series:
         raise InputFormatError("no forecast found (detailedForecast or wh_hours)")
     points = [(when, max(0.0, min(value, 1_000.0))) for when, value in points]
     return _series(points)
+
+
+OUTDOOR_BOUND_C: Final = 60.0
+"""A forecast outside +-60 degC is no outdoor temperature: the point is dropped."""
+
+
+def parse_temperature_forecast(items: object, unit: object = "°C") -> Series:
+    """Read an hourly (or finer) outdoor temperature forecast, in degC.
+
+    ``items`` is a weather entity's forecast list (``weather.get_forecasts``:
+    ``datetime`` and ``temperature``); ``unit`` its ``temperature_unit``
+    (degC, degF or K). Whatever they hold, the only error is InputFormatError.
+    """
+    text = str(unit or "°C").strip().upper().replace("°", "")
+    if text not in {"C", "F", "K"}:
+        msg = f"unknown temperature unit {unit!r}"
+        raise InputFormatError(msg)
+    points: list[tuple[datetime, float]] = []
+    for when, value in _points(items, ("datetime",), ("temperature",)):
+        celsius = (
+            (value - 32.0) * 5.0 / 9.0
+            if text == "F"
+            else value - 273.15
+            if text == "K"
+            else value
+        )
+        if -OUTDOOR_BOUND_C <= celsius <= OUTDOOR_BOUND_C:
+            points.append((when, round(celsius, 2)))
+    if not points:
+        raise InputFormatError("no forecast points with a time and a temperature")
+    return _series(points)

@@ -73,6 +73,33 @@ def _slot_values(
     return [series.average(s, s + SLOT) for s in starts]
 
 
+def _outdoor(
+    outdoor: Series | None, starts: Sequence[datetime], notes: list[str]
+) -> list[float] | None:
+    """Outdoor degC per slot: the forecast, its last value held beyond its end.
+
+    A forecast that covers none of the slots (stale) is no forecast: the
+    devices then assume 10 degC and say so.
+    """
+    temps = _slot_values(outdoor, starts)
+    known = [(index, v) for index, v in enumerate(temps) if v is not None]
+    if not known:
+        return None
+    first, last = known[0], known[-1]
+    filled: list[float] = []
+    for index, value in enumerate(temps):
+        if value is not None:
+            filled.append(value)
+        else:
+            filled.append(first[1] if index < first[0] else last[1])
+    if len(known) < len(temps):
+        notes.append(
+            f"outdoor forecast covers {len(known)} of {len(temps)} quarter-hours: "
+            "its nearest value is held beyond"
+        )
+    return filled
+
+
 def _fill_prices(values: list[float | None]) -> list[float]:
     """Fill slots beyond the known prices with the price a day earlier."""
     known = [v for v in values if v is not None]
@@ -275,11 +302,7 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
         }
 
     if devices is not None and devices.drivers:
-        outdoor_c: list[float] | None = None
-        if outdoor is not None:
-            temps = _slot_values(outdoor, starts)
-            if all(v is not None for v in temps):
-                outdoor_c = [0.0 if v is None else float(v) for v in temps]
+        outdoor_c = _outdoor(outdoor, starts, notes)
         for item in devices.planner_inputs(
             start=start, slots=slots, outdoor_c=outdoor_c, notes=notes
         ):

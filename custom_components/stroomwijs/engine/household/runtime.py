@@ -786,6 +786,47 @@ class Household:
         self.request_replan(f"{handle.title}: departure or target changed")
         self.notify()
 
+    def set_device_planned(self, device_id: str, *, planned: bool) -> None:
+        """Put a heat pump, boiler or appliance in the plan, or leave it to itself.
+
+        Left out, it follows its own thermostat or cycle; the guard still
+        holds the limit with it. KeyError for an unknown device.
+        """
+        driver = self.devices.drivers[device_id]
+        if planned:
+            self.devices.unplanned.discard(device_id)
+        else:
+            self.devices.unplanned.add(device_id)
+        self._save_soon()
+        self.request_replan(
+            f"{driver.name}: " + ("planned again" if planned else "left to itself")
+        )
+        self.notify()
+
+    async def async_run_before(self, device_id: str, finish_by: datetime) -> None:
+        """Arm an appliance (or move its deadline) to be done by ``finish_by``.
+
+        KeyError for a device that is not an appliance; ValueError for a
+        deadline that has passed or a cycle that already runs.
+        """
+        await self.devices.async_run_before(device_id, finish_by)
+        self._appliance_changed(device_id, "deadline set")
+
+    async def async_arm_appliance(self, device_id: str) -> None:
+        """Arm an appliance with its default deadline; the plan starts it."""
+        await self.devices.async_arm(device_id)
+        self._appliance_changed(device_id, "armed")
+
+    async def async_disarm_appliance(self, device_id: str) -> None:
+        """Disarm an appliance that waits for its planned start."""
+        await self.devices.async_disarm(device_id)
+        self._appliance_changed(device_id, "disarmed")
+
+    def _appliance_changed(self, device_id: str, what: str) -> None:
+        self._save_soon()
+        self.request_replan(f"{self.devices.drivers[device_id].name}: {what}")
+        self.notify()
+
     def set_mode(self, mode: OptimiserMode) -> None:
         """Choose what the planner optimises (off: no plan)."""
         self.mode = OptimiserMode(mode)
