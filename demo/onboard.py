@@ -368,7 +368,7 @@ def wait_until_loaded(flows: Flows, timeout_s: float) -> str:
     return state
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Wait for HA, onboard it, set up the household and print the login."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8123")
@@ -385,7 +385,7 @@ def main() -> int:
     parser.add_argument(
         "--no-household", action="store_true", help="only onboard the owner"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     wait_until_up(args.url, args.timeout)
     onboard(args.url)
     if not args.no_household:
