@@ -165,7 +165,10 @@ def test_the_dashboard_shows_the_live_household_and_its_plan(demo: str) -> None:
 
         wait_for("the history charts", _charts, PAGE_TIMEOUT_S)
         text = deep_text(driver)
-        for label in ("Planned cost, rest of today", "Expected saving", "Heat pump"):
+        # Today's cost and the saving are there as amounts; the devices too.
+        assert re.search(r"Planned cost, rest of today \| -?€-?[\d.,]+", text), text
+        assert re.search(r"Expected saving \(plan horizon\) \| -?€-?[\d.,]+", text)
+        for label in ("Heat pump (Lambda, Modbus TCP)", "Boiler (Modbus relay)"):
             assert label in text
         time.sleep(2)  # let the charts finish their animation
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
