@@ -301,7 +301,8 @@ class DemoDevices:
         self.ports = (heat_pump_port, boiler_port, world_port)
         self.world = world
         self.clock = clock
-        self.house = ThermalHouse(indoor_c=20.5, outdoor_c=world.outdoor_c())
+        # A little below the thermostat, so the heat pump starts within minutes.
+        self.house = ThermalHouse(indoor_c=20.1, outdoor_c=world.outdoor_c())
         self.heat_pump = LambdaSimulator(
             clock=clock, house=self.house, rated_w=2200.0, room_setpoint_c=20.5
         )
