@@ -166,11 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         world=args.world_port,
     )
     prepare_config(args.config, ports)
-    stopping = False
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        # Also while onboarding waits for Home Assistant: stop at once.
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -230,12 +229,16 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return code
-        while not stopping and hass.poll() is None and sim.poll() is None:
+        while hass.poll() is None and sim.poll() is None:
             time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
     except OSError as err:
         print(f"[demo] Home Assistant did not come up: {err}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop(hass)  # first, so it does not log the meter going away
         _stop(sim)
     return 0
