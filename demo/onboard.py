@@ -12,7 +12,10 @@ Then it logs in as the demo owner and, if there is no Stroomwijs household
 yet, sets one up through Home Assistant's REST flow API, as a user would in
 the UI: the P1 meter of the demo simulator (network, 127.0.0.1), a 3 x 25 A
 grid connection, the OCPP central system on 127.0.0.1, the simulator's
-charge point as a charger, and a 4 kW grid limit from 16:00 to 21:00.
+charge point as a charger, a 4 kW grid limit from 16:00 to 21:00, the
+simulator's Lambda heat pump and boiler relay (Modbus TCP) as devices with
+their driver profiles, and the demo integration's price and PV forecast
+entities as the household's prices and PV forecast.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ DOMAIN = "stroomwijs"
 HOUSEHOLD = "Demo household"
 OCPP_PORT = 9000
 CHARGER_ID = "demo-ev"
+HEAT_PUMP_PORT = 5020
+BOILER_PORT = 5021
+PRICE_ENTITY = "sensor.demo_day_ahead_price"
+PV_ENTITY = "sensor.demo_pv_forecast"
 FLOW_TIMEOUT_S = 60
 
 
@@ -193,7 +200,13 @@ class Flows:
 
 
 def set_up_household(
-    flows: Flows, *, p1_port: int, ocpp_port: int, charger_id: str
+    flows: Flows,
+    *,
+    p1_port: int,
+    ocpp_port: int,
+    charger_id: str,
+    heat_pump_port: int = HEAT_PUMP_PORT,
+    boiler_port: int = BOILER_PORT,
 ) -> None:
     """Create the demo household, its charger and its grid limit; print them."""
     if existing := flows.entries(wait_s=120):
@@ -267,6 +280,79 @@ def set_up_household(
         ],
     )
     print("[demo] added grid limit 'evening': 4 kW import, 16:00-21:00", flush=True)
+    for name, profile, summary in device_profiles(heat_pump_port, boiler_port):
+        flows.run(
+            "subentries/flow",
+            [entry_id, "device"],
+            [{"name": name, "profile": profile}],
+        )
+        print(f"[demo] added device {name!r}: {summary}", flush=True)
+    flows.run(
+        "options/flow",
+        entry_id,
+        [
+            {"next_step_id": "tariff"},
+            {
+                "price_entity": PRICE_ENTITY,
+                "pv_forecast_entity": PV_ENTITY,
+                "markup_eur_per_kwh": 0.02,
+                "energy_tax_eur_per_kwh": 0.1228,
+                "vat_pct": 21,
+                "export_basis": "fixed",
+                "feed_in_eur_per_kwh": 0.13,
+                "optimiser_mode": "auto",
+            },
+        ],
+    )
+    print(
+        f"[demo] prices from {PRICE_ENTITY} (Nord Pool format), PV forecast from "
+        f"{PV_ENTITY} (Forecast.Solar format); energy tax 0.1228, VAT 21 %, "
+        "feed-in 0.13 EUR/kWh",
+        flush=True,
+    )
+
+
+def device_profiles(
+    heat_pump_port: int, boiler_port: int
+) -> list[tuple[str, str, str]]:
+    """Return the heat pump's and the boiler's driver profiles (docs/devices.md)."""
+    heat_pump = f"""\
+driver: lambda
+device_id: heat_pump
+host: 127.0.0.1
+port: {heat_pump_port}
+spec:
+  rated_power_w: 2200
+  phases: 3
+comfort:
+  min_c: 19.5
+  max_c: 22.0
+"""
+    boiler = f"""\
+driver: boiler
+device_id: boiler
+control: modbus
+modbus:
+  host: 127.0.0.1
+  port: {boiler_port}
+  coil: 0
+  temperature_register: 100
+volume_l: 120
+power_w: 2000
+phase: 2
+"""
+    return [
+        (
+            "Heat pump",
+            heat_pump,
+            f"Lambda EU-L over Modbus TCP on 127.0.0.1:{heat_pump_port}",
+        ),
+        (
+            "Boiler",
+            boiler,
+            f"2 kW / 120 l on a Modbus relay module on 127.0.0.1:{boiler_port}",
+        ),
+    ]
 
 
 def wait_until_loaded(flows: Flows, timeout_s: float) -> str:
@@ -282,7 +368,7 @@ def wait_until_loaded(flows: Flows, timeout_s: float) -> str:
     return state
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Wait for HA, onboard it, set up the household and print the login."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8123")
@@ -294,10 +380,12 @@ def main() -> int:
     )
     parser.add_argument("--ocpp-port", type=int, default=OCPP_PORT)
     parser.add_argument("--charger-id", default=CHARGER_ID)
+    parser.add_argument("--heat-pump-port", type=int, default=HEAT_PUMP_PORT)
+    parser.add_argument("--boiler-port", type=int, default=BOILER_PORT)
     parser.add_argument(
         "--no-household", action="store_true", help="only onboard the owner"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     wait_until_up(args.url, args.timeout)
     onboard(args.url)
     if not args.no_household:
@@ -308,6 +396,8 @@ def main() -> int:
                 p1_port=args.p1_port,
                 ocpp_port=args.ocpp_port,
                 charger_id=args.charger_id,
+                heat_pump_port=args.heat_pump_port,
+                boiler_port=args.boiler_port,
             )
             state = wait_until_loaded(flows, 60)
         except (OSError, RuntimeError) as err:

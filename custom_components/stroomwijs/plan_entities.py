@@ -107,7 +107,10 @@ class PlanSensor(PlanEntity, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """The status sensor carries the reasons and the plan for charts."""
+        """The status sensor carries the reasons and the plan for charts.
+
+        ``plan_devices`` names the plan rows' device columns (id: name).
+        """
         if self.entity_description.key != "plan_status":
             return None
         status = self.household.plan_status
@@ -116,6 +119,9 @@ class PlanSensor(PlanEntity, SensorEntity):
             "reasons": list(status.reasons),
             "solve_time_s": status.solve_time_s,
             "plan": self.household.plan_rows(),
+            "plan_devices": {
+                device.id: device.name for device in self.household.config.devices
+            },
         }
 
 

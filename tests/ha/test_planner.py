@@ -207,6 +207,8 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
             assert status.state in {"ok", "time_limit"}
             rows: list[dict[str, Any]] = status.attributes["plan"]
             assert rows
+            # Dashboards name the device columns from plan_devices.
+            assert status.attributes["plan_devices"] == {car_id: "garage"}
             assert _local(rows[0]).hour == 18
             # The window holds in every planned slot.
             for row in rows:

@@ -29,6 +29,7 @@ from .forecast import BaseLoadForecaster
 from .inputs import Series
 
 SLOT: Final = timedelta(minutes=15)
+DAY: Final = timedelta(days=1)
 MAX_SLOTS: Final = 192
 FLAT_ENERGY_EUR_PER_KWH: Final = 0.10
 """The energy part of the flat price that self-consumption mode plans with."""
@@ -100,16 +101,26 @@ def _outdoor(
     return filled
 
 
-def _fill_prices(values: list[float | None]) -> list[float]:
-    """Fill slots beyond the known prices with the price a day earlier."""
+def _fill_prices(prices: Series | None, starts: Sequence[datetime]) -> list[float]:
+    """Fill slots beyond the known prices with the price a day earlier.
+
+    The day earlier is read from the price series itself, which holds the
+    whole of today even when the problem starts in the afternoon; a slot
+    whose day-earlier price is not known either takes the filled value 96
+    slots before it, and only without both the mean of the known prices.
+    """
+    values = _slot_values(prices, starts)
     known = [v for v in values if v is not None]
     mean = sum(known) / len(known)
     filled: list[float] = []
-    for index, value in enumerate(values):
+    for index, (start, known_value) in enumerate(zip(starts, values, strict=True)):
+        value = known_value
+        if value is None and prices is not None:
+            value = prices.average(start - DAY, start - DAY + SLOT)
         earlier = index - 96
-        filled.append(
-            value if value is not None else (filled[earlier] if earlier >= 0 else mean)
-        )
+        if value is None:
+            value = filled[earlier] if earlier >= 0 else mean
+        filled.append(value)
     return filled
 
 
@@ -179,7 +190,7 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
         "export": export,
     }
     if mode is OptimiserMode.CHEAPEST:
-        values = _fill_prices(_slot_values(prices, starts))
+        values = _fill_prices(prices, starts)
         price_doc = {"tariff": "dynamic", "spot_eur_per_kwh": values, **price_doc}
         if prices is not None and prices.end < starts[-1] + SLOT:
             notes.append("prices beyond the day-ahead ones repeat the day before")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -33,9 +33,15 @@ import signal
 import sys
 from urllib.parse import urlsplit
 
+from .boiler import BoilerModbusRelaySim, TankSim
+from .demo_world import DemoWorld, WorldApi
+from .entity_loads import EntityLoad
 from .household import BaseLoadProfile, SimDevice, SimHousehold
+from .lambda_heat_pump import LambdaSimulator
 from .ocpp_chargepoint import OcppSimulator, SimCar, SimStation
 from .p1 import LOCAL_ZONE, P1TelegramServer, TelegramValuesIn, build_telegram
+from .thermal import ThermalHouse
+from .washer import WashingMachineSim
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +55,9 @@ EXAMPLE_PROBLEM = (
 """The planner's reference household, whose base load the demo falls back to."""
 DEFAULT_CHARGER_ID = "demo-ev"
 DEFAULT_P1_PORT = 2000
+DEFAULT_HEAT_PUMP_PORT = 5020
+DEFAULT_BOILER_PORT = 5021
+DEFAULT_WORLD_PORT = 8099
 OCPP_PATH = "/ocpp/"
 EQUIPMENT_ID = "E0043007012345678"
 BACKOFF_INITIAL_S = 1.0
@@ -152,6 +161,17 @@ class StationLoad(SimDevice):
         return self._station.power_w
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadSpec:
+    """A simulated device's power (W, negative is production) in the meter."""
+
+    device_id: str
+    name: str
+    power: Callable[[], float]
+    publish: Callable[[], None] = lambda: None
+    phases: tuple[int, ...] = (0,)
+
+
 @dataclass(slots=True, kw_only=True)
 class EnergyRegisters:
     """The meter's four energy registers in kWh (import/export, T1/T2)."""
@@ -185,11 +205,23 @@ class DemoMeter:
         *,
         clock: WallClock,
         registers: EnergyRegisters | None = None,
+        loads: Sequence[LoadSpec] = (),
     ) -> None:
-        """Meter a household with ``base_load`` and the ``station``'s car."""
+        """Meter ``base_load``, the ``station``'s car and the other ``loads``."""
         self._clock = clock
         self.household = SimHousehold(start=clock(), base_load=base_load)
         self.household.add(StationLoad(station, clock=self.household.clock))
+        for spec in loads:
+            self.household.add(
+                EntityLoad(
+                    spec.device_id,
+                    spec.name,
+                    spec.power,
+                    spec.publish,
+                    clock=self.household.clock,
+                    phases=spec.phases,
+                )
+            )
         self.registers = registers or EnergyRegisters()
         self.values = self._values(self.household.now)
 
@@ -238,6 +270,157 @@ def demo_car(now: datetime, *, soc: float = 0.4, capacity_kwh: float = 60.0) -> 
     )
 
 
+WASHER_START = time(9, 30)
+"""When the demo's user starts the washing machine (local time, daily)."""
+
+
+class DemoDevices:
+    """The household's other devices, each on its real protocol, and its world.
+
+    * a Lambda heat pump (Modbus TCP) heating a first-order house whose
+      outdoor temperature is the world's;
+    * a 120 l / 2 kW boiler behind a Modbus TCP relay module (coil 0, tank
+      temperature in register 100);
+    * a washing machine on a metered smart plug (the world API's
+      ``/api/washer/plug``), which the demo's user loads and starts every
+      day at 09:30;
+    * the PV system, producing what the world says;
+    * the world's loopback HTTP API (prices, PV forecast, device states).
+    """
+
+    def __init__(
+        self,
+        world: DemoWorld,
+        *,
+        clock: WallClock,
+        heat_pump_port: int = 0,
+        boiler_port: int = 0,
+        world_port: int = 0,
+    ) -> None:
+        """Create the simulators; ``start`` opens their ports (0: any free)."""
+        self.ports = (heat_pump_port, boiler_port, world_port)
+        self.world = world
+        self.clock = clock
+        # A little below the thermostat, so the heat pump starts within minutes.
+        self.house = ThermalHouse(indoor_c=20.1, outdoor_c=world.outdoor_c())
+        self.heat_pump = LambdaSimulator(
+            clock=clock, house=self.house, rated_w=2200.0, room_setpoint_c=20.5
+        )
+        self.tank = TankSim(clock=clock, temperature_c=55.0)
+        self.boiler = BoilerModbusRelaySim(self.tank)
+        # The relay module starts open (coil 0 off); the household's boiler
+        # driver closes it when its plan or the tank's 40 degC floor says so.
+        self.washer = WashingMachineSim(clock=clock)
+        self.washer_day: object = None
+        self.api = WorldApi(world, self.state, self.set_washer_plug)
+
+    def loads(self) -> list[LoadSpec]:
+        """Return the devices as loads of the P1 meter."""
+        return [
+            LoadSpec(
+                device_id="heat_pump",
+                name="Heat pump",
+                power=lambda: self.heat_pump.unit.power_w,
+                publish=self.advance_heat_pump,
+                phases=(0, 1, 2),
+            ),
+            LoadSpec(
+                device_id="boiler",
+                name="Boiler",
+                power=lambda: self.tank.power_w,
+                publish=self.tank.advance,
+                phases=(1,),
+            ),
+            LoadSpec(
+                device_id="washer",
+                name="Washing machine",
+                power=lambda: self.washer.power_w,
+                publish=self.washer.advance,
+                phases=(2,),
+            ),
+            LoadSpec(
+                device_id="pv",
+                name="PV",
+                power=lambda: -self.world.pv_w(),
+                phases=(0, 1, 2),
+            ),
+        ]
+
+    def advance_heat_pump(self) -> None:
+        """Bring the house and the heat pump up to the clock."""
+        self.house.outdoor_c = self.world.outdoor_c()
+        self.heat_pump.advance()
+
+    def set_washer_plug(self, on: bool) -> None:  # noqa: FBT001 - the API's body
+        """Switch the smart plug's relay."""
+        self.washer.set_powered(powered=on)
+
+    def user(self) -> None:
+        """Act as the user: load and start the washer once a day at 09:30."""
+        now = self.clock()
+        local = now.astimezone(LOCAL_ZONE)
+        if local.time() < WASHER_START or self.washer_day == local.date():
+            return
+        self.washer_day = local.date()
+        if self.washer.state != "running":
+            self.washer.press_start()
+            _LOGGER.info("the washing machine was started (40 degC cotton)")
+
+    def state(self) -> dict[str, object]:
+        """Everything the demo integration shows, at the clock's now."""
+        now = self.clock()
+        self.advance_heat_pump()
+        self.tank.advance()
+        self.washer.advance()
+        unit = self.heat_pump.unit
+        return {
+            "time": now.isoformat(),
+            "outdoor_c": round(self.world.outdoor_c(now), 2),
+            "pv_w": round(self.world.pv_w(now), 1),
+            "price_eur_per_kwh": round(self.world.price_at(now), 5),
+            "heat_pump": {
+                "power_w": round(unit.power_w, 1),
+                "running": unit.running,
+                "room_c": round(self.house.indoor_c, 2),
+                "room_setpoint_c": unit.target_c,
+                "circuit_mode": self.heat_pump.hc_mode,
+                "energy_kwh": round(unit.energy_kwh, 3),
+            },
+            "boiler": {
+                "power_w": round(self.tank.power_w, 1),
+                "relay_on": self.tank.supply_on,
+                "tank_c": round(self.tank.temperature_c, 2),
+                "energy_kwh": round(self.tank.energy_kwh, 3),
+            },
+            "washer": {
+                "power_w": round(self.washer.power_w, 1),
+                "plug_on": self.washer.powered,
+                "state": self.washer.state,
+                "energy_kwh": round(self.washer.energy_kwh, 3),
+                "cycles": self.washer.cycles_done,
+            },
+        }
+
+    async def start(self) -> None:
+        """Open the Modbus ports and the world API on 127.0.0.1."""
+        heat_pump_port, boiler_port, world_port = self.ports
+        await self.heat_pump.async_start("127.0.0.1", heat_pump_port)
+        await self.boiler.async_start("127.0.0.1", boiler_port)
+        await self.api.start(world_port)
+        self.ports = (self.heat_pump.port, self.boiler_port, self.api.port)
+
+    @property
+    def boiler_port(self) -> int:
+        """The relay module's port."""
+        return self.boiler._server.port  # noqa: SLF001 - the simulator's own server
+
+    async def stop(self) -> None:
+        """Close everything."""
+        await self.api.stop()
+        await self.boiler.async_stop()
+        await self.heat_pump.async_stop()
+
+
 class DemoRunner:
     """Run the meter and the charge point together until stopped."""
 
@@ -252,6 +435,7 @@ class DemoRunner:
         tick_s: float = 1.0,
         backoff_max_s: float = BACKOFF_MAX_S,
         clock: WallClock = lambda: datetime.now(UTC),
+        devices: DemoDevices | None = None,
     ) -> None:
         """Prepare the pieces; ``start`` opens the sockets."""
         self.base_url = csms_base_url(csms_url)
@@ -261,7 +445,13 @@ class DemoRunner:
             charger_id, version="ocpp2.1", station=SimStation(bidirectional=True)
         )
         self.car = car or demo_car(clock())
-        self.meter = DemoMeter(base_load, self.sim.station, clock=clock)
+        self.devices = devices
+        self.meter = DemoMeter(
+            base_load,
+            self.sim.station,
+            clock=clock,
+            loads=devices.loads() if devices is not None else (),
+        )
         self.server = P1TelegramServer(
             self.meter.frame, interval=tick_s, host="127.0.0.1", port=p1_port
         )
@@ -277,6 +467,8 @@ class DemoRunner:
 
     async def start(self) -> None:
         """Open the P1 port and start the physics and the OCPP connection."""
+        if self.devices is not None:
+            await self.devices.start()
         await self.server.start()
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -296,6 +488,8 @@ class DemoRunner:
             await asyncio.gather(self._report, return_exceptions=True)
         await self.sim.async_disconnect()
         await self.server.stop()
+        if self.devices is not None:
+            await self.devices.stop()
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds`` or until the stop event, whichever comes first."""
@@ -313,6 +507,8 @@ class DemoRunner:
             now = loop.time()
             dt_s, last = now - last, now
             self.sim.station.step(dt_s)
+            if self.devices is not None:
+                self.devices.user()
             self.meter.step(dt_s)
             if self.sim.connected and self.sim.boot_status == "Accepted":
                 self._send_meter_values()
@@ -335,11 +531,21 @@ class DemoRunner:
 
     def _log_status(self) -> None:
         car = self.sim.station.car
+        devices = ""
+        if self.devices is not None:
+            d = self.devices
+            devices = (
+                f", heat pump {d.heat_pump.unit.power_w:.0f} W "
+                f"(room {d.house.indoor_c:.1f} degC), boiler {d.tank.power_w:.0f} W "
+                f"({d.tank.temperature_c:.0f} degC), washer {d.washer.power_w:.0f} W, "
+                f"PV {d.world.pv_w():.0f} W"
+            )
         _LOGGER.info(
-            "grid %+.0f W, charger %+.0f W, SoC %s, central system %s",
+            "grid %+.0f W, charger %+.0f W, SoC %s%s, central system %s",
             self.meter.net_power_w,
             self.sim.station.power_w,
             "-" if car is None else f"{car.soc:.1%}",
+            devices,
             self.sim.boot_status if self.sim.connected else "not connected",
         )
 
@@ -393,29 +599,51 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", type=Path, help="15-minute base-load CSV")
     parser.add_argument("--soc", type=float, default=0.4, help="start SoC, 0..1")
     parser.add_argument("--capacity", type=float, default=60.0, help="kWh")
+    parser.add_argument("--heat-pump-port", type=int, default=DEFAULT_HEAT_PUMP_PORT)
+    parser.add_argument("--boiler-port", type=int, default=DEFAULT_BOILER_PORT)
+    parser.add_argument("--world-port", type=int, default=DEFAULT_WORLD_PORT)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
 
 async def _run(args: argparse.Namespace, profile: Path) -> None:
     now = datetime.now(UTC)
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    world = DemoWorld.load(
+        clock=clock, shared_dirs=SHARED_DATA_DIRS, example=EXAMPLE_PROBLEM
+    )
+    devices = DemoDevices(
+        world,
+        clock=clock,
+        heat_pump_port=args.heat_pump_port,
+        boiler_port=args.boiler_port,
+        world_port=args.world_port,
+    )
     runner = DemoRunner(
         load_profile(profile, now),
         args.csms_url,
         charger_id=args.charger_id,
         p1_port=args.p1_port,
         car=demo_car(now, soc=args.soc, capacity_kwh=args.capacity),
+        clock=clock,
+        devices=devices,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, runner.stop_event.set)
     await runner.start()
     _LOGGER.info(
-        "P1 telegrams on socket://127.0.0.1:%s; charger %r -> %s%s",
+        "P1 telegrams on socket://127.0.0.1:%s; charger %r -> %s%s; heat pump "
+        "(Lambda, Modbus) on 127.0.0.1:%s; boiler relay (Modbus) on 127.0.0.1:%s; "
+        "world API on http://127.0.0.1:%s/api/",
         runner.p1_port,
         args.charger_id,
         runner.base_url,
         args.charger_id,
+        *devices.ports,
     )
     try:
         await runner.stop_event.wait()
