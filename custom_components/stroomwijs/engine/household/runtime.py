@@ -422,7 +422,12 @@ class Household:
         for ven in self.limits.vens:
             self._spawn(ven.async_run(self._stop), f"OpenADR VEN {ven.ean}")
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Future[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        self._spawn_task(coro, name)
+
+    def _spawn_task(
+        self, coro: Coroutine[Any, Any, Any], name: str
+    ) -> asyncio.Future[Any]:
         title = f"stroomwijs {self.config.name} {name}"
         if self.ports.spawn is not None:
             task = self.ports.spawn(coro, title)
@@ -542,7 +547,7 @@ class Household:
         charger_limit = _charger_side_limit_w(new)
         if old is None or _charger_side_limit_w(old) != charger_limit:
             sent = [
-                self._spawn(
+                self._spawn_task(
                     gd.device.async_set_dso_limit(charger_limit),
                     f"charger-side limit {gd.device_id}",
                 )
@@ -1400,9 +1405,12 @@ def _charger_state(handle: ChargerHandle) -> tuple[bool, bool, str | None]:
 
 
 def _full_power_w(device: PowerSettable) -> float:
-    """A charger's full power when unplanned: the hardware's, not the range
-    under the station limit in force (a DSO window may narrow that to 0 W
-    until its end reaches the charger); the guard caps it to the limit."""
+    """Return a charger's full power, what it gets unplanned.
+
+    The hardware's, not the range under the station limit in force (a DSO
+    window may narrow that to 0 W until its end reaches the charger); the
+    guard caps it to the limit.
+    """
     if isinstance(device, OcppCharger):
         return device.power_range_under(None).max_w
     return device.power_range.max_w
