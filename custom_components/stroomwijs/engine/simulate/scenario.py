@@ -139,6 +139,8 @@ class Scenario:
     errors: ForecastErrors = field(default_factory=ForecastErrors)
     ev: EvPattern | None = None
     step_s: int = 60
+    meter_values_s: int = 60
+    """How often the simulated charge point sends its meter values (OCPP)."""
     path: Path | None = None
 
     @property
@@ -322,6 +324,7 @@ def scenario_from_dict(
     errors = _read_errors(root.optional("forecast_errors"))
     ev = _read_ev(root.optional("ev"), household)
     step_s = root.integer("step_seconds", 60, low=1, high=60)
+    meter_values_s = root.integer("meter_values_seconds", 60, low=step_s, high=900)
     root.reject_unknown()
     scenario = Scenario(
         name=name,
@@ -335,6 +338,7 @@ def scenario_from_dict(
         errors=errors,
         ev=ev,
         step_s=step_s,
+        meter_values_s=meter_values_s,
         path=path,
     )
     _check_coverage(scenario)
