@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time
 import json
 import logging
 from pathlib import Path
+import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from custom_components.stroomwijs.engine.cli import main
 from custom_components.stroomwijs.engine.simulate.foresight import foresight
 from custom_components.stroomwijs.engine.simulate.replay import Replay, RunResult
 from custom_components.stroomwijs.engine.simulate.report import (
+    PlotsUnavailableError,
     build_report,
     summarise,
     write_plots,
@@ -204,3 +206,20 @@ def test_the_command_line_names_a_bad_scenario_field(
     bad.write_text(text.replace("days: 30", "days: 0"), encoding="utf-8")
     assert main(["simulate", str(bad)]) == 2
     assert "period.days: must be within 1..366" in capsys.readouterr().err
+
+
+def test_plots_without_matplotlib_say_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matplotlib is an optional extra: a clear error, and never in the manifest."""
+    manifest = json.loads(
+        (REPO_ROOT / "custom_components" / "stroomwijs" / "manifest.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    assert not any("matplotlib" in r for r in manifest["requirements"])
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    scenario = _scenario()
+    with pytest.raises(PlotsUnavailableError, match=r"stroomwijs\[sim\]"):
+        write_plots(scenario, load_data(scenario), [RunResult("optimum")], Path())
