@@ -36,9 +36,7 @@ def _error(document: dict[str, Any]) -> ScenarioError:
     return caught.value
 
 
-@pytest.mark.parametrize(
-    "name", ["elaad_dynamic.yaml", "elaad_single.yaml", "elaad_day_night.yaml"]
-)
+@pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.yaml")))
 def test_the_shipped_scenarios_load(name: str) -> None:
     """Every example validates, and its data covers the period."""
     scenario = load_scenario(SCENARIOS / name)

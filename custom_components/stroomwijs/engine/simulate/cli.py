@@ -141,6 +141,7 @@ def _cmd_run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912 - options,
     from .report import (  # noqa: PLC0415 - loaded for this command only
         PlotsUnavailableError,
         build_report,
+        v2g_value,
         write_plots,
         write_report,
     )
@@ -186,7 +187,12 @@ def _cmd_run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912 - options,
     data, runs = run_scenario(
         scenario, strategies, jobs=args.jobs, chunk_days=chunk, progress=progress
     )
-    report = build_report(scenario, data, runs)
+    extra = (
+        {"v2g_value_at_optimum": v2g_value(scenario, data)}
+        if "optimum" in strategies and scenario.ev is not None
+        else None
+    )
+    report = build_report(scenario, data, runs, extra=extra)
     path = write_report(report, out)
     written = [path]
     if not args.no_plots:

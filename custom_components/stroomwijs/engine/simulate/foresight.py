@@ -96,9 +96,18 @@ def _windows(
 
 
 def foresight(  # noqa: C901, PLR0912, PLR0915
-    scenario: Scenario, data: ScenarioData
+    scenario: Scenario,
+    data: ScenarioData,
+    *,
+    double_energy_tax: bool = True,
+    v2g: bool = True,
 ) -> RunResult:
-    """Solve the period with the true data; return it as a run."""
+    """Solve the period with the true data; return it as a run.
+
+    ``double_energy_tax`` and ``v2g`` False answer what-if questions (the
+    household itself always plans with the double tax, and with V2G where
+    the charger and car allow it).
+    """
     began = wall.perf_counter()
     config = scenario.household
     tariff = config.tariff
@@ -159,7 +168,7 @@ def foresight(  # noqa: C901, PLR0912, PLR0915
                 "kind": "ev",
                 "name": "Car",
                 "mode": "v2g"
-                if device.v2g_allowed and ev.max_discharge_w > 0
+                if v2g and device.v2g_allowed and ev.max_discharge_w > 0
                 else "charge_only",
                 "capacity_kwh": ev.capacity_kwh,
                 "soc": round(arrive_soc, 4),
@@ -174,7 +183,7 @@ def foresight(  # noqa: C901, PLR0912, PLR0915
                     device.min_current_a * watts_per_amp / 1000.0, 3
                 ),
                 "degradation_eur_per_kwh": 0.03,
-                "double_energy_tax": True,
+                "double_energy_tax": double_energy_tax,
                 "arrival": max(stay.arrive, start).isoformat(),
                 "departure": min(stay.depart, end).isoformat(),
             }

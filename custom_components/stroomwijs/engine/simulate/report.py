@@ -155,6 +155,39 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
     return figures
 
 
+def v2g_value(scenario: Scenario, data: ScenarioData) -> dict[str, Any]:
+    """What V2G is worth at the optimum: with and without it, and the tax.
+
+    The perfect-foresight optimum is solved with V2G and charge-only; the
+    difference of their costs is the most V2G could earn over the period.
+    The household always plans with the Dutch double energy tax on
+    discharged energy; the same pair without it shows what that tax costs.
+    """
+    from .foresight import foresight  # noqa: PLC0415 - avoids an import cycle
+
+    out: dict[str, Any] = {}
+    for label, double in (("double_energy_tax", True), ("without_double_tax", False)):
+        with_v2g = summarise(
+            scenario, data, foresight(scenario, data, double_energy_tax=double)
+        )
+        charge_only = summarise(
+            scenario,
+            data,
+            foresight(scenario, data, double_energy_tax=double, v2g=False),
+        )
+        out[label] = {
+            "cost_v2g_eur": with_v2g["total_cost_eur"],
+            "cost_charge_only_eur": charge_only["total_cost_eur"],
+            "v2g_saving_eur": round(
+                charge_only["total_cost_eur"] - with_v2g["total_cost_eur"], 2
+            ),
+            "v2g_kwh": with_v2g["v2g"]["energy_kwh"],
+            "v2g_share_17_21h": with_v2g["v2g"]["share_17_21h"],
+            "v2g_hours": with_v2g["v2g"]["hours"],
+        }
+    return out
+
+
 def build_report(
     scenario: Scenario,
     data: ScenarioData,
