@@ -54,10 +54,6 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _children_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-
-
 def _year() -> Scenario:
     import yaml  # type: ignore[import-untyped]  # noqa: PLC0415
 
@@ -110,8 +106,8 @@ def _figures(scenario: Scenario, label: str, wall: float, runs: list) -> None:  
                     "ev_delivered_kwh": fig["ev"]["delivered_kwh"],
                     "ev_shortfall_kwh": fig["ev"]["shortfall_kwh"],
                     "v2g_kwh": fig["v2g"]["energy_kwh"],
-                    "peak_rss_mb": round(_rss_mb(), 1),
-                    "peak_rss_children_mb": round(_children_rss_mb(), 1),
+                    "peak_rss_mb_main": round(_rss_mb(), 1),
+                    "peak_rss_mb_replay_process": run.peak_rss_mb,
                 }
             ),
             flush=True,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import logging
 import math
+import resource
 import time as wall
 from typing import Any, Final
 
@@ -140,6 +141,8 @@ class RunResult:
     wall_s: float = 0.0
     steps: int = 0
     end_soc: float | None = None
+    peak_rss_mb: float | None = None
+    """The replaying process's peak resident memory (``ru_maxrss``)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -455,6 +458,9 @@ class Replay:
                 await self.sim.async_disconnect()
             await household.async_stop()
         self.result.wall_s = wall.perf_counter() - began
+        self.result.peak_rss_mb = (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        )
         if progress is not None:
             progress(1.0)
         return self.result

@@ -147,6 +147,7 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
             if solve
             else None,
             "solve_max_s": _round(solve[-1], 4) if solve else None,
+            "peak_rss_mb": _round(run.peak_rss_mb, 1),
             "plan_failures": run.plan_failures,
             "guard_interventions": run.interventions,
             "notes": list(run.notes),
@@ -156,7 +157,7 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
 
 
 def v2g_value(scenario: Scenario, data: ScenarioData) -> dict[str, Any]:
-    """What V2G is worth at the optimum: with and without it, and the tax.
+    """Return what V2G is worth at the optimum, with and without the double tax.
 
     The perfect-foresight optimum is solved with V2G and charge-only; the
     difference of their costs is the most V2G could earn over the period.

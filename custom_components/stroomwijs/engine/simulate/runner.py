@@ -125,6 +125,8 @@ def merge(strategy: str, parts: Sequence[RunResult]) -> RunResult:
         merged.steps += part.steps
         merged.wall_s += part.wall_s
         merged.notes.extend(part.notes)
+        if part.peak_rss_mb is not None:
+            merged.peak_rss_mb = max(merged.peak_rss_mb or 0.0, part.peak_rss_mb)
     merged.end_soc = parts[-1].end_soc if parts else None
     return merged
 
