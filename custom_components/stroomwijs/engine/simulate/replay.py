@@ -57,6 +57,8 @@ PRICE_PUBLISH_HOUR: Final = 13
 BASE_PHASE_SPLIT: Final = (0.5, 0.25, 0.25)
 SESSION: Final = SessionOptions(response_timeout_s=10.0, boot_wait_s=0.2)
 PROGRESS_STEP: Final = 0.01
+ALIGNED: Final = timedelta(minutes=15)
+"""Clock-aligned meter values of a charge point without a car."""
 SETTLE_ROUNDS: Final = 10
 SETTLE_S: Final = 0.005
 LIMIT_ACTIONS: Final = frozenset(
@@ -377,6 +379,7 @@ class Replay:
                     departure=session.depart,
                 )
                 await sim.async_plug_in(self.car)
+                self._next_meter_values = self.now + self.meter_values
                 household.set_departure(
                     ev.device,
                     {"departure": session.depart, "target_soc": ev.target_soc},
@@ -475,9 +478,16 @@ class Replay:
         index = self.data.index(self.now - self.step)
         ev_w = 0.0
         if self.sim is not None:
-            if self.now >= self._next_meter_values:
+            # Sampled meter values during a transaction; without a car only
+            # the clock-aligned ones, every quarter-hour (OCPP's
+            # SampledDataCtrlr and AlignedDataCtrlr, as chargers ship).
+            if self.now >= self._next_meter_values or (
+                self.car is None and self.now.minute % 15 == 0 and self.now.second == 0
+            ):
                 ev_w = await self.sim.async_step(dt)
-                self._next_meter_values = self.now + self.meter_values
+                self._next_meter_values = self.now + (
+                    self.meter_values if self.car is not None else ALIGNED
+                )
             else:
                 ev_w = self.sim.station.step(dt)
         reading = self._meter.read(
