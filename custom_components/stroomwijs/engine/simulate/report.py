@@ -215,6 +215,10 @@ def build_report(
             name: round(base["total_cost_eur"] - fig["total_cost_eur"], 2)
             for name, fig in strategies.items()
         }
+        key = "cost_adjusted_for_car_energy_eur"
+        report["saving_vs_uncontrolled_adjusted_eur"] = {
+            name: round(base[key] - fig[key], 2) for name, fig in strategies.items()
+        }
     if extra:
         report.update(extra)
     return report
