@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from custom_components.stroomwijs.engine.simulate.runner import chunks
 from custom_components.stroomwijs.engine.simulate.scenario import (
+    Scenario,
     ScenarioError,
     ev_sessions,
     import_price,
@@ -160,3 +164,23 @@ def test_a_scenario_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
         load_scenario(bad)
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "absent.yaml")
+
+
+def test_a_year_splits_into_contiguous_months() -> None:
+    """Chunks by month (or N days) cover the period once, in order."""
+    scenario = load_scenario(SCENARIOS / "elaad_dynamic.yaml")
+    year = dataclasses.replace(scenario, start=date(2025, 1, 1), days=365)
+    months = chunks(year, None)
+    assert len(months) == 12
+    assert months[0] == (date(2025, 1, 1), date(2025, 2, 1))
+    assert months[-1] == (date(2025, 12, 1), date(2026, 1, 1))
+    for (_, end), (start, _) in itertools.pairwise(months):
+        assert end == start
+    assert chunks(year, 0) == [(date(2025, 1, 1), date(2026, 1, 1))]
+    tens = chunks(replace_days(scenario, 25), 10)
+    assert [b - a for a, b in tens] == [timedelta(days=10)] * 2 + [timedelta(days=5)]
+
+
+def replace_days(scenario: Scenario, days: int) -> Scenario:
+    """Return the scenario with another number of days."""
+    return dataclasses.replace(scenario, days=days)
