@@ -28,6 +28,9 @@ from .scenario import Scenario, ScenarioData, export_price, import_price
 LIMIT_TOLERANCE_W: Final = 1.0
 V2G_EVENING: Final = range(17, 21)
 """The study's discharge hours, 17:00-21:00 local."""
+WEAR_EUR_PER_KWH: Final = 0.03
+"""The battery wear per discharged kWh the household plans with (not in the
+energy cost, which is what the meter bills)."""
 NIGHT: Final = (*range(23, 24), *range(7))
 """Night for the charging-hours figure, 23:00-07:00 local."""
 
@@ -132,6 +135,7 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
         },
         "v2g": {
             "energy_kwh": round(v2g_kwh, 2),
+            "battery_wear_eur": round(v2g_kwh * WEAR_EUR_PER_KWH, 2),
             "hours": {str(h): round(v, 2) for h, v in sorted(v2g_hours.items())},
             "share_17_21h": _round(
                 sum(v2g_hours[h] for h in V2G_EVENING) / v2g_kwh if v2g_kwh else None
