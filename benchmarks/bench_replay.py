@@ -38,6 +38,7 @@ from custom_components.stroomwijs.engine.simulate.report import (  # noqa: E402
     summarise,
 )
 from custom_components.stroomwijs.engine.simulate.runner import (  # noqa: E402
+    ProgressBar,
     run_scenario,
 )
 from custom_components.stroomwijs.engine.simulate.scenario import (  # noqa: E402
@@ -131,7 +132,9 @@ def main() -> int:
     if args.year:
         year = replace(_year(), meter_values_s=args.meter_values)
         began = time.perf_counter()
-        _data, runs = run_scenario(year, strategies, jobs=args.jobs, chunk_days=None)
+        _data, runs = run_scenario(
+            year, strategies, jobs=args.jobs, chunk_days=None, progress=ProgressBar
+        )
         _figures(
             year, f"year, by month, {args.jobs} jobs", time.perf_counter() - began, runs
         )

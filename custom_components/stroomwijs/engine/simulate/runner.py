@@ -44,6 +44,10 @@ class ProgressBar:
         self.began = wall.perf_counter()
         self._last = -1
 
+    def _tty(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty()) if callable(isatty) else False
+
     def __call__(self, done: float) -> None:
         """Show ``done`` (0..1) with the elapsed time and an estimate."""
         percent = int(done * 100)
@@ -54,7 +58,7 @@ class ProgressBar:
         eta = elapsed / done - elapsed if done > 0 else 0.0
         filled = int(done * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
-        end = "\n" if done >= 1.0 else "\r"
+        end = "\n" if done >= 1.0 or not self._tty() else "\r"
         print(
             f"{self.label:<14} [{bar}] {percent:3d}%  {elapsed:6.1f} s"
             f"  (about {eta:5.0f} s left)",
