@@ -219,9 +219,7 @@ async def test_with_the_optimiser_off_a_car_held_at_zero_by_a_window_charges_aft
     config = household_config()
     home = await make_home(
         start=local(16, 17),
-        config=replace(
-            config, optimiser=replace(config.optimiser, enabled=False)
-        ),
+        config=replace(config, optimiser=replace(config.optimiser, enabled=False)),
     )
     await home.step()
     assert home.household.plan_status.state is PlanState.OFF
