@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 import time as wall
 
@@ -204,6 +205,31 @@ async def test_mode_off_releases_the_car_to_its_own_behaviour(
     assert household.plan_status.state is PlanState.OFF
     await home.step()
     assert home.sim.station.target_power_w() >= 10_000.0
+
+
+async def test_with_the_optimiser_off_a_car_held_at_zero_by_a_window_charges_after_it(
+    make_home: HomeFactory,
+) -> None:
+    """Plugged in under a 4 kW window (below a 3-phase car's 4.14 kW floor).
+
+    With the optimiser off the car is released to full power; the window
+    holds it at 0 W, and when the window ends the car must get full power
+    again (it stayed at 0 W all night: the release happened only once).
+    """
+    config = household_config()
+    home = await make_home(
+        start=local(16, 17),
+        config=replace(config, optimiser=replace(config.optimiser, enabled=False)),
+    )
+    await home.step()
+    assert home.household.plan_status.state is PlanState.OFF
+    await home.sim.async_plug_in(car(soc=0.4))
+    while home.now < local(16, 20, 55):
+        await home.step()
+    assert home.sim.station.power_w == 0.0
+    while home.now < local(16, 21, 5):
+        await home.step()
+    assert home.sim.station.power_w >= 10_000.0
 
 
 async def test_corrupt_saved_state_never_stops_the_household(

@@ -431,6 +431,11 @@ class Household:
             self._spawn(ven.async_run(self._stop), f"OpenADR VEN {ven.ean}")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        self._spawn_task(coro, name)
+
+    def _spawn_task(
+        self, coro: Coroutine[Any, Any, Any], name: str
+    ) -> asyncio.Future[Any]:
         title = f"stroomwijs {self.config.name} {name}"
         if self.ports.spawn is not None:
             task = self.ports.spawn(coro, title)
@@ -438,6 +443,7 @@ class Household:
             task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def async_stop(self) -> None:
         """Stop every loop and connection, and save the state."""
@@ -548,12 +554,30 @@ class Household:
         self.limits.effective = new
         charger_limit = _charger_side_limit_w(new)
         if old is None or _charger_side_limit_w(old) != charger_limit:
-            for gd in self.guard.devices:
-                if isinstance(gd.device, ChargerForGuard):
-                    self._spawn(
-                        gd.device.async_set_dso_limit(charger_limit),
-                        f"charger-side limit {gd.device_id}",
-                    )
+            sent = [
+                self._spawn_task(
+                    gd.device.async_set_dso_limit(charger_limit),
+                    f"charger-side limit {gd.device_id}",
+                )
+                for gd in self.guard.devices
+                if isinstance(gd.device, ChargerForGuard)
+            ]
+            before = None if old is None else _charger_side_limit_w(old)
+            if (
+                old is not None
+                and self._guarded
+                and sent
+                and (
+                    charger_limit is None
+                    or (before is not None and charger_limit > before)
+                )
+            ):
+                # A raised limit widens the chargers' range only once it has
+                # reached them; the guard then re-sends what plan or override
+                # call for (a car held at 0 W by a window below its minimum
+                # would otherwise wait for the next quarter-hour, or, with the
+                # optimiser off, for ever).
+                self._spawn(self._async_reassert_after_limit(sent), "reassert")
         if old is not None:
             self._fire(
                 "limit_changed",
@@ -573,6 +597,15 @@ class Household:
         else:
             self._clear_problem(PROBLEM_DSO_SIGNAL)
         self.notify()
+
+    async def _async_reassert_after_limit(
+        self, sent: list[asyncio.Future[Any]]
+    ) -> None:
+        await asyncio.wait(sent, timeout=30.0)
+        try:
+            await self.guard.async_reassert(self.ports.clock())
+        except Exception:
+            _LOGGER.exception("could not re-send the setpoints after a limit rise")
 
     def _on_intervention(self, item: Intervention) -> None:
         if item.kind is InterventionKind.LIMIT_CHANGED:
@@ -742,7 +775,7 @@ class Household:
                 return
             await self._async_set_plan(
                 device.device_id,
-                device.power_range.max_w if planned is None else planned,
+                _full_power_w(device) if planned is None else planned,
                 now,
             )
         except Exception:
@@ -1196,14 +1229,16 @@ class Household:
         thermostat; the guard still caps them to the limit.
         """
         await self._async_release_drivers(now, set())
+        await self._async_release_chargers(now)
+
+    async def _async_release_chargers(self, now: datetime) -> None:
+        """Every available charger follows its own behaviour: full power."""
         for handle in self.chargers.handles.values():
             device = handle.device
             if not device.available:
                 continue
             try:
-                await self._async_set_plan(
-                    device.device_id, device.power_range.max_w, now
-                )
+                await self._async_set_plan(device.device_id, _full_power_w(device), now)
             except Exception:
                 _LOGGER.exception("could not release %s", handle.title)
 
@@ -1230,7 +1265,7 @@ class Household:
             if handle.device_id not in planned and handle.device.available:
                 with contextlib.suppress(Exception):
                     await self._async_set_plan(
-                        handle.device.device_id, handle.device.power_range.max_w, now
+                        handle.device.device_id, _full_power_w(handle.device), now
                     )
 
     async def _async_apply_slot(
@@ -1430,6 +1465,18 @@ def _charger_state(handle: ChargerHandle) -> tuple[bool, bool, str | None]:
         device.state.transaction_id if isinstance(device, OcppCharger) else None
     )
     return device.available, device.plugged_in, transaction
+
+
+def _full_power_w(device: PowerSettable) -> float:
+    """Return a charger's full power, what it gets unplanned.
+
+    The hardware's, not the range under the station limit in force (a DSO
+    window may narrow that to 0 W until its end reaches the charger); the
+    guard caps it to the limit.
+    """
+    if isinstance(device, OcppCharger):
+        return device.power_range_under(None).max_w
+    return device.power_range.max_w
 
 
 def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:

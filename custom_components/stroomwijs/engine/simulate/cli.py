@@ -3,16 +3,22 @@
 * ``stroomwijs simulate guard --window 16:00-21:00 --limit 4000`` runs the
   simulated household (EV, boiler, heat pump) under the guard in simulated
   time and prints every intervention, then a summary.
+* ``stroomwijs simulate SCENARIO.yaml`` (also ``simulate run SCENARIO``)
+  replays a scenario with the real ``Household`` under a simulated clock
+  for Stroomwijs and the baselines, and writes the savings report (JSON and
+  PNG plots; docs/scenarios.md).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import datetime, timedelta
 import json
 from pathlib import Path
 import random
 import sys
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from custom_components.stroomwijs.engine.capabilities import CurtailPriority
@@ -39,11 +45,46 @@ from .household import (
     SimSwitchLoad,
 )
 
+ALL_STRATEGIES = ("stroomwijs", "uncontrolled", "rules", "optimum")
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``stroomwijs simulate`` and its sub-commands."""
-    parser = subparsers.add_parser("simulate", help="run simulated households")
-    commands = parser.add_subparsers(dest="simulate_command", metavar="COMMAND")
+    parser = subparsers.add_parser(
+        "simulate",
+        help="run simulated households",
+        description="stroomwijs simulate SCENARIO.yaml [options], or a COMMAND",
+    )
+    commands = parser.add_subparsers(
+        dest="simulate_command",
+        metavar="COMMAND",
+        action=_ScenarioOrCommand,
+    )
+    run = commands.add_parser(
+        "run",
+        help="replay a scenario (also: stroomwijs simulate SCENARIO.yaml)",
+    )
+    run.add_argument("scenario", type=Path, help="the scenario (YAML or JSON)")
+    run.add_argument(
+        "--out", type=Path, help="report folder (default: report-<scenario name>)"
+    )
+    run.add_argument(
+        "--strategies",
+        default=",".join(ALL_STRATEGIES),
+        help="comma-separated, of: " + ", ".join(ALL_STRATEGIES),
+    )
+    run.add_argument("--days", type=int, help="replay only the first N days")
+    run.add_argument(
+        "--jobs", type=int, default=1, help="processes (chunks run in parallel)"
+    )
+    run.add_argument(
+        "--chunk",
+        default="none",
+        help="split the period: none, month, or a number of days (with --jobs)",
+    )
+    run.add_argument("--no-plots", action="store_true", help="JSON report only")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_cmd_run)
     simulate = commands.add_parser(
         "guard", help="run a simulated household under a DSO window"
     )
@@ -63,6 +104,110 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     simulate.add_argument("--json", action="store_true", help="one JSON line each")
     simulate.set_defaults(handler=_cmd_simulate)
     parser.set_defaults(handler=help_handler(parser))
+
+
+class _Choices(dict[str, argparse.ArgumentParser]):
+    """Sub-command names, plus anything that looks like a scenario file."""
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or _is_scenario(key)
+
+
+def _is_scenario(value: object) -> bool:
+    return isinstance(value, str) and value.lower().endswith((".yaml", ".yml", ".json"))
+
+
+class _ScenarioOrCommand(argparse._SubParsersAction):  # type: ignore[type-arg]  # noqa: SLF001
+    """``simulate SCENARIO.yaml`` means ``simulate run SCENARIO.yaml``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = _Choices()
+        self.choices = self._name_parser_map
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,  # noqa: ANN401
+        option_string: str | None = None,
+    ) -> None:
+        if values and values[0] not in dict(self._name_parser_map):
+            values = ["run", *values]
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912 - options, one by one
+    from .report import (  # noqa: PLC0415 - loaded for this command only
+        PlotsUnavailableError,
+        build_report,
+        v2g_value,
+        write_plots,
+        write_report,
+    )
+    from .runner import ProgressBar, run_scenario  # noqa: PLC0415
+    from .scenario import ScenarioError, load_scenario  # noqa: PLC0415
+
+    name = "stroomwijs simulate"
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as err:
+        print(f"{name}: {args.scenario}: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in ALL_STRATEGIES]
+    if unknown or not strategies:
+        print(f"{name}: unknown strategy {unknown}", file=sys.stderr)  # noqa: T201
+        return 2
+    if args.days is not None:
+        if not 1 <= args.days <= scenario.days:
+            print(f"{name}: --days must be 1..{scenario.days}", file=sys.stderr)  # noqa: T201
+            return 2
+        scenario = replace(scenario, days=args.days)
+    chunk: int | None
+    if args.chunk == "none":
+        chunk = 0
+    elif args.chunk == "month":
+        chunk = None
+    elif args.chunk.isdigit() and int(args.chunk) > 0:
+        chunk = int(args.chunk)
+    else:
+        print(f"{name}: --chunk must be none, month or days", file=sys.stderr)  # noqa: T201
+        return 2
+    if not args.no_plots:
+        try:
+            from .report import _pyplot  # noqa: PLC0415
+
+            _pyplot()
+        except PlotsUnavailableError as err:
+            print(f"{name}: {err}", file=sys.stderr)  # noqa: T201
+            return 2
+    out = args.out or Path(f"report-{args.scenario.stem}")
+    progress = None if args.quiet else ProgressBar
+    data, runs = run_scenario(
+        scenario, strategies, jobs=args.jobs, chunk_days=chunk, progress=progress
+    )
+    extra = (
+        {"v2g_value_at_optimum": v2g_value(scenario, data)}
+        if "optimum" in strategies and scenario.ev is not None
+        else None
+    )
+    report = build_report(scenario, data, runs, extra=extra)
+    path = write_report(report, out)
+    written = [path]
+    if not args.no_plots:
+        written.extend(write_plots(scenario, data, runs, out))
+    for strategy, fig in report["strategies"].items():
+        print(  # noqa: T201
+            f"{strategy:<13} cost {fig['total_cost_eur']:9.2f} EUR  peak "
+            f"{fig['peak_quarter_kw']:5.2f} kW  over limit "
+            f"{fig['quarters_over_limit']:3d} qh  EV {fig['ev']['delivered_kwh']:7.1f}"
+            f" kWh (short {fig['ev']['shortfall_kwh']:.1f})  V2G "
+            f"{fig['v2g']['energy_kwh']:6.1f} kWh"
+        )
+    for item in written:
+        print(f"wrote {item}")  # noqa: T201
+    return 0
 
 
 def _line(item: Intervention, as_json: bool) -> str:  # noqa: FBT001

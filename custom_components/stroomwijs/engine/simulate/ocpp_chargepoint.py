@@ -398,6 +398,10 @@ class OcppSimulator:
         self._heartbeat: asyncio.Task[None] | None = None
         self.frozen = False
         """A hung station: the TCP link stays open, nothing is read or sent."""
+        self.validate_own_calls = True
+        """Check the station's own CALLs and their answers against the OCPP
+        schemas (the central system always checks what it receives). Long
+        replays switch it off: it is most of the station's cost."""
 
     # -- connection ------------------------------------------------------------------
     @property
@@ -510,7 +514,11 @@ class OcppSimulator:
         if self._cp is None:
             msg = "not connected"
             raise RuntimeError(msg)
-        return await self._cp.call(payload, suppress=False)
+        return await self._cp.call(
+            payload,
+            suppress=False,
+            skip_schema_validation=not self.validate_own_calls,
+        )
 
     def _call_module(self) -> Any:
         return self._cp._call  # noqa: SLF001

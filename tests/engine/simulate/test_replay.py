@@ -1,0 +1,225 @@
+"""Replays of the real Household under a simulated clock, and their report.
+
+The car is a real OCPP 2.1 charge point on loopback, driven by the
+household's own OCPP central system, guard and planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time
+import json
+import logging
+from pathlib import Path
+import sys
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.stroomwijs.engine.cli import main
+from custom_components.stroomwijs.engine.simulate.foresight import foresight
+from custom_components.stroomwijs.engine.simulate.replay import Replay, RunResult
+from custom_components.stroomwijs.engine.simulate.report import (
+    PlotsUnavailableError,
+    build_report,
+    summarise,
+    write_plots,
+    write_report,
+)
+from custom_components.stroomwijs.engine.simulate.scenario import (
+    Scenario,
+    load_data,
+    load_scenario,
+)
+from tests.conftest import REPO_ROOT
+
+SCENARIOS = REPO_ROOT / "examples" / "scenarios"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets(socket_enabled: None) -> None:
+    """Allow sockets; pytest-socket still limits connections to 127.0.0.1."""
+
+
+def _local(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2025, 10, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
+
+
+def _scenario(days: int = 1) -> Scenario:
+    return replace(load_scenario(SCENARIOS / "elaad_dynamic.yaml"), days=days)
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Keep a day's OCPP traffic out of the captured log (it costs seconds)."""
+    caplog.set_level(logging.WARNING)
+
+
+async def test_a_dynamic_day_holds_the_limit_and_beats_the_uncontrolled_baseline(
+    tmp_path: Path,
+) -> None:
+    """16:00 to 08:00, a car stays overnight: every strategy holds the 4 kW window.
+
+    Stroomwijs charges the car to its target for less than the uncontrolled
+    baseline (full power from arrival), and the report holds every figure.
+    """
+    scenario = _scenario(days=2)
+    data = load_data(scenario)
+    runs: dict[str, RunResult] = {}
+    for strategy in ("stroomwijs", "uncontrolled", "rules"):
+        replay = Replay(
+            scenario,
+            data,
+            strategy,
+            start=_local(1, 16),
+            end=_local(2, 8),
+            meter_values_s=300,
+        )
+        runs[strategy] = await replay.async_run()
+    figures = {name: summarise(scenario, data, run) for name, run in runs.items()}
+    for name, fig in figures.items():
+        assert fig["quarters_over_limit"] == 0, name
+        assert fig["ev"]["stays"] == 1, name
+        assert fig["ev"]["shortfall_kwh"] < 0.5, name
+        assert fig["run"]["plan_failures"] == 0, name
+    stroomwijs, uncontrolled = figures["stroomwijs"], figures["uncontrolled"]
+    assert stroomwijs["energy_cost_eur"] < uncontrolled["energy_cost_eur"]
+    assert stroomwijs["ev"]["night_charging_share"] > 0.9
+    assert stroomwijs["run"]["replans"] >= 16 * 4  # every quarter-hour, and events
+    # The uncontrolled car starts at arrival and is held by the window.
+    assert uncontrolled["ev"]["night_charging_share"] < 0.9
+
+    optimum = foresight(scenario, data)
+    report = build_report(scenario, data, [*runs.values(), optimum])
+    path = write_report(report, tmp_path)
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    assert set(loaded["strategies"]) == {
+        "stroomwijs",
+        "uncontrolled",
+        "rules",
+        "optimum",
+    }
+    for fig in loaded["strategies"].values():
+        for key in (
+            "energy_cost_eur",
+            "capacity_cost_eur",
+            "peak_quarter_kw",
+            "quarters_over_limit",
+            "comfort_violations",
+        ):
+            assert key in fig
+        assert {"delivered_kwh", "target_kwh", "shortfall_kwh"} <= set(fig["ev"])
+        assert {"energy_kwh", "hours", "share_17_21h"} <= set(fig["v2g"])
+    assert "saving_vs_uncontrolled_eur" in loaded
+    pngs = write_plots(scenario, data, [*runs.values(), optimum], tmp_path)
+    assert {p.name for p in pngs} == {
+        "power_vs_limit.png",
+        "price_vs_actions.png",
+        "cumulative_cost.png",
+    }
+    for png in pngs:
+        assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+async def test_a_one_minute_step_gives_the_limit_results_of_telegram_rate() -> None:
+    """The car arrives at 15:40 and charges at full power into the 16:00 window.
+
+    Fed every second (the P1 telegram rate) and every minute (the replay's
+    step), the household holds the 4 kW window in every quarter-hour, and the
+    quarter-hour averages agree within 0.3 kW.
+    """
+    scenario = _scenario(days=1)
+    assert scenario.ev is not None
+    scenario = replace(
+        scenario,
+        ev=replace(scenario.ev, arrive=time(15, 40), trip_kwh=20.0, trip_sigma_kwh=0),
+        errors=replace(scenario.errors, ev_arrival_sigma_min=0.0),
+    )
+    data = load_data(scenario)
+    results = {}
+    for step in (1, 60):
+        replay = Replay(
+            scenario,
+            data,
+            "uncontrolled",
+            start=_local(1, 15, 30),
+            end=_local(1, 16, 30),
+            step_s=step,
+            meter_values_s=60,
+        )
+        results[step] = await replay.async_run()
+    fine, coarse = results[1], results[60]
+    assert [q.start for q in fine.quarters] == [q.start for q in coarse.quarters]
+    for run in (fine, coarse):
+        fig = summarise(scenario, data, run)
+        assert fig["quarters_over_limit"] == 0
+    window = [i for i, q in enumerate(fine.quarters) if q.limit_w is not None]
+    assert len(window) == 2
+    for a, b in zip(fine.quarters, coarse.quarters, strict=True):
+        assert a.limit_w == b.limit_w
+    # The car charged at full power before the window (a step's latency at
+    # the plug-in apart), and was held in it: the same quarter-hour averages.
+    assert fine.quarters[1].ev_kwh * 4 > 10.0
+    assert coarse.quarters[1].ev_kwh * 4 > 10.0
+    for i in window:
+        a, b = fine.quarters[i], coarse.quarters[i]
+        assert a.import_kwh * 4 <= 4.0
+        assert b.import_kwh * 4 <= 4.0
+        assert abs(a.import_kwh - b.import_kwh) * 4 < 0.3, (i, a, b)
+
+
+def test_the_command_line_writes_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``stroomwijs simulate SCENARIO.yaml`` runs and writes JSON and PNGs."""
+    out = tmp_path / "report"
+    code = main(
+        [
+            "simulate",
+            str(SCENARIOS / "elaad_single.yaml"),
+            "--days",
+            "2",
+            "--strategies",
+            "optimum",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["tariff"] == "single"
+    assert report["strategies"]["optimum"]["v2g"]["energy_kwh"] == 0.0
+    assert (out / "cumulative_cost.png").read_bytes()[:8] == PNG_MAGIC
+    assert "optimum" in capsys.readouterr().out
+
+
+def test_the_command_line_names_a_bad_scenario_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad scenario is exit code 2 and a message with the field's path."""
+    bad = tmp_path / "bad.yaml"
+    text = (SCENARIOS / "elaad_single.yaml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("days: 30", "days: 0"), encoding="utf-8")
+    assert main(["simulate", str(bad)]) == 2
+    assert "period.days: must be within 1..366" in capsys.readouterr().err
+
+
+def test_plots_without_matplotlib_say_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matplotlib is an optional extra: a clear error, and never in the manifest."""
+    manifest = json.loads(
+        (REPO_ROOT / "custom_components" / "stroomwijs" / "manifest.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    assert not any("matplotlib" in r for r in manifest["requirements"])
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    scenario = _scenario()
+    with pytest.raises(PlotsUnavailableError, match=r"stroomwijs\[sim\]"):
+        write_plots(scenario, load_data(scenario), [RunResult("optimum")], Path())
