@@ -232,6 +232,28 @@ async def test_with_the_optimiser_off_a_car_held_at_zero_by_a_window_charges_aft
     assert home.sim.station.power_w >= 10_000.0
 
 
+async def test_the_last_quarter_hour_before_departure_still_charges(
+    make_home: HomeFactory,
+) -> None:
+    """Departure at 07:30: the 07:15 re-plan keeps it (it assumed tomorrow 07:00).
+
+    The car needs more than two quarter-hours at full power, so it must
+    charge in the 07:15-07:30 slot too; it was paused there, and every stay
+    whose cheapest slot was the last one ended a slot short.
+    """
+    home = await make_home(start=local(17, 6, 50))
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.sim.async_plug_in(car(soc=0.7))
+    household.set_departure("car", {"departure": local(17, 7, 30), "target_soc": 0.8})
+    while home.now < local(17, 7, 20):
+        await home.step()
+    assert household.planned_power_w("car") is not None
+    assert household.planned_power_w("car") >= 10_000.0
+    assert home.sim.station.power_w >= 10_000.0
+    assert not any("assumed 07:00" in r for r in household.plan_status.reasons)
+
+
 async def test_corrupt_saved_state_never_stops_the_household(
     make_home: HomeFactory,
 ) -> None:

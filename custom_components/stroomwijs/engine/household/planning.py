@@ -277,7 +277,10 @@ def build_problem(  # noqa: C901, PLR0912, PLR0915 - one document, field by fiel
             v2g = False
             notes.append(f"{handle.title}: state of charge unknown, assumed 50 %")
         departure = needs.departure
-        if departure is None or departure <= start + SLOT:
+        # A departure within the current quarter-hour still counts: that
+        # slot is the last one to charge in (it used to be taken for "no
+        # departure", so a stay lost its last slot).
+        if departure is None or departure <= now:
             departure = _next_local(now, DEFAULT_DEPARTURE, zone)
             notes.append(f"{handle.title}: no departure set, assumed 07:00")
         target = (
