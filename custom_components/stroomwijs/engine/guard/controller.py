@@ -216,6 +216,8 @@ class _State:
     unavailable: bool = False
     refused: tuple[float, float] | None = None
     """(asked, took): the device did not go as low as the guard asked."""
+    cut_done_at: datetime | None = None
+    """When the device first reported a pending cut as delivered."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1010,13 +1012,15 @@ class Guard:
             gd = self._devices[device_id]
             delta = sum(d for _, d in state.pending)
             if trim:
-                delta = self._unrealised(gd, delta)
+                delta = self._unrealised(gd, delta, now)
             total += delta
             for p in gd.phases:
                 phase[p] += delta / len(gd.phases)
         return total, phase
 
-    def _unrealised(self, gd: GuardedDevice, pending_w: float) -> float:
+    def _unrealised(
+        self, gd: GuardedDevice, pending_w: float, now: datetime
+    ) -> float:
         """Return the part of a pending change that the device has not delivered.
 
         The declared reaction delay is an upper bound: a device that reports
@@ -1026,14 +1030,19 @@ class Guard:
         over and over. Counting a cut again is worse: the guard believes the
         reading will still fall, and holds still while the home stays over
         the limit for the rest of the delay. So both are trimmed to what the
-        device has yet to deliver. A device whose report lags keeps the whole
-        change counted (as without a report); when the report runs ahead of
-        the meter reading, the guard cuts once more than needed, the safe
-        side. Releases wait while any command is pending, and granting power
-        to another device uses the untrimmed view.
+        device has yet to deliver: a rise at once, a cut once the device
+        reports it whole, from the first reading *after* the one during which
+        it did. The
+        reading that arrives with the report may have been taken before the
+        device moved; trimming the cut there would make the guard cut (or
+        pause) a device that has already done enough. A device whose report
+        lags, or is NaN, keeps the whole change counted. Releases wait while
+        any command is pending, and granting power to another device uses the
+        untrimmed view.
         """
         device = gd.device
-        target = self._state[gd.device_id].target_w
+        state = self._state[gd.device_id]
+        target = state.target_w
         if (
             pending_w == 0
             or target is None
@@ -1041,10 +1050,19 @@ class Guard:
             or device.power_w is None
             or not math.isfinite(device.power_w)
         ):
+            state.cut_done_at = None
             return pending_w
         if pending_w > 0:
+            state.cut_done_at = None
             return min(pending_w, max(0.0, target - device.power_w))
-        return max(pending_w, min(0.0, target - device.power_w))
+        if device.power_w > target + _EPSILON_W:  # not there yet: all of it
+            state.cut_done_at = None
+            return pending_w
+        if state.cut_done_at is None:
+            state.cut_done_at = now
+        if now > state.cut_done_at:
+            return 0.0
+        return pending_w
 
     def _power(self, gd: GuardedDevice) -> float:
         device = gd.device
