@@ -1018,9 +1018,7 @@ class Guard:
                 phase[p] += delta / len(gd.phases)
         return total, phase
 
-    def _unrealised(
-        self, gd: GuardedDevice, pending_w: float, now: datetime
-    ) -> float:
+    def _unrealised(self, gd: GuardedDevice, pending_w: float, now: datetime) -> float:
         """Return the part of a pending change that the device has not delivered.
 
         The declared reaction delay is an upper bound: a device that reports
