@@ -248,9 +248,12 @@ async def test_the_last_quarter_hour_before_departure_still_charges(
     household.set_departure("car", {"departure": local(17, 7, 30), "target_soc": 0.8})
     while home.now < local(17, 7, 20):
         await home.step()
-    assert household.planned_power_w("car") is not None
-    assert household.planned_power_w("car") >= 10_000.0
-    assert home.sim.station.power_w >= 10_000.0
+    # The plan's first slot starts at now (07:20-07:30): what the car still
+    # needs over those ten minutes is close to its full 11 kW, not a pause.
+    planned = household.planned_power_w("car")
+    assert planned is not None
+    assert planned >= 9_000.0
+    assert home.sim.station.power_w >= 9_000.0
     assert not any("assumed 07:00" in r for r in household.plan_status.reasons)
 
 
