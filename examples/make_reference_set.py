@@ -18,13 +18,22 @@ calendar days of measured load and PV (see ``shared/data/SOURCES.md``):
 Outdoor temperatures are synthetic daily curves (shared/data has no weather).
 
 Each day runs under three tariffs. The energy tax (0.1228 EUR/kWh), VAT
-(21 %) and feed-in price (0.13 EUR/kWh) are Annex 1's; the supplier rates
-are ours (Annex 1 does not fix them):
+(21 %) and feed-in price (0.13 EUR/kWh) are those of the ElaadNL reference
+household (the household issue 15 specifies, and the simulator's
+``examples/scenarios/elaad_*.yaml``), and so are the fixed tariffs' all-in
+consumer prices (energy, energy tax and VAT included):
 
-* ``dynamic``: day-ahead price plus a 0.02 EUR/kWh markup;
-* ``single``: 0.11 EUR/kWh;
-* ``day_night``: 0.12 EUR/kWh by day, 0.10 EUR/kWh from 23:00 to 07:00 and
-  at weekends.
+* ``dynamic``: day-ahead price plus a 0.02 EUR/kWh markup (the markup is
+  ours);
+* ``single``: 0.30 EUR/kWh all-in;
+* ``day_night``: 0.32 EUR/kWh all-in by day, 0.28 EUR/kWh all-in from 23:00
+  to 07:00 and at weekends.
+
+The planner prices a fixed tariff as (rate + energy tax) x (1 + VAT), so a
+case carries the supplier rate p / (1 + VAT) - energy tax of an all-in price
+p (0.125134, 0.141663 and 0.108605 EUR/kWh), the same conversion the
+simulator makes (docs/scenarios.md); the energy tax stays a separate term
+because the car's double-tax cost of V2G needs it.
 
 On top of those nine V2G cases: the car charge-only (V2G off) on each day's
 dynamic tariff, a tight 1.5 kW window on the autumn dynamic day, and a
@@ -71,9 +80,19 @@ DAYS: dict[str, tuple[datetime, datetime, tuple[float, float]]] = {
 ENERGY_TAX = 0.1228
 VAT = 0.21
 FEED_IN = 0.13
-SINGLE_RATE = 0.11
-DAY_RATE = 0.12
-NIGHT_RATE = 0.10
+SINGLE_ALL_IN = 0.30
+DAY_ALL_IN = 0.32
+NIGHT_ALL_IN = 0.28
+
+
+def supplier_rate(all_in: float) -> float:
+    """Return the energy rate whose (rate + tax) x (1 + VAT) is ``all_in``."""
+    return all_in / (1.0 + VAT) - ENERGY_TAX
+
+
+SINGLE_RATE = supplier_rate(SINGLE_ALL_IN)
+DAY_RATE = supplier_rate(DAY_ALL_IN)
+NIGHT_RATE = supplier_rate(NIGHT_ALL_IN)
 
 
 def _tariff(data: dict[str, Any], tariff: str) -> dict[str, Any]:
