@@ -11,11 +11,13 @@ an onboarded instance is left alone.
 Then it logs in as the demo owner and, if there is no Stroomwijs household
 yet, sets one up through Home Assistant's REST flow API, as a user would in
 the UI: the P1 meter of the demo simulator (network, 127.0.0.1), a 3 x 25 A
-grid connection, the OCPP central system on 127.0.0.1, the simulator's
-charge point as a charger, a 4 kW grid limit from 16:00 to 21:00, the
-simulator's Lambda heat pump and boiler relay (Modbus TCP) as devices with
-their driver profiles, and the demo integration's price and PV forecast
-entities as the household's prices and PV forecast.
+grid connection, the demo integration's price and PV forecast entities as
+the household's prices and PV forecast (the installer's path of the config
+flow), the OCPP central system on 127.0.0.1, the simulator's charge point as
+a charger, a 4 kW grid limit from 16:00 to 21:00, the simulator's Lambda
+heat pump and boiler relay (Modbus TCP) as devices with their driver
+profiles, and the washing machine's metered plug as a plug appliance (also
+added to a household that was set up before it).
 """
 
 from __future__ import annotations
@@ -39,7 +41,19 @@ HEAT_PUMP_PORT = 5020
 BOILER_PORT = 5021
 PRICE_ENTITY = "sensor.demo_day_ahead_price"
 PV_ENTITY = "sensor.demo_pv_forecast"
+WASHER = "Washing machine"
+WASHER_PLUG = "switch.demo_washer_plug"
+WASHER_POWER = "sensor.demo_washer_power"
 FLOW_TIMEOUT_S = 60
+TARIFF: dict[str, object] = {
+    "price_entity": PRICE_ENTITY,
+    "markup_eur_per_kwh": 0.02,
+    "energy_tax_eur_per_kwh": 0.1228,
+    "vat_pct": 21,
+    "export_basis": "fixed",
+    "feed_in_eur_per_kwh": 0.13,
+    "optimiser_mode": "auto",
+}
 
 
 def _request(
@@ -216,6 +230,7 @@ def set_up_household(
             f"({entry['state']}, {entry['num_subentries']} subentries)",
             flush=True,
         )
+        add_washer(flows, str(entry["entry_id"]))
         return
     created = flows.run(
         "flow",
@@ -224,6 +239,13 @@ def set_up_household(
             {"next_step_id": "network"},
             {"host": "127.0.0.1", "tcp_port": p1_port, "dsmr_version": "5"},
             {"name": HOUSEHOLD, "phases": "3", "fuse_a": 25},
+            # The installer's path: limits (the grid limit is added below
+            # with its label), tariff, PV forecast, charger (added below with
+            # its details).
+            {"capacity_tariff": False},
+            TARIFF,
+            {"pv_forecast_entity": PV_ENTITY},
+            {},
         ],
     )
     entry = created["result"]
@@ -232,6 +254,12 @@ def set_up_household(
     print(
         f"[demo] created household {entry['title']!r} ({entry_id}): P1 meter at "
         f"socket://127.0.0.1:{p1_port}, 3 x 25 A",
+        flush=True,
+    )
+    print(
+        f"[demo] prices from {PRICE_ENTITY} (Nord Pool format), PV forecast from "
+        f"{PV_ENTITY} (Forecast.Solar format); energy tax 0.1228, VAT 21 %, "
+        "feed-in 0.13 EUR/kWh",
         flush=True,
     )
     flows.run(
@@ -284,30 +312,46 @@ def set_up_household(
         flows.run(
             "subentries/flow",
             [entry_id, "device"],
-            [{"name": name, "profile": profile}],
+            [{"next_step_id": "profile"}, {"name": name, "profile": profile}],
         )
         print(f"[demo] added device {name!r}: {summary}", flush=True)
-    flows.run(
-        "options/flow",
-        entry_id,
-        [
-            {"next_step_id": "tariff"},
-            {
-                "price_entity": PRICE_ENTITY,
-                "pv_forecast_entity": PV_ENTITY,
-                "markup_eur_per_kwh": 0.02,
-                "energy_tax_eur_per_kwh": 0.1228,
-                "vat_pct": 21,
-                "export_basis": "fixed",
-                "feed_in_eur_per_kwh": 0.13,
-                "optimiser_mode": "auto",
-            },
-        ],
+    add_washer(flows, entry_id)
+
+
+def add_washer(flows: Flows, entry_id: str) -> None:
+    """Add the washing machine on its metered plug as a plug appliance.
+
+    Through the *Add device* form of a plug appliance, as a user would. A
+    household that has it already (the flow aborts: already configured) is
+    left as it is, so an older demo configuration gets it too.
+    """
+    path = "/api/config/config_entries/subentries/flow"
+    menu = flows.call(path, {"handler": [entry_id, "device"]})
+    assert isinstance(menu, dict)  # noqa: S101 - HA's documented answer
+    form = flows.call(f"{path}/{menu['flow_id']}", {"next_step_id": "plug_appliance"})
+    assert isinstance(form, dict)  # noqa: S101 - HA's documented answer
+    result = flows.call(
+        f"{path}/{form['flow_id']}",
+        {
+            "name": WASHER,
+            "appliance": "washing_machine",
+            "plug_entity": WASHER_PLUG,
+            "power_entity": WASHER_POWER,
+            "deadline_hours": 8,
+        },
     )
+    if isinstance(result, dict) and (result.get("type"), result.get("reason")) == (
+        "abort",
+        "already_configured",
+    ):
+        return
+    if not isinstance(result, dict) or result.get("type") != "create_entry":
+        msg = f"the washer's device flow did not finish: {result!r}"
+        raise RuntimeError(msg)
     print(
-        f"[demo] prices from {PRICE_ENTITY} (Nord Pool format), PV forecast from "
-        f"{PV_ENTITY} (Forecast.Solar format); energy tax 0.1228, VAT 21 %, "
-        "feed-in 0.13 EUR/kWh",
+        f"[demo] added device {WASHER!r}: a plug appliance on {WASHER_PLUG} "
+        f"(power {WASHER_POWER}); the demo's automation has it done within 8 h "
+        "of loading (stroomwijs.run_before)",
         flush=True,
     )
 

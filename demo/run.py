@@ -8,7 +8,8 @@ configuration folder. It:
 1. prepares the configuration folder: Stroomwijs, the demo world
    integration (``demo/custom_components/stroomwijs_demo``) and the
    blueprints linked in, ``configuration.yaml`` with the world API's port,
-   the dashboard (``docs/dashboard.yaml``), HTTP on 127.0.0.1 only
+   the dashboard (``docs/dashboard.yaml``), the demo user's automation
+   (``demo_automations.yaml``), HTTP on 127.0.0.1 only
    (``http_store.py``) and the onboarding steps that would reach the
    internet marked done;
 2. starts the demo household simulator (``engine/simulate/demo.py``): P1
@@ -105,6 +106,7 @@ def prepare_config(config: Path, ports: Ports) -> None:
         shutil.copyfile(HERE / "onboarding.json", storage / "onboarding")
     if not (config / "automations.yaml").exists():
         shutil.copyfile(HERE / "automations.yaml", config / "automations.yaml")
+    shutil.copyfile(HERE / "demo_automations.yaml", config / "demo_automations.yaml")
 
 
 def simulator_command(ports: Ports, charger_id: str) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any, Final
 
 from homeassistant.config_entries import (
@@ -37,7 +38,7 @@ from .engine.discovery.modbus_scan import (
     scan,
 )
 from .engine.drivers.factory import build_driver, config_from_dict
-from .engine.drivers.lambda_heat_pump import LambdaHeatPump
+from .engine.drivers.lambda_heat_pump import LambdaConfig, LambdaHeatPump
 from .engine.household import HouseholdConfig, HouseholdConfigError
 from .engine.household.devices import with_identity
 
@@ -417,7 +418,11 @@ def _unique_id(kind: str, driver: Mapping[str, Any]) -> str | None:
     if key is not None:
         return f"{kind}_{driver[key]}"
     if kind == KIND_LAMBDA:
-        return f"lambda_{driver['host']}:{driver['port']}:{driver[CONF_UNIT_ID]}"
+        # A profile may leave the port and unit to the driver's defaults.
+        defaults = {f.name: f.default for f in fields(LambdaConfig)}
+        port = driver.get(CONF_PORT, defaults[CONF_PORT])
+        unit_id = driver.get(CONF_UNIT_ID, defaults[CONF_UNIT_ID])
+        return f"lambda_{driver['host']}:{port}:{unit_id}"
     return None
 
 

@@ -5,9 +5,11 @@ household, a real Home Assistant, onboarding and the household's set-up) on
 free loopback ports with a fresh configuration folder, then drives Debian's
 headless Chromium through its chromedriver (Selenium). It logs in as the
 demo user through Home Assistant's login page, opens the Stroomwijs
-dashboard, checks that the grid power shown changes while it watches and that
-the plan table and the history charts have data, and saves a screenshot to
-``.cache/browser/dashboard.png``.
+dashboard, checks that the grid power shown changes while it watches, that
+the plan table and the history charts have data and that the washing machine
+(loaded by the demo's user, armed by its automation with
+``stroomwijs.run_before``) is armed or running in the plan, and saves a
+screenshot to ``.cache/browser/dashboard.png``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import time
 
 import pytest
 from selenium import webdriver
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "demo"))
+import onboard
 
 from .browser_support import (
     browser_available,
@@ -40,6 +45,9 @@ PASSWORD = "stroomwijs-demo"  # noqa: S105 - the published demo login
 UP_TIMEOUT_S = 600
 PAGE_TIMEOUT_S = 180
 GRID_ROW = re.compile(r"Grid power \(import positive\) \| (-?[\d.,]+) (k?W)")
+WASHER_CYCLE = re.compile(r"Cycle \| (Armed \(waiting for the plan\)|Running)")
+PLAN_STATUS = "sensor.demo_household_plan_status"
+WASHER = "Washing machine"
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +117,25 @@ def demo(tmp_path: Path) -> Iterator[str]:
             process.wait()
 
 
+def _washer_planned_kwh(base: str) -> tuple[str, float] | None:
+    """Return the washer's cycle state and its energy in the plan (REST API).
+
+    None until the demo's automation has armed it (or the plan started it).
+    """
+    flows = onboard.Flows(base, onboard.login(base))
+    cycle = flows.call("/api/states/sensor.washing_machine_cycle")
+    status = flows.call(f"/api/states/{PLAN_STATUS}")
+    assert isinstance(cycle, dict)
+    assert isinstance(status, dict)
+    if cycle["state"] not in {"armed", "running"}:
+        return None
+    names = status["attributes"].get("plan_devices") or {}
+    (washer,) = (sid for sid, name in names.items() if name == WASHER)
+    plan = status["attributes"].get("plan") or []
+    kwh = sum(float(row.get(washer) or 0.0) * 0.25 for row in plan)
+    return (cycle["state"], kwh) if kwh > 0 else None
+
+
 def _grid_power(driver: webdriver.Chrome) -> str | None:
     match = GRID_ROW.search(deep_text(driver))
     return None if match is None else "".join(match.groups())
@@ -168,8 +195,26 @@ def test_the_dashboard_shows_the_live_household_and_its_plan(demo: str) -> None:
         # Today's cost and the saving are there as amounts; the devices too.
         assert re.search(r"Planned cost, rest of today \| -?€-?[\d.,]+", text), text
         assert re.search(r"Expected saving \(plan horizon\) \| -?€-?[\d.,]+", text)
-        for label in ("Heat pump (Lambda, Modbus TCP)", "Boiler (Modbus relay)"):
+        for label in (
+            "Heat pump (Lambda, Modbus TCP)",
+            "Boiler (Modbus relay)",
+            "Washing machine (smart plug)",
+        ):
             assert label in text
+        # The washer: loaded with its plug off at the demo's start, armed by
+        # the demo's automation (stroomwijs.run_before, done within 8 h), in
+        # the plan: a whole cycle (the default profile, 0.87 kWh) while armed.
+        state, kwh = wait_for(
+            "the washer to be armed in the plan", lambda: _washer_planned_kwh(demo), 90
+        )
+        print(f"washer {state}, {kwh:.2f} kWh planned")  # noqa: T201
+        if state == "armed":
+            assert kwh == pytest.approx(0.87, abs=0.05)
+        wait_for(
+            "the washer's cycle on the dashboard",
+            lambda: WASHER_CYCLE.search(deep_text(driver)),
+            60,
+        )
         time.sleep(2)  # let the charts finish their animation
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(SCREENSHOT))

@@ -23,6 +23,7 @@ from custom_components.stroomwijs.device_flow import (
     CONF_DRIVER,
     SUBENTRY_DEVICE,
     _hours,
+    _unique_id,
     kind_of,
 )
 from custom_components.stroomwijs.engine.drivers.appliance import PlugAppliance
@@ -477,6 +478,18 @@ def test_forms_of_stored_mappings() -> None:
     assert _hours({"hours": 1, "minutes": 30, "seconds": 36}) == pytest.approx(1.51)
     assert _hours(7200) == 2.0
     assert _hours(None) is None
+
+
+def test_a_lambda_profile_without_port_or_unit_gets_the_drivers_defaults() -> None:
+    """The unique id of a Lambda profile that leaves port and unit out (no 500)."""
+    assert (
+        _unique_id("lambda", {"driver": "lambda", "host": "127.0.0.1"})
+        == "lambda_127.0.0.1:502:1"
+    )
+    assert (
+        _unique_id("lambda", {"host": "10.0.0.9", "port": 5020, "unit_id": 3})
+        == "lambda_10.0.0.9:5020:3"
+    )
 
 
 async def test_a_scan_finds_a_lambda_and_fills_in_its_form(

@@ -24,6 +24,7 @@ from custom_components.stroomwijs.engine.drivers.appliance import (
     RemoteStartAppliance,
     RemoteStartApplianceConfig,
 )
+from custom_components.stroomwijs.engine.planner import solve
 from custom_components.stroomwijs.engine.planner.problem import Problem
 from custom_components.stroomwijs.engine.simulate.entities import InMemoryEntityPort
 from custom_components.stroomwijs.engine.simulate.washer import (
@@ -186,6 +187,43 @@ async def test_planner_input_for_armed_and_running_cycles() -> None:
     assert running is not None
     assert running["running_for_slots"] == 2
     Problem.from_dict({**problem, "devices": [running]})
+
+
+async def test_an_armed_cycle_can_start_in_the_plans_first_slot() -> None:
+    """Armed before the plan: no earliest start a moment after the plan's start.
+
+    The re-plan's clock read comes first, the driver's a moment later; an
+    earliest start of the driver's "now" kept the cycle out of the first slot
+    at every re-plan (seen in the demo), so the plan never started it.
+    """
+    clock = SimClock(datetime(2026, 1, 14, 4, 0, 5, tzinfo=UTC))
+    washer, _sim = _plug(clock)
+    await washer.async_arm(clock.now + timedelta(hours=6))
+    clock.advance(timedelta(minutes=10, milliseconds=50))  # the 04:15 re-plan
+    data = washer.planner_input()
+    assert data is not None
+    assert "earliest_start" not in data
+    plan = solve(
+        Problem.from_dict(
+            {
+                "start": "2026-01-14T04:15:00.000Z",
+                "horizon_slots": 16,
+                "prices": {"spot_eur_per_kwh": [0.05] + [0.30] * 15},
+                "grid": {"fuse": "3x25"},
+                "base_load_kw": 0.3,
+                "devices": [data],
+            }
+        )
+    )
+    assert plan.devices["washer"].summary["start_slot"] == 0
+    # An earliest start still in the future is kept.
+    later = PlugAppliance(washer.config, washer._port, clock=clock)
+    await later.async_arm(clock.now + timedelta(hours=6))
+    assert later.pending_run is not None
+    clock.now -= timedelta(minutes=1)
+    assert later.planner_input()["earliest_start"] == (  # type: ignore[index]
+        later.pending_run.earliest_start.isoformat()
+    )
 
 
 async def test_state_survives_a_restart() -> None:

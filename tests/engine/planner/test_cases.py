@@ -258,6 +258,34 @@ def test_white_goods_never_split_and_finish_by_the_deadline() -> None:
     assert all(p == 0 for p in power[5:])
 
 
+@pytest.mark.parametrize(
+    ("first_slot_minutes", "start_slot"),
+    [
+        (15.0, 0),  # a plan made on the quarter-hour
+        (14.2, 0),  # a scheduled re-plan 48 s after it (seen in the demo)
+        (13.0, 0),  # 2 minutes after it: still counts as whole
+        (10.0, 1),  # in the middle of a quarter-hour: not in its rest
+    ],
+)
+def test_white_goods_start_now_after_a_replan_just_after_the_quarter_hour(
+    first_slot_minutes: float, start_slot: int
+) -> None:
+    """The cheapest start is now: a re-plan a moment late does not move it on.
+
+    Otherwise each scheduled re-plan, which runs just after the quarter-hour,
+    moved the start to the next quarter-hour and the plan never started it.
+    """
+    washer = {"id": "wm", "kind": "white_goods", "profile_kwh": [0.5, 0.2]}
+    plan = plan_for(
+        make_problem(
+            [0.05, 0.10, 0.30, 0.30, 0.30, 0.30],
+            [washer],
+            first_slot_minutes=first_slot_minutes,
+        )
+    )
+    assert plan.devices["wm"].summary["start_slot"] == start_slot
+
+
 def test_white_goods_only_if_cheap_is_skipped_with_a_reason() -> None:
     """No start cheap enough: the run is skipped, and the plan says why."""
     data = make_problem(

@@ -18,6 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from custom_components.stroomwijs.engine.drivers.appliance import (
+    CycleState,
+    PlugAppliance,
+    PlugApplianceConfig,
+)
 from custom_components.stroomwijs.engine.drivers.boiler import Boiler
 from custom_components.stroomwijs.engine.drivers.factory import (
     build_driver,
@@ -49,7 +54,9 @@ from custom_components.stroomwijs.engine.simulate.entities import (
     InMemoryEntityPort,
 )
 from custom_components.stroomwijs.engine.simulate.household import BaseLoadProfile
+from custom_components.stroomwijs.engine.simulate.washer import PlugWasherSim
 from tests.conftest import SHARED_DATA
+from tests.engine.drivers.device_support import SimClock
 
 BASE_W = 1_000.0
 NIGHT = datetime(2026, 11, 28, 2, 0, tzinfo=LOCAL_ZONE)
@@ -242,3 +249,67 @@ async def test_devices_are_driven_over_modbus_and_the_meter_sees_them() -> None:
     finally:
         await reader.stop()
         await runner.stop()
+
+
+async def test_the_demo_user_loads_the_washer_for_the_plan_and_the_driver_runs_it() -> (
+    None
+):
+    """09:30: plug off, loaded, start pressed; armed, the plan's start, the end seen.
+
+    The washer of the demo on its plug (as the demo's Home Assistant shows it)
+    with the household's real plug-appliance driver; the arming is what the
+    demo's automation does with ``stroomwijs.run_before``.
+    """
+    clock = SimClock(datetime(2026, 11, 28, 9, 0, tzinfo=LOCAL_ZONE).astimezone(UTC))
+    devices = DemoDevices(_world(NIGHT), clock=clock)
+    port = InMemoryEntityPort()
+    plug = PlugWasherSim(
+        port,
+        devices.washer,
+        plug="switch.demo_washer_plug",
+        power_sensor="sensor.demo_washer_power",
+    )
+    washer = PlugAppliance(
+        PlugApplianceConfig(
+            device_id="washer",
+            name="Washing machine",
+            plug_entity=plug.plug,
+            power_entity=plug.power_sensor,
+        ),
+        port,
+        clock=clock,
+    )
+
+    async def run(seconds: int) -> None:
+        for _ in range(seconds // 10):
+            clock.advance(timedelta(seconds=10))
+            devices.user()
+            plug.publish()
+            await washer.async_update()
+
+    await run(20 * 60)
+    assert devices.washer.state == "idle"  # 09:20: not yet
+    await run(15 * 60)  # 09:35
+    assert devices.washer.state == "armed"
+    assert not devices.washer.powered  # the user switched the plug off
+    assert devices.state()["washer"]["state"] == "armed"  # type: ignore[index]
+    await washer.async_arm(clock() + timedelta(hours=8))
+    assert washer.state is CycleState.ARMED
+    await run(60 * 60)
+    assert devices.washer.state == "armed"  # waits for the plan
+    await washer.async_start()  # the plan's start: the plug goes on
+    assert devices.washer.state == "running"
+    await run(int(devices.washer.duration_s) + 10 * 60)
+    assert devices.washer.state == "finished"
+    assert devices.washer.cycles_done == 1
+    assert washer.state is CycleState.IDLE
+    assert "cycle finished" in washer.events[-1]
+    assert devices.washer.powered  # left on for unloading
+    # Once a day: not again today, again tomorrow at 09:30.
+    devices.user()
+    assert devices.washer.state == "finished"
+    clock.advance(timedelta(days=1))
+    clock.now = clock.now.replace(minute=0)
+    await run(40 * 60)
+    assert devices.washer.state == "armed"
+    assert not devices.washer.powered

@@ -348,7 +348,11 @@ class _CycleDriver:
         run = self.pending_run
         if run is None:
             return None
-        data["earliest_start"] = max(run.earliest_start, now).isoformat()
+        if run.earliest_start > now:
+            # Armed before now: the plan starts now anyway. An earliest start
+            # of "now" as this driver's clock reads it would lie a moment
+            # after the plan's start and keep the cycle out of its first slot.
+            data["earliest_start"] = run.earliest_start.isoformat()
         data["finish_by"] = run.finish_by.isoformat()
         if run.only_if_cheaper_than is not None:
             data["only_if_cheaper_than_eur_per_kwh"] = run.only_if_cheaper_than

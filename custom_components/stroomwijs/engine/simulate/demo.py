@@ -282,8 +282,8 @@ class DemoDevices:
     * a 120 l / 2 kW boiler behind a Modbus TCP relay module (coil 0, tank
       temperature in register 100);
     * a washing machine on a metered smart plug (the world API's
-      ``/api/washer/plug``), which the demo's user loads and starts every
-      day at 09:30;
+      ``/api/washer/plug``), which the demo's user loads and starts with the
+      plug off every day at 09:30, for Stroomwijs to run by its plan;
     * the PV system, producing what the world says;
     * the world's loopback HTTP API (prices, PV forecast, device states).
     """
@@ -356,15 +356,27 @@ class DemoDevices:
         self.washer.set_powered(powered=on)
 
     def user(self) -> None:
-        """Act as the user: load and start the washer once a day at 09:30."""
+        """Act as the user: load the washer once a day at 09:30, for the plan.
+
+        The user switches the smart plug off at its button, loads the machine
+        and presses start: the machine keeps its programme until power comes
+        (its state is ``armed``). The demo's Home Assistant automation
+        (``demo/demo_automations.yaml``) sees that and asks Stroomwijs to
+        have the cycle done within 8 hours (``stroomwijs.run_before``); the
+        plan switches the plug on.
+        """
         now = self.clock()
         local = now.astimezone(LOCAL_ZONE)
         if local.time() < WASHER_START or self.washer_day == local.date():
             return
         self.washer_day = local.date()
         if self.washer.state != "running":
+            self.washer.set_powered(powered=False)
             self.washer.press_start()
-            _LOGGER.info("the washing machine was started (40 degC cotton)")
+            _LOGGER.info(
+                "the washing machine was loaded and started with its plug off "
+                "(40 degC cotton; it runs when the plug goes on)"
+            )
 
     def state(self) -> dict[str, object]:
         """Everything the demo integration shows, at the clock's now."""

@@ -10,7 +10,7 @@ explanation) when there is none. A cycle that is already running is fixed.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import numpy as np
 
@@ -32,6 +32,10 @@ from .base import (
 
 PROFILE_SLOT_HOURS = 0.25
 MAX_PROFILE_SLOTS = 48
+
+
+START_SLACK_MINUTES: Final = 2.0
+"""A first slot at most this much shorter than a quarter-hour may start a cycle."""
 
 
 class WhiteGoodsBlock(Block):
@@ -69,8 +73,14 @@ class WhiteGoodsBlock(Block):
             else "the end of the plan"
         )
         self.first = grid.index_at_or_after(earliest) if earliest else 0
-        if self.first == 0 and grid.first_slot_minutes < grid.slot_minutes:
-            self.first = 1  # a cycle starts on a whole quarter-hour
+        if self.first == 0 and grid.first_slot_minutes < (
+            grid.slot_minutes - START_SLACK_MINUTES
+        ):
+            # A cycle starts on a quarter-hour: not in the rest of one. A
+            # first slot cut short by a re-plan just after the quarter-hour
+            # still counts as whole; else every scheduled re-plan would move
+            # the start on by a quarter-hour and the plan never start it.
+            self.first = 1
         self.deadline = (
             min(grid.index_at_or_after(finish_by), grid.count)
             if finish_by
