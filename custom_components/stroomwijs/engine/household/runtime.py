@@ -256,9 +256,10 @@ class Household:
                 encryption_key=config.secret("meter.encryption_key"),
                 token=config.secret("meter.token"),
                 feed_factory=ports.meter_feed,
+                clock=self._now,
             )
         self.limits: HouseholdLimits = build_limits(
-            config, self.grid, clock=ports.clock, session=ports.session
+            config, self.grid, clock=self._now, session=ports.session
         )
         self.chargers = HouseholdChargers(
             config,
@@ -269,7 +270,7 @@ class Household:
             session=ports.ocpp_session,
         )
         self.devices = HouseholdDevices(
-            config, port=ports.entity_port, clock=ports.clock
+            config, port=ports.entity_port, clock=self._now
         )
         dim = self.limits.dim
         self.guard = Guard(
@@ -314,6 +315,15 @@ class Household:
         self._dirty = False
         self._started = False
         self._saving_soon = False
+
+    def _now(self) -> datetime:
+        """The host's clock, looked up at each call.
+
+        Every part (meter, limit sources, drivers, the guard's loop) reads the
+        time through this, so a host or test that replaces ``ports.clock`` moves
+        the whole household onto one clock.
+        """
+        return self.ports.clock()
 
     # ================================================================ events
 
@@ -424,7 +434,7 @@ class Household:
 
     def _start_loops(self) -> None:
         if self.meter is not None:
-            self._spawn(self.guard.async_run(self._stop, self.ports.clock), "guard")
+            self._spawn(self.guard.async_run(self._stop, self._now), "guard")
         if self.ports.wake is None:
             self._spawn(self._async_loop(), "household loop")
         for ven in self.limits.vens:
