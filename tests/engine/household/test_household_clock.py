@@ -103,8 +103,9 @@ async def test_meter_limits_and_drivers_read_the_hosts_clock() -> None:
         later = SIM_START + timedelta(days=1, hours=3)
         household.ports.clock = lambda: later
         await until(
-            lambda: meter.last_reading is not None
-            and meter.last_reading.timestamp == later
+            lambda: (
+                meter.last_reading is not None and meter.last_reading.timestamp == later
+            )
         )
         await household.async_arm_appliance("washer")
         washer = household.devices.appliance("washer")

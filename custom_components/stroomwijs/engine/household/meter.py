@@ -80,7 +80,9 @@ def build_meter(
     if source in {"serial", "network"}:
         key = encryption_key or ""
         version = resolve_version(config.dsmr_version, encryption_key=key)
-        meter = Meter(name=name, grid=grid, clock=clock, stale_after=3 * version.interval_s + 2)
+        meter = Meter(
+            name=name, grid=grid, clock=clock, stale_after=3 * version.interval_s + 2
+        )
         return meter, P1StreamReader(
             meter, meter_url(config), version, encryption_key=key
         )

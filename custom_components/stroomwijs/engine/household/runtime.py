@@ -269,9 +269,7 @@ class Household:
             spawn=self._spawn,
             session=ports.ocpp_session,
         )
-        self.devices = HouseholdDevices(
-            config, port=ports.entity_port, clock=self._now
-        )
+        self.devices = HouseholdDevices(config, port=ports.entity_port, clock=self._now)
         dim = self.limits.dim
         self.guard = Guard(
             GuardConfig(
@@ -731,7 +729,10 @@ class Household:
         if setpoint_w is not None and not math.isfinite(setpoint_w):
             msg = f"not a setpoint: {setpoint_w}"
             raise ValueError(msg)
-        await handle.async_manual(setpoint_w)
+        # Under a guard the override is only recorded on the charger: the
+        # guard sends what the limit leaves of it (sent in full first, a boost
+        # drew up to the charger-side limit on top of the house until capped).
+        await handle.async_manual(setpoint_w, send=not self._guarded)
         await self._async_set_override(
             handle.device.device_id, setpoint_w, self.ports.clock()
         )
