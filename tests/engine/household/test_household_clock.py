@@ -30,7 +30,6 @@ from custom_components.stroomwijs.engine.simulate.washer import (
     PlugWasherSim,
     WashingMachineSim,
 )
-
 from tests.ha.p1_support import until
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
