@@ -315,7 +315,7 @@ class Household:
         self._saving_soon = False
 
     def _now(self) -> datetime:
-        """The host's clock, looked up at each call.
+        """Return the host's clock's time, looked up at each call.
 
         Every part (meter, limit sources, drivers, the guard's loop) reads the
         time through this, so a host or test that replaces ``ports.clock`` moves
