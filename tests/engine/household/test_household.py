@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 import time as wall
@@ -323,3 +324,46 @@ async def test_a_restored_plan_survives_a_failed_first_solve(
     assert status.state is PlanState.FALLBACK
     assert household2.plan is restored
     assert PROBLEM_PLAN_FAILED in household2.problems
+
+
+async def test_a_boost_under_a_limit_never_reaches_the_car_above_it(
+    make_home: HomeFactory,
+) -> None:
+    """The user's boost goes to the charger only as far as the limit allows.
+
+    A 9 kW limit with 6 kW of house: the boost may take the car to what is
+    left (a 3-phase car cannot start below 4.14 kW: nothing). The boost used
+    to go to the charger in full before the guard capped it, so the car drew
+    the charger-side limit (9 kW) on top of the house until the cap arrived.
+    """
+    home = await make_home(start=local(16, 12))
+    home.base_w = lambda _when: 6_000.0
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    household.set_manual_limit(
+        import_w=9_000.0, duration=timedelta(hours=1), label="test"
+    )
+    await home.sim.async_plug_in(car(soc=0.3))
+    household.set_departure("car", {"departure": local(17, 7), "target_soc": 0.9})
+    for _ in range(3):
+        await home.step(5.0)
+    assert household.limits.import_limit_w == 9_000.0
+    station = home.sim.station
+    before = len(station.profiles_received)
+    replay = replace(station, profiles_received=[])
+    await household.async_set_override("car", 11_000.0)  # the user pressed boost
+    await asyncio.sleep(0.5)  # every message to the charge point has arrived
+    for _ in range(3):
+        await home.step(5.0)
+    # What the car was allowed after each profile the charge point received.
+    allowed: list[float] = []
+    for profile in station.profiles_received[before:]:
+        if profile.purpose == "ChargingStationMaxProfile":
+            replay.station_max = profile
+        else:
+            replay.tx_profile = profile
+        allowed.append(replay.target_power_w())
+    headroom = 9_000.0 - 200.0 - 6_000.0
+    assert allowed
+    assert max(allowed) <= headroom, allowed
+    assert household.handle("car").device.manual_setpoint_w == 11_000.0

@@ -178,12 +178,18 @@ class ChargerHandle:
         self.device.set_departure(replace(self.device.departure, **changes))
         self.notify()
 
-    async def async_manual(self, setpoint_w: float | None) -> None:
-        """Boost, pause or (None) resume the plan."""
+    async def async_manual(
+        self, setpoint_w: float | None, *, send: bool = True
+    ) -> None:
+        """Boost, pause or (None) resume the plan.
+
+        ``send=False``: record the override only; the guard sends what the
+        limit leaves of it.
+        """
         device = self.device
         if isinstance(device, OcppCharger):
-            await device.async_set_manual(setpoint_w)
-        else:
+            await device.async_set_manual(setpoint_w, send=send)
+        elif send:
             await device.async_set_power(0.0 if setpoint_w is None else setpoint_w)
         self.notify()
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Final, Protocol
 
 import aiohttp
 
 from custom_components.stroomwijs.engine.grid import GridConnection
-from custom_components.stroomwijs.engine.meter.core import Meter
+from custom_components.stroomwijs.engine.meter.core import Meter, utc_now
 from custom_components.stroomwijs.engine.meter.models import MeterReading
 from custom_components.stroomwijs.engine.meter.stream import P1StreamReader
 from custom_components.stroomwijs.engine.meter.versions import resolve_version
@@ -68,6 +69,7 @@ def build_meter(
     encryption_key: str | None = None,
     token: str | None = None,
     feed_factory: MeterFeedFactory | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> tuple[Meter, MeterFeed]:
     """Create the meter and the feed the config describes.
 
@@ -78,14 +80,16 @@ def build_meter(
     if source in {"serial", "network"}:
         key = encryption_key or ""
         version = resolve_version(config.dsmr_version, encryption_key=key)
-        meter = Meter(name=name, grid=grid, stale_after=3 * version.interval_s + 2)
+        meter = Meter(
+            name=name, grid=grid, clock=clock, stale_after=3 * version.interval_s + 2
+        )
         return meter, P1StreamReader(
             meter, meter_url(config), version, encryption_key=key
         )
     if source == "homewizard":
         if session is None:
             raise ValueError("a HomeWizard meter needs an HTTP session from the host")
-        meter = Meter(name=name, grid=grid, stale_after=15.0)
+        meter = Meter(name=name, grid=grid, clock=clock, stale_after=15.0)
         # Loaded only for a HomeWizard meter: its client library is large.
         from custom_components.stroomwijs.engine.meter.homewizard import (  # noqa: PLC0415
             HomeWizardPoller,
@@ -99,7 +103,7 @@ def build_meter(
     if source == "entities":
         if feed_factory is None:
             raise ValueError("an entity meter needs its feed from the host")
-        meter = Meter(name=name, grid=grid, stale_after=float("inf"))
+        meter = Meter(name=name, grid=grid, clock=clock, stale_after=float("inf"))
         return meter, feed_factory(meter)
     msg = f"unknown meter source {source!r}"
     raise ValueError(msg)

@@ -256,9 +256,10 @@ class Household:
                 encryption_key=config.secret("meter.encryption_key"),
                 token=config.secret("meter.token"),
                 feed_factory=ports.meter_feed,
+                clock=self._now,
             )
         self.limits: HouseholdLimits = build_limits(
-            config, self.grid, clock=ports.clock, session=ports.session
+            config, self.grid, clock=self._now, session=ports.session
         )
         self.chargers = HouseholdChargers(
             config,
@@ -268,9 +269,7 @@ class Household:
             spawn=self._spawn,
             session=ports.ocpp_session,
         )
-        self.devices = HouseholdDevices(
-            config, port=ports.entity_port, clock=ports.clock
-        )
+        self.devices = HouseholdDevices(config, port=ports.entity_port, clock=self._now)
         dim = self.limits.dim
         self.guard = Guard(
             GuardConfig(
@@ -314,6 +313,15 @@ class Household:
         self._dirty = False
         self._started = False
         self._saving_soon = False
+
+    def _now(self) -> datetime:
+        """Return the host's clock's time, looked up at each call.
+
+        Every part (meter, limit sources, drivers, the guard's loop) reads the
+        time through this, so a host or test that replaces ``ports.clock`` moves
+        the whole household onto one clock.
+        """
+        return self.ports.clock()
 
     # ================================================================ events
 
@@ -424,7 +432,7 @@ class Household:
 
     def _start_loops(self) -> None:
         if self.meter is not None:
-            self._spawn(self.guard.async_run(self._stop, self.ports.clock), "guard")
+            self._spawn(self.guard.async_run(self._stop, self._now), "guard")
         if self.ports.wake is None:
             self._spawn(self._async_loop(), "household loop")
         for ven in self.limits.vens:
@@ -721,7 +729,10 @@ class Household:
         if setpoint_w is not None and not math.isfinite(setpoint_w):
             msg = f"not a setpoint: {setpoint_w}"
             raise ValueError(msg)
-        await handle.async_manual(setpoint_w)
+        # Under a guard the override is only recorded on the charger: the
+        # guard sends what the limit leaves of it (sent in full first, a boost
+        # drew up to the charger-side limit on top of the house until capped).
+        await handle.async_manual(setpoint_w, send=not self._guarded)
         await self._async_set_override(
             handle.device.device_id, setpoint_w, self.ports.clock()
         )

@@ -359,9 +359,18 @@ class OcppCharger:
             return
         await session.async_apply_setpoint(0.0)
 
-    async def async_set_manual(self, setpoint_w: float | None) -> None:
-        """Set (or with None clear) the user's override, e.g. boost or pause."""
+    async def async_set_manual(
+        self, setpoint_w: float | None, *, send: bool = True
+    ) -> None:
+        """Set (or with None clear) the user's override, e.g. boost or pause.
+
+        With ``send=False`` the override is only recorded: a guard that holds
+        a limit sends what fits of it (a boost sent first in full would draw
+        up to the charger-side limit on top of the house until capped).
+        """
         self._manual_w = setpoint_w
+        if not send:
+            return
         target = setpoint_w if setpoint_w is not None else self._desired_w
         if target is not None:
             await self._async_send_setpoint(target)
