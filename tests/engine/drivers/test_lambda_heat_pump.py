@@ -26,6 +26,7 @@ from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
     LambdaConfig,
     LambdaHeatPump,
 )
+from custom_components.stroomwijs.engine.planner import Problem, solve
 from custom_components.stroomwijs.engine.simulate.lambda_heat_pump import (
     HC_MODE_AUTOMATIC,
     HC_MODE_OFF,
@@ -248,3 +249,49 @@ async def test_an_absurd_outdoor_register_is_not_a_temperature(
     with pytest.raises(DeviceUnavailableError, match="no outdoor temperature"):
         driver.planner_input(slots=4)
     assert driver.planner_input([1.0] * 4)["outdoor_c"] == [1.0] * 4
+
+
+def _planned_now_kw(data: dict[str, object], start: datetime) -> float:
+    """Plan the heat pump alone (flat price) and return its first slot's power."""
+    problem = {
+        "start": start.isoformat(),
+        "prices": {"spot_eur_per_kwh": [0.2] * 8, "export": {"basis": "spot"}},
+        "base_load_kw": 0.0,
+        "pv_kw": 0.0,
+        "grid": {"fuse": "3x25"},
+        "devices": [{**data, "id": "lambda"}],
+        "solver": {"time_limit_s": 20.0},
+    }
+    return solve(Problem.from_dict(problem)).devices["lambda"].setpoint_kw[0]
+
+
+async def test_planner_state_follows_the_level_not_the_last_power_reading(
+    driver: LambdaHeatPump, sim: LambdaSimulator, clock: SimClock
+) -> None:
+    """Right after a block the planner sees the pump off, not just switched on.
+
+    The last poll still shows the compressor running; with the time since the
+    block that read "on for seconds, minimum run 10 min", so the plan asked to
+    unblock at once, the driver refused ("change too soon") and stayed blocked
+    while its planned power said 2,200 W (seen in the demo). After an unblock
+    the compressor may not have restarted yet: that is "on", not "off".
+    """
+    clock.advance(timedelta(minutes=15))
+    await driver.async_update()
+    assert sim.unit.running
+    await driver.async_set_power(0.0)
+    clock.advance(timedelta(seconds=5))
+    data = driver.planner_input(slots=8)
+    assert data["is_on"] is False
+    assert data["in_state_for_minutes"] < 1.0
+    assert _planned_now_kw(data, clock()) == 0.0
+    assert driver.power_range.min_w == driver.power_range.max_w == 0.0
+
+    clock.advance(timedelta(minutes=20))
+    await driver.async_update()
+    await driver.async_set_power(2200.0)
+    clock.advance(timedelta(seconds=5))
+    await driver.async_update()
+    data = driver.planner_input(slots=8)
+    assert data["is_on"] is True
+    assert _planned_now_kw(data, clock()) > 0.0

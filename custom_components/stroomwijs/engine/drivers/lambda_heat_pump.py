@@ -426,7 +426,11 @@ class LambdaHeatPump:
                 msg = f"{self.name}: no outdoor temperature"
                 raise DeviceUnavailableError(msg)
             outdoor_c = [reading.outdoor_c] * slots
-        is_on = reading is not None and reading.power_w > 0
+        # On/off is the level the driver set, as the time in it is: the last
+        # poll's power lags a block (and an unblocked compressor may not have
+        # restarted yet), and "on for seconds" would make the planner keep it
+        # on its minimum run while the blocking rules hold the block.
+        is_on = self._level is not HeatLevel.BLOCK
         return heat_pump_planner_input(
             self.device_id,
             self.name,
