@@ -70,7 +70,7 @@ def loopback_sockets(socket_enabled: None) -> None:
     """Allow sockets; everything here binds 127.0.0.1."""
 
 
-async def _until(check: Callable[[], bool], limit_s: float = 30.0) -> None:
+async def _until(check: Callable[[], bool], limit_s: float = 60.0) -> None:
     async with asyncio.timeout(limit_s):
         while not check():  # noqa: ASYNC110 - state of other tasks and processes
             await asyncio.sleep(0.05)
