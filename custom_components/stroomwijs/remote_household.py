@@ -54,7 +54,7 @@ from .engine.gateway.client import (
     GatewayUnavailable,
 )
 from .engine.gateway.protocol import SUPPORTED_VERSIONS
-from .engine.gateway.snapshot import reading_from_data
+from .engine.gateway.snapshot import parse_time, reading_from_data
 from .engine.grid import GridConnection
 from .engine.guard.controller import GuardStatus
 from .engine.household import (
@@ -88,16 +88,6 @@ GATEWAY_ISSUES: Final = (ISSUE_UNREACHABLE, ISSUE_VERSION)
 CLIENT_NAME: Final = "stroomwijs-ha"
 PROTOCOLS: tuple[int, ...] = SUPPORTED_VERSIONS
 """The protocol versions the integration speaks (tests change it)."""
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _mode(value: object) -> OptimiserMode | None:
@@ -202,7 +192,7 @@ class RemoteHousehold:
     @property
     def limit_until(self) -> datetime | None:
         """When the limit in force ends."""
-        return _time(self._part("limits").get("until"))
+        return parse_time(self._part("limits").get("until"))
 
     @property
     def limit_failsafe(self) -> bool:
@@ -223,7 +213,7 @@ class RemoteHousehold:
                 continue
             value = data[field.name]
             values[field.name] = tuple(value) if isinstance(value, list) else value
-        values["timestamp"] = _time(data.get("timestamp"))
+        values["timestamp"] = parse_time(data.get("timestamp"))
         values.setdefault("import_limit_w", self.import_limit_w)
         values.setdefault("limit_source", self.import_source)
         for name in ("measured_w", "headroom_w"):
@@ -251,8 +241,8 @@ class RemoteHousehold:
                 source=str(data.get("source") or "next"),
                 import_w=_float(data.get("import_w")),
                 export_w=_float(data.get("export_w")),
-                start=_time(data.get("start")),
-                end=_time(data.get("end")),
+                start=parse_time(data.get("start")),
+                end=parse_time(data.get("end")),
             )
         except ValueError:
             return None
@@ -262,7 +252,7 @@ class RemoteHousehold:
         data = self._part("limits").get("manual")
         if not isinstance(data, Mapping):
             return None
-        start, end = _time(data.get("start")), _time(data.get("end"))
+        start, end = parse_time(data.get("start")), parse_time(data.get("end"))
         if (start is not None and now < start) or (end is not None and now >= end):
             return None
         return _float(data.get("import_w"))
@@ -286,8 +276,8 @@ class RemoteHousehold:
             state=state,
             mode=_mode(data.get("mode")),
             reasons=tuple(str(r) for r in data.get("reasons") or ()),
-            last_replan=_time(data.get("last_replan")),
-            next_replan=_time(data.get("next_replan")),
+            last_replan=parse_time(data.get("last_replan")),
+            next_replan=parse_time(data.get("next_replan")),
             solve_time_s=_float(data.get("solve_time_s")),
             cost_today_eur=_float(data.get("cost_today_eur")),
             cost_tomorrow_eur=_float(data.get("cost_tomorrow_eur")),
@@ -728,7 +718,7 @@ class RemoteCharger:
     @property
     def departure(self) -> datetime | None:
         """When the car leaves."""
-        return _time(self._data.get("departure"))
+        return parse_time(self._data.get("departure"))
 
     @property
     def target_soc(self) -> float | None:

@@ -138,7 +138,8 @@ def meter_snapshot(household: Household) -> dict[str, Any] | None:
     )
 
 
-def _time(value: object) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
+    """Return an aware time from snapshot data; None for anything else."""
     if not isinstance(value, str):
         return None
     try:
@@ -173,8 +174,8 @@ def reading_from_data(data: object) -> MeterReading | None:
     """
     if not isinstance(data, Mapping):
         return None
-    timestamp = _time(data.get("timestamp"))
-    quarter_start = _time(data.get("quarter_start"))
+    timestamp = parse_time(data.get("timestamp"))
+    quarter_start = parse_time(data.get("quarter_start"))
     import_w, export_w = _number(data.get("import_w")), _number(data.get("export_w"))
     if timestamp is None or quarter_start is None or import_w is None:
         return None
@@ -189,14 +190,14 @@ def reading_from_data(data: object) -> MeterReading | None:
         if power is not None:
             history.append(
                 PeakRecord(
-                    month_start=_time(record.get("month_start")),
-                    at=_time(record.get("at")),
+                    month_start=parse_time(record.get("month_start")),
+                    at=parse_time(record.get("at")),
                     power_w=power,
                 )
             )
     return MeterReading(
         timestamp=timestamp,
-        meter_time=_time(data.get("meter_time")),
+        meter_time=parse_time(data.get("meter_time")),
         dsmr_version=_text(data.get("dsmr_version")) or "",
         equipment_id=_text(data.get("equipment_id")),
         import_w=import_w,
@@ -220,7 +221,7 @@ def reading_from_data(data: object) -> MeterReading | None:
         quarter_average_source=source if source in {"meter", "computed"} else None,
         quarter_projection_w=_number(data.get("quarter_projection_w")),
         month_peak_w=_number(data.get("month_peak_w")),
-        month_peak_at=_time(data.get("month_peak_at")),
+        month_peak_at=parse_time(data.get("month_peak_at")),
         peak_history=tuple(history),
         text_message=_text(data.get("text_message")),
     )
