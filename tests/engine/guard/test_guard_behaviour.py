@@ -20,6 +20,7 @@ from custom_components.stroomwijs.engine.simulate.household import (
     BaseLoadProfile,
     SimEvCharger,
     SimHousehold,
+    SimReading,
 )
 
 from .support import build_rig, evening_window
@@ -262,3 +263,61 @@ async def test_a_cut_the_device_has_delivered_is_not_counted_again() -> None:
     assert max(r.net_power_w for r in house.history[30:40]) > 8_500  # a tight fit
     over = [w for w in late if w > 9_000]
     assert len(over) <= 1, over
+
+
+async def test_telegrams_that_queued_up_do_not_trim_a_delivered_cut() -> None:
+    """Two telegrams read in one burst are both from before the cut.
+
+    A busy host (a plan being solved, a loaded CI machine) lets telegrams
+    queue in the socket; they are then read within milliseconds of each
+    other, after the charger's report that it has cut. The second of them
+    is no newer than the first: trimming the cut there made the guard see
+    the old 12 kW as the load to come and send a V2G car into a 4 kW
+    discharge for an excess that was already gone (seen in the gateway test
+    under load). The cut is trimmed only from a reading read clearly later.
+    """
+    now = [START]
+    ev = SimEvCharger(
+        clock=lambda: now[0],
+        reaction_delay=timedelta(milliseconds=100),
+        discharge_w=11_040,
+        max_w=11_040,
+    )
+    window = evening_window(time(0, 0), time(23, 59), 6_000)
+    guard = Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+        [
+            GuardedDevice(
+                device=ev,
+                priority=CurtailPriority.EV,
+                reaction_delay=timedelta(seconds=5),
+                pause_allowed=True,
+            )
+        ],
+        limits=LimitStack([StaticWindowSource((window,))]),
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+
+    def reading(offset_s: float, net_w: float) -> SimReading:
+        now[0] = START + timedelta(seconds=offset_s)
+        return SimReading(
+            timestamp=now[0],
+            import_w=net_w,
+            export_w=0.0,
+            phase_power_w=(net_w / 3,) * 3,
+            phase_currents_a=(net_w / 3 / 230,) * 3,
+            quarter_average_w=None,
+            quarter_projection_w=None,
+        )
+
+    await guard.async_set_plan("ev", 0.0, START)
+    now[0] = START + timedelta(milliseconds=200)
+    assert ev.power_w == 0.0  # the car has cut and says so
+    # A burst of two telegrams taken before the cut, read 50 ms apart.
+    await guard.async_process(reading(0.30, 12_000.0))
+    await guard.async_process(reading(0.35, 12_000.0))
+    # The next telegram, a second later, shows the cut.
+    await guard.async_process(reading(1.35, 1_000.0))
+    await guard.async_process(reading(2.35, 1_000.0))
+    assert [value for _, value in ev.commands] == [0.0]
+    assert not [i for i in guard.log if i.kind is InterventionKind.CURTAIL]

@@ -65,6 +65,10 @@ _ORDER = (
 _EPSILON_W = 1.0
 _MIN_CUT_W = 50.0
 """A cut sheds at least this much: a 1 W excess still moves the first device."""
+_BURST = timedelta(milliseconds=500)
+"""Readings read closer together than this came in one burst (they queued
+while the host was busy): the later ones are no newer than the first. Half
+a DSMR 5 telegram interval."""
 STATE_VERSION = 1
 """Version of the dictionary that :meth:`Guard.export_state` returns."""
 
@@ -875,6 +879,16 @@ class Guard:
         )
         self._log.append(item)
         self._count += 1
+        _LOGGER.debug(
+            "%s %s %s -> %s W (limit %s W, meter %s W): %s",
+            kind,
+            item.device_id or "-",
+            from_w,
+            to_w,
+            item.limit_w,
+            item.measured_w,
+            reason,
+        )
         if kind is not InterventionKind.LIMIT_CHANGED:
             day = now.astimezone(self._tz).date()
             if day != self._today:
@@ -1029,11 +1043,12 @@ class Guard:
         reading will still fall, and holds still while the home stays over
         the limit for the rest of the delay. So both are trimmed to what the
         device has yet to deliver: a rise at once, a cut once the device
-        reports it whole, from the first reading *after* the one during which
-        it did. The
-        reading that arrives with the report may have been taken before the
-        device moved; trimming the cut there would make the guard cut (or
-        pause) a device that has already done enough. A device whose report
+        reports it whole, from the first reading read at least ``_BURST``
+        after the one during which it did. The reading that arrives with the
+        report may have been taken before the device moved, and so may every
+        reading of a burst that queued up while the host was busy; trimming
+        the cut there would make the guard cut (pause, or send into V2G
+        discharge) a device that has already done enough. A device whose report
         lags, or is NaN, keeps the whole change counted. Releases wait while
         any command is pending, and granting power to another device uses the
         untrimmed view.
@@ -1058,7 +1073,7 @@ class Guard:
             return pending_w
         if state.cut_done_at is None:
             state.cut_done_at = now
-        if now > state.cut_done_at:
+        if now - state.cut_done_at >= _BURST:
             return 0.0
         return pending_w
 
