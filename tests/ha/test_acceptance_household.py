@@ -707,15 +707,37 @@ async def test_the_household_preheats_and_holds_the_window_in_order(  # noqa: PL
     assert max(temperatures) <= COMFORT[1], max(temperatures)
 
     # (5) The washer ran its programme before the deadline.
-    assert world.washer.cycles_done == 1
+    washer_log = [
+        i
+        for i in home.interventions
+        if i.device_id == home.ids[washer_id]
+        or (
+            i.kind in {InterventionKind.CURTAIL, InterventionKind.EMERGENCY}
+            and WINDOW_START <= i.timestamp < end
+        )
+    ]
+    assert world.washer.cycles_done == 1, _log(washer_log)
     assert world.washer_finished_at is not None
     assert world.washer_finished_at <= DEADLINE
 
-    # Known gaps (docs/devices.md, "The acceptance household"): the washer
-    # must not be interrupted outside an emergency that nothing else could
-    # meet, and a boosted car must be held within the window, not paused
-    # over and over.
+    # (6) The washer gives way only in an emergency that nothing above it in
+    # the order can meet any more: the car is paused first (in the same pass
+    # or before). The oven on top of the boosted car and the washer's own
+    # heating phase can make that happen, which is the documented order at
+    # work. And a boosted car is held within the window, not paused and
+    # released over and over (a charger report that lags the meter made the
+    # guard count a granted rise twice; docs/limits-and-guard.md).
     car_id = household.handle(home.ids["car"]).device.device_id
+    car_log = [i for i in home.interventions if i.device_id == car_id]
+    for cut in washer_log:
+        if cut.device_id != home.ids[washer_id] or (cut.to_w or 0.0) > 0:
+            continue
+        assert cut.kind is InterventionKind.EMERGENCY, _log(washer_log)
+        before = [
+            i for i in car_log if i.timestamp <= cut.timestamp and i.to_w is not None
+        ]
+        assert before, _log(washer_log)
+        assert (before[-1].to_w or 0.0) <= 0, _log(washer_log)
     car_pauses = [
         i
         for i in window_log
@@ -723,15 +745,7 @@ async def test_the_household_preheats_and_holds_the_window_in_order(  # noqa: PL
         and i.kind is InterventionKind.EMERGENCY
         and (i.to_w or 0.0) <= 0
     ]
-    washer_cuts = [i for i in home.interventions if i.device_id == home.ids[washer_id]]
-    if washer.interruptions or len(car_pauses) > 1:
-        pytest.xfail(
-            "known gap: a charger's power report that lags its meter reading "
-            "makes the guard count a granted rise twice (the boosted car is "
-            f"paused {len(car_pauses)} times in the window) and cut further "
-            f"down the order (washer interrupted {washer.interruptions} times: "
-            f"{_log(washer_cuts)})"
-        )
+    assert len(car_pauses) <= 2, _log(window_log)
 
 
 def _log(items: list[Intervention]) -> str:

@@ -65,6 +65,9 @@ _ORDER = (
 _EPSILON_W = 1.0
 _MIN_CUT_W = 50.0
 """A cut sheds at least this much: a 1 W excess still moves the first device."""
+_REPORT_GRACE = timedelta(seconds=120)
+"""A power report unchanged since a command may be older than the command
+(OCPP chargers send meter values every 10-60 s) for this long."""
 _BURST = timedelta(milliseconds=500)
 """Readings read closer together than this came in one burst (they queued
 while the host was busy): the later ones are no newer than the first. Half
@@ -222,6 +225,9 @@ class _State:
     """(asked, took): the device did not go as low as the guard asked."""
     cut_done_at: datetime | None = None
     """When the device first reported a pending cut as delivered."""
+    commanded_at: datetime | None = None
+    report_at_command: float | None = None
+    """The device's own power report when the guard last commanded it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,6 +294,8 @@ class Guard:
         self._listeners: list[InterventionListener] = []
         self._lock = asyncio.Lock()
         self._last_reading: GridMeasurement | None = None
+        self._rise_from_w: float | None = None
+        """The net power read when the oldest rise still pending was asked."""
         self._last_curtail: datetime | None = None
         self._next_release: datetime | None = None
         self._data_lost = False
@@ -771,6 +779,8 @@ class Guard:
         value: float | None = None
         if isinstance(device, PowerMeter):
             value = device.power_w
+            if value is not None and math.isfinite(value) and self._stale(gd, value):
+                value = self._state[gd.device_id].target_w  # predates the command
         if value is None and isinstance(device, PowerSettable):
             value = device.setpoint_w
         if value is None and isinstance(device, Switchable):
@@ -1021,15 +1031,40 @@ class Guard:
         """
         total = 0.0
         phase = [0.0, 0.0, 0.0]
+        rises: list[tuple[GuardedDevice, float]] = []
+        rise_total = 0.0
         for device_id, state in self._state.items():
             state.pending = [(at, d) for at, d in state.pending if at > now]
             gd = self._devices[device_id]
             delta = sum(d for _, d in state.pending)
+            whole = delta
             if trim:
                 delta = self._unrealised(gd, delta, now)
+            if whole > 0:
+                rise_total += whole
+                rises.append((gd, delta))
+                continue
             total += delta
             for p in gd.phases:
                 phase[p] += delta / len(gd.phases)
+        if rise_total <= 0:
+            self._rise_from_w = None
+        scale = 1.0
+        reading = self._last_reading
+        if trim and rises and self._rise_from_w is not None and reading is not None:
+            # What the meter shows of the rises: a device whose own report
+            # lags (OCPP meter values come every 10-60 s) is in the reading
+            # long before it says so, and counting its rise again cut it
+            # back, paused it and released it over and over.
+            reported = sum(delta for _, delta in rises)
+            shown = max(reading.net_power_w - self._rise_from_w, 0.0)
+            left = max(rise_total - shown, 0.0)
+            if reported > left:
+                scale = left / reported
+        for gd, delta in rises:
+            total += delta * scale
+            for p in gd.phases:
+                phase[p] += delta * scale / len(gd.phases)
         return total, phase
 
     def _unrealised(self, gd: GuardedDevice, pending_w: float, now: datetime) -> float:
@@ -1077,15 +1112,45 @@ class Guard:
             return 0.0
         return pending_w
 
+    def _stale(self, gd: GuardedDevice, report: float) -> bool:
+        """Whether a power report may predate the guard's last command.
+
+        A report that has not changed since the guard commanded a different
+        power says nothing about the command yet: OCPP chargers report with
+        their meter values, every 10-60 s. Trusting it made the guard think a
+        car it had released still drew nothing (and cut the washer instead
+        of the car), or that a car it had cut still drew its old power. So
+        for ``_REPORT_GRACE`` after the command the commanded power counts
+        instead, once the device's declared reaction delay is over (before
+        that, an unchanged report is most likely true).
+        """
+        state = self._state[gd.device_id]
+        reading = self._last_reading
+        return (
+            not state.pending
+            and state.commanded_at is not None
+            and state.report_at_command is not None
+            and state.target_w is not None
+            and reading is not None
+            and reading.timestamp - state.commanded_at <= _REPORT_GRACE
+            and abs(report - state.report_at_command) <= _EPSILON_W
+            and abs(report - state.target_w) > _EPSILON_W
+        )
+
     def _power(self, gd: GuardedDevice) -> float:
         device = gd.device
         state = self._state[gd.device_id]
-        if state.pending and state.target_w is not None:
+        report = device.power_w if isinstance(device, PowerMeter) else None
+        if report is not None and not math.isfinite(report):
+            report = None  # a driver's NaN or Infinity is no value
+        if state.target_w is not None and (
+            state.pending or (report is not None and self._stale(gd, report))
+        ):
+            # Within the reaction delay, or the report predates the command:
+            # what was asked.
             return state.target_w
-        # A driver's NaN or Infinity is no value: the next best one counts.
-        measured = device.power_w if isinstance(device, PowerMeter) else None
-        if measured is not None and math.isfinite(measured):
-            return measured
+        if report is not None:
+            return report
         if isinstance(device, PowerSettable):
             setpoint = device.setpoint_w
             if setpoint is not None and math.isfinite(setpoint):
@@ -1153,8 +1218,16 @@ class Guard:
         else:
             state.refused = None
         state.target_w = target_w
+        state.commanded_at = now
+        report = gd.device.power_w if isinstance(gd.device, PowerMeter) else None
+        state.report_at_command = (
+            report if report is not None and math.isfinite(report) else None
+        )
         delta = target_w - before
         if abs(delta) > 0:
+            if delta > 0 and self._rise_from_w is None:
+                last = self._last_reading
+                self._rise_from_w = None if last is None else last.net_power_w
             state.pending.append((now + gd.reaction_delay, delta))
         self._record(now, kind, gd, before, target_w, reason)
         return True
