@@ -453,3 +453,51 @@ async def test_a_car_whose_report_predates_the_command_is_cut_before_the_washer(
     assert ev.load_w() < 4_300.0
     over = [r.net_power_w for r in house.history if r.net_power_w > 6_000]
     assert len(over) <= 2, over
+
+
+class _ReportsLowEv(SimEvCharger):
+    """A charger whose own meter reads 20 W under what it draws."""
+
+    @property
+    def power_w(self) -> float | None:
+        """The charger's reading: 20 W short of the truth."""
+        return self.load_w() - 20.0
+
+
+async def test_a_release_is_not_resent_for_a_few_watts() -> None:
+    """A charger reading 20 W low is released once, not on every telegram."""
+    t0 = START
+    house = SimHousehold(
+        start=t0,
+        base_load=BaseLoadProfile(
+            [t0, t0 + timedelta(seconds=20), t0 + timedelta(seconds=40)],
+            [1_000, 4_000, 1_000],
+            noise_w=0.0,
+        ),
+    )
+    ev = house.add(
+        _ReportsLowEv(
+            clock=house.clock, reaction_delay=timedelta(seconds=1), setpoint_w=0.0
+        )
+    )
+    guard = Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+        [
+            GuardedDevice(
+                device=ev,
+                priority=CurtailPriority.EV,
+                reaction_delay=timedelta(seconds=2),
+                pause_allowed=True,
+            )
+        ],
+        limits=LimitStack(
+            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
+        ),
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+    await house.async_run(2, guard.async_process)
+    await guard.async_set_plan("ev", 4_200.0, house.now)
+    await house.async_run(600, guard.async_process)
+    releases = [i for i in guard.log if i.kind is InterventionKind.RELEASE]
+    assert 1 <= len(releases) <= 2, [(i.from_w, i.to_w) for i in releases]
+    assert ev.load_w() == 4_200.0

@@ -64,7 +64,9 @@ _ORDER = (
 )
 _EPSILON_W = 1.0
 _MIN_CUT_W = 50.0
-"""A cut sheds at least this much: a 1 W excess still moves the first device."""
+"""A cut sheds at least this much (a 1 W excess still moves the first device),
+and a release grants at least this much (not a command per telegram for the
+few watts a device reads under its setpoint)."""
 _REPORT_GRACE = timedelta(seconds=120)
 """A power report unchanged since a command may be older than the command
 (OCPP chargers send meter values every 10-60 s) for this long."""
@@ -1587,7 +1589,9 @@ class Guard:
         device = gd.device
         wish = self._wish(gd)
         power = self._power(gd)
-        if wish is None or wish <= power + _EPSILON_W:
+        # A device that reads a few watts under its setpoint is released: a
+        # command per telegram for 20 W would only fill the log.
+        if wish is None or wish <= power + _MIN_CUT_W:
             state.curtailed = False
             state.forced_pause = False
             return False
@@ -1604,7 +1608,7 @@ class Guard:
             target = wish
         elif isinstance(device, PowerSettable) and room > 0:
             target = device.power_range.clamp(power + room, allow_pause=True)
-            if target <= power + _EPSILON_W or target > power + room:
+            if target < power + _MIN_CUT_W or target > power + room:
                 return False
         else:
             return False
