@@ -1124,12 +1124,15 @@ class Guard:
         of the car), or that a car it had cut still drew its old power. So
         for ``_REPORT_GRACE`` after the command the commanded power counts
         instead, once the device's declared reaction delay is over (before
-        that, an unchanged report is most likely true).
+        that, an unchanged report is most likely true). Only for devices
+        that take a power setpoint: an on/off load switched on may well draw
+        nothing (a boiler whose own thermostat has stopped it).
         """
         state = self._state[gd.device_id]
         reading = self._last_reading
         return (
-            not state.pending
+            isinstance(gd.device, PowerSettable)
+            and not state.pending
             and state.commanded_at is not None
             and state.report_at_command is not None
             and state.target_w is not None
