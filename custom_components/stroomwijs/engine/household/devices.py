@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 import logging
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from custom_components.stroomwijs.engine.drivers.appliance import (
     CycleState,
@@ -29,9 +29,14 @@ from custom_components.stroomwijs.engine.drivers.entities import EntityPort
 from custom_components.stroomwijs.engine.drivers.factory import (
     ConfigError,
     Driver,
+    SocketSetup,
     build_driver,
+    build_socket_driver,
     config_from_dict,
     guard_role,
+)
+from custom_components.stroomwijs.engine.drivers.homewizard_socket import (
+    HomeWizardSocket,
 )
 from custom_components.stroomwijs.engine.drivers.hybrid_heat_pump import (
     HybridHeatPump,
@@ -41,7 +46,10 @@ from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
 )
 from custom_components.stroomwijs.engine.guard import GuardedDevice
 
-from .config import HouseholdConfig
+from .config import DeviceConfig, HouseholdConfig
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,6 +79,11 @@ def with_identity(data: Mapping[str, Any], device_id: str, name: str) -> dict[st
                 **inner,
             }
         return spec
+    if spec.get("driver") == "homewizard_socket" and isinstance(
+        spec.get("device"), Mapping
+    ):
+        spec["device"] = {**spec["device"], "device_id": device_id, "name": name}
+        return spec
     return {**spec, "device_id": device_id, "name": name}
 
 
@@ -88,23 +101,36 @@ class HouseholdDevices:
         *,
         port: EntityPort | None,
         clock: Clock,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         """Build every driver device of ``config`` (ConfigError if one cannot be)."""
         self.drivers: dict[str, Driver] = {}
+        self.sockets: dict[str, HomeWizardSocket] = {}
+        """The devices on a HomeWizard Energy Socket, and their socket."""
         self.unplanned: set[str] = set()
         """Devices the user took out of the plan: they follow their own rules."""
         self._clock = clock
+        self._port = port
+        self._session = session
         self._polled: datetime | None = None
         for device in config.devices:
-            if device.kind != "driver":
-                continue
-            spec = with_identity(device.driver, device.id, device.name)
-            driver = build_driver(
-                config_from_dict(spec, f"devices.{device.id}.driver"),
-                port=port,
-                clock=clock,
+            if device.kind == "driver":
+                self.drivers[device.id] = self.build(device)
+
+    def build(self, device: DeviceConfig) -> Driver:
+        """Make the driver of one ``driver`` device (ConfigError if it cannot be).
+
+        A device on a HomeWizard socket gets its socket in :attr:`sockets`.
+        """
+        spec = with_identity(device.driver, device.id, device.name)
+        config = config_from_dict(spec, f"devices.{device.id}.driver")
+        if isinstance(config, SocketSetup):
+            driver, socket = build_socket_driver(
+                config, session=self._session, port=self._port, clock=self._clock
             )
-            self.drivers[device.id] = driver
+            self.sockets[device.id] = socket
+            return driver
+        return build_driver(config, port=self._port, clock=self._clock)
 
     def guarded_devices(self) -> list[GuardedDevice]:
         """Return the drivers under the guard, in the priority of their kind."""
@@ -155,7 +181,10 @@ class HouseholdDevices:
         ):
             return
         self._polled = now
-        for device_id, driver in self.drivers.items():
+        for device_id, driver in list(self.drivers.items()):
+            socket = self.sockets.get(device_id)
+            if socket is not None:
+                await socket.async_refresh()  # never raises: it goes unavailable
             try:
                 await driver.async_update()
             except Exception:  # a driver logs its own unavailability

@@ -269,7 +269,9 @@ class Household:
             spawn=self._spawn,
             session=ports.ocpp_session,
         )
-        self.devices = HouseholdDevices(config, port=ports.entity_port, clock=self._now)
+        self.devices = HouseholdDevices(
+            config, port=ports.entity_port, clock=self._now, session=ports.session
+        )
         dim = self.limits.dim
         self.guard = Guard(
             GuardConfig(
