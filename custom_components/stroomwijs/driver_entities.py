@@ -130,8 +130,11 @@ def driver_device(
     own integration already: its manufacturer is taken from there. A relay
     pair or a plug says nothing about the appliance behind it.
     """
-    driver = _household(entry).devices.drivers[device_id]
+    devices = _household(entry).devices
+    driver = devices.drivers[device_id]
     manufacturer, model, brand_entity = _model(driver)
+    if device_id in devices.sockets:
+        manufacturer, model = "HomeWizard", f"Energy Socket: {model}"
     if brand_entity is not None and manufacturer is None:
         entity = er.async_get(hass).async_get(brand_entity)
         device = (
