@@ -35,6 +35,7 @@ from custom_components.stroomwijs.engine.drivers.factory import (
     config_from_dict,
     guard_role,
 )
+from custom_components.stroomwijs.engine.drivers.heat_pump_common import HeatLevel
 from custom_components.stroomwijs.engine.drivers.homewizard_socket import (
     HomeWizardSocket,
 )
@@ -92,6 +93,49 @@ def validate_driver(data: Mapping[str, Any], path: str) -> None:
     config_from_dict(with_identity(data, "device", "device"), path)
 
 
+def guarded_device(driver: Driver) -> GuardedDevice:
+    """Return how the guard holds a driver: its kind's priority, phases, delay."""
+    role = guard_role(driver)
+    return GuardedDevice(
+        device=driver,
+        priority=role.priority,
+        reaction_delay=role.reaction_delay,
+        phases=role.phases,
+        pause_allowed=True,
+    )
+
+
+def _close(driver: Driver) -> None:
+    close = getattr(driver, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            _LOGGER.debug("closing %s failed", driver.name, exc_info=True)
+
+
+async def _hand_back(driver: Driver) -> None:
+    """Leave a device that Stroomwijs no longer drives to its own rules."""
+    if isinstance(driver, PlugAppliance | RemoteStartAppliance):
+        if driver.state is CycleState.INTERRUPTED:
+            await driver.async_switch(True)  # noqa: FBT003 - resume the cycle
+        return
+    if isinstance(driver, Boiler):
+        await driver.async_set_power(driver.config.power_w)
+        return
+    inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+    if isinstance(inner, ClimateSetpointHeatPump) and inner is driver:
+        await inner.async_restore()
+        return
+    # The normal level: the pump follows its own controller (a hybrid: on
+    # electricity, as without Stroomwijs).
+    spec = inner.config.spec  # type: ignore[union-attr]
+    normal = spec.rated_power_w
+    if spec.level_for(normal) is not HeatLevel.NORMAL:
+        normal = (spec.boost_above_w or spec.max_w) / 2
+    await driver.async_set_power(normal)
+
+
 class HouseholdDevices:
     """The household's driver devices."""
 
@@ -134,42 +178,61 @@ class HouseholdDevices:
 
     def guarded_devices(self) -> list[GuardedDevice]:
         """Return the drivers under the guard, in the priority of their kind."""
-        devices: list[GuardedDevice] = []
-        for driver in self.drivers.values():
-            role = guard_role(driver)
-            devices.append(
-                GuardedDevice(
-                    device=driver,
-                    priority=role.priority,
-                    reaction_delay=role.reaction_delay,
-                    phases=role.phases,
-                    pause_allowed=True,
-                )
-            )
-        return devices
+        return [guarded_device(driver) for driver in self.drivers.values()]
 
     async def async_start(self) -> None:
         """Start the drivers that need it (thermostats) and read every device once."""
         for device_id, driver in self.drivers.items():
-            inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
-            if isinstance(inner, ClimateSetpointHeatPump):
-                try:
-                    await inner.async_start()
-                except Exception:  # noqa: BLE001 - one device must not stop the home
-                    # Not there yet (its integration may still be loading): the
-                    # driver is unavailable and polling brings it in later.
-                    _LOGGER.info("%s is not available yet", device_id)
+            await self._async_start_one(device_id, driver)
         await self.async_poll(force=True)
+
+    @staticmethod
+    async def _async_start_one(device_id: str, driver: Driver) -> None:
+        inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+        if isinstance(inner, ClimateSetpointHeatPump):
+            try:
+                await inner.async_start()
+            except Exception:  # noqa: BLE001 - one device must not stop the home
+                # Not there yet (its integration may still be loading): the
+                # driver is unavailable and polling brings it in later.
+                _LOGGER.info("%s is not available yet", device_id)
 
     async def async_stop(self) -> None:
         """Close the drivers' connections (Modbus)."""
         for driver in self.drivers.values():
-            close = getattr(driver, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    _LOGGER.debug("closing %s failed", driver.name, exc_info=True)
+            _close(driver)
+
+    async def async_add(self, device: DeviceConfig) -> Driver:
+        """Build, start and read one more device (ConfigError if it cannot be).
+
+        The driver is only in :attr:`drivers` once it was built and read.
+        """
+        if device.id in self.drivers:
+            msg = f"{device.id} is in the household already"
+            raise ValueError(msg)
+        driver = self.build(device)
+        await self._async_start_one(device.id, driver)
+        await self._async_poll_one(device.id, driver)
+        self.drivers[device.id] = driver
+        return driver
+
+    async def async_remove(self, device_id: str) -> Driver:
+        """Take a device out (KeyError if unknown) and leave it to itself.
+
+        A thermostat gets the user's setpoint back, a boiler is switched on
+        (its thermostat decides), a heat pump goes to its normal level, and an
+        appliance's cycle that the guard interrupted is resumed; nothing that
+        Stroomwijs held back stays held back. Then its connections close.
+        """
+        driver = self.drivers.pop(device_id)
+        self.sockets.pop(device_id, None)
+        self.unplanned.discard(device_id)
+        try:
+            await _hand_back(driver)
+        except Exception as err:  # noqa: BLE001 - it is going anyway
+            _LOGGER.warning("%s could not be handed back: %s", driver.name, err)
+        _close(driver)
+        return driver
 
     async def async_poll(self, *, force: bool = False) -> None:
         """Read every device, at most every 15 s unless forced."""
@@ -182,13 +245,16 @@ class HouseholdDevices:
             return
         self._polled = now
         for device_id, driver in list(self.drivers.items()):
-            socket = self.sockets.get(device_id)
-            if socket is not None:
-                await socket.async_refresh()  # never raises: it goes unavailable
-            try:
-                await driver.async_update()
-            except Exception:  # a driver logs its own unavailability
-                _LOGGER.debug("update of %s failed", device_id, exc_info=True)
+            await self._async_poll_one(device_id, driver)
+
+    async def _async_poll_one(self, device_id: str, driver: Driver) -> None:
+        socket = self.sockets.get(device_id)
+        if socket is not None:
+            await socket.async_refresh()  # never raises: it goes unavailable
+        try:
+            await driver.async_update()
+        except Exception:  # a driver logs its own unavailability
+            _LOGGER.debug("update of %s failed", device_id, exc_info=True)
 
     def power_kw(self) -> float:
         """Return what the driver devices draw now (kW; unknown counts 0)."""
@@ -327,4 +393,4 @@ class HouseholdDevices:
                 _LOGGER.warning("Saved state of %s ignored: %s", device_id, err)
 
 
-__all__ = ["ConfigError", "HouseholdDevices", "validate_driver"]
+__all__ = ["ConfigError", "HouseholdDevices", "guarded_device", "validate_driver"]
