@@ -129,7 +129,7 @@ def test_the_manifest_lists_the_sockets_zeroconf_type() -> None:
     assert V1 in json.loads(MANIFEST.read_text())["zeroconf"]
 
 
-async def test_a_discovered_socket_becomes_a_boiler_that_is_planned_and_switched(
+async def test_a_discovered_socket_becomes_a_boiler_that_is_planned_and_switched(  # noqa: PLR0915
     hass: HomeAssistant,
 ) -> None:
     """Discovered, confirmed, the boiler role, then switched and read back."""
@@ -191,7 +191,10 @@ async def test_a_discovered_socket_becomes_a_boiler_that_is_planned_and_switched
         await boiler.async_set_power(2000.0)
         assert sim.power_on
         # Planned: the household's plan has the boiler in it.
-        await household.async_plan_now()
+        for _ in range(3):  # a loaded test machine can time the solver out
+            await household.async_plan_now()
+            if household.plan_inputs is not None:
+                break
         assert household.plan_inputs is not None
         assert sid in {d["id"] for d in household.plan_inputs.problem["devices"]}
         assert household.planned_power_w(sid) is not None
