@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentry,
@@ -185,7 +186,19 @@ class SocketDiscoveryFlow(ConfigFlow):
                 self.hass.config_entries.async_update_subentry(
                     entry, sub, data={CONF_DRIVER: {**driver, "socket": socket}}
                 )
-                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                household = (
+                    entry.runtime_data.household
+                    if entry.state is ConfigEntryState.LOADED
+                    else None
+                )
+                if (
+                    household is not None
+                    and sub.subentry_id in household.devices.sockets
+                ):
+                    # The running household follows it: nothing restarts.
+                    household.set_socket_address(sub.subentry_id, host, port)
+                else:
+                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
             return self.async_abort(reason="already_configured")
         if properties.get("api_enabled") != "1":
             return self.async_abort(reason="socket_api_disabled")

@@ -19,6 +19,7 @@ from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_RECONFIGURE,
     SOURCE_ZEROCONF,
+    ConfigEntryState,
     ConfigSubentry,
 )
 from homeassistant.core import HomeAssistant
@@ -272,7 +273,7 @@ async def test_an_ignored_socket_stays_ignored(hass: HomeAssistant) -> None:
 
 
 async def test_a_socket_at_a_new_address_keeps_its_device(hass: HomeAssistant) -> None:
-    """The announcement's new address is stored on the device, which follows it."""
+    """The new address is stored; the running household follows it, no reload."""
     async with _household(hass) as entry, _socket() as first:
         result = await _discover(hass, first.port)
         result = await hass.config_entries.flow.async_configure(
@@ -284,6 +285,11 @@ async def test_a_socket_at_a_new_address_keeps_its_device(hass: HomeAssistant) -
         )
         sid = next(iter(entry.subentries))
         await hass.async_block_till_done()
+        await until(
+            lambda: sid in entry.runtime_data.household.devices.drivers, limit=10
+        )
+        household = entry.runtime_data.household
+        driver = household.devices.drivers[sid]
         async with _socket(power_w=1500.0) as moved:
             again = await _discover(hass, moved.port)
             assert again["reason"] == "already_configured"
@@ -291,24 +297,27 @@ async def test_a_socket_at_a_new_address_keeps_its_device(hass: HomeAssistant) -
             assert socket["port"] == moved.port
             assert len(entry.subentries) == 1
             await hass.async_block_till_done()
-
-            async def _reads_the_new_plug() -> bool:
-                household = entry.runtime_data.household
-                if sid not in household.devices.sockets:
-                    return False
-                await household.devices.async_poll(force=True)
-                driver = household.devices.drivers[sid]
-                return driver.power_w == pytest.approx(1500.0)
-
-            for _ in range(100):
-                if await _reads_the_new_plug():
-                    break
-                await until(lambda: True)
-            assert await _reads_the_new_plug()
+            assert entry.runtime_data.household is household  # not reloaded
+            assert household.devices.drivers[sid] is driver
+            stored = household.config.device(sid)
+            assert stored is not None
+            assert stored.driver["socket"]["port"] == moved.port
+            await household.devices.async_poll(force=True)
+            assert driver.power_w == pytest.approx(1500.0)
+            assert ("GET", "/api") in moved.requests  # its serial checked there
             # The same address again changes nothing.
             before = dict(entry.subentries[sid].data)
             await _discover(hass, moved.port)
             assert dict(entry.subentries[sid].data) == before
+            # A household that is not running stores it and is set up again.
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            await _discover(hass, first.port)
+            assert entry.subentries[sid].data[CONF_DRIVER]["socket"]["port"] == (
+                first.port
+            )
+            await hass.async_block_till_done()
+            await until(lambda: entry.state is ConfigEntryState.LOADED, limit=10)
 
 
 @pytest.mark.parametrize(

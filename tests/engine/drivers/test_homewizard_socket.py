@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+import json
 import logging
 import time
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from custom_components.stroomwijs.engine.capabilities import (
@@ -387,3 +389,98 @@ async def test_the_household_refreshes_the_socket_before_the_driver(
     assert devices.drivers["boiler"].power_w == pytest.approx(1800.0)
     assert devices.drivers["boiler"].name == "Boiler"
     assert devices.power_kw() == pytest.approx(1.8)
+
+
+async def test_hostile_answers_never_pass_for_a_plug(
+    session: aiohttp.ClientSession,
+) -> None:
+    """HTTP 500, 100 kB, a JSON list, another product, no power_on, NaN power."""
+    answers: dict[str, Callable[[], web.Response]] = {}
+
+    async def _handler(request: web.Request) -> web.Response:
+        return answers[request.path]()  # a response is sent once: made anew
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    clock = SimClock()
+    config = HomeWizardSocketConfig(
+        host="127.0.0.1", port=port, serial=SERIAL, reconnect_s=1.0
+    )
+    socket = HomeWizardSocket(config, session, name="Plug", clock=clock)
+    good = {"product_type": "HWE-SKT", "serial": SERIAL}
+
+    def json_response(body: object) -> Callable[[], web.Response]:
+        return lambda: web.Response(
+            text=json.dumps(body), content_type="application/json"
+        )
+
+    async def check(reason: str) -> None:
+        clock.advance(timedelta(seconds=2))
+        await socket.async_refresh()
+        assert not socket.available
+        assert reason in (socket.reason or "")
+
+    try:
+        answers["/api"] = lambda: web.Response(status=500)
+        await check("HTTP 500")
+        answers["/api"] = lambda: web.Response(body=b"{" + b" " * 100_000 + b"}")
+        await check("too large")
+        answers["/api"] = json_response([1, 2])
+        await check("not a JSON object")
+        answers["/api"] = json_response({**good, "product_type": "HWE-P1"})
+        await check("not an Energy Socket")
+        answers["/api"] = json_response(good)
+        answers["/api/v1/state"] = json_response({"power_on": "yes"})
+        await check("no power_on")
+        answers["/api/v1/state"] = json_response({"power_on": True})
+        answers["/api/v1/data"] = lambda: web.Response(
+            text='{"active_power_w": NaN}', content_type="application/json"
+        )
+        clock.advance(timedelta(seconds=2))
+        await socket.async_refresh()
+        assert socket.available
+        assert socket.power_w is None  # NaN is no reading
+        assert socket.switch_lock is None
+        answers["/api/v1/data"] = json_response({"active_power_w": 1e9})
+        await socket.async_refresh()
+        assert socket.power_w is None  # beyond any socket
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_failing_listener_does_not_stop_the_others(
+    session: aiohttp.ClientSession,
+    sims: list[HomeWizardSocketSim],
+) -> None:
+    """Listeners hear the plug's entities through the port, also the host's."""
+    sim = HomeWizardSocketSim(fixed_load(500.0), serial=SERIAL, power_on=True)
+    port = await _start(sims, sim)
+    host = InMemoryEntityPort()
+    socket = HomeWizardSocket(
+        HomeWizardSocketConfig(host="127.0.0.1", port=port, serial=SERIAL),
+        session,
+        name="Plug",
+    )
+    entities = SocketEntityPort(socket, host)
+    heard: list[str] = []
+
+    def broken(_state: object) -> None:
+        raise RuntimeError
+
+    entities.subscribe([socket.power_entity], broken)
+    stop = entities.subscribe(
+        [socket.power_entity, "sensor.tank"], lambda s: heard.append(s.entity_id)
+    )
+    await socket.async_refresh()
+    host.set_state("sensor.tank", "50")
+    assert heard == [socket.power_entity, "sensor.tank"]
+    stop()
+    sim.switch(on=False)
+    await socket.async_refresh()
+    host.set_state("sensor.tank", "51")
+    assert len(heard) == 2

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 import json
 import logging
@@ -156,6 +156,15 @@ class HomeWizardSocket:
         self._switched_at: datetime | None = None
         self._listeners: list[tuple[frozenset[str], StateListener]] = []
 
+    def move(self, host: str, port: int) -> None:
+        """Talk to the plug at a new address (its serial is checked again there).
+
+        ValueError for an address that is not one.
+        """
+        self.config = replace(self.config, host=host, port=port)
+        self._verified = False
+        self._failed_at = None  # ask at once, not after reconnect_s
+
     @property
     def available(self) -> bool:
         """Whether the plug answered last time."""
@@ -183,8 +192,14 @@ class HomeWizardSocket:
                     json=body,
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
                 ) as response:
-                    raw = await response.content.read(MAX_BODY + 1)
                     status = response.status
+                    raw = bytearray()
+                    # read(n) returns what has arrived, not n bytes: gather
+                    # the body up to one byte past the bound.
+                    async for chunk in response.content.iter_chunked(16384):
+                        raw += chunk
+                        if len(raw) > MAX_BODY:
+                            break
         except TimeoutError as err:
             msg = f"{self.name}: no answer within {self.config.timeout_s:g} s"
             raise SocketError(msg) from err

@@ -895,6 +895,31 @@ class Household:
         self.request_replan(f"{driver.name} removed")
         self.notify()
 
+    def set_socket_address(self, device_id: str, host: str, port: int) -> None:
+        """Reach a device's HomeWizard Energy Socket at a new address, running.
+
+        KeyError when the device is not on a socket, ValueError for an
+        address that is not one. The device goes on; only its socket moves.
+        """
+        socket = self.devices.sockets[device_id]
+        socket.move(host, port)
+        self.config = replace(
+            self.config,
+            devices=tuple(
+                replace(
+                    d,
+                    driver={
+                        **d.driver,
+                        "socket": {**d.driver["socket"], "host": host, "port": port},
+                    },
+                )
+                if d.id == device_id
+                else d
+                for d in self.config.devices
+            ),
+        )
+        self.notify()
+
     async def async_run_before(self, device_id: str, finish_by: datetime) -> None:
         """Arm an appliance (or move its deadline) to be done by ``finish_by``.
 
