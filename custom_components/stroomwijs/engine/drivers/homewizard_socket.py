@@ -206,6 +206,10 @@ class HomeWizardSocket:
         except aiohttp.ClientError as err:
             msg = f"{self.name}: {type(err).__name__}: {err}"
             raise SocketError(msg) from err
+        return self._parse(path, status, bytes(raw))
+
+    def _parse(self, path: str, status: int, raw: bytes) -> dict[str, Any]:
+        """Check an answer; SocketError unless it is a JSON object with 200."""
         if status == 403:  # noqa: PLR2004 - HTTP Forbidden
             msg = f"{self.name}: the local API is switched off (HomeWizard app)"
             raise SocketError(msg)
