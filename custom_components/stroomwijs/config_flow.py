@@ -113,6 +113,7 @@ from .limits_flow import (
     async_check_openadr,
 )
 from .models import StroomwijsConfigEntry
+from .socket_flow import PRODUCT_TYPE as SOCKET_PRODUCT_TYPE, SocketDiscoveryFlow
 from .tariff_form import TARIFF_KEYS, tariff_schema
 
 PROBE_TIMEOUT = 12.0
@@ -406,7 +407,12 @@ class _MeterProbe:
 
 
 class StroomwijsConfigFlow(
-    InstallerFlow, ChargerDiscoveryFlow, GatewayDiscoveryFlow, ConfigFlow, domain=DOMAIN
+    InstallerFlow,
+    ChargerDiscoveryFlow,
+    GatewayDiscoveryFlow,
+    SocketDiscoveryFlow,
+    ConfigFlow,
+    domain=DOMAIN,
 ):
     """Set up a Stroomwijs household around its grid meter."""
 
@@ -568,8 +574,14 @@ class StroomwijsConfigFlow(
     async def async_step_zeroconf(
         self, discovery_info: ZeroconfServiceInfo
     ) -> ConfigFlowResult:
-        """Handle a HomeWizard device that announced itself on the network."""
+        """Handle a HomeWizard device that announced itself on the network.
+
+        A P1 meter becomes a household; an Energy Socket a household's device
+        (``socket_flow.py``).
+        """
         properties = discovery_info.properties
+        if properties.get("product_type") == SOCKET_PRODUCT_TYPE:
+            return await self.async_step_socket_discovered(discovery_info)
         if properties.get("product_type") != HOMEWIZARD_P1:
             return self.async_abort(reason="not_p1_meter")
         api_version = API_V2 if discovery_info.type == ZEROCONF_V2 else API_V1

@@ -18,6 +18,10 @@ an OpenADR limit source asks for new client credentials, a charger for the
 password it now sends.
 """
 
+SIGNAL_DEVICE_ADDED: Final = f"{DOMAIN}_device_added_{{}}"
+"""Dispatcher signal (format it with the entry id): a device subentry's driver
+was added to the running household; the platforms add its entities."""
+
 DEFAULT_NAME: Final = "Stroomwijs"
 DEFAULT_PHASES: Final = 3
 DEFAULT_FUSE_A: Final = 25

@@ -408,6 +408,10 @@ def _form_from_driver(
 
 def _unique_id(kind: str, driver: Mapping[str, Any]) -> str | None:
     """Return what makes two devices the same: their entity or address."""
+    socket = driver.get("socket")
+    if driver.get("driver") == "homewizard_socket" and isinstance(socket, Mapping):
+        # The socket's serial (zeroconf discovery finds it by that, too).
+        return f"homewizard_socket_{str(socket['serial']).lower()}"
     key = {
         KIND_SG_READY: CONF_RELAY_1,
         KIND_CLIMATE: CONF_ENTITY_ID,

@@ -31,15 +31,16 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory, UnitOfPower, UnitOfTemperature
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .const import DOMAIN
+from .const import DOMAIN, SIGNAL_DEVICE_ADDED
 from .engine.capabilities import DeviceUnavailableError
 from .engine.drivers.appliance import (
     CycleState,
@@ -130,8 +131,11 @@ def driver_device(
     own integration already: its manufacturer is taken from there. A relay
     pair or a plug says nothing about the appliance behind it.
     """
-    driver = _household(entry).devices.drivers[device_id]
+    devices = _household(entry).devices
+    driver = devices.drivers[device_id]
     manufacturer, model, brand_entity = _model(driver)
+    if device_id in devices.sockets:
+        manufacturer, model = "HomeWizard", f"Energy Socket: {model}"
     if brand_entity is not None and manufacturer is None:
         entity = er.async_get(hass).async_get(brand_entity)
         device = (
@@ -204,6 +208,19 @@ def _add(
         if device_id not in entry.subentries:
             continue
         async_add_entities(build(device_id, driver), config_subentry_id=device_id)
+
+    @callback
+    def _added(device_id: str) -> None:
+        """Give a device added while the household runs its entities too."""
+        driver = household.devices.drivers.get(device_id)
+        if driver is not None and device_id in entry.subentries:
+            async_add_entities(build(device_id, driver), config_subentry_id=device_id)
+
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_DEVICE_ADDED.format(entry.entry_id), _added
+        )
+    )
 
 
 # ------------------------------------------------------------------ sensors

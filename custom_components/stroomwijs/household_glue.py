@@ -11,7 +11,9 @@ problems into repair issues, and its new chargers into discovery flows.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 from datetime import datetime, time
 from typing import Any, Final
 
@@ -33,7 +35,10 @@ from homeassistant.helpers import (
     device_registry as dr,
     discovery_flow,
 )
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.dispatcher import (
+    async_dispatcher_connect,
+    async_dispatcher_send,
+)
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -67,6 +72,7 @@ from .const import (
     CONF_WEATHER_ENTITY,
     DOMAIN,
     LOGGER,
+    SIGNAL_DEVICE_ADDED,
 )
 from .coordinator import meter_config
 from .device_flow import CONF_DRIVER, SUBENTRY_DEVICE
@@ -187,6 +193,13 @@ def _limit_from_subentry(
     return None
 
 
+def driver_device_config(sid: str, title: str, data: Mapping[str, Any]) -> DeviceConfig:
+    """Return the household's device of a ``device`` subentry."""
+    return DeviceConfig(
+        id=sid, kind="driver", name=title, driver=dict(data[CONF_DRIVER])
+    )
+
+
 def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdConfig:
     """Build the engine's household config from a config entry.
 
@@ -202,14 +215,7 @@ def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdC
             if limit is not None:
                 limits.append(limit)
         elif sub.subentry_type == SUBENTRY_DEVICE:
-            devices.append(
-                DeviceConfig(
-                    id=sid,
-                    kind="driver",
-                    name=sub.title,
-                    driver=dict(sub.data[CONF_DRIVER]),
-                )
-            )
+            devices.append(driver_device_config(sid, sub.title, sub.data))
         elif sub.subentry_type == SUBENTRY_CHARGER:
             device = device_config(sid, sub.title, sub.data, secrets)
             if device is not None:
@@ -334,7 +340,7 @@ def async_connect(
     if PROBLEM_DSO_SIGNAL not in household.problems:
         async_sync_limit_issues(hass, entry, household)  # clear what was fixed
     async_follow_openadr_credentials(hass, entry, household)
-    reload_on_subentry_changes(hass, entry, built_from)
+    follow_subentry_changes(hass, entry, household, built_from)
 
 
 @callback
@@ -445,8 +451,9 @@ def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
 def reload_on_subentry_changes(
     hass: HomeAssistant, entry: ConfigEntry[Any], known: frozenset[str]
 ) -> None:
-    """Reload the household when a charger or grid limit is added or removed.
+    """Reload the household when a charger, grid limit or device comes or goes.
 
+    For a household in the gateway (it is sent the new document on reload).
     ``known`` are the subentries the running household was built from: one
     added while it was starting is caught at once. (The options flow reloads
     by itself, and Home Assistant allows no update listener next to it, so
@@ -470,6 +477,91 @@ def reload_on_subentry_changes(
     entry.async_on_unload(
         async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _entry_changed)
     )
+
+
+@callback
+def follow_subentry_changes(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    household: Household,
+    known: frozenset[str],
+) -> None:
+    """Add and remove devices in the running household; reload for the rest.
+
+    A heat pump, boiler or appliance (a ``device`` subentry) added is built
+    into the household while it runs, and its entities are made by each
+    platform (``SIGNAL_DEVICE_ADDED``); one removed is taken out (Home
+    Assistant removes its device and entities with the subentry). The meter,
+    the guard and the chargers carry on. A charger or grid limit added or
+    removed still reloads the household, as does a device that cannot be
+    built (the set-up then says why).
+    """
+    if subentry_ids(entry) != known:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    kinds = {sid: entry.subentries[sid].subentry_type for sid in known}
+    lock = asyncio.Lock()
+
+    @callback
+    def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
+        if (
+            change is not ConfigEntryChange.UPDATED
+            or changed.entry_id != entry.entry_id
+            or changed.state is not ConfigEntryState.LOADED
+        ):
+            return
+        now = subentry_ids(changed)
+        added = sorted(now - kinds.keys())
+        removed = sorted(kinds.keys() - now)
+        if not added and not removed:
+            return
+        types = {kinds[sid] for sid in removed} | {
+            changed.subentries[sid].subentry_type for sid in added
+        }
+        if types != {SUBENTRY_DEVICE}:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+            return
+        for sid in removed:
+            del kinds[sid]
+        for sid in added:
+            kinds[sid] = SUBENTRY_DEVICE
+        entry.async_create_background_task(
+            hass,
+            _async_apply_devices(hass, entry, household, lock, added, removed),
+            f"{DOMAIN} devices changed",
+        )
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _entry_changed)
+    )
+
+
+async def _async_apply_devices(  # noqa: PLR0917 - one change, in order
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    household: Household,
+    lock: asyncio.Lock,
+    added: list[str],
+    removed: list[str],
+) -> None:
+    """Take removed devices out of the household and build added ones in."""
+    async with lock:
+        for sid in removed:
+            with contextlib.suppress(KeyError):  # never built: nothing to do
+                await household.async_remove_device(sid)
+        for sid in added:
+            sub = entry.subentries.get(sid)
+            if sub is None:
+                continue  # removed meanwhile; its removal follows
+            try:
+                await household.async_add_device(
+                    driver_device_config(sid, sub.title, sub.data)
+                )
+            except (ValueError, KeyError) as err:
+                LOGGER.warning("%s could not be added: %s", sub.title, err)
+                hass.config_entries.async_schedule_reload(entry.entry_id)
+                return
+            async_dispatcher_send(hass, SIGNAL_DEVICE_ADDED.format(entry.entry_id), sid)
 
 
 def as_local_text(when: datetime | None) -> str | None:

@@ -340,14 +340,14 @@ async def test_homewizard_v1_discovery_confirms_and_creates(
 @pytest.mark.parametrize(
     ("properties", "reason"),
     [
-        ({"product_type": "HWE-SKT"}, "not_p1_meter"),
+        ({"product_type": "HWE-KWH1"}, "not_p1_meter"),
         ({"api_enabled": "0"}, "api_disabled"),
     ],
 )
 async def test_homewizard_discovery_aborts_for_the_wrong_device(
     hass: HomeAssistant, properties: dict[str, str], reason: str
 ) -> None:
-    """An energy socket, or a P1 meter with its API off, is not taken."""
+    """A kWh meter, or a P1 meter with its API off, is not taken as the meter."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN,
         context={"source": SOURCE_ZEROCONF},

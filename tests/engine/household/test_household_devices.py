@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from custom_components.stroomwijs.engine.drivers.appliance import CycleState
+from custom_components.stroomwijs.engine.drivers.factory import ConfigError
 from custom_components.stroomwijs.engine.household import (
     DeviceConfig,
     GridConfig,
@@ -327,4 +328,105 @@ async def test_run_before_arms_moves_and_refuses() -> None:
         await household.async_run_before("washer", START + timedelta(hours=6))
     with pytest.raises(ValueError, match="running"):
         await household.async_arm_appliance("washer")
+    await household.async_stop()
+
+
+async def test_devices_are_added_and_removed_while_the_household_runs() -> None:
+    """No restart: the guard and the plan take a new boiler, and let one go."""
+    house, household, _unit, tank, _machine = await _home()
+    guard, meter_feed = household.guard, household.feed
+    await household.async_plan_now()
+    port = household.ports.entity_port
+    assert isinstance(port, InMemoryEntityPort)
+    garage_tank = TankSim(clock=house.clock, temperature_c=45.0)
+    garage = BoilerPlugSim(
+        port,
+        garage_tank,
+        switch="switch.garage_boiler",
+        power_sensor="sensor.garage_boiler_power",
+    )
+    house.add(
+        EntityLoad(
+            "garage",
+            "Garage boiler",
+            lambda: garage_tank.power_w,
+            garage.publish,
+            clock=house.clock,
+        )
+    )
+    device = DeviceConfig(
+        id="garage",
+        kind="driver",
+        name="Garage boiler",
+        driver={
+            "driver": "boiler",
+            "control": "switch",
+            "entity_id": garage.switch,
+            "power_entity": garage.power_sensor,
+            "volume_l": 80,
+            "power_w": 2000,
+        },
+    )
+    await household.async_add_device(device)
+    assert household.guard is guard
+    assert household.feed is meter_feed
+    assert "garage" in household.devices.drivers
+    assert "garage" in {gd.device_id for gd in guard.devices}
+    assert household.config.device("garage") == device
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}, status.reasons
+    assert household.plan is not None
+    assert "garage" in household.plan.devices
+    with pytest.raises(ValueError, match="already"):
+        await household.async_add_device(device)
+    with pytest.raises(ValueError, match="driver devices"):
+        await household.async_add_device(
+            DeviceConfig(id="car", kind="ocpp", name="Car", charger_id="CP1")
+        )
+    with pytest.raises(ConfigError, match="volume_l"):
+        await household.async_add_device(
+            DeviceConfig(
+                id="toaster",
+                kind="driver",
+                name="Toaster",
+                driver={"driver": "boiler", "control": "switch", "power_w": 1},
+            )
+        )
+    assert "toaster" not in household.devices.drivers
+    assert "toaster" not in {gd.device_id for gd in guard.devices}
+    # In the 4 kW window the guard curtails the new boiler like the others.
+    readings = await _run(house, household, 12 * 60)
+    late = [r for r in readings if r.timestamp >= START + timedelta(minutes=7)]
+    assert late
+    assert max(r.import_w for r in late[-60:]) <= 4_000.0 + 1.0
+    # The first boiler goes: the guard lets go of it and it is switched on
+    # (its own thermostat decides again), whatever the guard had done.
+    await household.async_remove_device("boiler")
+    assert household.guard is guard
+    assert "boiler" not in household.devices.drivers
+    assert "boiler" not in {gd.device_id for gd in guard.devices}
+    assert household.config.device("boiler") is None
+    assert tank.supply_on
+    assert "boiler" not in guard.status().curtailed
+    await household.async_plan_now()
+    assert household.plan is not None
+    assert "boiler" not in household.plan.devices
+    await _run(house, household, 60)  # the guard runs on without it
+    state = household.state()
+    assert "boiler" not in state["devices"]
+    assert "garage" in state["devices"]
+    with pytest.raises(KeyError):
+        await household.async_remove_device("boiler")
+    await household.async_stop()
+
+
+async def test_a_removed_heat_pump_is_left_at_its_normal_level() -> None:
+    """An SG-Ready pump leaves blocked or boosted for mode 2 (normal)."""
+    _house, household, unit, _tank, _machine = await _home()
+    pump = household.devices.drivers["heat_pump"]
+    await pump.async_set_power(0.0)  # type: ignore[union-attr]
+    assert unit.sg_mode == 1
+    household.devices.drivers["heat_pump"].ledger._last_change = None  # type: ignore[union-attr]
+    await household.async_remove_device("heat_pump")
+    assert unit.sg_mode == 2
     await household.async_stop()

@@ -37,6 +37,12 @@ from .appliance import (
 from .boiler import Boiler, BoilerConfig
 from .climate_setpoint import ClimateSetpointConfig, ClimateSetpointHeatPump
 from .entities import EntityPort
+from .homewizard_socket import (
+    HomeWizardSocket,
+    HomeWizardSocketConfig,
+    SocketEntityPort,
+    socket_entity_ids,
+)
 from .hybrid_heat_pump import HybridConfig, HybridHeatPump
 from .lambda_heat_pump import LambdaConfig, LambdaHeatPump
 from .sg_ready import Clock, SgReadyConfig, SgReadyHeatPump, utc_now
@@ -52,6 +58,19 @@ class HybridSetup:
     heat_pump: SgReadyConfig | ClimateSetpointConfig | LambdaConfig
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocketSetup:
+    """A boiler element or an appliance on a HomeWizard Energy Socket.
+
+    The device's switch and power entities are the socket's own (the
+    factory fills them in); the rest of ``device`` is the boiler's or the
+    appliance's usual config.
+    """
+
+    socket: HomeWizardSocketConfig
+    device: BoilerConfig | PlugApplianceConfig
+
+
 type DriverConfig = (
     SgReadyConfig
     | ClimateSetpointConfig
@@ -60,6 +79,7 @@ type DriverConfig = (
     | BoilerConfig
     | PlugApplianceConfig
     | RemoteStartApplianceConfig
+    | SocketSetup
 )
 type Driver = (
     SgReadyHeatPump
@@ -79,6 +99,7 @@ DRIVERS: dict[str, type[Any]] = {
     "boiler": BoilerConfig,
     "plug_appliance": PlugApplianceConfig,
     "remote_start_appliance": RemoteStartApplianceConfig,
+    "homewizard_socket": SocketSetup,
 }
 _NAMES = {cls: name for name, cls in DRIVERS.items()}
 MAX_DEPTH = 6
@@ -100,8 +121,37 @@ def config_from_dict(data: object, path: str = "device") -> DriverConfig:
         msg = f"{path}.driver: must be one of {', '.join(DRIVERS)}, not {kind!r}"
         raise ConfigError(msg)
     rest = {k: v for k, v in data.items() if k != "driver"}
+    if cls is SocketSetup:
+        rest = _socket_entities(rest, path)
     result: DriverConfig = _dataclass(cls, rest, path, 0)
     return result
+
+
+_SOCKET_FIELDS: dict[str, tuple[str, ...]] = {
+    "boiler": ("entity_id", "power_entity"),
+    "plug_appliance": ("plug_entity", "power_entity"),
+}
+
+
+def _socket_entities(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Fill in the socket's switch and power entities for its device."""
+    socket, device = data.get("socket"), data.get("device")
+    if not isinstance(socket, Mapping) or not isinstance(device, Mapping):
+        return dict(data)  # the reader names what is missing or wrong
+    kind = str(device.get("driver"))
+    names = _SOCKET_FIELDS.get(kind)
+    serial = socket.get("serial")
+    if names is None or not isinstance(serial, str):
+        return dict(data)
+    for name in (*names, "control"):
+        if name in device:
+            msg = f"{path}.device.{name}: set by the socket"
+            raise ConfigError(msg)
+    switch, power = socket_entity_ids(serial)
+    filled = {**device, names[0]: switch, names[1]: power}
+    if kind == "boiler":
+        filled["control"] = "switch"
+    return {**data, "device": filled}
 
 
 def _dataclass(cls: type[Any], data: object, path: str, depth: int) -> Any:  # noqa: ANN401
@@ -230,6 +280,9 @@ def build_driver(  # noqa: PLR0911 - one return per driver kind
     config: DriverConfig, *, port: EntityPort | None = None, clock: Clock = utc_now
 ) -> Driver:
     """Make the driver of ``config``; entity-backed drivers need ``port``."""
+    if isinstance(config, SocketSetup):
+        msg = "a HomeWizard socket device is built by build_socket_driver"
+        raise ConfigError(msg)
     if isinstance(config, LambdaConfig):
         return LambdaHeatPump(config, clock=clock)
     if isinstance(config, BoilerConfig):
@@ -250,6 +303,28 @@ def build_driver(  # noqa: PLR0911 - one return per driver kind
     if isinstance(config, PlugApplianceConfig):
         return PlugAppliance(config, port, clock=clock)
     return RemoteStartAppliance(config, port, clock=clock)
+
+
+def build_socket_driver(
+    setup: SocketSetup,
+    *,
+    session: Any,  # noqa: ANN401 - an aiohttp.ClientSession (or None)
+    port: EntityPort | None = None,
+    clock: Clock = utc_now,
+) -> tuple[Boiler | PlugAppliance, HomeWizardSocket]:
+    """Make the boiler or appliance on the socket, and the socket to refresh.
+
+    The driver switches and meters through the socket; any other entity
+    it reads (a tank temperature sensor) comes from ``port``, the host's.
+    """
+    socket = HomeWizardSocket(
+        setup.socket, session, name=setup.device.name, clock=clock
+    )
+    driver = build_driver(
+        setup.device, port=SocketEntityPort(socket, port), clock=clock
+    )
+    assert isinstance(driver, Boiler | PlugAppliance)  # noqa: S101 - the setup's type
+    return driver, socket
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

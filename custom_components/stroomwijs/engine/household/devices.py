@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 import logging
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from custom_components.stroomwijs.engine.drivers.appliance import (
     CycleState,
@@ -29,9 +29,15 @@ from custom_components.stroomwijs.engine.drivers.entities import EntityPort
 from custom_components.stroomwijs.engine.drivers.factory import (
     ConfigError,
     Driver,
+    SocketSetup,
     build_driver,
+    build_socket_driver,
     config_from_dict,
     guard_role,
+)
+from custom_components.stroomwijs.engine.drivers.heat_pump_common import HeatLevel
+from custom_components.stroomwijs.engine.drivers.homewizard_socket import (
+    HomeWizardSocket,
 )
 from custom_components.stroomwijs.engine.drivers.hybrid_heat_pump import (
     HybridHeatPump,
@@ -41,7 +47,10 @@ from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
 )
 from custom_components.stroomwijs.engine.guard import GuardedDevice
 
-from .config import HouseholdConfig
+from .config import DeviceConfig, HouseholdConfig
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,12 +80,60 @@ def with_identity(data: Mapping[str, Any], device_id: str, name: str) -> dict[st
                 **inner,
             }
         return spec
+    if spec.get("driver") == "homewizard_socket" and isinstance(
+        spec.get("device"), Mapping
+    ):
+        spec["device"] = {**spec["device"], "device_id": device_id, "name": name}
+        return spec
     return {**spec, "device_id": device_id, "name": name}
 
 
 def validate_driver(data: Mapping[str, Any], path: str) -> None:
     """Check one driver mapping; raises ConfigError naming the bad field."""
     config_from_dict(with_identity(data, "device", "device"), path)
+
+
+def guarded_device(driver: Driver) -> GuardedDevice:
+    """Return how the guard holds a driver: its kind's priority, phases, delay."""
+    role = guard_role(driver)
+    return GuardedDevice(
+        device=driver,
+        priority=role.priority,
+        reaction_delay=role.reaction_delay,
+        phases=role.phases,
+        pause_allowed=True,
+    )
+
+
+def _close(driver: Driver) -> None:
+    close = getattr(driver, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            _LOGGER.debug("closing %s failed", driver.name, exc_info=True)
+
+
+async def _hand_back(driver: Driver) -> None:
+    """Leave a device that Stroomwijs no longer drives to its own rules."""
+    if isinstance(driver, PlugAppliance | RemoteStartAppliance):
+        if driver.state is CycleState.INTERRUPTED:
+            await driver.async_switch(True)  # noqa: FBT003 - resume the cycle
+        return
+    if isinstance(driver, Boiler):
+        await driver.async_set_power(driver.config.power_w)
+        return
+    inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+    if isinstance(inner, ClimateSetpointHeatPump) and inner is driver:
+        await inner.async_restore()
+        return
+    # The normal level: the pump follows its own controller (a hybrid: on
+    # electricity, as without Stroomwijs).
+    spec = inner.config.spec  # type: ignore[union-attr]
+    normal = spec.rated_power_w
+    if spec.level_for(normal) is not HeatLevel.NORMAL:
+        normal = (spec.boost_above_w or spec.max_w) / 2
+    await driver.async_set_power(normal)
 
 
 class HouseholdDevices:
@@ -88,62 +145,94 @@ class HouseholdDevices:
         *,
         port: EntityPort | None,
         clock: Clock,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         """Build every driver device of ``config`` (ConfigError if one cannot be)."""
         self.drivers: dict[str, Driver] = {}
+        self.sockets: dict[str, HomeWizardSocket] = {}
+        """The devices on a HomeWizard Energy Socket, and their socket."""
         self.unplanned: set[str] = set()
         """Devices the user took out of the plan: they follow their own rules."""
         self._clock = clock
+        self._port = port
+        self._session = session
         self._polled: datetime | None = None
         for device in config.devices:
-            if device.kind != "driver":
-                continue
-            spec = with_identity(device.driver, device.id, device.name)
-            driver = build_driver(
-                config_from_dict(spec, f"devices.{device.id}.driver"),
-                port=port,
-                clock=clock,
+            if device.kind == "driver":
+                self.drivers[device.id] = self.build(device)
+
+    def build(self, device: DeviceConfig) -> Driver:
+        """Make the driver of one ``driver`` device (ConfigError if it cannot be).
+
+        A device on a HomeWizard socket gets its socket in :attr:`sockets`.
+        """
+        spec = with_identity(device.driver, device.id, device.name)
+        config = config_from_dict(spec, f"devices.{device.id}.driver")
+        if isinstance(config, SocketSetup):
+            driver, socket = build_socket_driver(
+                config, session=self._session, port=self._port, clock=self._clock
             )
-            self.drivers[device.id] = driver
+            self.sockets[device.id] = socket
+            return driver
+        return build_driver(config, port=self._port, clock=self._clock)
 
     def guarded_devices(self) -> list[GuardedDevice]:
         """Return the drivers under the guard, in the priority of their kind."""
-        devices: list[GuardedDevice] = []
-        for driver in self.drivers.values():
-            role = guard_role(driver)
-            devices.append(
-                GuardedDevice(
-                    device=driver,
-                    priority=role.priority,
-                    reaction_delay=role.reaction_delay,
-                    phases=role.phases,
-                    pause_allowed=True,
-                )
-            )
-        return devices
+        return [guarded_device(driver) for driver in self.drivers.values()]
 
     async def async_start(self) -> None:
         """Start the drivers that need it (thermostats) and read every device once."""
         for device_id, driver in self.drivers.items():
-            inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
-            if isinstance(inner, ClimateSetpointHeatPump):
-                try:
-                    await inner.async_start()
-                except Exception:  # noqa: BLE001 - one device must not stop the home
-                    # Not there yet (its integration may still be loading): the
-                    # driver is unavailable and polling brings it in later.
-                    _LOGGER.info("%s is not available yet", device_id)
+            await self._async_start_one(device_id, driver)
         await self.async_poll(force=True)
+
+    @staticmethod
+    async def _async_start_one(device_id: str, driver: Driver) -> None:
+        inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+        if isinstance(inner, ClimateSetpointHeatPump):
+            try:
+                await inner.async_start()
+            except Exception:  # noqa: BLE001 - one device must not stop the home
+                # Not there yet (its integration may still be loading): the
+                # driver is unavailable and polling brings it in later.
+                _LOGGER.info("%s is not available yet", device_id)
 
     async def async_stop(self) -> None:
         """Close the drivers' connections (Modbus)."""
         for driver in self.drivers.values():
-            close = getattr(driver, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    _LOGGER.debug("closing %s failed", driver.name, exc_info=True)
+            _close(driver)
+
+    async def async_add(self, device: DeviceConfig) -> Driver:
+        """Build, start and read one more device (ConfigError if it cannot be).
+
+        The driver is only in :attr:`drivers` once it was built and read.
+        """
+        if device.id in self.drivers:
+            msg = f"{device.id} is in the household already"
+            raise ValueError(msg)
+        driver = self.build(device)
+        await self._async_start_one(device.id, driver)
+        await self._async_poll_one(device.id, driver)
+        self.drivers[device.id] = driver
+        return driver
+
+    async def async_remove(self, device_id: str) -> Driver:
+        """Take a device out (KeyError if unknown) and leave it to itself.
+
+        A thermostat gets the user's setpoint back, a boiler is switched on
+        (its thermostat decides), a heat pump goes to its normal level, and an
+        appliance's cycle that the guard interrupted is resumed; nothing that
+        Stroomwijs held back stays held back. Then its connections close.
+        """
+        driver = self.drivers.pop(device_id)
+        self.sockets.pop(device_id, None)
+        self.unplanned.discard(device_id)
+        try:
+            await _hand_back(driver)
+        except Exception as err:  # noqa: BLE001 - it is going anyway
+            _LOGGER.warning("%s could not be handed back: %s", driver.name, err)
+        _close(driver)
+        return driver
 
     async def async_poll(self, *, force: bool = False) -> None:
         """Read every device, at most every 15 s unless forced."""
@@ -155,11 +244,17 @@ class HouseholdDevices:
         ):
             return
         self._polled = now
-        for device_id, driver in self.drivers.items():
-            try:
-                await driver.async_update()
-            except Exception:  # a driver logs its own unavailability
-                _LOGGER.debug("update of %s failed", device_id, exc_info=True)
+        for device_id, driver in list(self.drivers.items()):
+            await self._async_poll_one(device_id, driver)
+
+    async def _async_poll_one(self, device_id: str, driver: Driver) -> None:
+        socket = self.sockets.get(device_id)
+        if socket is not None:
+            await socket.async_refresh()  # never raises: it goes unavailable
+        try:
+            await driver.async_update()
+        except Exception:  # a driver logs its own unavailability
+            _LOGGER.debug("update of %s failed", device_id, exc_info=True)
 
     def power_kw(self) -> float:
         """Return what the driver devices draw now (kW; unknown counts 0)."""
@@ -298,4 +393,4 @@ class HouseholdDevices:
                 _LOGGER.warning("Saved state of %s ignored: %s", device_id, err)
 
 
-__all__ = ["ConfigError", "HouseholdDevices", "validate_driver"]
+__all__ = ["ConfigError", "HouseholdDevices", "guarded_device", "validate_driver"]

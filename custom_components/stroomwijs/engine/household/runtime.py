@@ -57,8 +57,12 @@ from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.guard import (
     Guard,
     GuardConfig,
+    GuardedDevice,
     Intervention,
     InterventionKind,
+)
+from custom_components.stroomwijs.engine.guard.controller import (
+    _State as _GuardState,
 )
 from custom_components.stroomwijs.engine.guard.measurement import GridMeasurement
 from custom_components.stroomwijs.engine.limits import EffectiveLimit
@@ -78,8 +82,8 @@ from .chargers import (
     HouseholdChargers,
     charger_side_limit_w as _charger_side_limit_w,
 )
-from .config import HouseholdConfig, OptimiserMode
-from .devices import HouseholdDevices
+from .config import DeviceConfig, HouseholdConfig, OptimiserMode
+from .devices import HouseholdDevices, guarded_device
 from .forecast import BaseLoadForecaster
 from .inputs import InputFormatError, Series
 from .limits import HouseholdLimits, build_limits
@@ -269,7 +273,9 @@ class Household:
             spawn=self._spawn,
             session=ports.ocpp_session,
         )
-        self.devices = HouseholdDevices(config, port=ports.entity_port, clock=self._now)
+        self.devices = HouseholdDevices(
+            config, port=ports.entity_port, clock=self._now, session=ports.session
+        )
         dim = self.limits.dim
         self.guard = Guard(
             GuardConfig(
@@ -844,6 +850,73 @@ class Household:
         self._save_soon()
         self.request_replan(
             f"{driver.name}: " + ("planned again" if planned else "left to itself")
+        )
+        self.notify()
+
+    async def async_add_device(self, device: DeviceConfig) -> None:
+        """Add a heat pump, boiler or appliance while the household runs.
+
+        The meter, the guard and the chargers carry on. The driver is built
+        (ConfigError if it cannot be), started and read once, put under the
+        guard with its kind's priority, and a new plan is asked for.
+        ValueError for an id in use or a device that is not a ``driver``.
+        """
+        if device.kind != "driver":
+            msg = f"{device.id}: only driver devices are added while running"
+            raise ValueError(msg)
+        if self.config.device(device.id) is not None:
+            msg = f"{device.id} is in the household already"
+            raise ValueError(msg)
+        driver = await self.devices.async_add(device)
+        await _guard_add(self.guard, guarded_device(driver))
+        self.config = replace(self.config, devices=(*self.config.devices, device))
+        self.request_replan(f"{device.name} added")
+        self.notify()
+
+    async def async_remove_device(self, device_id: str) -> None:
+        """Take a heat pump, boiler or appliance out while the household runs.
+
+        The guard lets go of it first, then the device is left to its own
+        rules (see ``HouseholdDevices.async_remove``) and the plan is made
+        again without it. KeyError for an unknown driver device.
+        """
+        if device_id not in self.devices.drivers:
+            raise KeyError(device_id)
+        await _guard_remove(self.guard, device_id)
+        self._planned_drivers.discard(device_id)
+        if self.plan_inputs is not None:
+            self.plan_inputs.device_map.pop(device_id, None)
+        driver = await self.devices.async_remove(device_id)
+        self.config = replace(
+            self.config,
+            devices=tuple(d for d in self.config.devices if d.id != device_id),
+        )
+        self._save_soon()
+        self.request_replan(f"{driver.name} removed")
+        self.notify()
+
+    def set_socket_address(self, device_id: str, host: str, port: int) -> None:
+        """Reach a device's HomeWizard Energy Socket at a new address, running.
+
+        KeyError when the device is not on a socket, ValueError for an
+        address that is not one. The device goes on; only its socket moves.
+        """
+        socket = self.devices.sockets[device_id]
+        socket.move(host, port)
+        self.config = replace(
+            self.config,
+            devices=tuple(
+                replace(
+                    d,
+                    driver={
+                        **d.driver,
+                        "socket": {**d.driver["socket"], "host": host, "port": port},
+                    },
+                )
+                if d.id == device_id
+                else d
+                for d in self.config.devices
+            ),
         )
         self.notify()
 
@@ -1527,6 +1600,36 @@ def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
         target_soc=None if target is None else float(target),
         min_soc=min_soc,
     )
+
+
+async def _guard_add(guard: Guard, device: GuardedDevice) -> None:
+    """Put one more device under the running guard.
+
+    The Guard takes its devices when it is made and has no call for this
+    yet (engine/guard is outside this change): its tables are changed here,
+    under its lock, so no pass of the guard sees half a device. Its
+    look-ahead follows the slowest device, as when it is made.
+    """
+    async with guard._lock:  # noqa: SLF001
+        guard._devices[device.device_id] = device  # noqa: SLF001
+        guard._state[device.device_id] = _GuardState()  # noqa: SLF001
+        if guard.config.lookahead is None:
+            guard._lookahead = max(  # noqa: SLF001
+                d.reaction_delay
+                for d in guard._devices.values()  # noqa: SLF001
+            )
+
+
+async def _guard_remove(guard: Guard, device_id: str) -> None:
+    """Let the running guard forget a device (see ``_guard_add``)."""
+    async with guard._lock:  # noqa: SLF001
+        guard._devices.pop(device_id, None)  # noqa: SLF001
+        guard._state.pop(device_id, None)  # noqa: SLF001
+        if guard.config.lookahead is None:
+            guard._lookahead = max(  # noqa: SLF001
+                (d.reaction_delay for d in guard._devices.values()),  # noqa: SLF001
+                default=timedelta(0),
+            )
 
 
 def _discard[T](items: list[T], item: T) -> None:
