@@ -522,6 +522,35 @@ class Guard:
         self._refresh_notice()
         return restored
 
+    async def async_add_device(self, device: GuardedDevice) -> None:
+        """Put one more device under the running guard (a device added later).
+
+        Under the guard's lock, so no pass sees half a device. The look-ahead
+        follows the slowest device, as when the guard is made (unless set).
+        """
+        async with self._lock:
+            self._devices[device.device_id] = device
+            self._state[device.device_id] = _State()
+            self._follow_slowest()
+
+    async def async_remove_device(self, device_id: str) -> None:
+        """Let the running guard forget a device (removed by the user).
+
+        What it still had pending goes with it; the caller hands the device
+        back to its own rules.
+        """
+        async with self._lock:
+            self._devices.pop(device_id, None)
+            self._state.pop(device_id, None)
+            self._follow_slowest()
+
+    def _follow_slowest(self) -> None:
+        if self.config.lookahead is None:
+            self._lookahead = max(
+                (d.reaction_delay for d in self._devices.values()),
+                default=timedelta(0),
+            )
+
     def _override_problem(self, device_id: object, value: object) -> str | None:
         if not isinstance(device_id, str) or device_id not in self._devices:
             return f"unknown device {str(device_id)[:60]!r}"

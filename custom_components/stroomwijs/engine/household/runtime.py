@@ -57,12 +57,8 @@ from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.guard import (
     Guard,
     GuardConfig,
-    GuardedDevice,
     Intervention,
     InterventionKind,
-)
-from custom_components.stroomwijs.engine.guard.controller import (
-    _State as _GuardState,
 )
 from custom_components.stroomwijs.engine.guard.measurement import GridMeasurement
 from custom_components.stroomwijs.engine.limits import EffectiveLimit
@@ -868,7 +864,7 @@ class Household:
             msg = f"{device.id} is in the household already"
             raise ValueError(msg)
         driver = await self.devices.async_add(device)
-        await _guard_add(self.guard, guarded_device(driver))
+        await self.guard.async_add_device(guarded_device(driver))
         self.config = replace(self.config, devices=(*self.config.devices, device))
         self.request_replan(f"{device.name} added")
         self.notify()
@@ -882,7 +878,7 @@ class Household:
         """
         if device_id not in self.devices.drivers:
             raise KeyError(device_id)
-        await _guard_remove(self.guard, device_id)
+        await self.guard.async_remove_device(device_id)
         self._planned_drivers.discard(device_id)
         if self.plan_inputs is not None:
             self.plan_inputs.device_map.pop(device_id, None)
@@ -1600,36 +1596,6 @@ def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
         target_soc=None if target is None else float(target),
         min_soc=min_soc,
     )
-
-
-async def _guard_add(guard: Guard, device: GuardedDevice) -> None:
-    """Put one more device under the running guard.
-
-    The Guard takes its devices when it is made and has no call for this
-    yet (engine/guard is outside this change): its tables are changed here,
-    under its lock, so no pass of the guard sees half a device. Its
-    look-ahead follows the slowest device, as when it is made.
-    """
-    async with guard._lock:  # noqa: SLF001
-        guard._devices[device.device_id] = device  # noqa: SLF001
-        guard._state[device.device_id] = _GuardState()  # noqa: SLF001
-        if guard.config.lookahead is None:
-            guard._lookahead = max(  # noqa: SLF001
-                d.reaction_delay
-                for d in guard._devices.values()  # noqa: SLF001
-            )
-
-
-async def _guard_remove(guard: Guard, device_id: str) -> None:
-    """Let the running guard forget a device (see ``_guard_add``)."""
-    async with guard._lock:  # noqa: SLF001
-        guard._devices.pop(device_id, None)  # noqa: SLF001
-        guard._state.pop(device_id, None)  # noqa: SLF001
-        if guard.config.lookahead is None:
-            guard._lookahead = max(  # noqa: SLF001
-                (d.reaction_delay for d in guard._devices.values()),  # noqa: SLF001
-                default=timedelta(0),
-            )
 
 
 def _discard[T](items: list[T], item: T) -> None:
