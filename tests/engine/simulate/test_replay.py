@@ -223,3 +223,82 @@ def test_plots_without_matplotlib_say_how_to_get_it(
     scenario = _scenario()
     with pytest.raises(PlotsUnavailableError, match=r"stroomwijs\[sim\]"):
         write_plots(scenario, load_data(scenario), [RunResult("optimum")], Path())
+
+
+class _RecordingReplay(Replay):
+    """A replay that keeps the month peak every re-plan was given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        self.peaks: list[tuple[datetime, float]] = []
+
+    def _solver(self, problem: Any, now: datetime, previous: Any) -> Any:  # noqa: ANN401
+        if problem.capacity is not None:
+            self.peaks.append((now, problem.capacity.month_peak_so_far_kw))
+        return super()._solver(problem, now, previous)
+
+
+async def test_a_peak_early_in_the_month_is_carried_into_every_replan(
+    tmp_path: Path,
+) -> None:
+    """A capacity tariff: an 8 kW quarter-hour at 03:00 on the 1st sets the month.
+
+    The simulated meter keeps the month's peak as a Belgian meter does and
+    the household plans from it: every re-plan after the peak starts from
+    it, so the car's night charging does not pay to stay below a peak that
+    is already billed (charged in the cheapest quarter-hours up to it,
+    instead of spread thin all night to keep the month's peak low).
+    """
+    source = (
+        SCENARIOS / "data" / "household_pv_enphase_2023-08-31_2023-11-06_hourly.csv"
+    )
+    lines = source.read_text(encoding="utf-8").splitlines()
+    # 2023-10-04T01:00Z: 03:00 local on the 1st of October 2025 after the
+    # 728-day shift; 12.29 kWh in the hour x 0.65087 = 8 kW.
+    column = lines[0].split(",").index("consumption_kwh")
+    spiked = []
+    for line in lines:
+        cells = line.split(",")
+        if cells[0] == "2023-10-04T01:00:00Z":
+            cells[column] = "12.29"
+        spiked.append(",".join(cells))
+    csv_file = tmp_path / "load.csv"
+    csv_file.write_text("\n".join(spiked) + "\n", encoding="utf-8")
+    scenario = _scenario(days=2)
+    assert scenario.ev is not None
+    scenario = replace(
+        scenario,
+        household=replace(
+            scenario.household,
+            tariff=replace(scenario.household.tariff, capacity_eur_per_kw_month=4.0),
+        ),
+        load=replace(scenario.load, file=csv_file),
+        ev=replace(scenario.ev, max_discharge_w=0.0, trip_kwh=20.0, trip_sigma_kwh=0),
+    )
+    data = load_data(scenario)
+    replay = _RecordingReplay(
+        scenario,
+        data,
+        "stroomwijs",
+        start=_local(1, 0),
+        end=_local(2, 7, 30),
+        meter_values_s=300,
+    )
+    run = await replay.async_run()
+    fig = summarise(scenario, data, run)
+    assert fig["quarters_over_limit"] == 0
+    assert fig["ev"]["stays"] == 1
+    assert fig["ev"]["shortfall_kwh"] < 0.5
+    early = [q for q in run.quarters if q.start < _local(1, 4)]
+    peak_kw = max(q.import_kwh * 4 for q in early)
+    assert peak_kw > 7.5
+    after = [kw for now, kw in replay.peaks if now >= _local(1, 4, 1)]
+    assert after
+    assert all(abs(kw - peak_kw) < 0.05 for kw in after), (peak_kw, after[:5])
+    # The car's night: charged in the cheapest quarter-hours at up to the
+    # month's peak (the peak is not raised), not spread thin all night.
+    night = [q for q in run.quarters if q.start >= _local(1, 21)]
+    ev_kw = max(q.ev_kwh * 4 for q in night)
+    assert ev_kw > 5.0, ev_kw
+    # Within what the load forecast misses (the plan aims at the peak).
+    assert max(q.import_kwh * 4 for q in night) <= peak_kw + 0.5

@@ -43,6 +43,10 @@ from custom_components.stroomwijs.engine.household import (
     OcppServerConfig,
     Series,
 )
+from custom_components.stroomwijs.engine.meter.quarter import (
+    MonthPeakTracker,
+    QuarterResult,
+)
 from custom_components.stroomwijs.engine.planner import Plan, Problem, solve
 
 from .household import QUARTER_S, VOLTAGE_V, SimReading
@@ -151,12 +155,19 @@ class RunResult:
 
 
 class _Meter:
-    """The simulated P1 meter: phase powers, quarter average and projection."""
+    """The simulated P1 meter: phase powers, quarter average, projection, peak.
+
+    Like a Belgian meter (1-0:1.6.0) and the engine's own meter when a meter
+    does not send it, it keeps the highest completed quarter-hour average
+    import of the billing month (the meter's ``MonthPeakTracker``), and every
+    reading carries it: the household plans its capacity tariff from it.
+    """
 
     def __init__(self) -> None:
         self.quarter: datetime | None = None
         self.energy_j = 0.0
         self.last_net_w = 0.0
+        self.peaks = MonthPeakTracker()
 
     def read(
         self, now: datetime, dt_s: float, base_w: float, pv_w: float, ev_w: float
@@ -169,11 +180,16 @@ class _Meter:
             minute=now.minute - now.minute % 15, second=0, microsecond=0
         )
         if quarter != self.quarter:
+            if self.quarter is not None and quarter - self.quarter == SLOT:
+                # The step just past closes the quarter before this one.
+                done = self.energy_j + max(self.last_net_w, 0.0) * dt_s
+                self.peaks.add(QuarterResult(self.quarter, done / QUARTER_S, 1.0))
             self.quarter = quarter
             self.energy_j = 0.0
         else:
             self.energy_j += max(self.last_net_w, 0.0) * dt_s
         self.last_net_w = net
+        peak_w, _ = self.peaks.current(now)
         elapsed = (now - quarter).total_seconds()
         average = self.energy_j / elapsed if elapsed > 0 else None
         projection = (self.energy_j + max(net, 0.0) * (QUARTER_S - elapsed)) / QUARTER_S
@@ -185,6 +201,7 @@ class _Meter:
             phase_currents_a=tuple(abs(p) / VOLTAGE_V for p in phases),
             quarter_average_w=average,
             quarter_projection_w=projection,
+            month_peak_w=peak_w,
         )
 
 
