@@ -7,7 +7,7 @@ household's own OCPP central system, guard and planner.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 import json
 import logging
 from pathlib import Path
@@ -28,7 +28,9 @@ from custom_components.stroomwijs.engine.simulate.report import (
     write_report,
 )
 from custom_components.stroomwijs.engine.simulate.scenario import (
+    SLOT,
     Scenario,
+    SeriesSpec,
     load_data,
     load_scenario,
 )
@@ -302,3 +304,114 @@ async def test_a_peak_early_in_the_month_is_carried_into_every_replan(
     assert ev_kw > 5.0, ev_kw
     # Within what the load forecast misses (the plan aims at the peak).
     assert max(q.import_kwh * 4 for q in night) <= peak_kw + 0.5
+
+
+def _heat_pump_scenario(days: int = 1) -> Scenario:
+    return replace(load_scenario(SCENARIOS / "elaad_heat_pump_january.yaml"), days=days)
+
+
+def _jan(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2025, 1, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
+
+
+async def test_heat_pump_boiler_and_washer_under_every_strategy() -> None:
+    """06:00-20:00 of a January day: the devices behind the household's drivers.
+
+    The house feels the outdoor curve, the washer is loaded at 09:30 and due
+    by 17:30, the 16:00-21:00 window holds 4 kW. Every strategy keeps the
+    room in its band, the tank above 40 degC and the washer on time, and
+    holds the window; Stroomwijs plans all three, the rules follow the
+    cheapest hours, and the optimum plans them with the true data.
+    """
+    scenario = _heat_pump_scenario()
+    data = load_data(scenario)
+    runs: dict[str, RunResult] = {}
+    for strategy in ("stroomwijs", "uncontrolled", "rules"):
+        replay = Replay(scenario, data, strategy, start=_jan(1, 6), end=_jan(1, 20))
+        runs[strategy] = await replay.async_run()
+    for name, run in runs.items():
+        fig = summarise(scenario, data, run)
+        assert fig["comfort_devices"] == ["heat_pump", "boiler", "washer"], name
+        assert fig["quarters_over_limit"] == 0, name
+        assert fig["run"]["plan_failures"] == 0, name
+        comfort = fig["comfort"]
+        assert comfort["heat_pump"]["energy_kwh"] > 5.0, name
+        assert comfort["heat_pump"]["quarters_below_band"] == 0, name
+        assert comfort["heat_pump"]["min_room_c"] >= 19.5, name
+        assert comfort["boiler"]["energy_kwh"] > 0.5, name
+        assert comfort["washer"]["cycles"] == 1, name
+        assert comfort["washer"]["cycles_done"] == 1, name
+        assert comfort["washer"]["cycles_late"] == 0, name
+        # The washer's run is in the measured quarter-hours: about 0.8 kWh.
+        assert 0.6 < comfort["washer"]["energy_kwh"] < 1.0, name
+        assert fig["comfort_violations"] == comfort["boiler"]["quarters_below_floor"]
+    for name in ("stroomwijs", "uncontrolled"):
+        fig = summarise(scenario, data, runs[name])
+        assert fig["comfort_violations"] == 0, name
+        assert fig["comfort"]["boiler"]["min_tank_c"] >= 40.0, name
+    # The uncontrolled washer starts when it is loaded; the rules' plug timer
+    # at the start of the cheapest run of quarter-hours before 17:30.
+    uncontrolled = runs["uncontrolled"].comfort
+    assert uncontrolled is not None
+    assert uncontrolled.cycles[0].started == _jan(1, 9, 30)
+    stroomwijs = runs["stroomwijs"].comfort
+    assert stroomwijs is not None
+    assert stroomwijs.cycles[0].started is not None
+    assert stroomwijs.cycles[0].finished is not None
+    assert stroomwijs.cycles[0].finished <= _jan(1, 17, 30)
+    # The rules heat the boiler in the day's cheapest quarter-hours (and
+    # when the driver's 40 degC floor says so).
+    day = sorted(
+        range(data.index(_jan(1, 0)), data.index(_jan(2, 0))),
+        key=lambda i: (data.spot[i], i),
+    )
+    cheap = {data.start + SLOT * i for i in day[:12]}
+    rules = runs["rules"]
+    outside = sum(q.boiler_kwh for q in rules.quarters if q.start not in cheap)
+    inside = sum(q.boiler_kwh for q in rules.quarters if q.start in cheap)
+    assert inside > outside, (inside, outside)
+
+    optimum = foresight(scenario, data)
+    fig = summarise(scenario, data, optimum)
+    assert fig["comfort_violations"] == 0
+    assert fig["comfort"]["washer"]["cycles_done"] == 1
+    assert fig["comfort"]["heat_pump"]["min_room_c"] >= 19.5 - 0.05
+
+
+async def test_comfort_violations_are_counted_from_the_simulated_room(
+    tmp_path: Path,
+) -> None:
+    """An 800 W heat pump at -10 degC cannot hold the room: counted, not zero."""
+    csv_file = tmp_path / "cold.csv"
+    start = datetime(2024, 12, 25, tzinfo=UTC)
+    rows = ["start_utc,t"] + [
+        f"{(start + timedelta(hours=h)).isoformat()},-10" for h in range(24 * 45)
+    ]
+    csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    scenario = _heat_pump_scenario()
+    assert scenario.heat_pump is not None
+    devices = tuple(
+        replace(d, driver={**d.driver, "spec": {"rated_power_w": 800}})
+        if d.id == "heat_pump"
+        else d
+        for d in scenario.household.devices
+    )
+    scenario = replace(
+        scenario,
+        household=replace(scenario.household, devices=devices),
+        heat_pump=replace(
+            scenario.heat_pump,
+            outdoor=SeriesSpec(file=csv_file, column="t", unit="degC"),
+        ),
+    )
+    data = load_data(scenario)
+    assert set(data.outdoor_c) == {-10.0}
+    replay = Replay(scenario, data, "uncontrolled", start=_jan(1, 6), end=_jan(1, 12))
+    run = await replay.async_run()
+    fig = summarise(scenario, data, run)
+    below = fig["comfort"]["heat_pump"]["quarters_below_band"]
+    assert below > 0
+    assert fig["comfort"]["heat_pump"]["min_room_c"] < 19.5
+    assert fig["comfort_violations"] >= below
+    # The pump ran flat out the whole time it was allowed to.
+    assert fig["comfort"]["heat_pump"]["energy_kwh"] > 0.8 * 6 * 0.8

@@ -204,6 +204,11 @@ def _cmd_run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912 - options,
             f"{fig['quarters_over_limit']:3d} qh  EV {fig['ev']['delivered_kwh']:7.1f}"
             f" kWh (short {fig['ev']['shortfall_kwh']:.1f})  V2G "
             f"{fig['v2g']['energy_kwh']:6.1f} kWh"
+            + (
+                f"  comfort violations {fig['comfort_violations']}"
+                if fig["comfort_devices"]
+                else ""
+            )
         )
     for item in written:
         print(f"wrote {item}")  # noqa: T201

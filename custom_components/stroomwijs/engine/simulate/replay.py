@@ -23,7 +23,7 @@ Strategies:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import logging
@@ -51,6 +51,7 @@ from custom_components.stroomwijs.engine.planner import Plan, Problem, solve
 
 from .household import QUARTER_S, VOLTAGE_V, SimReading
 from .ocpp_chargepoint import OcppSimulator, SimCar, SimStation
+from .replay_devices import Comfort, ReplayDevices
 from .scenario import SLOT, Scenario, ScenarioData, ev_sessions, pv_forecast
 
 _LOGGER = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class Quarter:
     export_kwh: float = 0.0
     ev_kwh: float = 0.0
     """Grid-side car energy: positive charging, negative discharging."""
+    heat_pump_kwh: float = 0.0
+    boiler_kwh: float = 0.0
+    appliance_kwh: float = 0.0
     limit_w: float | None = None
     """The lowest DSO import limit in force during the quarter (None: none)."""
     readings_over: int = 0
@@ -152,6 +156,8 @@ class RunResult:
     peak_rss_mb: float | None = None
     """The replaying process's peak resident memory (``ru_maxrss``)."""
     notes: list[str] = field(default_factory=list)
+    comfort: Comfort | None = None
+    """The heat pump's, boiler's and appliance's comfort (None: none of them)."""
 
 
 class _Meter:
@@ -169,11 +175,18 @@ class _Meter:
         self.last_net_w = 0.0
         self.peaks = MonthPeakTracker()
 
-    def read(
-        self, now: datetime, dt_s: float, base_w: float, pv_w: float, ev_w: float
+    def read(  # noqa: PLR0917 - one reading's parts
+        self,
+        now: datetime,
+        dt_s: float,
+        base_w: float,
+        pv_w: float,
+        ev_w: float,
+        devices_w: Sequence[float] = (0.0, 0.0, 0.0),
     ) -> SimReading:
         phases = [
-            base_w * share - pv_w / 3.0 + ev_w / 3.0 for share in BASE_PHASE_SPLIT
+            base_w * share - pv_w / 3.0 + ev_w / 3.0 + extra
+            for share, extra in zip(BASE_PHASE_SPLIT, devices_w, strict=True)
         ]
         net = sum(phases)
         quarter = now.replace(
@@ -285,6 +298,9 @@ class Replay:
         self._rules_w: float | None = None
         self._quarter: Quarter | None = None
         self._next_meter_values = self.start
+        self.devices = ReplayDevices(
+            scenario, data, strategy=strategy, clock=lambda: self.now
+        )
 
     # ------------------------------------------------------------ set-up
     def _solver(self, problem: Problem, now: datetime, previous: Plan | None) -> Plan:
@@ -314,6 +330,7 @@ class Replay:
                 run_blocking=_inline,
                 solver=self._solver,
                 ocpp_session=SESSION,
+                entity_port=self.devices.port if self.devices.any else None,
             ),
         )
         warm = self.data.warmup_load_kw
@@ -374,6 +391,14 @@ class Replay:
             first or (local.hour == 0 and local.minute == 0)
         ):
             household.set_pv_forecast(pv_forecast(self.scenario, self.data, self.now))
+        if self.data.outdoor_c and (first or local.minute == 0):
+            # The weather forecast, renewed every hour: the true temperature
+            # of the next 48 h (docs/scenarios.md).
+            index = self.data.index(self.now)
+            values = self.data.outdoor_c[index : index + 192]
+            household.set_outdoor_forecast(
+                Series(self.data.start + SLOT * index, SLOT, tuple(values))
+            )
 
     # ------------------------------------------------------------ the car
     async def _car_events(self) -> None:
@@ -487,6 +512,8 @@ class Replay:
                     progress(done)
             self.soc = self.car.soc if self.car is not None else self.soc
             self.result.end_soc = self.soc
+            if self.devices.any:
+                self.result.comfort = self.devices.finish(self.now)
         finally:
             if self.sim is not None:
                 await self.sim.async_disconnect()
@@ -521,12 +548,14 @@ class Replay:
                 )
             else:
                 ev_w = self.sim.station.step(dt)
+        hp_w, boiler_w, washer_w = self.devices.step(self.now, dt)
         reading = self._meter.read(
             self.now,
             dt,
             self.data.load_kw[index] * 1000.0,
             self.data.pv_kw[index] * 1000.0,
             ev_w,
+            self.devices.phase_w(hp_w, boiler_w, washer_w),
         )
         # The limit in force over the step just measured (the last tick
         # refreshed it at the step's start).
@@ -545,6 +574,9 @@ class Replay:
         else:
             quarter.export_kwh -= net_kwh
         quarter.ev_kwh += ev_w * dt / 3_600_000.0
+        quarter.heat_pump_kwh += hp_w * dt / 3_600_000.0
+        quarter.boiler_kwh += boiler_w * dt / 3_600_000.0
+        quarter.appliance_kwh += washer_w * dt / 3_600_000.0
         if dso is not None:
             quarter.limit_w = (
                 dso if quarter.limit_w is None else min(quarter.limit_w, dso)
@@ -555,8 +587,10 @@ class Replay:
         self.result.steps += 1
         self._publish_inputs(household)
         await self._car_events()
+        await self.devices.async_user(household, self.now)
         if self.strategy == "rules" and self.now.second == 0:
             await self._rules()
+            await self.devices.async_rules(household, self.now)
 
 
 async def async_replay(
