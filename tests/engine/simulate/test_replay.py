@@ -27,6 +27,12 @@ from custom_components.stroomwijs.engine.simulate.report import (
     write_plots,
     write_report,
 )
+from custom_components.stroomwijs.engine.simulate.runner import (
+    _run_chunk,
+    chunks,
+    merge,
+    run_scenario,
+)
 from custom_components.stroomwijs.engine.simulate.scenario import (
     SLOT,
     Scenario,
@@ -415,3 +421,25 @@ async def test_comfort_violations_are_counted_from_the_simulated_room(
     assert fig["comfort_violations"] >= below
     # The pump ran flat out the whole time it was allowed to.
     assert fig["comfort"]["heat_pump"]["energy_kwh"] > 0.8 * 6 * 0.8
+
+
+def test_chunks_count_comfort_once() -> None:
+    """Two 1-day chunks: the second's warm-up day is replayed, not counted."""
+    scenario = _heat_pump_scenario(days=2)
+    _data, (whole,) = run_scenario(scenario, ("uncontrolled",))
+    # The chunks a parallel run hands its processes, here one after another.
+    parts = [
+        _run_chunk(scenario, "uncontrolled", first, end)
+        for first, end in chunks(scenario, 1)
+    ]
+    split = merge("uncontrolled", parts)
+    assert whole.comfort is not None
+    assert split.comfort is not None
+    assert len(whole.comfort.cycles) == len(split.comfort.cycles) == 2
+    assert [c.armed for c in split.comfort.cycles] == [
+        c.armed for c in whole.comfort.cycles
+    ]
+    assert len(split.quarters) == len(whole.quarters) == 2 * 96
+    whole_kwh = sum(q.heat_pump_kwh for q in whole.quarters)
+    split_kwh = sum(q.heat_pump_kwh for q in split.quarters)
+    assert abs(whole_kwh - split_kwh) < 0.1 * whole_kwh

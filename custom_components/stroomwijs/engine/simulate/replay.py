@@ -266,8 +266,12 @@ class Replay:
         initial_soc: float | None = None,
         step_s: int | None = None,
         meter_values_s: int | None = None,
+        measure_from: datetime | None = None,
     ) -> None:
-        """Prepare; ``async_run`` runs it."""
+        """Prepare; ``async_run`` runs it.
+
+        ``measure_from``: count comfort from then on (a chunk's warm-up).
+        """
         if strategy not in STRATEGIES:
             msg = f"unknown strategy {strategy!r}"
             raise ValueError(msg)
@@ -299,7 +303,11 @@ class Replay:
         self._quarter: Quarter | None = None
         self._next_meter_values = self.start
         self.devices = ReplayDevices(
-            scenario, data, strategy=strategy, clock=lambda: self.now
+            scenario,
+            data,
+            strategy=strategy,
+            clock=lambda: self.now,
+            measure_from=measure_from,
         )
 
     # ------------------------------------------------------------ set-up

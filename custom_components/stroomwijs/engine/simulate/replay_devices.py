@@ -116,6 +116,23 @@ class Comfort:
                 late += 1
         return late
 
+    @classmethod
+    def merged(cls, parts: list[Comfort]) -> Comfort:
+        """Join the comfort of consecutive chunks of one strategy."""
+        out = cls()
+        for part in parts:
+            out.room_quarters_below += part.room_quarters_below
+            out.room_degree_hours_below += part.room_degree_hours_below
+            out.tank_quarters_below += part.tank_quarters_below
+            out.legionella_weeks += part.legionella_weeks
+            out.legionella_weeks_missed += part.legionella_weeks_missed
+            out.cycles.extend(part.cycles)
+            for name in ("room_min_c", "tank_min_c"):
+                value, have = getattr(part, name), getattr(out, name)
+                if value is not None:
+                    setattr(out, name, value if have is None else min(have, value))
+        return out
+
     def violations(self, end: datetime) -> int:
         """Every counted violation: quarter-hours, missed weeks, late cycles."""
         return (
@@ -136,8 +153,14 @@ class ReplayDevices:
         *,
         strategy: str,
         clock: Any,  # noqa: ANN401 - () -> datetime
+        measure_from: datetime | None = None,
     ) -> None:
-        """Build the simulators and their entities (the household's names)."""
+        """Build the simulators and their entities (the household's names).
+
+        Comfort is counted from ``measure_from`` on (a chunk's warm-up days
+        before it are replayed but not counted).
+        """
+        self.measure_from = measure_from
         self.scenario = scenario
         self.data = data
         self.strategy = strategy
@@ -293,6 +316,8 @@ class ReplayDevices:
             self._cycle = None
 
     def _account(self, now: datetime) -> None:
+        if self.measure_from is not None and now <= self.measure_from:
+            return
         quarter = self.data.start + SLOT * self.data.index(now - timedelta(seconds=1))
         if self._quarter != quarter:
             self._close_quarter()
@@ -374,7 +399,8 @@ class ReplayDevices:
         armed = datetime.combine(local.date(), appliance.arm, tzinfo=self.scenario.zone)
         deadline = armed + timedelta(hours=appliance.within_h)
         cycle = Cycle(armed=now, deadline=deadline)
-        self.comfort.cycles.append(cycle)
+        if self.measure_from is None or now >= self.measure_from:
+            self.comfort.cycles.append(cycle)
         self._cycle = cycle
         if self.strategy == "uncontrolled":
             # No Stroomwijs: the plug is on, the machine starts at once.
