@@ -522,6 +522,7 @@ class Replay:
             self.result.end_soc = self.soc
             if self.devices.any:
                 self.result.comfort = self.devices.finish(self.now)
+                self.result.notes.extend(self.devices.notes)
         finally:
             if self.sim is not None:
                 await self.sim.async_disconnect()

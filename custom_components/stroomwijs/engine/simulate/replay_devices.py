@@ -186,6 +186,7 @@ class ReplayDevices:
         self._armed_day: object = None
         self._cycle: Cycle | None = None
         self._rule_w: dict[str, float] = {}
+        self.notes: list[str] = []
         hp = scenario.heat_pump
         if hp is not None:
             config: SgReadyConfig = driver_config(household, hp.device)
@@ -415,7 +416,12 @@ class ReplayDevices:
         machine.press_start()
         self.washer_plug.publish()
         if self.strategy == "stroomwijs":
-            await household.async_run_before(appliance.device, deadline)
+            try:
+                await household.async_run_before(appliance.device, deadline)
+            except ValueError as err:
+                # The driver refused (it still sees the last cycle running):
+                # the load waits with its plug off, and is counted late.
+                self.notes.append(f"{local:%Y-%m-%d}: run_before refused: {err}")
 
     # ------------------------------------------------------------ rules
     async def async_rules(self, household: Household, now: datetime) -> None:
