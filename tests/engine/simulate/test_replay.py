@@ -443,3 +443,62 @@ def test_chunks_count_comfort_once() -> None:
     whole_kwh = sum(q.heat_pump_kwh for q in whole.quarters)
     split_kwh = sum(q.heat_pump_kwh for q in split.quarters)
     assert abs(whole_kwh - split_kwh) < 0.1 * whole_kwh
+
+
+def _two_cars() -> Scenario:
+    """Return the dynamic October household with a second car on its charger."""
+    scenario = _scenario(days=1)
+    assert scenario.ev is not None
+    first = scenario.household.devices[0]
+    second_device = replace(first, id="car2", name="Second car", charger_id="ev2")
+    second = replace(
+        scenario.ev,
+        device="car2",
+        capacity_kwh=40.0,
+        max_charge_w=7_400.0,
+        max_discharge_w=0.0,
+        initial_soc=0.5,
+        target_soc=0.8,
+        arrive=time(17, 0),
+        depart=time(8, 0),
+        trip_kwh=12.0,
+    )
+    return replace(
+        scenario,
+        household=replace(
+            scenario.household, devices=(*scenario.household.devices, second_device)
+        ),
+        more_evs=(second,),
+    )
+
+
+async def test_two_cars_share_the_window() -> None:
+    """Two cars home overnight, each on its own OCPP 2.1 charge point.
+
+    Both reach their targets under every strategy, the 4 kW window holds,
+    and the optimum plans both (its segments cut at either car's departure).
+    """
+    scenario = _two_cars()
+    data = load_data(scenario)
+    for strategy in ("stroomwijs", "uncontrolled", "rules"):
+        replay = Replay(
+            scenario,
+            data,
+            strategy,
+            start=_local(1, 16),
+            end=_local(2, 9),
+            meter_values_s=300,
+        )
+        run = await replay.async_run()
+        fig = summarise(scenario, data, run)
+        assert fig["quarters_over_limit"] == 0, strategy
+        assert fig["ev"]["cars"] == 2
+        assert sorted(d.car for d in run.departures) == [0, 1], strategy
+        assert fig["ev"]["stays_meeting_target"] == 2, (strategy, run.departures)
+        assert len(run.end_socs) == 2
+        second = next(d for d in run.departures if d.car == 1)
+        assert second.soc_depart >= 0.8 - 0.01, strategy
+        assert second.discharged_kwh == 0.0
+    optimum = foresight(replace(scenario, days=2), load_data(replace(scenario, days=2)))
+    assert {d.car for d in optimum.departures} == {0, 1}
+    assert all(d.shortfall_kwh < 0.01 for d in optimum.departures)

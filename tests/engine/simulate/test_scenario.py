@@ -306,3 +306,45 @@ def test_a_bad_device_section_names_the_field(
     error = _error(document)
     assert error.path == path, str(error)
     assert message in error.message, str(error)
+
+
+def _two_car_document() -> dict[str, Any]:
+    document = _document()
+    car = dict(document["household"]["devices"][0])
+    document["household"]["devices"].append(
+        {**car, "id": "car2", "name": "Second car", "charger_id": "ev2"}
+    )
+    first = dict(document["ev"])
+    document["ev"] = [first, {**first, "device": "car2", "capacity_kwh": 40}]
+    return document
+
+
+def test_two_cars_each_on_its_charger() -> None:
+    """``ev`` as a list: one car per charger, each with its own stays."""
+    scenario = scenario_from_dict(_two_car_document(), base=SCENARIOS)
+    assert [car.device for car in scenario.cars] == ["car", "car2"]
+    assert scenario.cars[1].capacity_kwh == 40.0
+    # The first car's stays are those of a one-car scenario; the second's
+    # are drawn on their own.
+    one = load_scenario(SCENARIOS / "elaad_dynamic.yaml")
+    assert ev_sessions(scenario, 0) == ev_sessions(one)
+    assert ev_sessions(scenario, 1) != ev_sessions(scenario, 0)
+    assert len(ev_sessions(scenario, 1)) == 30
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (lambda d: d["ev"][1].update(device="car"), "ev[1].device", "already"),
+        (lambda d: d["ev"][1].update(capacity_kwh=0), "ev[1].capacity_kwh", ""),
+        (lambda d: d.update(ev=[]), "ev", "at least one car"),
+        (lambda d: d["ev"].append("car3"), "ev[2]", "mapping"),
+    ],
+)
+def test_a_bad_second_car_names_its_place(change: Any, path: str, message: str) -> None:  # noqa: ANN401
+    """A list's errors say which car."""
+    document = _two_car_document()
+    change(document)
+    error = _error(document)
+    assert error.path == path, str(error)
+    assert message in error.message, str(error)

@@ -6,7 +6,8 @@ every car stay with its real arrival, departure and arrival SoC, and the
 DSO windows. Its plan is the best any controller could have done with the
 household's model.
 
-A period of many days is solved in segments that end at a car's departure:
+A period of many days is solved in segments that end at a car's departure
+(with two cars, at a departure no other car is home over):
 between a departure and the next arrival the car is away, and the
 scenario's other loads are not controllable, so nothing couples one
 segment to the next except the car's SoC (carried over, minus the trip)
@@ -40,6 +41,7 @@ from custom_components.stroomwijs.engine.drivers.heat_pump_common import (
     heat_pump_planner_input,
 )
 from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.household import DeviceConfig
 from custom_components.stroomwijs.engine.household.limits import build_limits
 from custom_components.stroomwijs.engine.planner import Problem, solve
 
@@ -52,12 +54,38 @@ from .replay_devices import (
     cycle_profile_kwh,
     driver_config,
 )
-from .scenario import SLOT, Scenario, ScenarioData, ev_sessions
+from .scenario import (
+    SLOT,
+    EvPattern,
+    EvSession,
+    Scenario,
+    ScenarioData,
+    ev_sessions,
+)
 
 MAX_SEGMENT: Final = 192
 SOLVE_LIMIT_S: Final = 15.0
 DEVICE_GAP: Final = 0.005
 MIN_CHARGE_A: Final = 6.0
+
+
+@dataclass(slots=True)
+class _CarTrack:
+    """One car through the segments: its SoC and the stay in progress."""
+
+    index: int
+    pattern: EvPattern
+    device: DeviceConfig
+    sessions: list[EvSession]
+    soc: float
+    stay: EvSession | None = None
+    soc_arrive: float = 0.0
+    charged: float = 0.0
+    discharged: float = 0.0
+
+    @property
+    def plan_id(self) -> str:
+        return "ev" if self.index == 0 else f"ev{self.index + 1}"
 
 
 @dataclass(slots=True)
@@ -69,16 +97,43 @@ class _Segment:
 
 
 def _segments(scenario: Scenario, data: ScenarioData) -> list[_Segment]:
+    """Cut the period at car departures, where no other car is home over it.
+
+    A cut inside another car's stay would split that stay: its target would
+    fall on the segment after the cut, with too little time left. Where a
+    car would get two stays in one segment, its departure between them is
+    cut anyway (each segment plans one stay per car).
+    """
     first = data.index(scenario.start_utc)
     last = data.index(scenario.end_utc)
-    cuts = sorted(
-        {
-            min(max(data.index(s.depart), first), last)
-            for s in ev_sessions(scenario)
-            if first < data.index(s.depart) < last
-        }
-    )
-    bounds = [first, *cuts, last]
+    stays = [
+        (car, session)
+        for car in range(len(scenario.cars))
+        for session in ev_sessions(scenario, car)
+    ]
+
+    def spanned(when: datetime, car: int) -> bool:
+        return any(
+            other != car and session.arrive < when < session.depart
+            for other, session in stays
+        )
+
+    cuts = {
+        data.index(session.depart)
+        for car, session in stays
+        if first < data.index(session.depart) < last
+        and not spanned(session.depart, car)
+    }
+    bounds = [first, *sorted(cuts), last]
+    for a, b in itertools.pairwise(bounds):
+        for car in range(len(scenario.cars)):
+            inside = [s for c, s in stays if c == car and a <= data.index(s.arrive) < b]
+            cuts.update(
+                data.index(s.depart)
+                for s in inside[:-1]
+                if a < data.index(s.depart) < b
+            )
+    bounds = [first, *sorted(cuts), last]
     segments: list[_Segment] = []
     for a, b in itertools.pairwise(bounds):
         cursor = a
@@ -322,7 +377,83 @@ class _DeviceBlocks:
         return self.comfort
 
 
-def foresight(  # noqa: C901, PLR0912, PLR0915
+def _car_entry(
+    track: _CarTrack,
+    scenario: Scenario,
+    start: datetime,
+    end: datetime,
+    *,
+    v2g: bool,
+    double_energy_tax: bool,
+) -> dict[str, Any] | None:
+    """Return the car's planner block for [start, end) (None: it is away)."""
+    if track.stay is None:
+        for session in track.sessions:
+            if start <= session.arrive < end:
+                track.stay = session
+                track.soc = round(
+                    max(
+                        0.05,
+                        track.soc - session.trip_kwh / track.pattern.capacity_kwh,
+                    ),
+                    4,
+                )
+                track.soc_arrive = track.soc
+                track.charged = track.discharged = 0.0
+                break
+    stay, ev, device = track.stay, track.pattern, track.device
+    if stay is None:
+        return None
+    config = scenario.household
+    watts_per_amp = device.phases * config.grid.voltage_v
+    max_kw = min(ev.max_charge_w, device.max_current_a * watts_per_amp) / 1000.0
+    entry: dict[str, Any] = {
+        "id": track.plan_id,
+        "kind": "ev",
+        "name": f"Car {track.index + 1}",
+        "mode": "v2g"
+        if v2g and device.v2g_allowed and ev.max_discharge_w > 0
+        else "charge_only",
+        "capacity_kwh": ev.capacity_kwh,
+        "soc": round(track.soc, 4),
+        # A stay that goes on past the period has no target within it (the
+        # replays are not held to one either); nor does a stay cut by another
+        # car's departure, until its own last segment.
+        "target_soc": ev.target_soc
+        if stay.depart <= min(end, scenario.end_utc)
+        else round(track.soc, 4),
+        "min_soc": 0.0,
+        "max_charge_kw": round(max_kw, 3),
+        "min_charge_kw": round(device.min_current_a * watts_per_amp / 1000.0, 3),
+        "degradation_eur_per_kwh": 0.03,
+        "double_energy_tax": double_energy_tax,
+        "arrival": max(stay.arrive, start).isoformat(),
+        "departure": min(stay.depart, end).isoformat(),
+    }
+    if device.phases == 1:
+        entry["phases"] = 1
+    if entry["mode"] == "v2g":
+        entry["max_discharge_kw"] = round(min(ev.max_discharge_w / 1000.0, max_kw), 3)
+        entry["round_trip_efficiency"] = ROUND_TRIP
+    return entry
+
+
+def _follow(track: _CarTrack, power_kw: list[float], eff: float) -> None:
+    """Move the car's SoC along its planned power (85 % round trip)."""
+    soc = track.soc
+    capacity = track.pattern.capacity_kwh
+    for kw in power_kw:
+        kwh = kw * 0.25
+        if kwh >= 0:
+            track.charged += kwh
+            soc += kwh * eff / capacity
+        else:
+            track.discharged -= kwh
+            soc += kwh / eff / capacity
+    track.soc = min(1.0, max(0.0, soc))
+
+
+def foresight(  # noqa: C901, PLR0915
     scenario: Scenario,
     data: ScenarioData,
     *,
@@ -343,10 +474,17 @@ def foresight(  # noqa: C901, PLR0912, PLR0915
         "solved in segments cut at each car departure (at most 48 h); the car's "
         "SoC and the month peak are carried from one segment to the next"
     )
-    ev = scenario.ev
-    device = config.device(ev.device) if ev is not None else None
-    sessions = ev_sessions(scenario)
-    soc = ev.initial_soc if ev is not None else 0.0
+    tracks = [
+        _CarTrack(
+            index=i,
+            pattern=ev,
+            device=device,
+            sessions=ev_sessions(scenario, i),
+            soc=ev.initial_soc,
+        )
+        for i, ev in enumerate(scenario.cars)
+        if (device := config.device(ev.device)) is not None
+    ]
     month_peak: dict[tuple[int, int], float] = {}
     export: dict[str, Any] = (
         {"basis": "import"}
@@ -376,54 +514,17 @@ def foresight(  # noqa: C901, PLR0912, PLR0915
                 ),
             }
         devices: list[dict[str, Any]] = []
-        stay = None
-        if ev is not None and device is not None:
-            for session in sessions:
-                if start <= session.arrive < end or (
-                    session.arrive < start < session.depart
-                ):
-                    stay = session
-                    break
-        if stay is not None and ev is not None and device is not None:
-            arrive_soc = (
-                soc  # the stay goes on from the last segment
-                if stay.arrive < start
-                else max(0.05, soc - stay.trip_kwh / ev.capacity_kwh)
+        for track in tracks:
+            entry = _car_entry(
+                track,
+                scenario,
+                start,
+                end,
+                v2g=v2g,
+                double_energy_tax=double_energy_tax,
             )
-            watts_per_amp = device.phases * config.grid.voltage_v
-            max_kw = min(ev.max_charge_w, device.max_current_a * watts_per_amp) / 1000.0
-            entry: dict[str, Any] = {
-                "id": "ev",
-                "kind": "ev",
-                "name": "Car",
-                "mode": "v2g"
-                if v2g and device.v2g_allowed and ev.max_discharge_w > 0
-                else "charge_only",
-                "capacity_kwh": ev.capacity_kwh,
-                "soc": round(arrive_soc, 4),
-                # A stay that goes on past the period has no target within
-                # it (the replays are not held to one either).
-                "target_soc": ev.target_soc
-                if stay.depart <= scenario.end_utc
-                else round(arrive_soc, 4),
-                "min_soc": 0.0,
-                "max_charge_kw": round(max_kw, 3),
-                "min_charge_kw": round(
-                    device.min_current_a * watts_per_amp / 1000.0, 3
-                ),
-                "degradation_eur_per_kwh": 0.03,
-                "double_energy_tax": double_energy_tax,
-                "arrival": max(stay.arrive, start).isoformat(),
-                "departure": min(stay.depart, end).isoformat(),
-            }
-            if device.phases == 1:
-                entry["phases"] = 1
-            if entry["mode"] == "v2g":
-                entry["max_discharge_kw"] = round(
-                    min(ev.max_discharge_w / 1000.0, max_kw), 3
-                )
-                entry["round_trip_efficiency"] = ROUND_TRIP
-            devices.append(entry)
+            if entry is not None:
+                devices.append(entry)
         devices.extend(blocks.entries(segment.start, count))
         problem = Problem.from_dict(
             {
@@ -461,11 +562,27 @@ def foresight(  # noqa: C901, PLR0912, PLR0915
         result.solve_times_s.append(wall.perf_counter() - t0)
         worst_gap = max(worst_gap, plan.solver.mip_gap)
         result.replans += 1
-        ev_kw = (
-            plan.devices["ev"].setpoint_kw if "ev" in plan.devices else [0.0] * count
-        )
-        charged = discharged = 0.0
-        car_soc = None if stay is None else float(devices[0]["soc"])
+        ev_kw = [0.0] * count
+        for track in tracks:
+            if track.stay is None or track.plan_id not in plan.devices:
+                continue
+            power = plan.devices[track.plan_id].setpoint_kw
+            ev_kw = [a + b for a, b in zip(ev_kw, power[:count], strict=True)]
+            _follow(track, power[:count], eff)
+            if track.stay.depart <= end:
+                result.departures.append(
+                    Departure(
+                        arrive=track.stay.arrive,
+                        depart=track.stay.depart,
+                        soc_arrive=track.soc_arrive,
+                        soc_depart=track.soc,
+                        target_soc=track.pattern.target_soc,
+                        charged_kwh=track.charged,
+                        discharged_kwh=track.discharged,
+                        car=track.index,
+                    )
+                )
+                track.stay = None
         hp_kwh, boiler_kwh, appliance_kwh = blocks.account(plan, segment.start, count)
         for i in range(count):
             when = start + SLOT * i
@@ -494,29 +611,8 @@ def foresight(  # noqa: C901, PLR0912, PLR0915
                 when.astimezone(scenario.zone).month,
             )
             month_peak[key] = max(month_peak.get(key, 0.0), plan.import_kw[i])
-            if car_soc is not None and ev is not None:
-                kwh = ev_kw[i] * 0.25
-                if kwh >= 0:
-                    charged += kwh
-                    car_soc += kwh * eff / ev.capacity_kwh
-                else:
-                    discharged -= kwh
-                    car_soc += kwh / eff / ev.capacity_kwh
-        if stay is not None and ev is not None and car_soc is not None:
-            soc = min(1.0, max(0.0, car_soc))
-            if stay.depart <= end:
-                result.departures.append(
-                    Departure(
-                        arrive=stay.arrive,
-                        depart=stay.depart,
-                        soc_arrive=float(devices[0]["soc"]),
-                        soc_depart=soc,
-                        target_soc=ev.target_soc,
-                        charged_kwh=charged,
-                        discharged_kwh=discharged,
-                    )
-                )
-    result.end_soc = soc
+    result.end_socs = [track.soc for track in tracks]
+    result.end_soc = tracks[0].soc if tracks else None
     if blocks.any:
         result.comfort = blocks.finish()
         result.notes.append(

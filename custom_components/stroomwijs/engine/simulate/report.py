@@ -80,9 +80,10 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
     capacity_cost = sum(month_peak.values()) * (tariff.capacity_eur_per_kw_month or 0.0)
     v2g_kwh = sum(v2g_hours.values())
     charged_kwh = sum(charge_hours.values())
-    ev = scenario.ev
+    cars = scenario.cars
+    capacity = {i: ev.capacity_kwh for i, ev in enumerate(cars)}
     stays = run.departures
-    shortfall = sum(d.shortfall_kwh for d in stays) * (ev.capacity_kwh if ev else 0.0)
+    shortfall = sum(d.shortfall_kwh * capacity.get(d.car, 0.0) for d in stays)
     # The car's energy at the end differs between strategies: value the
     # difference at the period's mean all-in import price.
     mean_price = (
@@ -92,8 +93,11 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
         if run.quarters
         else 0.0
     )
-    start_soc = ev.initial_soc if ev else 0.0
-    end_kwh = ((run.end_soc or 0.0) - start_soc) * (ev.capacity_kwh if ev else 0.0)
+    end_socs = run.end_socs or ([run.end_soc] if run.end_soc is not None else [])
+    end_kwh = sum(
+        (soc - ev.initial_soc) * ev.capacity_kwh
+        for soc, ev in zip(end_socs, cars, strict=False)
+    )
     solve = sorted(run.solve_times_s)
     figures: dict[str, Any] = {
         "energy_cost_eur": round(energy_cost, 2),
@@ -116,15 +120,18 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
             "stays_meeting_target": sum(
                 1
                 for d in stays
-                if d.shortfall_kwh * (ev.capacity_kwh if ev else 0) < 0.5  # noqa: PLR2004
+                if d.shortfall_kwh * capacity.get(d.car, 0.0) < 0.5  # noqa: PLR2004
             ),
             "charged_kwh": round(charged_kwh, 2),
             "delivered_kwh": round(charged_kwh - v2g_kwh, 2),
             "target_kwh": round(
-                sum(max(0.0, d.target_soc - d.soc_arrive) for d in stays)
-                * (ev.capacity_kwh if ev else 0.0),
+                sum(
+                    max(0.0, d.target_soc - d.soc_arrive) * capacity.get(d.car, 0.0)
+                    for d in stays
+                ),
                 2,
             ),
+            "cars": len(cars),
             "shortfall_kwh": round(shortfall, 2),
             "night_charging_share": _round(
                 sum(charge_hours[h] for h in NIGHT) / charged_kwh

@@ -134,6 +134,7 @@ def merge(strategy: str, parts: Sequence[RunResult]) -> RunResult:
         if part.peak_rss_mb is not None:
             merged.peak_rss_mb = max(merged.peak_rss_mb or 0.0, part.peak_rss_mb)
     merged.end_soc = parts[-1].end_soc if parts else None
+    merged.end_socs = list(parts[-1].end_socs) if parts else []
     comforts = [part.comfort for part in parts if part.comfort is not None]
     if comforts:
         merged.comfort = Comfort.merged(comforts)

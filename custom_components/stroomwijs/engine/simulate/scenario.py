@@ -193,6 +193,9 @@ class Scenario:
     tariff: TariffSpec = field(default_factory=TariffSpec)
     errors: ForecastErrors = field(default_factory=ForecastErrors)
     ev: EvPattern | None = None
+    """The (first) car."""
+    more_evs: tuple[EvPattern, ...] = ()
+    """Further cars, each on its own charger (``ev`` as a list)."""
     heat_pump: HeatPumpSim | None = None
     boiler: BoilerSim | None = None
     appliance: ApplianceSim | None = None
@@ -200,6 +203,11 @@ class Scenario:
     meter_values_s: int = 60
     """How often the simulated charge point sends its meter values (OCPP)."""
     path: Path | None = None
+
+    @property
+    def cars(self) -> tuple[EvPattern, ...]:
+        """Every car of the scenario, the first first."""
+        return () if self.ev is None else (self.ev, *self.more_evs)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -380,7 +388,8 @@ def scenario_from_dict(
     if tariff.kind == "dynamic" and prices is None:
         raise ScenarioError("series.prices", "is required for a dynamic tariff")
     errors = _read_errors(root.optional("forecast_errors"))
-    ev = _read_ev(root.optional("ev"), household)
+    cars = _read_evs(root, household)
+    ev = cars[0] if cars else None
     heat_pump = _read_heat_pump(root.optional("heat_pump"), household, base)
     boiler = _read_boiler(root.optional("boiler"), household)
     appliance = _read_appliance(root.optional("appliance"), household)
@@ -398,6 +407,7 @@ def scenario_from_dict(
         tariff=tariff,
         errors=errors,
         ev=ev,
+        more_evs=cars[1:],
         heat_pump=heat_pump,
         boiler=boiler,
         appliance=appliance,
@@ -491,6 +501,30 @@ def _read_errors(r: _Reader | None) -> ForecastErrors:
     )
     r.reject_unknown()
     return errors
+
+
+def _read_evs(root: _Reader, household: HouseholdConfig) -> tuple[EvPattern, ...]:
+    """Read ``ev``: one car (a mapping) or several (a list, each its charger)."""
+    raw = root.raw("ev")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        car = _read_ev(_Reader(raw, "ev"), household)
+        return () if car is None else (car,)
+    if not raw:
+        raise ScenarioError("ev", "must name at least one car")
+    cars: list[EvPattern] = []
+    for index, item in enumerate(raw):
+        car = _read_ev(_Reader(item, f"ev[{index}]"), household)
+        if car is None:
+            continue
+        for other, earlier in enumerate(cars):
+            if earlier.device == car.device:
+                msg = f"ev[{other}] plugs into {car.device} already"
+                where = f"ev[{index}].device"
+                raise ScenarioError(where, msg)
+        cars.append(car)
+    return tuple(cars)
 
 
 def _read_ev(r: _Reader | None, household: HouseholdConfig) -> EvPattern | None:
@@ -877,11 +911,17 @@ class EvSession:
     """Energy driven before this arrival."""
 
 
-def ev_sessions(scenario: Scenario) -> list[EvSession]:
-    """Return the car's stays over the period (seeded; the same for all)."""
-    ev = scenario.ev
-    if ev is None:
+def ev_sessions(scenario: Scenario, car: int = 0) -> list[EvSession]:
+    """Return the stays of car ``car`` over the period (seeded; the same for all).
+
+    The first car's draws are keyed as they were before scenarios had more
+    than one car, so its stays have not changed.
+    """
+    cars = scenario.cars
+    if car >= len(cars):
         return []
+    ev = cars[car]
+    key = "ev" if car == 0 else f"ev{car}"
     zone = scenario.zone
     sessions: list[EvSession] = []
     sigma = scenario.errors.ev_arrival_sigma_min
@@ -889,7 +929,7 @@ def ev_sessions(scenario: Scenario) -> list[EvSession]:
         day = scenario.start + timedelta(days=offset)
         if day.weekday() not in ev.days:
             continue
-        rng = random.Random(f"{scenario.errors.seed}-ev-{day.toordinal()}")  # noqa: S311
+        rng = random.Random(f"{scenario.errors.seed}-{key}-{day.toordinal()}")  # noqa: S311
         jitter = (
             max(-3 * sigma, min(3 * sigma, rng.gauss(0.0, sigma))) if sigma else 0.0
         )
