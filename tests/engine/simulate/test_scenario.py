@@ -184,3 +184,167 @@ def test_a_year_splits_into_contiguous_months() -> None:
 def replace_days(scenario: Scenario, days: int) -> Scenario:
     """Return the scenario with another number of days."""
     return dataclasses.replace(scenario, days=days)
+
+
+HEAT_PUMP_SCENARIO = "elaad_heat_pump_january.yaml"
+
+
+def test_the_heat_pump_scenario_reads_its_devices_and_weather() -> None:
+    """Heat pump, boiler and washer sections; the synthetic January curve."""
+    scenario = load_scenario(SCENARIOS / HEAT_PUMP_SCENARIO)
+    assert scenario.heat_pump is not None
+    assert scenario.heat_pump.device == "heat_pump"
+    assert scenario.heat_pump.outdoor is None  # the synthetic curve
+    assert scenario.boiler is not None
+    assert scenario.boiler.device == "boiler"
+    assert scenario.appliance is not None
+    assert scenario.appliance.within_h == 8.0
+    data = load_data(scenario)
+    assert len(data.outdoor_c) == len(data.load_kw)
+    # January: 3.5 degC +- 3 K, coldest at 03:00 local (02:00 UTC).
+    day = data.outdoor_c[:96]
+    assert min(day) == pytest.approx(0.5, abs=0.01)
+    assert max(day) == pytest.approx(6.5, abs=0.01)
+    assert day.index(min(day)) == 12  # 03:00 local, 3 h after midnight
+
+
+def test_a_measured_outdoor_series_is_read_in_degrees(tmp_path: Path) -> None:
+    """An outdoor CSV (KNMI-style 0.1 degC) in the shared CSV format."""
+    csv_file = tmp_path / "outdoor.csv"
+    start = datetime(2024, 12, 31, 0, tzinfo=UTC)
+    rows = ["start_utc,t_01c"]
+    rows += [
+        f"{(start + timedelta(hours=h)).isoformat()},{-20 - h % 24}"
+        for h in range(24 * 40)
+    ]
+    csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    document = _document(HEAT_PUMP_SCENARIO)
+    document["heat_pump"]["outdoor"] = {
+        "file": str(csv_file),
+        "column": "t_01c",
+        "unit": "0.1degC",
+    }
+    scenario = scenario_from_dict(document, base=SCENARIOS)
+    data = load_data(scenario)
+    first = data.index(datetime(2025, 1, 1, 5, tzinfo=UTC))
+    assert data.outdoor_c[first] == pytest.approx(-2.5)
+    assert data.outdoor_c[first + 3] == pytest.approx(-2.5)  # the hour holds
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (
+            lambda d: d["heat_pump"].update(device="car"),
+            "heat_pump.device",
+            "driver device",
+        ),
+        (
+            lambda d: d["heat_pump"].update(device="boiler"),
+            "heat_pump.device",
+            "driver sg_ready",
+        ),
+        (
+            lambda d: d["boiler"].update(device="washer"),
+            "boiler.device",
+            "boiler driver",
+        ),
+        (
+            lambda d: d["appliance"].update(device="nothing"),
+            "appliance.device",
+            "driver device",
+        ),
+        (
+            lambda d: d["heat_pump"].update(indoor_c=45),
+            "heat_pump.indoor_c",
+            "5..30",
+        ),
+        (
+            lambda d: d["heat_pump"].update(outdoor={"model": "rainy"}),
+            "heat_pump.outdoor.model",
+            "synthetic",
+        ),
+        (
+            lambda d: d["heat_pump"].update(
+                outdoor={"file": "data/missing.csv", "column": "t"}
+            ),
+            "heat_pump.outdoor.file",
+            "no such file",
+        ),
+        (
+            lambda d: d["heat_pump"]["outdoor"].update(colour="blue"),
+            "heat_pump.outdoor.colour",
+            "unknown field",
+        ),
+        (
+            lambda d: d["boiler"].update(draw_scale=-1),
+            "boiler.draw_scale",
+            "",
+        ),
+        (
+            lambda d: d["appliance"].update(within_hours=30),
+            "appliance.within_hours",
+            "2..23",
+        ),
+        (
+            lambda d: d["appliance"].update(days=["someday"]),
+            "appliance.days",
+            "must be a list",
+        ),
+        (lambda d: d["appliance"].update(arm="25:00"), "appliance.arm", "HH:MM"),
+        (lambda d: d["boiler"].update(colour="blue"), "boiler.colour", "unknown"),
+    ],
+)
+def test_a_bad_device_section_names_the_field(
+    change: Any,  # noqa: ANN401
+    path: str,
+    message: str,
+) -> None:
+    """The heat pump's, boiler's and appliance's errors name their field."""
+    document = _document(HEAT_PUMP_SCENARIO)
+    change(document)
+    error = _error(document)
+    assert error.path == path, str(error)
+    assert message in error.message, str(error)
+
+
+def _two_car_document() -> dict[str, Any]:
+    document = _document()
+    car = dict(document["household"]["devices"][0])
+    document["household"]["devices"].append(
+        {**car, "id": "car2", "name": "Second car", "charger_id": "ev2"}
+    )
+    first = dict(document["ev"])
+    document["ev"] = [first, {**first, "device": "car2", "capacity_kwh": 40}]
+    return document
+
+
+def test_two_cars_each_on_its_charger() -> None:
+    """``ev`` as a list: one car per charger, each with its own stays."""
+    scenario = scenario_from_dict(_two_car_document(), base=SCENARIOS)
+    assert [car.device for car in scenario.cars] == ["car", "car2"]
+    assert scenario.cars[1].capacity_kwh == 40.0
+    # The first car's stays are those of a one-car scenario; the second's
+    # are drawn on their own.
+    one = load_scenario(SCENARIOS / "elaad_dynamic.yaml")
+    assert ev_sessions(scenario, 0) == ev_sessions(one)
+    assert ev_sessions(scenario, 1) != ev_sessions(scenario, 0)
+    assert len(ev_sessions(scenario, 1)) == 30
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (lambda d: d["ev"][1].update(device="car"), "ev[1].device", "already"),
+        (lambda d: d["ev"][1].update(capacity_kwh=0), "ev[1].capacity_kwh", ""),
+        (lambda d: d.update(ev=[]), "ev", "at least one car"),
+        (lambda d: d["ev"].append("car3"), "ev[2]", "mapping"),
+    ],
+)
+def test_a_bad_second_car_names_its_place(change: Any, path: str, message: str) -> None:  # noqa: ANN401
+    """A list's errors say which car."""
+    document = _two_car_document()
+    change(document)
+    error = _error(document)
+    assert error.path == path, str(error)
+    assert message in error.message, str(error)

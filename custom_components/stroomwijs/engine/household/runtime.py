@@ -310,6 +310,8 @@ class Household:
         self._next_replan: datetime | None = None
         self._applied_slot: datetime | None = None
         self._quarter = _QuarterAccount()
+        self._fed_month_peak_w: float | None = None
+        """The month peak a simulator's readings carry (no meter of its own)."""
         self._plugged: dict[str, tuple[bool, bool, str | None]] = {}
         self._last_save: datetime | None = None
         self._dirty = False
@@ -494,6 +496,18 @@ class Household:
         """Process one reading now, in simulated time (the guard acts at once)."""
         await self.guard.async_process(reading)
         self._account(reading)
+        # A simulated meter carries the month's peak as the P1 meter's
+        # reading does (a Belgian meter's 1-0:1.6.0, or the meter's own
+        # tracker); the planner's capacity tariff starts from it.
+        peak = getattr(reading, "month_peak_w", None)
+        self._fed_month_peak_w = (
+            float(peak)
+            if isinstance(peak, int | float)
+            and not isinstance(peak, bool)
+            and math.isfinite(peak)
+            and peak >= 0.0
+            else None
+        )
 
     def _device_power_kw(self) -> float:
         total = self.devices.power_kw()
@@ -1370,7 +1384,10 @@ class Household:
         return planned
 
     def _month_peak_kw(self) -> float | None:
-        reading = self.meter.last_reading if self.meter is not None else None
+        if self.meter is None:
+            fed = self._fed_month_peak_w
+            return None if fed is None else fed / 1000.0
+        reading = self.meter.last_reading
         if reading is None or reading.month_peak_w is None:
             return None
         return reading.month_peak_w / 1000.0

@@ -187,11 +187,20 @@ def _cmd_run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912 - options,
     data, runs = run_scenario(
         scenario, strategies, jobs=args.jobs, chunk_days=chunk, progress=progress
     )
-    extra = (
-        {"v2g_value_at_optimum": v2g_value(scenario, data)}
-        if "optimum" in strategies and scenario.ev is not None
-        else None
-    )
+    devices = (scenario.heat_pump, scenario.boiler, scenario.appliance)
+    extra: dict[str, object] | None = None
+    if "optimum" in strategies and scenario.ev is not None:
+        # Four more optima (V2G or not, double tax or not): seconds for the
+        # car alone, most of an hour with a heat pump's and a boiler's
+        # binaries, so those scenarios leave it out.
+        extra = (
+            {"v2g_value_at_optimum": v2g_value(scenario, data)}
+            if all(device is None for device in devices)
+            else {
+                "v2g_value_at_optimum": "not computed: the scenario has a heat "
+                "pump, boiler or appliance (see docs/scenarios.md)"
+            }
+        )
     report = build_report(scenario, data, runs, extra=extra)
     path = write_report(report, out)
     written = [path]
@@ -204,6 +213,11 @@ def _cmd_run(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912 - options,
             f"{fig['quarters_over_limit']:3d} qh  EV {fig['ev']['delivered_kwh']:7.1f}"
             f" kWh (short {fig['ev']['shortfall_kwh']:.1f})  V2G "
             f"{fig['v2g']['energy_kwh']:6.1f} kWh"
+            + (
+                f"  comfort violations {fig['comfort_violations']}"
+                if fig["comfort_devices"]
+                else ""
+            )
         )
     for item in written:
         print(f"wrote {item}")  # noqa: T201

@@ -16,7 +16,7 @@ instant of the demo's clock:
 * a **PV forecast** that differs from what happens: each hour's production
   times a seeded factor between 0.8 and 1.2 (the same for the same day);
 * the **outdoor temperature**: a synthetic daily curve (shared/data has no
-  weather), coldest at 05:00 and warmest at 15:00.
+  weather), coldest at 03:00 and warmest at 15:00 (``synthetic_outdoor_c``).
 
 :class:`WorldApi` serves all of it, with the state of the simulated devices,
 as JSON on 127.0.0.1 for the demo's Home Assistant integration
@@ -57,6 +57,26 @@ FORECAST_ERROR = 0.2
 MAX_POINTS = 400_000
 
 type Clock = Callable[[], datetime]
+
+
+MONTHLY_MEAN_C: tuple[float, ...] = (
+    3.5, 4.0, 6.5, 9.5, 13.0, 16.0, 18.0, 17.5, 15.0, 11.0, 7.0, 4.5
+)  # fmt: skip
+"""Monthly means (degC), rounded, about the Dutch climate normals (De Bilt)."""
+DAILY_SWING_K = 3.0
+
+
+def synthetic_outdoor_c(when: datetime, zone: ZoneInfo = LOCAL_ZONE) -> float:
+    """Return a synthetic outdoor temperature at ``when``.
+
+    The month's mean plus a daily cosine of +-3 K, coldest at 03:00 and
+    warmest at 15:00 local time. No weather: the demo's and the simulator's
+    stand-in where no measured series is at hand.
+    """
+    local = when.astimezone(zone)
+    mean = MONTHLY_MEAN_C[local.month - 1]
+    hours = local.hour + local.minute / 60.0
+    return mean + DAILY_SWING_K * math.cos((hours - 15.0) / 24.0 * 2.0 * math.pi)
 
 
 def _day_of(year: int, day: date) -> date:
@@ -263,11 +283,7 @@ class DemoWorld:
 
     def outdoor_c(self, when: datetime | None = None) -> float:
         """Synthetic outdoor temperature: a daily curve around the month's mean."""
-        local = (when or self.clock()).astimezone(LOCAL_ZONE)
-        monthly = (3.5, 4.0, 6.5, 9.5, 13.0, 16.0, 18.0, 17.5, 15.0, 11.0, 7.0, 4.5)
-        mean = monthly[local.month - 1]
-        hours = local.hour + local.minute / 60.0
-        return mean + 3.0 * math.cos((hours - 15.0) / 24.0 * 2.0 * math.pi)
+        return synthetic_outdoor_c(when or self.clock())
 
     # -- the integrations' formats ---------------------------------------------
     def nordpool_attributes(self) -> dict[str, Any]:

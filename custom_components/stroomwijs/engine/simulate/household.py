@@ -51,6 +51,8 @@ class SimReading:
     quarter_average_w: float | None
     quarter_projection_w: float | None
     text_message: str | None = None
+    month_peak_w: float | None = None
+    """The highest completed quarter-hour average of the month so far."""
 
     @property
     def net_power_w(self) -> float:

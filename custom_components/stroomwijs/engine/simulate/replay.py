@@ -23,7 +23,7 @@ Strategies:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import logging
@@ -43,11 +43,24 @@ from custom_components.stroomwijs.engine.household import (
     OcppServerConfig,
     Series,
 )
+from custom_components.stroomwijs.engine.meter.quarter import (
+    MonthPeakTracker,
+    QuarterResult,
+)
 from custom_components.stroomwijs.engine.planner import Plan, Problem, solve
 
 from .household import QUARTER_S, VOLTAGE_V, SimReading
 from .ocpp_chargepoint import OcppSimulator, SimCar, SimStation
-from .scenario import SLOT, Scenario, ScenarioData, ev_sessions, pv_forecast
+from .replay_devices import Comfort, ReplayDevices
+from .scenario import (
+    SLOT,
+    EvPattern,
+    EvSession,
+    Scenario,
+    ScenarioData,
+    ev_sessions,
+    pv_forecast,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -106,6 +119,9 @@ class Quarter:
     export_kwh: float = 0.0
     ev_kwh: float = 0.0
     """Grid-side car energy: positive charging, negative discharging."""
+    heat_pump_kwh: float = 0.0
+    boiler_kwh: float = 0.0
+    appliance_kwh: float = 0.0
     limit_w: float | None = None
     """The lowest DSO import limit in force during the quarter (None: none)."""
     readings_over: int = 0
@@ -124,10 +140,12 @@ class Departure:
     target_soc: float
     charged_kwh: float
     discharged_kwh: float
+    car: int = 0
+    """Which of the scenario's cars (0: the first)."""
 
     @property
     def shortfall_kwh(self) -> float:
-        """Energy missing to the target at departure (0 when met)."""
+        """SoC missing to the target at departure (0 when met; times capacity)."""
         return max(0.0, self.target_soc - self.soc_depart)
 
 
@@ -145,35 +163,59 @@ class RunResult:
     wall_s: float = 0.0
     steps: int = 0
     end_soc: float | None = None
+    """The first car's SoC at the end."""
+    end_socs: list[float] = field(default_factory=list)
+    """Every car's SoC at the end."""
     peak_rss_mb: float | None = None
     """The replaying process's peak resident memory (``ru_maxrss``)."""
     notes: list[str] = field(default_factory=list)
+    comfort: Comfort | None = None
+    """The heat pump's, boiler's and appliance's comfort (None: none of them)."""
 
 
 class _Meter:
-    """The simulated P1 meter: phase powers, quarter average and projection."""
+    """The simulated P1 meter: phase powers, quarter average, projection, peak.
+
+    Like a Belgian meter (1-0:1.6.0) and the engine's own meter when a meter
+    does not send it, it keeps the highest completed quarter-hour average
+    import of the billing month (the meter's ``MonthPeakTracker``), and every
+    reading carries it: the household plans its capacity tariff from it.
+    """
 
     def __init__(self) -> None:
         self.quarter: datetime | None = None
         self.energy_j = 0.0
         self.last_net_w = 0.0
+        self.peaks = MonthPeakTracker()
 
-    def read(
-        self, now: datetime, dt_s: float, base_w: float, pv_w: float, ev_w: float
+    def read(  # noqa: PLR0917 - one reading's parts
+        self,
+        now: datetime,
+        dt_s: float,
+        base_w: float,
+        pv_w: float,
+        ev_w: float,
+        devices_w: Sequence[float] = (0.0, 0.0, 0.0),
     ) -> SimReading:
         phases = [
-            base_w * share - pv_w / 3.0 + ev_w / 3.0 for share in BASE_PHASE_SPLIT
+            base_w * share - pv_w / 3.0 + ev_w / 3.0 + extra
+            for share, extra in zip(BASE_PHASE_SPLIT, devices_w, strict=True)
         ]
         net = sum(phases)
         quarter = now.replace(
             minute=now.minute - now.minute % 15, second=0, microsecond=0
         )
         if quarter != self.quarter:
+            if self.quarter is not None and quarter - self.quarter == SLOT:
+                # The step just past closes the quarter before this one.
+                done = self.energy_j + max(self.last_net_w, 0.0) * dt_s
+                self.peaks.add(QuarterResult(self.quarter, done / QUARTER_S, 1.0))
             self.quarter = quarter
             self.energy_j = 0.0
         else:
             self.energy_j += max(self.last_net_w, 0.0) * dt_s
         self.last_net_w = net
+        peak_w, _ = self.peaks.current(now)
         elapsed = (now - quarter).total_seconds()
         average = self.energy_j / elapsed if elapsed > 0 else None
         projection = (self.energy_j + max(net, 0.0) * (QUARTER_S - elapsed)) / QUARTER_S
@@ -185,7 +227,13 @@ class _Meter:
             phase_currents_a=tuple(abs(p) / VOLTAGE_V for p in phases),
             quarter_average_w=average,
             quarter_projection_w=projection,
+            month_peak_w=peak_w,
         )
+
+
+def charger_id(car: int) -> str:
+    """Return the OCPP identity of car ``car``'s simulated charge point."""
+    return CHARGER_ID if car == 0 else f"{CHARGER_ID}-{car + 1}"
 
 
 def _sim_config(scenario: Scenario, strategy: str) -> Any:  # noqa: ANN401
@@ -196,9 +244,10 @@ def _sim_config(scenario: Scenario, strategy: str) -> Any:  # noqa: ANN401
         meter=MeterConfig(source="none"),
         ocpp=OcppServerConfig(enabled=True, host="127.0.0.1", port=0),
     )
-    if scenario.ev is not None:
+    ids = {ev.device: charger_id(i) for i, ev in enumerate(scenario.cars)}
+    if ids:
         devices = tuple(
-            replace(d, charger_id=CHARGER_ID) if d.id == scenario.ev.device else d
+            replace(d, charger_id=ids[d.id]) if d.id in ids else d
             for d in config.devices
         )
         config = replace(config, devices=devices)
@@ -222,6 +271,23 @@ async def _inline(job: Callable[[], Plan]) -> Plan:
     return job()
 
 
+@dataclass(slots=True)
+class _Car:
+    """One car of the scenario and its charge point during a replay."""
+
+    index: int
+    pattern: EvPattern
+    sessions: list[EvSession]
+    soc: float
+    next_meter_values: datetime
+    sim: OcppSimulator | None = None
+    car: LossyCar | None = None
+    session: int = 0
+    stay: tuple[float, EvSession] | None = None
+    """SoC at arrival and the stay, while the car is plugged in."""
+    rules_w: float | None = None
+
+
 class Replay:
     """One strategy's run over [start, end) of a scenario."""
 
@@ -236,8 +302,12 @@ class Replay:
         initial_soc: float | None = None,
         step_s: int | None = None,
         meter_values_s: int | None = None,
+        measure_from: datetime | None = None,
     ) -> None:
-        """Prepare; ``async_run`` runs it."""
+        """Prepare; ``async_run`` runs it.
+
+        ``measure_from``: count comfort from then on (a chunk's warm-up).
+        """
         if strategy not in STRATEGIES:
             msg = f"unknown strategy {strategy!r}"
             raise ValueError(msg)
@@ -250,24 +320,32 @@ class Replay:
         self.meter_values = timedelta(seconds=meter_values_s or scenario.meter_values_s)
         self.now = self.start
         self.result = RunResult(strategy)
-        self.sessions = [
-            s for s in ev_sessions(scenario) if self.start <= s.arrive < self.end
+        self.cars = [
+            _Car(
+                index=i,
+                pattern=ev,
+                sessions=[
+                    s
+                    for s in ev_sessions(scenario, i)
+                    if self.start <= s.arrive < self.end
+                ],
+                soc=initial_soc
+                if initial_soc is not None and i == 0
+                else ev.initial_soc,
+                next_meter_values=self.start,
+            )
+            for i, ev in enumerate(scenario.cars)
         ]
-        ev = scenario.ev
-        self.soc = (
-            initial_soc
-            if initial_soc is not None
-            else (ev.initial_soc if ev is not None else 0.0)
-        )
         self._meter = _Meter()
         self.household: Household | None = None
-        self.sim: OcppSimulator | None = None
-        self.car: LossyCar | None = None
-        self._session: int = 0
-        self._stay: tuple[float, float, float, Any] | None = None
-        self._rules_w: float | None = None
         self._quarter: Quarter | None = None
-        self._next_meter_values = self.start
+        self.devices = ReplayDevices(
+            scenario,
+            data,
+            strategy=strategy,
+            clock=lambda: self.now,
+            measure_from=measure_from,
+        )
 
     # ------------------------------------------------------------ set-up
     def _solver(self, problem: Problem, now: datetime, previous: Plan | None) -> Plan:
@@ -297,6 +375,7 @@ class Replay:
                 run_blocking=_inline,
                 solver=self._solver,
                 ocpp_session=SESSION,
+                entity_port=self.devices.port if self.devices.any else None,
             ),
         )
         warm = self.data.warmup_load_kw
@@ -320,14 +399,18 @@ class Replay:
         await household.async_start()
         self.household = household
         csms = household.chargers.csms
-        if self.scenario.ev is not None and csms is not None:
+        for car in self.cars:
+            if csms is None:
+                break
             station = SimStation(
-                bidirectional=self.scenario.ev.max_discharge_w > 0,
-                clock=self._seconds,
+                bidirectional=car.pattern.max_discharge_w > 0, clock=self._seconds
             )
-            self.sim = OcppSimulator(CHARGER_ID, version="ocpp2.1", station=station)
-            self.sim.validate_own_calls = False
-            await self.sim.async_connect(csms.url)
+            sim = OcppSimulator(
+                charger_id(car.index), version="ocpp2.1", station=station
+            )
+            sim.validate_own_calls = False
+            await sim.async_connect(csms.url)
+            car.sim = sim
             await asyncio.sleep(0)
         self._publish_inputs(household, first=True)
         return household
@@ -357,72 +440,74 @@ class Replay:
             first or (local.hour == 0 and local.minute == 0)
         ):
             household.set_pv_forecast(pv_forecast(self.scenario, self.data, self.now))
+        if self.data.outdoor_c and (first or local.minute == 0):
+            # The weather forecast, renewed every hour: the true temperature
+            # of the next 48 h (docs/scenarios.md).
+            index = self.data.index(self.now)
+            values = self.data.outdoor_c[index : index + 192]
+            household.set_outdoor_forecast(
+                Series(self.data.start + SLOT * index, SLOT, tuple(values))
+            )
 
-    # ------------------------------------------------------------ the car
-    async def _car_events(self) -> None:
-        ev = self.scenario.ev
-        sim = self.sim
-        household = self.household
-        if ev is None or sim is None or household is None:
+    # ------------------------------------------------------------ the cars
+    async def _car_events(self, car: _Car) -> None:
+        ev, sim, household = car.pattern, car.sim, self.household
+        if sim is None or household is None:
             return
-        if self._stay is not None and self.now >= self._stay[3].depart:
-            await self._depart()
-        if self._session < len(self.sessions):
-            session = self.sessions[self._session]
-            if self.now >= session.arrive and self._stay is None:
-                self._session += 1
-                self.soc = max(0.05, self.soc - session.trip_kwh / ev.capacity_kwh)
-                self.car = LossyCar(
+        if car.stay is not None and self.now >= car.stay[1].depart:
+            await self._depart(car)
+        if car.session < len(car.sessions):
+            session = car.sessions[car.session]
+            if self.now >= session.arrive and car.stay is None:
+                car.session += 1
+                car.soc = max(0.05, car.soc - session.trip_kwh / ev.capacity_kwh)
+                car.car = LossyCar(
                     capacity_kwh=ev.capacity_kwh,
-                    soc=self.soc,
+                    soc=car.soc,
                     max_charge_w=ev.max_charge_w,
                     max_discharge_w=ev.max_discharge_w,
                     target_soc=ev.target_soc,
                     departure=session.depart,
                 )
-                await sim.async_plug_in(self.car)
-                self._next_meter_values = self.now + self.meter_values
+                await sim.async_plug_in(car.car)
+                car.next_meter_values = self.now + self.meter_values
                 household.set_departure(
                     ev.device,
                     {"departure": session.depart, "target_soc": ev.target_soc},
                 )
                 await _settle()
-                self._stay = (self.soc, 0.0, 0.0, session)
-                self._rules_w = None
+                car.stay = (car.soc, session)
+                car.rules_w = None
 
-    async def _depart(self) -> None:
-        if (
-            self._stay is None
-            or self.sim is None
-            or self.car is None
-            or self.scenario.ev is None
-        ):
+    async def _depart(self, car: _Car) -> None:
+        if car.stay is None or car.sim is None or car.car is None:
             return
-        soc0, _, _, session = self._stay
-        self.soc = self.car.soc
+        soc0, session = car.stay
+        car.soc = car.car.soc
         self.result.departures.append(
             Departure(
                 arrive=session.arrive,
                 depart=session.depart,
                 soc_arrive=soc0,
-                soc_depart=self.car.soc,
-                target_soc=self.scenario.ev.target_soc,
-                charged_kwh=self.car.charged_kwh,
-                discharged_kwh=self.car.discharged_kwh,
+                soc_depart=car.car.soc,
+                target_soc=car.pattern.target_soc,
+                charged_kwh=car.car.charged_kwh,
+                discharged_kwh=car.car.discharged_kwh,
+                car=car.index,
             )
         )
-        await self.sim.async_unplug()
+        await car.sim.async_unplug()
         await _settle()
-        self._stay = None
-        self.car = None
+        car.stay = None
+        car.car = None
 
-    async def _rules(self) -> None:
-        """Drive the car by simple rules: cheapest quarter-hours, PV surplus."""
-        household, car, ev = self.household, self.car, self.scenario.ev
-        if household is None or car is None or ev is None or self._stay is None:
+    async def _rules(self, car: _Car) -> None:
+        """Drive a car by simple rules: cheapest quarter-hours, PV surplus."""
+        household, battery, ev = self.household, car.car, car.pattern
+        if household is None or battery is None or car.stay is None:
             return
-        session = self._stay[3]
-        need_kwh = max(0.0, ev.target_soc - car.soc) * ev.capacity_kwh
+        session = car.stay[1]
+        need_kwh = max(0.0, ev.target_soc - battery.soc) * ev.capacity_kwh
         slot_kwh = ev.max_charge_w / 1000.0 * 0.25 * math.sqrt(ROUND_TRIP)
         slots = max(0, math.ceil(need_kwh / slot_kwh - 1e-9))
         here = self.data.index(self.now)
@@ -430,17 +515,15 @@ class Replay:
         window = sorted(range(here, last), key=lambda i: (self.data.spot[i], i))
         cheap = here in set(window[:slots])
         watts = ev.max_charge_w if cheap else 0.0
-        surplus = -self._meter.last_net_w + (car_power := self._car_power())
+        surplus = -self._meter.last_net_w + (
+            0.0 if car.sim is None else car.sim.station.power_w
+        )
         floor = 6.0 * 3 * VOLTAGE_V
-        if not cheap and surplus >= floor and car.soc < 1.0:
+        if not cheap and surplus >= floor and battery.soc < 1.0:
             watts = min(ev.max_charge_w, surplus)
-        del car_power
-        if self._rules_w is None or abs(watts - self._rules_w) >= 200.0:  # noqa: PLR2004
-            self._rules_w = watts
+        if car.rules_w is None or abs(watts - car.rules_w) >= 200.0:  # noqa: PLR2004
+            car.rules_w = watts
             await household.async_set_override(ev.device, watts)
-
-    def _car_power(self) -> float:
-        return 0.0 if self.sim is None else self.sim.station.power_w
 
     # ------------------------------------------------------------ the loop
     async def async_run(self, progress: Progress | None = None) -> RunResult:
@@ -468,11 +551,17 @@ class Replay:
                 if progress is not None and done - last_progress >= PROGRESS_STEP:
                     last_progress = done
                     progress(done)
-            self.soc = self.car.soc if self.car is not None else self.soc
-            self.result.end_soc = self.soc
+            for car in self.cars:
+                car.soc = car.car.soc if car.car is not None else car.soc
+            self.result.end_socs = [car.soc for car in self.cars]
+            self.result.end_soc = self.cars[0].soc if self.cars else None
+            if self.devices.any:
+                self.result.comfort = self.devices.finish(self.now)
+                self.result.notes.extend(self.devices.notes)
         finally:
-            if self.sim is not None:
-                await self.sim.async_disconnect()
+            for car in self.cars:
+                if car.sim is not None:
+                    await car.sim.async_disconnect()
             await household.async_stop()
         self.result.wall_s = wall.perf_counter() - began
         self.result.peak_rss_mb = (
@@ -482,6 +571,27 @@ class Replay:
             progress(1.0)
         return self.result
 
+    async def _cars_step(self, dt: float) -> float:
+        """Move the cars' charge points over the step; their grid power (W)."""
+        ev_w = 0.0
+        for car in self.cars:
+            sim = car.sim
+            if sim is None:
+                continue
+            # Sampled meter values during a transaction; without a car only
+            # the clock-aligned ones, every quarter-hour (OCPP's
+            # SampledDataCtrlr and AlignedDataCtrlr, as chargers ship).
+            if self.now >= car.next_meter_values or (
+                car.car is None and self.now.minute % 15 == 0 and self.now.second == 0
+            ):
+                ev_w += await sim.async_step(dt)
+                car.next_meter_values = self.now + (
+                    self.meter_values if car.car is not None else ALIGNED
+                )
+            else:
+                ev_w += sim.station.step(dt)
+        return ev_w
+
     async def _async_step(self, household: Household) -> None:
         """One step: devices move, the meter reads, the household acts."""
         dt = self.step.total_seconds()
@@ -490,26 +600,15 @@ class Replay:
         # them; what happens at ``now`` (a car comes or goes, new prices)
         # acts on the next step.
         index = self.data.index(self.now - self.step)
-        ev_w = 0.0
-        if self.sim is not None:
-            # Sampled meter values during a transaction; without a car only
-            # the clock-aligned ones, every quarter-hour (OCPP's
-            # SampledDataCtrlr and AlignedDataCtrlr, as chargers ship).
-            if self.now >= self._next_meter_values or (
-                self.car is None and self.now.minute % 15 == 0 and self.now.second == 0
-            ):
-                ev_w = await self.sim.async_step(dt)
-                self._next_meter_values = self.now + (
-                    self.meter_values if self.car is not None else ALIGNED
-                )
-            else:
-                ev_w = self.sim.station.step(dt)
+        ev_w = await self._cars_step(dt)
+        hp_w, boiler_w, washer_w = self.devices.step(self.now, dt)
         reading = self._meter.read(
             self.now,
             dt,
             self.data.load_kw[index] * 1000.0,
             self.data.pv_kw[index] * 1000.0,
             ev_w,
+            self.devices.phase_w(hp_w, boiler_w, washer_w),
         )
         # The limit in force over the step just measured (the last tick
         # refreshed it at the step's start).
@@ -528,6 +627,9 @@ class Replay:
         else:
             quarter.export_kwh -= net_kwh
         quarter.ev_kwh += ev_w * dt / 3_600_000.0
+        quarter.heat_pump_kwh += hp_w * dt / 3_600_000.0
+        quarter.boiler_kwh += boiler_w * dt / 3_600_000.0
+        quarter.appliance_kwh += washer_w * dt / 3_600_000.0
         if dso is not None:
             quarter.limit_w = (
                 dso if quarter.limit_w is None else min(quarter.limit_w, dso)
@@ -537,9 +639,13 @@ class Replay:
         quarter.max_import_w = max(quarter.max_import_w, reading.import_w)
         self.result.steps += 1
         self._publish_inputs(household)
-        await self._car_events()
+        for car in self.cars:
+            await self._car_events(car)
+        await self.devices.async_user(household, self.now)
         if self.strategy == "rules" and self.now.second == 0:
-            await self._rules()
+            for car in self.cars:
+                await self._rules(car)
+            await self.devices.async_rules(household, self.now)
 
 
 async def async_replay(

@@ -80,9 +80,10 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
     capacity_cost = sum(month_peak.values()) * (tariff.capacity_eur_per_kw_month or 0.0)
     v2g_kwh = sum(v2g_hours.values())
     charged_kwh = sum(charge_hours.values())
-    ev = scenario.ev
+    cars = scenario.cars
+    capacity = {i: ev.capacity_kwh for i, ev in enumerate(cars)}
     stays = run.departures
-    shortfall = sum(d.shortfall_kwh for d in stays) * (ev.capacity_kwh if ev else 0.0)
+    shortfall = sum(d.shortfall_kwh * capacity.get(d.car, 0.0) for d in stays)
     # The car's energy at the end differs between strategies: value the
     # difference at the period's mean all-in import price.
     mean_price = (
@@ -92,8 +93,11 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
         if run.quarters
         else 0.0
     )
-    start_soc = ev.initial_soc if ev else 0.0
-    end_kwh = ((run.end_soc or 0.0) - start_soc) * (ev.capacity_kwh if ev else 0.0)
+    end_socs = run.end_socs or ([run.end_soc] if run.end_soc is not None else [])
+    end_kwh = sum(
+        (soc - ev.initial_soc) * ev.capacity_kwh
+        for soc, ev in zip(end_socs, cars, strict=False)
+    )
     solve = sorted(run.solve_times_s)
     figures: dict[str, Any] = {
         "energy_cost_eur": round(energy_cost, 2),
@@ -110,22 +114,24 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
         "month_peaks_kw": {k: round(v, 3) for k, v in sorted(month_peak.items())},
         "quarters_over_limit": over,
         "readings_over_limit": sum(q.readings_over for q in run.quarters),
-        "comfort_violations": 0,
-        "comfort_devices": [],
+        **_comfort(scenario, run),
         "ev": {
             "stays": len(stays),
             "stays_meeting_target": sum(
                 1
                 for d in stays
-                if d.shortfall_kwh * (ev.capacity_kwh if ev else 0) < 0.5  # noqa: PLR2004
+                if d.shortfall_kwh * capacity.get(d.car, 0.0) < 0.5  # noqa: PLR2004
             ),
             "charged_kwh": round(charged_kwh, 2),
             "delivered_kwh": round(charged_kwh - v2g_kwh, 2),
             "target_kwh": round(
-                sum(max(0.0, d.target_soc - d.soc_arrive) for d in stays)
-                * (ev.capacity_kwh if ev else 0.0),
+                sum(
+                    max(0.0, d.target_soc - d.soc_arrive) * capacity.get(d.car, 0.0)
+                    for d in stays
+                ),
                 2,
             ),
+            "cars": len(cars),
             "shortfall_kwh": round(shortfall, 2),
             "night_charging_share": _round(
                 sum(charge_hours[h] for h in NIGHT) / charged_kwh
@@ -158,6 +164,66 @@ def summarise(scenario: Scenario, data: ScenarioData, run: RunResult) -> dict[st
         },
     }
     return figures
+
+
+def _comfort(scenario: Scenario, run: RunResult) -> dict[str, Any]:
+    """Return the comfort figures: the violations and what they are made of.
+
+    A violation is a quarter-hour with the room below the comfort band's
+    minimum or the tank below its floor (each by more than 0.05 K), a week
+    in which the tank never reached its legionella temperature, or a cycle
+    finished after its deadline (or not at all by a deadline in the period).
+    """
+    comfort = run.comfort
+    devices = [
+        section.device
+        for section in (scenario.heat_pump, scenario.boiler, scenario.appliance)
+        if section is not None
+    ]
+    if comfort is None:
+        return {"comfort_violations": 0, "comfort_devices": devices}
+    end = scenario.end_utc
+    quarters = run.quarters
+    detail: dict[str, Any] = {}
+    if scenario.heat_pump is not None:
+        detail[scenario.heat_pump.device] = {
+            "energy_kwh": round(sum(q.heat_pump_kwh for q in quarters), 2),
+            "quarters_below_band": comfort.room_quarters_below,
+            "degree_hours_below_band": round(comfort.room_degree_hours_below, 2),
+            "min_room_c": _round(comfort.room_min_c, 2),
+        }
+    if scenario.boiler is not None:
+        detail[scenario.boiler.device] = {
+            "energy_kwh": round(sum(q.boiler_kwh for q in quarters), 2),
+            "quarters_below_floor": comfort.tank_quarters_below,
+            "min_tank_c": _round(comfort.tank_min_c, 2),
+            "legionella_weeks": comfort.legionella_weeks,
+            "legionella_weeks_missed": comfort.legionella_weeks_missed,
+        }
+    if scenario.appliance is not None:
+        late = [c.late_minutes for c in comfort.cycles if c.late_minutes]
+        detail[scenario.appliance.device] = {
+            "energy_kwh": round(sum(q.appliance_kwh for q in quarters), 2),
+            "cycles": len(comfort.cycles),
+            "cycles_done": sum(1 for c in comfort.cycles if c.finished is not None),
+            "cycles_late": comfort.late_cycles(end),
+            "max_late_min": round(max(late), 1) if late else 0.0,
+            "mean_start_delay_min": _round(
+                statistics.fmean(
+                    (c.started - c.armed).total_seconds() / 60.0
+                    for c in comfort.cycles
+                    if c.started is not None
+                )
+                if any(c.started is not None for c in comfort.cycles)
+                else None,
+                1,
+            ),
+        }
+    return {
+        "comfort_violations": comfort.violations(end),
+        "comfort_devices": devices,
+        "comfort": detail,
+    }
 
 
 def v2g_value(scenario: Scenario, data: ScenarioData) -> dict[str, Any]:
@@ -312,15 +378,28 @@ def write_plots(  # noqa: PLR0915 - three figures
         color="tab:green",
         label="EV (charge +, V2G -)",
     )
+    devices = (
+        ("heat_pump_kwh", "heat pump", "tab:red", scenario.heat_pump),
+        ("boiler_kwh", "boiler", "tab:orange", scenario.boiler),
+        ("appliance_kwh", "appliance", "tab:purple", scenario.appliance),
+    )
+    for attr, label, color, section in devices:
+        if section is None:
+            continue
+        ax2.plot(
+            times,
+            [getattr(q, attr) * 4.0 for q in main.quarters],
+            drawstyle="steps-post",
+            linewidth=0.7,
+            color=color,
+            label=label,
+        )
     ax2.set_ylabel("kW")
     ax2.axhline(0.0, color="grey", linewidth=0.5)
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=8)
-    ax.set_title(
-        f"{scenario.name}: price against Stroomwijs's actions "
-        "(the scenario has no heat pump or boiler)"
-    )
+    ax.set_title(f"{scenario.name}: price against Stroomwijs's actions")
     fig.autofmt_xdate()
     fig.tight_layout()
     path = out / "price_vs_actions.png"

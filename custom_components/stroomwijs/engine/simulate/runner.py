@@ -27,6 +27,7 @@ from typing import Final
 
 from .foresight import foresight
 from .replay import RunResult, async_replay
+from .replay_devices import Comfort
 from .scenario import Scenario, ScenarioData, load_data
 
 HANDOVER_DAYS: Final = 2
@@ -105,6 +106,7 @@ def _run_chunk(scenario: Scenario, strategy: str, first: date, end: date) -> Run
             strategy,
             start=_local_midnight(scenario, warm_first),
             end=_local_midnight(scenario, end),
+            measure_from=begin if warm_first < first else None,
         )
     )
     if warm_first < first:
@@ -132,6 +134,10 @@ def merge(strategy: str, parts: Sequence[RunResult]) -> RunResult:
         if part.peak_rss_mb is not None:
             merged.peak_rss_mb = max(merged.peak_rss_mb or 0.0, part.peak_rss_mb)
     merged.end_soc = parts[-1].end_soc if parts else None
+    merged.end_socs = list(parts[-1].end_socs) if parts else []
+    comforts = [part.comfort for part in parts if part.comfort is not None]
+    if comforts:
+        merged.comfort = Comfort.merged(comforts)
     return merged
 
 

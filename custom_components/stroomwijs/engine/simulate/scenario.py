@@ -12,7 +12,11 @@ A scenario is one YAML or JSON document (docs/scenarios.md):
   (all-in prices, turned into the series the household is given);
 * ``forecast_errors``: the seeded error model of the PV forecast, the load
   forecast's warm-up and the EV's arrival;
-* ``ev``: the car and its usage pattern.
+* ``ev``: the car and its usage pattern;
+* ``heat_pump``, ``boiler``, ``appliance``: the household's heat pump (its
+  house and the outdoor temperature), boiler (its tank and hot-water use)
+  and a white-goods appliance (armed daily with a deadline), simulated by
+  the project's device simulators behind the household's own drivers.
 
 Every error is a :class:`ScenarioError` whose ``path`` names the bad field,
 for example ``series.load.scale: must be a finite number >= 0``.
@@ -39,12 +43,18 @@ from custom_components.stroomwijs.engine.household import (
     Series,
 )
 
+from .demo_world import synthetic_outdoor_c
+
 SCENARIO_VERSION: Final = 1
 MAX_DAYS: Final = 366
 SLOT: Final = timedelta(minutes=15)
 MAX_CSV_BYTES: Final = 50_000_000
 MAX_DOCUMENT_CHARS: Final = 2_000_000
 UNITS: Final = ("kWh", "kW", "W", "Wh", "EUR/MWh", "EUR/kWh")
+TEMPERATURE_UNITS: Final = ("degC", "0.1degC")
+HEAT_PUMP_DRIVERS: Final = ("sg_ready",)
+BOILER_CONTROLS: Final = ("switch",)
+APPLIANCE_DRIVERS: Final = ("plug_appliance",)
 TARIFF_KINDS: Final = ("dynamic", "single", "day_night")
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -125,6 +135,51 @@ class EvPattern:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HeatPumpSim:
+    """The heat pump's house and weather (``heat_pump`` section).
+
+    The house is the driver's own model (``house`` of its config: heat
+    capacity and loss), so the planner knows the true house; the simulated
+    pump runs its own thermostat with hysteresis and minimum times.
+    """
+
+    device: str
+    """The household's ``driver`` device (driver ``sg_ready``)."""
+    indoor_c: float = 20.5
+    """Room temperature at the start."""
+    target_c: float = 20.5
+    """The pump's own thermostat (SG-Ready mode 2)."""
+    gains_kw: float = 0.2
+    """Internal and solar gains the planner does not know of."""
+    outdoor: SeriesSpec | None = None
+    """Outdoor temperature; None: the synthetic monthly curve."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoilerSim:
+    """The boiler's tank and hot-water use (``boiler`` section).
+
+    Volume, element, thermostat, losses and the daily draw are the driver's
+    config; ``draw_scale`` makes the true draw differ from what it expects.
+    """
+
+    device: str
+    temperature_c: float = 55.0
+    draw_scale: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplianceSim:
+    """A washing machine armed every ``days`` at ``arm``, due ``within`` later."""
+
+    device: str
+    arm: time = time(9, 30)
+    within_h: float = 8.0
+    days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    seed: int = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """A whole scenario, validated."""
 
@@ -138,10 +193,21 @@ class Scenario:
     tariff: TariffSpec = field(default_factory=TariffSpec)
     errors: ForecastErrors = field(default_factory=ForecastErrors)
     ev: EvPattern | None = None
+    """The (first) car."""
+    more_evs: tuple[EvPattern, ...] = ()
+    """Further cars, each on its own charger (``ev`` as a list)."""
+    heat_pump: HeatPumpSim | None = None
+    boiler: BoilerSim | None = None
+    appliance: ApplianceSim | None = None
     step_s: int = 60
     meter_values_s: int = 60
     """How often the simulated charge point sends its meter values (OCPP)."""
     path: Path | None = None
+
+    @property
+    def cars(self) -> tuple[EvPattern, ...]:
+        """Every car of the scenario, the first first."""
+        return () if self.ev is None else (self.ev, *self.more_evs)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -322,7 +388,11 @@ def scenario_from_dict(
     if tariff.kind == "dynamic" and prices is None:
         raise ScenarioError("series.prices", "is required for a dynamic tariff")
     errors = _read_errors(root.optional("forecast_errors"))
-    ev = _read_ev(root.optional("ev"), household)
+    cars = _read_evs(root, household)
+    ev = cars[0] if cars else None
+    heat_pump = _read_heat_pump(root.optional("heat_pump"), household, base)
+    boiler = _read_boiler(root.optional("boiler"), household)
+    appliance = _read_appliance(root.optional("appliance"), household)
     step_s = root.integer("step_seconds", 60, low=1, high=60)
     meter_values_s = root.integer("meter_values_seconds", 60, low=step_s, high=900)
     root.reject_unknown()
@@ -337,6 +407,10 @@ def scenario_from_dict(
         tariff=tariff,
         errors=errors,
         ev=ev,
+        more_evs=cars[1:],
+        heat_pump=heat_pump,
+        boiler=boiler,
+        appliance=appliance,
         step_s=step_s,
         meter_values_s=meter_values_s,
         path=path,
@@ -351,13 +425,19 @@ def _read_optional_series(
     return None if r is None else _read_series(r, base, power=power)
 
 
-def _read_series(r: _Reader, base: Path, *, power: bool) -> SeriesSpec:
+def _read_series(
+    r: _Reader, base: Path, *, power: bool, temperature: bool = False
+) -> SeriesSpec:
     file = base / r.text("file")
     if not file.is_file():
         msg = f"no such file: {file}"
         raise ScenarioError(r.where("file"), msg)
-    unit = r.text("unit", "kWh" if power else "EUR/MWh")
-    allowed = UNITS[:4] if power else UNITS[4:]
+    if temperature:
+        unit = r.text("unit", "degC")
+        allowed: tuple[str, ...] = TEMPERATURE_UNITS
+    else:
+        unit = r.text("unit", "kWh" if power else "EUR/MWh")
+        allowed = UNITS[:4] if power else UNITS[4:]
     if unit not in allowed:
         msg = f"must be one of {', '.join(allowed)}"
         raise ScenarioError(r.where("unit"), msg)
@@ -423,6 +503,30 @@ def _read_errors(r: _Reader | None) -> ForecastErrors:
     return errors
 
 
+def _read_evs(root: _Reader, household: HouseholdConfig) -> tuple[EvPattern, ...]:
+    """Read ``ev``: one car (a mapping) or several (a list, each its charger)."""
+    raw = root.raw("ev")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        car = _read_ev(_Reader(raw, "ev"), household)
+        return () if car is None else (car,)
+    if not raw:
+        raise ScenarioError("ev", "must name at least one car")
+    cars: list[EvPattern] = []
+    for index, item in enumerate(raw):
+        car = _read_ev(_Reader(item, f"ev[{index}]"), household)
+        if car is None:
+            continue
+        for other, earlier in enumerate(cars):
+            if earlier.device == car.device:
+                msg = f"ev[{other}] plugs into {car.device} already"
+                where = f"ev[{index}].device"
+                raise ScenarioError(where, msg)
+        cars.append(car)
+    return tuple(cars)
+
+
 def _read_ev(r: _Reader | None, household: HouseholdConfig) -> EvPattern | None:
     if r is None:
         return None
@@ -460,6 +564,96 @@ def _read_ev(r: _Reader | None, household: HouseholdConfig) -> EvPattern | None:
         )
     r.reject_unknown()
     return ev
+
+
+def _driver_device(
+    r: _Reader, household: HouseholdConfig, what: str, allowed: tuple[str, ...]
+) -> tuple[str, Mapping[str, Any]]:
+    """Return the named ``driver`` device and its driver mapping."""
+    device_id = r.text("device")
+    device = household.device(device_id)
+    key = "control" if what == "boiler" else "driver"
+    if device is None or device.kind != "driver":
+        msg = f"must name a driver device of the household ({what})"
+        raise ScenarioError(r.where("device"), msg)
+    kind = device.driver.get(key)
+    if what == "boiler" and device.driver.get("driver") != "boiler":
+        raise ScenarioError(r.where("device"), "must name a boiler driver device")
+    if kind not in allowed:
+        msg = (
+            f"the simulator has {what}s with {key} {', '.join(allowed)}; "
+            f"{device_id} has {key} {kind!r}"
+        )
+        raise ScenarioError(r.where("device"), msg)
+    return device_id, device.driver
+
+
+def _read_heat_pump(
+    r: _Reader | None, household: HouseholdConfig, base: Path
+) -> HeatPumpSim | None:
+    if r is None:
+        return None
+    device, _ = _driver_device(r, household, "heat pump", HEAT_PUMP_DRIVERS)
+    outdoor_r = r.optional("outdoor")
+    outdoor = None
+    if outdoor_r is not None:
+        if outdoor_r.raw("model") is not None:
+            if outdoor_r.text("model") != "synthetic":
+                raise ScenarioError(outdoor_r.where("model"), "must be synthetic")
+            outdoor_r.reject_unknown()
+        else:
+            outdoor = _read_series(outdoor_r, base, power=False, temperature=True)
+    sim = HeatPumpSim(
+        device=device,
+        indoor_c=r.number("indoor_c", 20.5, low=5.0, high=30.0),
+        target_c=r.number("target_c", 20.5, low=10.0, high=28.0),
+        gains_kw=r.number("gains_kw", 0.2, high=10.0),
+        outdoor=outdoor,
+    )
+    r.reject_unknown()
+    return sim
+
+
+def _read_boiler(r: _Reader | None, household: HouseholdConfig) -> BoilerSim | None:
+    if r is None:
+        return None
+    device, _ = _driver_device(r, household, "boiler", BOILER_CONTROLS)
+    sim = BoilerSim(
+        device=device,
+        temperature_c=r.number("temperature_c", 55.0, low=10.0, high=95.0),
+        draw_scale=r.number("draw_scale", 1.0, high=5.0),
+    )
+    r.reject_unknown()
+    return sim
+
+
+def _read_appliance(
+    r: _Reader | None, household: HouseholdConfig
+) -> ApplianceSim | None:
+    if r is None:
+        return None
+    device, _ = _driver_device(r, household, "appliance", APPLIANCE_DRIVERS)
+    sim = ApplianceSim(
+        device=device,
+        arm=r.clock("arm", time(9, 30)),
+        within_h=r.number("within_hours", 8.0, low=2.0, high=23.0),
+        days=_weekdays(r, "days"),
+        seed=r.integer("seed", 3, low=0, high=2**31),
+    )
+    r.reject_unknown()
+    return sim
+
+
+def _weekdays(r: _Reader, key: str) -> tuple[int, ...]:
+    raw = r.raw(key)
+    if raw is None:
+        return (0, 1, 2, 3, 4, 5, 6)
+    if not isinstance(raw, list) or not all(
+        isinstance(d, str) and d in WEEKDAYS for d in raw
+    ):
+        msg = f"must be a list of {WEEKDAYS}"
+        raise ScenarioError(r.where(key), msg)
+    return tuple(sorted({WEEKDAYS.index(d) for d in raw}))
 
 
 # ---------------------------------------------------------------- data
@@ -528,6 +722,8 @@ def read_series(spec: SeriesSpec, where: str) -> PowerSeries:
         "W": 0.001,
         "EUR/MWh": 0.001,
         "EUR/kWh": 1.0,
+        "degC": 1.0,
+        "0.1degC": 0.1,
     }[spec.unit] * spec.scale
     return PowerSeries(starts, tuple(r[1] * factor for r in rows))
 
@@ -540,6 +736,8 @@ def _check_coverage(scenario: Scenario) -> None:
     ]
     if scenario.tariff.kind == "dynamic":
         specs.append(("series.prices", scenario.prices))
+    if scenario.heat_pump is not None:
+        specs.append(("heat_pump.outdoor", scenario.heat_pump.outdoor))
     for where, spec in specs:
         if spec is None:
             continue
@@ -565,6 +763,8 @@ class ScenarioData:
     """EUR/kWh before markup, tax and VAT (a fixed tariff is turned into one)."""
     warmup_load_kw: list[float] = field(default_factory=list)
     """True load of the days before the period (the forecaster's history)."""
+    outdoor_c: list[float] = field(default_factory=list)
+    """Outdoor temperature per quarter-hour (with a heat pump)."""
 
     def index(self, when: datetime) -> int:
         """Return the quarter-hour index of ``when``."""
@@ -597,8 +797,25 @@ def load_data(scenario: Scenario) -> ScenarioData:
             )
         ]
     spot = tariff_spot(scenario, start, count)
+    outdoor: list[float] = []
+    heat_pump = scenario.heat_pump
+    if heat_pump is not None:
+        if heat_pump.outdoor is not None:
+            series = read_series(heat_pump.outdoor, "heat_pump.outdoor")
+            # A quarter-hour between two readings takes the one before it.
+            outdoor = _filled(series.quarters(start, count), series.values[0])
+        else:
+            outdoor = [
+                round(synthetic_outdoor_c(start + SLOT * i, scenario.zone), 3)
+                for i in range(count)
+            ]
     return ScenarioData(
-        start=start, load_kw=load_kw, pv_kw=pv_kw, spot=spot, warmup_load_kw=warmup
+        start=start,
+        load_kw=load_kw,
+        pv_kw=pv_kw,
+        spot=spot,
+        warmup_load_kw=warmup,
+        outdoor_c=outdoor,
     )
 
 
@@ -694,11 +911,17 @@ class EvSession:
     """Energy driven before this arrival."""
 
 
-def ev_sessions(scenario: Scenario) -> list[EvSession]:
-    """Return the car's stays over the period (seeded; the same for all)."""
-    ev = scenario.ev
-    if ev is None:
+def ev_sessions(scenario: Scenario, car: int = 0) -> list[EvSession]:
+    """Return the stays of car ``car`` over the period (seeded; the same for all).
+
+    The first car's draws are keyed as they were before scenarios had more
+    than one car, so its stays have not changed.
+    """
+    cars = scenario.cars
+    if car >= len(cars):
         return []
+    ev = cars[car]
+    key = "ev" if car == 0 else f"ev{car}"
     zone = scenario.zone
     sessions: list[EvSession] = []
     sigma = scenario.errors.ev_arrival_sigma_min
@@ -706,7 +929,7 @@ def ev_sessions(scenario: Scenario) -> list[EvSession]:
         day = scenario.start + timedelta(days=offset)
         if day.weekday() not in ev.days:
             continue
-        rng = random.Random(f"{scenario.errors.seed}-ev-{day.toordinal()}")  # noqa: S311
+        rng = random.Random(f"{scenario.errors.seed}-{key}-{day.toordinal()}")  # noqa: S311
         jitter = (
             max(-3 * sigma, min(3 * sigma, rng.gauss(0.0, sigma))) if sigma else 0.0
         )
