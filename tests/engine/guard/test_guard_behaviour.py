@@ -501,3 +501,22 @@ async def test_a_release_is_not_resent_for_a_few_watts() -> None:
     releases = [i for i in guard.log if i.kind is InterventionKind.RELEASE]
     assert 1 <= len(releases) <= 2, [(i.from_w, i.to_w) for i in releases]
     assert ev.load_w() == 4_200.0
+
+
+async def test_v2g_discharge_comes_after_the_boiler_and_the_heat_pump() -> None:
+    """A car is discharged to hold a limit only once the heat loads are off.
+
+    The boiler's and the heat pump's heat keeps; a discharge costs the round
+    trip's losses, battery wear and energy the driver may need. (The guard
+    took the car into V2G first, in the EV step, and 44.8 kWh in a January
+    replay.)
+    """
+    window = evening_window(time(14, 0), time(18, 0), 1_000)
+    rig = build_rig(
+        start=START + timedelta(seconds=1), windows=(window,), discharge_w=11_040
+    )
+    await rig.run(60)
+    first_discharge = next(at for at, value in rig.ev.commands if value < 0)
+    boiler_off = next(at for at, value in rig.boiler.commands if not value)
+    assert boiler_off <= first_discharge
+    assert all(r.net_power_w <= 1_000 for r in rig.house.history[-20:])

@@ -1362,13 +1362,19 @@ class Guard:
             )
         rng = device.power_range
         if step is CurtailPriority.EV_PAUSE:
-            return max(rng.min_w, 0.0) if gd.pause_allowed else None
-        if (
-            isinstance(device, Bidirectional)
-            and device.discharge_allowed
-            and device.plugged_in
-        ):
-            return rng.min_w
+            if not gd.pause_allowed:
+                return None
+            # Past the pause into V2G discharge, only after the boiler and the
+            # heat pump have given way: their heat keeps, while a discharge
+            # costs the round trip's losses, battery wear and energy the
+            # driver may need.
+            if (
+                isinstance(device, Bidirectional)
+                and device.discharge_allowed
+                and device.plugged_in
+            ):
+                return rng.min_w
+            return max(rng.min_w, 0.0)
         return max(min(rng.min_active_w, rng.max_w), rng.min_w, 0.0)
 
     def _floor(
