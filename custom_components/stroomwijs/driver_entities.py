@@ -1,6 +1,8 @@
 """Devices and entities of the household's heat pumps, boilers and appliances.
 
-Each ``device`` subentry is one Home Assistant device, under the household
+The entities read and command a ``DriverView`` (``household_view.py``), so
+the same classes serve a household in this process and one in the add-on's
+gateway. Each ``device`` subentry is one Home Assistant device, under the household
 device, with the entities its driver can fill: the planned power now and
 next (every controllable device has them), what it measures and what state
 it is in, and the controls that make sense for it (an appliance's deadline,
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -40,89 +42,79 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import DOMAIN
+from .driver_view import CYCLE_STATES, HEAT_LEVELS, SG_READY_MODES, local_drivers
 from .engine.capabilities import DeviceUnavailableError
 from .engine.drivers.appliance import (
-    CycleState,
-    PlugAppliance,
-    RemoteStartAppliance,
+    PlugApplianceConfig,
+    RemoteStartApplianceConfig,
 )
-from .engine.drivers.boiler import Boiler, ControlKind
-from .engine.drivers.climate_setpoint import ClimateSetpointHeatPump
-from .engine.drivers.factory import Driver
-from .engine.drivers.heat_pump_common import HeatLevel
-from .engine.drivers.hybrid_heat_pump import HybridHeatPump
-from .engine.drivers.lambda_heat_pump import LambdaHeatPump
-from .engine.drivers.sg_ready import SgReadyHeatPump, SgReadyMode
-from .engine.household import Household
+from .engine.drivers.boiler import BoilerConfig, ControlKind
+from .engine.drivers.climate_setpoint import ClimateSetpointConfig
+from .engine.drivers.factory import DriverConfig, HybridSetup
+from .engine.drivers.lambda_heat_pump import LambdaConfig
+from .engine.drivers.sg_ready import SgReadyConfig
+from .household_view import DriverView
 from .models import StroomwijsConfigEntry
 
-type Appliance = PlugAppliance | RemoteStartAppliance
-type HeatPump = (
-    SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump | HybridHeatPump
-)
-
-SG_READY_MODES: Final = [mode.name.lower() for mode in SgReadyMode]
-HEAT_LEVELS: Final = [level.value for level in HeatLevel]
-CYCLE_STATES: Final = [state.value for state in CycleState]
+__all__ = ["CYCLE_STATES", "HEAT_LEVELS", "SG_READY_MODES"]
 
 
-def _inner(driver: Driver) -> Driver:
+def _inner(spec: DriverConfig) -> DriverConfig:
     """Return the heat pump inside a hybrid; any other driver itself."""
-    if isinstance(driver, HybridHeatPump):
-        return driver.heat_pump  # type: ignore[return-value]
-    return driver
+    return spec.heat_pump if isinstance(spec, HybridSetup) else spec
 
 
-def is_heat_pump(driver: Driver) -> bool:
-    """Whether ``driver`` heats the house (any heat-pump driver or a hybrid)."""
+def is_heat_pump(spec: DriverConfig) -> bool:
+    """Whether ``spec`` heats the house (any heat-pump driver or a hybrid)."""
     return isinstance(
-        driver,
-        SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump | HybridHeatPump,
+        spec, SgReadyConfig | ClimateSetpointConfig | LambdaConfig | HybridSetup
     )
 
 
-def is_appliance(driver: Driver) -> bool:
-    """Whether ``driver`` is a washing machine, dishwasher or dryer."""
-    return isinstance(driver, PlugAppliance | RemoteStartAppliance)
+def is_appliance(spec: DriverConfig) -> bool:
+    """Whether ``spec`` is a washing machine, dishwasher or dryer."""
+    return isinstance(spec, PlugApplianceConfig | RemoteStartApplianceConfig)
 
 
-def _model(driver: Driver) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
+def _model(spec: DriverConfig) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
     """Return manufacturer, model and the entity whose device names the brand."""
-    inner = _inner(driver)
-    if isinstance(driver, HybridHeatPump):
+    inner = _inner(spec)
+    if isinstance(spec, HybridSetup):
         _, model, brand_entity = _model(inner)
         return None, f"Hybrid heat pump ({model})", brand_entity
-    if isinstance(inner, SgReadyHeatPump):
+    if isinstance(inner, SgReadyConfig):
         return None, "SG-Ready heat pump", None
-    if isinstance(inner, ClimateSetpointHeatPump):
-        return None, "Heat pump on its thermostat", inner.config.entity_id
-    if isinstance(inner, LambdaHeatPump):
+    if isinstance(inner, ClimateSetpointConfig):
+        return None, "Heat pump on its thermostat", inner.entity_id
+    if isinstance(inner, LambdaConfig):
         return "Lambda Wärmepumpen", "EU-L heat pump (Modbus TCP)", None
-    if isinstance(inner, Boiler):
-        control = inner.config.control
+    if isinstance(inner, BoilerConfig):
+        control = inner.control
         if control is ControlKind.WATER_HEATER:
-            return None, "Electric boiler (water heater)", inner.config.entity_id
+            return None, "Electric boiler (water heater)", inner.entity_id
         if control is ControlKind.MODBUS:
             return None, "Electric boiler (Modbus relay)", None
         return None, "Electric boiler (switch)", None
-    if isinstance(inner, RemoteStartAppliance):
-        kind = inner.config.kind.value.replace("_", " ")
-        return None, f"{kind.capitalize()} (remote start)", inner.config.start_entity
-    assert isinstance(inner, PlugAppliance)  # noqa: S101 - the last driver kind
-    kind = inner.config.kind.value.replace("_", " ")
+    if isinstance(inner, RemoteStartApplianceConfig):
+        kind = inner.kind.value.replace("_", " ")
+        return None, f"{kind.capitalize()} (remote start)", inner.start_entity
+    assert isinstance(inner, PlugApplianceConfig)  # noqa: S101 - the last driver kind
+    kind = inner.kind.value.replace("_", " ")
     return None, f"{kind.capitalize()} (smart plug)", None
 
 
-def _household(entry: StroomwijsConfigEntry) -> Household:
-    household = entry.runtime_data.household
-    if household is None:  # only built for a household in this process
-        msg = "driver entities need the household in this process"
-        raise RuntimeError(msg)
-    return household
+def driver_views(entry: StroomwijsConfigEntry) -> dict[str, DriverView]:
+    """Return the entry's heat pumps, boilers and appliances, wherever they run."""
+    runtime = entry.runtime_data
+    if runtime.household is not None:
+        return dict(local_drivers(runtime.household))
+    if runtime.remote is not None:
+        return dict(runtime.remote.drivers)
+    return {}
 
 
 def driver_device(
-    hass: HomeAssistant, entry: StroomwijsConfigEntry, device_id: str, title: str
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, view: DriverView, title: str
 ) -> DeviceInfo:
     """Return the device of one driver subentry, under the household.
 
@@ -130,8 +122,7 @@ def driver_device(
     own integration already: its manufacturer is taken from there. A relay
     pair or a plug says nothing about the appliance behind it.
     """
-    driver = _household(entry).devices.drivers[device_id]
-    manufacturer, model, brand_entity = _model(driver)
+    manufacturer, model, brand_entity = _model(view.spec)
     if brand_entity is not None and manufacturer is None:
         entity = er.async_get(hass).async_get(brand_entity)
         device = (
@@ -145,7 +136,7 @@ def driver_device(
             manufacturer = device.manufacturer
             model = device.model or model
     return DeviceInfo(
-        identifiers={(DOMAIN, device_id)},
+        identifiers={(DOMAIN, view.device_id)},
         name=title,
         manufacturer=manufacturer,
         model=model,
@@ -154,7 +145,7 @@ def driver_device(
 
 
 class DriverEntity(Entity):
-    """An entity of one heat pump, boiler or appliance."""
+    """An entity of one heat pump, boiler or appliance (in HA or the gateway)."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -165,45 +156,43 @@ class DriverEntity(Entity):
         self,
         hass: HomeAssistant,
         entry: StroomwijsConfigEntry,
-        device_id: str,
+        view: DriverView,
         description: EntityDescription,
     ) -> None:
         """Attach the entity to the driver's device."""
         self.entity_description = description
-        self.household: Household = _household(entry)
-        self.device_id = device_id
-        self.driver: Driver = self.household.devices.drivers[device_id]
-        self._attr_unique_id = f"{device_id}_{description.key}"
-        title = entry.subentries[device_id].title
-        self._attr_device_info = driver_device(hass, entry, device_id, title)
+        self.view = view
+        self.device_id = view.device_id
+        self.remote = entry.runtime_data.remote
+        self._attr_unique_id = f"{view.device_id}_{description.key}"
+        title = entry.subentries[view.device_id].title
+        self._attr_device_info = driver_device(hass, entry, view, title)
 
     @property
     def available(self) -> bool:
-        """Available while the device answers (plans and controls always)."""
-        return self.always_available or self.driver.available
+        """Available while the device answers (plans and controls always).
+
+        Through the gateway nothing is available while it is not connected.
+        """
+        if self.remote is not None and not self.remote.available:
+            return False
+        return self.always_available or self.view.available
 
     async def async_added_to_hass(self) -> None:
         """Refresh whenever the household changes (every tick and command)."""
-        self.async_on_remove(self.household.add_listener(self.async_write_ha_state))
+        self.async_on_remove(self.view.add_listener(self.async_write_ha_state))
 
 
 def _add(
-    hass: HomeAssistant,
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[str, Driver], Iterable[Entity]],
+    build: Callable[[DriverView], Iterable[Entity]],
 ) -> None:
-    """Add the entities ``build`` makes for each driver, to its own subentry.
-
-    A household in the gateway add-on has no driver entities here (yet).
-    """
-    household = entry.runtime_data.household
-    if household is None:
-        return
-    for device_id, driver in household.devices.drivers.items():
+    """Add the entities ``build`` makes for each driver, to its own subentry."""
+    for device_id, view in driver_views(entry).items():
         if device_id not in entry.subentries:
             continue
-        async_add_entities(build(device_id, driver), config_subentry_id=device_id)
+        async_add_entities(build(view), config_subentry_id=device_id)
 
 
 # ------------------------------------------------------------------ sensors
@@ -213,31 +202,21 @@ def _add(
 class DriverSensorDescription(SensorEntityDescription):
     """A sensor of a driver device."""
 
-    value_fn: Callable[[Driver], StateType | datetime]
-    has_fn: Callable[[Driver], bool] = lambda _driver: True
-    attributes_fn: Callable[[Driver], dict[str, Any]] | None = None
+    value_fn: Callable[[DriverView], StateType | datetime]
+    has_fn: Callable[[DriverConfig], bool] = lambda _spec: True
+    attributes_fn: Callable[[DriverView], dict[str, Any]] | None = None
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value)
 
 
-def _sg_mode(driver: Driver) -> str | None:
-    mode = _inner(driver).mode  # type: ignore[union-attr]
-    return None if mode is None else mode.name.lower()
+def _has_budget(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), SgReadyConfig | LambdaConfig)
 
 
-def _budget(driver: Driver) -> Any:  # noqa: ANN401 - a BlockingBudget
-    return _inner(driver).blocking_budget()  # type: ignore[union-attr]
-
-
-def _has_budget(driver: Driver) -> bool:
-    return isinstance(_inner(driver), SgReadyHeatPump | LambdaHeatPump)
-
-
-def _tank_attributes(driver: Driver) -> dict[str, Any]:
-    assert isinstance(driver, Boiler)  # noqa: S101 - only boilers have this sensor
-    return {"estimated": not driver.measured}
+def _tank_attributes(view: DriverView) -> dict[str, Any]:
+    return {"estimated": view.tank_estimated is not False}
 
 
 DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
@@ -247,7 +226,7 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda driver: _round(driver.power_w),
+        value_fn=lambda view: _round(view.power_w),
     ),
     DriverSensorDescription(
         key="room_temperature",
@@ -256,7 +235,7 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfTemperature.CELSIUS,
         suggested_display_precision=1,
-        value_fn=lambda driver: driver.temperature_c,  # type: ignore[union-attr]
+        value_fn=lambda view: view.temperature_c,
         has_fn=is_heat_pump,
     ),
     DriverSensorDescription(
@@ -264,24 +243,24 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         translation_key="sg_ready_mode",
         device_class=SensorDeviceClass.ENUM,
         options=SG_READY_MODES,
-        value_fn=_sg_mode,
-        has_fn=lambda driver: isinstance(_inner(driver), SgReadyHeatPump),
+        value_fn=lambda view: view.sg_mode,
+        has_fn=lambda spec: isinstance(_inner(spec), SgReadyConfig),
     ),
     DriverSensorDescription(
         key="heat_pump_level",
         translation_key="heat_pump_level",
         device_class=SensorDeviceClass.ENUM,
         options=HEAT_LEVELS,
-        value_fn=lambda driver: _inner(driver).level.value,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(
-            _inner(driver), ClimateSetpointHeatPump | LambdaHeatPump
+        value_fn=lambda view: view.level,
+        has_fn=lambda spec: isinstance(
+            _inner(spec), ClimateSetpointConfig | LambdaConfig
         ),
     ),
     DriverSensorDescription(
         key="blocks_left_today",
         translation_key="blocks_left_today",
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda driver: _budget(driver).blocks_left_today,
+        value_fn=lambda view: view.blocks_left_today,
         has_fn=_has_budget,
     ),
     DriverSensorDescription(
@@ -290,7 +269,7 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement="min",
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda driver: round(_budget(driver).blocked_minutes_left_today),
+        value_fn=lambda view: _round(view.blocked_minutes_left_today),
         has_fn=_has_budget,
     ),
     DriverSensorDescription(
@@ -300,34 +279,30 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfTemperature.CELSIUS,
         suggested_display_precision=1,
-        value_fn=lambda driver: driver.temperature_c,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, Boiler),
+        value_fn=lambda view: view.temperature_c,
+        has_fn=lambda spec: isinstance(spec, BoilerConfig),
         attributes_fn=_tank_attributes,
     ),
     DriverSensorDescription(
         key="legionella_due",
         translation_key="legionella_due",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda driver: driver.legionella_deadline(),  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, Boiler),
+        value_fn=lambda view: view.legionella_due,
+        has_fn=lambda spec: isinstance(spec, BoilerConfig),
     ),
     DriverSensorDescription(
         key="cycle_state",
         translation_key="cycle_state",
         device_class=SensorDeviceClass.ENUM,
         options=CYCLE_STATES,
-        value_fn=lambda driver: driver.state.value,  # type: ignore[union-attr]
+        value_fn=lambda view: view.cycle_state,
         has_fn=is_appliance,
     ),
     DriverSensorDescription(
         key="latest_start",
         translation_key="latest_start",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda driver: (
-            driver.latest_start()  # type: ignore[union-attr]
-            if driver.state is CycleState.ARMED  # type: ignore[union-attr]
-            else None
-        ),
+        value_fn=lambda view: view.latest_start,
         has_fn=is_appliance,
     ),
 )
@@ -341,13 +316,13 @@ class DriverSensor(DriverEntity, SensorEntity):
     @property
     def native_value(self) -> StateType | datetime:
         """Return the value from the driver."""
-        return self.entity_description.value_fn(self.driver)
+        return self.entity_description.value_fn(self.view)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """The tank temperature says whether it is estimated."""
         attributes_fn = self.entity_description.attributes_fn
-        return None if attributes_fn is None else attributes_fn(self.driver)
+        return None if attributes_fn is None else attributes_fn(self.view)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,10 +359,9 @@ class DriverPlannedPower(DriverEntity, SensorEntity):
     @property
     def native_value(self) -> float | None:
         """Return the planned power in W."""
-        value = self.household.planned_power_w(
-            self.device_id, slots_ahead=self.entity_description.slots_ahead
+        return _round(
+            self.view.planned_power_w(slots_ahead=self.entity_description.slots_ahead)
         )
-        return None if value is None else round(value)
 
 
 def async_add_driver_sensors(
@@ -397,17 +371,16 @@ def async_add_driver_sensors(
 ) -> None:
     """Add each driver device's sensors and planned power."""
     _add(
-        hass,
         entry,
         async_add_entities,
-        lambda device_id, driver: [
+        lambda view: [
             *(
-                DriverSensor(hass, entry, device_id, description)
+                DriverSensor(hass, entry, view, description)
                 for description in DRIVER_SENSORS
-                if description.has_fn(driver)
+                if description.has_fn(view.spec)
             ),
             *(
-                DriverPlannedPower(hass, entry, device_id, description)
+                DriverPlannedPower(hass, entry, view, description)
                 for description in DRIVER_PLANNED_POWER
             ),
         ],
@@ -421,8 +394,8 @@ def async_add_driver_sensors(
 class DriverBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no fact about a driver device."""
 
-    value_fn: Callable[[Driver], bool | None]
-    has_fn: Callable[[Driver], bool]
+    value_fn: Callable[[DriverView], bool | None]
+    has_fn: Callable[[DriverConfig], bool]
 
 
 DRIVER_BINARY_SENSORS: tuple[DriverBinarySensorDescription, ...] = (
@@ -430,20 +403,20 @@ DRIVER_BINARY_SENSORS: tuple[DriverBinarySensorDescription, ...] = (
         key="boiler_heating",
         translation_key="boiler_heating",
         device_class=BinarySensorDeviceClass.RUNNING,
-        value_fn=lambda driver: driver.is_on,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, Boiler),
+        value_fn=lambda view: view.heating,
+        has_fn=lambda spec: isinstance(spec, BoilerConfig),
     ),
     DriverBinarySensorDescription(
         key="on_gas",
         translation_key="on_gas",
-        value_fn=lambda driver: driver.on_gas,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, HybridHeatPump),
+        value_fn=lambda view: view.on_gas,
+        has_fn=lambda spec: isinstance(spec, HybridSetup),
     ),
     DriverBinarySensorDescription(
         key="remote_start_allowed",
         translation_key="remote_start_allowed",
-        value_fn=lambda driver: driver.remote_start_allowed,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, RemoteStartAppliance),
+        value_fn=lambda view: view.remote_start_allowed,
+        has_fn=lambda spec: isinstance(spec, RemoteStartApplianceConfig),
     ),
 )
 
@@ -456,7 +429,7 @@ class DriverBinarySensor(DriverEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool | None:
         """Return the state."""
-        return self.entity_description.value_fn(self.driver)
+        return self.entity_description.value_fn(self.view)
 
 
 def async_add_driver_binary_sensors(
@@ -466,13 +439,12 @@ def async_add_driver_binary_sensors(
 ) -> None:
     """Add each driver device's binary sensors."""
     _add(
-        hass,
         entry,
         async_add_entities,
-        lambda device_id, driver: [
-            DriverBinarySensor(hass, entry, device_id, description)
+        lambda view: [
+            DriverBinarySensor(hass, entry, view, description)
             for description in DRIVER_BINARY_SENSORS
-            if description.has_fn(driver)
+            if description.has_fn(view.spec)
         ],
     )
 
@@ -494,6 +466,14 @@ ARM = ButtonEntityDescription(key="arm", translation_key="arm")
 DISARM = ButtonEntityDescription(key="disarm", translation_key="disarm")
 
 
+async def async_run_before(view: DriverView, finish_by: datetime) -> None:
+    """Arm ``view`` (or move its deadline); a refusal becomes a translated error."""
+    try:
+        await view.async_run_before(finish_by)
+    except (ValueError, DeviceUnavailableError) as err:
+        raise refused(view.title, err) from err
+
+
 class FinishByDateTime(DriverEntity, DateTimeEntity):
     """When the armed cycle must be done; setting it arms an idle appliance."""
 
@@ -502,14 +482,11 @@ class FinishByDateTime(DriverEntity, DateTimeEntity):
     @property
     def native_value(self) -> datetime | None:
         """Return the deadline of the armed or running cycle."""
-        return self.driver.deadline  # type: ignore[union-attr]
+        return self.view.deadline
 
     async def async_set_value(self, value: datetime) -> None:
         """Arm (or move the deadline): the cycle is to be done by ``value``."""
-        try:
-            await self.household.async_run_before(self.device_id, value)
-        except (ValueError, DeviceUnavailableError) as err:
-            raise refused(self.driver.name, err) from err
+        await async_run_before(self.view, value)
 
 
 class ApplianceButton(DriverEntity, ButtonEntity):
@@ -521,11 +498,11 @@ class ApplianceButton(DriverEntity, ButtonEntity):
         """Arm or disarm through the household (it re-plans)."""
         try:
             if self.entity_description.key == ARM.key:
-                await self.household.async_arm_appliance(self.device_id)
+                await self.view.async_arm()
             else:
-                await self.household.async_disarm_appliance(self.device_id)
+                await self.view.async_disarm()
         except (ValueError, DeviceUnavailableError) as err:
-            raise refused(self.driver.name, err) from err
+            raise refused(self.view.title, err) from err
 
 
 PLANNED = SwitchEntityDescription(
@@ -541,15 +518,15 @@ class PlannedSwitch(DriverEntity, SwitchEntity):
     @property
     def is_on(self) -> bool:
         """Return whether the device is in the plan."""
-        return self.device_id not in self.household.devices.unplanned
+        return self.view.planned
 
     async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Plan the device again; the household re-plans."""
-        self.household.set_device_planned(self.device_id, planned=True)
+        await self.view.async_set_planned(planned=True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Leave the device to itself; the guard still holds the limit."""
-        self.household.set_device_planned(self.device_id, planned=False)
+        await self.view.async_set_planned(planned=False)
 
 
 def async_add_driver_switches(
@@ -559,10 +536,9 @@ def async_add_driver_switches(
 ) -> None:
     """Add the plan switch to each driver device."""
     _add(
-        hass,
         entry,
         async_add_entities,
-        lambda device_id, _driver: [PlannedSwitch(hass, entry, device_id, PLANNED)],
+        lambda view: [PlannedSwitch(hass, entry, view, PLANNED)],
     )
 
 
@@ -573,12 +549,11 @@ def async_add_driver_datetimes(
 ) -> None:
     """Add a deadline to each appliance."""
     _add(
-        hass,
         entry,
         async_add_entities,
-        lambda device_id, driver: (
-            [FinishByDateTime(hass, entry, device_id, FINISH_BY)]
-            if is_appliance(driver)
+        lambda view: (
+            [FinishByDateTime(hass, entry, view, FINISH_BY)]
+            if is_appliance(view.spec)
             else []
         ),
     )
@@ -591,15 +566,14 @@ def async_add_driver_buttons(
 ) -> None:
     """Add arm and disarm to each appliance."""
     _add(
-        hass,
         entry,
         async_add_entities,
-        lambda device_id, driver: (
+        lambda view: (
             [
-                ApplianceButton(hass, entry, device_id, ARM),
-                ApplianceButton(hass, entry, device_id, DISARM),
+                ApplianceButton(hass, entry, view, ARM),
+                ApplianceButton(hass, entry, view, DISARM),
             ]
-            if is_appliance(driver)
+            if is_appliance(view.spec)
             else []
         ),
     )

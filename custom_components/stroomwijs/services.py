@@ -14,10 +14,9 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import DOMAIN
-from .driver_entities import is_appliance, refused
+from .driver_entities import async_run_before, driver_views, is_appliance
 from .engine.capabilities import DeviceUnavailableError
-from .engine.household import Household
-from .household_view import ChargerView
+from .household_view import ChargerView, DriverView
 
 SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_BOOST: Final = "boost"
@@ -40,18 +39,15 @@ DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
 RUN_BEFORE_SCHEMA = DEVICE_SCHEMA.extend({vol.Required(ATTR_FINISH_BY): cv.datetime})
 
 
-def _appliance(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, str]:
-    """Return the household and device id of the appliance ``call`` names."""
+def _appliance(hass: HomeAssistant, call: ServiceCall) -> DriverView:
+    """Return the appliance ``call`` names (in this process or the gateway)."""
     device_id = call.data[ATTR_DEVICE_ID]
     device = dr.async_get(hass).async_get(device_id)
     if device is not None:
         for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-            household: Household | None = entry.runtime_data.household
-            if household is None:  # in the gateway: no appliances here
-                continue
-            for sid, driver in household.devices.drivers.items():
-                if (DOMAIN, sid) in device.identifiers and is_appliance(driver):
-                    return household, sid
+            for sid, view in driver_views(entry).items():
+                if (DOMAIN, sid) in device.identifiers and is_appliance(view.spec):
+                    return view
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="appliance_not_found",
@@ -131,14 +127,11 @@ def _async_setup_appliance_services(hass: HomeAssistant) -> None:
     """Register ``run_before``."""
 
     async def run_before(call: ServiceCall) -> None:
-        household, sid = _appliance(hass, call)
+        view = _appliance(hass, call)
         finish_by: datetime = call.data[ATTR_FINISH_BY]
         if finish_by.tzinfo is None:
             finish_by = finish_by.replace(tzinfo=dt_util.get_default_time_zone())
-        try:
-            await household.async_run_before(sid, finish_by)
-        except (ValueError, DeviceUnavailableError) as err:
-            raise refused(household.devices.drivers[sid].name, err) from err
+        await async_run_before(view, finish_by)
 
     hass.services.async_register(
         DOMAIN, SERVICE_RUN_BEFORE, run_before, schema=RUN_BEFORE_SCHEMA

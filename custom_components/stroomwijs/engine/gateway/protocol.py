@@ -114,6 +114,16 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
         "device_id": Field(ID, required=True),
         "allowed": Field(BOOL, required=True),
     },
+    "set_device_planned": {
+        "device_id": Field(ID, required=True),
+        "planned": Field(BOOL, required=True),
+    },
+    "arm_appliance": {"device_id": Field(ID, required=True)},
+    "disarm_appliance": {"device_id": Field(ID, required=True)},
+    "run_before": {
+        "device_id": Field(ID, required=True),
+        "finish_by": Field(TIME, required=True),
+    },
     "set_mode": {
         "mode": Field(
             TEXT,
