@@ -8,6 +8,7 @@ and snapshot are exercised on it with validated protocol messages.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +22,17 @@ from custom_components.stroomwijs.engine.gateway.protocol import (
     ProtocolError,
     validate,
 )
-from custom_components.stroomwijs.engine.gateway.service import Gateway, GatewayOptions
-from custom_components.stroomwijs.engine.household import Household
+from custom_components.stroomwijs.engine.gateway.service import (
+    Gateway,
+    GatewayOptions,
+    GatewayState,
+    write_config,
+)
+from custom_components.stroomwijs.engine.household import (
+    DeviceConfig,
+    Household,
+    HouseholdConfig,
+)
 from tests.engine.household.test_household_devices import _home
 
 
@@ -141,3 +151,50 @@ def test_device_commands_are_validated(message: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError) as err:
         validate({"v": PROTOCOL_VERSION, **message})
     assert err.value.code == "invalid_message"
+
+
+async def test_a_device_the_gateway_cannot_drive_is_reported_not_fatal(
+    tmp_path: Path,
+) -> None:
+    """An SG-Ready pump needs HA's entities: the gateway says so and keeps trying."""
+    config = HouseholdConfig(
+        name="Relays",
+        devices=(
+            DeviceConfig(
+                id="hp",
+                kind="driver",
+                name="Heat pump",
+                driver={
+                    "driver": "sg_ready",
+                    "relay_1_entity": "switch.sg1",
+                    "relay_2_entity": "switch.sg2",
+                    "spec": {"rated_power_w": 2500},
+                },
+            ),
+        ),
+    )
+    path = tmp_path / "household.yaml"
+    write_config(path, config)
+    gateway = Gateway(
+        GatewayOptions(config_path=path, state_dir=tmp_path, retry_first_s=0.1),
+        config,
+    )
+    events: list[Mapping[str, Any]] = []
+    gateway.add_listener(
+        lambda kind, data: events.append(data) if kind == "event" else None
+    )
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
+    async with asyncio.timeout(10):
+        while gateway.state != GatewayState.RETRYING:  # noqa: ASYNC110 - the run loop's state
+            await asyncio.sleep(0.02)
+    assert not task.done()
+    assert gateway.error is not None
+    assert "entity port" in gateway.error
+    assert any(event["event"] == "household_error" for event in events)
+    with pytest.raises(ProtocolError) as err:
+        await _command(gateway, "plan_now")
+    assert err.value.code == "not_running"
+    stop.set()
+    async with asyncio.timeout(10):
+        await task

@@ -359,8 +359,11 @@ class Gateway:
         if imported is not None:
             await store.async_save(imported)
             _LOGGER.info("The state handed over with the document replaces ours")
-        household = Household(config, ports)
         try:
+            # A document the gateway cannot run (a device that needs Home
+            # Assistant's entities) is reported and retried like a failed
+            # start, never the end of the run loop.
+            household = Household(config, ports)
             await household.async_start()
         except asyncio.CancelledError:
             raise
