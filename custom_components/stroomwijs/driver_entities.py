@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -25,6 +25,12 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDescription
+from homeassistant.components.number import (
+    NumberEntityDescription,
+    NumberMode,
+    RestoreNumber,
+)
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
@@ -32,7 +38,12 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import EntityCategory, UnitOfPower, UnitOfTemperature
+from homeassistant.const import (
+    EntityCategory,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -42,7 +53,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import DOMAIN
-from .driver_view import CYCLE_STATES, HEAT_LEVELS, SG_READY_MODES, local_drivers
+from .driver_view import (
+    CYCLE_STATES,
+    HEAT_LEVELS,
+    OVERRIDE_OPTIONS,
+    SG_READY_MODES,
+    local_drivers,
+)
 from .engine.capabilities import DeviceUnavailableError
 from .engine.drivers.appliance import (
     PlugApplianceConfig,
@@ -53,6 +70,7 @@ from .engine.drivers.climate_setpoint import ClimateSetpointConfig
 from .engine.drivers.factory import DriverConfig, HybridSetup
 from .engine.drivers.lambda_heat_pump import LambdaConfig
 from .engine.drivers.sg_ready import SgReadyConfig
+from .engine.household import OverrideRefusedError
 from .household_view import DriverView
 from .models import StroomwijsConfigEntry
 
@@ -574,6 +592,158 @@ def async_add_driver_buttons(
                 ApplianceButton(hass, entry, view, DISARM),
             ]
             if is_appliance(view.spec)
+            else []
+        ),
+    )
+
+
+# ------------------------------------------------------------ boost and block
+
+OVERRIDE_REASONS: Final = frozenset(
+    {
+        "max_blocks",
+        "block_time",
+        "too_soon",
+        "manual_hold",
+        "tank",
+        "unavailable",
+        "not_heating",
+        "duration",
+        "mode",
+    }
+)
+"""The engine's refusal codes, each with its own translated error."""
+DEFAULT_OVERRIDE_MIN: Final = 60.0
+OVERRIDE_SELECT = SelectEntityDescription(
+    key="device_override",
+    translation_key="device_override",
+    options=OVERRIDE_OPTIONS,
+)
+OVERRIDE_DURATION = NumberEntityDescription(
+    key="override_duration",
+    translation_key="override_duration",
+    native_min_value=15,
+    native_max_value=720,
+    native_step=15,
+    native_unit_of_measurement=UnitOfTime.MINUTES,
+    mode=NumberMode.BOX,
+    entity_category=EntityCategory.CONFIG,
+)
+
+
+def is_heating(spec: DriverConfig) -> bool:
+    """Whether ``spec`` is a heat pump or boiler (what can be boosted and blocked)."""
+    return is_heat_pump(spec) or isinstance(spec, BoilerConfig)
+
+
+async def async_set_override(
+    view: DriverView, mode: str | None, duration: timedelta | None
+) -> None:
+    """Boost, block or release ``view``; a refusal becomes a translated error."""
+    try:
+        await view.async_set_override(mode, duration)
+    except OverrideRefusedError as err:
+        key = err.reason if err.reason in OVERRIDE_REASONS else "unavailable"
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=f"override_refused_{key}",
+            translation_placeholders={**err.details, "device": view.title},
+        ) from err
+    except DeviceUnavailableError as err:
+        raise refused(view.title, err) from err
+
+
+class OverrideSelect(DriverEntity, SelectEntity):
+    """Auto (the plan), boost or block for the device's override duration.
+
+    The user's choice wins over the plan until it ends; the DSO limit still
+    holds (the logbook says when the guard holds it back).
+    """
+
+    always_available = True
+
+    @property
+    def current_option(self) -> str:
+        """Return the override in force (auto: the plan)."""
+        return self.view.override_mode
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """When the boost or block ends."""
+        until = self.view.override_until
+        return {"until": None if until is None else until.isoformat()}
+
+    def _duration(self) -> timedelta:
+        """Return the device's override duration (its number entity), else 60 min."""
+        entity_id = er.async_get(self.hass).async_get_entity_id(
+            "number", DOMAIN, f"{self.device_id}_{OVERRIDE_DURATION.key}"
+        )
+        state = None if entity_id is None else self.hass.states.get(entity_id)
+        try:
+            minutes = float(state.state) if state is not None else DEFAULT_OVERRIDE_MIN
+        except ValueError:
+            minutes = DEFAULT_OVERRIDE_MIN
+        return timedelta(minutes=minutes)
+
+    async def async_select_option(self, option: str) -> None:
+        """Boost or block for the duration, or give the device back to the plan."""
+        mode = None if option == "auto" else option
+        await async_set_override(self.view, mode, self._duration())
+
+
+class OverrideDuration(DriverEntity, RestoreNumber):
+    """How long a boost or block chosen with the select lasts (kept over a restart)."""
+
+    always_available = True
+    _value: float = DEFAULT_OVERRIDE_MIN
+
+    async def async_added_to_hass(self) -> None:
+        """Take back the last duration the user chose."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_number_data()
+        if last is not None and last.native_value is not None:
+            self._value = last.native_value
+
+    @property
+    def native_value(self) -> float:
+        """Return the duration in minutes."""
+        return self._value
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Keep the duration for the next boost or block."""
+        self._value = value
+        self.async_write_ha_state()
+
+
+def async_add_driver_selects(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the boost/block select to each heat pump and boiler."""
+    _add(
+        entry,
+        async_add_entities,
+        lambda view: (
+            [OverrideSelect(hass, entry, view, OVERRIDE_SELECT)]
+            if is_heating(view.spec)
+            else []
+        ),
+    )
+
+
+def async_add_driver_numbers(
+    hass: HomeAssistant,
+    entry: StroomwijsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the override duration to each heat pump and boiler."""
+    _add(
+        entry,
+        async_add_entities,
+        lambda view: (
+            [OverrideDuration(hass, entry, view, OVERRIDE_DURATION)]
+            if is_heating(view.spec)
             else []
         ),
     )

@@ -15,7 +15,7 @@ broken gateway) reads as None, never as an exception.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from .engine.drivers.appliance import CycleState
@@ -29,6 +29,7 @@ from .engine.household.devices import with_identity
 SG_READY_MODES: Final = [mode.name.lower() for mode in SgReadyMode]
 HEAT_LEVELS: Final = [level.value for level in HeatLevel]
 CYCLE_STATES: Final = [state.value for state in CycleState]
+OVERRIDE_OPTIONS: Final = ["auto", "boost", "block"]
 
 
 def driver_spec(device: DeviceConfig) -> DriverConfig:
@@ -161,6 +162,22 @@ class SnapshotDriver:
         """Whether a remote start is allowed now."""
         return _bool(self._data.get("remote_start_allowed"))
 
+    @property
+    def _override(self) -> Mapping[str, Any]:
+        value = self._data.get("override")
+        return value if isinstance(value, Mapping) else {}
+
+    @property
+    def override_mode(self) -> str:
+        """The user's override (``auto`` while there is none)."""
+        mode = self._override.get("mode")
+        return mode if mode in OVERRIDE_OPTIONS else "auto"
+
+    @property
+    def override_until(self) -> datetime | None:
+        """When the user's boost or block ends."""
+        return parse_time(self._override.get("until"))
+
     def planned_power_w(self, slots_ahead: int = 0) -> float | None:
         """Return what the plan gives it now (0) or in the next slot (1)."""
         key = "planned_w" if slots_ahead == 0 else "planned_next_w"
@@ -189,6 +206,12 @@ class LocalDriver(SnapshotDriver):
     async def async_set_planned(self, *, planned: bool) -> None:
         """Put the device in the plan or leave it to itself; the household re-plans."""
         self.household.set_device_planned(self.device.id, planned=planned)
+
+    async def async_set_override(
+        self, mode: str | None, duration: timedelta | None
+    ) -> None:
+        """Boost or block the device, or give it back to the plan."""
+        await self.household.async_set_device_override(self.device.id, mode, duration)
 
     async def async_run_before(self, finish_by: datetime) -> None:
         """Arm the appliance (or move its deadline)."""

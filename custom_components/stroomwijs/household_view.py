@@ -325,11 +325,27 @@ class DriverView(Protocol):
     def remote_start_allowed(self) -> bool | None:
         """Whether a remote-start appliance allows a start now."""
 
+    @property
+    def override_mode(self) -> str:
+        """The user's override: ``auto`` (the plan), ``boost`` or ``block``."""
+
+    @property
+    def override_until(self) -> datetime | None:
+        """When the user's boost or block ends."""
+
     def planned_power_w(self, slots_ahead: int = 0) -> float | None:
         """Return what the plan gives it now or ``slots_ahead`` slots on."""
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` on every change."""
+
+    async def async_set_override(
+        self, mode: str | None, duration: timedelta | None
+    ) -> None:
+        """Boost or block a heat pump or boiler for ``duration`` (None: the plan).
+
+        Raises the engine's ``OverrideRefusedError`` when its rules forbid it.
+        """
 
     async def async_set_planned(self, *, planned: bool) -> None:
         """Put it in the plan, or leave it to itself."""

@@ -64,6 +64,7 @@ from .engine.household import (
     HouseholdConfig,
     InputFormatError,
     OptimiserMode,
+    OverrideRefusedError,
     PlanState,
     PlanStatus,
     Series,
@@ -323,6 +324,11 @@ class RemoteHousehold:
                 translation_placeholders={"error": str(err)},
             ) from err
         except GatewayError as err:
+            if err.code == "override_refused":
+                # The device's own rules: the same error as in this process.
+                details = dict(err.details)
+                reason = details.pop("reason", "")
+                raise OverrideRefusedError(reason, err.message, **details) from err
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="gateway_refused",
@@ -842,6 +848,17 @@ class RemoteDriver(SnapshotDriver):
         """Put it in the gateway's plan, or leave it to itself."""
         await self.remote.async_command(
             "set_device_planned", device_id=self.device.id, planned=planned
+        )
+
+    async def async_set_override(
+        self, mode: str | None, duration: timedelta | None
+    ) -> None:
+        """Boost or block the device in the gateway, or give it back to the plan."""
+        await self.remote.async_command(
+            "set_device_override",
+            device_id=self.device.id,
+            mode=mode or "auto",
+            duration_min=None if duration is None else duration.total_seconds() / 60,
         )
 
     async def async_run_before(self, finish_by: datetime) -> None:

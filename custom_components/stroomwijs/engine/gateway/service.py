@@ -43,6 +43,7 @@ from custom_components.stroomwijs.engine.household import (
     InputFormatError,
     JsonFileStateStore,
     OptimiserMode,
+    OverrideRefusedError,
     Series,
 )
 from custom_components.stroomwijs.engine.household.state import STATE_VERSION
@@ -59,7 +60,13 @@ RETRY_MAX_S: Final = 60.0
 MAX_CONFIG_BYTES: Final = 1_000_000
 
 DEVICE_COMMANDS: Final = frozenset(
-    {"set_device_planned", "arm_appliance", "disarm_appliance", "run_before"}
+    {
+        "set_device_planned",
+        "set_device_override",
+        "arm_appliance",
+        "disarm_appliance",
+        "run_before",
+    }
 )
 """The commands for heat pumps, boilers and appliances (``device_id``: a driver)."""
 
@@ -519,6 +526,8 @@ class Gateway:
             raise ProtocolError("unknown_device", msg)
         if kind == "set_device_planned":
             household.set_device_planned(device_id, planned=f["planned"])
+        elif kind == "set_device_override":
+            await self._async_device_override(household, device_id, f)
         else:
             if not isinstance(driver, PlugAppliance | RemoteStartAppliance):
                 msg = f"device_id: {device_id!r} is not an appliance"
@@ -533,6 +542,27 @@ class Gateway:
             except DeviceUnavailableError as err:
                 raise ProtocolError("device_unavailable", str(err)) from None
         return device_snapshot(household, device_id, driver)
+
+    @staticmethod
+    async def _async_device_override(
+        household: Household, device_id: str, f: Mapping[str, Any]
+    ) -> None:
+        mode = None if f["mode"] == "auto" else str(f["mode"])
+        minutes = f.get("duration_min")
+        if mode is not None and minutes is None:
+            raise ProtocolError("invalid_message", "duration_min: required")
+        try:
+            await household.async_set_device_override(
+                device_id,
+                mode,
+                None if minutes is None else timedelta(minutes=minutes),
+            )
+        except OverrideRefusedError as err:
+            raise ProtocolError(
+                "override_refused", str(err), {"reason": err.reason, **err.details}
+            ) from None
+        except DeviceUnavailableError as err:
+            raise ProtocolError("device_unavailable", str(err)) from None
 
     async def _async_override(
         self, household: Household, f: Mapping[str, Any]

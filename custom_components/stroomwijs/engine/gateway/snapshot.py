@@ -167,6 +167,7 @@ def device_snapshot(
         else driver.temperature_c
     )
     armed = appliance is not None and appliance.state is CycleState.ARMED
+    override = household.devices.overrides.get(device_id)
     return clean_dict(
         {
             "device_id": device_id,
@@ -195,6 +196,7 @@ def device_snapshot(
             else None,
             "planned_w": household.planned_power_w(device_id),
             "planned_next_w": household.planned_power_w(device_id, slots_ahead=1),
+            "override": None if override is None else override.to_dict(),
         }
     )
 
