@@ -198,3 +198,43 @@ async def test_a_device_the_gateway_cannot_drive_is_reported_not_fatal(
     stop.set()
     async with asyncio.timeout(10):
         await task
+
+
+async def test_boost_and_block_through_the_gateway_and_their_refusals(
+    gateway: tuple[Gateway, Household],
+) -> None:
+    """set_device_override: in the snapshot; a refusal carries its reason."""
+    gw, household = gateway
+    result = await _command(
+        gw, "set_device_override", device_id="boiler", mode="boost", duration_min=45
+    )
+    assert result["override"]["mode"] == "boost"
+    assert result["override"]["setpoint_w"] == 2000.0
+    assert _devices(gw)["boiler"]["override"] == result["override"]
+    assert "boiler" in household.guard.status().overrides
+    await _command(gw, "set_device_override", device_id="boiler", mode="auto")
+    assert _devices(gw)["boiler"]["override"] is None
+    with pytest.raises(ProtocolError) as err:
+        await _command(gw, "set_device_override", device_id="boiler", mode="block")
+    assert (err.value.code, err.value.message) == (
+        "invalid_message",
+        "duration_min: required",
+    )
+    with pytest.raises(ProtocolError) as err:
+        await _command(
+            gw, "set_device_override", device_id="washer", mode="boost", duration_min=30
+        )
+    assert err.value.code == "override_refused"
+    assert err.value.details == {"reason": "not_heating", "device": "Washing machine"}
+    with pytest.raises(ProtocolError) as err:
+        await _command(
+            gw,
+            "set_device_override",
+            device_id="heat_pump",
+            mode="block",
+            duration_min=180,
+        )
+    assert err.value.code == "override_refused"
+    assert err.value.details is not None
+    assert err.value.details["reason"] == "block_time"
+    assert err.value.details["minutes"] == "120"

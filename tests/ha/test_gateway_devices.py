@@ -232,6 +232,8 @@ async def test_heat_pump_and_boiler_entities_through_the_gateway(  # noqa: PLR09
                 registry.async_get_entity_id(platform, DOMAIN, f"{sid}_{key}") is None
             )
         assert _value(hass, "sensor", f"{sid}_planned_power") != "unavailable"
+        assert _value(hass, "select", f"{sid}_device_override") == "auto"
+        assert _value(hass, "number", f"{sid}_override_duration") == "60.0"
 
     # The plan switch: the gateway's household leaves the boiler to itself.
     switch = _entity_id(hass, "switch", f"{boiler}_device_planned")
@@ -245,6 +247,41 @@ async def test_heat_pump_and_boiler_entities_through_the_gateway(  # noqa: PLR09
         "switch", "turn_on", {"entity_id": switch}, blocking=True
     )
     await _until(lambda: _value(hass, "switch", f"{boiler}_device_planned") == "on")
+
+    # Boost and block: the gateway's household holds the override; its
+    # blocking rules refuse a change right after the block, in the same
+    # translated error as in this process.
+    select = _entity_id(hass, "select", f"{hp}_device_override")
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": select, "option": "block"},
+        blocking=True,
+    )
+    await _until(
+        lambda: (remote.device_data(hp).get("override") or {}).get("mode") == "block"
+    )
+    await _until(lambda: _value(hass, "select", f"{hp}_device_override") == "block")
+    until = hass.states.get(select).attributes["until"]
+    assert until == remote.drivers[hp].override_until.isoformat()
+    await _until(lambda: _value(hass, "sensor", f"{hp}_heat_pump_level") == "block")
+    with pytest.raises(ServiceValidationError) as too_soon:
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": select, "option": "boost"},
+            blocking=True,
+        )
+    assert too_soon.value.translation_key == "override_refused_too_soon"
+    assert too_soon.value.translation_placeholders["device"] == "Warmtepomp"
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": select, "option": "auto"},
+        blocking=True,
+    )
+    await _until(lambda: remote.device_data(hp).get("override") is None)
+    await _until(lambda: _value(hass, "select", f"{hp}_device_override") == "auto")
 
     # run_before names an appliance: a heat pump is refused, in HA and in the
     # gateway (which checks what it is told, whoever sends it).
@@ -314,8 +351,13 @@ def test_hostile_device_data_reads_safely() -> None:
             "remote_start_allowed": [],
             "planned_w": 1500,
             "planned_next_w": "x",
+            "override": {"mode": "melt", "until": "soon"},
         }
     )
+    assert view.override_mode == "auto"
+    assert view.override_until is None
+    data["override"] = "boost"
+    assert view.override_mode == "auto"
     assert not view.available
     assert view.planned
     assert view.power_w is None
