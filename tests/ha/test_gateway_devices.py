@@ -314,7 +314,7 @@ async def test_heat_pump_and_boiler_entities_through_the_gateway(  # noqa: PLR09
     await hass.async_block_till_done()
 
 
-def test_hostile_device_data_reads_safely() -> None:
+async def test_hostile_device_data_reads_safely() -> None:  # noqa: PLR0915
     """Whatever a snapshot's device holds, the view answers None or the safe side."""
     remote: Any = type("Remote", (), {})()
     remote.available = True
@@ -375,6 +375,33 @@ def test_hostile_device_data_reads_safely() -> None:
     assert view.remote_start_allowed is None
     assert view.planned_power_w() == 1500.0
     assert view.planned_power_w(slots_ahead=1) is None
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def _command(kind: str, **fields: Any) -> None:  # noqa: ANN401
+        sent.append((kind, fields))
+
+    remote.async_command = _command
+    finish_by = datetime(2026, 1, 14, 18, 0, tzinfo=UTC)
+    await view.async_run_before(finish_by)
+    await view.async_arm()
+    await view.async_disarm()
+    await view.async_set_planned(planned=False)
+    await view.async_set_override("boost", timedelta(minutes=90))
+    await view.async_set_override(None, None)
+    assert sent == [
+        ("run_before", {"device_id": "hp", "finish_by": finish_by.isoformat()}),
+        ("arm_appliance", {"device_id": "hp"}),
+        ("disarm_appliance", {"device_id": "hp"}),
+        ("set_device_planned", {"device_id": "hp", "planned": False}),
+        (
+            "set_device_override",
+            {"device_id": "hp", "mode": "boost", "duration_min": 90.0},
+        ),
+        (
+            "set_device_override",
+            {"device_id": "hp", "mode": "auto", "duration_min": None},
+        ),
+    ]
     calls: list[int] = []
     unsubscribe = view.add_listener(lambda: calls.append(1))
     view.changed()
