@@ -6,14 +6,15 @@ gateway. Each ``device`` subentry is one Home Assistant device, under the househ
 device, with the entities its driver can fill: the planned power now and
 next (every controllable device has them), what it measures and what state
 it is in, and the controls that make sense for it (an appliance's deadline,
-arm and disarm). The platform modules call the ``async_add_driver_*``
-functions here; entities refresh when the household notifies (every tick
-and every command).
+arm and disarm). The platform modules call ``async_add_driver_entities``
+with their platform (``DRIVER_ENTITIES`` says which entities each has);
+entities refresh when the household notifies (every tick and every
+command).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -40,6 +41,7 @@ from homeassistant.components.sensor import (
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import (
     EntityCategory,
+    Platform,
     UnitOfPower,
     UnitOfTemperature,
     UnitOfTime,
@@ -201,18 +203,6 @@ class DriverEntity(Entity):
         self.async_on_remove(self.view.add_listener(self.async_write_ha_state))
 
 
-def _add(
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[DriverView], Iterable[Entity]],
-) -> None:
-    """Add the entities ``build`` makes for each driver, to its own subentry."""
-    for device_id, view in driver_views(entry).items():
-        if device_id not in entry.subentries:
-            continue
-        async_add_entities(build(view), config_subentry_id=device_id)
-
-
 # ------------------------------------------------------------------ sensors
 
 
@@ -233,6 +223,37 @@ def _has_budget(spec: DriverConfig) -> bool:
     return isinstance(_inner(spec), SgReadyConfig | LambdaConfig)
 
 
+def _is_sg_ready(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), SgReadyConfig)
+
+
+def _has_level(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), ClimateSetpointConfig | LambdaConfig)
+
+
+def _is_boiler(spec: DriverConfig) -> bool:
+    return isinstance(spec, BoilerConfig)
+
+
+def _temperature(
+    key: str,
+    has_fn: Callable[[DriverConfig], bool],
+    attributes_fn: Callable[[DriverView], dict[str, Any]] | None = None,
+) -> DriverSensorDescription:
+    """Return the description of a room's or tank's temperature in °C."""
+    return DriverSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        suggested_display_precision=1,
+        value_fn=lambda view: view.temperature_c,
+        has_fn=has_fn,
+        attributes_fn=attributes_fn,
+    )
+
+
 def _tank_attributes(view: DriverView) -> dict[str, Any]:
     return {"estimated": view.tank_estimated is not False}
 
@@ -246,23 +267,14 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         value_fn=lambda view: _round(view.power_w),
     ),
-    DriverSensorDescription(
-        key="room_temperature",
-        translation_key="room_temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1,
-        value_fn=lambda view: view.temperature_c,
-        has_fn=is_heat_pump,
-    ),
+    _temperature("room_temperature", is_heat_pump),
     DriverSensorDescription(
         key="sg_ready_mode",
         translation_key="sg_ready_mode",
         device_class=SensorDeviceClass.ENUM,
         options=SG_READY_MODES,
         value_fn=lambda view: view.sg_mode,
-        has_fn=lambda spec: isinstance(_inner(spec), SgReadyConfig),
+        has_fn=_is_sg_ready,
     ),
     DriverSensorDescription(
         key="heat_pump_level",
@@ -270,9 +282,7 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=HEAT_LEVELS,
         value_fn=lambda view: view.level,
-        has_fn=lambda spec: isinstance(
-            _inner(spec), ClimateSetpointConfig | LambdaConfig
-        ),
+        has_fn=_has_level,
     ),
     DriverSensorDescription(
         key="blocks_left_today",
@@ -290,23 +300,13 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         value_fn=lambda view: _round(view.blocked_minutes_left_today),
         has_fn=_has_budget,
     ),
-    DriverSensorDescription(
-        key="tank_temperature",
-        translation_key="tank_temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1,
-        value_fn=lambda view: view.temperature_c,
-        has_fn=lambda spec: isinstance(spec, BoilerConfig),
-        attributes_fn=_tank_attributes,
-    ),
+    _temperature("tank_temperature", _is_boiler, _tank_attributes),
     DriverSensorDescription(
         key="legionella_due",
         translation_key="legionella_due",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda view: view.legionella_due,
-        has_fn=lambda spec: isinstance(spec, BoilerConfig),
+        has_fn=_is_boiler,
     ),
     DriverSensorDescription(
         key="cycle_state",
@@ -382,29 +382,6 @@ class DriverPlannedPower(DriverEntity, SensorEntity):
         )
 
 
-def async_add_driver_sensors(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add each driver device's sensors and planned power."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: [
-            *(
-                DriverSensor(hass, entry, view, description)
-                for description in DRIVER_SENSORS
-                if description.has_fn(view.spec)
-            ),
-            *(
-                DriverPlannedPower(hass, entry, view, description)
-                for description in DRIVER_PLANNED_POWER
-            ),
-        ],
-    )
-
-
 # ------------------------------------------------------------ binary sensors
 
 
@@ -422,7 +399,7 @@ DRIVER_BINARY_SENSORS: tuple[DriverBinarySensorDescription, ...] = (
         translation_key="boiler_heating",
         device_class=BinarySensorDeviceClass.RUNNING,
         value_fn=lambda view: view.heating,
-        has_fn=lambda spec: isinstance(spec, BoilerConfig),
+        has_fn=_is_boiler,
     ),
     DriverBinarySensorDescription(
         key="on_gas",
@@ -448,23 +425,6 @@ class DriverBinarySensor(DriverEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Return the state."""
         return self.entity_description.value_fn(self.view)
-
-
-def async_add_driver_binary_sensors(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add each driver device's binary sensors."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: [
-            DriverBinarySensor(hass, entry, view, description)
-            for description in DRIVER_BINARY_SENSORS
-            if description.has_fn(view.spec)
-        ],
-    )
 
 
 # ------------------------------------------------------------------ controls
@@ -547,56 +507,6 @@ class PlannedSwitch(DriverEntity, SwitchEntity):
         await self.view.async_set_planned(planned=False)
 
 
-def async_add_driver_switches(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the plan switch to each driver device."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: [PlannedSwitch(hass, entry, view, PLANNED)],
-    )
-
-
-def async_add_driver_datetimes(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a deadline to each appliance."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: (
-            [FinishByDateTime(hass, entry, view, FINISH_BY)]
-            if is_appliance(view.spec)
-            else []
-        ),
-    )
-
-
-def async_add_driver_buttons(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add arm and disarm to each appliance."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: (
-            [
-                ApplianceButton(hass, entry, view, ARM),
-                ApplianceButton(hass, entry, view, DISARM),
-            ]
-            if is_appliance(view.spec)
-            else []
-        ),
-    )
-
-
 # ------------------------------------------------------------ boost and block
 
 OVERRIDE_REASONS: Final = frozenset(
@@ -633,7 +543,7 @@ OVERRIDE_DURATION = NumberEntityDescription(
 
 def is_heating(spec: DriverConfig) -> bool:
     """Whether ``spec`` is a heat pump or boiler (what can be boosted and blocked)."""
-    return is_heat_pump(spec) or isinstance(spec, BoilerConfig)
+    return is_heat_pump(spec) or _is_boiler(spec)
 
 
 async def async_set_override(
@@ -715,35 +625,58 @@ class OverrideDuration(DriverEntity, RestoreNumber):
         self.async_write_ha_state()
 
 
-def async_add_driver_selects(
+# ------------------------------------------------------------ set-up
+
+
+def _every(_spec: DriverConfig) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """One entity a driver device may have: its class, description and test."""
+
+    entity: type[DriverEntity]
+    description: EntityDescription
+    has_fn: Callable[[DriverConfig], bool]
+
+
+DRIVER_ENTITIES: Final[Mapping[Platform, tuple[_Kind, ...]]] = {
+    Platform.SENSOR: (
+        *(_Kind(DriverSensor, d, d.has_fn) for d in DRIVER_SENSORS),
+        *(_Kind(DriverPlannedPower, d, _every) for d in DRIVER_PLANNED_POWER),
+    ),
+    Platform.BINARY_SENSOR: tuple(
+        _Kind(DriverBinarySensor, d, d.has_fn) for d in DRIVER_BINARY_SENSORS
+    ),
+    Platform.SWITCH: (_Kind(PlannedSwitch, PLANNED, _every),),
+    Platform.DATETIME: (_Kind(FinishByDateTime, FINISH_BY, is_appliance),),
+    Platform.BUTTON: (
+        _Kind(ApplianceButton, ARM, is_appliance),
+        _Kind(ApplianceButton, DISARM, is_appliance),
+    ),
+    Platform.SELECT: (_Kind(OverrideSelect, OVERRIDE_SELECT, is_heating),),
+    Platform.NUMBER: (_Kind(OverrideDuration, OVERRIDE_DURATION, is_heating),),
+}
+"""Per platform, the entities a heat pump, boiler or appliance may have."""
+
+
+def async_add_driver_entities(
+    platform: Platform,
     hass: HomeAssistant,
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the boost/block select to each heat pump and boiler."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: (
-            [OverrideSelect(hass, entry, view, OVERRIDE_SELECT)]
-            if is_heating(view.spec)
-            else []
-        ),
-    )
-
-
-def async_add_driver_numbers(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the override duration to each heat pump and boiler."""
-    _add(
-        entry,
-        async_add_entities,
-        lambda view: (
-            [OverrideDuration(hass, entry, view, OVERRIDE_DURATION)]
-            if is_heating(view.spec)
-            else []
-        ),
-    )
+    """Add each driver device's entities of ``platform``, to its own subentry."""
+    kinds = DRIVER_ENTITIES[platform]
+    for device_id, view in driver_views(entry).items():
+        if device_id not in entry.subentries:
+            continue
+        async_add_entities(
+            [
+                kind.entity(hass, entry, view, kind.description)
+                for kind in kinds
+                if kind.has_fn(view.spec)
+            ],
+            config_subentry_id=device_id,
+        )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .driver_entities import async_add_driver_selects
+from .driver_entities import async_add_driver_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import MODE_SELECT, ModeSelect
 
@@ -19,4 +20,4 @@ async def async_setup_entry(
 ) -> None:
     """Add the optimiser mode, and each heat pump's and boiler's override."""
     async_add_entities([ModeSelect(entry, MODE_SELECT)])
-    async_add_driver_selects(hass, entry, async_add_entities)
+    async_add_driver_entities(Platform.SELECT, hass, entry, async_add_entities)
