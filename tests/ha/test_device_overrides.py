@@ -14,6 +14,7 @@ from typing import Any
 
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -232,3 +233,45 @@ async def test_the_dso_limit_holds_a_boost_and_the_logbook_is_told(
         notice = household.guard.status().override_notice
         assert notice is not None
         assert boiler in notice
+
+
+async def test_the_set_device_override_action(hass: HomeAssistant) -> None:
+    """Boost for 90 min, back to auto; not a heat pump or boiler: refused."""
+    async with _household(hass) as entry:
+        boiler = _sid(entry, "Boiler")
+        registry = dr.async_get(hass)
+        device = registry.async_get_device_by_identifier(
+            (DOMAIN, boiler), entry.entry_id
+        )
+        household_device = registry.async_get_device_by_identifier(
+            (DOMAIN, entry.entry_id), entry.entry_id
+        )
+        assert device is not None
+        assert household_device is not None
+        await hass.services.async_call(
+            DOMAIN,
+            "set_device_override",
+            {"device_id": device.id, "mode": "boost", "duration": 90},
+            blocking=True,
+        )
+        override = entry.runtime_data.household.devices.overrides[boiler]
+        assert override.mode == "boost"
+        left = override.until - dt_util.utcnow()
+        assert timedelta(minutes=89) < left <= timedelta(minutes=90)
+        await hass.async_block_till_done()
+        assert _state(hass, "select", f"{boiler}_device_override").state == "boost"
+        await hass.services.async_call(
+            DOMAIN,
+            "set_device_override",
+            {"device_id": device.id, "mode": "auto"},
+            blocking=True,
+        )
+        assert boiler not in entry.runtime_data.household.devices.overrides
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN,
+                "set_device_override",
+                {"device_id": household_device.id, "mode": "block"},
+                blocking=True,
+            )
+        assert err.value.translation_key == "heating_device_not_found"
