@@ -518,6 +518,7 @@ OVERRIDE_REASONS: Final = frozenset(
         "tank",
         "unavailable",
         "not_heating",
+        "no_boost",
         "duration",
         "mode",
     }

@@ -39,6 +39,14 @@ from .test_driver_entities import (
     _state,
 )
 
+SG_READY_BOOST: dict[str, Any] = {
+    **SG_READY,
+    "spec": {"rated_power_w": 2500, "boost_power_w": 3000},
+    "rules": {"min_between_changes": {"seconds": 3}},
+}
+"""The SG-Ready pump with a boost level, and 3 s between mode changes (the
+plan changes its mode at start; the test must not wait 10 minutes)."""
+
 
 @pytest.fixture(autouse=True)
 def loopback_sockets(socket_enabled: None) -> None:
@@ -75,7 +83,7 @@ async def _household(
             title="Thuis",
             data=dict(base.data),
             subentries_data=(
-                *([_device("Heat pump", SG_READY)] if heat_pump else []),
+                *([_device("Heat pump", SG_READY_BOOST)] if heat_pump else []),
                 _device("Boiler", BOILER),
             ),
         )
@@ -130,6 +138,9 @@ async def test_boost_and_block_from_the_select_and_over_a_reload(
         assert state.attributes["until"] == override.until.isoformat()
 
         # Blocked, then at once a boost: the SG-Ready rules refuse it.
+        pump = household.devices.drivers[hp]
+        assert isinstance(pump, SgReadyHeatPump)
+        await until(lambda: pump.ledger.can_change(dt_util.utcnow()), 10)
         await _select(hass, hp_select, "block")
         await until(
             lambda: _state(hass, "sensor", f"{hp}_sg_ready_mode").state == "blocked"
@@ -139,7 +150,7 @@ async def test_boost_and_block_from_the_select_and_over_a_reload(
         assert err.value.translation_key == "override_refused_too_soon"
         assert err.value.translation_placeholders == {
             "device": "Heat pump",
-            "minutes": "10",
+            "minutes": "0.05",
         }
         assert hass.states.get(hp_select).state == "block"
 

@@ -10,6 +10,7 @@ gateway's snapshots and commanded through its API.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,7 +133,8 @@ def _entry(
                     "driver": "lambda",
                     "host": "127.0.0.1",
                     "port": heat_pump.port,
-                    "spec": {"rated_power_w": 2200},
+                    "spec": {"rated_power_w": 2200, "boost_power_w": 2600},
+                    "rules": {"min_between_changes": {"seconds": 3}},
                     "timeout_s": 2.0,
                     "reconnect_s": 1.0,
                 },
@@ -252,12 +254,19 @@ async def test_heat_pump_and_boiler_entities_through_the_gateway(  # noqa: PLR09
     # blocking rules refuse a change right after the block, in the same
     # translated error as in this process.
     select = _entity_id(hass, "select", f"{hp}_device_override")
-    await hass.services.async_call(
-        "select",
-        "select_option",
-        {"entity_id": select, "option": "block"},
-        blocking=True,
-    )
+    for _attempt in range(20):  # the gateway's plan may just have changed it
+        try:
+            await hass.services.async_call(
+                "select",
+                "select_option",
+                {"entity_id": select, "option": "block"},
+                blocking=True,
+            )
+            break
+        except ServiceValidationError as err:
+            if err.translation_key != "override_refused_too_soon":
+                raise
+            await asyncio.sleep(1)
     await _until(
         lambda: (remote.device_data(hp).get("override") or {}).get("mode") == "block"
     )

@@ -94,20 +94,31 @@ async def test_a_manual_block_obeys_the_sg_ready_rules() -> None:
 
 
 async def test_a_manual_block_and_a_change_too_soon() -> None:
-    """A block the rules allow blocks; a boost right after it is refused."""
+    """A change right after the last is refused; then a block blocks.
+
+    This pump has no boost level: a boost is refused as such.
+    """
     house, household, _unit, _tank, _machine = await _home()
     pump = household.devices.drivers["heat_pump"]
     assert isinstance(pump, SgReadyHeatPump)
+    with pytest.raises(OverrideRefusedError) as err:
+        await household.async_set_device_override(
+            "heat_pump", "boost", timedelta(minutes=30)
+        )
+    assert err.value.reason == "no_boost"
+    pump.ledger.record_change(START - timedelta(minutes=2), blocked=False)
+    with pytest.raises(OverrideRefusedError) as err:
+        await household.async_set_device_override(
+            "heat_pump", "block", timedelta(minutes=45)
+        )
+    assert err.value.reason == "too_soon"
+    assert err.value.details["minutes"] == "10"
+    await _run(house, household, 9 * 60)
     await household.async_set_device_override(
         "heat_pump", "block", timedelta(minutes=45)
     )
     await _run(house, household, 20)
     assert pump.mode is SgReadyMode.BLOCKED
-    with pytest.raises(OverrideRefusedError) as err:
-        await household.async_set_device_override(
-            "heat_pump", "boost", timedelta(minutes=30)
-        )
-    assert err.value.reason == "too_soon"
     assert household.devices.overrides["heat_pump"].mode == "block"
     await household.async_stop()
 

@@ -80,7 +80,7 @@ class OverrideRefusedError(ValueError):
 
     ``reason`` is a code a host translates (``max_blocks``, ``block_time``,
     ``too_soon``, ``manual_hold``, ``tank``, ``unavailable``, ``not_heating``,
-    ``duration``); ``details`` fill in its text.
+    ``no_boost``, ``duration``, ``mode``); ``details`` fill in its text.
     """
 
     def __init__(self, code: str, message: str, **details: str) -> None:
@@ -139,6 +139,13 @@ def override_refusal(  # noqa: C901, PLR0911 - one rule after the other
                 "tank", f"{name} must heat: {reason}", device=name, reason=reason
             )
         return None
+    assert isinstance(  # noqa: S101 - override_setpoint_w refused the rest
+        inner, SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump
+    )
+    spec = inner.config.spec
+    if mode == "boost" and spec.max_w <= spec.rated_power_w:
+        msg = f"{name} has no boost level (no power while pre-heating is set)"
+        return OverrideRefusedError("no_boost", msg, device=name)
     if isinstance(inner, ClimateSetpointHeatPump):
         hold = inner.manual_hold_until
         if hold is not None:
