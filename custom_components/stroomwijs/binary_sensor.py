@@ -10,11 +10,11 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .driver_entities import async_add_driver_binary_sensors
+from .driver_entities import async_add_driver_entities
 from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
 from .limit_entities import async_add_limit_binary_sensors
@@ -56,7 +56,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the chargers' binary sensors."""
     async_add_limit_binary_sensors(entry, async_add_entities)
-    async_add_driver_binary_sensors(hass, entry, async_add_entities)
+    async_add_driver_entities(Platform.BINARY_SENSOR, hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .driver_entities import async_add_driver_buttons
+from .driver_entities import async_add_driver_entities
 from .engine.capabilities import DeviceUnavailableError
 from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
@@ -48,7 +49,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the plan-now button, and boost, pause and resume per charger."""
     async_add_entities([PlanNowButton(entry, PLAN_NOW_BUTTON)])
-    async_add_driver_buttons(hass, entry, async_add_entities)
+    async_add_driver_entities(Platform.BUTTON, hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

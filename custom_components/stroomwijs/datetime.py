@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .driver_entities import async_add_driver_datetimes
+from .driver_entities import async_add_driver_entities
 from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 
@@ -23,7 +24,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a departure time per charger and a deadline per appliance."""
-    async_add_driver_datetimes(hass, entry, async_add_entities)
+    async_add_driver_entities(Platform.DATETIME, hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

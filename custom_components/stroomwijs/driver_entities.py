@@ -1,19 +1,22 @@
 """Devices and entities of the household's heat pumps, boilers and appliances.
 
-Each ``device`` subentry is one Home Assistant device, under the household
+The entities read and command a ``DriverView`` (``household_view.py``), so
+the same classes serve a household in this process and one in the add-on's
+gateway. Each ``device`` subentry is one Home Assistant device, under the household
 device, with the entities its driver can fill: the planned power now and
 next (every controllable device has them), what it measures and what state
 it is in, and the controls that make sense for it (an appliance's deadline,
-arm and disarm). The platform modules call the ``async_add_driver_*``
-functions here; entities refresh when the household notifies (every tick
-and every command).
+arm and disarm). The platform modules call ``async_add_driver_entities``
+with their platform (``DRIVER_ENTITIES`` says which entities each has);
+entities refresh when the household notifies (every tick and every
+command).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from homeassistant.components.binary_sensor import (
@@ -23,6 +26,12 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.components.datetime import DateTimeEntity, DateTimeEntityDescription
+from homeassistant.components.number import (
+    NumberEntityDescription,
+    NumberMode,
+    RestoreNumber,
+)
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
@@ -30,7 +39,13 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import EntityCategory, UnitOfPower, UnitOfTemperature
+from homeassistant.const import (
+    EntityCategory,
+    Platform,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -41,89 +56,93 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import DOMAIN, SIGNAL_DEVICE_ADDED
+from .driver_view import (
+    CYCLE_STATES,
+    HEAT_LEVELS,
+    OVERRIDE_OPTIONS,
+    SG_READY_MODES,
+    local_drivers,
+)
 from .engine.capabilities import DeviceUnavailableError
 from .engine.drivers.appliance import (
-    CycleState,
-    PlugAppliance,
-    RemoteStartAppliance,
+    PlugApplianceConfig,
+    RemoteStartApplianceConfig,
 )
-from .engine.drivers.boiler import Boiler, ControlKind
-from .engine.drivers.climate_setpoint import ClimateSetpointHeatPump
-from .engine.drivers.factory import Driver
-from .engine.drivers.heat_pump_common import HeatLevel
-from .engine.drivers.hybrid_heat_pump import HybridHeatPump
-from .engine.drivers.lambda_heat_pump import LambdaHeatPump
-from .engine.drivers.sg_ready import SgReadyHeatPump, SgReadyMode
-from .engine.household import Household
+from .engine.drivers.boiler import BoilerConfig, ControlKind
+from .engine.drivers.climate_setpoint import ClimateSetpointConfig
+from .engine.drivers.factory import DriverConfig, HybridSetup, SocketSetup
+from .engine.drivers.lambda_heat_pump import LambdaConfig
+from .engine.drivers.sg_ready import SgReadyConfig
+from .engine.household import OverrideRefusedError
+from .household_view import DriverView
 from .models import StroomwijsConfigEntry
 
-type Appliance = PlugAppliance | RemoteStartAppliance
-type HeatPump = (
-    SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump | HybridHeatPump
-)
-
-SG_READY_MODES: Final = [mode.name.lower() for mode in SgReadyMode]
-HEAT_LEVELS: Final = [level.value for level in HeatLevel]
-CYCLE_STATES: Final = [state.value for state in CycleState]
+__all__ = ["CYCLE_STATES", "HEAT_LEVELS", "SG_READY_MODES"]
 
 
-def _inner(driver: Driver) -> Driver:
-    """Return the heat pump inside a hybrid; any other driver itself."""
-    if isinstance(driver, HybridHeatPump):
-        return driver.heat_pump  # type: ignore[return-value]
-    return driver
+def _inner(spec: DriverConfig) -> DriverConfig:
+    """Return the heat pump in a hybrid, the device on a socket; else ``spec``."""
+    if isinstance(spec, HybridSetup):
+        return spec.heat_pump
+    if isinstance(spec, SocketSetup):
+        return spec.device
+    return spec
 
 
-def is_heat_pump(driver: Driver) -> bool:
-    """Whether ``driver`` heats the house (any heat-pump driver or a hybrid)."""
+def is_heat_pump(spec: DriverConfig) -> bool:
+    """Whether ``spec`` heats the house (any heat-pump driver or a hybrid)."""
     return isinstance(
-        driver,
-        SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump | HybridHeatPump,
+        spec, SgReadyConfig | ClimateSetpointConfig | LambdaConfig | HybridSetup
     )
 
 
-def is_appliance(driver: Driver) -> bool:
-    """Whether ``driver`` is a washing machine, dishwasher or dryer."""
-    return isinstance(driver, PlugAppliance | RemoteStartAppliance)
+def is_appliance(spec: DriverConfig) -> bool:
+    """Whether ``spec`` is a washing machine, dishwasher or dryer."""
+    return isinstance(_inner(spec), PlugApplianceConfig | RemoteStartApplianceConfig)
 
 
-def _model(driver: Driver) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
+def _model(spec: DriverConfig) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
     """Return manufacturer, model and the entity whose device names the brand."""
-    inner = _inner(driver)
-    if isinstance(driver, HybridHeatPump):
+    inner = _inner(spec)
+    if isinstance(spec, HybridSetup):
         _, model, brand_entity = _model(inner)
         return None, f"Hybrid heat pump ({model})", brand_entity
-    if isinstance(inner, SgReadyHeatPump):
+    if isinstance(spec, SocketSetup):
+        _, model, _ = _model(inner)
+        return "HomeWizard", f"Energy Socket: {model}", None
+    if isinstance(inner, SgReadyConfig):
         return None, "SG-Ready heat pump", None
-    if isinstance(inner, ClimateSetpointHeatPump):
-        return None, "Heat pump on its thermostat", inner.config.entity_id
-    if isinstance(inner, LambdaHeatPump):
+    if isinstance(inner, ClimateSetpointConfig):
+        return None, "Heat pump on its thermostat", inner.entity_id
+    if isinstance(inner, LambdaConfig):
         return "Lambda Wärmepumpen", "EU-L heat pump (Modbus TCP)", None
-    if isinstance(inner, Boiler):
-        control = inner.config.control
+    if isinstance(inner, BoilerConfig):
+        control = inner.control
         if control is ControlKind.WATER_HEATER:
-            return None, "Electric boiler (water heater)", inner.config.entity_id
+            return None, "Electric boiler (water heater)", inner.entity_id
         if control is ControlKind.MODBUS:
             return None, "Electric boiler (Modbus relay)", None
         return None, "Electric boiler (switch)", None
-    if isinstance(inner, RemoteStartAppliance):
-        kind = inner.config.kind.value.replace("_", " ")
-        return None, f"{kind.capitalize()} (remote start)", inner.config.start_entity
-    assert isinstance(inner, PlugAppliance)  # noqa: S101 - the last driver kind
-    kind = inner.config.kind.value.replace("_", " ")
+    if isinstance(inner, RemoteStartApplianceConfig):
+        kind = inner.kind.value.replace("_", " ")
+        return None, f"{kind.capitalize()} (remote start)", inner.start_entity
+    assert isinstance(inner, PlugApplianceConfig)  # noqa: S101 - the last driver kind
+    kind = inner.kind.value.replace("_", " ")
     return None, f"{kind.capitalize()} (smart plug)", None
 
 
-def _household(entry: StroomwijsConfigEntry) -> Household:
-    household = entry.runtime_data.household
-    if household is None:  # only built for a household in this process
-        msg = "driver entities need the household in this process"
-        raise RuntimeError(msg)
-    return household
+def driver_views(entry: StroomwijsConfigEntry) -> dict[str, DriverView]:
+    """Return the entry's heat pumps, boilers and appliances, wherever they run."""
+    runtime = entry.runtime_data
+    if runtime.household is not None:
+        return dict(local_drivers(runtime.household))
+    if runtime.remote is not None:
+        return dict(runtime.remote.drivers)
+    return {}
 
 
 def driver_device(
-    hass: HomeAssistant, entry: StroomwijsConfigEntry, device_id: str, title: str
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, view: DriverView, title: str
 ) -> DeviceInfo:
     """Return the device of one driver subentry, under the household.
 
@@ -131,11 +150,7 @@ def driver_device(
     own integration already: its manufacturer is taken from there. A relay
     pair or a plug says nothing about the appliance behind it.
     """
-    devices = _household(entry).devices
-    driver = devices.drivers[device_id]
-    manufacturer, model, brand_entity = _model(driver)
-    if device_id in devices.sockets:
-        manufacturer, model = "HomeWizard", f"Energy Socket: {model}"
+    manufacturer, model, brand_entity = _model(view.spec)
     if brand_entity is not None and manufacturer is None:
         entity = er.async_get(hass).async_get(brand_entity)
         device = (
@@ -149,7 +164,7 @@ def driver_device(
             manufacturer = device.manufacturer
             model = device.model or model
     return DeviceInfo(
-        identifiers={(DOMAIN, device_id)},
+        identifiers={(DOMAIN, view.device_id)},
         name=title,
         manufacturer=manufacturer,
         model=model,
@@ -158,7 +173,7 @@ def driver_device(
 
 
 class DriverEntity(Entity):
-    """An entity of one heat pump, boiler or appliance."""
+    """An entity of one heat pump, boiler or appliance (in HA or the gateway)."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -169,58 +184,31 @@ class DriverEntity(Entity):
         self,
         hass: HomeAssistant,
         entry: StroomwijsConfigEntry,
-        device_id: str,
+        view: DriverView,
         description: EntityDescription,
     ) -> None:
         """Attach the entity to the driver's device."""
         self.entity_description = description
-        self.household: Household = _household(entry)
-        self.device_id = device_id
-        self.driver: Driver = self.household.devices.drivers[device_id]
-        self._attr_unique_id = f"{device_id}_{description.key}"
-        title = entry.subentries[device_id].title
-        self._attr_device_info = driver_device(hass, entry, device_id, title)
+        self.view = view
+        self.device_id = view.device_id
+        self.remote = entry.runtime_data.remote
+        self._attr_unique_id = f"{view.device_id}_{description.key}"
+        title = entry.subentries[view.device_id].title
+        self._attr_device_info = driver_device(hass, entry, view, title)
 
     @property
     def available(self) -> bool:
-        """Available while the device answers (plans and controls always)."""
-        return self.always_available or self.driver.available
+        """Available while the device answers (plans and controls always).
+
+        Through the gateway nothing is available while it is not connected.
+        """
+        if self.remote is not None and not self.remote.available:
+            return False
+        return self.always_available or self.view.available
 
     async def async_added_to_hass(self) -> None:
         """Refresh whenever the household changes (every tick and command)."""
-        self.async_on_remove(self.household.add_listener(self.async_write_ha_state))
-
-
-def _add(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[str, Driver], Iterable[Entity]],
-) -> None:
-    """Add the entities ``build`` makes for each driver, to its own subentry.
-
-    A household in the gateway add-on has no driver entities here (yet).
-    """
-    household = entry.runtime_data.household
-    if household is None:
-        return
-    for device_id, driver in household.devices.drivers.items():
-        if device_id not in entry.subentries:
-            continue
-        async_add_entities(build(device_id, driver), config_subentry_id=device_id)
-
-    @callback
-    def _added(device_id: str) -> None:
-        """Give a device added while the household runs its entities too."""
-        driver = household.devices.drivers.get(device_id)
-        if driver is not None and device_id in entry.subentries:
-            async_add_entities(build(device_id, driver), config_subentry_id=device_id)
-
-    entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_DEVICE_ADDED.format(entry.entry_id), _added
-        )
-    )
+        self.async_on_remove(self.view.add_listener(self.async_write_ha_state))
 
 
 # ------------------------------------------------------------------ sensors
@@ -230,31 +218,52 @@ def _add(
 class DriverSensorDescription(SensorEntityDescription):
     """A sensor of a driver device."""
 
-    value_fn: Callable[[Driver], StateType | datetime]
-    has_fn: Callable[[Driver], bool] = lambda _driver: True
-    attributes_fn: Callable[[Driver], dict[str, Any]] | None = None
+    value_fn: Callable[[DriverView], StateType | datetime]
+    has_fn: Callable[[DriverConfig], bool] = lambda _spec: True
+    attributes_fn: Callable[[DriverView], dict[str, Any]] | None = None
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value)
 
 
-def _sg_mode(driver: Driver) -> str | None:
-    mode = _inner(driver).mode  # type: ignore[union-attr]
-    return None if mode is None else mode.name.lower()
+def _has_budget(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), SgReadyConfig | LambdaConfig)
 
 
-def _budget(driver: Driver) -> Any:  # noqa: ANN401 - a BlockingBudget
-    return _inner(driver).blocking_budget()  # type: ignore[union-attr]
+def _is_sg_ready(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), SgReadyConfig)
 
 
-def _has_budget(driver: Driver) -> bool:
-    return isinstance(_inner(driver), SgReadyHeatPump | LambdaHeatPump)
+def _has_level(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), ClimateSetpointConfig | LambdaConfig)
 
 
-def _tank_attributes(driver: Driver) -> dict[str, Any]:
-    assert isinstance(driver, Boiler)  # noqa: S101 - only boilers have this sensor
-    return {"estimated": not driver.measured}
+def _is_boiler(spec: DriverConfig) -> bool:
+    return isinstance(_inner(spec), BoilerConfig)
+
+
+def _temperature(
+    key: str,
+    has_fn: Callable[[DriverConfig], bool],
+    attributes_fn: Callable[[DriverView], dict[str, Any]] | None = None,
+) -> DriverSensorDescription:
+    """Return the description of a room's or tank's temperature in °C."""
+    return DriverSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        suggested_display_precision=1,
+        value_fn=lambda view: view.temperature_c,
+        has_fn=has_fn,
+        attributes_fn=attributes_fn,
+    )
+
+
+def _tank_attributes(view: DriverView) -> dict[str, Any]:
+    return {"estimated": view.tank_estimated is not False}
 
 
 DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
@@ -264,41 +273,30 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda driver: _round(driver.power_w),
+        value_fn=lambda view: _round(view.power_w),
     ),
-    DriverSensorDescription(
-        key="room_temperature",
-        translation_key="room_temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1,
-        value_fn=lambda driver: driver.temperature_c,  # type: ignore[union-attr]
-        has_fn=is_heat_pump,
-    ),
+    _temperature("room_temperature", is_heat_pump),
     DriverSensorDescription(
         key="sg_ready_mode",
         translation_key="sg_ready_mode",
         device_class=SensorDeviceClass.ENUM,
         options=SG_READY_MODES,
-        value_fn=_sg_mode,
-        has_fn=lambda driver: isinstance(_inner(driver), SgReadyHeatPump),
+        value_fn=lambda view: view.sg_mode,
+        has_fn=_is_sg_ready,
     ),
     DriverSensorDescription(
         key="heat_pump_level",
         translation_key="heat_pump_level",
         device_class=SensorDeviceClass.ENUM,
         options=HEAT_LEVELS,
-        value_fn=lambda driver: _inner(driver).level.value,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(
-            _inner(driver), ClimateSetpointHeatPump | LambdaHeatPump
-        ),
+        value_fn=lambda view: view.level,
+        has_fn=_has_level,
     ),
     DriverSensorDescription(
         key="blocks_left_today",
         translation_key="blocks_left_today",
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda driver: _budget(driver).blocks_left_today,
+        value_fn=lambda view: view.blocks_left_today,
         has_fn=_has_budget,
     ),
     DriverSensorDescription(
@@ -307,44 +305,30 @@ DRIVER_SENSORS: tuple[DriverSensorDescription, ...] = (
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement="min",
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda driver: round(_budget(driver).blocked_minutes_left_today),
+        value_fn=lambda view: _round(view.blocked_minutes_left_today),
         has_fn=_has_budget,
     ),
-    DriverSensorDescription(
-        key="tank_temperature",
-        translation_key="tank_temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1,
-        value_fn=lambda driver: driver.temperature_c,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, Boiler),
-        attributes_fn=_tank_attributes,
-    ),
+    _temperature("tank_temperature", _is_boiler, _tank_attributes),
     DriverSensorDescription(
         key="legionella_due",
         translation_key="legionella_due",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda driver: driver.legionella_deadline(),  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, Boiler),
+        value_fn=lambda view: view.legionella_due,
+        has_fn=_is_boiler,
     ),
     DriverSensorDescription(
         key="cycle_state",
         translation_key="cycle_state",
         device_class=SensorDeviceClass.ENUM,
         options=CYCLE_STATES,
-        value_fn=lambda driver: driver.state.value,  # type: ignore[union-attr]
+        value_fn=lambda view: view.cycle_state,
         has_fn=is_appliance,
     ),
     DriverSensorDescription(
         key="latest_start",
         translation_key="latest_start",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda driver: (
-            driver.latest_start()  # type: ignore[union-attr]
-            if driver.state is CycleState.ARMED  # type: ignore[union-attr]
-            else None
-        ),
+        value_fn=lambda view: view.latest_start,
         has_fn=is_appliance,
     ),
 )
@@ -358,13 +342,13 @@ class DriverSensor(DriverEntity, SensorEntity):
     @property
     def native_value(self) -> StateType | datetime:
         """Return the value from the driver."""
-        return self.entity_description.value_fn(self.driver)
+        return self.entity_description.value_fn(self.view)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """The tank temperature says whether it is estimated."""
         attributes_fn = self.entity_description.attributes_fn
-        return None if attributes_fn is None else attributes_fn(self.driver)
+        return None if attributes_fn is None else attributes_fn(self.view)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -401,34 +385,9 @@ class DriverPlannedPower(DriverEntity, SensorEntity):
     @property
     def native_value(self) -> float | None:
         """Return the planned power in W."""
-        value = self.household.planned_power_w(
-            self.device_id, slots_ahead=self.entity_description.slots_ahead
+        return _round(
+            self.view.planned_power_w(slots_ahead=self.entity_description.slots_ahead)
         )
-        return None if value is None else round(value)
-
-
-def async_add_driver_sensors(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add each driver device's sensors and planned power."""
-    _add(
-        hass,
-        entry,
-        async_add_entities,
-        lambda device_id, driver: [
-            *(
-                DriverSensor(hass, entry, device_id, description)
-                for description in DRIVER_SENSORS
-                if description.has_fn(driver)
-            ),
-            *(
-                DriverPlannedPower(hass, entry, device_id, description)
-                for description in DRIVER_PLANNED_POWER
-            ),
-        ],
-    )
 
 
 # ------------------------------------------------------------ binary sensors
@@ -438,8 +397,8 @@ def async_add_driver_sensors(
 class DriverBinarySensorDescription(BinarySensorEntityDescription):
     """A yes/no fact about a driver device."""
 
-    value_fn: Callable[[Driver], bool | None]
-    has_fn: Callable[[Driver], bool]
+    value_fn: Callable[[DriverView], bool | None]
+    has_fn: Callable[[DriverConfig], bool]
 
 
 DRIVER_BINARY_SENSORS: tuple[DriverBinarySensorDescription, ...] = (
@@ -447,20 +406,20 @@ DRIVER_BINARY_SENSORS: tuple[DriverBinarySensorDescription, ...] = (
         key="boiler_heating",
         translation_key="boiler_heating",
         device_class=BinarySensorDeviceClass.RUNNING,
-        value_fn=lambda driver: driver.is_on,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, Boiler),
+        value_fn=lambda view: view.heating,
+        has_fn=_is_boiler,
     ),
     DriverBinarySensorDescription(
         key="on_gas",
         translation_key="on_gas",
-        value_fn=lambda driver: driver.on_gas,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, HybridHeatPump),
+        value_fn=lambda view: view.on_gas,
+        has_fn=lambda spec: isinstance(spec, HybridSetup),
     ),
     DriverBinarySensorDescription(
         key="remote_start_allowed",
         translation_key="remote_start_allowed",
-        value_fn=lambda driver: driver.remote_start_allowed,  # type: ignore[union-attr]
-        has_fn=lambda driver: isinstance(driver, RemoteStartAppliance),
+        value_fn=lambda view: view.remote_start_allowed,
+        has_fn=lambda spec: isinstance(spec, RemoteStartApplianceConfig),
     ),
 )
 
@@ -473,25 +432,7 @@ class DriverBinarySensor(DriverEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool | None:
         """Return the state."""
-        return self.entity_description.value_fn(self.driver)
-
-
-def async_add_driver_binary_sensors(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add each driver device's binary sensors."""
-    _add(
-        hass,
-        entry,
-        async_add_entities,
-        lambda device_id, driver: [
-            DriverBinarySensor(hass, entry, device_id, description)
-            for description in DRIVER_BINARY_SENSORS
-            if description.has_fn(driver)
-        ],
-    )
+        return self.entity_description.value_fn(self.view)
 
 
 # ------------------------------------------------------------------ controls
@@ -511,6 +452,14 @@ ARM = ButtonEntityDescription(key="arm", translation_key="arm")
 DISARM = ButtonEntityDescription(key="disarm", translation_key="disarm")
 
 
+async def async_run_before(view: DriverView, finish_by: datetime) -> None:
+    """Arm ``view`` (or move its deadline); a refusal becomes a translated error."""
+    try:
+        await view.async_run_before(finish_by)
+    except (ValueError, DeviceUnavailableError) as err:
+        raise refused(view.title, err) from err
+
+
 class FinishByDateTime(DriverEntity, DateTimeEntity):
     """When the armed cycle must be done; setting it arms an idle appliance."""
 
@@ -519,14 +468,11 @@ class FinishByDateTime(DriverEntity, DateTimeEntity):
     @property
     def native_value(self) -> datetime | None:
         """Return the deadline of the armed or running cycle."""
-        return self.driver.deadline  # type: ignore[union-attr]
+        return self.view.deadline
 
     async def async_set_value(self, value: datetime) -> None:
         """Arm (or move the deadline): the cycle is to be done by ``value``."""
-        try:
-            await self.household.async_run_before(self.device_id, value)
-        except (ValueError, DeviceUnavailableError) as err:
-            raise refused(self.driver.name, err) from err
+        await async_run_before(self.view, value)
 
 
 class ApplianceButton(DriverEntity, ButtonEntity):
@@ -538,11 +484,11 @@ class ApplianceButton(DriverEntity, ButtonEntity):
         """Arm or disarm through the household (it re-plans)."""
         try:
             if self.entity_description.key == ARM.key:
-                await self.household.async_arm_appliance(self.device_id)
+                await self.view.async_arm()
             else:
-                await self.household.async_disarm_appliance(self.device_id)
+                await self.view.async_disarm()
         except (ValueError, DeviceUnavailableError) as err:
-            raise refused(self.driver.name, err) from err
+            raise refused(self.view.title, err) from err
 
 
 PLANNED = SwitchEntityDescription(
@@ -558,65 +504,205 @@ class PlannedSwitch(DriverEntity, SwitchEntity):
     @property
     def is_on(self) -> bool:
         """Return whether the device is in the plan."""
-        return self.device_id not in self.household.devices.unplanned
+        return self.view.planned
 
     async def async_turn_on(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Plan the device again; the household re-plans."""
-        self.household.set_device_planned(self.device_id, planned=True)
+        await self.view.async_set_planned(planned=True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:  # noqa: ANN401, ARG002
         """Leave the device to itself; the guard still holds the limit."""
-        self.household.set_device_planned(self.device_id, planned=False)
+        await self.view.async_set_planned(planned=False)
 
 
-def async_add_driver_switches(
+# ------------------------------------------------------------ boost and block
+
+OVERRIDE_REASONS: Final = frozenset(
+    {
+        "max_blocks",
+        "block_time",
+        "too_soon",
+        "manual_hold",
+        "tank",
+        "unavailable",
+        "not_heating",
+        "no_boost",
+        "duration",
+        "mode",
+    }
+)
+"""The engine's refusal codes, each with its own translated error."""
+DEFAULT_OVERRIDE_MIN: Final = 60.0
+OVERRIDE_SELECT = SelectEntityDescription(
+    key="device_override",
+    translation_key="device_override",
+    options=OVERRIDE_OPTIONS,
+)
+OVERRIDE_DURATION = NumberEntityDescription(
+    key="override_duration",
+    translation_key="override_duration",
+    native_min_value=15,
+    native_max_value=720,
+    native_step=15,
+    native_unit_of_measurement=UnitOfTime.MINUTES,
+    mode=NumberMode.BOX,
+    entity_category=EntityCategory.CONFIG,
+)
+
+
+def is_heating(spec: DriverConfig) -> bool:
+    """Whether ``spec`` is a heat pump or boiler (what can be boosted and blocked)."""
+    return is_heat_pump(spec) or _is_boiler(spec)
+
+
+async def async_set_override(
+    view: DriverView, mode: str | None, duration: timedelta | None
+) -> None:
+    """Boost, block or release ``view``; a refusal becomes a translated error."""
+    try:
+        await view.async_set_override(mode, duration)
+    except OverrideRefusedError as err:
+        key = err.reason if err.reason in OVERRIDE_REASONS else "unavailable"
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=f"override_refused_{key}",
+            translation_placeholders={**err.details, "device": view.title},
+        ) from err
+    except DeviceUnavailableError as err:
+        raise refused(view.title, err) from err
+
+
+class OverrideSelect(DriverEntity, SelectEntity):
+    """Auto (the plan), boost or block for the device's override duration.
+
+    The user's choice wins over the plan until it ends; the DSO limit still
+    holds (the logbook says when the guard holds it back).
+    """
+
+    always_available = True
+
+    @property
+    def current_option(self) -> str:
+        """Return the override in force (auto: the plan)."""
+        return self.view.override_mode
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """When the boost or block ends."""
+        until = self.view.override_until
+        return {"until": None if until is None else until.isoformat()}
+
+    def _duration(self) -> timedelta:
+        """Return the device's override duration (its number entity), else 60 min."""
+        entity_id = er.async_get(self.hass).async_get_entity_id(
+            "number", DOMAIN, f"{self.device_id}_{OVERRIDE_DURATION.key}"
+        )
+        state = None if entity_id is None else self.hass.states.get(entity_id)
+        try:
+            minutes = float(state.state) if state is not None else DEFAULT_OVERRIDE_MIN
+        except ValueError:
+            minutes = DEFAULT_OVERRIDE_MIN
+        return timedelta(minutes=minutes)
+
+    async def async_select_option(self, option: str) -> None:
+        """Boost or block for the duration, or give the device back to the plan."""
+        mode = None if option == "auto" else option
+        await async_set_override(self.view, mode, self._duration())
+
+
+class OverrideDuration(DriverEntity, RestoreNumber):
+    """How long a boost or block chosen with the select lasts (kept over a restart)."""
+
+    always_available = True
+    _value: float = DEFAULT_OVERRIDE_MIN
+
+    async def async_added_to_hass(self) -> None:
+        """Take back the last duration the user chose."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_number_data()
+        if last is not None and last.native_value is not None:
+            self._value = last.native_value
+
+    @property
+    def native_value(self) -> float:
+        """Return the duration in minutes."""
+        return self._value
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Keep the duration for the next boost or block."""
+        self._value = value
+        self.async_write_ha_state()
+
+
+# ------------------------------------------------------------ set-up
+
+
+def _every(_spec: DriverConfig) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """One entity a driver device may have: its class, description and test."""
+
+    entity: type[DriverEntity]
+    description: EntityDescription
+    has_fn: Callable[[DriverConfig], bool]
+
+
+DRIVER_ENTITIES: Final[Mapping[Platform, tuple[_Kind, ...]]] = {
+    Platform.SENSOR: (
+        *(_Kind(DriverSensor, d, d.has_fn) for d in DRIVER_SENSORS),
+        *(_Kind(DriverPlannedPower, d, _every) for d in DRIVER_PLANNED_POWER),
+    ),
+    Platform.BINARY_SENSOR: tuple(
+        _Kind(DriverBinarySensor, d, d.has_fn) for d in DRIVER_BINARY_SENSORS
+    ),
+    Platform.SWITCH: (_Kind(PlannedSwitch, PLANNED, _every),),
+    Platform.DATETIME: (_Kind(FinishByDateTime, FINISH_BY, is_appliance),),
+    Platform.BUTTON: (
+        _Kind(ApplianceButton, ARM, is_appliance),
+        _Kind(ApplianceButton, DISARM, is_appliance),
+    ),
+    Platform.SELECT: (_Kind(OverrideSelect, OVERRIDE_SELECT, is_heating),),
+    Platform.NUMBER: (_Kind(OverrideDuration, OVERRIDE_DURATION, is_heating),),
+}
+"""Per platform, the entities a heat pump, boiler or appliance may have."""
+
+
+def async_add_driver_entities(
+    platform: Platform,
     hass: HomeAssistant,
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the plan switch to each driver device."""
-    _add(
-        hass,
-        entry,
-        async_add_entities,
-        lambda device_id, _driver: [PlannedSwitch(hass, entry, device_id, PLANNED)],
-    )
+    """Add each driver device's entities of ``platform``, to its own subentry."""
+    kinds = DRIVER_ENTITIES[platform]
 
-
-def async_add_driver_datetimes(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a deadline to each appliance."""
-    _add(
-        hass,
-        entry,
-        async_add_entities,
-        lambda device_id, driver: (
-            [FinishByDateTime(hass, entry, device_id, FINISH_BY)]
-            if is_appliance(driver)
-            else []
-        ),
-    )
-
-
-def async_add_driver_buttons(
-    hass: HomeAssistant,
-    entry: StroomwijsConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add arm and disarm to each appliance."""
-    _add(
-        hass,
-        entry,
-        async_add_entities,
-        lambda device_id, driver: (
+    def _add(device_id: str, view: DriverView) -> None:
+        if device_id not in entry.subentries:
+            return
+        async_add_entities(
             [
-                ApplianceButton(hass, entry, device_id, ARM),
-                ApplianceButton(hass, entry, device_id, DISARM),
-            ]
-            if is_appliance(driver)
-            else []
-        ),
+                kind.entity(hass, entry, view, kind.description)
+                for kind in kinds
+                if kind.has_fn(view.spec)
+            ],
+            config_subentry_id=device_id,
+        )
+
+    for device_id, view in driver_views(entry).items():
+        _add(device_id, view)
+
+    @callback
+    def _added(device_id: str) -> None:
+        """Give a device added while the household runs its entities too."""
+        view = driver_views(entry).get(device_id)
+        if view is not None:
+            _add(device_id, view)
+
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_DEVICE_ADDED.format(entry.entry_id), _added
+        )
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from .engine.drivers.factory import DriverConfig
 from .engine.grid import GridConnection
 from .engine.guard.controller import GuardStatus
 from .engine.household import HouseholdConfig, OptimiserMode, PlanStatus
@@ -236,3 +237,124 @@ class ChargerView(Protocol):
 
     async def async_set_v2g(self, *, allowed: bool) -> None:
         """Allow or forbid discharge."""
+
+
+class DriverView(Protocol):
+    """One heat pump, boiler or appliance as entities see it, wherever it runs.
+
+    ``LocalDriver`` (``driver_view.py``) reads the engine's driver in this
+    process; ``RemoteDriver`` (``remote_household.py``) the gateway's
+    snapshots. Both read the same data (``device_snapshot`` of
+    ``engine/gateway/snapshot.py``), so the two cannot drift apart. What a
+    kind of device does not have is None.
+    """
+
+    @property
+    def device_id(self) -> str:
+        """The household's id for it (Home Assistant's subentry id)."""
+
+    @property
+    def title(self) -> str:
+        """Its name."""
+
+    @property
+    def spec(self) -> DriverConfig:
+        """Its driver's config, read from the household document."""
+
+    @property
+    def available(self) -> bool:
+        """Whether the device answers (remote: and the gateway is connected)."""
+
+    @property
+    def planned(self) -> bool:
+        """Whether the plan drives it (False: it follows its own rules)."""
+
+    @property
+    def power_w(self) -> float | None:
+        """What it draws now."""
+
+    @property
+    def temperature_c(self) -> float | None:
+        """The room's (heat pump) or the tank's (boiler) temperature."""
+
+    @property
+    def sg_mode(self) -> str | None:
+        """The SG-Ready mode, lower case (``block``, ``normal``, ...)."""
+
+    @property
+    def level(self) -> str | None:
+        """A thermostat's or a Lambda's heat level."""
+
+    @property
+    def blocks_left_today(self) -> int | None:
+        """SG-Ready blocks left today."""
+
+    @property
+    def blocked_minutes_left_today(self) -> float | None:
+        """Minutes of blocking left today."""
+
+    @property
+    def heating(self) -> bool | None:
+        """Whether a boiler's element heats."""
+
+    @property
+    def tank_estimated(self) -> bool | None:
+        """Whether a boiler's tank temperature is an estimate."""
+
+    @property
+    def legionella_due(self) -> datetime | None:
+        """When a boiler's legionella run must be done by."""
+
+    @property
+    def on_gas(self) -> bool | None:
+        """Whether a hybrid heats on gas."""
+
+    @property
+    def cycle_state(self) -> str | None:
+        """An appliance's cycle state (``idle``, ``armed``, ``running``, ...)."""
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When an appliance's armed or running cycle must be done."""
+
+    @property
+    def latest_start(self) -> datetime | None:
+        """The latest start that meets an armed appliance's deadline."""
+
+    @property
+    def remote_start_allowed(self) -> bool | None:
+        """Whether a remote-start appliance allows a start now."""
+
+    @property
+    def override_mode(self) -> str:
+        """The user's override: ``auto`` (the plan), ``boost`` or ``block``."""
+
+    @property
+    def override_until(self) -> datetime | None:
+        """When the user's boost or block ends."""
+
+    def planned_power_w(self, slots_ahead: int = 0) -> float | None:
+        """Return what the plan gives it now or ``slots_ahead`` slots on."""
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` on every change."""
+
+    async def async_set_override(
+        self, mode: str | None, duration: timedelta | None
+    ) -> None:
+        """Boost or block a heat pump or boiler for ``duration`` (None: the plan).
+
+        Raises the engine's ``OverrideRefusedError`` when its rules forbid it.
+        """
+
+    async def async_set_planned(self, *, planned: bool) -> None:
+        """Put it in the plan, or leave it to itself."""
+
+    async def async_run_before(self, finish_by: datetime) -> None:
+        """Arm an appliance (or move its deadline) to be done by ``finish_by``."""
+
+    async def async_arm(self) -> None:
+        """Arm an appliance with its default deadline."""
+
+    async def async_disarm(self) -> None:
+        """Disarm an appliance."""

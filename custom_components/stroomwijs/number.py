@@ -1,4 +1,4 @@
-"""Numbers: a charger's target SoC and minimum SoC."""
+"""Numbers: a charger's target and minimum SoC; a boost's or block's duration."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from homeassistant.components.number import (
     NumberEntityDescription,
     NumberMode,
 )
-from homeassistant.const import PERCENTAGE
+from homeassistant.const import PERCENTAGE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .driver_entities import async_add_driver_entities
 from .entity import ChargerEntity, async_add_charger_entities
 from .household_view import ChargerView
 from .limit_entities import async_add_limit_numbers
@@ -63,6 +64,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the SoC numbers per charger."""
     async_add_limit_numbers(entry, async_add_entities)
+    async_add_driver_entities(Platform.NUMBER, hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

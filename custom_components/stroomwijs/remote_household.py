@@ -47,6 +47,8 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
+from .driver_view import SnapshotDriver
+from .engine.drivers.factory import ConfigError
 from .engine.gateway.client import (
     ConnectionState,
     GatewayClient,
@@ -62,6 +64,7 @@ from .engine.household import (
     HouseholdConfig,
     InputFormatError,
     OptimiserMode,
+    OverrideRefusedError,
     PlanState,
     PlanStatus,
     Series,
@@ -134,6 +137,15 @@ class RemoteHousehold:
             if device.kind in CHARGER_KINDS
         }
         """The document's chargers (entities exist before the gateway knows them)."""
+        self.drivers: dict[str, RemoteDriver] = {}
+        """The document's heat pumps, boilers and appliances."""
+        for device in config.devices:
+            if device.kind != "driver":
+                continue
+            try:
+                self.drivers[device.id] = RemoteDriver(self, device)
+            except ConfigError as err:  # the gateway refuses it too, and says so
+                LOGGER.warning("Device %s has no entities: %s", device.id, err)
 
     # ---------------------------------------------------------- snapshot
 
@@ -312,6 +324,11 @@ class RemoteHousehold:
                 translation_placeholders={"error": str(err)},
             ) from err
         except GatewayError as err:
+            if err.code == "override_refused":
+                # The device's own rules: the same error as in this process.
+                details = dict(err.details)
+                reason = details.pop("reason", "")
+                raise OverrideRefusedError(reason, err.message, **details) from err
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="gateway_refused",
@@ -483,11 +500,23 @@ class RemoteHousehold:
                 return charger
         return {}
 
+    def device_data(self, device_id: str) -> Mapping[str, Any]:
+        """Return one heat pump, boiler or appliance of the last snapshot."""
+        for device in self._household.get("devices") or ():
+            if isinstance(device, Mapping) and device.get("device_id") == device_id:
+                return device
+        return {}
+
+    def _views_changed(self) -> None:
+        for charger in self.chargers.values():
+            charger.changed()
+        for driver in self.drivers.values():
+            driver.changed()
+
     @callback
     def _on_snapshot(self, _snapshot: Mapping[str, Any]) -> None:
         self._changed()
-        for charger in self.chargers.values():
-            charger.changed()
+        self._views_changed()
 
     @callback
     def _on_event(self, kind: str, data: Mapping[str, Any]) -> None:
@@ -508,8 +537,7 @@ class RemoteHousehold:
             self._cancel_unreachable()
             for key in (ISSUE_UNREACHABLE, ISSUE_VERSION):
                 ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
-            for charger in self.chargers.values():
-                charger.changed()
+            self._views_changed()
             for problem in self._household.get("problems") or ():
                 if isinstance(problem, Mapping):
                     update_issue(hass, entry, {**problem, "active": True})
@@ -523,8 +551,7 @@ class RemoteHousehold:
                 hass, UNREACHABLE_GRACE_S, self._still_unreachable
             )
         self._changed()
-        for charger in self.chargers.values():
-            charger.changed()
+        self._views_changed()
 
     @callback
     def _still_unreachable(self, _now: datetime) -> None:
@@ -787,6 +814,66 @@ class RemoteCharger:
         await self.remote.async_command(
             "set_v2g", device_id=self.device.id, allowed=allowed
         )
+
+
+class RemoteDriver(SnapshotDriver):
+    """A heat pump, boiler or appliance of the gateway's household (a DriverView)."""
+
+    def __init__(self, remote: RemoteHousehold, device: DeviceConfig) -> None:
+        """Show ``device`` of ``remote``'s document."""
+        super().__init__(device)
+        self.remote = remote
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def _data(self) -> Mapping[str, Any]:
+        return self.remote.device_data(self.device.id)
+
+    @property
+    def available(self) -> bool:
+        """The gateway is connected and the device answers it."""
+        return self.remote.available and super().available
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` on every snapshot and connection change."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def changed(self) -> None:
+        """Tell the listeners (a snapshot came, or the connection changed)."""
+        for listener in tuple(self._listeners):
+            listener()
+
+    async def async_set_planned(self, *, planned: bool) -> None:
+        """Put it in the gateway's plan, or leave it to itself."""
+        await self.remote.async_command(
+            "set_device_planned", device_id=self.device.id, planned=planned
+        )
+
+    async def async_set_override(
+        self, mode: str | None, duration: timedelta | None
+    ) -> None:
+        """Boost or block the device in the gateway, or give it back to the plan."""
+        await self.remote.async_command(
+            "set_device_override",
+            device_id=self.device.id,
+            mode=mode or "auto",
+            duration_min=None if duration is None else duration.total_seconds() / 60,
+        )
+
+    async def async_run_before(self, finish_by: datetime) -> None:
+        """Arm the appliance in the gateway (or move its deadline)."""
+        await self.remote.async_command(
+            "run_before", device_id=self.device.id, finish_by=finish_by.isoformat()
+        )
+
+    async def async_arm(self) -> None:
+        """Arm the appliance in the gateway."""
+        await self.remote.async_command("arm_appliance", device_id=self.device.id)
+
+    async def async_disarm(self) -> None:
+        """Disarm the appliance in the gateway."""
+        await self.remote.async_command("disarm_appliance", device_id=self.device.id)
 
 
 class RemoteMeterCoordinator(DataUpdateCoordinator[MeterReading]):

@@ -1,10 +1,12 @@
-"""Select: the optimiser's mode."""
+"""Selects: the optimiser's mode; boost or block of a heat pump or boiler."""
 
 from __future__ import annotations
 
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .driver_entities import async_add_driver_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import MODE_SELECT, ModeSelect
 
@@ -16,5 +18,6 @@ async def async_setup_entry(
     entry: StroomwijsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the household's optimiser mode."""
+    """Add the optimiser mode, and each heat pump's and boiler's override."""
     async_add_entities([ModeSelect(entry, MODE_SELECT)])
+    async_add_driver_entities(Platform.SELECT, hass, entry, async_add_entities)

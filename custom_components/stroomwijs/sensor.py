@@ -14,6 +14,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import (
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -28,7 +29,7 @@ from homeassistant.helpers.update_coordinator import (
 )
 
 from .charger_sensor import async_add_charger_sensors
-from .driver_entities import async_add_driver_sensors
+from .driver_entities import async_add_driver_entities
 from .engine.grid import GridConnection
 from .engine.meter.models import MeterReading
 from .entity import StroomwijsEntity, meter_device
@@ -254,7 +255,7 @@ async def async_setup_entry(
     async_add_charger_sensors(entry, entry.runtime_data.chargers, async_add_entities)
     async_add_limit_sensors(entry, async_add_entities)
     async_add_plan_sensors(entry, async_add_entities)
-    async_add_driver_sensors(hass, entry, async_add_entities)
+    async_add_driver_entities(Platform.SENSOR, hass, entry, async_add_entities)
     coordinator = entry.runtime_data.meter_coordinator
     if coordinator is None or coordinator.data is None:
         return

@@ -1,8 +1,13 @@
-"""Services: departure and target, boost and pause for a charger; run_before."""
+"""Services: a charger's departure, boost, pause; run_before; set_device_override.
+
+``run_before`` arms an appliance; ``set_device_override`` boosts or blocks
+a heat pump or boiler.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
@@ -14,16 +19,27 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import DOMAIN
-from .driver_entities import is_appliance, refused
+from .driver_entities import (
+    DEFAULT_OVERRIDE_MIN,
+    async_run_before,
+    async_set_override,
+    driver_views,
+    is_appliance,
+    is_heating,
+)
+from .driver_view import OVERRIDE_OPTIONS
 from .engine.capabilities import DeviceUnavailableError
-from .engine.household import Household
-from .household_view import ChargerView
+from .engine.drivers.factory import DriverConfig
+from .household_view import ChargerView, DriverView
 
 SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_BOOST: Final = "boost"
 SERVICE_PAUSE: Final = "pause"
 SERVICE_RESUME: Final = "resume"
 SERVICE_RUN_BEFORE: Final = "run_before"
+SERVICE_SET_DEVICE_OVERRIDE: Final = "set_device_override"
+ATTR_MODE: Final = "mode"
+ATTR_DURATION: Final = "duration"
 ATTR_FINISH_BY: Final = "finish_by"
 ATTR_DEPARTURE: Final = "departure"
 ATTR_TARGET_SOC: Final = "target_soc"
@@ -38,23 +54,33 @@ DEPARTURE_SCHEMA = DEVICE_SCHEMA.extend(
     }
 )
 RUN_BEFORE_SCHEMA = DEVICE_SCHEMA.extend({vol.Required(ATTR_FINISH_BY): cv.datetime})
+OVERRIDE_SCHEMA = DEVICE_SCHEMA.extend(
+    {
+        vol.Required(ATTR_MODE): vol.In(OVERRIDE_OPTIONS),
+        vol.Optional(ATTR_DURATION, default=DEFAULT_OVERRIDE_MIN): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=24 * 60)
+        ),
+    }
+)
 
 
-def _appliance(hass: HomeAssistant, call: ServiceCall) -> tuple[Household, str]:
-    """Return the household and device id of the appliance ``call`` names."""
+def _driver(
+    hass: HomeAssistant,
+    call: ServiceCall,
+    kind: Callable[[DriverConfig], bool],
+    not_found: str,
+) -> DriverView:
+    """Return the driver device of ``kind`` that ``call`` names (here or remote)."""
     device_id = call.data[ATTR_DEVICE_ID]
     device = dr.async_get(hass).async_get(device_id)
     if device is not None:
         for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-            household: Household | None = entry.runtime_data.household
-            if household is None:  # in the gateway: no appliances here
-                continue
-            for sid, driver in household.devices.drivers.items():
-                if (DOMAIN, sid) in device.identifiers and is_appliance(driver):
-                    return household, sid
+            for sid, view in driver_views(entry).items():
+                if (DOMAIN, sid) in device.identifiers and kind(view.spec):
+                    return view
     raise ServiceValidationError(
         translation_domain=DOMAIN,
-        translation_key="appliance_not_found",
+        translation_key=not_found,
         translation_placeholders={"device_id": device_id},
     )
 
@@ -128,18 +154,30 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
 @callback
 def _async_setup_appliance_services(hass: HomeAssistant) -> None:
-    """Register ``run_before``."""
+    """Register ``run_before`` and ``set_device_override``."""
 
     async def run_before(call: ServiceCall) -> None:
-        household, sid = _appliance(hass, call)
+        view = _driver(hass, call, is_appliance, "appliance_not_found")
         finish_by: datetime = call.data[ATTR_FINISH_BY]
         if finish_by.tzinfo is None:
             finish_by = finish_by.replace(tzinfo=dt_util.get_default_time_zone())
-        try:
-            await household.async_run_before(sid, finish_by)
-        except (ValueError, DeviceUnavailableError) as err:
-            raise refused(household.devices.drivers[sid].name, err) from err
+        await async_run_before(view, finish_by)
+
+    async def set_device_override(call: ServiceCall) -> None:
+        view = _driver(hass, call, is_heating, "heating_device_not_found")
+        mode = call.data[ATTR_MODE]
+        await async_set_override(
+            view,
+            None if mode == "auto" else mode,
+            timedelta(minutes=call.data[ATTR_DURATION]),
+        )
 
     hass.services.async_register(
         DOMAIN, SERVICE_RUN_BEFORE, run_before, schema=RUN_BEFORE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SET_DEVICE_OVERRIDE,
+        set_device_override,
+        schema=OVERRIDE_SCHEMA,
     )

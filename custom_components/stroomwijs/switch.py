@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .driver_entities import async_add_driver_switches
+from .driver_entities import async_add_driver_entities
 from .entity import ChargerEntity, async_add_charger_entities
 from .models import StroomwijsConfigEntry
 from .plan_entities import ENABLE_SWITCH, EnableSwitch
@@ -25,7 +26,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the optimiser switch and a V2G switch per charger."""
     async_add_entities([EnableSwitch(entry, ENABLE_SWITCH)])
-    async_add_driver_switches(hass, entry, async_add_entities)
+    async_add_driver_entities(Platform.SWITCH, hass, entry, async_add_entities)
     async_add_charger_entities(
         entry.runtime_data.chargers,
         async_add_entities,

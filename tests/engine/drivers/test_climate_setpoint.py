@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 import json
 
 import pytest
@@ -20,6 +20,7 @@ from custom_components.stroomwijs.engine.drivers.heat_pump_common import (
     HeatLevel,
     HeatPumpSpec,
 )
+from custom_components.stroomwijs.engine.planner import Problem, solve
 from custom_components.stroomwijs.engine.simulate.entities import InMemoryEntityPort
 from custom_components.stroomwijs.engine.simulate.thermal import (
     ClimateEntitySim,
@@ -149,3 +150,55 @@ def test_config_rejects_a_sensor_as_thermostat() -> None:
             entity_id="sensor.room",
             spec=HeatPumpSpec(rated_power_w=2000),
         )
+
+
+def _planned_now_kw(data: dict[str, object], start: datetime) -> float:
+    """Plan the heat pump alone (flat price) and return its first slot's power."""
+    problem = {
+        "start": start.isoformat(),
+        "prices": {"spot_eur_per_kwh": [0.2] * 8, "export": {"basis": "spot"}},
+        "base_load_kw": 0.0,
+        "pv_kw": 0.0,
+        "grid": {"fuse": "3x25"},
+        "devices": [{**data, "id": "hp"}],
+        "solver": {"time_limit_s": 20.0},
+    }
+    return solve(Problem.from_dict(problem)).devices["hp"].setpoint_kw[0]
+
+
+async def test_planner_state_follows_the_level_not_the_power_sensor() -> None:
+    """Right after a block the planner sees the pump off, whatever the sensor says.
+
+    A power sensor lags (and the compressor runs out its minimum on-time):
+    read as "on for seconds, minimum run N minutes" the plan would ask to
+    unblock at once, which the adapter refuses (changed too recently), so it
+    stayed blocked while its planned power said it runs. After an unblock a
+    compressor that has not restarted yet is "on", not "off".
+    """
+    clock = SimClock()
+    driver, climate = _rig(clock, indoor_c=20.0)
+    await driver.async_start()
+    clock.advance(timedelta(minutes=15))
+    climate.publish()
+    await driver.async_set_power(0.0)
+    assert driver.level is HeatLevel.BLOCK
+    clock.advance(timedelta(seconds=5))
+    # The sensor still shows the compressor running.
+    climate.port.set_state(
+        "sensor.heat_pump_power", 2000.0, {"unit_of_measurement": "W"}
+    )
+    assert driver.power_w == 2000.0
+    data = driver.planner_input([0.0] * 8)
+    assert data["is_on"] is False
+    assert data["in_state_for_minutes"] < 1.0
+    assert _planned_now_kw(data, clock()) == 0.0
+    assert driver.power_range.min_w == driver.power_range.max_w == 0.0
+
+    clock.advance(timedelta(minutes=20))
+    await driver.async_set_power(2000.0)
+    assert driver.level is HeatLevel.NORMAL
+    clock.advance(timedelta(seconds=5))
+    climate.port.set_state("sensor.heat_pump_power", 0.0, {"unit_of_measurement": "W"})
+    data = driver.planner_input([0.0] * 8)
+    assert data["is_on"] is True
+    assert _planned_now_kw(data, clock()) > 0.0

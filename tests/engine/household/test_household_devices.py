@@ -187,7 +187,13 @@ async def test_the_household_plans_and_guards_its_heat_pump_boiler_and_washer() 
     assert tank.temperature_c >= 40.0
     # The state of every driver is saved.
     state = household.state()
-    assert set(state["devices"]) == {"heat_pump", "boiler", "washer", "_unplanned"}
+    assert set(state["devices"]) == {
+        "heat_pump",
+        "boiler",
+        "washer",
+        "_unplanned",
+        "_overrides",
+    }
     await household.async_stop()
 
 

@@ -328,10 +328,11 @@ class ClimateSetpointHeatPump:
     ) -> dict[str, Any]:
         """Build the planner's ``heat_pump`` device from the live state."""
         now = self._clock()
-        running = self.power_w
-        is_on = (
-            running > 0.0 if running is not None else self._level is not HeatLevel.BLOCK
-        )
+        # On/off is the level the adapter set, as the time in it is: a power
+        # sensor lags a block (and the compressor runs out its minimum
+        # on-time), and "on for seconds" would make the planner keep it on its
+        # minimum run while the adapter refuses a change that soon.
+        is_on = self._level is not HeatLevel.BLOCK
         return heat_pump_planner_input(
             self.device_id,
             self.name,

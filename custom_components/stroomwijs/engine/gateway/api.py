@@ -257,15 +257,15 @@ class GatewayApi:
     def _reply_error(
         self, client: _Client, request_id: str | int | None, err: ProtocolError
     ) -> None:
-        self._reply(
-            client,
-            {
-                "type": "error",
-                "id": request_id,
-                "code": err.code,
-                "message": err.message,
-            },
-        )
+        reply: dict[str, Any] = {
+            "type": "error",
+            "id": request_id,
+            "code": err.code,
+            "message": err.message,
+        }
+        if err.details:
+            reply["details"] = err.details
+        self._reply(client, reply)
 
     async def _on_text(self, client: _Client, text: str) -> bool:
         """Handle one message; False when the connection must close."""

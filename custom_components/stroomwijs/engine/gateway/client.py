@@ -50,11 +50,14 @@ class ConnectionState:
 class GatewayError(Exception):
     """The gateway refused a request (``code`` as in docs/gateway.md)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        """Keep the gateway's code and message."""
+    def __init__(
+        self, code: str, message: str, details: Mapping[str, str] | None = None
+    ) -> None:
+        """Keep the gateway's code, message and details (if it sent any)."""
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.details: dict[str, str] = dict(details or {})
 
 
 class GatewayUnavailable(Exception):  # noqa: N818 - reads as a state
@@ -296,8 +299,15 @@ class GatewayClient:
                     _LOGGER.warning("The gateway reported: %s", data.get("message"))
                 return
             if kind == "error":
+                details = data.get("details")
                 future.set_exception(
-                    GatewayError(str(data.get("code")), str(data.get("message")))
+                    GatewayError(
+                        str(data.get("code")),
+                        str(data.get("message")),
+                        {str(k)[:40]: str(v)[:200] for k, v in details.items()}
+                        if isinstance(details, Mapping)
+                        else None,
+                    )
                 )
             else:
                 future.set_result(data if kind == "welcome" else data.get("result"))

@@ -41,11 +41,18 @@ CLOSE_HELLO_TIMEOUT: Final = 4008
 class ProtocolError(Exception):
     """A request the gateway refuses; the reply is ``{"type": "error", ...}``."""
 
-    def __init__(self, code: str, message: str) -> None:
-        """Keep a machine-readable ``code`` and a message for people."""
+    def __init__(
+        self, code: str, message: str, details: Mapping[str, str] | None = None
+    ) -> None:
+        """Keep a machine-readable ``code``, a message for people and details.
+
+        ``details`` (an ``override_refused``'s reason and its values) go with
+        the error reply, so a client can say it in its own language.
+        """
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = dict(details) if details else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,21 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
     "set_v2g": {
         "device_id": Field(ID, required=True),
         "allowed": Field(BOOL, required=True),
+    },
+    "set_device_planned": {
+        "device_id": Field(ID, required=True),
+        "planned": Field(BOOL, required=True),
+    },
+    "arm_appliance": {"device_id": Field(ID, required=True)},
+    "disarm_appliance": {"device_id": Field(ID, required=True)},
+    "run_before": {
+        "device_id": Field(ID, required=True),
+        "finish_by": Field(TIME, required=True),
+    },
+    "set_device_override": {
+        "device_id": Field(ID, required=True),
+        "mode": Field(TEXT, required=True, choices=("auto", "boost", "block")),
+        "duration_min": Field(NUMBER, nullable=True, low=1.0, high=24 * 60),
     },
     "set_mode": {
         "mode": Field(

@@ -28,6 +28,11 @@ from typing import Any, Final
 
 import aiohttp
 
+from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
+from custom_components.stroomwijs.engine.drivers.appliance import (
+    PlugAppliance,
+    RemoteStartAppliance,
+)
 from custom_components.stroomwijs.engine.drivers.ocpp import SessionOptions
 from custom_components.stroomwijs.engine.household import (
     Household,
@@ -38,13 +43,14 @@ from custom_components.stroomwijs.engine.household import (
     InputFormatError,
     JsonFileStateStore,
     OptimiserMode,
+    OverrideRefusedError,
     Series,
 )
 from custom_components.stroomwijs.engine.household.state import STATE_VERSION
 from custom_components.stroomwijs.engine.limits.base import utc_now
 
 from .protocol import ProtocolError, Request
-from .snapshot import clean, clean_dict, household_snapshot
+from .snapshot import clean, clean_dict, device_snapshot, household_snapshot
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +58,17 @@ STATE_FILE: Final = "state.json"
 RETRY_FIRST_S: Final = 5.0
 RETRY_MAX_S: Final = 60.0
 MAX_CONFIG_BYTES: Final = 1_000_000
+
+DEVICE_COMMANDS: Final = frozenset(
+    {
+        "set_device_planned",
+        "set_device_override",
+        "arm_appliance",
+        "disarm_appliance",
+        "run_before",
+    }
+)
+"""The commands for heat pumps, boilers and appliances (``device_id``: a driver)."""
 
 type GatewayListener = Callable[[str, Mapping[str, Any]], None]
 """Called with ("event", message) for household and gateway events, and
@@ -349,8 +366,11 @@ class Gateway:
         if imported is not None:
             await store.async_save(imported)
             _LOGGER.info("The state handed over with the document replaces ours")
-        household = Household(config, ports)
         try:
+            # A document the gateway cannot run (a device that needs Home
+            # Assistant's entities) is reported and retried like a failed
+            # start, never the end of the run loop.
+            household = Household(config, ports)
             await household.async_start()
         except asyncio.CancelledError:
             raise
@@ -458,6 +478,8 @@ class Gateway:
                     "V2G allowed" if f["allowed"] else "V2G forbidden"
                 )
                 return None
+            if kind in DEVICE_COMMANDS:
+                return await self._async_device_command(household, kind, f)
             if kind == "set_mode":
                 household.set_mode(OptimiserMode(f["mode"]))
                 return None
@@ -492,6 +514,55 @@ class Gateway:
             msg = f"device_id: no charger {device_id!r}"
             raise ProtocolError("unknown_device", msg)
         return device_id
+
+    async def _async_device_command(
+        self, household: Household, kind: str, f: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Plan or unplan a heat pump, boiler or appliance; arm, disarm, deadline."""
+        device_id = str(f["device_id"])
+        driver = household.devices.drivers.get(device_id)
+        if driver is None:
+            msg = f"device_id: no heat pump, boiler or appliance {device_id!r}"
+            raise ProtocolError("unknown_device", msg)
+        if kind == "set_device_planned":
+            household.set_device_planned(device_id, planned=f["planned"])
+        elif kind == "set_device_override":
+            await self._async_device_override(household, device_id, f)
+        else:
+            if not isinstance(driver, PlugAppliance | RemoteStartAppliance):
+                msg = f"device_id: {device_id!r} is not an appliance"
+                raise ProtocolError("unknown_device", msg)
+            try:
+                if kind == "arm_appliance":
+                    await household.async_arm_appliance(device_id)
+                elif kind == "disarm_appliance":
+                    await household.async_disarm_appliance(device_id)
+                else:
+                    await household.async_run_before(device_id, f["finish_by"])
+            except DeviceUnavailableError as err:
+                raise ProtocolError("device_unavailable", str(err)) from None
+        return device_snapshot(household, device_id, driver)
+
+    @staticmethod
+    async def _async_device_override(
+        household: Household, device_id: str, f: Mapping[str, Any]
+    ) -> None:
+        mode = None if f["mode"] == "auto" else str(f["mode"])
+        minutes = f.get("duration_min")
+        if mode is not None and minutes is None:
+            raise ProtocolError("invalid_message", "duration_min: required")
+        try:
+            await household.async_set_device_override(
+                device_id,
+                mode,
+                None if minutes is None else timedelta(minutes=minutes),
+            )
+        except OverrideRefusedError as err:
+            raise ProtocolError(
+                "override_refused", str(err), {"reason": err.reason, **err.details}
+            ) from None
+        except DeviceUnavailableError as err:
+            raise ProtocolError("device_unavailable", str(err)) from None
 
     async def _async_override(
         self, household: Household, f: Mapping[str, Any]

@@ -15,7 +15,24 @@ from enum import Enum
 import math
 from typing import Any
 
+from custom_components.stroomwijs.engine.drivers.appliance import (
+    CycleState,
+    PlugAppliance,
+    RemoteStartAppliance,
+)
+from custom_components.stroomwijs.engine.drivers.boiler import Boiler
+from custom_components.stroomwijs.engine.drivers.climate_setpoint import (
+    ClimateSetpointHeatPump,
+)
+from custom_components.stroomwijs.engine.drivers.factory import Driver
+from custom_components.stroomwijs.engine.drivers.hybrid_heat_pump import (
+    HybridHeatPump,
+)
+from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
+    LambdaHeatPump,
+)
 from custom_components.stroomwijs.engine.drivers.ocpp import OcppCharger
+from custom_components.stroomwijs.engine.drivers.sg_ready import SgReadyHeatPump
 from custom_components.stroomwijs.engine.household import Household
 from custom_components.stroomwijs.engine.household.chargers import ChargerHandle
 from custom_components.stroomwijs.engine.meter.models import MeterReading, PeakRecord
@@ -116,6 +133,70 @@ def charger_snapshot(household: Household, handle: ChargerHandle) -> dict[str, A
             "departure": needs.departure,
             "target_soc": needs.target_soc,
             "min_soc": needs.min_soc,
+        }
+    )
+
+
+def device_snapshot(
+    household: Household, device_id: str, driver: Driver
+) -> dict[str, Any]:
+    """One heat pump, boiler or appliance as a client shows it.
+
+    Every key is always there; what a kind of device does not have is null
+    (a boiler has no SG-Ready mode, a heat pump no cycle).
+    """
+    inner = driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+    budget = (
+        inner.blocking_budget()
+        if isinstance(inner, SgReadyHeatPump | LambdaHeatPump)
+        else None
+    )
+    mode = inner.mode if isinstance(inner, SgReadyHeatPump) else None
+    level = (
+        inner.level
+        if isinstance(inner, ClimateSetpointHeatPump | LambdaHeatPump)
+        else None
+    )
+    appliance = (
+        driver if isinstance(driver, PlugAppliance | RemoteStartAppliance) else None
+    )
+    boiler = driver if isinstance(driver, Boiler) else None
+    temperature = (
+        None
+        if isinstance(driver, PlugAppliance | RemoteStartAppliance)
+        else driver.temperature_c
+    )
+    armed = appliance is not None and appliance.state is CycleState.ARMED
+    override = household.devices.overrides.get(device_id)
+    return clean_dict(
+        {
+            "device_id": device_id,
+            "title": driver.name,
+            "available": driver.available,
+            "planned": device_id not in household.devices.unplanned,
+            "power_w": driver.power_w,
+            "temperature_c": temperature,
+            "sg_mode": None if mode is None else mode.name.lower(),
+            "level": None if level is None else level.value,
+            "blocks_left_today": None if budget is None else budget.blocks_left_today,
+            "blocked_minutes_left_today": None
+            if budget is None
+            else budget.blocked_minutes_left_today,
+            "heating": None if boiler is None else boiler.is_on,
+            "tank_estimated": None if boiler is None else not boiler.measured,
+            "legionella_due": None if boiler is None else boiler.legionella_deadline(),
+            "on_gas": driver.on_gas if isinstance(driver, HybridHeatPump) else None,
+            "cycle_state": None if appliance is None else appliance.state,
+            "deadline": None if appliance is None else appliance.deadline,
+            "latest_start": appliance.latest_start()
+            if appliance is not None and armed
+            else None,
+            "remote_start_allowed": driver.remote_start_allowed
+            if isinstance(driver, RemoteStartAppliance)
+            else None,
+            "planned_w": household.planned_power_w(device_id),
+            "planned_next_w": household.planned_power_w(device_id, slots_ahead=1),
+            "override": None if override is None else override.to_dict(),
         }
     )
 
@@ -228,7 +309,7 @@ def reading_from_data(data: object) -> MeterReading | None:
 
 
 def household_snapshot(household: Household, *, plan_rows: int = 96) -> dict[str, Any]:
-    """Everything a client shows: limits, guard, plan, chargers, problems."""
+    """Everything a client shows: limits, guard, plan, chargers, devices, problems."""
     return {
         "name": household.config.name,
         "time": clean(household.ports.clock()),
@@ -244,6 +325,10 @@ def household_snapshot(household: Household, *, plan_rows: int = 96) -> dict[str
         "chargers": [
             charger_snapshot(household, handle)
             for handle in household.chargers.handles.values()
+        ],
+        "devices": [
+            device_snapshot(household, device_id, driver)
+            for device_id, driver in household.devices.drivers.items()
         ],
         "problems": [
             {"key": p.key, "details": clean(p.details)}

@@ -21,6 +21,7 @@ from .config import (
     OptimiserMode,
     TariffConfig,
 )
+from .devices import DeviceOverride, OverrideRefusedError
 from .inputs import (
     InputFormatError,
     Series,
@@ -42,6 +43,7 @@ from .state import JsonFileStateStore, MemoryStateStore, StateStore
 __all__ = [
     "CONFIG_VERSION",
     "DeviceConfig",
+    "DeviceOverride",
     "ForecastConfig",
     "GridConfig",
     "GuardSettings",
@@ -60,6 +62,7 @@ __all__ = [
     "OcppServerConfig",
     "OptimiserConfig",
     "OptimiserMode",
+    "OverrideRefusedError",
     "PlanState",
     "PlanStatus",
     "Series",

@@ -12,6 +12,7 @@ through its ``EntityPort`` (in Home Assistant: states and services).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -45,6 +46,7 @@ from custom_components.stroomwijs.engine.drivers.hybrid_heat_pump import (
 from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
     LambdaHeatPump,
 )
+from custom_components.stroomwijs.engine.drivers.sg_ready import SgReadyHeatPump
 from custom_components.stroomwijs.engine.guard import GuardedDevice
 
 from .config import DeviceConfig, HouseholdConfig
@@ -58,6 +60,133 @@ POLL_INTERVAL: Final = timedelta(seconds=15)
 UNPLANNED_KEY: Final = "_unplanned"
 """Where the saved state keeps the devices the user took out of the plan."""
 DEFAULT_OUTDOOR_C: Final = 10.0
+OVERRIDES_KEY: Final = "_overrides"
+"""Where the saved state keeps the user's boosts and blocks."""
+OVERRIDE_MODES: Final = ("boost", "block")
+MAX_OVERRIDE: Final = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceOverride:
+    """The user's boost or block of a heat pump or boiler, until a time."""
+
+    mode: str
+    """``boost`` (run at full power) or ``block`` (off)."""
+    setpoint_w: float
+    until: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the override as JSON-safe data."""
+        return {
+            "mode": self.mode,
+            "setpoint_w": self.setpoint_w,
+            "until": self.until.isoformat(),
+        }
+
+
+class OverrideRefusedError(ValueError):
+    """A boost or block the device's own rules forbid now.
+
+    ``reason`` is a code a host translates (``max_blocks``, ``block_time``,
+    ``too_soon``, ``manual_hold``, ``tank``, ``unavailable``, ``not_heating``,
+    ``no_boost``, ``duration``, ``mode``); ``details`` fill in its text.
+    """
+
+    def __init__(self, code: str, message: str, **details: str) -> None:
+        """Keep the code, an English message and the details."""
+        super().__init__(message)
+        self.reason = code
+        self.details = details
+
+
+def _heat_pump_of(driver: Driver) -> object:
+    return driver.heat_pump if isinstance(driver, HybridHeatPump) else driver
+
+
+def override_setpoint_w(driver: Driver) -> float:
+    """Return the power a boost asks of a heat pump or boiler."""
+    inner = _heat_pump_of(driver)
+    if isinstance(inner, Boiler):
+        return inner.config.power_w
+    if isinstance(inner, SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump):
+        return inner.config.spec.max_w
+    msg = f"{driver.name} is not a heat pump or boiler"
+    raise OverrideRefusedError("not_heating", msg, device=driver.name)
+
+
+def override_refusal(  # noqa: C901, PLR0911 - one rule after the other
+    driver: Driver, mode: str, duration: timedelta, now: datetime
+) -> OverrideRefusedError | None:
+    """Return why the device's own rules forbid this boost or block now.
+
+    The SG-Ready rules (a Lambda keeps the same ledger) hold for a manual
+    block as for the guard's: at most so many blocks and so much blocked
+    time a day, and a minimum time between mode changes. A thermostat set by
+    hand keeps Stroomwijs away for its hold; a boiler that must heat (the
+    tank's floor, the legionella run) cannot be blocked.
+    """
+    name = driver.name
+    target = override_setpoint_w(driver)
+    if not timedelta(minutes=1) <= duration <= MAX_OVERRIDE:
+        msg = "an override lasts 1 min to 24 h"
+        return OverrideRefusedError("duration", msg, device=name)
+    if not driver.available:
+        return OverrideRefusedError(
+            "unavailable", f"{name} does not answer", device=name
+        )
+    inner = _heat_pump_of(driver)
+    current = (
+        None
+        if isinstance(driver, PlugAppliance | RemoteStartAppliance)
+        else driver.setpoint_w
+    )
+    changes = current is None or abs(current - (0.0 if mode == "block" else target)) > 1
+    if isinstance(inner, Boiler):
+        reason = inner.must_heat()
+        if mode == "block" and reason is not None:
+            return OverrideRefusedError(
+                "tank", f"{name} must heat: {reason}", device=name, reason=reason
+            )
+        return None
+    assert isinstance(  # noqa: S101 - override_setpoint_w refused the rest
+        inner, SgReadyHeatPump | ClimateSetpointHeatPump | LambdaHeatPump
+    )
+    spec = inner.config.spec
+    if mode == "boost" and spec.max_w <= spec.rated_power_w:
+        msg = f"{name} has no boost level (no power while pre-heating is set)"
+        return OverrideRefusedError("no_boost", msg, device=name)
+    if isinstance(inner, ClimateSetpointHeatPump):
+        hold = inner.manual_hold_until
+        if hold is not None:
+            msg = f"{name} was set by hand; Stroomwijs stays away until {hold}"
+            return OverrideRefusedError(
+                "manual_hold", msg, device=name, until=hold.isoformat()
+            )
+        pinned = inner.power_range.min_w == inner.power_range.max_w
+        if changes and pinned:
+            wait = f"{inner.config.min_between_changes.total_seconds() / 60:g}"
+            msg = f"{name} changed less than {wait} min ago"
+            return OverrideRefusedError("too_soon", msg, device=name, minutes=wait)
+        return None
+    assert isinstance(inner, SgReadyHeatPump | LambdaHeatPump)  # noqa: S101
+    ledger, rules = inner.ledger, inner.ledger.rules
+    blocks_used = ledger.blocks_today(now) >= rules.max_blocks_per_day
+    if mode == "block" and not ledger.blocking and blocks_used:
+        most = str(rules.max_blocks_per_day)
+        msg = f"{name} was blocked {most} times today already"
+        return OverrideRefusedError("max_blocks", msg, device=name, max=most)
+    if mode == "block":
+        left = ledger.remaining_block_time(now)
+        if left < duration:
+            rest = f"{left.total_seconds() / 60:.0f}"
+            msg = f"{name} may be blocked {rest} min more today"
+            return OverrideRefusedError("block_time", msg, device=name, minutes=rest)
+    if changes and not ledger.can_change(now):
+        wait = f"{rules.min_between_changes.total_seconds() / 60:g}"
+        msg = f"{name} changed mode less than {wait} min ago"
+        return OverrideRefusedError("too_soon", msg, device=name, minutes=wait)
+    return None
+
 
 type Clock = Any
 
@@ -153,6 +282,8 @@ class HouseholdDevices:
         """The devices on a HomeWizard Energy Socket, and their socket."""
         self.unplanned: set[str] = set()
         """Devices the user took out of the plan: they follow their own rules."""
+        self.overrides: dict[str, DeviceOverride] = {}
+        """The user's boosts and blocks in force (they win over the plan)."""
         self._clock = clock
         self._port = port
         self._session = session
@@ -282,6 +413,13 @@ class HouseholdDevices:
             if device_id in self.unplanned:
                 notes.append(f"{driver.name}: not planned (switched off by the user)")
                 continue
+            override = self.overrides.get(device_id)
+            if override is not None and override.until > start:
+                notes.append(
+                    f"{driver.name}: not planned (manual {override.mode} until "
+                    f"{override.until.isoformat(timespec='minutes')})"
+                )
+                continue
             try:
                 item = self._input(driver, start=start, slots=slots, outdoor=outdoor)
             except Exception as err:  # noqa: BLE001 - one device must not stop the plan
@@ -365,6 +503,31 @@ class HouseholdDevices:
         """Disarm the appliance (nothing happens to a running cycle)."""
         await self.appliance(device_id).async_disarm()
 
+    def set_override(
+        self, device_id: str, mode: str, duration: timedelta
+    ) -> DeviceOverride:
+        """Record a boost or block of a heat pump or boiler until now + duration.
+
+        KeyError for an unknown device; OverrideRefusedError (a ValueError) when the
+        device is not a heat pump or boiler or its rules forbid it now.
+        """
+        driver = self.drivers[device_id]
+        if mode not in OVERRIDE_MODES:
+            msg = f"an override is one of {', '.join(OVERRIDE_MODES)}, not {mode!r}"
+            raise OverrideRefusedError("mode", msg, device=driver.name)
+        now = self._clock()
+        refusal = override_refusal(driver, mode, duration, now)
+        if refusal is not None:
+            raise refusal
+        setpoint = 0.0 if mode == "block" else override_setpoint_w(driver)
+        override = DeviceOverride(mode=mode, setpoint_w=setpoint, until=now + duration)
+        self.overrides[device_id] = override
+        return override
+
+    def expired_overrides(self, now: datetime) -> list[str]:
+        """Return the devices whose override has ended."""
+        return [i for i, o in self.overrides.items() if o.until <= now]
+
     def export_state(self) -> dict[str, Any]:
         """Every driver's state (SG-Ready budgets, tank estimates, cycles)."""
         state: dict[str, Any] = {
@@ -373,6 +536,7 @@ class HouseholdDevices:
             if hasattr(driver, "export_state")
         }
         state[UNPLANNED_KEY] = sorted(self.unplanned)
+        state[OVERRIDES_KEY] = {i: o.to_dict() for i, o in self.overrides.items()}
         return state
 
     def restore_state(self, data: object) -> None:
@@ -382,6 +546,7 @@ class HouseholdDevices:
         unplanned = data.get(UNPLANNED_KEY)
         if isinstance(unplanned, list):
             self.unplanned = {str(i) for i in unplanned if str(i) in self.drivers}
+        self._restore_overrides(data.get(OVERRIDES_KEY))
         for device_id, state in data.items():
             driver = self.drivers.get(str(device_id))
             restore = getattr(driver, "restore_state", None)
@@ -392,5 +557,39 @@ class HouseholdDevices:
             except Exception as err:  # noqa: BLE001 - a bad state is skipped
                 _LOGGER.warning("Saved state of %s ignored: %s", device_id, err)
 
+    def _restore_overrides(self, data: object) -> None:
+        """Take back the boosts and blocks that have not ended; skip bad ones."""
+        if not isinstance(data, Mapping):
+            return
+        now = self._clock()
+        for device_id, item in data.items():
+            if str(device_id) not in self.drivers or not isinstance(item, Mapping):
+                continue
+            until, setpoint = item.get("until"), item.get("setpoint_w")
+            try:
+                end = datetime.fromisoformat(str(until))
+            except ValueError:
+                continue
+            if (
+                item.get("mode") not in OVERRIDE_MODES
+                or isinstance(setpoint, bool)
+                or not isinstance(setpoint, int | float)
+                or not 0 <= setpoint <= 1e5  # noqa: PLR2004
+                or end.tzinfo is None
+                or end <= now
+                or end > now + MAX_OVERRIDE
+            ):
+                continue
+            self.overrides[str(device_id)] = DeviceOverride(
+                mode=str(item["mode"]), setpoint_w=float(setpoint), until=end
+            )
 
-__all__ = ["ConfigError", "HouseholdDevices", "guarded_device", "validate_driver"]
+
+__all__ = [
+    "ConfigError",
+    "DeviceOverride",
+    "HouseholdDevices",
+    "OverrideRefusedError",
+    "guarded_device",
+    "validate_driver",
+]

@@ -766,6 +766,8 @@ class Household:
         if self._guarded:
             await self.guard.async_set_plan(guard_id, setpoint_w, now)
             return
+        if guard_id in self.devices.overrides:
+            return  # the user's boost or block wins
         for gd in self.guard.devices:
             if gd.device_id == guard_id and isinstance(gd.device, PowerSettable):
                 if getattr(gd.device, "manual_setpoint_w", None) is not None:
@@ -824,6 +826,7 @@ class Household:
             if manual is not None:
                 with contextlib.suppress(Exception):
                     await self._async_set_override(device.device_id, manual, now)
+        await self._async_reassert_overrides(now)
         await self._async_apply_plan(force=True)
         if self._guarded:
             await self.guard.async_reassert(now)
@@ -893,6 +896,7 @@ class Household:
         if device_id not in self.devices.drivers:
             raise KeyError(device_id)
         await self.guard.async_remove_device(device_id)
+        self.devices.overrides.pop(device_id, None)
         self._planned_drivers.discard(device_id)
         if self.plan_inputs is not None:
             self.plan_inputs.device_map.pop(device_id, None)
@@ -929,6 +933,79 @@ class Household:
             ),
         )
         self.notify()
+
+    async def async_set_device_override(
+        self, device_id: str, mode: str | None, duration: timedelta | None = None
+    ) -> None:
+        """Boost or block a heat pump or boiler for ``duration``; None: the plan again.
+
+        The override wins over the plan (the device leaves the plan until it
+        ends); the guard still holds the DSO limit and the fuse with it and
+        says so when it holds an override back (``override_limited``). The
+        device's own rules still hold: ``OverrideRefusedError`` (a ValueError,
+        with a reason code) when they forbid it now; KeyError for an unknown
+        device. It survives a restart and ends by itself.
+        """
+        driver = self.devices.drivers[device_id]
+        now = self.ports.clock()
+        if mode is None:
+            if self.devices.overrides.pop(device_id, None) is None:
+                return
+            await self._async_set_override(device_id, None, now)
+            self.request_replan(f"{driver.name}: manual setting ended")
+        else:
+            if duration is None:
+                msg = "a boost or block needs a duration"
+                raise ValueError(msg)
+            before = self.devices.overrides.get(device_id)
+            override = self.devices.set_override(device_id, mode, duration)
+            try:
+                await self._async_device_override(device_id, override.setpoint_w, now)
+            except Exception:
+                if before is None:
+                    self.devices.overrides.pop(device_id, None)
+                else:
+                    self.devices.overrides[device_id] = before
+                raise
+            self.request_replan(
+                f"{driver.name}: manual {mode} until "
+                f"{override.until.isoformat(timespec='minutes')}"
+            )
+        self._save_soon()
+        self.notify()
+
+    async def _async_device_override(
+        self, device_id: str, setpoint_w: float, now: datetime
+    ) -> None:
+        """Give a driver the user's setpoint: through the guard if there is one."""
+        if self._guarded:
+            await self.guard.async_set_override(device_id, setpoint_w, now)
+            return
+        driver = self.devices.drivers[device_id]
+        if isinstance(driver, PowerSettable):
+            await driver.async_set_power(setpoint_w)
+
+    async def _async_expire_overrides(self, now: datetime) -> None:
+        for device_id in self.devices.expired_overrides(now):
+            try:
+                await self.async_set_device_override(device_id, None)
+            except Exception:
+                _LOGGER.exception("could not end the override of %s", device_id)
+
+    async def _async_reassert_overrides(self, now: datetime) -> None:
+        """After a start: overrides in force go to the guard, ended ones are lifted."""
+        held = set(self.guard.status().overrides) if self._guarded else set()
+        for device_id in self.devices.drivers:
+            override = self.devices.overrides.get(device_id)
+            try:
+                if override is not None:
+                    await self._async_device_override(
+                        device_id, override.setpoint_w, now
+                    )
+                elif device_id in held:
+                    await self._async_set_override(device_id, None, now)
+            except Exception:
+                _LOGGER.exception("could not restore the override of %s", device_id)
 
     async def async_run_before(self, device_id: str, finish_by: datetime) -> None:
         """Arm an appliance (or move its deadline) to be done by ``finish_by``.
@@ -1049,6 +1126,7 @@ class Household:
             await self.guard.async_tick(now)
         self.limits.refresh(now)
         await self.devices.async_poll()
+        await self._async_expire_overrides(now)
         due = self._next_replan is not None and now >= self._next_replan
         if due:
             self.request_replan("scheduled")
