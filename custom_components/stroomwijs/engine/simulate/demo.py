@@ -458,6 +458,7 @@ class DemoRunner:
         clock: WallClock = lambda: datetime.now(UTC),
         devices: DemoDevices | None = None,
         demo_clock: DemoClock | None = None,
+        car_arrives: time = CAR_ARRIVES,
     ) -> None:
         """Prepare the pieces; ``start`` opens the sockets.
 
@@ -483,6 +484,7 @@ class DemoRunner:
         """The car is plugged in at the start, leaves at its departure and
         comes back at ``CAR_ARRIVES``."""
         self.car_back_at: datetime | None = None
+        self.car_arrives = car_arrives
         self.devices = devices
         self.meter = DemoMeter(
             base_load,
@@ -556,7 +558,7 @@ class DemoRunner:
                 self._log_status()
 
     async def _car_comes_and_goes(self) -> None:
-        """Let the car leave at its departure and come back at ``CAR_ARRIVES``.
+        """Let the car leave at its departure and come back at ``car_arrives``.
 
         It comes back with what a day's driving left (never below
         ``CAR_MIN_SOC``) and wants to leave at 07:00 the next morning again.
@@ -580,7 +582,7 @@ class DemoRunner:
             self.car_home = False
             local = now.astimezone(LOCAL_ZONE)
             self.car_back_at = datetime.combine(
-                local.date(), CAR_ARRIVES, tzinfo=LOCAL_ZONE
+                local.date(), self.car_arrives, tzinfo=LOCAL_ZONE
             )
             if self.car_back_at <= now:
                 self.car_back_at += timedelta(days=1)

@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo
 
 ENV_VAR: Final = "STROOMWIJS_DEMO_CLOCK"
 """Home Assistant's environment: the demo clock as JSON (the demo sets it)."""
-MAX_SPEED: Final = 600.0
-"""Faster than this, one telegram would stand for too much of a quarter-hour."""
+MAX_SPEED: Final = 300.0
+"""Faster than this, telegrams (at most 5 a wall-clock second) would be more
+than a simulated minute apart, and a household counts no more than a minute
+between two readings into its quarter-hour's energy."""
 LOCAL_ZONE: Final = ZoneInfo("Europe/Amsterdam")
 
 
