@@ -56,6 +56,7 @@ from custom_components.stroomwijs.engine.simulate.demo_clock import (  # noqa: E
 WORLD_URL_IN_CONFIG = "http://127.0.0.1:8099"
 SIM_START_S = 2.0
 STOP_WAIT_S = 30.0
+ACCELERATED_SENSOR_INTERVAL_S = 1
 DEFAULT_SPEED_START = "06:00"
 """With ``--speed`` and no ``--start``: the simulated day starts at 06:00."""
 
@@ -289,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
                 str(ports.heat_pump),
                 "--boiler-port",
                 str(ports.boiler),
+                # Under --speed the meter's sensors update every second, not
+                # every 5 (5 simulated minutes at 60x).
+                *(
+                    ["--sensor-interval", str(ACCELERATED_SENSOR_INTERVAL_S)]
+                    if clock is not None and clock.accelerated
+                    else []
+                ),
             ]
         )
         if code:

@@ -178,6 +178,20 @@ class Sample:
     washer: str | None
     programme: str | None
     not_holdable: str | None
+    quarter_kw: float | None
+    heat_pump_w: float | None
+    boiler_w: float | None
+    washer_w: float | None
+    event: str | None
+
+    def row(self) -> str:
+        """One line for the printed table."""
+        return (
+            f"{self.sim:%H:%M} limit {self.limit_w} grid {self.grid_w} quarter "
+            f"{self.quarter_kw} car {self.car_w} ({self.car_soc} %) heat pump "
+            f"{self.heat_pump_w} boiler {self.boiler_w} washer {self.washer_w} "
+            f"({self.washer}) {self.event}"
+        )
 
 
 def _sample(demo: Demo) -> Sample | None:
@@ -201,6 +215,21 @@ def _sample(demo: Demo) -> Sample | None:
         washer=state("sensor.washing_machine_cycle"),
         programme=state("sensor.demo_washer_programme"),
         not_holdable=state("binary_sensor.demo_household_grid_limit_not_holdable"),
+        quarter_kw=_number(state(f"{PREFIX}p1_meter_quarter_hour_average_import")),
+        heat_pump_w=_number(state("sensor.demo_heat_pump_power")),
+        boiler_w=_number(state("sensor.demo_boiler_power")),
+        washer_w=_number(state("sensor.demo_washer_power")),
+        event=_event(states.get("event.demo_household_grid_event")),
+    )
+
+
+def _event(state: dict[str, Any] | None) -> str | None:
+    if state is None:
+        return None
+    attributes = state["attributes"]
+    return (
+        f"{attributes.get('event_type')} {attributes.get('device_id')} "
+        f"{attributes.get('from_w')}->{attributes.get('to_w')}"
     )
 
 
@@ -303,6 +332,8 @@ def test_the_accelerated_demo_plays_the_household_day_in_simulated_time(
     watch = _watch(demo)
     samples = watch.samples
     assert samples, "no states read"
+    for sample in samples:
+        print(sample.row())  # noqa: T201
     first, last = samples[0], samples[-1]
     sim_s = (last.sim - first.sim).total_seconds()
     per_day = 86_400.0 / (sim_s / (last.real - first.real))
