@@ -1,21 +1,26 @@
-"""The demo at ``--speed``: hours of the household's day in a couple of minutes.
+"""The demo at ``--speed``: the household's day in four minutes.
 
-Starts the whole demo as ``script/demo --speed 120 --start 15:15`` does
+Starts the whole demo as ``script/demo --speed 180 --start 09:00`` does
 (``demo/run.py``: the simulated household on the demo clock, a real Home
 Assistant whose Stroomwijs household gets the same clock from the demo's
 companion integration, onboarding, the household's set-up) on free loopback
 ports, and watches it through Home Assistant's REST API for a few real
-minutes, i.e. several simulated hours. It checks behaviour in simulated time:
+minutes, i.e. until 21:30 simulated time. It checks behaviour in simulated
+time:
 
 * the household re-plans every 15 simulated minutes (its next re-plan moves
   on a quarter-hour at a time with the demo's clock, far faster than Home
   Assistant's);
-* the 16:00-21:00 4 kW grid limit starts at 16:00 simulated time, and the
-  guard holds it while the car is boosted (asks for 11 kW): the car gets
-  what the limit leaves, the grid stays at the limit;
-* the car's battery fills, and the washing machine the simulated user loaded
-  at the start is armed by the demo's automation (its deadline 8 simulated
-  hours ahead), switched on by the plan and runs its cycle through.
+* the washing machine the simulated user loads at 09:30 is armed by the
+  demo's automation (its deadline 8 simulated hours ahead), switched on by
+  the plan and runs its two-hour cycle through;
+* the 16:00-21:00 4 kW grid limit starts and ends at simulated 16:00 and
+  21:00, and the guard holds it while the user has the car boosted (it asks
+  for 11 kW): the car draws only while the grid stays within the limit, and
+  wherever the household's own load (the base load with the heat pump,
+  whose blocking time for the day may be used up) goes over it with the car
+  held at 0, Stroomwijs says the limit is not holdable;
+* after 21:00 the boosted car charges and its battery fills.
 
 It prints the real seconds per simulated day and the CPU that Home Assistant
 and the simulator used.
@@ -26,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time as wall_time, timedelta
+from itertools import pairwise
 import os
 from pathlib import Path
 import signal
@@ -44,11 +50,11 @@ from .test_browser import _free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 ZONE = ZoneInfo("Europe/Amsterdam")
-SPEED = 120.0
-START = "15:15"
+SPEED = 180.0
+START = "09:00"
 UP_TIMEOUT_S = 600
-WATCH_S = 300.0
-"""Real seconds of watching at most: 10 simulated hours at 120x."""
+WATCH_S = 330.0
+"""Real seconds of watching at most: 16.5 simulated hours at 180x."""
 LIMIT_W = 4_000.0
 FUSE_W = 17_250.0
 WINDOW = (wall_time(16), wall_time(21))
@@ -91,7 +97,7 @@ class Demo:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
-    """Run the demo at 120x from 15:15 on free ports."""
+    """Run the demo at 180x from 09:00 on free ports."""
     http, p1, ocpp, heat_pump, boiler, world = _free_ports(6)
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
@@ -190,7 +196,7 @@ class Sample:
             f"{self.sim:%H:%M} limit {self.limit_w} grid {self.grid_w} quarter "
             f"{self.quarter_kw} car {self.car_w} ({self.car_soc} %) heat pump "
             f"{self.heat_pump_w} boiler {self.boiler_w} washer {self.washer_w} "
-            f"({self.washer}) {self.event}"
+            f"({self.washer}) not holdable {self.not_holdable} {self.event}"
         )
 
 
@@ -249,11 +255,10 @@ class Watch:
 
 
 def _watch(demo: Demo) -> Watch:
-    """Sample the states once a real second (2 simulated minutes).
+    """Sample the states once a real second (3 simulated minutes).
 
     In the evening window the user boosts the car (it asks for 11 kW). The
-    watch ends once the washer has run and it is 21:30 simulated time, or
-    after ``WATCH_S``.
+    watch ends at 21:30 simulated time, or after ``WATCH_S``.
     """
     pids = _children(demo.process.pid)
     cpu_before = {pid: _cpu_s(pid) for pid in pids}
@@ -272,11 +277,7 @@ def _watch(demo: Demo) -> Watch:
                     {"device_id": demo.device_id("sensor.demo_ev_charging_power")},
                 )
                 watch.boosted = True
-            if (
-                sample.sim.time() >= wall_time(21, 30)
-                and "running" in watch.washer
-                and watch.washer[-1] != "running"
-            ):
+            if sample.sim.time() >= wall_time(21, 30):
                 break
         time.sleep(1.0)
     watch.real_s = time.monotonic() - real_start
@@ -285,14 +286,18 @@ def _watch(demo: Demo) -> Watch:
 
 
 def _check_replans(samples: list[Sample]) -> None:
-    """Check the next re-plan: a quarter-hour just ahead of the demo's clock."""
+    """Check the next re-plan: a quarter-hour just ahead of the demo's clock.
+
+    (Home Assistant shows both a tick or a poll late: up to 1.5 simulated
+    minutes at 180x.)
+    """
     replans = {s.next_replan for s in samples if s.next_replan is not None}
     for s in samples[5:]:
         assert s.next_replan is not None
         assert s.next_replan.minute % 15 == 0
         ahead = s.next_replan - s.sim
-        assert timedelta(minutes=-3) <= ahead <= timedelta(minutes=16), s
-    assert len(replans) >= 20, sorted(replans)
+        assert timedelta(minutes=-4) <= ahead <= timedelta(minutes=17), s
+    assert len(replans) >= 30, sorted(replans)
 
 
 def _check_limit_and_guard(watch: Watch) -> None:
@@ -309,19 +314,27 @@ def _check_limit_and_guard(watch: Watch) -> None:
     assert all(s.limit_w == LIMIT_W for s in inside), [s.limit_w for s in inside]
     assert after
     assert all(s.limit_w == FUSE_W for s in after), [s.limit_w for s in after]
-    # The car gets what the limit leaves (more than nothing, far less than
-    # 11 kW), the grid stays at the limit (the guard keeps a 200 W margin; a
-    # reading between its reaction and the next telegram may overshoot).
+    # The boosted car draws only while the grid stays within the limit; a
+    # stretch over it (two samples or more: not a reading between the
+    # guard's reaction and the next telegram) has the car held at 0 and is
+    # reported as not holdable.
     assert watch.boosted
     held = [s for s in inside if s.sim.time() >= wall_time(16, 20)]
     assert held
-    grid = sorted(s.grid_w for s in held if s.grid_w is not None)
-    assert grid
-    assert grid[int(0.9 * (len(grid) - 1))] <= LIMIT_W + 100.0, grid
-    car = [s.car_w for s in held if s.car_w is not None]
-    assert max(car) > 500.0, car
-    assert max(car) < LIMIT_W, car
-    assert all(s.not_holdable == "off" for s in held)
+    for s in held:
+        if s.car_w is not None and s.car_w > 100.0:
+            assert s.grid_w is not None, s.row()
+            assert s.grid_w <= LIMIT_W + 100.0, s.row()
+    over = [
+        (a, b)
+        for a, b in pairwise(held)
+        if all(x.grid_w is not None and x.grid_w > LIMIT_W + 100.0 for x in (a, b))
+    ]
+    for a, b in over:
+        assert (b.car_w or 0.0) <= 100.0, b.row()
+        assert "on" in {a.not_holdable, b.not_holdable}, (a.row(), b.row())
+    # After 21:00 the boost has the room: the car charges at about 11 kW.
+    assert max(s.car_w or 0.0 for s in after) > 9_000.0
 
 
 @pytest.mark.timeout(UP_TIMEOUT_S + WATCH_S + 120)
@@ -345,19 +358,20 @@ def test_the_accelerated_demo_plays_the_household_day_in_simulated_time(
             f"pid {pid} {used / watch.real_s:.0%}" for pid, used in watch.cpu_s.items()
         )
     )
-    # Simulated time runs at about 120x the wall clock.
+    # Simulated time runs at about 180x the wall clock.
     assert sim_s / (last.real - first.real) == pytest.approx(SPEED, rel=0.1)
-    assert last.sim.time() >= wall_time(21), "the watch ended before 21:00"
+    assert first.sim.time() < wall_time(15), "the demo came up after 15:00"
+    assert last.sim.time() >= wall_time(21, 30), "the watch ended before 21:30"
     _check_replans(samples)
     _check_limit_and_guard(watch)
 
-    # The car's battery filled in simulated hours.
+    # The car's battery filled in simulated time.
     socs = [s.car_soc for s in samples if s.car_soc is not None]
     assert socs
     assert socs[-1] > socs[0] + 5.0, socs
 
-    # The washer: loaded at the start, armed by the automation, run by the
-    # plan and through its two-hour cycle.
+    # The washer: loaded at 09:30, armed by the automation, run by the plan
+    # and through its two-hour cycle, done by its deadline (17:30).
     washer = watch.washer
     assert "armed" in washer, washer
     assert "running" in washer, washer
