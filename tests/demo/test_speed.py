@@ -151,6 +151,12 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _name(pid: int) -> str:
+    """Return "hass" or "simulator" for one of the demo's processes."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return "Home Assistant" if b"hass" in command else "simulator"
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used by ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -251,7 +257,7 @@ class Watch:
     washer: list[str] = field(default_factory=list)
     boosted: bool = False
     real_s: float = 0.0
-    cpu_s: dict[int, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 def _watch(demo: Demo) -> Watch:
@@ -281,22 +287,25 @@ def _watch(demo: Demo) -> Watch:
                 break
         time.sleep(1.0)
     watch.real_s = time.monotonic() - real_start
-    watch.cpu_s = {pid: _cpu_s(pid) - before for pid, before in cpu_before.items()}
+    watch.cpu_s = {
+        _name(pid): _cpu_s(pid) - before for pid, before in cpu_before.items()
+    }
     return watch
 
 
 def _check_replans(samples: list[Sample]) -> None:
     """Check the next re-plan: a quarter-hour just ahead of the demo's clock.
 
-    (Home Assistant shows both a tick or a poll late: up to 1.5 simulated
-    minutes at 180x.)
+    (Home Assistant shows each of them up to a tick or a poll of the demo
+    world late, and the test reads them within a second: at 180x a few
+    simulated minutes either way.)
     """
     replans = {s.next_replan for s in samples if s.next_replan is not None}
     for s in samples[5:]:
         assert s.next_replan is not None
         assert s.next_replan.minute % 15 == 0
         ahead = s.next_replan - s.sim
-        assert timedelta(minutes=-4) <= ahead <= timedelta(minutes=17), s
+        assert timedelta(minutes=-6) <= ahead <= timedelta(minutes=21), s
     assert len(replans) >= 30, sorted(replans)
 
 
@@ -355,7 +364,7 @@ def test_the_accelerated_demo_plays_the_household_day_in_simulated_time(
         f"{sim_s / 3600:.1f} simulated h ({first.sim:%H:%M}-{last.sim:%H:%M}); "
         f"{per_day:.0f} real s per simulated day; CPU "
         + ", ".join(
-            f"pid {pid} {used / watch.real_s:.0%}" for pid, used in watch.cpu_s.items()
+            f"{name} {used / watch.real_s:.0%}" for name, used in watch.cpu_s.items()
         )
     )
     # Simulated time runs at about 180x the wall clock.
