@@ -12,7 +12,8 @@ DATA_DEMO_CLOCK: Final = "stroomwijs_demo_clock"
 """Demo only: where ``script/demo --speed`` puts its simulated clock.
 
 The demo's companion integration (``demo/custom_components/stroomwijs_demo``,
-never shipped) stores an ``engine.simulate.demo_clock.DemoClock`` under this
+never shipped) stores an ``engine.simulate.demo_clock.DemoClock`` (used here
+through ``integration.AcceleratedClock``) under this
 ``hass.data`` key; a household set up while it is there runs on that clock
 (plan, guard timings, quarter-hours, departures) and is ticked as much faster.
 Nothing in Stroomwijs itself sets it, and no option or form reaches it.

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+import math
 import ssl
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -51,7 +52,6 @@ from .engine.household import (
 from .engine.household.meter import AUTH_FAILURES
 from .engine.household.runtime import Clock
 from .engine.planner import Plan
-from .engine.simulate.demo_clock import DemoClock
 from .entity_port import HassEntityPort
 from .guard_glue import LimitsRuntime
 from .household_glue import (
@@ -227,13 +227,33 @@ async def _async_start(household: Household) -> None:
         ) from err
 
 
+@runtime_checkable
+class AcceleratedClock(Protocol):
+    """The demo's clock (``engine/simulate/demo_clock.DemoClock``), as used here.
+
+    (Shipped code never imports the simulators; the demo hands its clock over
+    in ``hass.data[DATA_DEMO_CLOCK]``.)
+    """
+
+    speed: float
+
+    def now(self) -> datetime:
+        """Return the simulated time now (UTC)."""
+        ...
+
+
 def household_clock(hass: HomeAssistant) -> tuple[Clock, float]:
     """Return the household's clock and its speed: Home Assistant's, or the demo's.
 
-    Only ``script/demo --speed`` puts a clock there (see ``DATA_DEMO_CLOCK``).
+    Only ``script/demo --speed`` puts a clock there (see ``DATA_DEMO_CLOCK``);
+    anything there that is not a clock with a speed of 1 or more is ignored.
     """
     demo = hass.data.get(DATA_DEMO_CLOCK)
-    if isinstance(demo, DemoClock):
+    if (
+        isinstance(demo, AcceleratedClock)
+        and math.isfinite(demo.speed)
+        and demo.speed >= 1.0
+    ):
         return demo.now, demo.speed
     return dt_util.utcnow, 1.0
 

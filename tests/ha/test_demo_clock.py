@@ -109,6 +109,10 @@ async def test_without_the_demo_clock_home_assistant_time_rules(
     assert speed == 1.0
     hass.data[DATA_DEMO_CLOCK] = "not a clock"
     assert household_clock(hass) == (dt_util.utcnow, 1.0)
+    slow = DemoClock(speed=2.0, start=dt_util.utcnow(), anchor=time.time())
+    object.__setattr__(slow, "speed", 0.5)  # slower than real time: ignored
+    hass.data[DATA_DEMO_CLOCK] = slow
+    assert household_clock(hass) == (dt_util.utcnow, 1.0)
 
 
 @pytest.mark.parametrize(
