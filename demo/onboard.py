@@ -399,6 +399,20 @@ phase: 2
     ]
 
 
+def set_sensor_interval(flows: Flows, seconds: int) -> None:
+    """Set the household's sensor update interval (its options flow)."""
+    (entry, *_) = flows.entries()
+    flows.run(
+        "options/flow",
+        entry["entry_id"],
+        [
+            {"next_step_id": "household"},
+            {"phases": "3", "fuse_a": 25, "update_interval": seconds},
+        ],
+    )
+    print(f"[demo] the household's sensors update every {seconds} s", flush=True)
+
+
 def wait_until_loaded(flows: Flows, timeout_s: float) -> str:
     """Wait until the household's entry has settled; return its state."""
     deadline = time.monotonic() + timeout_s
@@ -429,6 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-household", action="store_true", help="only onboard the owner"
     )
+    parser.add_argument(
+        "--sensor-interval",
+        type=int,
+        default=None,
+        help="set the household's sensor update interval (s; script/demo "
+        "--speed sets 1, so the meter's sensors keep up with simulated time)",
+    )
     args = parser.parse_args(argv)
     wait_until_up(args.url, args.timeout)
     onboard(args.url)
@@ -443,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                 heat_pump_port=args.heat_pump_port,
                 boiler_port=args.boiler_port,
             )
+            if args.sensor_interval is not None:
+                set_sensor_interval(flows, args.sensor_interval)
             state = wait_until_loaded(flows, 60)
         except (OSError, RuntimeError) as err:
             print(

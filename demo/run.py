@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -45,9 +46,19 @@ sys.path.insert(0, str(HERE))
 import http_store  # noqa: E402
 import onboard  # noqa: E402
 
+from custom_components.stroomwijs.engine.simulate.demo_clock import (  # noqa: E402
+    ENV_VAR as CLOCK_ENV_VAR,
+    DemoClock,
+    DemoClockError,
+    parse_start,
+)
+
 WORLD_URL_IN_CONFIG = "http://127.0.0.1:8099"
 SIM_START_S = 2.0
 STOP_WAIT_S = 30.0
+ACCELERATED_SENSOR_INTERVAL_S = 1
+DEFAULT_SPEED_START = "06:00"
+"""With ``--speed`` and no ``--start``: the simulated day starts at 06:00."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +120,9 @@ def prepare_config(config: Path, ports: Ports) -> None:
     shutil.copyfile(HERE / "demo_automations.yaml", config / "demo_automations.yaml")
 
 
-def simulator_command(ports: Ports, charger_id: str) -> list[str]:
+def simulator_command(
+    ports: Ports, charger_id: str, clock: DemoClock | None = None
+) -> list[str]:
     """Return the command that runs the demo household simulator."""
     return [
         sys.executable,
@@ -127,7 +140,28 @@ def simulator_command(ports: Ports, charger_id: str) -> list[str]:
         str(ports.boiler),
         "--world-port",
         str(ports.world),
+        *(["--clock", clock.to_json()] if clock is not None else []),
     ]
+
+
+def demo_clock(speed: float, start: str | None) -> DemoClock | None:
+    """Return the demo's clock: None for real time (speed 1, no start)."""
+    if speed == 1.0 and start is None:
+        return None
+    return DemoClock.starting(speed, parse_start(start) if start else None)
+
+
+def hass_environment(clock: DemoClock | None) -> dict[str, str]:
+    """Home Assistant's environment: the demo clock for the demo integration."""
+    env = {k: v for k, v in os.environ.items() if k != CLOCK_ENV_VAR}
+    if clock is not None:
+        env[CLOCK_ENV_VAR] = clock.to_json()
+    return env
+
+
+def onboard_zone() -> ZoneInfo:
+    """Return the demo's time zone (``configuration.yaml``)."""
+    return ZoneInfo("Europe/Amsterdam")
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
@@ -153,6 +187,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--world-port", type=int, default=defaults.world)
     parser.add_argument("--charger-id", default=onboard.CHARGER_ID)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="play the simulated household N times faster than real time "
+        "(60: a day in 24 minutes); Stroomwijs runs on the same simulated "
+        "clock, Home Assistant's own clock stays real. Default 1: real time",
+    )
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="the local time of today the simulated day starts at (HH:MM); "
+        "default 06:00 with --speed, the real time without",
+    )
     return parser
 
 
@@ -167,6 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         boiler=args.boiler_port,
         world=args.world_port,
     )
+    try:
+        clock = demo_clock(
+            args.speed,
+            args.start if args.start or args.speed == 1.0 else DEFAULT_SPEED_START,
+        )
+    except DemoClockError as err:
+        print(f"[demo] {err}", file=sys.stderr)
+        return 2
     prepare_config(args.config, ports)
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -183,7 +239,18 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    sim = subprocess.Popen(simulator_command(ports, args.charger_id), cwd=ROOT)  # noqa: S603
+    if clock is not None:
+        print(
+            f"[demo] simulated time {clock.speed:g}x real time from "
+            f"{clock.start.astimezone(onboard_zone()).strftime('%Y-%m-%d %H:%M')} "
+            "(Stroomwijs's times are simulated; Home Assistant's clock, "
+            "history and logbook stay real)",
+            file=sys.stderr,
+            flush=True,
+        )
+    sim = subprocess.Popen(  # noqa: S603
+        simulator_command(ports, args.charger_id, clock), cwd=ROOT
+    )
     hass: subprocess.Popen[bytes] | None = None
     try:
         time.sleep(SIM_START_S)
@@ -205,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             # the config folder's (where the demo world integration is).
             [str(Path(sys.executable).with_name("hass")), "--config", str(args.config)],
             cwd=ROOT,
+            env=hass_environment(clock),
         )
         code = onboard.main(
             [
@@ -222,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
                 str(ports.heat_pump),
                 "--boiler-port",
                 str(ports.boiler),
+                # Under --speed the meter's sensors update every second, not
+                # every 5 (5 simulated minutes at 60x).
+                *(
+                    ["--sensor-interval", str(ACCELERATED_SENSOR_INTERVAL_S)]
+                    if clock is not None and clock.accelerated
+                    else []
+                ),
             ]
         )
         if code:

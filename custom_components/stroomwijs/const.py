@@ -8,6 +8,17 @@ from typing import Final
 DOMAIN: Final = "stroomwijs"
 LOGGER = logging.getLogger(__package__)
 
+DATA_DEMO_CLOCK: Final = "stroomwijs_demo_clock"
+"""Demo only: where ``script/demo --speed`` puts its simulated clock.
+
+The demo's companion integration (``demo/custom_components/stroomwijs_demo``,
+never shipped) stores an ``engine.simulate.demo_clock.DemoClock`` (used here
+through ``integration.AcceleratedClock``) under this
+``hass.data`` key; a household set up while it is there runs on that clock
+(plan, guard timings, quarter-hours, departures) and is ticked as much faster.
+Nothing in Stroomwijs itself sets it, and no option or form reaches it.
+"""
+
 CONF_PHASES: Final = "phases"
 CONF_FUSE_A: Final = "fuse_a"
 REAUTH_SUBENTRY: Final = "subentry_id"

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from homeassistant.util import dt as dt_util
-
 from .engine.grid import GridConnection
 from .engine.guard import Guard, InterventionKind
 from .engine.guard.controller import GuardStatus
@@ -282,7 +280,7 @@ def limits_diagnostics(runtime: LimitsRuntime | None) -> dict[str, Any] | None:
     """Return the limits and the guard's state for diagnostics (redact ``ean``)."""
     if runtime is None:
         return None
-    now = dt_util.utcnow()
+    now = runtime.household.ports.clock()
     effective = runtime.stack.effective(now)
     status = runtime.guard.status()
     return {

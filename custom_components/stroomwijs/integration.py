@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+import math
 import ssl
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -32,7 +33,7 @@ from homeassistant.util import dt as dt_util
 from . import remote_household
 from .adoption import async_follow_registry
 from .charger import CHARGER_PLATFORMS, ChargerHub
-from .const import CONF_FUSE_A, CONF_PHASES, DOMAIN, LOGGER
+from .const import CONF_FUSE_A, CONF_PHASES, DATA_DEMO_CLOCK, DOMAIN, LOGGER
 from .coordinator import (
     DEFAULT_UPDATE_INTERVAL,
     MeterCoordinator,
@@ -49,6 +50,7 @@ from .engine.household import (
     NoReadingError,
 )
 from .engine.household.meter import AUTH_FAILURES
+from .engine.household.runtime import Clock
 from .engine.planner import Plan
 from .entity_port import HassEntityPort
 from .guard_glue import LimitsRuntime
@@ -84,6 +86,9 @@ PLATFORMS: Final[list[Platform]] = [
 CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
 TICK_INTERVAL: Final = timedelta(seconds=5)
 WAKE_DELAY_S: Final = 0.6
+MIN_TICK_S: Final = 0.5
+"""Under the demo's accelerated clock, no faster ticks than this (wall clock)."""
+MIN_WAKE_S: Final = 0.05
 FIRST_CONNECT_S: Final = 30.0
 
 
@@ -143,11 +148,23 @@ async def _async_ssl_context(
 class _Ticker:
     """Home Assistant ticks the household: every 5 s, and soon when it asks."""
 
-    def __init__(self, hass: HomeAssistant, entry: StroomwijsConfigEntry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: StroomwijsConfigEntry, speed: float = 1.0
+    ) -> None:
         self.hass = hass
         self.entry = entry
         self.household: Household | None = None
         self._cancel: Callable[[], None] | None = None
+        # Under the demo's accelerated clock the household is ticked as often
+        # in simulated time as in real time (bounded on the wall clock).
+        self.interval = (
+            TICK_INTERVAL
+            if speed <= 1.0
+            else max(TICK_INTERVAL / speed, timedelta(seconds=MIN_TICK_S))
+        )
+        self.wake_delay_s = (
+            WAKE_DELAY_S if speed <= 1.0 else max(WAKE_DELAY_S / speed, MIN_WAKE_S)
+        )
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> Any:  # noqa: ANN401
         return self.entry.async_create_background_task(self.hass, coro, name)
@@ -160,7 +177,7 @@ class _Ticker:
     def wake(self) -> None:
         if self._cancel is not None:
             return
-        self._cancel = async_call_later(self.hass, WAKE_DELAY_S, self._tick_later)
+        self._cancel = async_call_later(self.hass, self.wake_delay_s, self._tick_later)
 
     @callback
     def cancel(self) -> None:
@@ -182,7 +199,7 @@ class _Ticker:
         self.entry.async_on_unload(self.cancel)
         self.entry.async_on_unload(
             async_track_time_interval(
-                self.hass, self.tick, TICK_INTERVAL, name=f"{DOMAIN} household tick"
+                self.hass, self.tick, self.interval, name=f"{DOMAIN} household tick"
             )
         )
 
@@ -210,17 +227,55 @@ async def _async_start(household: Household) -> None:
         ) from err
 
 
+@runtime_checkable
+class AcceleratedClock(Protocol):
+    """The demo's clock (``engine/simulate/demo_clock.DemoClock``), as used here.
+
+    (Shipped code never imports the simulators; the demo hands its clock over
+    in ``hass.data[DATA_DEMO_CLOCK]``.)
+    """
+
+    speed: float
+
+    def now(self) -> datetime:
+        """Return the simulated time now (UTC)."""
+        ...
+
+
+def household_clock(hass: HomeAssistant) -> tuple[Clock, float]:
+    """Return the household's clock and its speed: Home Assistant's, or the demo's.
+
+    Only ``script/demo --speed`` puts a clock there (see ``DATA_DEMO_CLOCK``);
+    anything there that is not a clock with a speed of 1 or more is ignored.
+    """
+    demo = hass.data.get(DATA_DEMO_CLOCK)
+    if (
+        isinstance(demo, AcceleratedClock)
+        and math.isfinite(demo.speed)
+        and demo.speed >= 1.0
+    ):
+        return demo.now, demo.speed
+    return dt_util.utcnow, 1.0
+
+
 async def async_build_household(
     hass: HomeAssistant, entry: StroomwijsConfigEntry
 ) -> StroomwijsRuntimeData:
     """Start the entry's household; raise what ``async_setup_entry`` reports."""
     built_from = subentry_ids(entry)
     config = _config(hass, entry)
-    ticker = _Ticker(hass, entry)
+    clock, speed = household_clock(hass)
+    if speed != 1.0:
+        LOGGER.warning(
+            "Household %s runs on the demo's simulated clock, %g times real time",
+            entry.title,
+            speed,
+        )
+    ticker = _Ticker(hass, entry, speed)
     household = Household(
         config,
         HouseholdPorts(
-            clock=dt_util.utcnow,
+            clock=clock,
             store=HassStateStore(hass, entry.entry_id),
             session=async_get_clientsession(hass),
             meter_feed=entity_meter_feed(hass, config.meter)

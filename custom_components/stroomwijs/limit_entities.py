@@ -40,6 +40,7 @@ from homeassistant.util import dt as dt_util
 
 from .engine.guard import InterventionKind
 from .entity import LimitEntity
+from .guard_glue import LimitsRuntime
 from .household_view import HouseholdView
 from .models import StroomwijsConfigEntry
 
@@ -55,6 +56,13 @@ GRID_EVENT_TYPES: tuple[str, ...] = (
 
 def _runtime(entry: StroomwijsConfigEntry) -> HouseholdView | None:
     return entry.runtime_data.limits
+
+
+def _now(runtime: HouseholdView) -> datetime:
+    """Return the household's own time (simulated under ``script/demo --speed``)."""
+    if isinstance(runtime, LimitsRuntime):
+        return runtime.household.ports.clock()
+    return dt_util.utcnow()
 
 
 # ---------------------------------------------------------------- sensors
@@ -206,7 +214,7 @@ class LimitSensor(LimitEntity, SensorEntity):
     @property
     def native_value(self) -> StateType | datetime:
         """Return the value now."""
-        return self.entity_description.value_fn(self.runtime, dt_util.utcnow())
+        return self.entity_description.value_fn(self.runtime, _now(self.runtime))
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
@@ -331,7 +339,7 @@ class ManualLimitNumber(LimitEntity, NumberEntity):
 
         (Showing the fuse's capacity read as if a limit were set.)
         """
-        return self.runtime.manual_import_w(dt_util.utcnow())
+        return self.runtime.manual_import_w(_now(self.runtime))
 
     async def async_set_native_value(self, value: float) -> None:
         """Set (or, at the fuse's capacity, clear) the manual limit."""

@@ -9,9 +9,19 @@ demo simulator's loopback API (``engine/simulate/demo_world.py``) and shows:
   (``wh_hours``);
 * what the simulated devices do (PV power, outdoor and room temperature,
   heat pump, boiler and washer power, the washer's programme state);
-* ``switch.demo_washer_plug``: the washer's smart plug.
+* ``switch.demo_washer_plug``: the washer's smart plug;
+* ``sensor.demo_clock``: the demo's time (simulated under ``--speed``).
 
 Configured in YAML only (``stroomwijs_demo: url: http://127.0.0.1:8099``).
+
+**The accelerated clock** (``script/demo --speed N``): the demo runs Home
+Assistant with the ``STROOMWIJS_DEMO_CLOCK`` environment variable. This
+integration then puts that clock where Stroomwijs looks for the demo's clock
+(``hass.data["stroomwijs_demo_clock"]``), so the Stroomwijs household runs on
+the simulated time the devices run on, and polls the simulator as much more
+often (bounded). A Stroomwijs entry set up before this integration (both start
+at Home Assistant's start) is reloaded once Home Assistant has started, so it
+runs on the demo clock too. Without the variable nothing changes.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ import logging
 from typing import Any
 
 import aiohttp
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, Platform
+from homeassistant.core import CoreState, Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.discovery import async_load_platform
@@ -34,12 +45,24 @@ from homeassistant.helpers.update_coordinator import (
 )
 import voluptuous as vol
 
+from custom_components.stroomwijs.const import (
+    DATA_DEMO_CLOCK,
+    DOMAIN as STROOMWIJS,
+)
+from custom_components.stroomwijs.engine.simulate.demo_clock import (
+    DemoClock,
+    DemoClockError,
+)
+
 _LOGGER = logging.getLogger(__name__)
 
 DOMAIN = "stroomwijs_demo"
 CONF_URL = "url"
 STATE_EVERY = timedelta(seconds=5)
 FORECASTS_EVERY = timedelta(seconds=60)
+MIN_STATE_EVERY = timedelta(seconds=0.5)
+"""Under ``--speed``: poll the devices no more often than this (wall clock)."""
+MIN_FORECASTS_EVERY = timedelta(seconds=5)
 TIMEOUT_S = 10
 
 CONFIG_SCHEMA = vol.Schema(
@@ -59,9 +82,15 @@ class DemoData:
 class DemoWorldCoordinator(DataUpdateCoordinator[DemoData]):
     """Polls the world API: state every 5 s, prices and forecast every minute."""
 
-    def __init__(self, hass: HomeAssistant, url: str) -> None:
-        """Poll ``url`` (the simulator's API root)."""
-        super().__init__(hass, _LOGGER, name=DOMAIN, update_interval=STATE_EVERY)
+    def __init__(self, hass: HomeAssistant, url: str, speed: float = 1.0) -> None:
+        """Poll ``url`` (the simulator's API root), ``speed`` times as often."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            name=DOMAIN,
+            update_interval=max(STATE_EVERY / speed, MIN_STATE_EVERY),
+        )
+        self.forecasts_every = max(FORECASTS_EVERY / speed, MIN_FORECASTS_EVERY)
         self.url = url.rstrip("/")
         self.session = async_get_clientsession(hass)
         self._forecasts_at = 0.0
@@ -83,7 +112,7 @@ class DemoWorldCoordinator(DataUpdateCoordinator[DemoData]):
             state = await self._get("/api/state")
             now = self.hass.loop.time()
             if not self._data.prices or now - self._forecasts_at >= (
-                FORECASTS_EVERY.total_seconds()
+                self.forecasts_every.total_seconds()
             ):
                 prices = await self._get("/api/prices")
                 pv_forecast = await self._get("/api/pv_forecast")
@@ -111,9 +140,48 @@ class DemoWorldCoordinator(DataUpdateCoordinator[DemoData]):
         await self.async_request_refresh()
 
 
+def _install_clock(hass: HomeAssistant) -> DemoClock | None:
+    """Give Stroomwijs the demo's clock when the demo runs accelerated."""
+    try:
+        clock = DemoClock.from_env()
+    except DemoClockError:
+        _LOGGER.exception("The demo clock is not valid; Stroomwijs runs in real time")
+        return None
+    if clock is None:
+        return None
+    hass.data[DATA_DEMO_CLOCK] = clock
+    _LOGGER.warning(
+        "Demo clock: simulated time %g times real time from %s; Stroomwijs "
+        "runs on it, Home Assistant's own clock stays real",
+        clock.speed,
+        clock.start.isoformat(),
+    )
+
+    async def _reload_stale(_event: Event | None = None) -> None:
+        # An entry that Home Assistant set up before this integration has the
+        # real clock: reload it onto the demo's.
+        for entry in hass.config_entries.async_entries(STROOMWIJS):
+            if entry.state is not ConfigEntryState.LOADED:
+                continue
+            household = getattr(entry.runtime_data, "household", None)
+            if household is None or household.ports.clock == clock.now:
+                continue
+            _LOGGER.warning("Reloading %s onto the demo clock", entry.title)
+            await hass.config_entries.async_reload(entry.entry_id)
+
+    if hass.state is CoreState.running:
+        hass.async_create_task(_reload_stale(), eager_start=False)
+    else:
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STARTED, _reload_stale)
+    return clock
+
+
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Start polling and load the sensor and switch platforms."""
-    coordinator = DemoWorldCoordinator(hass, config[DOMAIN][CONF_URL])
+    clock = _install_clock(hass)
+    coordinator = DemoWorldCoordinator(
+        hass, config[DOMAIN][CONF_URL], clock.speed if clock is not None else 1.0
+    )
     await coordinator.async_refresh()
     hass.data[DOMAIN] = coordinator
     for platform in (Platform.SENSOR, Platform.SWITCH):

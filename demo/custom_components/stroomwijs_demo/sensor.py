@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -23,7 +24,17 @@ from . import DOMAIN, DemoData, DemoWorldCoordinator
 HIDDEN = frozenset({"unit_of_measurement", "current_price"})
 
 
-type Value = str | float | int | None
+type Value = str | float | int | datetime | None
+
+
+def _timestamp(value: object) -> datetime | None:
+    """Return the simulator's time (ISO 8601), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _device(key: str, field: str) -> Callable[[DemoData], Value]:
@@ -117,6 +128,12 @@ DESCRIPTIONS: tuple[DemoSensorDescription, ...] = (
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_device("washer", "power_w"),
+    ),
+    DemoSensorDescription(
+        key="clock",
+        name="Demo clock",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda data: _timestamp(data.state.get("time")),
     ),
     DemoSensorDescription(
         key="washer_state",

@@ -34,6 +34,7 @@ import sys
 from urllib.parse import urlsplit
 
 from .boiler import BoilerModbusRelaySim, TankSim
+from .demo_clock import DemoClock, DemoClockError, parse_start
 from .demo_world import DemoWorld, WorldApi
 from .entity_loads import EntityLoad
 from .household import BaseLoadProfile, SimDevice, SimHousehold
@@ -63,6 +64,14 @@ EQUIPMENT_ID = "E0043007012345678"
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 5.0
 STATUS_EVERY_S = 30.0
+MIN_TICK_S = 0.2
+"""Under ``--speed`` the meter ticks once a simulated second, but at most this
+often on the wall clock (5 telegrams a second: 12 simulated s apart at 60x)."""
+CAR_ARRIVES = time(18)
+"""When the car comes home (local time) after a day out."""
+CAR_DRIVES_SOC = 0.3
+"""What a day's driving takes from the battery."""
+CAR_MIN_SOC = 0.15
 
 type WallClock = Callable[[], datetime]
 
@@ -448,15 +457,34 @@ class DemoRunner:
         backoff_max_s: float = BACKOFF_MAX_S,
         clock: WallClock = lambda: datetime.now(UTC),
         devices: DemoDevices | None = None,
+        demo_clock: DemoClock | None = None,
+        car_arrives: time = CAR_ARRIVES,
     ) -> None:
-        """Prepare the pieces; ``start`` opens the sockets."""
+        """Prepare the pieces; ``start`` opens the sockets.
+
+        With ``demo_clock`` (``--speed``) everything runs on its simulated
+        time: ``clock`` must be its ``now``, each tick's physics covers the
+        simulated seconds that passed, the meter ticks once a simulated second
+        (but not more often than every ``MIN_TICK_S`` on the wall clock) and
+        the station's offline timers count simulated seconds.
+        """
         self.base_url = csms_base_url(csms_url)
+        self.speed = demo_clock.speed if demo_clock is not None else 1.0
+        if demo_clock is not None and demo_clock.accelerated:
+            tick_s = max(MIN_TICK_S, tick_s / self.speed)
         self.tick_s = tick_s
         self.backoff_max_s = backoff_max_s
-        self.sim = OcppSimulator(
-            charger_id, version="ocpp2.1", station=SimStation(bidirectional=True)
-        )
+        self.clock = clock
+        station = SimStation(bidirectional=True)
+        if demo_clock is not None:
+            station.clock = demo_clock.monotonic
+        self.sim = OcppSimulator(charger_id, version="ocpp2.1", station=station)
         self.car = car or demo_car(clock())
+        self.car_home = True
+        """The car is plugged in at the start, leaves at its departure and
+        comes back at ``CAR_ARRIVES``."""
+        self.car_back_at: datetime | None = None
+        self.car_arrives = car_arrives
         self.devices = devices
         self.meter = DemoMeter(
             base_load,
@@ -517,16 +545,65 @@ class DemoRunner:
         while not self.stop_event.is_set():
             await self._sleep(self.tick_s)
             now = loop.time()
-            dt_s, last = now - last, now
+            dt_s, last = (now - last) * self.speed, now
             self.sim.station.step(dt_s)
             if self.devices is not None:
                 self.devices.user()
             self.meter.step(dt_s)
+            await self._car_comes_and_goes()
             if self.sim.connected and self.sim.boot_status == "Accepted":
                 self._send_meter_values()
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
                 self._log_status()
+
+    async def _car_comes_and_goes(self) -> None:
+        """Let the car leave at its departure and come back at ``car_arrives``.
+
+        It comes back with what a day's driving left (never below
+        ``CAR_MIN_SOC``) and wants to leave at 07:00 the next morning again.
+        Plugging in happens on the connection's loop (it needs the central
+        system); here the car only leaves and is marked back home.
+        """
+        now = self.clock()
+        car = self.car
+        if (
+            self.car_home
+            and car.departure is not None
+            and now >= car.departure
+            and self.sim.transaction_id is not None
+        ):
+            soc = self.sim.station.car.soc if self.sim.station.car else car.soc
+            try:
+                await self.sim.async_unplug()
+            except Exception as err:  # noqa: BLE001 - retried on the next tick
+                _LOGGER.debug("could not end the car's session: %s", err)
+                return
+            self.car_home = False
+            local = now.astimezone(LOCAL_ZONE)
+            self.car_back_at = datetime.combine(
+                local.date(), self.car_arrives, tzinfo=LOCAL_ZONE
+            )
+            if self.car_back_at <= now:
+                self.car_back_at += timedelta(days=1)
+            car.soc = max(CAR_MIN_SOC, soc - CAR_DRIVES_SOC)
+            _LOGGER.info(
+                "the car left at %s with %.0f %%; back at %s",
+                local.strftime("%Y-%m-%d %H:%M"),
+                soc * 100,
+                self.car_back_at.strftime("%H:%M"),
+            )
+        elif (
+            not self.car_home
+            and self.car_back_at is not None
+            and now >= self.car_back_at
+        ):
+            local = now.astimezone(LOCAL_ZONE)
+            car.departure = datetime.combine(
+                local.date() + timedelta(days=1), time(7), tzinfo=LOCAL_ZONE
+            )
+            self.car_home = True
+            self.car_back_at = None
 
     def _send_meter_values(self) -> None:
         """Report the station's meter values, one message in flight at most."""
@@ -553,7 +630,12 @@ class DemoRunner:
                 f"PV {d.world.pv_w():.0f} W"
             )
         _LOGGER.info(
-            "grid %+.0f W, charger %+.0f W, SoC %s%s, central system %s",
+            "%sgrid %+.0f W, charger %+.0f W, SoC %s%s, central system %s",
+            ""
+            if self.speed == 1.0
+            else self.clock()
+            .astimezone(LOCAL_ZONE)
+            .strftime("simulated %Y-%m-%d %H:%M: "),
             self.meter.net_power_w,
             self.sim.station.power_w,
             "-" if car is None else f"{car.soc:.1%}",
@@ -579,6 +661,7 @@ class DemoRunner:
                     if (
                         self.sim.boot_status == "Accepted"
                         and self.sim.transaction_id is None
+                        and self.car_home
                     ):
                         await self.sim.async_plug_in(self.car)
                         _LOGGER.info(
@@ -614,15 +697,52 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--heat-pump-port", type=int, default=DEFAULT_HEAT_PUMP_PORT)
     parser.add_argument("--boiler-port", type=int, default=DEFAULT_BOILER_PORT)
     parser.add_argument("--world-port", type=int, default=DEFAULT_WORLD_PORT)
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="play simulated time this many times faster than real time",
+    )
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="with --speed: the local time of today the simulation starts at "
+        "(HH:MM; default the real time now)",
+    )
+    parser.add_argument(
+        "--clock",
+        default=None,
+        help="the demo clock as JSON (script/demo passes the one Home "
+        "Assistant gets; overrides --speed and --start)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
 
-async def _run(args: argparse.Namespace, profile: Path) -> None:
-    now = datetime.now(UTC)
+def demo_clock_of(args: argparse.Namespace) -> DemoClock | None:
+    """Return the demo clock the arguments ask for; None: real time."""
+    if args.clock:
+        return DemoClock.from_json(args.clock)
+    if args.speed == 1.0 and args.start is None:
+        return None
+    start = parse_start(args.start) if args.start else None
+    return DemoClock.starting(args.speed, start)
 
-    def clock() -> datetime:
+
+async def _run(
+    args: argparse.Namespace, profile: Path, demo_clock: DemoClock | None = None
+) -> None:
+    def real_clock() -> datetime:
         return datetime.now(UTC)
+
+    clock: WallClock = real_clock if demo_clock is None else demo_clock.now
+    now = clock()
+    if demo_clock is not None:
+        _LOGGER.info(
+            "simulated time from %s, %g times real time",
+            now.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"),
+            demo_clock.speed,
+        )
 
     world = DemoWorld.load(
         clock=clock, shared_dirs=SHARED_DATA_DIRS, example=EXAMPLE_PROBLEM
@@ -642,6 +762,7 @@ async def _run(args: argparse.Namespace, profile: Path) -> None:
         car=demo_car(now, soc=args.soc, capacity_kwh=args.capacity),
         clock=clock,
         devices=devices,
+        demo_clock=demo_clock,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -678,11 +799,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         csms_base_url(args.csms_url)
         profile = find_profile(args.profile)
-    except (ValueError, ProfileMissingError) as err:
+        demo_clock = demo_clock_of(args)
+    except (ValueError, ProfileMissingError, DemoClockError) as err:
         print(f"demo simulator: {err}", file=sys.stderr)  # noqa: T201
         return 2
     try:
-        asyncio.run(_run(args, profile))
+        asyncio.run(_run(args, profile, demo_clock))
     except OSError as err:  # the P1 port is taken
         print(f"demo simulator: {err}", file=sys.stderr)  # noqa: T201
         return 1
