@@ -527,3 +527,39 @@ async def test_pushed_snapshots_follow_the_meter(
         assert await gateway.terminate() == 0
     finally:
         await p1.stop()
+
+
+async def test_a_meter_that_comes_back_is_pushed(
+    gateway_factory: Callable[..., GatewayProcess],
+    ocpp_port: int,
+) -> None:
+    """A silent meter shows as unavailable in the pushes, its return as available."""
+    p1 = P1TelegramServer(lambda _i: house_telegram(1500.0), interval=0.5)
+    await p1.start()
+    try:
+        document = household_document(p1_port=p1.port, ocpp_port=ocpp_port)
+        document["devices"] = []
+        gateway = gateway_factory(document)
+        await gateway.start()
+        async with api_client(gateway.url, gateway.token) as client:
+            await client.request("subscribe")
+
+            def _meter(*, available: bool) -> Callable[[dict[str, Any]], bool]:
+                return lambda s: (
+                    (s["household"]["meter"] or {}).get("available") is available
+                )
+
+            await client.snapshot_where(_meter(available=True))
+            p1.pause()
+            await client.snapshot_where(_meter(available=False), limit_s=30)
+            p1.resume()
+            since = len(client.messages)
+            back = await client.wait_for(
+                lambda m: m["type"] == "snapshot" and _meter(available=True)(m),
+                limit_s=30,
+                since=since,
+            )
+            assert back["household"]["meter"]["net_power_w"] == 1500.0
+        assert await gateway.terminate() == 0
+    finally:
+        await p1.stop()
