@@ -22,7 +22,7 @@ from .engine.drivers.appliance import CycleState
 from .engine.drivers.factory import DriverConfig, config_from_dict
 from .engine.drivers.heat_pump_common import HeatLevel
 from .engine.drivers.sg_ready import SgReadyMode
-from .engine.gateway.snapshot import device_snapshot, parse_time
+from .engine.gateway.snapshot import device_snapshot, parse_number, parse_time
 from .engine.household import DeviceConfig, Household
 from .engine.household.devices import with_identity
 
@@ -38,12 +38,6 @@ def driver_spec(device: DeviceConfig) -> DriverConfig:
         with_identity(device.driver, device.id, device.name),
         f"devices.{device.id}.driver",
     )
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 def _bool(value: object) -> bool | None:
@@ -94,12 +88,12 @@ class SnapshotDriver:
     @property
     def power_w(self) -> float | None:
         """What it draws now."""
-        return _float(self._data.get("power_w"))
+        return parse_number(self._data.get("power_w"))
 
     @property
     def temperature_c(self) -> float | None:
         """The room's or the tank's temperature."""
-        return _float(self._data.get("temperature_c"))
+        return parse_number(self._data.get("temperature_c"))
 
     @property
     def sg_mode(self) -> str | None:
@@ -114,13 +108,13 @@ class SnapshotDriver:
     @property
     def blocks_left_today(self) -> int | None:
         """SG-Ready blocks left today."""
-        value = _float(self._data.get("blocks_left_today"))
+        value = parse_number(self._data.get("blocks_left_today"))
         return None if value is None else round(value)
 
     @property
     def blocked_minutes_left_today(self) -> float | None:
         """Minutes of blocking left today."""
-        return _float(self._data.get("blocked_minutes_left_today"))
+        return parse_number(self._data.get("blocked_minutes_left_today"))
 
     @property
     def heating(self) -> bool | None:
@@ -181,7 +175,7 @@ class SnapshotDriver:
     def planned_power_w(self, slots_ahead: int = 0) -> float | None:
         """Return what the plan gives it now (0) or in the next slot (1)."""
         key = "planned_w" if slots_ahead == 0 else "planned_next_w"
-        return _float(self._data.get(key))
+        return parse_number(self._data.get(key))
 
 
 class LocalDriver(SnapshotDriver):

@@ -56,7 +56,12 @@ from .engine.gateway.client import (
     GatewayUnavailable,
 )
 from .engine.gateway.protocol import SUPPORTED_VERSIONS
-from .engine.gateway.snapshot import parse_time, reading_from_data
+from .engine.gateway.snapshot import (
+    clean_dict,
+    parse_number,
+    parse_time,
+    reading_from_data,
+)
 from .engine.grid import GridConnection
 from .engine.guard.controller import GuardStatus
 from .engine.household import (
@@ -93,17 +98,39 @@ PROTOCOLS: tuple[int, ...] = SUPPORTED_VERSIONS
 """The protocol versions the integration speaks (tests change it)."""
 
 
+_INVALID: Final = object()
+
+
+def _status_value(kind: str, value: object) -> object:  # noqa: PLR0911
+    """Return a guard status field of type ``kind`` from snapshot data.
+
+    Numbers must be finite, counts integers, flags booleans and lists texts;
+    anything else is ``_INVALID``, so the field takes its safe default.
+    """
+    optional = kind.endswith(" | None")
+    if value is None:
+        return None if optional else _INVALID
+    base = kind.removesuffix(" | None")
+    if base == "float":
+        number = parse_number(value)
+        return _INVALID if number is None else number
+    if base == "int":
+        valid = isinstance(value, int) and not isinstance(value, bool)
+        return value if valid else _INVALID
+    if base == "bool":
+        return value if isinstance(value, bool) else _INVALID
+    if base == "str":
+        return value[:500] if isinstance(value, str) else _INVALID
+    if base.startswith("tuple") and isinstance(value, list):
+        return tuple(item[:200] for item in value if isinstance(item, str))
+    return _INVALID
+
+
 def _mode(value: object) -> OptimiserMode | None:
     try:
         return OptimiserMode(str(value))
     except ValueError:
         return None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 class RemoteHousehold:
@@ -177,7 +204,7 @@ class RemoteHousehold:
     @property
     def import_limit_w(self) -> float:
         """The import limit; the fuse's capacity while nothing is known."""
-        value = _float(self._part("limits").get("import_limit_w"))
+        value = parse_number(self._part("limits").get("import_limit_w"))
         return self._grid.max_power_w if value is None else value
 
     @property
@@ -193,7 +220,7 @@ class RemoteHousehold:
     @property
     def export_limit_w(self) -> float | None:
         """The export limit in force, if any."""
-        return _float(self._part("limits").get("export_limit_w"))
+        return parse_number(self._part("limits").get("export_limit_w"))
 
     @property
     def export_source(self) -> str | None:
@@ -221,10 +248,10 @@ class RemoteHousehold:
         data = self._part("guard")
         values: dict[str, Any] = {}
         for field in fields(GuardStatus):
-            if field.name not in data:
-                continue
-            value = data[field.name]
-            values[field.name] = tuple(value) if isinstance(value, list) else value
+            if field.name in data:
+                value = _status_value(str(field.type), data[field.name])
+                if value is not _INVALID:
+                    values[field.name] = value
         values["timestamp"] = parse_time(data.get("timestamp"))
         values.setdefault("import_limit_w", self.import_limit_w)
         values.setdefault("limit_source", self.import_source)
@@ -248,11 +275,14 @@ class RemoteHousehold:
         data = self._part("limits").get("next")
         if not isinstance(data, Mapping):
             return None
+        raw = (data.get("import_w"), data.get("export_w"))
+        if any(v is not None and parse_number(v) is None for v in raw):
+            return None  # a number that cannot be read: no limit to show
         try:
             return Limit(
                 source=str(data.get("source") or "next"),
-                import_w=_float(data.get("import_w")),
-                export_w=_float(data.get("export_w")),
+                import_w=parse_number(data.get("import_w")),
+                export_w=parse_number(data.get("export_w")),
                 start=parse_time(data.get("start")),
                 end=parse_time(data.get("end")),
             )
@@ -267,7 +297,7 @@ class RemoteHousehold:
         start, end = parse_time(data.get("start")), parse_time(data.get("end"))
         if (start is not None and now < start) or (end is not None and now >= end):
             return None
-        return _float(data.get("import_w"))
+        return parse_number(data.get("import_w"))
 
     @property
     def manual_duration(self) -> timedelta:
@@ -290,16 +320,21 @@ class RemoteHousehold:
             reasons=tuple(str(r) for r in data.get("reasons") or ()),
             last_replan=parse_time(data.get("last_replan")),
             next_replan=parse_time(data.get("next_replan")),
-            solve_time_s=_float(data.get("solve_time_s")),
-            cost_today_eur=_float(data.get("cost_today_eur")),
-            cost_tomorrow_eur=_float(data.get("cost_tomorrow_eur")),
-            saving_eur=_float(data.get("saving_eur")),
+            solve_time_s=parse_number(data.get("solve_time_s")),
+            cost_today_eur=parse_number(data.get("cost_today_eur")),
+            cost_tomorrow_eur=parse_number(data.get("cost_tomorrow_eur")),
+            saving_eur=parse_number(data.get("saving_eur")),
         )
 
     def plan_rows(self) -> list[dict[str, Any]]:
-        """Return the plan per slot (as many as the gateway sends)."""
+        """Return the plan per slot (as many as the gateway sends).
+
+        Non-finite numbers in them become None.
+        """
         rows = self._part("plan").get("rows")
-        return [dict(row) for row in rows if isinstance(row, Mapping)] if rows else []
+        if not isinstance(rows, list):
+            return []
+        return [clean_dict(row) for row in rows if isinstance(row, Mapping)]
 
     @property
     def mode(self) -> OptimiserMode:
@@ -707,22 +742,22 @@ class RemoteCharger:
     @property
     def power_w(self) -> float | None:
         """What it draws now."""
-        return _float(self._data.get("power_w"))
+        return parse_number(self._data.get("power_w"))
 
     @property
     def setpoint_w(self) -> float | None:
         """The power it was last told."""
-        return _float(self._data.get("setpoint_w"))
+        return parse_number(self._data.get("setpoint_w"))
 
     @property
     def soc_pct(self) -> float | None:
         """The car's SoC in percent."""
-        return _float(self._data.get("soc_pct"))
+        return parse_number(self._data.get("soc_pct"))
 
     @property
     def session_energy_kwh(self) -> float | None:
         """Energy of the running session."""
-        return _float(self._data.get("session_energy_kwh"))
+        return parse_number(self._data.get("session_energy_kwh"))
 
     @property
     def state_name(self) -> str | None:
@@ -735,12 +770,12 @@ class RemoteCharger:
     @property
     def limit_w(self) -> float | None:
         """The charger-side limit in force."""
-        return _float(self._data.get("limit_w"))
+        return parse_number(self._data.get("limit_w"))
 
     @property
     def boost_w(self) -> float:
         """The most it can take (0 while the gateway has not said)."""
-        return _float(self._data.get("boost_w")) or 0.0
+        return parse_number(self._data.get("boost_w")) or 0.0
 
     @property
     def departure(self) -> datetime | None:
@@ -750,12 +785,12 @@ class RemoteCharger:
     @property
     def target_soc(self) -> float | None:
         """The wanted SoC at departure (0..1)."""
-        return _float(self._data.get("target_soc"))
+        return parse_number(self._data.get("target_soc"))
 
     @property
     def min_soc(self) -> float | None:
         """The SoC never to go below (0..1)."""
-        return _float(self._data.get("min_soc"))
+        return parse_number(self._data.get("min_soc"))
 
     @property
     def v2g_allowed(self) -> bool:
@@ -774,7 +809,7 @@ class RemoteCharger:
     def planned_power_w(self, slots_ahead: int = 0) -> float | None:
         """Return what the plan gives it now (0) or in the next slot (1)."""
         key = "planned_w" if slots_ahead == 0 else "planned_next_w"
-        return _float(self._data.get(key))
+        return parse_number(self._data.get(key))
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` on every snapshot and connection change."""

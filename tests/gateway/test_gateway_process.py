@@ -20,6 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
+from custom_components.stroomwijs.engine.household.state import (
+    STATE_VERSION as HOUSEHOLD_STATE_VERSION,
+)
+from custom_components.stroomwijs.engine.meter.core import (
+    STATE_VERSION as METER_STATE_VERSION,
+)
+from custom_components.stroomwijs.engine.meter.quarter import billing_month
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     SimCar,
@@ -219,15 +226,61 @@ def _saved(state_dir: Path) -> dict[str, Any]:
     return dict(data)
 
 
-async def test_state_survives_kill_9_and_the_charge_point_reconnects(
+RECONNECT_PROFILES = 3
+"""Profiles a charger may get after it reconnects: the station maximum, the
+transaction's profile, and one more if a plan step falls in the window."""
+
+
+def _seed_month_peak(state_dir: Path) -> float | None:
+    """Write a state file with this month's peak; None in a month's first minutes.
+
+    A peak stamped in the month's first quarter-hour would belong to the
+    month before (a quarter-hour is stamped with its end).
+    """
+    now = datetime.now(UTC)
+    peak_at = now - timedelta(minutes=1)
+    month = billing_month(now)
+    if billing_month(peak_at - timedelta(minutes=15)) != month:
+        return None
+    peak_w = 4321.0
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "state.json").write_text(
+        json.dumps(
+            {
+                "version": HOUSEHOLD_STATE_VERSION,
+                "meter": {
+                    "version": METER_STATE_VERSION,
+                    "saved_at": now.isoformat(),
+                    "quarter": None,
+                    "peak": {
+                        "month": list(month),
+                        "peak_w": peak_w,
+                        "peak_at": peak_at.isoformat(),
+                        "history": [],
+                    },
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    return peak_w
+
+
+async def test_state_survives_kill_9_and_the_charge_point_reconnects(  # noqa: PLR0915
     gateway_factory: Callable[..., GatewayProcess],
     p1_server: P1TelegramServer,
     ocpp_port: int,
 ) -> None:
-    """After kill -9 and a new start: limit, override and plan are back."""
+    """After kill -9 and a new start: limit, override, plan and peak are back.
+
+    The month's quarter-hour peak comes from an earlier run's state file (a
+    peak needs a completed quarter-hour, 15 minutes); the first run keeps it
+    and writes it again, and only that write survives kill -9.
+    """
     gateway = gateway_factory(
         household_document(p1_port=p1_server.port, ocpp_port=ocpp_port)
     )
+    seeded_peak = _seed_month_peak(gateway.state_dir)
     await gateway.start()
     async with charge_point(f"ws://127.0.0.1:{ocpp_port}/ocpp/") as sim:
         async with api_client(gateway.url, gateway.token) as client:
@@ -263,10 +316,13 @@ async def test_state_survives_kill_9_and_the_charge_point_reconnects(
         await _until(_complete, limit_s=75.0)
         before = _saved(gateway.state_dir)
         plan_created = before["plan"]["created"]
+        if seeded_peak is not None:
+            assert before["meter"]["peak"]["peak_w"] == seeded_peak
         await gateway.kill()
         await _until(lambda: not sim.connected, limit_s=15.0)
         # The charger kept its charger-side limit while the gateway was gone.
         assert (_station_limit_w(sim) or 1e9) <= 6000.0 + 1.0
+        profiles_before = len(sim.station.profiles_received)
 
         restarted = time.monotonic()
         await gateway.start()
@@ -290,6 +346,24 @@ async def test_state_survives_kill_9_and_the_charge_point_reconnects(
             assert _charger(back)["override_w"] == 0.0
             await _until(lambda: sim.connected)
             await _until(lambda: sim.station.target_power_w() == 0.0)
+            # No storm: the reconnected charger gets its limit and the pause
+            # once, not a profile per telegram or per snapshot.
+            await asyncio.sleep(10)
+            resent = sim.station.profiles_received[profiles_before:]
+            assert len(resent) <= RECONNECT_PROFILES, resent
+            print(  # noqa: T201 - the figure for docs/gateway.md
+                f"after kill -9: {len(resent)} profiles to the charger in the "
+                "10 s after it reconnected"
+            )
+            # The month's quarter-hour peak is back.
+            if seeded_peak is not None:
+                await client.snapshot_where(
+                    lambda s: (
+                        (s["household"]["meter"] or {}).get("month_peak_w")
+                        == seeded_peak
+                    ),
+                    limit_s=15.0,
+                )
         assert await gateway.terminate() == 0
         second_run_s = time.monotonic() - restarted
     # A clean stop saved the state once more.
@@ -432,6 +506,80 @@ async def test_the_gateway_holds_a_new_limit_on_every_telegram(
         over = [net for net in after[first_ok:] if net > 6000.0]
         assert not over, story
         assert max(after[first_ok:]) > base_w + 4000.0, story
+        assert await gateway.terminate() == 0
+    finally:
+        await p1.stop()
+
+
+async def test_pushed_snapshots_follow_the_meter(
+    gateway_factory: Callable[..., GatewayProcess],
+    ocpp_port: int,
+) -> None:
+    """Every reading reaches the subscribers (at most one snapshot a second).
+
+    Nothing else changes here: without a push per reading a client (Home
+    Assistant's grid power sensor) would keep an old value until the next
+    plan or limit change.
+    """
+    p1 = P1TelegramServer(lambda i: house_telegram(1000.0 + 100.0 * i), interval=0.5)
+    await p1.start()
+    try:
+        document = household_document(p1_port=p1.port, ocpp_port=ocpp_port)
+        document["devices"] = []
+        gateway = gateway_factory(document)
+        await gateway.start()
+        async with api_client(gateway.url, gateway.token) as client:
+            await client.request("subscribe")
+            await client.snapshot_where(lambda s: s["gateway"]["state"] == "running")
+            since = len(client.messages)
+            await asyncio.sleep(8.0)
+            powers = [
+                m["household"]["meter"]["net_power_w"]
+                for m in client.messages[since:]
+                if m["type"] == "snapshot"
+                and m.get("household")
+                and m["household"]["meter"]
+            ]
+        # 16 telegrams in 8 s, pushed at most once a second: at least 6
+        # snapshots with a reading newer than the one before.
+        assert powers == sorted(powers), powers
+        assert len(set(powers)) >= 6, powers
+        assert await gateway.terminate() == 0
+    finally:
+        await p1.stop()
+
+
+async def test_a_meter_that_comes_back_is_pushed(
+    gateway_factory: Callable[..., GatewayProcess],
+    ocpp_port: int,
+) -> None:
+    """A silent meter shows as unavailable in the pushes, its return as available."""
+    p1 = P1TelegramServer(lambda _i: house_telegram(1500.0), interval=0.5)
+    await p1.start()
+    try:
+        document = household_document(p1_port=p1.port, ocpp_port=ocpp_port)
+        document["devices"] = []
+        gateway = gateway_factory(document)
+        await gateway.start()
+        async with api_client(gateway.url, gateway.token) as client:
+            await client.request("subscribe")
+
+            def _meter(*, available: bool) -> Callable[[dict[str, Any]], bool]:
+                return lambda s: (
+                    (s["household"]["meter"] or {}).get("available") is available
+                )
+
+            await client.snapshot_where(_meter(available=True))
+            p1.pause()
+            await client.snapshot_where(_meter(available=False), limit_s=30)
+            p1.resume()
+            since = len(client.messages)
+            back = await client.wait_for(
+                lambda m: m["type"] == "snapshot" and _meter(available=True)(m),
+                limit_s=30,
+                since=since,
+            )
+            assert back["household"]["meter"]["net_power_w"] == 1500.0
         assert await gateway.terminate() == 0
     finally:
         await p1.stop()

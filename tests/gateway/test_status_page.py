@@ -1,7 +1,7 @@
 """The ingress status page: live values from a gateway process, proxy only.
 
-No browser runs here (no Chromium, Playwright or Selenium in this
-environment): the page's HTML and the JSON it polls are checked over HTTP.
+The page's HTML and the JSON it polls, checked over HTTP; the page as a
+browser shows it is tested in ``test_status_browser.py``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,24 @@
 """Home Assistant hands a household to a gateway process and survives its own stop.
 
-A real ``stroomwijs gateway`` process, a P1 telegram stream on loopback that
-shows the house plus what the car draws (a closed loop), an OCPP 2.1 charge
-point with a car, and Home Assistant with the integration:
+A real ``stroomwijs gateway`` process and a closed loop on loopback: a P1
+telegram stream that shows the house, what the car draws and what the boiler
+draws; an OCPP 2.1 charge point with a car; an electric boiler behind a
+Modbus TCP relay module with a tank model (``BoilerModbusRelaySim``); a DSO
+window of 6 kW in force throughout; and Home Assistant with the integration:
 
 1. the add-on's discovery (``async_step_hassio``) moves the household into
    the gateway; the entry reloads as a client and pushes its document;
-2. a manual limit set on Home Assistant's entity reaches the gateway and
-   the car;
-3. Home Assistant goes away (the entry is unloaded): the gateway holds the
-   limit on every telegram, as the P1 stream shows;
-4. Home Assistant comes back: it reattaches without pushing the document
-   again (no household restart, at most one new profile per charger) and
-   the entities show the gateway's values again.
+2. Home Assistant goes away (the entry is unloaded) for two minutes, during
+   which the house switches a 2.5 kW kettle on and off:
+   the gateway holds the window's limit on every telegram after its
+   two-telegram reaction, and on every quarter-hour, as the P1 stream shows;
+3. Home Assistant comes back: it reattaches without pushing the document
+   again (no household restart, at most one new profile per charger), the
+   entities show the gateway's values again, and no device or entity is
+   duplicated;
+4. a manual limit set on Home Assistant's entity reaches the gateway and
+   the loads, the charger's entities command it, and the gateway's own
+   restart is seen.
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_HASSIO, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_HASSIO,
+    ConfigEntryState,
+    ConfigSubentryData,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -34,18 +45,33 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.helpers.service_info.hassio import HassioServiceInfo
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.stroomwijs.charger import CONF_OCPP_HOST, CONF_OCPP_PORT
-from custom_components.stroomwijs.const import DOMAIN
+from custom_components.stroomwijs.const import CONF_PRICE_ENTITY, DOMAIN
+from custom_components.stroomwijs.device_flow import CONF_DRIVER, SUBENTRY_DEVICE
+from custom_components.stroomwijs.engine.simulate.boiler import (
+    BoilerModbusRelaySim,
+    TankSim,
+)
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     SimCar,
     async_run,
 )
 from custom_components.stroomwijs.engine.simulate.p1 import P1TelegramServer
+from custom_components.stroomwijs.limits_flow import (
+    CONF_END,
+    CONF_IMPORT_W,
+    CONF_LABEL,
+    CONF_LIMIT_KIND,
+    CONF_START,
+    KIND_WINDOW,
+    SUBENTRY_GRID_LIMIT,
+)
 from custom_components.stroomwijs.remote_household import CONF_GATEWAY, CONF_HANDOVER
 from tests.gateway.conftest import (
     GatewayProcess,
@@ -58,11 +84,19 @@ from .charger_support import ocpp_subentry
 from .p1_support import network_entry
 
 HOUSE_W = 1500.0
+KETTLE_W = 2500.0
 LIMIT_W = 6000.0
+"""The DSO window's import limit."""
+MANUAL_W = 4500.0
 HANDED_OVER_W = 9000.0
-AWAY_S = 30.0
+AWAY_S = 120.0
 """How long Home Assistant stays away while the gateway holds the limit."""
-TOLERANCE_W = 50.0
+KETTLE_AT_S = (50.0, 70.0)
+"""When, into Home Assistant's absence, the kettle is on."""
+REACTION_TELEGRAMS = 2
+"""Telegrams after a load step that may still show it (the guard's reaction)."""
+BOILER_W = 2000.0
+PRICES = "sensor.day_ahead"
 
 
 @pytest.fixture(autouse=True)
@@ -76,27 +110,71 @@ async def _until(check: Callable[[], bool], limit_s: float = 60.0) -> None:
             await asyncio.sleep(0.05)
 
 
+@dataclass(slots=True)
+class World:
+    """The simulated house: its loads, the car, the boiler, and every telegram."""
+
+    tank: TankSim
+    house_w: float = HOUSE_W
+    cars: list[OcppSimulator] = field(default_factory=list)
+    telegrams: list[tuple[float, datetime, float]] = field(default_factory=list)
+    """Per telegram served: monotonic time, UTC time and the net import in W."""
+    parts: list[tuple[float, float, float]] = field(default_factory=list)
+    """Per telegram: the house, the car and the boiler in W (for failures)."""
+    steps: list[float] = field(default_factory=list)
+    """Monotonic times of house load steps upwards."""
+
+    @property
+    def car_w(self) -> float:
+        """What the car draws now."""
+        return max(self.cars[0].station.power_w, 0.0) if self.cars else 0.0
+
+    def net_w(self) -> float:
+        """Return what the meter sees: the house, the car and the boiler."""
+        self.tank.advance()
+        return self.house_w + self.car_w + self.tank.power_w
+
+    def frame(self, _index: int) -> bytes:
+        """One telegram of the closed loop, recorded."""
+        net = self.net_w()
+        self.telegrams.append((time.monotonic(), datetime.now(UTC), net))
+        self.parts.append((self.house_w, self.car_w, self.tank.power_w))
+        return house_telegram(net)
+
+    def trace(self, origin: float) -> list[tuple[float, float, float, float]]:
+        """Return (seconds from ``origin``, house, car, boiler) per telegram."""
+        return [
+            (round(when - origin, 1), *parts)
+            for (when, _at, _net), parts in zip(self.telegrams, self.parts, strict=True)
+            if when >= origin - 30
+        ]
+
+    def since(self, start: float, end: float = float("inf")) -> list[float]:
+        """Return the net import of the telegrams served between two monotonic times."""
+        return [net for when, _at, net in self.telegrams if start <= when < end]
+
+
 @contextlib.asynccontextmanager
-async def _closed_loop() -> AsyncIterator[tuple[P1TelegramServer, list[OcppSimulator]]]:
-    """Serve a P1 stream of the house plus the car's power, a telegram a second."""
-    holder: list[OcppSimulator] = []
-
-    def _frame(_index: int) -> bytes:
-        car_w = holder[0].station.power_w if holder else 0.0
-        return house_telegram(HOUSE_W + max(car_w, 0.0))
-
-    server = P1TelegramServer(_frame, interval=1.0)
+async def _closed_loop() -> AsyncIterator[tuple[P1TelegramServer, World, int]]:
+    """Serve the P1 stream (a telegram a second) and the boiler's relay module."""
+    tank = TankSim(clock=lambda: datetime.now(UTC), temperature_c=50.0)
+    tank.supply_on = True
+    world = World(tank=tank)
+    relay = BoilerModbusRelaySim(tank)
+    relay_port = await relay.async_start("127.0.0.1", 0)
+    server = P1TelegramServer(world.frame, interval=1.0)
     await server.start()
     try:
-        yield server, holder
+        yield server, world, relay_port
     finally:
         await server.stop()
+        await relay.async_stop()
 
 
 @contextlib.asynccontextmanager
-async def _charge_point(url: str, holder: list[OcppSimulator]) -> AsyncIterator[None]:
+async def _charge_point(url: str, world: World) -> AsyncIterator[None]:
     sim = OcppSimulator("ev1", version="ocpp2.1")
-    holder.append(sim)
+    world.cars.append(sim)
     stop = asyncio.Event()
     car = SimCar(
         capacity_kwh=60.0,
@@ -121,12 +199,86 @@ def _state(hass: HomeAssistant, entity_id: str) -> str | None:
     return None if state is None else state.state
 
 
+def _prices() -> dict[str, Any]:
+    """Return Nord Pool style attributes: cheap for two hours, dear after."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return {
+        "unit_of_measurement": "EUR/kWh",
+        "raw_today": [
+            {
+                "start": (start + timedelta(hours=h)).isoformat(),
+                "end": (start + timedelta(hours=h + 1)).isoformat(),
+                "value": 0.02 if h < 2 else 0.40,
+            }
+            for h in range(24)
+        ],
+    }
+
+
+def _window() -> ConfigSubentryData:
+    """Return a DSO window of 6 kW from 5 minutes ago for 3 hours, local time.
+
+    It outlasts the cheap hours (``_prices``), so the plan charges within it.
+    """
+    now = dt_util.now()
+    return ConfigSubentryData(
+        data={
+            CONF_LIMIT_KIND: KIND_WINDOW,
+            CONF_LABEL: "congestion",
+            CONF_START: (now - timedelta(minutes=5)).strftime("%H:%M"),
+            CONF_END: (now + timedelta(minutes=180)).strftime("%H:%M"),
+            CONF_IMPORT_W: LIMIT_W,
+        },
+        subentry_type=SUBENTRY_GRID_LIMIT,
+        title="Congestion 6 kW",
+        unique_id="window_congestion",
+    )
+
+
+def _boiler(relay_port: int) -> ConfigSubentryData:
+    """Return a boiler behind a Modbus TCP relay module, its tank in register 100."""
+    return ConfigSubentryData(
+        data={
+            CONF_DRIVER: {
+                "driver": "boiler",
+                "control": "modbus",
+                "modbus": {
+                    "host": "127.0.0.1",
+                    "port": relay_port,
+                    "temperature_register": 100,
+                    "timeout_s": 1.0,
+                    "reconnect_s": 1.0,
+                },
+                "volume_l": 120,
+                "power_w": BOILER_W,
+                "phase": 3,
+            }
+        },
+        subentry_type=SUBENTRY_DEVICE,
+        title="Boiler",
+        unique_id=None,
+    )
+
+
+def _quarter_means(telegrams: list[tuple[float, datetime, float]]) -> list[float]:
+    """Return the mean net import per clock quarter-hour of ``telegrams``."""
+    quarters: dict[datetime, list[float]] = {}
+    for _when, at, net in telegrams:
+        start = at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+        quarters.setdefault(start, []).append(net)
+    return [sum(values) / len(values) for values in quarters.values()]
+
+
+@pytest.mark.timeout(420)
 async def test_hand_over_then_home_assistant_stops_and_comes_back(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
-    """The gateway holds the limit while HA is gone; HA reattaches quietly."""
+    """The gateway holds the limit while HA is gone; HA reattaches quietly.
+
+    Takes about three minutes: Home Assistant stays away for two.
+    """
     gateway_ocpp = free_port()
-    async with _closed_loop() as (p1, holder):
+    async with _closed_loop() as (p1, world, relay_port):
         folder = tmp_path / "gw"
         folder.mkdir()
         document = folder / "household.yaml"
@@ -141,26 +293,35 @@ async def test_hand_over_then_home_assistant_stops_and_comes_back(
             "--ocpp-host", "127.0.0.1", "--ocpp-port", str(gateway_ocpp)
         )
         try:
-            await _scenario(hass, gateway, p1, holder, gateway_ocpp)
+            await _scenario(hass, gateway, p1, world, relay_port, gateway_ocpp)
         finally:
             await gateway.terminate()
 
 
-async def _scenario(  # noqa: PLR0915
+async def _scenario(  # noqa: PLR0915, PLR0917
     hass: HomeAssistant,
     gateway: GatewayProcess,
     p1: P1TelegramServer,
-    holder: list[OcppSimulator],
+    world: World,
+    relay_port: int,
     gateway_ocpp: int,
 ) -> None:
     # The household runs in Home Assistant first (its own OCPP port).
     entry: MockConfigEntry = network_entry(p1)
     entry.add_to_hass(hass)
+    # Power is cheap for the next two hours: the plan wants the car and the
+    # boiler on, and the guard holds them to the window's limit.
+    hass.states.async_set(PRICES, "0.02", _prices())
     hass.config_entries.async_update_entry(
         entry,
-        options={CONF_OCPP_HOST: "127.0.0.1", CONF_OCPP_PORT: free_port()},
+        options={
+            CONF_OCPP_HOST: "127.0.0.1",
+            CONF_OCPP_PORT: free_port(),
+            CONF_PRICE_ENTITY: PRICES,
+        },
     )
-    hass.config_entries.async_add_subentry(entry, _subentry())
+    for subentry in (_subentry(), _window(), _boiler(relay_port)):
+        hass.config_entries.async_add_subentry(entry, _as_subentry(subentry))
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -206,7 +367,7 @@ async def _scenario(  # noqa: PLR0915
 
     async with (
         api_client(gateway.url, gateway.token) as observer,
-        _charge_point(f"ws://127.0.0.1:{gateway_ocpp}/ocpp/", holder),
+        _charge_point(f"ws://127.0.0.1:{gateway_ocpp}/ocpp/", world),
     ):
         await observer.request("subscribe")
         await observer.snapshot_where(
@@ -216,15 +377,18 @@ async def _scenario(  # noqa: PLR0915
             ),
             limit_s=60,
         )
-        sim = holder[0]
-        # The same entities as in-process, fed by the gateway, with the
-        # manual limit that was in force in Home Assistant.
+        sim = world.cars[0]
+        # The same entities as in-process, fed by the gateway: the DSO window
+        # binds, the manual limit in force in Home Assistant came along.
         snapshot = (await observer.request("get_snapshot"))["result"]
-        assert snapshot["household"]["limits"]["import_limit_w"] == HANDED_OVER_W
+        limits = snapshot["household"]["limits"]
+        assert limits["import_limit_w"] == LIMIT_W, limits
+        assert limits["import_source"].startswith("window"), limits
         assert snapshot["gateway"]["restored"]["manual_limit"]["import_w"] == (
             HANDED_OVER_W
         )
-        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "9000")
+        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "6000")
+        assert _state(hass, "sensor.thuis_limit_source") == "window"
         await _until(lambda: _state(hass, "binary_sensor.ev1_connectivity") == "on")
         await _until(lambda: _state(hass, "binary_sensor.ev1_car_plugged_in") == "on")
         registry = er.async_get(hass)
@@ -238,56 +402,90 @@ async def _scenario(  # noqa: PLR0915
                 dr.async_get(hass), entry.entry_id
             )
         }
+        assert any(e.startswith("sensor.boiler_") for e in entities), entities
 
         def _charger_model() -> str | None:
             device = dr.async_get(hass).async_get_device_by_identifier(
-                (DOMAIN, next(iter(entry.subentries))), entry.entry_id
+                (DOMAIN, _charger_subentry(entry)), entry.entry_id
             )
             return None if device is None else device.model
 
         # The charger's boot reached its device through the gateway.
         await _until(lambda: _charger_model() not in {None, "OCPP charger"})
+        # The guard shares the window's 6 kW between the car and the boiler
+        # (both together, at the car's 4.1 kW minimum, would be 7.6 kW).
+        await _until(lambda: world.car_w > 0 or world.tank.power_w > 0, 60)
+        await _until(lambda: world.net_w() <= LIMIT_W)
 
-        # 2. A limit set in Home Assistant reaches the gateway and the car.
-        await _until(lambda: sim.station.power_w > LIMIT_W, 60)
-        await hass.services.async_call(
-            "number",
-            "set_value",
-            {"entity_id": "number.thuis_manual_grid_limit", "value": LIMIT_W},
-            blocking=True,
-        )
-        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "6000")
-        assert _state(hass, "sensor.thuis_limit_source") == "manual"
-        await _until(lambda: HOUSE_W + sim.station.power_w <= LIMIT_W + TOLERANCE_W)
+        # Home Assistant leaves once the meter shows the loads settled under
+        # the window's limit (which load draws is the guard's and the plan's
+        # call; the test prints what they drew).
+        settled = time.monotonic()
+        try:
+            await _until(
+                lambda: (
+                    len(recent := world.since(settled)) >= 5
+                    and all(n <= LIMIT_W for n in recent[-5:])
+                ),
+                90,
+            )
+        except TimeoutError:
+            pytest.fail(f"not settled under the limit: {world.trace(settled)}")
 
-        # 3. Home Assistant goes away; the gateway keeps the limit.
+        # 2. Home Assistant goes away; the gateway keeps the window's limit
+        # while the house switches a kettle on and off.
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
         gone = time.monotonic()
-        grid: list[float] = []
-        while time.monotonic() - gone < AWAY_S:
-            await asyncio.sleep(1.0)
-            grid.append(HOUSE_W + sim.station.power_w)
-        assert grid
-        assert max(grid) <= LIMIT_W + TOLERANCE_W, grid
-        assert min(grid) > HOUSE_W  # the car kept charging, under the limit
-        snapshot = await observer.request("get_snapshot")
-        assert snapshot["result"]["household"]["limits"]["import_limit_w"] == LIMIT_W
+        car_wh = sim.station.energy_import_wh
+        boiler_kwh = world.tank.energy_kwh
+        while (elapsed := time.monotonic() - gone) < AWAY_S:
+            kettle = KETTLE_AT_S[0] <= elapsed < KETTLE_AT_S[1]
+            if kettle and world.house_w == HOUSE_W:
+                world.house_w = HOUSE_W + KETTLE_W
+                world.steps.append(time.monotonic())
+            elif not kettle:
+                world.house_w = HOUSE_W
+            await asyncio.sleep(0.2)
+        world.house_w = HOUSE_W
+        away = [t for t in world.telegrams if t[0] >= gone]
+        assert len(away) >= AWAY_S * 0.9, len(away)
+        # Every telegram under the limit, but for the two after a load step
+        # (the guard's reaction) ...
+        reacting: set[int] = set()
+        for step in world.steps:
+            after = [i for i, t in enumerate(away) if t[0] >= step]
+            reacting.update(after[:REACTION_TELEGRAMS])
+        over = [
+            (round(t[0] - gone, 1), round(t[2]))
+            for i, t in enumerate(away)
+            if t[2] > LIMIT_W and i not in reacting
+        ]
+        assert not over, (over, world.trace(gone))
+        # ... and every quarter-hour under it.
+        quarters = _quarter_means(away)
+        assert max(quarters) <= LIMIT_W, quarters
+        car_kwh = (sim.station.energy_import_wh - car_wh) / 1000
+        boiler_kwh = world.tank.energy_kwh - boiler_kwh
+        snapshot = (await observer.request("get_snapshot"))["result"]
+        assert snapshot["household"]["limits"]["import_limit_w"] == LIMIT_W
+        quarter_w = snapshot["household"]["meter"]["reading"]["quarter_average_w"]
 
-        # 4. Home Assistant comes back: no push, no storm, entities resume.
+        # 3. Home Assistant comes back: no push, no storm, entities resume.
         profiles_before = len(sim.station.profiles_received)
         back = time.monotonic()
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "6000")
         reattach_s = time.monotonic() - back
+        assert _state(hass, "sensor.thuis_limit_source") == "window"
         remote = entry.runtime_data.remote
         assert remote is not None
         assert remote.pushes == 0
         await asyncio.sleep(5.0)
         new_profiles = len(sim.station.profiles_received) - profiles_before
         assert new_profiles <= 1, sim.station.profiles_received[profiles_before:]
-        assert HOUSE_W + sim.station.power_w <= LIMIT_W + TOLERANCE_W
+        assert world.net_w() <= LIMIT_W
         assert not ir.async_get(hass).issues
         # No duplicate devices or entities after the reattach.
         assert {
@@ -300,12 +498,39 @@ async def _scenario(  # noqa: PLR0915
                 dr.async_get(hass), entry.entry_id
             )
         } == devices
+        # The states sync: the limit (above), the charger and the meter as
+        # the gateway has them.
         await _until(
             lambda: (
                 _state(hass, "sensor.ev1_charging_power")
                 not in {None, "unavailable", "unknown"}
             )
         )
+        await _until(
+            lambda: (
+                _state(hass, "sensor.thuis_p1_meter_grid_power")
+                not in {None, "unavailable", "unknown"}
+            ),
+            30,
+        )
+        # (The boiler's entities, made while the household ran in Home
+        # Assistant, stay in the registry without a value: a household in
+        # the gateway has no driver entities yet; docs/limitations.md.)
+
+        # 4. A limit set in Home Assistant reaches the gateway and the loads
+        # (after the guard's reaction), and stays in force.
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.thuis_manual_grid_limit", "value": MANUAL_W},
+            blocking=True,
+        )
+        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "4500")
+        assert _state(hass, "sensor.thuis_limit_source") == "manual"
+        lowered = time.monotonic()
+        await _until(lambda: len(world.since(lowered)) >= 3)
+        under_manual = world.since(lowered)[REACTION_TELEGRAMS:]
+        assert all(n <= MANUAL_W for n in under_manual), under_manual
 
         # The charger's own entities command it through the gateway.
         await hass.services.async_call(
@@ -315,7 +540,14 @@ async def _scenario(  # noqa: PLR0915
         await hass.services.async_call(
             "button", "press", {"entity_id": "button.ev1_resume_plan"}, blocking=True
         )
-        await _until(lambda: sim.station.power_w > 0.0)
+        # (Whether the car charges again is the guard's choice: the boiler
+        # may hold the room the car's minimum needs.)
+        await observer.snapshot_where(
+            lambda m: all(
+                c.get("override_w") is None for c in m["household"]["chargers"]
+            ),
+            limit_s=30,
+        )
         await hass.services.async_call(
             "number",
             "set_value",
@@ -340,11 +572,20 @@ async def _scenario(  # noqa: PLR0915
         await _until(
             lambda: _state(hass, "datetime.ev1_departure") == leave.isoformat()
         )
-        assert HOUSE_W + sim.station.power_w <= LIMIT_W + TOLERANCE_W
+        # The closed loop had both loads in it: the boiler's element drew too.
+        assert any(boiler_w > 0 for _house, _car, boiler_w in world.parts)
+        peak = max(t[2] for t in away)
+        settled = max(
+            (t[2] for i, t in enumerate(away) if i not in reacting), default=0.0
+        )
         print(  # noqa: T201 - the figures for docs/gateway.md
-            f"HA away {AWAY_S:.0f} s: grid max {max(grid):.0f} W "
-            f"(limit {LIMIT_W:.0f} W) over {len(grid)} samples; reattach "
-            f"{reattach_s:.2f} s; {new_profiles} new profiles"
+            f"HA away {AWAY_S:.0f} s ({len(away)} telegrams): grid peak "
+            f"{peak:.0f} W in the kettle's reaction, {settled:.0f} W otherwise "
+            f"(limit {LIMIT_W:.0f} W); quarter-hour means "
+            f"{[round(q) for q in quarters]} W, the gateway's "
+            f"{quarter_w} W; reattach {reattach_s:.2f} s; "
+            f"{new_profiles} new profiles; away: car {car_kwh:.3f} kWh, boiler "
+            f"{boiler_kwh:.3f} kWh"
         )
 
         # The gateway goes away: entities unavailable; back: available again.
@@ -353,12 +594,20 @@ async def _scenario(  # noqa: PLR0915
         await gateway.start(
             "--ocpp-host", "127.0.0.1", "--ocpp-port", str(gateway_ocpp)
         )
-        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "6000", 60)
+        await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "4500", 60)
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
 
 
-def _subentry() -> Any:  # noqa: ANN401
+def _charger_subentry(entry: MockConfigEntry) -> str:
+    return next(sid for sid, sub in entry.subentries.items() if sub.unique_id == "ev1")
+
+
+def _as_subentry(data: ConfigSubentryData) -> Any:  # noqa: ANN401
     from homeassistant.config_entries import ConfigSubentry  # noqa: PLC0415
 
-    return ConfigSubentry(**ocpp_subentry("ev1"))
+    return ConfigSubentry(**data)
+
+
+def _subentry() -> ConfigSubentryData:
+    return ocpp_subentry("ev1")

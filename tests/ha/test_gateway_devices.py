@@ -384,6 +384,19 @@ async def test_hostile_device_data_reads_safely() -> None:  # noqa: PLR0915
     assert view.remote_start_allowed is None
     assert view.planned_power_w() == 1500.0
     assert view.planned_power_w(slots_ahead=1) is None
+    # JSON as Python reads it may carry NaN and Infinity: unknown, never a value.
+    data.update(
+        {
+            "power_w": float("nan"),
+            "temperature_c": float("-inf"),
+            "blocked_minutes_left_today": float("inf"),
+            "planned_w": float("nan"),
+        }
+    )
+    assert view.power_w is None
+    assert view.temperature_c is None
+    assert view.blocked_minutes_left_today is None
+    assert view.planned_power_w() is None
     sent: list[tuple[str, dict[str, Any]]] = []
 
     async def _command(kind: str, **fields: Any) -> None:  # noqa: ANN401

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
 from datetime import UTC, datetime, timedelta
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,16 @@ from custom_components.stroomwijs.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.stroomwijs.engine.gateway.client import ConnectionState
-from custom_components.stroomwijs.engine.gateway.snapshot import reading_from_data
+from custom_components.stroomwijs.engine.gateway.snapshot import (
+    parse_number,
+    reading_from_data,
+)
 from custom_components.stroomwijs.engine.grid import GridConnection
-from custom_components.stroomwijs.engine.household import OptimiserMode, PlanState
+from custom_components.stroomwijs.engine.household import (
+    DeviceConfig,
+    OptimiserMode,
+    PlanState,
+)
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     async_run,
@@ -43,6 +51,7 @@ from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
 from custom_components.stroomwijs.engine.simulate.p1 import P1TelegramServer
 from custom_components.stroomwijs.remote_household import (
     CONF_GATEWAY,
+    RemoteCharger,
     RemoteHousehold,
 )
 from tests.gateway.conftest import GatewayProcess, free_port, house_telegram
@@ -448,3 +457,74 @@ def test_hostile_meter_readings_read_safely() -> None:
         {**good, "import_w": "1500"},
     ):
         assert reading_from_data(bad) is None
+
+
+def test_non_finite_numbers_from_the_gateway_read_as_unknown() -> None:
+    """NaN and infinity in the gateway's JSON never reach an entity as a value.
+
+    Python's ``json`` reads ``NaN``, ``Infinity`` and ``1e999`` as floats; each
+    must read as unknown (None), or fall back to the safe default.
+    """
+    text = """{"household": {
+        "limits": {"import_limit_w": NaN, "export_limit_w": Infinity,
+                   "next": {"source": "dso", "import_w": -Infinity,
+                            "export_w": null,
+                            "start": "2026-01-01T00:00:00+00:00"},
+                   "manual": {"import_w": NaN, "start": null, "end": null}},
+        "guard": {"measured_w": NaN, "headroom_w": 1e999,
+                  "import_limit_w": Infinity, "shortfall_w": -Infinity,
+                  "interventions": 2.5, "data_lost": null,
+                  "limit_holdable": "yes", "curtailed": ["a", 3]},
+        "plan": {"status": {"state": "ok", "solve_time_s": NaN,
+                            "cost_today_eur": Infinity, "saving_eur": -1e999},
+                 "rows": [{"start": "x", "grid_w": NaN, "price": 0.1}]},
+        "chargers": [{"device_id": "ev", "power_w": NaN, "setpoint_w": Infinity,
+                      "soc_pct": -Infinity, "session_energy_kwh": 1e999,
+                      "limit_w": NaN, "boost_w": Infinity, "target_soc": NaN,
+                      "min_soc": Infinity, "planned_w": NaN,
+                      "planned_next_w": 123456789012345678901234567890e300}]
+    }}"""
+    client: Any = type("Client", (), {})()
+    client.connected = True
+    client.snapshot = json.loads(text)
+    client.on_connect = None
+    remote = RemoteHousehold.__new__(RemoteHousehold)
+    remote.client = client
+    remote._grid = GridConnection(phases=3, fuse_a=25)
+    assert remote.import_limit_w == pytest.approx(17250.0)
+    assert remote.export_limit_w is None
+    assert remote.next_limit(datetime.now(UTC)) is None
+    assert remote.manual_import_w(datetime.now(UTC)) is None
+    status = remote.guard_status()
+    assert status.measured_w is None
+    assert status.headroom_w is None
+    assert status.shortfall_w is None
+    assert status.import_limit_w == pytest.approx(17250.0)
+    assert status.interventions == 0
+    assert status.data_lost is False
+    assert status.limit_holdable is True
+    assert status.curtailed == ("a",)
+    plan = remote.plan_status
+    assert plan.solve_time_s is None
+    assert plan.cost_today_eur is None
+    assert plan.saving_eur is None
+    assert remote.plan_rows() == [{"start": "x", "grid_w": None, "price": 0.1}]
+    charger = RemoteCharger(
+        remote, DeviceConfig(id="ev", kind="ocpp_charger", name="EV")
+    )
+    for name in (
+        "power_w",
+        "setpoint_w",
+        "soc_pct",
+        "session_energy_kwh",
+        "limit_w",
+        "target_soc",
+        "min_soc",
+    ):
+        assert getattr(charger, name) is None, name
+    assert charger.boost_w == 0.0
+    assert charger.planned_power_w(0) is None
+    assert charger.planned_power_w(1) is None
+    # An integer too large for a float (Python's json reads it exactly).
+    assert parse_number(10**400) is None
+    assert parse_number(json.loads("1" * 400)) is None

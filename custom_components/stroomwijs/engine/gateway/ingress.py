@@ -3,8 +3,9 @@
 ``GET /`` is one self-contained HTML page (no external assets, usable on a
 phone) that polls ``api/status`` (a relative URL, so it works under the
 ingress path) every two seconds and shows: the current limit and its
-source, grid power against the limit, each charger's state, the plan for
-the coming hours as an SVG chart, and the guard's recent interventions.
+source, grid power against the limit, each device's state (chargers, heat
+pumps, boilers, appliances), the plan for the coming hours as an SVG chart,
+and the guard's recent interventions.
 
 The page is read-only. Home Assistant authenticates the user before its
 ingress proxy forwards a request, so the page only answers the proxy's
@@ -21,6 +22,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from custom_components.stroomwijs.engine.drivers.factory import Driver
+from custom_components.stroomwijs.engine.household import Household
+
 from .service import Gateway
 from .snapshot import clean
 
@@ -30,6 +34,8 @@ SUPERVISOR_INGRESS: Final = "172.30.32.2"
 PLAN_SLOTS: Final = 32
 """Eight hours of quarter-hours on the chart."""
 INTERVENTIONS: Final = 15
+RUNNING_W: Final = 20.0
+"""A driver device drawing more than this shows as running."""
 
 
 def status(gateway: Gateway) -> dict[str, Any]:
@@ -55,20 +61,28 @@ def status(gateway: Gateway) -> dict[str, Any]:
             "plan_reasons": household.plan_status.reasons,
             "mode": household.mode,
             "devices": [
-                {
-                    "name": handle.title,
-                    "state": handle.state_name,
-                    "available": handle.device.available,
-                    "power_w": handle.device.power_w,
-                    "soc_pct": handle.soc_pct,
-                    "limit_w": handle.limit_w,
-                    "planned_w": household.planned_power_w(handle.device_id),
-                }
-                for handle in household.chargers.handles.values()
+                *(
+                    {
+                        "name": handle.title,
+                        "state": handle.state_name,
+                        "available": handle.device.available,
+                        "power_w": handle.device.power_w,
+                        "soc_pct": handle.soc_pct,
+                        "temperature_c": None,
+                        "limit_w": handle.limit_w,
+                        "planned_w": household.planned_power_w(handle.device_id),
+                    }
+                    for handle in household.chargers.handles.values()
+                ),
+                *(
+                    _driver(household, device_id, driver)
+                    for device_id, driver in household.devices.drivers.items()
+                ),
             ],
             "plan": household.plan_rows(PLAN_SLOTS),
             "plan_devices": [
-                handle.device_id for handle in household.chargers.handles.values()
+                *household.chargers.handles,
+                *household.devices.drivers,
             ],
             "interventions": [
                 {
@@ -83,6 +97,31 @@ def status(gateway: Gateway) -> dict[str, Any]:
         }
     )
     return data
+
+
+def _driver(household: Household, device_id: str, driver: Driver) -> dict[str, Any]:
+    """Return a heat pump, boiler or appliance as a row of the device table."""
+    power = driver.power_w
+    switched: bool | None = getattr(driver, "is_on", None)
+    if not driver.available:
+        state = None
+    elif switched is not None:
+        state = "on" if switched else "off"
+    elif power is not None:
+        state = "running" if power > RUNNING_W else "idle"
+    else:
+        state = None
+    temperature: float | None = getattr(driver, "temperature_c", None)
+    return {
+        "name": driver.name,
+        "state": state,
+        "available": driver.available,
+        "power_w": power,
+        "soc_pct": None,
+        "temperature_c": temperature,
+        "limit_w": None,
+        "planned_w": household.planned_power_w(device_id),
+    }
 
 
 class StatusPage:

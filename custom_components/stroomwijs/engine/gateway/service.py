@@ -383,6 +383,17 @@ class Gateway:
             household.subscribe(self._on_event),
             household.add_listener(self._on_change),
         ]
+        if household.meter is not None:
+            # A reading changes the snapshot's meter part: the clients' grid
+            # power must follow the meter (the API pushes at most one
+            # snapshot per ``snapshot_interval_s``), and a meter that goes
+            # silent must show at once.
+            self._unsubs += [
+                household.meter.subscribe(lambda _reading: self._on_change()),
+                household.meter.subscribe_availability(
+                    lambda _available: self._on_change()
+                ),
+            ]
         self.state = GatewayState.RUNNING
         self.error = None
         self.started_at = self.options.clock()

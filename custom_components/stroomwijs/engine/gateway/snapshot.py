@@ -230,17 +230,25 @@ def parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def _number(value: object) -> float | None:
+def parse_number(value: object) -> float | None:
+    """Return a finite number from snapshot data; None for anything else.
+
+    JSON as Python reads it may hold ``NaN`` and ``Infinity``; they, booleans
+    and non-numbers all become None (unknown), never a value.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range
+        return None
     return number if math.isfinite(number) else None
 
 
 def _numbers(value: object) -> tuple[float | None, ...]:
     if not isinstance(value, list):
         return ()
-    return tuple(_number(item) for item in value[:3])
+    return tuple(parse_number(item) for item in value[:3])
 
 
 def _text(value: object) -> str | None:
@@ -257,7 +265,10 @@ def reading_from_data(data: object) -> MeterReading | None:
         return None
     timestamp = parse_time(data.get("timestamp"))
     quarter_start = parse_time(data.get("quarter_start"))
-    import_w, export_w = _number(data.get("import_w")), _number(data.get("export_w"))
+    import_w, export_w = (
+        parse_number(data.get("import_w")),
+        parse_number(data.get("export_w")),
+    )
     if timestamp is None or quarter_start is None or import_w is None:
         return None
     tariff = data.get("tariff")
@@ -267,7 +278,7 @@ def reading_from_data(data: object) -> MeterReading | None:
     for record in raw_history[:13] if isinstance(raw_history, list) else ():
         if not isinstance(record, Mapping):
             continue
-        power = _number(record.get("power_w"))
+        power = parse_number(record.get("power_w"))
         if power is not None:
             history.append(
                 PeakRecord(
@@ -288,20 +299,20 @@ def reading_from_data(data: object) -> MeterReading | None:
         phase_currents_a=_numbers(data.get("phase_currents_a")),
         phase_voltages_v=_numbers(data.get("phase_voltages_v")),
         phase_headroom_a=_numbers(data.get("phase_headroom_a")),
-        import_t1_kwh=_number(data.get("import_t1_kwh")),
-        import_t2_kwh=_number(data.get("import_t2_kwh")),
-        export_t1_kwh=_number(data.get("export_t1_kwh")),
-        export_t2_kwh=_number(data.get("export_t2_kwh")),
-        import_total_kwh=_number(data.get("import_total_kwh")),
-        export_total_kwh=_number(data.get("export_total_kwh")),
+        import_t1_kwh=parse_number(data.get("import_t1_kwh")),
+        import_t2_kwh=parse_number(data.get("import_t2_kwh")),
+        export_t1_kwh=parse_number(data.get("export_t1_kwh")),
+        export_t2_kwh=parse_number(data.get("export_t2_kwh")),
+        import_total_kwh=parse_number(data.get("import_total_kwh")),
+        export_total_kwh=parse_number(data.get("export_total_kwh")),
         tariff=tariff
         if isinstance(tariff, int) and not isinstance(tariff, bool)
         else None,
         quarter_start=quarter_start,
-        quarter_average_w=_number(data.get("quarter_average_w")),
+        quarter_average_w=parse_number(data.get("quarter_average_w")),
         quarter_average_source=source if source in {"meter", "computed"} else None,
-        quarter_projection_w=_number(data.get("quarter_projection_w")),
-        month_peak_w=_number(data.get("month_peak_w")),
+        quarter_projection_w=parse_number(data.get("quarter_projection_w")),
+        month_peak_w=parse_number(data.get("month_peak_w")),
         month_peak_at=parse_time(data.get("month_peak_at")),
         peak_history=tuple(history),
         text_message=_text(data.get("text_message")),

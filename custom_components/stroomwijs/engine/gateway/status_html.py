@@ -38,11 +38,17 @@ PAGE: Final = """<!DOCTYPE html>
   .bar > div { height: 100%; background: var(--green); width: 0; }
   .bar.over > div { background: var(--red); }
   table { width: 100%; border-collapse: collapse; }
-  td { padding: 4px 0; border-bottom: 1px solid var(--bg); vertical-align: top; }
-  td.num { text-align: right; white-space: nowrap; padding-left: 8px; }
+  td, th { padding: 4px 8px 4px 0; border-bottom: 1px solid var(--bg);
+           vertical-align: top; text-align: left; }
+  td:last-child, th:last-child { padding-right: 0; }
+  th { font-size: 12px; font-weight: 500; color: var(--muted); }
+  .num { text-align: right; white-space: nowrap; }
+  .time { white-space: nowrap; }
+  .sub { display: block; color: var(--muted); font-size: 13px; }
+  .sub.warn { color: var(--red); }
   .warn { color: var(--red); font-weight: 600; }
   svg { width: 100%; height: auto; display: block; }
-  svg text { fill: var(--muted); font-size: 10px; }
+  svg text { fill: var(--muted); font-size: 16px; }
   #state { margin: 0 12px; }
 </style>
 </head>
@@ -85,12 +91,26 @@ const kw = (w) =>
 const time = (iso) =>
   new Date(iso).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
 
-function row(table, cells) {
+function detail(d) {
+  if (d.soc_pct !== null && d.soc_pct !== undefined) return d.soc_pct + " %";
+  if (d.temperature_c !== null && d.temperature_c !== undefined) {
+    return d.temperature_c.toFixed(1) + " \u00b0C";
+  }
+  return "";
+}
+
+function row(table, cells, tag) {
   const tr = document.createElement("tr");
-  cells.forEach(([text, cls]) => {
-    const td = document.createElement("td");
+  cells.forEach(([text, cls, sub, subCls]) => {
+    const td = document.createElement(tag || "td");
     td.textContent = text;
     if (cls) td.className = cls;
+    if (sub !== undefined) {
+      const span = document.createElement("span");
+      span.className = "sub" + (subCls ? " " + subCls : "");
+      span.textContent = sub;
+      td.appendChild(span);
+    }
     tr.appendChild(td);
   });
   table.appendChild(tr);
@@ -110,16 +130,16 @@ function chart(rows, devices, limitW) {
     box.appendChild(svg("text", {x: 10, y: 110}, "No plan yet."));
     return;
   }
-  const W = 640, H = 220, L = 40, B = 24, T = 8;
+  const W = 640, H = 220, L = 44, B = 26, T = 8;
   const values = rows.map((r) => r.grid_kw);
   const top = Math.max(1, limitW / 1000, ...values) * 1.1;
   const low = Math.min(0, ...values) * 1.1;
   const y = (v) => T + (H - B - T) * (top - v) / (top - low);
   const step = (W - L) / rows.length;
-  for (const v of [low, 0, top / 2, top]) {
+  for (const v of new Set([low, 0, top / 2, top])) {
     box.appendChild(svg("line", {x1: L, x2: W, y1: y(v), y2: y(v),
       stroke: "currentColor", "stroke-opacity": 0.12}));
-    box.appendChild(svg("text", {x: 2, y: y(v) + 3}, v.toFixed(1)));
+    box.appendChild(svg("text", {x: 2, y: y(v) + 5}, v.toFixed(1)));
   }
   rows.forEach((r, i) => {
     const dev = devices.reduce((s, d) => s + (r[d] || 0), 0);
@@ -133,14 +153,14 @@ function chart(rows, devices, limitW) {
       box.appendChild(svg("rect", {x, width: w, y: Math.min(y(base + dev), y(base)),
         height: Math.abs(y(base) - y(base + dev)), fill: "#1b7f4b"}));
     }
-    if (i % 4 === 0) {
+    if (i % 8 === 0) {
       box.appendChild(svg("text", {x, y: H - 6}, time(r.start)));
     }
   });
   const yl = y(limitW / 1000);
   box.appendChild(svg("line", {x1: L, x2: W, y1: yl, y2: yl,
     stroke: "#c62828", "stroke-dasharray": "4 3"}));
-  box.appendChild(svg("text", {x: W - 70, y: yl - 3}, "limit"));
+  box.appendChild(svg("text", {x: W - 80, y: yl - 4}, "limit now"));
 }
 
 function show(data) {
@@ -163,13 +183,17 @@ function show(data) {
   const devices = $("devices");
   devices.replaceChildren();
   if (!h.devices.length) row(devices, [["No devices.", "muted"]]);
+  else {
+    row(devices, [["Device"], ["Power", "num"], ["SoC/tank", "num"],
+                  ["Plan", "num"]], "th");
+  }
   for (const d of h.devices) {
+    const state = d.available ? (d.state || "?").replaceAll("_", " ") : "offline";
     row(devices, [
-      [d.name],
-      [d.available ? (d.state || "?") : "offline", d.available ? "" : "warn"],
+      [d.name, "", state, d.available ? "" : "warn"],
       [kw(d.power_w), "num"],
-      [d.soc_pct === null ? "" : d.soc_pct + " %", "num"],
-      ["plan " + kw(d.planned_w), "num muted"],
+      [detail(d), "num"],
+      [kw(d.planned_w), "num muted"],
     ]);
   }
   chart(h.plan, h.plan_devices, h.limit_w);
@@ -180,8 +204,8 @@ function show(data) {
   if (!h.interventions.length) row(list, [["None today.", "muted"]]);
   for (const i of h.interventions) {
     row(list, [
-      [time(i.at), "muted"],
-      [i.kind + (i.device ? " " + i.device : "")],
+      [time(i.at), "muted time"],
+      [i.kind.replaceAll("_", " "), "", i.device || undefined],
       [i.reason, "muted"],
     ]);
   }
