@@ -520,3 +520,57 @@ async def test_v2g_discharge_comes_after_the_boiler_and_the_heat_pump() -> None:
     boiler_off = next(at for at, value in rig.boiler.commands if not value)
     assert boiler_off <= first_discharge
     assert all(r.net_power_w <= 1_000 for r in rig.house.history[-20:])
+
+
+class _LosesFirstCommandEv(SimEvCharger):
+    """A charger whose first command goes missing on the way to the car."""
+
+    lost = False
+
+    async def async_set_power(self, setpoint_w: float) -> None:
+        """Lose the first command (as a charger that rebooted might)."""
+        if not self.lost:
+            self.lost = True
+            self._setpoint = setpoint_w  # the driver believes it went out
+            self.commands.append((self._clock(), setpoint_w))
+            return
+        await super().async_set_power(setpoint_w)
+
+
+async def test_a_cut_the_device_never_carried_out_is_sent_again() -> None:
+    """A report that still shows the old power after a cut gets the cut again.
+
+    The guard cannot tell a lagging report from a lost command. Taking the
+    commanded power for the truth left a car at 11 kW under a 6 kW limit,
+    with the guard reporting the limit as not holdable (an OCPP car whose
+    pause went missing; ``test_guard_with_ocpp``): a cut decides on the
+    higher of the two.
+    """
+    t0 = START
+    house = SimHousehold(
+        start=t0, base_load=BaseLoadProfile([t0], [1_000], noise_w=0.0)
+    )
+    ev = house.add(
+        _LosesFirstCommandEv(clock=house.clock, reaction_delay=timedelta(seconds=1))
+    )
+    guard = Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+        [
+            GuardedDevice(
+                device=ev,
+                priority=CurtailPriority.EV,
+                reaction_delay=timedelta(seconds=2),
+                pause_allowed=True,
+            )
+        ],
+        limits=LimitStack(
+            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
+        ),
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+    await house.async_run(12, guard.async_process)
+    assert len(ev.commands) >= 2  # the cut was sent again
+    assert ev.load_w() <= 4_800.0
+    over = [r.net_power_w for r in house.history if r.net_power_w > 6_000]
+    assert len(over) <= 5, over
+    assert not [i for i in guard.log if i.kind is InterventionKind.LIMIT_NOT_HOLDABLE]

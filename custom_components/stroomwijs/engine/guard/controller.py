@@ -1171,25 +1171,39 @@ class Guard:
             and abs(report - state.target_w) > _EPSILON_W
         )
 
-    def _power(self, gd: GuardedDevice) -> float:
+    def _power(self, gd: GuardedDevice, *, shed: bool) -> float:
+        """Return what the device draws now, as far as the guard can tell.
+
+        Within the reaction delay: what was asked. When the report may
+        predate the last command (``_stale``), the guard cannot tell whether
+        the device followed it, and each decision takes its safe side:
+        ``shed`` (how much a cut can take off) the higher of the two, so a
+        car that never got its pause is paused again and a car released a
+        moment ago is cut before the washer; a grant the lower, so it never
+        gives more than there is room for.
+        """
         device = gd.device
         state = self._state[gd.device_id]
         report = device.power_w if isinstance(device, PowerMeter) else None
         if report is not None and not math.isfinite(report):
             report = None  # a driver's NaN or Infinity is no value
-        if state.target_w is not None and (
-            state.pending or (report is not None and self._stale(gd, report))
-        ):
-            # Within the reaction delay, or the report predates the command:
-            # what was asked.
-            return state.target_w
+        target = state.target_w
+        if target is not None and report is not None and self._stale(gd, report):
+            return max(report, target) if shed else min(report, target)
+        if target is not None and state.pending:
+            return target
         if report is not None:
             return report
+        return self._power_unmeasured(gd)
+
+    def _power_unmeasured(self, gd: GuardedDevice) -> float:
+        """Return the power of a device that reports none: as set or switched."""
+        device = gd.device
         if isinstance(device, PowerSettable):
             setpoint = device.setpoint_w
             if setpoint is not None and math.isfinite(setpoint):
                 return setpoint
-            return state.target_w or 0.0
+            return self._state[gd.device_id].target_w or 0.0
         if isinstance(device, Switchable):
             return device.rated_power_w if device.is_on else 0.0
         return 0.0
@@ -1219,7 +1233,9 @@ class Guard:
         emergency_pause: bool = False,
     ) -> bool:
         state = self._state[gd.device_id]
-        before = self._power(gd)
+        before = self._power(gd, shed=True)
+        if target_w >= before:  # a rise: count it from the lower view
+            before = self._power(gd, shed=False)
         timeout = self.config.command_timeout.total_seconds()
         failure: str | None
         try:
@@ -1316,7 +1332,7 @@ class Guard:
             cap = self._cap(gd)
             if cap is None or not isinstance(gd.device, PowerSettable):
                 continue
-            power = self._power(gd)
+            power = self._power(gd, shed=True)
             if power > cap + _EPSILON_W:
                 state = self._state[gd.device_id]
                 target = gd.device.power_range.clamp(cap, allow_pause=True)
@@ -1443,7 +1459,7 @@ class Guard:
         for gd, step, emergency, floor, forced in self._candidates():
             if max(needs) <= 0:
                 break
-            power = self._power(gd)
+            power = self._power(gd, shed=True)
             required = max(
                 needs[0], *(needs[1 + p] * len(gd.phases) for p in gd.phases)
             )
@@ -1626,7 +1642,7 @@ class Guard:
         state = self._state[gd.device_id]
         device = gd.device
         wish = self._wish(gd)
-        power = self._power(gd)
+        power = self._power(gd, shed=False)
         # A device that reads a few watts under its setpoint is released: a
         # command per telegram for 20 W would only fill the log.
         if wish is None or wish <= power + _MIN_CUT_W:
@@ -1723,7 +1739,7 @@ class Guard:
             ceiling = self._absorb_ceiling(gd)
             if ceiling is None:
                 continue
-            power = self._power(gd)
+            power = self._power(gd, shed=False)
             room = min(
                 excess,
                 *(-need_phase[p] * len(gd.phases) for p in gd.phases),
@@ -1761,7 +1777,7 @@ class Guard:
             state = self._state[gd.device_id]
             back_to = state.plan_w if state.plan_w is not None else state.absorb_from_w
             assert back_to is not None  # noqa: S101 - raised devices have one
-            power = self._power(gd)
+            power = self._power(gd, shed=True)
             drop = power - back_to
             if drop > export_room - self.config.release_hysteresis_w:
                 continue
@@ -1776,7 +1792,7 @@ class Guard:
         self, gd: GuardedDevice, wish: float, now: datetime, kind: InterventionKind
     ) -> None:
         state = self._state[gd.device_id]
-        power = self._power(gd)
+        power = self._power(gd, shed=False)
         cap = self._cap(gd)
         target = wish if cap is None else min(wish, cap)
         if target > power + _EPSILON_W:
@@ -1842,7 +1858,7 @@ class Guard:
                 target = max(rng.min_w, 0.0)
         else:
             target = 0.0
-        power = self._power(gd)
+        power = self._power(gd, shed=True)
         if power <= target + _EPSILON_W:
             return
         if not state.curtailed:
