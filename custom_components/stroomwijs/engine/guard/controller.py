@@ -809,8 +809,9 @@ class Guard:
         device = gd.device
         value: float | None = None
         if isinstance(device, PowerMeter):
-            value = device.power_w
-            if value is not None and math.isfinite(value) and self._stale(gd, value):
+            value = device.power_w  # NaN stays: no fallback for a broken report
+            report = self._report(gd)
+            if report is not None and self._stale(gd, report):
                 value = self._state[gd.device_id].target_w  # predates the command
         if value is None and isinstance(device, PowerSettable):
             value = device.setpoint_w
@@ -1143,6 +1144,12 @@ class Guard:
             return 0.0
         return pending_w
 
+    def _report(self, gd: GuardedDevice) -> float | None:
+        """Return the device's own power report; None if none (NaN is none)."""
+        device = gd.device
+        value = device.power_w if isinstance(device, PowerMeter) else None
+        return value if value is not None and math.isfinite(value) else None
+
     def _stale(self, gd: GuardedDevice, report: float) -> bool:
         """Whether a power report may predate the guard's last command.
 
@@ -1151,9 +1158,11 @@ class Guard:
         their meter values, every 10-60 s. Trusting it made the guard think a
         car it had released still drew nothing (and cut the washer instead
         of the car), or that a car it had cut still drew its old power. So
-        for ``_REPORT_GRACE`` after the command the commanded power counts
-        instead, once the device's declared reaction delay is over (before
-        that, an unchanged report is most likely true). Only for devices
+        for ``_REPORT_GRACE`` after the command the report is weighed
+        against the command (``_power``; the uncontrolled-load estimate
+        takes the command), once the device's declared reaction delay is
+        over (before that, an unchanged report is most likely true). Only for
+        devices
         that take a power setpoint: an on/off load switched on may well draw
         nothing (a boiler whose own thermostat has stopped it).
         """
@@ -1182,11 +1191,8 @@ class Guard:
         moment ago is cut before the washer; a grant the lower, so it never
         gives more than there is room for.
         """
-        device = gd.device
         state = self._state[gd.device_id]
-        report = device.power_w if isinstance(device, PowerMeter) else None
-        if report is not None and not math.isfinite(report):
-            report = None  # a driver's NaN or Infinity is no value
+        report = self._report(gd)
         target = state.target_w
         if target is not None and report is not None and self._stale(gd, report):
             return max(report, target) if shed else min(report, target)
