@@ -29,6 +29,18 @@ from .support import build_rig, evening_window
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
+def _all_day_guard(devices: list[GuardedDevice]) -> Guard:
+    """Return a guard on 3x25 A under a 6 kW limit all day."""
+    return Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+        devices,
+        limits=LimitStack(
+            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
+        ),
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+
+
 async def test_guard_follows_the_plan_when_there_is_room() -> None:
     """A planned EV setpoint is passed on unchanged when it fits."""
     rig = build_rig(start=START)
@@ -284,9 +296,7 @@ async def test_telegrams_that_queued_up_do_not_trim_a_delivered_cut() -> None:
         discharge_w=11_040,
         max_w=11_040,
     )
-    window = evening_window(time(0, 0), time(23, 59), 6_000)
-    guard = Guard(
-        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+    guard = _all_day_guard(
         [
             GuardedDevice(
                 device=ev,
@@ -294,9 +304,7 @@ async def test_telegrams_that_queued_up_do_not_trim_a_delivered_cut() -> None:
                 reaction_delay=timedelta(seconds=5),
                 pause_allowed=True,
             )
-        ],
-        limits=LimitStack([StaticWindowSource((window,))]),
-        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+        ]
     )
 
     def reading(offset_s: float, net_w: float) -> SimReading:
@@ -367,8 +375,7 @@ async def test_a_rise_the_meter_shows_is_not_counted_again_while_the_report_lags
             clock=house.clock, reaction_delay=timedelta(seconds=2), setpoint_w=0.0
         )
     )
-    guard = Guard(
-        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+    guard = _all_day_guard(
         [
             GuardedDevice(
                 device=ev,
@@ -376,11 +383,7 @@ async def test_a_rise_the_meter_shows_is_not_counted_again_while_the_report_lags
                 reaction_delay=timedelta(seconds=5),
                 pause_allowed=True,
             )
-        ],
-        limits=LimitStack(
-            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
-        ),
-        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+        ]
     )
     await house.async_run(2, guard.async_process)
     await guard.async_set_plan("ev", 11_040.0, house.now)
@@ -424,8 +427,7 @@ async def test_a_car_whose_report_predates_the_command_is_cut_before_the_washer(
     washer = house.add(
         SimSwitchLoad("washer", "Washer", clock=house.clock, rated_w=500, on=True)
     )
-    guard = Guard(
-        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+    guard = _all_day_guard(
         [
             GuardedDevice(
                 device=ev,
@@ -438,11 +440,7 @@ async def test_a_car_whose_report_predates_the_command_is_cut_before_the_washer(
                 priority=CurtailPriority.WHITE_GOODS,
                 reaction_delay=timedelta(milliseconds=500),
             ),
-        ],
-        limits=LimitStack(
-            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
-        ),
-        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+        ]
     )
     await house.async_run(2, guard.async_process)
     await guard.async_set_plan("ev", 11_040.0, house.now)
@@ -480,8 +478,7 @@ async def test_a_release_is_not_resent_for_a_few_watts() -> None:
             clock=house.clock, reaction_delay=timedelta(seconds=1), setpoint_w=0.0
         )
     )
-    guard = Guard(
-        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+    guard = _all_day_guard(
         [
             GuardedDevice(
                 device=ev,
@@ -489,11 +486,7 @@ async def test_a_release_is_not_resent_for_a_few_watts() -> None:
                 reaction_delay=timedelta(seconds=2),
                 pause_allowed=True,
             )
-        ],
-        limits=LimitStack(
-            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
-        ),
-        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+        ]
     )
     await house.async_run(2, guard.async_process)
     await guard.async_set_plan("ev", 4_200.0, house.now)
@@ -553,8 +546,7 @@ async def test_a_cut_the_device_never_carried_out_is_sent_again() -> None:
     ev = house.add(
         _LosesFirstCommandEv(clock=house.clock, reaction_delay=timedelta(seconds=1))
     )
-    guard = Guard(
-        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+    guard = _all_day_guard(
         [
             GuardedDevice(
                 device=ev,
@@ -562,11 +554,7 @@ async def test_a_cut_the_device_never_carried_out_is_sent_again() -> None:
                 reaction_delay=timedelta(seconds=2),
                 pause_allowed=True,
             )
-        ],
-        limits=LimitStack(
-            [StaticWindowSource((evening_window(time(0, 0), time(23, 59), 6_000),))]
-        ),
-        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+        ]
     )
     await house.async_run(12, guard.async_process)
     assert len(ev.commands) >= 2  # the cut was sent again
