@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import time, timedelta
 import time as wall
 
 from custom_components.stroomwijs.engine.household import (
+    LimitConfig,
     MemoryStateStore,
     PlanState,
 )
@@ -367,3 +368,57 @@ async def test_a_boost_under_a_limit_never_reaches_the_car_above_it(
     assert allowed
     assert max(allowed) <= headroom, allowed
     assert household.handle("car").device.manual_setpoint_w == 11_000.0
+
+
+async def test_a_cleared_manual_limit_raises_the_car_only_into_the_new_headroom(
+    make_home: HomeFactory,
+) -> None:
+    """A 4.5 kW manual limit cleared under a 6 kW window: no overshoot.
+
+    A raised limit re-sends the chargers their plan (a car held at 0 W
+    would otherwise wait for the next re-plan). With 3.5 kW of house the
+    6 kW window leaves 2.3 kW, below a 3-phase car's 4.14 kW floor: the car
+    stays paused; when the house drops to 1 kW it may take what is left,
+    and no telegram goes over the window (a draft of the gateway's restart
+    test once saw 9.4 kW on such a rise: not reproduced here).
+    """
+    config = household_config(
+        limits=(
+            LimitConfig(
+                id="evening",
+                kind="window",
+                label="evening",
+                start=time(16),
+                end=time(21),
+                import_w=6_000.0,
+            ),
+        )
+    )
+    home = await make_home(start=local(16, 17), config=config)
+    house = [3_500.0]
+    home.base_w = lambda _when: house[0]
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    household.set_manual_limit(
+        import_w=4_500.0, duration=timedelta(hours=1), label="test"
+    )
+    await home.sim.async_plug_in(car(soc=0.3))
+    household.set_departure("car", {"departure": local(16, 22), "target_soc": 0.9})
+    for _ in range(60):
+        await home.step(1.0)
+    assert home.sim.station.power_w == 0.0
+    start = len(home.grid_w)
+    household.clear_manual_limit()
+    for _ in range(60):
+        await asyncio.sleep(0.01)  # the re-sent profiles reach the charge point
+        await home.step(1.0)
+    assert household.limits.import_limit_w == 6_000.0
+    assert home.sim.station.power_w == 0.0
+    house[0] = 1_000.0
+    for _ in range(120):
+        await asyncio.sleep(0.01)
+        await home.step(1.0)
+    car_w = home.sim.station.power_w
+    assert 4_000.0 <= car_w <= 6_000.0 - 1_000.0
+    # Every telegram after the limit was cleared stayed under the window.
+    assert max(net for _, net, _ in home.grid_w[start:]) <= 6_000.0
