@@ -11,11 +11,12 @@ charger its charger-side limit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 import logging
+import math
 import ssl
 from typing import Any, Final
 
@@ -49,6 +50,11 @@ KIND_OCPP: Final = "ocpp"
 KIND_QUASAR: Final = "quasar"
 QUASAR_POLL: Final = timedelta(seconds=10)
 CHARGER_REACTION_DELAY: Final = timedelta(seconds=5)
+SHARE_ROUND_W: Final = 100.0
+SHARE_STEP_W: Final = 500.0
+"""A share is sent again only when it moved this much ..."""
+SHARE_INTERVAL: Final = timedelta(seconds=30)
+"""... and at most this often (a raise for a granted setpoint goes at once)."""
 
 OCPP_STATES: Final[dict[str, str]] = {
     # OCPP 2.x charging states and connector statuses
@@ -197,11 +203,16 @@ class ChargerHandle:
 class ChargerForGuard:
     """An OCPP charger as the guard drives it, with a charger-side limit.
 
-    Two things go to the charger as its station limit (which caps every
+    Three things go to the charger as its station limit (which caps every
     setpoint, a manual boost included, and stays on the charger if the host
-    goes away): the DSO import limit while one is active, and the guard's cap
-    when the user's manual override would break the limit. So the user's
-    override wins everywhere except against the DSO limit.
+    goes away): the DSO import limit while one is active; within it, the
+    charger's share of what the rest of the house leaves of that limit (set
+    by the household, see :func:`charger_shares`), raised at once to any
+    setpoint the guard grants beyond it; and the guard's cap when the user's
+    manual override would break the limit. So the user's override wins
+    everywhere except against the DSO limit, and a charger left alone (its
+    host gone, a car plugged in before the guard's first setpoint) stays
+    within what the house left free when it last heard from the household.
     """
 
     def __init__(self, device: OcppCharger) -> None:
@@ -209,6 +220,9 @@ class ChargerForGuard:
         self._device = device
         self._dso_w: float | None = None
         self._cap_w: float | None = None
+        self._share_w: float | None = None
+        self._grant_w = 0.0
+        """The highest setpoint granted since the share was last set."""
         self._sent: float | None = None
         self._synced = False
         """False until the first limit went out (it replaces a stored one)."""
@@ -283,13 +297,24 @@ class ChargerForGuard:
         """The limit this adapter last gave the charger (None: none)."""
         return self._sent
 
+    @property
+    def share_w(self) -> float | None:
+        """The share of the DSO limit last set by the household (None: none)."""
+        return self._share_w
+
     async def async_set_power(self, setpoint_w: float) -> None:
-        """Apply the guard's setpoint; cap a manual override that is too high."""
+        """Apply the guard's setpoint; cap a manual override that is too high.
+
+        A setpoint above the charger's share raises the station limit first
+        (the share must never hold back what the guard grants); a lower one
+        leaves it, until the household sets the share again.
+        """
         manual = self._device.manual_setpoint_w
         if manual is not None and setpoint_w < manual - 1.0:
             self._cap_w = max(setpoint_w, 0.0)
         elif self._cap_w is not None and (manual is None or setpoint_w >= manual):
             self._cap_w = None
+        self._grant_w = max(self._grant_w, setpoint_w)
         await self._apply_limit()
         await self._device.async_set_power(setpoint_w)
 
@@ -308,14 +333,58 @@ class ChargerForGuard:
             # The driver keeps the limit and sends it on reconnect.
             _LOGGER.debug("Charger-side limit for %s queued: %s", self.device_id, err)
 
+    async def async_set_share(self, share_w: float | None) -> None:
+        """Set this charger's share of the DSO limit (None: the whole limit).
+
+        The share counts from the setpoint the charger has now; setpoints
+        granted later raise the station limit above it as they go out.
+        """
+        if share_w is not None and not (math.isfinite(share_w) and share_w >= 0):
+            msg = f"invalid share {share_w}"
+            raise ValueError(msg)
+        self._share_w = share_w
+        self._grant_w = max(self._device.setpoint_w or 0.0, 0.0)
+        try:
+            await self._apply_limit()
+        except DeviceUnavailableError as err:
+            _LOGGER.debug("Charger-side share for %s queued: %s", self.device_id, err)
+
+    def _station_limit(self) -> float | None:
+        limit = self._dso_w
+        if limit is not None and self._share_w is not None:
+            limit = min(limit, max(self._share_w, self._grant_w))
+        if self._cap_w is not None:
+            limit = self._cap_w if limit is None else min(limit, self._cap_w)
+        return limit
+
     async def _apply_limit(self) -> None:
-        values = [v for v in (self._dso_w, self._cap_w) if v is not None]
-        limit = min(values) if values else None
+        limit = self._station_limit()
         if self._synced and limit == self._sent:
             return
         self._sent = limit
         self._synced = True  # the driver keeps it and resends on reconnect
         await self._device.async_set_station_limit(limit)
+
+
+def charger_shares(
+    limit_w: float, house_w: float, grants_w: Sequence[float]
+) -> list[float]:
+    """Split what the house leaves of the DSO limit over the chargers.
+
+    ``limit_w`` is the DSO import limit less the guard's margin, ``house_w``
+    what the house draws besides these chargers, ``grants_w`` each
+    charger's setpoint now. Each charger keeps its setpoint and an equal
+    part of what is free beyond all of them, so together they take no more
+    than the limit leaves the house (or, when the house alone is over it,
+    no more than they were already granted). Shares are rounded down to
+    100 W.
+    """
+    granted = [max(g, 0.0) if math.isfinite(g) else 0.0 for g in grants_w]
+    if not granted:
+        return []
+    free = limit_w - house_w - sum(granted)
+    extra = max(free, 0.0) / len(granted) if math.isfinite(free) else 0.0
+    return [math.floor((g + extra) / SHARE_ROUND_W) * SHARE_ROUND_W for g in granted]
 
 
 def charger_side_limit_w(effective: EffectiveLimit) -> float | None:

@@ -73,9 +73,12 @@ from custom_components.stroomwijs.engine.planner import (
 )
 
 from .chargers import (
+    SHARE_INTERVAL,
+    SHARE_STEP_W,
     ChargerForGuard,
     ChargerHandle,
     HouseholdChargers,
+    charger_shares,
     charger_side_limit_w as _charger_side_limit_w,
 )
 from .config import DeviceConfig, HouseholdConfig, OptimiserMode
@@ -313,6 +316,8 @@ class Household:
         self._fed_month_peak_w: float | None = None
         """The month peak a simulator's readings carry (no meter of its own)."""
         self._plugged: dict[str, tuple[bool, bool, str | None]] = {}
+        self._shares_sent: dict[str, tuple[float | None, datetime]] = {}
+        """Per OCPP charger: the share of the DSO limit last sent, and when."""
         self._last_save: datetime | None = None
         self._dirty = False
         self._started = False
@@ -574,10 +579,89 @@ class Household:
                 except Exception:
                     _LOGGER.exception("charger-side limit for %s failed", gd.device_id)
 
+    async def _async_update_shares(self, now: datetime) -> None:
+        """Give each OCPP charger its share of what the house leaves free.
+
+        While a DSO limit is active, each charger's station limit is its
+        setpoint plus an equal part of what the limit (less the guard's
+        margin) leaves beyond the house and every charger's setpoint
+        (:func:`.chargers.charger_shares`). It is what holds the limit when
+        the household is gone longer than a setpoint's offline validity,
+        and what a car plugged in draws before the guard's first setpoint.
+        A share moves on a change of at least ``SHARE_STEP_W``, at most
+        every ``SHARE_INTERVAL`` (the guard raises it at once for what it
+        grants). Without a fresh reading the shares stay as they are.
+        """
+        chargers = [
+            gd.device
+            for gd in self.guard.devices
+            if isinstance(gd.device, ChargerForGuard)
+        ]
+        if not chargers:
+            return
+        shares = self._shares_now(now, chargers)
+        if shares is None:
+            return
+        for device, share in zip(chargers, shares, strict=True):
+            if not self._share_due(device.device_id, share, now):
+                continue
+            self._shares_sent[device.device_id] = (share, now)
+            try:
+                await device.async_set_share(share)
+            except Exception:
+                _LOGGER.exception("charger-side share for %s failed", device.device_id)
+
+    def _shares_now(
+        self, now: datetime, chargers: list[ChargerForGuard]
+    ) -> list[float | None] | None:
+        """Each charger's share now (None each: no DSO limit; None: no reading)."""
+        effective = self.limits.effective
+        limit_w = None if effective is None else _charger_side_limit_w(effective)
+        if limit_w is None:
+            return [None] * len(chargers)
+        status = self.guard.status()
+        net = status.measured_w
+        if (
+            status.data_lost
+            or net is None
+            or not math.isfinite(net)
+            or status.timestamp is None
+            or now - status.timestamp > self.guard.config.data_timeout
+        ):
+            return None
+        house = net
+        for device in chargers:
+            seen = device.power_w
+            if seen is None or not math.isfinite(seen):
+                seen = device.setpoint_w or 0.0
+            house -= seen
+        return list(
+            charger_shares(
+                limit_w - self.guard.config.margin_w,
+                house,
+                [device.setpoint_w or 0.0 for device in chargers],
+            )
+        )
+
+    def _share_due(self, device_id: str, share: float | None, now: datetime) -> bool:
+        """Whether a share differs enough from the last one sent, late enough."""
+        sent = self._shares_sent.get(device_id)
+        if sent is None:
+            return True
+        last, at = sent
+        if last == share:
+            return False
+        if last is None or share is None:
+            return True
+        return abs(share - last) >= SHARE_STEP_W and now - at >= SHARE_INTERVAL
+
     def _on_limit_change(self, new: EffectiveLimit, old: EffectiveLimit | None) -> None:
         self.limits.effective = new
         charger_limit = _charger_side_limit_w(new)
         if old is None or _charger_side_limit_w(old) != charger_limit:
+            # The shares are worked out anew from the new limit at the next
+            # tick, not held back by the interval.
+            self._shares_sent.clear()
             sent = [
                 self._spawn_task(
                     gd.device.async_set_dso_limit(charger_limit),
@@ -1125,6 +1209,7 @@ class Household:
         if not self.ports.realtime:
             await self.guard.async_tick(now)
         self.limits.refresh(now)
+        await self._async_update_shares(now)
         await self.devices.async_poll()
         await self._async_expire_overrides(now)
         due = self._next_replan is not None and now >= self._next_replan
