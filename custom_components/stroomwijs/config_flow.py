@@ -113,7 +113,8 @@ from .limits_flow import (
     async_check_openadr,
 )
 from .models import StroomwijsConfigEntry
-from .socket_flow import PRODUCT_TYPE as SOCKET_PRODUCT_TYPE, SocketDiscoveryFlow
+from .shelly_flow import ShellyDiscoveryFlow, is_shelly
+from .socket_flow import PRODUCT_TYPE as SOCKET_PRODUCT_TYPE
 from .tariff_form import TARIFF_KEYS, tariff_schema
 
 PROBE_TIMEOUT = 12.0
@@ -410,7 +411,7 @@ class StroomwijsConfigFlow(
     InstallerFlow,
     ChargerDiscoveryFlow,
     GatewayDiscoveryFlow,
-    SocketDiscoveryFlow,
+    ShellyDiscoveryFlow,
     ConfigFlow,
     domain=DOMAIN,
 ):
@@ -579,6 +580,8 @@ class StroomwijsConfigFlow(
         A P1 meter becomes a household; an Energy Socket a household's device
         (``socket_flow.py``).
         """
+        if is_shelly(discovery_info):
+            return await self.async_step_shelly_discovered(discovery_info)
         properties = discovery_info.properties
         if properties.get("product_type") == SOCKET_PRODUCT_TYPE:
             return await self.async_step_socket_discovered(discovery_info)

@@ -412,6 +412,9 @@ def _unique_id(kind: str, driver: Mapping[str, Any]) -> str | None:
     if driver.get("driver") == "homewizard_socket" and isinstance(socket, Mapping):
         # The socket's serial (zeroconf discovery finds it by that, too).
         return f"homewizard_socket_{str(socket['serial']).lower()}"
+    if driver.get("driver") == "shelly" and isinstance(socket, Mapping):
+        # The device's MAC (zeroconf discovery finds it by that, too).
+        return f"shelly_{str(socket['mac']).lower()}"
     key = {
         KIND_SG_READY: CONF_RELAY_1,
         KIND_CLIMATE: CONF_ENTITY_ID,

@@ -31,6 +31,7 @@ from homeassistant.config_entries import (
     ConfigSubentry,
 )
 from homeassistant.const import CONF_NAME
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers import selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
@@ -83,14 +84,14 @@ def _number(low: float, high: float, step: float, unit: str) -> selector.NumberS
     )
 
 
-def _role_schema(role: str, name: str) -> vol.Schema:
+def _role_schema(role: str, name: str, max_w: float = 3680) -> vol.Schema:
     fields: dict[Any, Any] = {vol.Required(CONF_NAME, default=name): str}
     if role == KIND_BOILER:
         fields.update(
             {
                 vol.Required(CONF_VOLUME, default=120): _number(10, 1000, 5, "L"),
-                vol.Required(CONF_ELEMENT_POWER, default=2000): _number(
-                    100, 3680, 50, "W"
+                vol.Required(CONF_ELEMENT_POWER, default=min(2000, max_w)): _number(
+                    100, max_w, 50, "W"
                 ),
                 vol.Required(CONF_THERMOSTAT, default=65): _number(45, 85, 1, "°C"),
                 vol.Optional(CONF_TEMPERATURE_ENTITY): selector.EntitySelector(
@@ -157,6 +158,36 @@ class SocketDiscoveryFlow(ConfigFlow):
             for entry in self._async_current_entries(include_ignore=False)
         }
 
+    def _follow_plug_address(self, unique_id: str, host: str, port: int) -> None:
+        """Abort (already_configured) for a plug that is a device already.
+
+        A new address is stored in the device's subentry; a running
+        household follows it without a reload, one that is not running is
+        set up again with it.
+        """
+        found = find_socket_device(list(self._households().values()), unique_id)
+        if found is None:
+            return
+        entry, sub = found
+        driver = dict(sub.data[CONF_DRIVER])
+        socket = dict(driver["socket"])
+        if (socket.get("host"), socket.get("port", 80)) != (host, port):
+            socket.update(host=host, port=port)
+            self.hass.config_entries.async_update_subentry(
+                entry, sub, data={CONF_DRIVER: {**driver, "socket": socket}}
+            )
+            household = (
+                entry.runtime_data.household
+                if entry.state is ConfigEntryState.LOADED
+                else None
+            )
+            if household is not None and sub.subentry_id in household.devices.sockets:
+                # The running household follows it: nothing restarts.
+                household.set_socket_address(sub.subentry_id, host, port)
+            else:
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        raise AbortFlow("already_configured")
+
     async def async_step_socket_discovered(
         self, discovery_info: ZeroconfServiceInfo
     ) -> ConfigFlowResult:
@@ -176,36 +207,22 @@ class SocketDiscoveryFlow(ConfigFlow):
         unique_id = socket_unique_id(serial)
         await self.async_set_unique_id(unique_id)
         self._abort_if_unique_id_configured()  # an ignored socket stays ignored
-        found = find_socket_device(list(self._households().values()), unique_id)
-        if found is not None:
-            entry, sub = found
-            driver = dict(sub.data[CONF_DRIVER])
-            socket = dict(driver["socket"])
-            if (socket.get("host"), socket.get("port", 80)) != (host, port):
-                socket.update(host=host, port=port)
-                self.hass.config_entries.async_update_subentry(
-                    entry, sub, data={CONF_DRIVER: {**driver, "socket": socket}}
-                )
-                household = (
-                    entry.runtime_data.household
-                    if entry.state is ConfigEntryState.LOADED
-                    else None
-                )
-                if (
-                    household is not None
-                    and sub.subentry_id in household.devices.sockets
-                ):
-                    # The running household follows it: nothing restarts.
-                    household.set_socket_address(sub.subentry_id, host, port)
-                else:
-                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
-            return self.async_abort(reason="already_configured")
+        self._follow_plug_address(unique_id, host, port)
         if properties.get("api_enabled") != "1":
             return self.async_abort(reason="socket_api_disabled")
         if not self._households():
             return self.async_abort(reason="socket_household_first")
         name = str(properties.get("product_name") or "Energy Socket")[:64]
-        self._socket = {"host": host, "port": port, "serial": serial, "name": name}
+        self._socket = {
+            "host": host,
+            "port": port,
+            "serial": serial,
+            "name": name,
+            "driver": DRIVER_SOCKET,
+            "prefix": "socket",
+            "unique_id": unique_id,
+            "socket": {"host": host, "port": port, "serial": serial},
+        }
         self.context["title_placeholders"] = {"name": name}
         return await self.async_step_socket_confirm()
 
@@ -300,12 +317,8 @@ class SocketDiscoveryFlow(ConfigFlow):
                 return self.async_abort(reason="household_gone")
             name = str(user_input[CONF_NAME]).strip() or info["name"]
             mapping = {
-                "driver": DRIVER_SOCKET,
-                "socket": {
-                    "host": info["host"],
-                    "port": info["port"],
-                    "serial": info["serial"],
-                },
+                "driver": info["driver"],
+                "socket": dict(info["socket"]),
                 "device": _device_part(role, user_input),
             }
             try:
@@ -314,7 +327,7 @@ class SocketDiscoveryFlow(ConfigFlow):
                 errors["base"] = "invalid_device"
                 placeholders["error"] = str(err)
             else:
-                unique_id = socket_unique_id(info["serial"])
+                unique_id = str(info["unique_id"])
                 if find_socket_device([entry], unique_id) is not None:
                     return self.async_abort(reason="device_already_added")
                 self.hass.config_entries.async_add_subentry(
@@ -328,8 +341,8 @@ class SocketDiscoveryFlow(ConfigFlow):
                 )
                 return self.async_abort(reason="device_added")
         return self.async_show_form(
-            step_id=f"socket_{role}",
-            data_schema=_role_schema(role, info["name"]),
+            step_id=f"{info['prefix']}_{role}",
+            data_schema=_role_schema(role, info["name"], info.get("max_w", 3680)),
             errors=errors,
             description_placeholders=placeholders,
         )
