@@ -64,6 +64,8 @@ CONF_HOUSEHOLD: Final = "household"
 CONF_ROLE: Final = "role"
 ROLES: Final = [KIND_BOILER, KIND_PLUG]
 ZEROCONF_V1: Final = "_hwenergy._tcp.local."
+SOCKET_V1_PORT = 80
+"""Where a socket's local API v1 listens (tests point it at a simulator)."""
 PROBE_TIMEOUT_S: Final = 5.0
 
 
@@ -158,12 +160,12 @@ class SocketDiscoveryFlow(ConfigFlow):
             for entry in self._async_current_entries(include_ignore=False)
         }
 
-    def _follow_plug_address(self, unique_id: str, host: str, port: int) -> None:
+    def _follow_plug_address(self, unique_id: str, host: str, port: int | None) -> None:
         """Abort (already_configured) for a plug that is a device already.
 
-        A new address is stored in the device's subentry; a running
-        household follows it without a reload, one that is not running is
-        set up again with it.
+        A new address is stored in the device's subentry (``port`` None
+        keeps the stored port); a running household follows it without a
+        reload, one that is not running is set up again with it.
         """
         found = find_socket_device(list(self._households().values()), unique_id)
         if found is None:
@@ -171,6 +173,7 @@ class SocketDiscoveryFlow(ConfigFlow):
         entry, sub = found
         driver = dict(sub.data[CONF_DRIVER])
         socket = dict(driver["socket"])
+        port = int(socket.get("port", 80)) if port is None else port
         if (socket.get("host"), socket.get("port", 80)) != (host, port):
             socket.update(host=host, port=port)
             self.hass.config_entries.async_update_subentry(
@@ -193,13 +196,14 @@ class SocketDiscoveryFlow(ConfigFlow):
     ) -> ConfigFlowResult:
         """Take a socket's announcement: once per serial, ignoring respected."""
         properties = discovery_info.properties
-        if discovery_info.type != ZEROCONF_V1:
-            # The socket's local API v1 is what the driver speaks; it also
-            # announces that type, which brings its own flow.
-            return self.async_abort(reason="socket_v1_only")
+        v1 = discovery_info.type == ZEROCONF_V1
         serial = str(properties.get("serial") or "")
         host = str(discovery_info.ip_address)
-        port = discovery_info.port or 80
+        # The driver speaks the local API v1, on port 80. The API v2
+        # announcement (port 443) names the same socket: it is offered the
+        # same way (the confirm step says whether v1 is on), with one flow
+        # and one device per serial whichever of the two comes first.
+        port = (discovery_info.port or 80) if v1 else SOCKET_V1_PORT
         try:
             HomeWizardSocketConfig(host=host, port=port, serial=serial)
         except ValueError:
@@ -207,8 +211,8 @@ class SocketDiscoveryFlow(ConfigFlow):
         unique_id = socket_unique_id(serial)
         await self.async_set_unique_id(unique_id)
         self._abort_if_unique_id_configured()  # an ignored socket stays ignored
-        self._follow_plug_address(unique_id, host, port)
-        if properties.get("api_enabled") != "1":
+        self._follow_plug_address(unique_id, host, port if v1 else None)
+        if v1 and properties.get("api_enabled") != "1":
             return self.async_abort(reason="socket_api_disabled")
         if not self._households():
             return self.async_abort(reason="socket_household_first")
