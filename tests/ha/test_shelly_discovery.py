@@ -166,7 +166,7 @@ async def test_a_shelly_with_a_password_asks_for_it(hass: HomeAssistant) -> None
             result["flow_id"],
             {"name": "Vaatwasser", "appliance": "dishwasher", "deadline_hours": 8},
         )
-        assert result["reason"] == "device_added"
+        assert result.get("reason") == "device_added", result
         sid = next(iter(entry.subentries))
         assert entry.subentries[sid].data[CONF_DRIVER]["socket"]["password"] == (
             PASSWORD
@@ -184,6 +184,29 @@ async def test_a_shelly_with_a_password_asks_for_it(hass: HomeAssistant) -> None
         assert not sim.power_on
         await washer.async_start()
         assert sim.power_on
+        # The password is the household's secret: an export leaves it out,
+        # and a household set up again gives it to the relay.
+        config = household.config
+        assert config.secrets[f"devices.{sid}.password"] == PASSWORD
+        assert PASSWORD not in json.dumps(config.to_dict(include_secrets=False))
+        profile = await hass.services.async_call(
+            DOMAIN,
+            "export_profile",
+            {"config_entry_id": entry.entry_id},
+            blocking=True,
+            return_response=True,
+        )
+        assert PASSWORD not in str(profile["profile"])
+        assert f"devices.{sid}.password" in profile["secrets_left_out"]
+        await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        household = entry.runtime_data.household
+        await household.devices.async_poll(force=True)
+        assert household.devices.sockets[sid].available
+        # Removed: its secret goes with it.
+        hass.config_entries.async_remove_subentry(entry, sid)
+        await hass.async_block_till_done()
+        assert f"devices.{sid}.password" not in household.config.secrets
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+import json
 import logging
 import time
 
@@ -37,6 +38,7 @@ from custom_components.stroomwijs.engine.drivers.shelly import (
 from custom_components.stroomwijs.engine.household.config import (
     DeviceConfig,
     HouseholdConfig,
+    HouseholdConfigError,
 )
 from custom_components.stroomwijs.engine.household.devices import (
     HouseholdDevices,
@@ -376,3 +378,64 @@ async def test_the_household_refreshes_the_relay_before_the_driver(
     await devices.async_poll(force=True)
     assert devices.drivers["boiler"].power_w == pytest.approx(1800.0)
     assert devices.drivers["boiler"].name == "Boiler"
+
+
+async def test_the_password_is_a_household_secret_not_part_of_the_device(
+    session: aiohttp.ClientSession,
+    sims: list[ShellySim],
+) -> None:
+    """devices.<id>.password: left out of an export, given to the relay."""
+    sim = ShellySim(fixed_load(900.0), power_on=True, password=PASSWORD)
+    port = await _start(sims, sim)
+    driver = {
+        "driver": "shelly",
+        "socket": {"host": "127.0.0.1", "port": port, "mac": MAC},
+        "device": {"driver": "plug_appliance", "kind": "dishwasher"},
+    }
+    data = {
+        "devices": [
+            {
+                "id": "vaat",
+                "kind": "driver",
+                "driver": driver,
+                "password_required": True,
+            }
+        ],
+        "secrets": {"devices.vaat.password": PASSWORD},
+    }
+    config = HouseholdConfig.from_dict(data)
+    assert config.required_secrets() == ["devices.vaat.password"]
+    exported = config.to_dict(include_secrets=False)
+    assert PASSWORD not in json.dumps(exported)
+    assert HouseholdConfig.from_dict(config.to_dict()) == config
+    assert HouseholdConfig.from_dict(exported).missing_secrets() == [
+        "devices.vaat.password"
+    ]
+    devices = HouseholdDevices(config, port=None, clock=SimClock(), session=session)
+    await devices.async_poll(force=True)
+    assert devices.drivers["vaat"].power_w == pytest.approx(900.0)
+    with pytest.raises(ConfigError, match="not in the secrets"):
+        HouseholdDevices(
+            HouseholdConfig.from_dict(exported), port=None, clock=SimClock()
+        )
+    inline = {**driver, "socket": {**driver["socket"], "password": PASSWORD}}
+    for device, message in (
+        ({"id": "x", "kind": "driver", "driver": inline}, r"socket\.password"),
+        (
+            {
+                "id": "x",
+                "kind": "driver",
+                "password_required": True,
+                "driver": {
+                    "driver": "boiler",
+                    "volume_l": 80,
+                    "power_w": 2000,
+                    "control": "switch",
+                    "entity_id": "switch.boiler",
+                },
+            },
+            "has no password",
+        ),
+    ):
+        with pytest.raises(HouseholdConfigError, match=message):
+            HouseholdConfig.from_dict({"devices": [device]})

@@ -286,6 +286,8 @@ class HouseholdDevices:
         self._clock = clock
         self._port = port
         self._session = session
+        self.secrets: dict[str, str] = dict(config.secrets)
+        """The household's secrets (a device's password is not in its mapping)."""
         self._polled: datetime | None = None
         for device in config.devices:
             if device.kind == "driver":
@@ -297,6 +299,14 @@ class HouseholdDevices:
         A device on a HomeWizard socket gets its socket in :attr:`sockets`.
         """
         spec = with_identity(device.driver, device.id, device.name)
+        password = self.secrets.get(f"devices.{device.id}.password")
+        if device.password_required:
+            if not password:
+                msg = f"devices.{device.id}: its password is not in the secrets"
+                raise ConfigError(msg)
+            socket = spec.get("socket")
+            if isinstance(socket, Mapping):
+                spec["socket"] = {**socket, "password": password}
         config = config_from_dict(spec, f"devices.{device.id}.driver")
         if isinstance(config, SocketSetup | ShellySetup):
             driver, socket = build_socket_driver(
