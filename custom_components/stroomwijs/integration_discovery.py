@@ -55,7 +55,7 @@ from .adoption import (
     proposals,
     used_entities,
 )
-from .charger import CONF_OCPP_PORT
+from .charger import CONF_KIND, CONF_OCPP_PORT, KIND_OCPP, SUBENTRY_CHARGER
 from .charger_flow import csms_url
 from .const import DOMAIN, LOGGER
 from .device_flow import (
@@ -90,6 +90,20 @@ def _key(text: str) -> str:
 def _flow_unique_id(candidate: DiscoveryCandidate) -> str:
     service = candidate.service_type.split(".", 1)[0].strip("_")
     return f"{service}_{_key(candidate.unique_id or candidate.name)}"[:128]
+
+
+def runs_ocpp_server(entry: ConfigEntry[Any]) -> bool:
+    """Whether a household runs the OCPP server (as the engine decides).
+
+    It does when it is switched on in the options or when an OCPP charger
+    is configured (engine/household/chargers.py).
+    """
+    if {**entry.data, **entry.options}.get(CONF_OCPP_PORT) is not None:
+        return True
+    return any(
+        sub.subentry_type == SUBENTRY_CHARGER and sub.data.get(CONF_KIND) == KIND_OCPP
+        for sub in entry.subentries.values()
+    )
 
 
 def _record_eebus(
@@ -305,11 +319,7 @@ class IntegrationDiscoveryFlow(AdoptionFlow):
         if not households:
             return self.async_abort(reason="household_first")
         placeholders = self._placeholders()
-        servers = [
-            entry
-            for entry in households.values()
-            if {**entry.data, **entry.options}.get(CONF_OCPP_PORT) is not None
-        ]
+        servers = [entry for entry in households.values() if runs_ocpp_server(entry)]
         errors: dict[str, str] = {}
         placeholders["url"] = "-"
         if servers:
@@ -334,4 +344,5 @@ __all__ = [
     "TYPES",
     "IntegrationDiscoveryFlow",
     "matching_devices",
+    "runs_ocpp_server",
 ]

@@ -35,7 +35,10 @@ from custom_components.stroomwijs.engine.drivers.appliance import (
 from custom_components.stroomwijs.engine.drivers.climate_setpoint import (
     ClimateSetpointHeatPump,
 )
-from custom_components.stroomwijs.integration_discovery import EEBUS_NODES
+from custom_components.stroomwijs.integration_discovery import (
+    EEBUS_NODES,
+    runs_ocpp_server,
+)
 
 from .p1_support import until
 from .test_socket_discovery import _household
@@ -419,3 +422,21 @@ async def test_the_edges_of_the_integration_discovery(hass: HomeAssistant) -> No
             flow["flow_id"], {"household": entry.entry_id} if flow is pending[0] else {}
         )
         assert result["reason"] == "household_first"
+
+
+def test_the_ocpp_server_runs_with_an_ocpp_charger_or_switched_on() -> None:
+    """As the engine decides: the port in the options, or an OCPP charger."""
+    plain = MockConfigEntry(domain=DOMAIN, data={})
+    assert not runs_ocpp_server(plain)
+    assert runs_ocpp_server(MockConfigEntry(domain=DOMAIN, options={"ocpp_port": 9100}))
+    subentry = {
+        "data": {"kind": "ocpp", "charger_id": "evse-1"},
+        "subentry_type": "charger",
+        "title": "EVSE",
+        "unique_id": "evse-1",
+    }
+    quasar = {**subentry, "data": {"kind": "quasar"}, "unique_id": "q"}
+    assert runs_ocpp_server(MockConfigEntry(domain=DOMAIN, subentries_data=[subentry]))
+    assert not runs_ocpp_server(
+        MockConfigEntry(domain=DOMAIN, subentries_data=[quasar])
+    )

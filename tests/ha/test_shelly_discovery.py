@@ -13,12 +13,13 @@ from ipaddress import ip_address
 import json
 from pathlib import Path
 
-from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_ZEROCONF
+from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from custom_components.stroomwijs.const import DOMAIN
 from custom_components.stroomwijs.device_flow import CONF_DRIVER
@@ -332,3 +333,43 @@ async def test_a_shelly_without_a_household_or_a_usable_answer(
             flow_id, {"household": entry.entry_id, "role": "boiler"}
         )
         assert result["reason"] == "socket_household_first"
+
+
+async def test_a_shelly_added_by_a_profile_is_known_to_its_announcement(
+    hass: HomeAssistant,
+) -> None:
+    """Add device > profile: the same unique id, so discovery finds the device."""
+    async with _household(hass) as entry, _shelly(password=PASSWORD) as sim:
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "device"), context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"next_step_id": "profile"}
+        )
+        profile = yaml.safe_dump(
+            {
+                "driver": "shelly",
+                "socket": {
+                    "host": "127.0.0.1",
+                    "port": sim.port,
+                    "mac": MAC.upper(),
+                    "password": PASSWORD,
+                },
+                "device": {"driver": "plug_appliance", "kind": "washing_machine"},
+            }
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"name": "Wasmachine", "profile": profile}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        sid = next(iter(entry.subentries))
+        assert entry.subentries[sid].unique_id == shelly_unique_id(MAC)
+        await hass.async_block_till_done()
+        await until(
+            lambda: sid in entry.runtime_data.household.devices.drivers, limit=10
+        )
+        household = entry.runtime_data.household
+        await household.devices.async_poll(force=True)
+        assert household.devices.sockets[sid].available  # the password works
+        again = await _discover(hass, _announcement(sim.port))
+        assert again["reason"] == "already_configured"
