@@ -1,8 +1,11 @@
 """A HomeWizard Energy Socket found by zeroconf becomes a household's device.
 
-The socket announces itself on ``_hwenergy._tcp`` with ``product_type``
-``HWE-SKT``, its serial and whether its local API is on. The config flow's
-zeroconf step hands it here (a mixin of the config flow):
+The socket announces itself on ``_hwenergy._tcp`` (API v1) with
+``product_type`` ``HWE-SKT``, its serial and whether its local API is on,
+and may announce ``_homewizard._tcp`` (API v2) too. The config flow's
+zeroconf step hands both here (a mixin of the config flow); the driver
+speaks API v1 on port 80, so a v2 announcement is offered the same way and
+its confirm step says when v1 is off:
 
 1. *Confirm*: the socket's name and address; the household it joins and the
    role it plays: the element of an electric boiler, or a washing machine,
@@ -16,6 +19,8 @@ zeroconf step hands it here (a mixin of the config flow):
 The flow's unique id is ``homewizard_socket_<serial>``, so an ignored
 socket stays ignored; a socket that is already a device is not offered
 again, and when it announces a new address the device's address is updated.
+The role forms and the address following are shared with the Shelly flow
+(``shelly_flow.py``).
 """
 
 from __future__ import annotations
