@@ -72,6 +72,18 @@ MIELE_KINDS: Final = {
 }
 
 
+def appliance_kind(text: str) -> str:
+    """Return the appliance a model or name says (a washing machine if none).
+
+    Longer words first: a "dishwasher" is not a "washer".
+    """
+    words = text.lower().replace(" ", "_")
+    for key in sorted(MIELE_KINDS, key=len, reverse=True):
+        if key in words:
+            return MIELE_KINDS[key]
+    return "washing_machine"
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal:
     """One device Stroomwijs could take on, and the form values it starts with."""
@@ -192,11 +204,7 @@ def _miele(
     status = keys.get(("sensor", "status"))
     if start is None or remote is None or status is None:
         return None
-    model = "" if device is None else str(device.model or "").lower()
-    kind = next(
-        (value for key, value in MIELE_KINDS.items() if key in model.replace(" ", "_")),
-        "washing_machine",
-    )
+    kind = appliance_kind("" if device is None else str(device.model or ""))
     return Proposal(
         KIND_REMOTE,
         _name(device, members[0], "Appliance"),

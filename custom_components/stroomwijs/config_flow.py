@@ -102,6 +102,7 @@ from .identity import (
     find_household,
 )
 from .installer_flow import InstallerFlow
+from .integration_discovery import TYPES as INTEGRATION_TYPES, IntegrationDiscoveryFlow
 from .limits_flow import (
     CONF_CLIENT_ID,
     CONF_CLIENT_SECRET,
@@ -113,7 +114,8 @@ from .limits_flow import (
     async_check_openadr,
 )
 from .models import StroomwijsConfigEntry
-from .socket_flow import PRODUCT_TYPE as SOCKET_PRODUCT_TYPE, SocketDiscoveryFlow
+from .shelly_flow import ShellyDiscoveryFlow, is_shelly
+from .socket_flow import PRODUCT_TYPE as SOCKET_PRODUCT_TYPE
 from .tariff_form import TARIFF_KEYS, tariff_schema
 
 PROBE_TIMEOUT = 12.0
@@ -410,7 +412,8 @@ class StroomwijsConfigFlow(
     InstallerFlow,
     ChargerDiscoveryFlow,
     GatewayDiscoveryFlow,
-    SocketDiscoveryFlow,
+    ShellyDiscoveryFlow,
+    IntegrationDiscoveryFlow,
     ConfigFlow,
     domain=DOMAIN,
 ):
@@ -574,11 +577,17 @@ class StroomwijsConfigFlow(
     async def async_step_zeroconf(
         self, discovery_info: ZeroconfServiceInfo
     ) -> ConfigFlowResult:
-        """Handle a HomeWizard device that announced itself on the network.
+        """Handle a device that announced itself on the network.
 
-        A P1 meter becomes a household; an Energy Socket a household's device
-        (``socket_flow.py``).
+        A HomeWizard P1 meter becomes a household; an Energy Socket
+        (``socket_flow.py``) or a Shelly Gen2+ relay (``shelly_flow.py``) a
+        household's device; Home Connect, Miele, Daikin, OpenEVSE and EEBus
+        announcements go to ``integration_discovery.py``.
         """
+        if is_shelly(discovery_info):
+            return await self.async_step_shelly_discovered(discovery_info)
+        if discovery_info.type in INTEGRATION_TYPES:
+            return await self.async_step_integration_device_discovered(discovery_info)
         properties = discovery_info.properties
         if properties.get("product_type") == SOCKET_PRODUCT_TYPE:
             return await self.async_step_socket_discovered(discovery_info)

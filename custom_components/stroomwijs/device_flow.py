@@ -109,17 +109,32 @@ def parse_profile(name: str, text: str) -> dict[str, Any]:
 
 
 def check_driver(name: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a driver mapping with the drivers' reader; ValueError if bad."""
-    document = {
-        "devices": [
-            {"id": "device", "kind": "driver", "name": name, "driver": dict(data)}
-        ]
-    }
+    """Check a driver mapping with the drivers' reader; ValueError if bad.
+
+    A device's password (a Shelly's ``socket.password``) stays in the
+    subentry's mapping; the household config keeps it apart as a secret
+    (``household_glue.driver_device_config``), so it is checked that way.
+    """
+    driver = dict(data)
+    socket = driver.get("socket")
+    password = socket.get("password") if isinstance(socket, Mapping) else None
+    device: dict[str, Any] = {"id": "device", "kind": "driver", "name": name}
+    document: dict[str, Any] = {"devices": [device]}
+    if isinstance(socket, Mapping) and "password" in socket:
+        driver["socket"] = {k: v for k, v in socket.items() if k != "password"}
+        device["password_required"] = True
+        document["secrets"] = {"devices.device.password": password}
+    device["driver"] = driver
     try:
         config = HouseholdConfig.from_dict(document)
-    except HouseholdConfigError as err:
+        if "secrets" in document:  # the password's own rules
+            config_from_dict(with_identity(data, "device", name), "driver")
+    except (HouseholdConfigError, ValueError) as err:
         raise ValueError(str(err).replace("devices[0].", "")) from None
-    return dict(config.devices[0].driver)
+    checked = dict(config.devices[0].driver)
+    if "secrets" in document:
+        checked["socket"] = {**checked["socket"], "password": password}
+    return checked
 
 
 def kind_of(driver: Mapping[str, Any]) -> str:
@@ -412,6 +427,9 @@ def _unique_id(kind: str, driver: Mapping[str, Any]) -> str | None:
     if driver.get("driver") == "homewizard_socket" and isinstance(socket, Mapping):
         # The socket's serial (zeroconf discovery finds it by that, too).
         return f"homewizard_socket_{str(socket['serial']).lower()}"
+    if driver.get("driver") == "shelly" and isinstance(socket, Mapping):
+        # The device's MAC (zeroconf discovery finds it by that, too).
+        return f"shelly_{str(socket['mac']).lower()}"
     key = {
         KIND_SG_READY: CONF_RELAY_1,
         KIND_CLIMATE: CONF_ENTITY_ID,

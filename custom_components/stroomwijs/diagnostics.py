@@ -19,6 +19,7 @@ from .guard_glue import (
     LimitsRuntime,
     limits_diagnostics,
 )
+from .integration_discovery import EEBUS_NODES
 from .models import StroomwijsConfigEntry
 
 TO_REDACT = {
@@ -80,6 +81,7 @@ async def async_get_config_entry_diagnostics(
                 {"type": sub.subentry_type, "data": dict(sub.data)}
                 for sub in entry.subentries.values()
             ],
+            "eebus_nodes": list(hass.data.get(EEBUS_NODES, {}).values()),
         },
         TO_REDACT,
     )

@@ -70,7 +70,12 @@ from .engine.drivers.appliance import (
 )
 from .engine.drivers.boiler import BoilerConfig, ControlKind
 from .engine.drivers.climate_setpoint import ClimateSetpointConfig
-from .engine.drivers.factory import DriverConfig, HybridSetup, SocketSetup
+from .engine.drivers.factory import (
+    DriverConfig,
+    HybridSetup,
+    ShellySetup,
+    SocketSetup,
+)
 from .engine.drivers.lambda_heat_pump import LambdaConfig
 from .engine.drivers.sg_ready import SgReadyConfig
 from .engine.household import OverrideRefusedError
@@ -84,7 +89,7 @@ def _inner(spec: DriverConfig) -> DriverConfig:
     """Return the heat pump in a hybrid, the device on a socket; else ``spec``."""
     if isinstance(spec, HybridSetup):
         return spec.heat_pump
-    if isinstance(spec, SocketSetup):
+    if isinstance(spec, SocketSetup | ShellySetup):
         return spec.device
     return spec
 
@@ -101,15 +106,25 @@ def is_appliance(spec: DriverConfig) -> bool:
     return isinstance(_inner(spec), PlugApplianceConfig | RemoteStartApplianceConfig)
 
 
+def _plug_brand(spec: DriverConfig) -> tuple[str, str] | None:
+    """Return the maker and model of the networked plug a device is on."""
+    if isinstance(spec, SocketSetup):
+        return "HomeWizard", "Energy Socket"
+    if isinstance(spec, ShellySetup):
+        return "Shelly", spec.socket.model or "Gen2+ relay"
+    return None
+
+
 def _model(spec: DriverConfig) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
     """Return manufacturer, model and the entity whose device names the brand."""
     inner = _inner(spec)
     if isinstance(spec, HybridSetup):
         _, model, brand_entity = _model(inner)
         return None, f"Hybrid heat pump ({model})", brand_entity
-    if isinstance(spec, SocketSetup):
+    plug = _plug_brand(spec)
+    if plug is not None:
         _, model, _ = _model(inner)
-        return "HomeWizard", f"Energy Socket: {model}", None
+        return plug[0], f"{plug[1]}: {model}", None
     if isinstance(inner, SgReadyConfig):
         return None, "SG-Ready heat pump", None
     if isinstance(inner, ClimateSetpointConfig):

@@ -193,10 +193,27 @@ def _limit_from_subentry(
     return None
 
 
-def driver_device_config(sid: str, title: str, data: Mapping[str, Any]) -> DeviceConfig:
-    """Return the household's device of a ``device`` subentry."""
+def driver_device_config(
+    sid: str, title: str, data: Mapping[str, Any], secrets: dict[str, str]
+) -> DeviceConfig:
+    """Return the household's device of a ``device`` subentry.
+
+    A device's password (a Shelly's) goes into ``secrets`` as
+    ``devices.<id>.password``: the household config keeps secrets apart,
+    so an exported profile leaves it out.
+    """
+    driver = dict(data[CONF_DRIVER])
+    socket = driver.get("socket")
+    password = socket.get("password") if isinstance(socket, Mapping) else None
+    if isinstance(socket, Mapping) and password:
+        driver["socket"] = {k: v for k, v in socket.items() if k != "password"}
+        secrets[f"devices.{sid}.password"] = str(password)
     return DeviceConfig(
-        id=sid, kind="driver", name=title, driver=dict(data[CONF_DRIVER])
+        id=sid,
+        kind="driver",
+        name=title,
+        driver=driver,
+        password_required=bool(password),
     )
 
 
@@ -215,7 +232,7 @@ def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdC
             if limit is not None:
                 limits.append(limit)
         elif sub.subentry_type == SUBENTRY_DEVICE:
-            devices.append(driver_device_config(sid, sub.title, sub.data))
+            devices.append(driver_device_config(sid, sub.title, sub.data, secrets))
         elif sub.subentry_type == SUBENTRY_CHARGER:
             device = device_config(sid, sub.title, sub.data, secrets)
             if device is not None:
@@ -553,9 +570,10 @@ async def _async_apply_devices(  # noqa: PLR0917 - one change, in order
             sub = entry.subentries.get(sid)
             if sub is None:
                 continue  # removed meanwhile; its removal follows
+            secrets: dict[str, str] = {}
             try:
                 await household.async_add_device(
-                    driver_device_config(sid, sub.title, sub.data)
+                    driver_device_config(sid, sub.title, sub.data, secrets), secrets
                 )
             except (ValueError, KeyError) as err:
                 LOGGER.warning("%s could not be added: %s", sub.title, err)

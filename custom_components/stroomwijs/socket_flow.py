@@ -1,8 +1,11 @@
 """A HomeWizard Energy Socket found by zeroconf becomes a household's device.
 
-The socket announces itself on ``_hwenergy._tcp`` with ``product_type``
-``HWE-SKT``, its serial and whether its local API is on. The config flow's
-zeroconf step hands it here (a mixin of the config flow):
+The socket announces itself on ``_hwenergy._tcp`` (API v1) with
+``product_type`` ``HWE-SKT``, its serial and whether its local API is on,
+and may announce ``_homewizard._tcp`` (API v2) too. The config flow's
+zeroconf step hands both here (a mixin of the config flow); the driver
+speaks API v1 on port 80, so a v2 announcement is offered the same way and
+its confirm step says when v1 is off:
 
 1. *Confirm*: the socket's name and address; the household it joins and the
    role it plays: the element of an electric boiler, or a washing machine,
@@ -16,6 +19,8 @@ zeroconf step hands it here (a mixin of the config flow):
 The flow's unique id is ``homewizard_socket_<serial>``, so an ignored
 socket stays ignored; a socket that is already a device is not offered
 again, and when it announces a new address the device's address is updated.
+The role forms and the address following are shared with the Shelly flow
+(``shelly_flow.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from homeassistant.config_entries import (
     ConfigSubentry,
 )
 from homeassistant.const import CONF_NAME
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers import selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
@@ -63,6 +69,8 @@ CONF_HOUSEHOLD: Final = "household"
 CONF_ROLE: Final = "role"
 ROLES: Final = [KIND_BOILER, KIND_PLUG]
 ZEROCONF_V1: Final = "_hwenergy._tcp.local."
+SOCKET_V1_PORT = 80
+"""Where a socket's local API v1 listens (tests point it at a simulator)."""
 PROBE_TIMEOUT_S: Final = 5.0
 
 
@@ -83,14 +91,14 @@ def _number(low: float, high: float, step: float, unit: str) -> selector.NumberS
     )
 
 
-def _role_schema(role: str, name: str) -> vol.Schema:
+def _role_schema(role: str, name: str, max_w: float = 3680) -> vol.Schema:
     fields: dict[Any, Any] = {vol.Required(CONF_NAME, default=name): str}
     if role == KIND_BOILER:
         fields.update(
             {
                 vol.Required(CONF_VOLUME, default=120): _number(10, 1000, 5, "L"),
-                vol.Required(CONF_ELEMENT_POWER, default=2000): _number(
-                    100, 3680, 50, "W"
+                vol.Required(CONF_ELEMENT_POWER, default=min(2000, max_w)): _number(
+                    100, max_w, 50, "W"
                 ),
                 vol.Required(CONF_THERMOSTAT, default=65): _number(45, 85, 1, "°C"),
                 vol.Optional(CONF_TEMPERATURE_ENTITY): selector.EntitySelector(
@@ -157,18 +165,50 @@ class SocketDiscoveryFlow(ConfigFlow):
             for entry in self._async_current_entries(include_ignore=False)
         }
 
+    def _follow_plug_address(self, unique_id: str, host: str, port: int | None) -> None:
+        """Abort (already_configured) for a plug that is a device already.
+
+        A new address is stored in the device's subentry (``port`` None
+        keeps the stored port); a running household follows it without a
+        reload, one that is not running is set up again with it.
+        """
+        found = find_socket_device(list(self._households().values()), unique_id)
+        if found is None:
+            return
+        entry, sub = found
+        driver = dict(sub.data[CONF_DRIVER])
+        socket = dict(driver["socket"])
+        port = int(socket.get("port", 80)) if port is None else port
+        if (socket.get("host"), socket.get("port", 80)) != (host, port):
+            socket.update(host=host, port=port)
+            self.hass.config_entries.async_update_subentry(
+                entry, sub, data={CONF_DRIVER: {**driver, "socket": socket}}
+            )
+            household = (
+                entry.runtime_data.household
+                if entry.state is ConfigEntryState.LOADED
+                else None
+            )
+            if household is not None and sub.subentry_id in household.devices.sockets:
+                # The running household follows it: nothing restarts.
+                household.set_socket_address(sub.subentry_id, host, port)
+            else:
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        raise AbortFlow("already_configured")
+
     async def async_step_socket_discovered(
         self, discovery_info: ZeroconfServiceInfo
     ) -> ConfigFlowResult:
         """Take a socket's announcement: once per serial, ignoring respected."""
         properties = discovery_info.properties
-        if discovery_info.type != ZEROCONF_V1:
-            # The socket's local API v1 is what the driver speaks; it also
-            # announces that type, which brings its own flow.
-            return self.async_abort(reason="socket_v1_only")
+        v1 = discovery_info.type == ZEROCONF_V1
         serial = str(properties.get("serial") or "")
         host = str(discovery_info.ip_address)
-        port = discovery_info.port or 80
+        # The driver speaks the local API v1, on port 80. The API v2
+        # announcement (port 443) names the same socket: it is offered the
+        # same way (the confirm step says whether v1 is on), with one flow
+        # and one device per serial whichever of the two comes first.
+        port = (discovery_info.port or 80) if v1 else SOCKET_V1_PORT
         try:
             HomeWizardSocketConfig(host=host, port=port, serial=serial)
         except ValueError:
@@ -176,36 +216,22 @@ class SocketDiscoveryFlow(ConfigFlow):
         unique_id = socket_unique_id(serial)
         await self.async_set_unique_id(unique_id)
         self._abort_if_unique_id_configured()  # an ignored socket stays ignored
-        found = find_socket_device(list(self._households().values()), unique_id)
-        if found is not None:
-            entry, sub = found
-            driver = dict(sub.data[CONF_DRIVER])
-            socket = dict(driver["socket"])
-            if (socket.get("host"), socket.get("port", 80)) != (host, port):
-                socket.update(host=host, port=port)
-                self.hass.config_entries.async_update_subentry(
-                    entry, sub, data={CONF_DRIVER: {**driver, "socket": socket}}
-                )
-                household = (
-                    entry.runtime_data.household
-                    if entry.state is ConfigEntryState.LOADED
-                    else None
-                )
-                if (
-                    household is not None
-                    and sub.subentry_id in household.devices.sockets
-                ):
-                    # The running household follows it: nothing restarts.
-                    household.set_socket_address(sub.subentry_id, host, port)
-                else:
-                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
-            return self.async_abort(reason="already_configured")
-        if properties.get("api_enabled") != "1":
+        self._follow_plug_address(unique_id, host, port if v1 else None)
+        if v1 and properties.get("api_enabled") != "1":
             return self.async_abort(reason="socket_api_disabled")
         if not self._households():
             return self.async_abort(reason="socket_household_first")
         name = str(properties.get("product_name") or "Energy Socket")[:64]
-        self._socket = {"host": host, "port": port, "serial": serial, "name": name}
+        self._socket = {
+            "host": host,
+            "port": port,
+            "serial": serial,
+            "name": name,
+            "driver": DRIVER_SOCKET,
+            "prefix": "socket",
+            "unique_id": unique_id,
+            "socket": {"host": host, "port": port, "serial": serial},
+        }
         self.context["title_placeholders"] = {"name": name}
         return await self.async_step_socket_confirm()
 
@@ -300,12 +326,8 @@ class SocketDiscoveryFlow(ConfigFlow):
                 return self.async_abort(reason="household_gone")
             name = str(user_input[CONF_NAME]).strip() or info["name"]
             mapping = {
-                "driver": DRIVER_SOCKET,
-                "socket": {
-                    "host": info["host"],
-                    "port": info["port"],
-                    "serial": info["serial"],
-                },
+                "driver": info["driver"],
+                "socket": dict(info["socket"]),
                 "device": _device_part(role, user_input),
             }
             try:
@@ -314,7 +336,7 @@ class SocketDiscoveryFlow(ConfigFlow):
                 errors["base"] = "invalid_device"
                 placeholders["error"] = str(err)
             else:
-                unique_id = socket_unique_id(info["serial"])
+                unique_id = str(info["unique_id"])
                 if find_socket_device([entry], unique_id) is not None:
                     return self.async_abort(reason="device_already_added")
                 self.hass.config_entries.async_add_subentry(
@@ -328,8 +350,8 @@ class SocketDiscoveryFlow(ConfigFlow):
                 )
                 return self.async_abort(reason="device_added")
         return self.async_show_form(
-            step_id=f"socket_{role}",
-            data_schema=_role_schema(role, info["name"]),
+            step_id=f"{info['prefix']}_{role}",
+            data_schema=_role_schema(role, info["name"], info.get("max_w", 3680)),
             errors=errors,
             description_placeholders=placeholders,
         )

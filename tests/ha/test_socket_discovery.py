@@ -30,6 +30,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml  # type: ignore[import-untyped]
 
+from custom_components.stroomwijs import socket_flow
 from custom_components.stroomwijs.const import DOMAIN
 from custom_components.stroomwijs.device_flow import CONF_DRIVER
 from custom_components.stroomwijs.engine.drivers.appliance import (
@@ -323,7 +324,8 @@ async def test_a_socket_at_a_new_address_keeps_its_device(hass: HomeAssistant) -
 @pytest.mark.parametrize(
     ("kind", "properties", "reason"),
     [
-        ("_homewizard._tcp.local.", {}, "socket_v1_only"),
+        ("_homewizard._tcp.local.", {"product_type": "HWE-KWH3"}, "not_p1_meter"),
+        ("_homewizard._tcp.local.", {"product_type": "HWE-BAT"}, "not_p1_meter"),
         (V1, {"api_enabled": "0"}, "socket_api_disabled"),
         (V1, {"serial": "not-a-serial"}, "invalid_discovery"),
     ],
@@ -331,7 +333,7 @@ async def test_a_socket_at_a_new_address_keeps_its_device(hass: HomeAssistant) -
 async def test_a_socket_that_cannot_be_driven_is_not_offered(
     hass: HomeAssistant, kind: str, properties: dict[str, str], reason: str
 ) -> None:
-    """API v2 only, the local API off, or no usable serial: aborted."""
+    """Another HomeWizard product, the local API off, no usable serial: aborted."""
     async with _household(hass):
         result = await hass.config_entries.flow.async_init(
             DOMAIN,
@@ -452,3 +454,43 @@ async def test_a_socket_added_meanwhile_or_a_household_gone_ends_the_flow(
                 result["flow_id"], {"household": entry.entry_id, "role": "boiler"}
             )
             assert result["reason"] == "socket_household_first"
+
+
+async def test_a_socket_announced_on_api_v2_is_offered_through_api_v1(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """_homewizard._tcp: the same flow; the confirm step says when v1 is off."""
+    v2 = "_homewizard._tcp.local."
+    async with _household(hass) as entry, _socket() as sim:
+        monkeypatch.setattr(socket_flow, "SOCKET_V1_PORT", sim.port)
+        sim.api_enabled = False
+        info = _announcement(443, v2, api_enabled="-")
+        info.properties.pop("api_enabled")
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
+        )
+        assert result["step_id"] == "socket_confirm"
+        flow_id = result["flow_id"]
+        again = await _discover(hass, sim.port)  # its v1 announcement: one flow
+        assert again["reason"] == "already_in_progress"
+        choice = {"household": entry.entry_id, "role": "boiler"}
+        result = await hass.config_entries.flow.async_configure(flow_id, choice)
+        assert result["errors"] == {"base": "socket_unreachable"}
+        assert "switched off" in result["description_placeholders"]["error"]
+        sim.api_enabled = True
+        result = await hass.config_entries.flow.async_configure(flow_id, choice)
+        assert result["step_id"] == "socket_boiler"
+        result = await hass.config_entries.flow.async_configure(
+            flow_id,
+            {"name": "Boiler", "volume_l": 80, "power_w": 2000, "thermostat_c": 65},
+        )
+        assert result["reason"] == "device_added"
+        sid = next(iter(entry.subentries))
+        assert entry.subentries[sid].data[CONF_DRIVER]["socket"]["port"] == sim.port
+        # Announced on v2 again: its v1 port is kept, not the v2 one.
+        monkeypatch.setattr(socket_flow, "SOCKET_V1_PORT", 80)
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
+        )
+        assert result["reason"] == "already_configured"
+        assert entry.subentries[sid].data[CONF_DRIVER]["socket"]["port"] == sim.port

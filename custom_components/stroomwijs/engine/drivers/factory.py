@@ -40,12 +40,13 @@ from .entities import EntityPort
 from .homewizard_socket import (
     HomeWizardSocket,
     HomeWizardSocketConfig,
-    SocketEntityPort,
     socket_entity_ids,
 )
 from .hybrid_heat_pump import HybridConfig, HybridHeatPump
 from .lambda_heat_pump import LambdaConfig, LambdaHeatPump
+from .metered_plug import MeteredPlug, PlugEntityPort
 from .sg_ready import Clock, SgReadyConfig, SgReadyHeatPump, utc_now
+from .shelly import ShellyConfig, ShellyPlug, shelly_entity_ids
 
 type HeatPumpConfig = SgReadyConfig | ClimateSetpointConfig | LambdaConfig
 
@@ -71,6 +72,21 @@ class SocketSetup:
     device: BoilerConfig | PlugApplianceConfig
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShellySetup:
+    """A boiler element or an appliance on a Shelly Gen2+ plug or relay.
+
+    As with :class:`SocketSetup`, the device's switch and power entities are
+    the relay channel's own (the factory fills them in).
+    """
+
+    socket: ShellyConfig
+    device: BoilerConfig | PlugApplianceConfig
+
+
+type PlugSetup = SocketSetup | ShellySetup
+"""A device on a plug that Stroomwijs talks to over the network itself."""
+
 type DriverConfig = (
     SgReadyConfig
     | ClimateSetpointConfig
@@ -80,6 +96,7 @@ type DriverConfig = (
     | PlugApplianceConfig
     | RemoteStartApplianceConfig
     | SocketSetup
+    | ShellySetup
 )
 type Driver = (
     SgReadyHeatPump
@@ -100,6 +117,7 @@ DRIVERS: dict[str, type[Any]] = {
     "plug_appliance": PlugApplianceConfig,
     "remote_start_appliance": RemoteStartApplianceConfig,
     "homewizard_socket": SocketSetup,
+    "shelly": ShellySetup,
 }
 _NAMES = {cls: name for name, cls in DRIVERS.items()}
 MAX_DEPTH = 6
@@ -121,7 +139,7 @@ def config_from_dict(data: object, path: str = "device") -> DriverConfig:
         msg = f"{path}.driver: must be one of {', '.join(DRIVERS)}, not {kind!r}"
         raise ConfigError(msg)
     rest = {k: v for k, v in data.items() if k != "driver"}
-    if cls is SocketSetup:
+    if cls is SocketSetup or cls is ShellySetup:
         rest = _socket_entities(rest, path)
     result: DriverConfig = _dataclass(cls, rest, path, 0)
     return result
@@ -140,14 +158,20 @@ def _socket_entities(data: Mapping[str, Any], path: str) -> dict[str, Any]:
         return dict(data)  # the reader names what is missing or wrong
     kind = str(device.get("driver"))
     names = _SOCKET_FIELDS.get(kind)
-    serial = socket.get("serial")
-    if names is None or not isinstance(serial, str):
+    serial, mac = socket.get("serial"), socket.get("mac")
+    channel = socket.get("channel", 0)
+    if names is None:
         return dict(data)
+    if isinstance(serial, str):
+        switch, power = socket_entity_ids(serial)
+    elif isinstance(mac, str) and isinstance(channel, int):
+        switch, power = shelly_entity_ids(mac, channel)
+    else:
+        return dict(data)  # the reader names what is missing or wrong
     for name in (*names, "control"):
         if name in device:
             msg = f"{path}.device.{name}: set by the socket"
             raise ConfigError(msg)
-    switch, power = socket_entity_ids(serial)
     filled = {**device, names[0]: switch, names[1]: power}
     if kind == "boiler":
         filled["control"] = "switch"
@@ -280,8 +304,8 @@ def build_driver(  # noqa: PLR0911 - one return per driver kind
     config: DriverConfig, *, port: EntityPort | None = None, clock: Clock = utc_now
 ) -> Driver:
     """Make the driver of ``config``; entity-backed drivers need ``port``."""
-    if isinstance(config, SocketSetup):
-        msg = "a HomeWizard socket device is built by build_socket_driver"
+    if isinstance(config, SocketSetup | ShellySetup):
+        msg = "a device on a networked plug is built by build_socket_driver"
         raise ConfigError(msg)
     if isinstance(config, LambdaConfig):
         return LambdaHeatPump(config, clock=clock)
@@ -306,23 +330,26 @@ def build_driver(  # noqa: PLR0911 - one return per driver kind
 
 
 def build_socket_driver(
-    setup: SocketSetup,
+    setup: PlugSetup,
     *,
     session: Any,  # noqa: ANN401 - an aiohttp.ClientSession (or None)
     port: EntityPort | None = None,
     clock: Clock = utc_now,
-) -> tuple[Boiler | PlugAppliance, HomeWizardSocket]:
-    """Make the boiler or appliance on the socket, and the socket to refresh.
+) -> tuple[Boiler | PlugAppliance, MeteredPlug]:
+    """Make the boiler or appliance on the plug, and the plug to refresh.
 
-    The driver switches and meters through the socket; any other entity
-    it reads (a tank temperature sensor) comes from ``port``, the host's.
+    The driver switches and meters through the plug (a HomeWizard Energy
+    Socket or a Shelly relay channel); any other entity it reads (a tank
+    temperature sensor) comes from ``port``, the host's.
     """
-    socket = HomeWizardSocket(
-        setup.socket, session, name=setup.device.name, clock=clock
-    )
-    driver = build_driver(
-        setup.device, port=SocketEntityPort(socket, port), clock=clock
-    )
+    socket: MeteredPlug
+    if isinstance(setup, ShellySetup):
+        socket = ShellyPlug(setup.socket, session, name=setup.device.name, clock=clock)
+    else:
+        socket = HomeWizardSocket(
+            setup.socket, session, name=setup.device.name, clock=clock
+        )
+    driver = build_driver(setup.device, port=PlugEntityPort(socket, port), clock=clock)
     assert isinstance(driver, Boiler | PlugAppliance)  # noqa: S101 - the setup's type
     return driver, socket
 

@@ -255,7 +255,7 @@ class HouseholdConfig:
         keys.extend(
             f"devices.{device.id}.password"
             for device in self.devices
-            if device.kind == "ocpp_charger" and device.password_required
+            if device.kind in {"ocpp_charger", "driver"} and device.password_required
         )
         return keys
 
@@ -388,12 +388,20 @@ class HouseholdConfig:
         return config
 
 
+PASSWORD_DRIVERS: Final = frozenset({"shelly"})
+"""Drivers whose device may have a password (``devices.<id>.password``)."""
+
+
+def _has_password(device: DeviceConfig) -> bool:
+    return device.kind == "driver" and device.driver.get("driver") in PASSWORD_DRIVERS
+
+
 def _optional_secret_keys(config: HouseholdConfig) -> list[str]:
     keys = ["meter.encryption_key", "meter.token"]
     keys.extend(
         f"devices.{device.id}.password"
         for device in config.devices
-        if device.kind == "ocpp_charger"
+        if device.kind == "ocpp_charger" or _has_password(device)
     )
     keys.extend(
         f"limits.{limit.id}.client_secret"
@@ -747,7 +755,13 @@ def _read_devices(root: _Reader) -> list[DeviceConfig]:
                 port=r.integer("port", 502, low=1, high=65535),
             )
         else:
-            device = DeviceConfig(**common, driver=_read_driver(r))
+            device = DeviceConfig(
+                **common,
+                driver=_read_driver(r),
+                password_required=r.boolean("password_required", default=False),
+            )
+            if device.password_required and not _has_password(device):
+                raise r.error("password_required", "this driver has no password")
         r.reject_unknown()
         devices.append(device)
     charger_ids = [d.charger_id for d in devices if d.charger_id]
@@ -765,6 +779,11 @@ def _read_driver(r: _Reader) -> dict[str, Any]:
         raise r.error("driver", "expected a mapping (see docs/devices.md)")
     data = {str(k): v for k, v in raw.items() if k not in {"device_id", "name"}}
     where = r.where("driver")
+    socket = data.get("socket")
+    if isinstance(socket, Mapping) and "password" in socket:
+        path = f"{where}.socket.password"
+        msg = "goes into secrets as devices.<id>.password (with password_required)"
+        raise HouseholdConfigError(path, msg)
     try:
         validate_driver(data, where)
     except ConfigError as err:

@@ -30,6 +30,7 @@ from custom_components.stroomwijs.engine.drivers.entities import EntityPort
 from custom_components.stroomwijs.engine.drivers.factory import (
     ConfigError,
     Driver,
+    ShellySetup,
     SocketSetup,
     build_driver,
     build_socket_driver,
@@ -37,15 +38,13 @@ from custom_components.stroomwijs.engine.drivers.factory import (
     guard_role,
 )
 from custom_components.stroomwijs.engine.drivers.heat_pump_common import HeatLevel
-from custom_components.stroomwijs.engine.drivers.homewizard_socket import (
-    HomeWizardSocket,
-)
 from custom_components.stroomwijs.engine.drivers.hybrid_heat_pump import (
     HybridHeatPump,
 )
 from custom_components.stroomwijs.engine.drivers.lambda_heat_pump import (
     LambdaHeatPump,
 )
+from custom_components.stroomwijs.engine.drivers.metered_plug import MeteredPlug
 from custom_components.stroomwijs.engine.drivers.sg_ready import SgReadyHeatPump
 from custom_components.stroomwijs.engine.guard import GuardedDevice
 
@@ -189,6 +188,8 @@ def override_refusal(  # noqa: C901, PLR0911 - one rule after the other
 
 
 type Clock = Any
+PLUG_DRIVERS = frozenset({"homewizard_socket", "shelly"})
+"""Drivers of a device on a networked plug: ``socket`` and ``device`` parts."""
 
 
 def with_identity(data: Mapping[str, Any], device_id: str, name: str) -> dict[str, Any]:
@@ -209,9 +210,7 @@ def with_identity(data: Mapping[str, Any], device_id: str, name: str) -> dict[st
                 **inner,
             }
         return spec
-    if spec.get("driver") == "homewizard_socket" and isinstance(
-        spec.get("device"), Mapping
-    ):
+    if spec.get("driver") in PLUG_DRIVERS and isinstance(spec.get("device"), Mapping):
         spec["device"] = {**spec["device"], "device_id": device_id, "name": name}
         return spec
     return {**spec, "device_id": device_id, "name": name}
@@ -278,8 +277,8 @@ class HouseholdDevices:
     ) -> None:
         """Build every driver device of ``config`` (ConfigError if one cannot be)."""
         self.drivers: dict[str, Driver] = {}
-        self.sockets: dict[str, HomeWizardSocket] = {}
-        """The devices on a HomeWizard Energy Socket, and their socket."""
+        self.sockets: dict[str, MeteredPlug] = {}
+        """The devices on a networked plug (Energy Socket, Shelly), and their plug."""
         self.unplanned: set[str] = set()
         """Devices the user took out of the plan: they follow their own rules."""
         self.overrides: dict[str, DeviceOverride] = {}
@@ -287,6 +286,8 @@ class HouseholdDevices:
         self._clock = clock
         self._port = port
         self._session = session
+        self.secrets: dict[str, str] = dict(config.secrets)
+        """The household's secrets (a device's password is not in its mapping)."""
         self._polled: datetime | None = None
         for device in config.devices:
             if device.kind == "driver":
@@ -298,8 +299,16 @@ class HouseholdDevices:
         A device on a HomeWizard socket gets its socket in :attr:`sockets`.
         """
         spec = with_identity(device.driver, device.id, device.name)
+        password = self.secrets.get(f"devices.{device.id}.password")
+        if device.password_required:
+            if not password:
+                msg = f"devices.{device.id}: its password is not in the secrets"
+                raise ConfigError(msg)
+            socket = spec.get("socket")
+            if isinstance(socket, Mapping):
+                spec["socket"] = {**socket, "password": password}
         config = config_from_dict(spec, f"devices.{device.id}.driver")
-        if isinstance(config, SocketSetup):
+        if isinstance(config, SocketSetup | ShellySetup):
             driver, socket = build_socket_driver(
                 config, session=self._session, port=self._port, clock=self._clock
             )

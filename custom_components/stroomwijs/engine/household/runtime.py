@@ -950,12 +950,15 @@ class Household:
         )
         self.notify()
 
-    async def async_add_device(self, device: DeviceConfig) -> None:
+    async def async_add_device(
+        self, device: DeviceConfig, secrets: Mapping[str, str] | None = None
+    ) -> None:
         """Add a heat pump, boiler or appliance while the household runs.
 
         The meter, the guard and the chargers carry on. The driver is built
         (ConfigError if it cannot be), started and read once, put under the
         guard with its kind's priority, and a new plan is asked for.
+        ``secrets`` holds the device's password (``devices.<id>.password``).
         ValueError for an id in use or a device that is not a ``driver``.
         """
         if device.kind != "driver":
@@ -964,9 +967,24 @@ class Household:
         if self.config.device(device.id) is not None:
             msg = f"{device.id} is in the household already"
             raise ValueError(msg)
-        driver = await self.devices.async_add(device)
+        own = {
+            k: v
+            for k, v in (secrets or {}).items()
+            if k.startswith(f"devices.{device.id}.")
+        }
+        self.devices.secrets.update(own)
+        try:
+            driver = await self.devices.async_add(device)
+        except Exception:
+            for key in own:
+                self.devices.secrets.pop(key, None)
+            raise
         await self.guard.async_add_device(guarded_device(driver))
-        self.config = replace(self.config, devices=(*self.config.devices, device))
+        self.config = replace(
+            self.config,
+            devices=(*self.config.devices, device),
+            secrets={**self.config.secrets, **own},
+        )
         self.request_replan(f"{device.name} added")
         self.notify()
 
@@ -985,9 +1003,15 @@ class Household:
         if self.plan_inputs is not None:
             self.plan_inputs.device_map.pop(device_id, None)
         driver = await self.devices.async_remove(device_id)
+        prefix = f"devices.{device_id}."
+        for key in [k for k in self.devices.secrets if k.startswith(prefix)]:
+            del self.devices.secrets[key]
         self.config = replace(
             self.config,
             devices=tuple(d for d in self.config.devices if d.id != device_id),
+            secrets={
+                k: v for k, v in self.config.secrets.items() if not k.startswith(prefix)
+            },
         )
         self._save_soon()
         self.request_replan(f"{driver.name} removed")
