@@ -98,7 +98,7 @@ def _run(name: str, data: dict[str, Any], runs: int) -> None:
 
 
 def _blocking(data: dict[str, Any], blocks: int, minutes: float) -> dict[str, Any]:
-    """The reference with SG-Ready blocking rules on its heat pump."""
+    """Return the reference with SG-Ready blocking rules on its heat pump."""
     ruled = copy.deepcopy(data)
     for device in ruled["devices"]:
         if device["kind"] == "heat_pump":

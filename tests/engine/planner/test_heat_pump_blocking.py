@@ -156,7 +156,6 @@ def test_the_budget_is_kept_for_the_dso_window_not_spent_on_the_morning_price() 
             ".blocked_minutes_left_today: is above max_blocked_minutes_per_day",
         ),
         ({"blocks_left_today": -1}, ".blocks_left_today: must be within 0..96"),
-        ({"day_ends": "2025-10-14T21:00:00Z"}, ".day_ends: must lie within a day"),
         ({"day_ends": "2025-10-17T00:00:00Z"}, ".day_ends: must lie within a day"),
         ({"day_ends": None}, ".day_ends: is required"),
         ({"blocks_left": 1}, ": unknown field(s) blocks_left"),
@@ -183,3 +182,15 @@ def test_an_ongoing_block_is_no_new_block() -> None:
     setpoint = plan.devices["hp"].setpoint_kw
     off = [t for t in range(n) if setpoint[t] <= OFF_KW]
     assert off == [0, 1]
+
+
+def test_a_budget_from_the_day_before_gives_the_full_caps() -> None:
+    """Read just before midnight, the budget's today is over: full caps apply."""
+    n = 16
+    spot = [0.6] * 8 + [0.2] * 8
+    hp = _heat_pump(_budget(0, 0.0, "2025-10-14T22:00:00Z"))
+    problem = make_problem(spot, [hp], start="2025-10-14T22:00:01Z")
+    problem["first_slot_minutes"] = 15 - 1 / 60
+    setpoint = plan_for(problem).devices["hp"].setpoint_kw
+    off = sum(1 for t in range(n) if setpoint[t] <= OFF_KW)
+    assert 1 <= off <= 8  # some block (the full day's 120 min), not none

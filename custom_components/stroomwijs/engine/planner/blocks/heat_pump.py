@@ -74,7 +74,9 @@ class BlockingRules:
 
     An off-period of the plan is a block. Before ``day_ends`` at most
     ``blocks_left_today`` new off-periods and ``blocked_minutes_left_today``
-    minutes off; on every later local day the full caps.
+    minutes off; on every later local day the full caps. A ``day_ends`` at or
+    before the plan start (a budget read just before midnight) leaves only
+    later days.
     """
 
     blocks_left_today: int
@@ -101,7 +103,7 @@ class BlockingRules:
                 "blocked_minutes_left_today",
                 f"is above max_blocked_minutes_per_day ({max_minutes:g})",
             )
-        if not grid.start < day_ends <= grid.start + MAX_DAY_LENGTH:
+        if day_ends > grid.start + MAX_DAY_LENGTH:
             raise reader.error(
                 "day_ends",
                 "must lie within a day after the plan start "
