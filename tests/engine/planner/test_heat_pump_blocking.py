@@ -194,3 +194,23 @@ def test_a_budget_from_the_day_before_gives_the_full_caps() -> None:
     setpoint = plan_for(problem).devices["hp"].setpoint_kw
     off = sum(1 for t in range(n) if setpoint[t] <= OFF_KW)
     assert 1 <= off <= 8  # some block (the full day's 120 min), not none
+
+
+def test_a_window_the_rules_cannot_block_is_explained_not_a_fallback() -> None:
+    """No block left and a window below the pump's minimum: still a plan, told."""
+    n = 16
+    grid = {
+        "fuse": "3x25",
+        "windows": [
+            {
+                "start": "2025-10-14T23:00:00Z",
+                "end": "2025-10-15T00:00:00Z",
+                "import_kw": 0.5,
+            }
+        ],
+    }
+    hp = _heat_pump(_budget(0, 60.0, "2025-10-15T22:00:00Z"))
+    plan = plan_for(make_problem([0.2] * n, [hp], grid=grid))
+    assert plan.solver.status == "optimal"
+    assert max(plan.import_kw[4:8]) <= 0.5 + 1e-6
+    assert any("more blocking than the rules allow" in e for e in plan.explanations)

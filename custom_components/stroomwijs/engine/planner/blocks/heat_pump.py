@@ -65,6 +65,10 @@ GAS_KWH_PER_M3 = 9.77
 BLOCKING_MIN_KW = 0.01
 """With blocking rules, "on" draws at least this: a planned 0 W is a block."""
 MAX_DAY_LENGTH = timedelta(hours=25)
+PENALTY_BLOCK_OVERRUN_EUR = 500.0
+"""Per block beyond the rules: above shedding any load for a whole slot."""
+PENALTY_BLOCKED_MINUTE_EUR = 20.0
+"""Per blocked minute beyond the rules (300 EUR a quarter-hour)."""
 """``day_ends`` lies at most one (DST) day after the plan start."""
 
 
@@ -284,6 +288,7 @@ class HeatPumpBlock(Block):
         self._end: EndValue | None = None
         self._end_short: IndexArray | None = None
         self._dhw_end_short: IndexArray | None = None
+        self._overruns: list[tuple[int, IndexArray]] = []
 
     def phase_shares(self) -> PhaseShares:
         """Return the compressor's phases."""
@@ -475,18 +480,29 @@ class HeatPumpBlock(Block):
         slot 0), so summing it counts the blocks that start in a day; an
         off-period already running at the start is no new block. Off-minutes
         are the slot lengths (a partial first slot counts its real minutes).
+
+        Where the grid limits leave no other way (no block left and a window
+        the pump cannot run in), a steeply priced overrun keeps the problem
+        solvable and is explained: the relays will refuse that block.
         """
         m = ctx.model
         minutes = ctx.hours * 60.0
         for slots, blocks, allowed in rules.days(ctx.grid):
+            ones = np.zeros(slots.shape[0], dtype=np.int64)
             if blocks < slots.shape[0]:
+                over = m.add_vars(1, 0.0, np.inf, PENALTY_BLOCK_OVERRUN_EUR)
                 row = m.add_rows(1, -np.inf, float(blocks))
-                m.add_terms(np.repeat(row, slots.shape[0]), down[slots], 1.0)
+                m.add_terms(row[ones], down[slots], 1.0)
+                m.add_terms(row, over, -1.0)
+                self._overruns.append((int(slots[0]), over))
             total = float(minutes[slots].sum())
             if allowed < total:
-                # sum minutes (1 - on) <= allowed
+                # sum minutes (1 - on) <= allowed (+ overrun)
+                over = m.add_vars(1, 0.0, np.inf, PENALTY_BLOCKED_MINUTE_EUR)
                 row = m.add_rows(1, total - allowed, np.inf)
-                m.add_terms(np.repeat(row, slots.shape[0]), on[slots], minutes[slots])
+                m.add_terms(row[ones], on[slots], minutes[slots])
+                m.add_terms(row, over, 1.0)
+                self._overruns.append((int(slots[0]), over))
 
     def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
         """On where the previous plan ran the compressor."""
@@ -670,6 +686,14 @@ class HeatPumpBlock(Block):
                 f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, {cold[worst]:.1f} degC "
                 f"below the comfort band: {cause}"
             )
+        for first, over in self._overruns:
+            if float(values[over][0]) > TOLERANCE_K:
+                result.explanations.append(
+                    f"{self.name}: the grid limits need more blocking than the "
+                    f"rules allow (the day from {ctx.grid.label(first)}); the "
+                    "relays will refuse it and the guard must shed other load"
+                )
+                break
         if self._dhw_cold is not None and self._t_dhw is not None:
             dcold = values[self._dhw_cold]
             if (dcold > TOLERANCE_K).any():
