@@ -65,11 +65,11 @@ GAS_KWH_PER_M3 = 9.77
 BLOCKING_MIN_KW = 0.01
 """With blocking rules, "on" draws at least this: a planned 0 W is a block."""
 MAX_DAY_LENGTH = timedelta(hours=25)
+"""``day_ends`` lies at most one (DST) day after the plan start."""
 PENALTY_BLOCK_OVERRUN_EUR = 500.0
 """Per block beyond the rules: above shedding any load for a whole slot."""
 PENALTY_BLOCKED_MINUTE_EUR = 20.0
 """Per blocked minute beyond the rules (300 EUR a quarter-hour)."""
-"""``day_ends`` lies at most one (DST) day after the plan start."""
 
 
 @dataclass(frozen=True, slots=True)
