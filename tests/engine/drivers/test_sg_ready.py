@@ -409,3 +409,34 @@ async def test_no_new_block_that_would_overrun_the_days_blocking_time() -> None:
     assert driver.power_range.min_w == 2500.0
     with pytest.raises(DeviceUnavailableError, match="1 min of blocking left"):
         await driver.async_set_power(0.0)
+
+
+async def test_planner_input_carries_what_the_rules_still_allow_today() -> None:
+    """Two blocks used: the planner gets one block and 100 min until midnight."""
+    clock = SimClock(datetime(2026, 1, 14, 7, 0, tzinfo=UTC))
+    driver, _, _ = _rig(clock, indoor_c=21.5)
+    await driver.async_update()
+    for _ in range(2):
+        await driver.async_set_power(0.0)
+        clock.advance(timedelta(minutes=10))
+        await driver.async_set_power(2500.0)
+        clock.advance(timedelta(minutes=15))
+    device = driver.planner_input([3.0] * 8)
+    assert device["blocking"] == {
+        "blocks_left_today": 1,
+        "blocked_minutes_left_today": 100.0,
+        "day_ends": "2026-01-15T00:00:00+01:00",
+        "max_blocks_per_day": 3,
+        "max_blocked_minutes_per_day": 120.0,
+    }
+    problem = Problem.from_dict(
+        {
+            "start": clock().isoformat(),
+            "horizon_slots": 8,
+            "prices": {"tariff": "single", "single_eur_per_kwh": 0.3},
+            "grid": {"fuse": "3x25"},
+            "base_load_kw": 0.3,
+            "devices": [device],
+        }
+    )
+    assert problem.devices[0].device_id == "hp"

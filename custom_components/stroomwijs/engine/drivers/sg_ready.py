@@ -412,6 +412,7 @@ class SgReadyHeatPump:
             gas=gas,
             window_setback_c=window_setback_c,
             preheat_minutes=preheat_minutes,
+            blocking=self.blocking_budget(),
         )
 
     def export_state(self) -> dict[str, Any]:

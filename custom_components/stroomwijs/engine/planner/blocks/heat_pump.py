@@ -16,6 +16,9 @@ pre-heats. Comfort is soft: it gives way before any grid limit does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 import math
 from typing import ClassVar
 
@@ -59,6 +62,127 @@ RUNNING_KW = 1e-3
 """Above this setpoint the compressor runs."""
 GAS_KWH_PER_M3 = 9.77
 """Calorific (upper) value of Dutch Groningen-quality gas, kWh per m3."""
+BLOCKING_MIN_KW = 0.01
+"""With blocking rules, "on" draws at least this: a planned 0 W is a block."""
+MAX_DAY_LENGTH = timedelta(hours=25)
+"""``day_ends`` lies at most one (DST) day after the plan start."""
+PENALTY_BLOCK_OVERRUN_EUR = 500.0
+"""Per block beyond the rules: above shedding any load for a whole slot."""
+PENALTY_BLOCKED_MINUTE_EUR = 20.0
+"""Per blocked minute beyond the rules (300 EUR a quarter-hour)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingRules:
+    """What the heat pump's blocking rules still allow (SG-Ready, EVU lock).
+
+    An off-period of the plan is a block. Before ``day_ends`` at most
+    ``blocks_left_today`` new off-periods and ``blocked_minutes_left_today``
+    minutes off; on every later local day the full caps. A ``day_ends`` at or
+    before the plan start (a budget read just before midnight) leaves only
+    later days.
+    """
+
+    blocks_left_today: int
+    blocked_minutes_left_today: float
+    day_ends: datetime
+    max_blocks_per_day: int
+    max_blocked_minutes_per_day: float
+
+    @classmethod
+    def read(cls, reader: Reader, grid: TimeGrid) -> BlockingRules:
+        """Read and check the ``blocking`` object."""
+        max_blocks = reader.integer("max_blocks_per_day", low=0, high=96)
+        max_minutes = reader.number("max_blocked_minutes_per_day", low=0.0, high=1440.0)
+        blocks_left = reader.integer("blocks_left_today", low=0, high=96)
+        minutes_left = reader.number("blocked_minutes_left_today", low=0.0, high=1440.0)
+        day_ends = reader.time("day_ends")
+        reader.reject_unknown()
+        if blocks_left > max_blocks:
+            raise reader.error(
+                "blocks_left_today", f"is above max_blocks_per_day ({max_blocks})"
+            )
+        if minutes_left > max_minutes + 1e-6:
+            raise reader.error(
+                "blocked_minutes_left_today",
+                f"is above max_blocked_minutes_per_day ({max_minutes:g})",
+            )
+        if day_ends > grid.start + MAX_DAY_LENGTH:
+            raise reader.error(
+                "day_ends",
+                "must lie within a day after the plan start "
+                f"({grid.start.isoformat()})",
+            )
+        return cls(blocks_left, minutes_left, day_ends, max_blocks, max_minutes)
+
+    def days(self, grid: TimeGrid) -> list[tuple[IndexArray, int, float]]:
+        """Per local day in the horizon: its slots, blocks and minutes allowed."""
+        last_day = grid.local(self.day_ends).date()
+        index = np.empty(grid.count, dtype=np.int64)
+        for t in range(grid.count):
+            start = grid.slot_start(t)
+            index[t] = (
+                0
+                if start < self.day_ends
+                else 1 + (grid.local(start).date() - last_day).days
+            )
+        result: list[tuple[IndexArray, int, float]] = []
+        for day in np.unique(index):
+            slots = np.nonzero(index == day)[0]
+            if day == 0:
+                result.append(
+                    (slots, self.blocks_left_today, self.blocked_minutes_left_today)
+                )
+            else:
+                result.append(
+                    (slots, self.max_blocks_per_day, self.max_blocked_minutes_per_day)
+                )
+        return result
+
+    def repair(
+        self, on: FloatArray, grid: TimeGrid, *, was_on: bool, min_off: int
+    ) -> FloatArray:
+        """Turn off-periods the rules forbid back on (for the warm start).
+
+        An off-period that would exceed the day's blocks is dropped; one
+        that would exceed its minutes is cut short, or dropped when what is
+        left is shorter than ``min_off`` slots.
+        """
+        fixed = on.copy()
+        minutes = grid.hours * 60.0
+        for slots, blocks, allowed in self.days(grid):
+            blocks_left, minutes_left = blocks, allowed
+            for t in slots:
+                if fixed[t] > 0.5:  # noqa: PLR2004
+                    continue
+                new = was_on if t == 0 else bool(fixed[t - 1] > 0.5)  # noqa: PLR2004
+                if new and blocks_left <= 0:
+                    _fill_run(fixed, t)
+                    continue
+                if minutes[t] > minutes_left + 1e-6:
+                    _fill_run(fixed, t)
+                    continue
+                if new:
+                    run_end = _run_end(fixed, t)
+                    if minutes[t:run_end].sum() > minutes_left + 1e-6 and (
+                        minutes_left < minutes[t : t + min_off].sum() - 1e-6
+                    ):
+                        _fill_run(fixed, t)
+                        continue
+                    blocks_left -= 1
+                minutes_left -= minutes[t]
+        return fixed
+
+
+def _run_end(on: FloatArray, start: int) -> int:
+    end = start
+    while end < on.shape[0] and on[end] <= 0.5:  # noqa: PLR2004
+        end += 1
+    return end
+
+
+def _fill_run(on: FloatArray, start: int) -> None:
+    on[start : _run_end(on, start)] = 1.0
 
 
 def _cop(outdoor: FloatArray, at_7c: float, slope: float) -> FloatArray:
@@ -145,6 +269,9 @@ class HeatPumpBlock(Block):
         gas.reject_unknown()
         self.end_condition = read_end_condition(reader)
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
+        has_blocking = reader.has("blocking")
+        blocking = reader.obj("blocking")
+        self.blocking = BlockingRules.read(blocking, grid) if has_blocking else None
         reader.reject_unknown()
 
         self._on: IndexArray | None = None
@@ -161,6 +288,7 @@ class HeatPumpBlock(Block):
         self._end: EndValue | None = None
         self._end_short: IndexArray | None = None
         self._dhw_end_short: IndexArray | None = None
+        self._overruns: list[tuple[int, IndexArray]] = []
 
     def phase_shares(self) -> PhaseShares:
         """Return the compressor's phases."""
@@ -197,6 +325,7 @@ class HeatPumpBlock(Block):
             self.min_modulation > 0
             or self.min_on_minutes > 0
             or self.min_off_minutes > 0
+            or self.blocking is not None
         )
         if needs_binary:
             self._add_on_off(ctx, total)
@@ -283,7 +412,10 @@ class HeatPumpBlock(Block):
             m.add_terms(cap, cols, 1.0)
             m.add_terms(floor, cols, 1.0)
         m.add_terms(cap, on, -self.max_power_kw)
-        m.add_terms(floor, on, -self.min_modulation * self.max_power_kw)
+        p_min = self.min_modulation * self.max_power_kw
+        if self.blocking is not None:
+            p_min = max(p_min, BLOCKING_MIN_KW)
+        m.add_terms(floor, on, -p_min)
 
         # on[t] - on[t-1] = up[t] - down[t]
         up = m.add_vars(n, 0.0, 1.0, SWITCH_COST_EUR)
@@ -298,10 +430,10 @@ class HeatPumpBlock(Block):
         m.add_terms(rows, down, 1.0)
         run = math.ceil(self.min_on_minutes / slot - 1e-9)
         rest = math.ceil(self.min_off_minutes / slot - 1e-9)
-        tracker = (
-            None if self.has_dhw else (lambda x: self._schedule(x, ctx, run, rest))
-        )
+        tracker = None if self.has_dhw else self._tracker(ctx, run, rest)
         m.hint_sequence(on, min_on=run, min_off=rest, tracker=tracker)
+        if self.blocking is not None:
+            self._add_blocking(ctx, self.blocking, on, down)
         for length, events, sign in ((run, up, 1.0), (rest, down, -1.0)):
             if length <= 1:
                 continue
@@ -320,6 +452,57 @@ class HeatPumpBlock(Block):
             keep_slots = min(math.ceil((self.min_off_minutes - held) / slot), n)
             fix = m.add_rows(keep_slots, 0.0, 0.0)
             m.add_terms(fix, on[:keep_slots], 1.0)
+
+    def _tracker(
+        self, ctx: BuildContext, run: int, rest: int
+    ) -> Callable[[FloatArray], FloatArray]:
+        """Return the warm start's on/off schedule, within the blocking rules."""
+        rules = self.blocking
+
+        def track(x: FloatArray) -> FloatArray:
+            on = self._schedule(x, ctx, run, rest)
+            if rules is None:
+                return on
+            return rules.repair(on, ctx.grid, was_on=self.is_on, min_off=rest)
+
+        return track
+
+    def _add_blocking(
+        self,
+        ctx: BuildContext,
+        rules: BlockingRules,
+        on: IndexArray,
+        down: IndexArray,
+    ) -> None:
+        """Cap off-periods and off-minutes per local day.
+
+        ``down[t]`` is at least ``on[t-1] - on[t]`` (the current state before
+        slot 0), so summing it counts the blocks that start in a day; an
+        off-period already running at the start is no new block. Off-minutes
+        are the slot lengths (a partial first slot counts its real minutes).
+
+        Where the grid limits leave no other way (no block left and a window
+        the pump cannot run in), a steeply priced overrun keeps the problem
+        solvable and is explained: the relays will refuse that block.
+        """
+        m = ctx.model
+        minutes = ctx.hours * 60.0
+        for slots, blocks, allowed in rules.days(ctx.grid):
+            ones = np.zeros(slots.shape[0], dtype=np.int64)
+            if blocks < slots.shape[0]:
+                over = m.add_vars(1, 0.0, np.inf, PENALTY_BLOCK_OVERRUN_EUR)
+                row = m.add_rows(1, -np.inf, float(blocks))
+                m.add_terms(row[ones], down[slots], 1.0)
+                m.add_terms(row, over, -1.0)
+                self._overruns.append((int(slots[0]), over))
+            total = float(minutes[slots].sum())
+            if allowed < total:
+                # sum minutes (1 - on) <= allowed (+ overrun)
+                over = m.add_vars(1, 0.0, np.inf, PENALTY_BLOCKED_MINUTE_EUR)
+                row = m.add_rows(1, total - allowed, np.inf)
+                m.add_terms(row[ones], on[slots], minutes[slots])
+                m.add_terms(row, over, 1.0)
+                self._overruns.append((int(slots[0]), over))
 
     def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
         """On where the previous plan ran the compressor."""
@@ -503,6 +686,14 @@ class HeatPumpBlock(Block):
                 f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, {cold[worst]:.1f} degC "
                 f"below the comfort band: {cause}"
             )
+        for first, over in self._overruns:
+            if float(values[over][0]) > TOLERANCE_K:
+                result.explanations.append(
+                    f"{self.name}: the grid limits need more blocking than the "
+                    f"rules allow (the day from {ctx.grid.label(first)}); the "
+                    "relays will refuse it and the guard must shed other load"
+                )
+                break
         if self._dhw_cold is not None and self._t_dhw is not None:
             dcold = values[self._dhw_cold]
             if (dcold > TOLERANCE_K).any():
