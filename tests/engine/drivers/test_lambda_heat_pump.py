@@ -313,3 +313,10 @@ async def test_planner_input_carries_the_blocking_budget(
     assert datetime.fromisoformat(blocking["day_ends"]) == datetime(
         2026, 1, 14, 23, 0, tzinfo=UTC
     )
+
+
+def test_the_lambda_stays_a_modulating_pump_for_the_planner(
+    driver: LambdaHeatPump,
+) -> None:
+    """Over Modbus the plan sets the power: no ``control: block``."""
+    assert "control" not in driver.planner_input(slots=4)

@@ -31,6 +31,7 @@ from custom_components.stroomwijs.engine.drivers.sg_ready import (
     SgReadyHeatPump,
     SgReadyMode,
 )
+from custom_components.stroomwijs.engine.planner import solve
 from custom_components.stroomwijs.engine.planner.problem import Problem
 from custom_components.stroomwijs.engine.simulate.entities import InMemoryEntityPort
 from custom_components.stroomwijs.engine.simulate.thermal import (
@@ -440,3 +441,44 @@ async def test_planner_input_carries_what_the_rules_still_allow_today() -> None:
         }
     )
     assert problem.devices[0].device_id == "hp"
+
+
+async def test_planner_input_asks_for_a_pump_the_plan_can_only_block() -> None:
+    """Two relays: the plan blocks or releases; the thermostat sets the power.
+
+    So the planner counts the pump at its rated power in every unblocked
+    slot, and the plan's setpoint is the mode (rated power or 0 W).
+    """
+    clock = SimClock(datetime(2026, 1, 14, 15, 0, tzinfo=UTC))
+    driver, _, _ = _rig(clock, indoor_c=20.5)
+    await driver.async_update()
+    device = driver.planner_input([3.0] * 24)
+    assert device["control"] == "block"
+    plan = solve(
+        Problem.from_dict(
+            {
+                "start": clock().isoformat(),
+                "horizon_slots": 24,
+                "prices": {"tariff": "single", "single_eur_per_kwh": 0.3},
+                "grid": {
+                    "fuse": "3x25",
+                    "windows": [
+                        {
+                            "start": "2026-01-14T16:00:00Z",
+                            "end": "2026-01-14T20:00:00Z",
+                            "import_kw": 4.0,
+                        }
+                    ],
+                },
+                "base_load_kw": 2.0,
+                "devices": [device],
+            }
+        )
+    )
+    setpoint = plan.devices["hp"].setpoint_kw
+    assert set(setpoint) == {0.0, 2.5}
+    # 2 kW base + 2.5 kW pump break the 4 kW window: blocked 120 min there.
+    assert sum(1 for kw in setpoint if kw == 0.0) == 8
+    for kw in setpoint:
+        level = driver.config.spec.level_for(kw * 1000.0)
+        assert level.value == ("block" if kw == 0.0 else "normal")

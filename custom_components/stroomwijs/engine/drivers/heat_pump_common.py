@@ -169,13 +169,17 @@ def heat_pump_planner_input(
     window_setback_c: float = 0.0,
     preheat_minutes: float = 60.0,
     blocking: BlockingBudget | None = None,
+    thermostat: bool = False,
 ) -> dict[str, Any]:
     """Build the ``heat_pump`` device of a planner problem.
 
     Without a measured indoor temperature the house is assumed at the bottom
     of its comfort band: the plan then heats rather than coasts. A driver
     whose blocks are rationed passes its ``blocking`` budget, so that the
-    plan's off-periods stay within what the rules still allow.
+    plan's off-periods stay within what the rules still allow. A driver that
+    can only block the pump (``thermostat``: unblocked, the pump's own
+    thermostat decides its power) asks for ``control: block``: the plan then
+    counts the pump at its maximum power whenever it leaves it unblocked.
     """
     if not outdoor_c:
         raise ValueError("the planner needs an outdoor temperature forecast")
@@ -205,6 +209,8 @@ def heat_pump_planner_input(
         "is_on": is_on,
         "phases": spec.phases,
     }
+    if thermostat:
+        data["control"] = "block"
     if in_state_for is not None:
         data["in_state_for_minutes"] = max(in_state_for.total_seconds() / 60.0, 0.0)
     if gas is not None:

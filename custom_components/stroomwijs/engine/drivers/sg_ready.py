@@ -413,6 +413,8 @@ class SgReadyHeatPump:
             window_setback_c=window_setback_c,
             preheat_minutes=preheat_minutes,
             blocking=self.blocking_budget(),
+            # Two relays: the plan can block the pump, not set its power.
+            thermostat=True,
         )
 
     def export_state(self) -> dict[str, Any]:

@@ -197,6 +197,11 @@ class BoilerBlock(Block):
         base = x[ctx.import_cols] - x[ctx.export_cols] - own
         # Per slot: the grid cost with the element off and on.
         costs = exchange_costs(base[:, None] + np.array([0.0, self.power_kw]), ctx)
+        # A thermostat's reserve counts against the cap, not in the price.
+        worst = base + ctx.reserve_kw(x) + self.power_kw
+        costs[:, 1] = np.where(
+            worst > ctx.import_cap_kw + 1e-6, BLOCKED_EUR, costs[:, 1]
+        )
         legionella = -1
         if self._leg is not None and (x[self._leg] > 0.5).any():  # noqa: PLR2004
             legionella = self.legionella_slots[int(np.argmax(x[self._leg]))]

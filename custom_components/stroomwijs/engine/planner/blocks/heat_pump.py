@@ -12,6 +12,16 @@ on/off), with minimum run and off times carried over from its current state.
 Inside a DSO window the comfort band may drop (``window_setback_c``) and,
 ``preheat_minutes`` before the window, rise by as much, so that the house
 pre-heats. Comfort is soft: it gives way before any grid limit does.
+
+With ``control: block`` (an SG-Ready pump on two relays) the plan cannot
+set the compressor's power: it can only block the pump or let it run on its
+own thermostat. The binary is then "not blocked"; the heat the house gets
+is any power from 0 to ``max_power_kw`` in an unblocked slot (the
+thermostat's cycles, averaged over the slot), and the import cap and the
+fuse count the pump at ``max_power_kw`` in every unblocked slot (the
+thermostat may call for heat in any of them; the plan cannot stop it but
+by a block). The setpoint is the power the mode stands for: ``max_power_kw``
+unblocked, 0 blocked; the power the plan expects is ``power_kw``.
 """
 
 from __future__ import annotations
@@ -70,6 +80,10 @@ PENALTY_BLOCK_OVERRUN_EUR = 500.0
 """Per block beyond the rules: above shedding any load for a whole slot."""
 PENALTY_BLOCKED_MINUTE_EUR = 20.0
 """Per blocked minute beyond the rules (300 EUR a quarter-hour)."""
+RESERVE_TOLERANCE_KW = 1e-3
+CONTROLS = ("power", "block")
+"""``power``: the plan sets the compressor's power (modulating, Modbus);
+``block``: the plan can only block it, its own thermostat decides the rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +188,24 @@ class BlockingRules:
         return fixed
 
 
+def _within(
+    on: FloatArray,
+    slots: IndexArray,
+    blocks: int,
+    allowed: float,
+    ctx: BuildContext,
+    *,
+    was_on: bool,
+) -> bool:
+    """Whether ``on`` keeps one day's blocks and blocked minutes."""
+    off = on[slots] < 0.5  # noqa: PLR2004
+    first = int(slots[0])
+    before = (not was_on) if first == 0 else bool(on[first - 1] < 0.5)  # noqa: PLR2004
+    starts = int(np.sum(off & ~np.concatenate([[before], off[:-1]])))
+    used = float((ctx.hours[slots] * 60.0)[off].sum())
+    return starts <= blocks and used <= allowed + 1e-6
+
+
 def _run_end(on: FloatArray, start: int) -> int:
     end = start
     while end < on.shape[0] and on[end] <= 0.5:  # noqa: PLR2004
@@ -269,6 +301,11 @@ class HeatPumpBlock(Block):
         gas.reject_unknown()
         self.end_condition = read_end_condition(reader)
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
+        self.control = reader.text("control", "power", choices=CONTROLS)
+        if self.control == "block" and self.has_dhw:
+            raise reader.error(
+                "control", "a pump that can only be blocked has no planned hot water"
+            )
         has_blocking = reader.has("blocking")
         blocking = reader.obj("blocking")
         self.blocking = BlockingRules.read(blocking, grid) if has_blocking else None
@@ -289,10 +326,18 @@ class HeatPumpBlock(Block):
         self._end_short: IndexArray | None = None
         self._dhw_end_short: IndexArray | None = None
         self._overruns: list[tuple[int, IndexArray]] = []
+        self._unmet = 0
+        self._extra: FloatArray | None = None
+        """Slots a solved plan left short of the pump's reserve (kW)."""
 
     def phase_shares(self) -> PhaseShares:
         """Return the compressor's phases."""
         return self.phases
+
+    @property
+    def thermostat(self) -> bool:
+        """Whether the pump runs on its own thermostat unless blocked."""
+        return self.control == "block"
 
     def _band(self, ctx: BuildContext) -> tuple[FloatArray, FloatArray]:
         low = self.comfort_min.copy()
@@ -326,6 +371,7 @@ class HeatPumpBlock(Block):
             or self.min_on_minutes > 0
             or self.min_off_minutes > 0
             or self.blocking is not None
+            or self.thermostat
         )
         if needs_binary:
             self._add_on_off(ctx, total)
@@ -401,6 +447,9 @@ class HeatPumpBlock(Block):
             self._dhw_end_short = dhw_end.add(ctx, self._t_dhw)
 
     def _add_on_off(self, ctx: BuildContext, total: list[IndexArray]) -> None:
+        if self.thermostat:
+            self._add_thermostat(ctx, total)
+            return
         m = ctx.model
         n = ctx.n
         slot = ctx.grid.slot_minutes
@@ -467,6 +516,129 @@ class HeatPumpBlock(Block):
 
         return track
 
+    def _add_thermostat(self, ctx: BuildContext, total: list[IndexArray]) -> None:
+        """Add a pump on its own thermostat: blocked where needed, else free.
+
+        The blocks are decided before the MILP (``blocks_needed``), so the
+        pump adds no binaries: "unblocked" is a column fixed at 0 or 1, the
+        power any value up to ``max_power_kw`` where it is 1, and the limits
+        count ``max_power_kw`` there (the reserve: ``max_power_kw x on -
+        power``).
+        """
+        m = ctx.model
+        unblocked, self._unmet = self.blocks_needed(ctx)
+        on = m.add_vars(ctx.n, unblocked, unblocked)
+        self._on = on
+        cap = m.add_rows(ctx.n, -np.inf, 0.0)  # sum p - Pmax on <= 0
+        for cols in total:
+            m.add_terms(cap, cols, 1.0)
+        m.add_terms(cap, on, -self.max_power_kw)
+        ctx.reserve_terms.append(PowerTerm(on, self.max_power_kw, self.phases))
+        for cols in total:
+            ctx.reserve_terms.append(PowerTerm(cols, -1.0, self.phases))
+
+    def refine(self, short_kw: FloatArray) -> bool:
+        """Block where the solved plan left the pump's reserve short, if allowed.
+
+        For a thermostat-driven pump: the other devices could not all move
+        out of those slots (a tank at its floor, a car's target), so the
+        next build tries to block the pump there as well.
+        """
+        if not self.thermostat:
+            return False
+        short = np.where(short_kw > RESERVE_TOLERANCE_KW, short_kw, 0.0)
+        old = np.zeros_like(short) if self._extra is None else self._extra
+        new = np.maximum(old, short)
+        if not (new > old + RESERVE_TOLERANCE_KW).any():
+            return False
+        self._extra = new
+        return True
+
+    def reset(self) -> None:
+        """Forget the slots a previous solve left short."""
+        self._extra = None
+
+    def blocks_needed(self, ctx: BuildContext) -> tuple[FloatArray, int]:
+        """Return where a thermostat-driven pump is blocked (0), and slots unmet.
+
+        A slot needs a block when the base-load forecast less PV plus the
+        pump at ``max_power_kw`` exceeds the import cap, or the pump's share
+        breaks the fuse of one of its phases, or when a first solve left the
+        pump's reserve short there (``refine``: another device had to run).
+        The blocks go to the slots that need them most, as far as the
+        blocking rules allow (each local day's blocks and minutes), each at
+        least the minimum off time long
+        and at least the minimum run time apart; a block in force goes on
+        for its minimum off time, and a run for its minimum run time. The
+        flexible devices then plan around the pump (its reserve counts
+        against the limits wherever it is unblocked). Returns the pattern
+        and how many needing slots it could not block.
+        """
+        n = ctx.n
+        slot = ctx.grid.slot_minutes
+        net = ctx.base_load_kw - ctx.pv_kw
+        need = net + self.max_power_kw - ctx.import_cap_kw
+        if self._extra is not None:
+            need = np.maximum(need, self._extra)
+        for k, share in enumerate(self.phases):
+            if share > 0 and k < ctx.fixed_phase_kw.shape[0]:
+                row = ctx.fixed_phase_kw[k] + share * self.max_power_kw
+                need = np.maximum(need, row - ctx.phase_limit_kw)
+        run = max(math.ceil(self.min_on_minutes / slot - 1e-9), 1)
+        rest = max(math.ceil(self.min_off_minutes / slot - 1e-9), 1)
+        held = min(self.state_minutes, LONG_AGO_MINUTES)
+        on = np.ones(n)
+        fixed = np.zeros(n, dtype=np.bool_)
+        if not self.is_on and held < self.min_off_minutes:
+            keep = min(math.ceil((self.min_off_minutes - held) / slot), n)
+            on[:keep] = 0.0
+            fixed[:keep] = True
+        if self.is_on and held < self.min_on_minutes:
+            fixed[: min(math.ceil((self.min_on_minutes - held) / slot), n)] = True
+        budgets = (
+            [(np.arange(n), n, float(ctx.hours.sum() * 60.0))]
+            if self.blocking is None
+            else self.blocking.days(ctx.grid)
+        )
+        unmet = 0
+        for slots, blocks, allowed in budgets:
+            wanted = [int(t) for t in slots if need[t] > 1e-6]  # noqa: PLR2004
+            for t in sorted(wanted, key=lambda t: -need[t]):
+                if on[t] < 0.5:  # noqa: PLR2004
+                    continue
+                trial = self._with_block(on, fixed, t, rest, run)
+                if trial is not None and _within(
+                    trial, slots, blocks, allowed, ctx, was_on=self.is_on
+                ):
+                    on = trial
+                else:
+                    unmet += 1
+        return on, unmet
+
+    def _with_block(
+        self, on: FloatArray, fixed: npt.NDArray[np.bool_], t: int, rest: int, run: int
+    ) -> FloatArray | None:
+        """``on`` with a block over slot ``t`` (None: the minimum times forbid it).
+
+        The block starts at ``t`` or joins a block just before it, lasts at
+        least ``rest`` slots, and closes gaps shorter than ``run`` slots.
+        """
+        n = on.shape[0]
+        trial = on.copy()
+        trial[t : min(t + rest, n)] = 0.0
+        # Close a run shorter than the minimum run time on either side.
+        for side in (-1, 1):
+            edge = t - 1 if side < 0 else min(t + rest, n)
+            gap: list[int] = []
+            while 0 <= edge < n and trial[edge] > 0.5 and len(gap) < run:  # noqa: PLR2004
+                gap.append(edge)
+                edge += side
+            if gap and len(gap) < run and 0 <= edge < n:
+                trial[gap] = 0.0
+        if (fixed & (trial != on)).any():
+            return None
+        return trial
+
     def _add_blocking(
         self,
         ctx: BuildContext,
@@ -506,7 +678,7 @@ class HeatPumpBlock(Block):
 
     def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
         """On where the previous plan ran the compressor."""
-        if self._on is None:
+        if self._on is None or self.thermostat:
             return
         setpoint = previous.setpoint_kw
         on = np.where(np.isnan(setpoint), np.nan, (setpoint > RUNNING_KW).astype(float))
@@ -645,6 +817,11 @@ class HeatPumpBlock(Block):
         hours = ctx.hours
         p_sh = values[self._p_sh]
         power = p_sh.copy()
+        series_extra: dict[str, list[float]] = {}
+        if self.thermostat and self._on is not None:
+            # The setpoint is the mode: blocked (0) or the thermostat's own.
+            series_extra["power_kw"] = rounded(p_sh)
+            power = np.where(values[self._on] > 0.5, self.max_power_kw, 0.0)  # noqa: PLR2004
         series: dict[str, list[float]] = {
             "indoor_c": rounded(
                 np.concatenate([[self.indoor_c], values[self._t_in]]), 2
@@ -653,6 +830,7 @@ class HeatPumpBlock(Block):
             "cop": rounded(self.cop, 2),
             "comfort_min_c": rounded(self._band_low, 2),
             "comfort_max_c": rounded(self._band_high, 2),
+            **series_extra,
         }
         if self._p_dhw is not None and self._t_dhw is not None:
             p_dhw = values[self._p_dhw]
@@ -670,7 +848,11 @@ class HeatPumpBlock(Block):
             setpoint_kw=rounded(power),
             series=series,
             costs=costs,
-            summary={"kind": self.kind, "on_off": self.min_modulation >= 1.0},
+            summary={
+                "kind": self.kind,
+                "on_off": self.min_modulation >= 1.0 or self.thermostat,
+                "control": self.control,
+            },
         )
         cold = values[self._cold]
         if (cold > TOLERANCE_K).any():
@@ -685,6 +867,18 @@ class HeatPumpBlock(Block):
                 f"{self.name}: indoor {values[self._t_in][worst]:.1f} degC at "
                 f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, {cold[worst]:.1f} degC "
                 f"below the comfort band: {cause}"
+            )
+        if self.thermostat and self._unmet:
+            rules = self.blocking
+            left = (
+                ""
+                if rules is None
+                else f" ({rules.blocks_left_today} block(s) and "
+                f"{rules.blocked_minutes_left_today:g} min left today)"
+            )
+            result.explanations.append(
+                f"{self.name}: {self._unmet} slot(s) need a block to keep the pump "
+                f"within the limits, which the blocking rules no longer allow{left}"
             )
         for first, over in self._overruns:
             if float(values[over][0]) > TOLERANCE_K:
