@@ -28,15 +28,12 @@ import time
 import numpy as np
 
 from .blocks import BuildContext, DeviceResult, PowerTerm, WarmHint
+from .blocks.base import PENALTY_RESERVE_EUR_PER_KWH
 from .lp import FloatArray, IndexArray, ModelBuilder, Solution, SolveStatus
 from .plan import Plan, SolverReport
 from .problem import Problem
 
 PENALTY_SHED_EUR_PER_KWH = 100.0
-PENALTY_RESERVE_EUR_PER_KWH = 50.0
-"""Per kWh a thermostat-driven device may draw beyond the limits: below
-unserved load (a possible overrun, not a certain one), so that shedding is
-never chosen to make room for it, and far above any energy price."""
 CURTAIL_EUR_PER_KWH = 1e-4
 """PV is curtailed only when exporting it costs money or breaks a limit."""
 SELF_CONSUMPTION_EUR_PER_KWH = 1e-4
@@ -55,8 +52,10 @@ previous plan held from this many hours on (see ``solve``)."""
 KW_TOLERANCE = 1e-3
 MIN_SECOND_SOLVE_S = 0.2
 """The solve after a thermostat's first plan gets at least this long."""
-FIRST_SOLVE_SHARE = 0.4
-"""Share of the time limit a thermostat's first full solve may take."""
+FIRST_SOLVE_SHARE = 0.3
+"""Share of the time left a thermostat's trial solve may take."""
+MAX_REFINES = 3
+"""Rounds of blocks added where a trial plan left a thermostat's reserve short."""
 
 
 @dataclass(slots=True)
@@ -422,15 +421,20 @@ def solve(
     warm = _warm(problem, ctx, warm_start)
     solution: Solution | None = None
     solve_s = 0.0
-    if ctx.reserve_terms:
-        first, solve_s = _first_plan(problem, model, ctx, core, warm)
-        if first is None:
-            model, ctx, core = _build(problem)
-            warm = _warm(problem, ctx, warm_start)
-        elif first.status is SolveStatus.OPTIMAL:
-            solution = first
+    for _ in range(MAX_REFINES if ctx.reserve_terms else 0):
+        left = limit - (time.perf_counter() - started)
+        first, spent = _first_plan(problem, model, ctx, core, warm, limit=left)
+        solve_s += spent
+        if first is not None:
+            if first.status is SolveStatus.OPTIMAL:
+                solution = first
+            break
+        model, ctx, core = _build(problem)
+        warm = _warm(problem, ctx, warm_start)
     if solution is None:
-        left = max(limit - (time.perf_counter() - started), MIN_SECOND_SOLVE_S)
+        left = limit
+        if solve_s > 0.0:  # after a thermostat's trial plans
+            left = max(limit - (time.perf_counter() - started), MIN_SECOND_SOLVE_S)
         solution = _run(problem, model, ctx, warm, left)
         solve_s += solution.solve_time_s
     report = SolverReport(
@@ -496,6 +500,8 @@ def _first_plan(
     ctx: BuildContext,
     core: _Core,
     warm: bool,  # noqa: FBT001
+    *,
+    limit: float,
 ) -> tuple[Solution | None, float]:
     """Return a first plan for a household with a thermostat-driven pump.
 
@@ -503,9 +509,8 @@ def _first_plan(
     there (a tank at its floor), the pump is to be blocked there too, as far
     as its rules allow: then None (build and solve again). The short shows
     in the warm start's plan or, failing that, in a solve given part of the
-    time. Also returns the solve time spent.
+    time (of ``limit``). Also returns the solve time spent.
     """
-    limit = problem.solver.time_limit_s
     first = _run(problem, model, ctx, warm, limit, incumbent_only=True)
     spent = first.solve_time_s
     short = _reserve_short(core, first)

@@ -36,6 +36,10 @@ PENALTY_COMFORT_EUR_PER_KH = 10.0
 PENALTY_HOT_WATER_EUR_PER_KH = 40.0
 PENALTY_MISSED_RUN_EUR = 25.0
 PENALTY_LEGIONELLA_EUR = 25.0
+PENALTY_RESERVE_EUR_PER_KWH = 50.0
+"""Per kWh a thermostat-driven device may draw beyond the limits: below
+unserved load (a possible overrun, not a certain one), so that shedding is
+never chosen to make room for it, and far above any energy price."""
 
 # Tie-breakers, far below a cent, so they only choose between equal plans.
 SWITCH_COST_EUR = 0.002
