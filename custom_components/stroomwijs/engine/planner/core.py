@@ -418,18 +418,14 @@ def solve(
     limit = problem.solver.time_limit_s
     started = time.perf_counter()
     model, ctx, core = _build(problem)
-    warm = _warm(problem, ctx, warm_start)
     solution: Solution | None = None
     solve_s = 0.0
-    for _ in range(MAX_REFINES if ctx.reserve_terms else 0):
-        left = limit - (time.perf_counter() - started)
-        first, spent = _first_plan(problem, model, ctx, core, warm, limit=left)
-        solve_s += spent
-        if first is not None:
-            if first.status is SolveStatus.OPTIMAL:
-                solution = first
-            break
-        model, ctx, core = _build(problem)
+    if ctx.reserve_terms:
+        built, warm, solution, solve_s = _refine_blocks(
+            problem, (model, ctx, core), warm_start, started
+        )
+        model, ctx, core = built
+    else:
         warm = _warm(problem, ctx, warm_start)
     if solution is None:
         left = limit
@@ -492,6 +488,33 @@ def solve(
         explanations=explanations,
         report=report,
     )
+
+
+def _refine_blocks(
+    problem: Problem,
+    built: tuple[ModelBuilder, BuildContext, _Core],
+    warm_start: Plan | None,
+    started: float,
+) -> tuple[tuple[ModelBuilder, BuildContext, _Core], bool, Solution | None, float]:
+    """Trial plans for a thermostat-driven pump; block where they fall short.
+
+    Returns the model to solve (rebuilt when blocks were added) and whether
+    the previous plan hints it, a plan already proven optimal (else None)
+    and the solve time spent.
+    """
+    limit = problem.solver.time_limit_s
+    spent = 0.0
+    for _ in range(MAX_REFINES):
+        model, ctx, core = built
+        warm = _warm(problem, ctx, warm_start)
+        left = limit - (time.perf_counter() - started)
+        first, used = _first_plan(problem, model, ctx, core, warm, limit=left)
+        spent += used
+        if first is not None:
+            proven = first if first.status is SolveStatus.OPTIMAL else None
+            return built, warm, proven, spent
+        built = _build(problem)
+    return built, _warm(problem, built[1], warm_start), None, spent
 
 
 def _first_plan(
