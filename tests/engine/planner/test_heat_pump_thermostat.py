@@ -14,6 +14,12 @@ from typing import Any
 
 import pytest
 
+from custom_components.stroomwijs.engine.household.config import OptimiserMode
+from custom_components.stroomwijs.engine.household.planning import (
+    PlanInputs,
+    baseline_cost_eur,
+    plan_energy_cost_eur,
+)
 from custom_components.stroomwijs.engine.planner import Plan, ProblemError
 
 from .helpers import make_problem, plan_for
@@ -232,3 +238,19 @@ def test_bad_control_is_rejected(change: dict[str, Any], message: str) -> None:
     problem["devices"][0].update(deepcopy(change))
     with pytest.raises(ProblemError, match=message.replace("[", r"\[")):
         plan_for(problem)
+
+
+def test_the_households_baseline_counts_what_the_pump_draws_not_its_mode() -> None:
+    """Without a car the saving is nil: the baseline prices the pump as planned.
+
+    It used to add each device's setpoint; for a pump on its own thermostat
+    that is its mode (2.5 kW whenever released), far above what it draws.
+    """
+    problem = _problem([_pump()], 0.5)
+    problem["base_load_kw"] = [0.5] * N
+    problem["pv_kw"] = [0.0] * N
+    plan = plan_for(problem)
+    inputs = PlanInputs(problem=problem, mode=OptimiserMode.CHEAPEST, notes=())
+    assert baseline_cost_eur(plan, inputs) == pytest.approx(
+        plan_energy_cost_eur(plan), abs=0.01
+    )
