@@ -295,3 +295,28 @@ async def test_planner_state_follows_the_level_not_the_last_power_reading(
     data = driver.planner_input(slots=8)
     assert data["is_on"] is True
     assert _planned_now_kw(data, clock()) > 0.0
+
+
+async def test_planner_input_carries_the_blocking_budget(
+    driver: LambdaHeatPump, clock: SimClock
+) -> None:
+    """One 10-minute block used: two blocks and 110 min left until midnight."""
+    await driver.async_set_power(0.0)
+    clock.advance(timedelta(minutes=10))
+    await driver.async_update()
+    await driver.async_set_power(2200.0)
+    clock.advance(timedelta(minutes=10))
+    blocking = driver.planner_input(slots=4)["blocking"]
+    assert blocking["blocks_left_today"] == 2
+    assert blocking["blocked_minutes_left_today"] == pytest.approx(110.0)
+    assert blocking["max_blocks_per_day"] == 3
+    assert datetime.fromisoformat(blocking["day_ends"]) == datetime(
+        2026, 1, 14, 23, 0, tzinfo=UTC
+    )
+
+
+def test_the_lambda_stays_a_modulating_pump_for_the_planner(
+    driver: LambdaHeatPump,
+) -> None:
+    """Over Modbus the plan sets the power: no ``control: block``."""
+    assert "control" not in driver.planner_input(slots=4)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 import itertools
 import json
 import logging
+import random
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
@@ -31,8 +32,18 @@ from custom_components.stroomwijs.engine.drivers.sg_ready import (
     SgReadyHeatPump,
     SgReadyMode,
 )
+from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.guard import Guard, GuardConfig
+from custom_components.stroomwijs.engine.household.devices import guarded_device
+from custom_components.stroomwijs.engine.limits import (
+    LimitStack,
+    StaticWindowSource,
+    TimeWindow,
+)
+from custom_components.stroomwijs.engine.planner import solve
 from custom_components.stroomwijs.engine.planner.problem import Problem
 from custom_components.stroomwijs.engine.simulate.entities import InMemoryEntityPort
+from custom_components.stroomwijs.engine.simulate.household import SimReading
 from custom_components.stroomwijs.engine.simulate.thermal import (
     HeatPumpUnit,
     SgReadyRelaySim,
@@ -409,3 +420,138 @@ async def test_no_new_block_that_would_overrun_the_days_blocking_time() -> None:
     assert driver.power_range.min_w == 2500.0
     with pytest.raises(DeviceUnavailableError, match="1 min of blocking left"):
         await driver.async_set_power(0.0)
+
+
+async def test_planner_input_carries_what_the_rules_still_allow_today() -> None:
+    """Two blocks used: the planner gets one block and 100 min until midnight."""
+    clock = SimClock(datetime(2026, 1, 14, 7, 0, tzinfo=UTC))
+    driver, _, _ = _rig(clock, indoor_c=21.5)
+    await driver.async_update()
+    for _ in range(2):
+        await driver.async_set_power(0.0)
+        clock.advance(timedelta(minutes=10))
+        await driver.async_set_power(2500.0)
+        clock.advance(timedelta(minutes=15))
+    device = driver.planner_input([3.0] * 8)
+    assert device["blocking"] == {
+        "blocks_left_today": 1,
+        "blocked_minutes_left_today": 100.0,
+        "day_ends": "2026-01-15T00:00:00+01:00",
+        "max_blocks_per_day": 3,
+        "max_blocked_minutes_per_day": 120.0,
+    }
+    problem = Problem.from_dict(
+        {
+            "start": clock().isoformat(),
+            "horizon_slots": 8,
+            "prices": {"tariff": "single", "single_eur_per_kwh": 0.3},
+            "grid": {"fuse": "3x25"},
+            "base_load_kw": 0.3,
+            "devices": [device],
+        }
+    )
+    assert problem.devices[0].device_id == "hp"
+
+
+async def test_planner_input_asks_for_a_pump_the_plan_can_only_block() -> None:
+    """Two relays: the plan blocks or releases; the thermostat sets the power.
+
+    So the planner counts the pump at its rated power in every unblocked
+    slot, and the plan's setpoint is the mode (rated power or 0 W).
+    """
+    clock = SimClock(datetime(2026, 1, 14, 15, 0, tzinfo=UTC))
+    driver, _, _ = _rig(clock, indoor_c=20.5)
+    await driver.async_update()
+    device = driver.planner_input([3.0] * 24)
+    assert device["control"] == "block"
+    plan = solve(
+        Problem.from_dict(
+            {
+                "start": clock().isoformat(),
+                "horizon_slots": 24,
+                "prices": {"tariff": "single", "single_eur_per_kwh": 0.3},
+                "grid": {
+                    "fuse": "3x25",
+                    "windows": [
+                        {
+                            "start": "2026-01-14T16:00:00Z",
+                            "end": "2026-01-14T20:00:00Z",
+                            "import_kw": 4.0,
+                        }
+                    ],
+                },
+                "base_load_kw": 2.0,
+                "devices": [device],
+            }
+        )
+    )
+    setpoint = plan.devices["hp"].setpoint_kw
+    assert set(setpoint) == {0.0, 2.5}
+    # 2 kW base + 2.5 kW pump break the 4 kW window: blocked 120 min there.
+    assert sum(1 for kw in setpoint if kw == 0.0) == 8
+    for kw in setpoint:
+        level = driver.config.spec.level_for(kw * 1000.0)
+        assert level.value == ("block" if kw == 0.0 else "normal")
+
+
+def _reading(clock: SimClock, import_w: float) -> SimReading:
+    return SimReading(
+        timestamp=clock(),
+        import_w=import_w,
+        export_w=0.0,
+        phase_power_w=(import_w / 3.0,) * 3,
+        phase_currents_a=(None, None, None),
+        quarter_average_w=None,
+        quarter_projection_w=None,
+    )
+
+
+async def test_the_guard_blocks_a_released_pump_when_it_draws_not_before() -> None:
+    """Idle in a 4 kW window with 2 kW used: no block until the pump draws.
+
+    The plan releases the pump (2500 W, its normal mode) while only 1.8 kW of
+    headroom is left. Blocking it then would spend one of the day's blocks
+    and its minutes while the pump is idle anyway; the guard keeps it
+    released, and blocks it once its thermostat calls and the import goes
+    over the limit.
+    """
+    clock = SimClock(datetime(2026, 1, 14, 15, 0, tzinfo=UTC))
+    driver, relays, _ = _rig(clock, indoor_c=20.8)
+    await driver.async_update()
+    guard = Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+        [guarded_device(driver)],
+        limits=LimitStack(
+            [
+                StaticWindowSource(
+                    (
+                        TimeWindow(
+                            start=time(0, 0),
+                            end=time(23, 59),
+                            import_w=4000,
+                            label="window",
+                        ),
+                    )
+                )
+            ]
+        ),
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+    for _ in range(5):
+        clock.advance(timedelta(seconds=1))
+        await guard.async_process(_reading(clock, 2000.0))
+    await guard.async_set_plan("hp", 2500.0, clock())
+    for _ in range(60):
+        clock.advance(timedelta(seconds=1))
+        relays.publish()
+        await guard.async_process(_reading(clock, 2000.0 + (driver.power_w or 0.0)))
+    assert driver.mode is SgReadyMode.NORMAL
+    assert driver.blocking_budget().blocks_left_today == 3
+    # The room cools below the thermostat's band: the pump starts.
+    relays.unit.house.indoor_c = 20.0
+    for _ in range(120):
+        clock.advance(timedelta(seconds=1))
+        relays.publish()
+        await guard.async_process(_reading(clock, 2000.0 + (driver.power_w or 0.0)))
+    assert driver.mode is SgReadyMode.BLOCKED
+    assert driver.blocking_budget().blocks_left_today == 2

@@ -14,6 +14,7 @@ import pytest
 
 from custom_components.stroomwijs.engine.drivers.appliance import CycleState
 from custom_components.stroomwijs.engine.drivers.factory import ConfigError
+from custom_components.stroomwijs.engine.drivers.sg_ready import SgReadyHeatPump
 from custom_components.stroomwijs.engine.household import (
     DeviceConfig,
     GridConfig,
@@ -435,4 +436,42 @@ async def test_a_removed_heat_pump_is_left_at_its_normal_level() -> None:
     household.devices.drivers["heat_pump"].ledger._last_change = None  # type: ignore[union-attr]
     await household.async_remove_device("heat_pump")
     assert unit.sg_mode == 2
+    await household.async_stop()
+
+
+async def test_the_plan_keeps_an_sg_ready_pump_on_once_its_blocks_are_spent() -> None:
+    """Three blocks this morning: the plan blocks nothing more until midnight.
+
+    The driver's budget reaches the planner through the household; without it
+    the plan blocks the pump in the 4 kW window, which the relays then refuse.
+    """
+    _house, household, _unit, _tank, _machine = await _home()
+    pump = household.devices.drivers["heat_pump"]
+    assert isinstance(pump, SgReadyHeatPump)
+    for hour in (7, 9, 11):
+        start = datetime(2026, 1, 14, hour, 0, tzinfo=UTC)
+        pump.ledger.record_change(start, blocked=True)
+        pump.ledger.record_change(start + timedelta(minutes=20), blocked=False)
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}, status.reasons
+    assert household.plan_inputs is not None
+    device = next(
+        d for d in household.plan_inputs.problem["devices"] if d["id"] == "heat_pump"
+    )
+    assert device["blocking"] == {
+        "blocks_left_today": 0,
+        "blocked_minutes_left_today": 60.0,
+        "day_ends": "2026-01-15T00:00:00+01:00",
+        "max_blocks_per_day": 3,
+        "max_blocked_minutes_per_day": 120.0,
+    }
+    plan = household.plan
+    assert plan is not None
+    starts = [datetime.fromisoformat(s) for s in plan.slot_starts]
+    today = [
+        i for i, s in enumerate(starts) if s < datetime(2026, 1, 14, 23, 0, tzinfo=UTC)
+    ]
+    setpoint = plan.devices["heat_pump"].setpoint_kw
+    assert today
+    assert min(setpoint[i] for i in today) > 0.0
     await household.async_stop()

@@ -34,6 +34,8 @@ from custom_components.stroomwijs.engine.capabilities import (
     Thermal,
 )
 
+from .heat_pump_rules import BlockingBudget
+
 
 class HeatLevel(StrEnum):
     """How hard the heat pump is allowed to work."""
@@ -166,11 +168,18 @@ def heat_pump_planner_input(
     gas: GasOption | None = None,
     window_setback_c: float = 0.0,
     preheat_minutes: float = 60.0,
+    blocking: BlockingBudget | None = None,
+    thermostat: bool = False,
 ) -> dict[str, Any]:
     """Build the ``heat_pump`` device of a planner problem.
 
     Without a measured indoor temperature the house is assumed at the bottom
-    of its comfort band: the plan then heats rather than coasts.
+    of its comfort band: the plan then heats rather than coasts. A driver
+    whose blocks are rationed passes its ``blocking`` budget, so that the
+    plan's off-periods stay within what the rules still allow. A driver that
+    can only block the pump (``thermostat``: unblocked, the pump's own
+    thermostat decides its power) asks for ``control: block``: the plan then
+    counts the pump at its maximum power whenever it leaves it unblocked.
     """
     if not outdoor_c:
         raise ValueError("the planner needs an outdoor temperature forecast")
@@ -200,6 +209,8 @@ def heat_pump_planner_input(
         "is_on": is_on,
         "phases": spec.phases,
     }
+    if thermostat:
+        data["control"] = "block"
     if in_state_for is not None:
         data["in_state_for_minutes"] = max(in_state_for.total_seconds() / 60.0, 0.0)
     if gas is not None:
@@ -207,6 +218,18 @@ def heat_pump_planner_input(
             "max_kw": gas.max_kw,
             "eur_per_m3": gas.eur_per_m3,
             "efficiency": gas.efficiency,
+        }
+    if blocking is not None:
+        data["blocking"] = {
+            "blocks_left_today": blocking.blocks_left_today,
+            # Rounded down: the plan must not count on a fraction of a minute.
+            "blocked_minutes_left_today": math.floor(
+                blocking.blocked_minutes_left_today * 10.0
+            )
+            / 10.0,
+            "day_ends": blocking.day_ends.isoformat(),
+            "max_blocks_per_day": blocking.max_blocks_per_day,
+            "max_blocked_minutes_per_day": blocking.max_blocked_minutes_per_day,
         }
     return data
 

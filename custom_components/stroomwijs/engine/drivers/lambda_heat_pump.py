@@ -444,6 +444,7 @@ class LambdaHeatPump:
             gas=gas,
             window_setback_c=window_setback_c,
             preheat_minutes=preheat_minutes,
+            blocking=self.blocking_budget(),
         )
 
     def export_state(self) -> dict[str, Any]:

@@ -194,6 +194,15 @@ class SgReadyHeatPump:
         """Whether both relays have a known state."""
         return self._health.available
 
+    @property
+    def runs_on_own_thermostat(self) -> bool:
+        """Released (mode 2 or 3), the pump's own thermostat decides its power.
+
+        The guard then does not block it before it draws (see the guard's
+        plan following), and the planner counts it at its full power.
+        """
+        return True
+
     # -- reading ------------------------------------------------------------
     def _read_mode(self) -> SgReadyMode | None:
         one = on_off(self._port.get_state(self.config.relay_1_entity))
@@ -412,6 +421,10 @@ class SgReadyHeatPump:
             gas=gas,
             window_setback_c=window_setback_c,
             preheat_minutes=preheat_minutes,
+            blocking=self.blocking_budget(),
+            # Two relays: the plan can block the pump, not set its power. A
+            # hybrid's block is its switch to gas, which the plan prices.
+            thermostat=gas is None,
         )
 
     def export_state(self) -> dict[str, Any]:

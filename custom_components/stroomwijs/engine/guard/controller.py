@@ -1801,6 +1801,8 @@ class Guard:
         power = self._power(gd, shed=False)
         cap = self._cap(gd)
         target = wish if cap is None else min(wish, cap)
+        if target > power + _EPSILON_W and _released_thermostat(gd, target):
+            return  # already released: nothing to send, nothing pending
         if target > power + _EPSILON_W:
             headroom = self._headroom(now, gd)
             if target - power > headroom:
@@ -1883,6 +1885,22 @@ def _is_available(gd: GuardedDevice) -> bool:
         return bool(gd.device.available)
     except Exception:  # noqa: BLE001 - a broken property is an unavailable device
         return False
+
+
+def _released_thermostat(gd: GuardedDevice, target: float) -> bool:
+    """Whether the device is already released to its own thermostat at ``target``.
+
+    An SG-Ready pump in its normal mode draws when its thermostat calls;
+    idle, it reads below the plan's setpoint. Holding the setpoint to the
+    headroom would block it before it draws, spending a rationed block (and
+    blocked minutes) on nothing: it is curtailed when it draws over the
+    limit instead, like any load.
+    """
+    device = gd.device
+    if not getattr(device, "runs_on_own_thermostat", False):
+        return False
+    setpoint = getattr(device, "setpoint_w", None)
+    return isinstance(setpoint, int | float) and setpoint >= target - _EPSILON_W
 
 
 def _check_setpoint(setpoint_w: float | None) -> None:

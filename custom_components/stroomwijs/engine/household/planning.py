@@ -372,7 +372,9 @@ def baseline_cost_eur(plan: Plan, inputs: PlanInputs) -> float:
     # Heat pumps, boilers and appliances are counted as planned on both sides:
     # the saving is what moving the cars' charging earns.
     others = [
-        result.setpoint_kw
+        # A thermostat-driven heat pump's setpoint is its mode; it is
+        # expected to draw its ``power_kw``.
+        result.series.get("power_kw", result.setpoint_kw)
         for device_id, result in plan.devices.items()
         if device_id not in inputs.ev_baseline
     ]

@@ -20,14 +20,16 @@ stops the plan importing and exporting at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import hashlib
+import time
 
 import numpy as np
 
 from .blocks import BuildContext, DeviceResult, PowerTerm, WarmHint
-from .lp import FloatArray, IndexArray, ModelBuilder, SolveStatus
+from .blocks.base import PENALTY_RESERVE_EUR_PER_KWH
+from .lp import FloatArray, IndexArray, ModelBuilder, Solution, SolveStatus
 from .plan import Plan, SolverReport
 from .problem import Problem
 
@@ -48,6 +50,12 @@ FREEZE_AFTER_HOURS = 12.0
 """A warm re-plan proves its gap with the on/off pattern it kept from the
 previous plan held from this many hours on (see ``solve``)."""
 KW_TOLERANCE = 1e-3
+MIN_SECOND_SOLVE_S = 0.2
+"""The solve after a thermostat's first plan gets at least this long."""
+FIRST_SOLVE_SHARE = 0.3
+"""Share of the time left a thermostat's trial solve may take."""
+MAX_REFINES = 3
+"""Rounds of blocks added where a trial plan left a thermostat's reserve short."""
 
 
 @dataclass(slots=True)
@@ -59,6 +67,8 @@ class _Core:
     shed: IndexArray
     curtail: IndexArray
     peaks: list[tuple[IndexArray, float, str]]
+    reserve_short: list[IndexArray] = field(default_factory=list)
+    """Slack of the reserve rows: import (first), then each phase."""
 
 
 def _context(problem: Problem, model: ModelBuilder) -> BuildContext:
@@ -168,12 +178,77 @@ def _add_balance(problem: Problem, ctx: BuildContext, core: _Core) -> None:
             if share:
                 _term_matrix(m, rows, term, share)
 
+    if ctx.reserve_terms:
+        _add_reserve(problem, ctx, core)
+
     # Export only from PV and from storage allowed to feed back.
     rows = m.add_rows(n, -np.inf, problem.pv_kw)  # exp + curtail - sources <= pv
     m.add_terms(rows, core.exp, 1.0)
     m.add_terms(rows, core.curtail, 1.0)
     for term in ctx.export_sources:
         _term_matrix(m, rows, term, -1.0)
+
+
+def _add_reserve(problem: Problem, ctx: BuildContext, core: _Core) -> None:
+    """Add the import cap and the fuse once more, with the reserve terms.
+
+    A thermostat-driven device may draw more than its planned power (up to
+    its reserve) whenever the plan lets it run; the limits must hold then
+    too. Only the import side: extra load never raises export. A slack,
+    priced steeply (below unserved load) and explained, keeps the problem
+    solvable where nothing else can make room (the guard must then shed).
+    """
+    m = ctx.model
+    n = ctx.n
+    weight = PENALTY_RESERVE_EUR_PER_KWH * ctx.hours
+    # imp - exp + reserve - short <= import cap
+    short = m.add_vars(n, 0.0, np.inf, weight)
+    rows = m.add_rows(n, -np.inf, problem.import_cap_kw)
+    m.add_terms(rows, core.imp, 1.0)
+    m.add_terms(rows, core.exp, -1.0)
+    m.add_terms(rows, short, -1.0)
+    for term in ctx.reserve_terms:
+        _term_matrix(m, rows, term, 1.0)
+    core.reserve_short.append(short)
+    limit = problem.phase_limit_kw
+    phases = problem.connection.phases
+    for phase in range(phases):
+        if phases == 1:
+            base_share = pv_share = 1.0
+        else:
+            base_share = problem.base_phases[phase]
+            pv_share = problem.pv_phases[phase]
+        fixed = base_share * problem.base_load_kw - pv_share * problem.pv_kw
+        short = m.add_vars(n, 0.0, np.inf, weight)
+        rows = m.add_rows(n, -np.inf, limit - fixed)
+        m.add_terms(rows, core.shed, -base_share)
+        m.add_terms(rows, core.curtail, pv_share)
+        m.add_terms(rows, short, -1.0)
+        for term in [*ctx.power_terms, *ctx.reserve_terms]:
+            share = 1.0 if phases == 1 else term.phases[phase]
+            if share:
+                _term_matrix(m, rows, term, share)
+        core.reserve_short.append(short)
+
+
+def _reserve_explanations(
+    problem: Problem, core: _Core, values: FloatArray
+) -> list[str]:
+    """Say where a thermostat-driven device may break a limit the plan keeps."""
+    if not core.reserve_short:
+        return []
+    short = np.max(np.stack([values[cols] for cols in core.reserve_short]), axis=0)
+    over = np.nonzero(short > KW_TOLERANCE)[0]
+    if not over.shape[0]:
+        return []
+    first = int(over[0])
+    message = (
+        f"From {problem.grid.label(first)}, a heat pump on its own thermostat may "
+        f"draw up to {float(short.max()):.1f} kW more than the grid limit or the "
+        f"fuse leaves ({over.shape[0]} slot(s)) where the plan cannot block it; "
+        "if it runs there, the guard must curtail other load."
+    )
+    return [message]
 
 
 def _rebound_weights(caps: FloatArray) -> FloatArray:
@@ -338,25 +413,31 @@ def solve(
     only has to improve on it (and stops at the usual gap). ``now`` is the
     plan's creation time (default: the clock).
     """
+    for device in problem.devices:
+        device.reset()
+    limit = problem.solver.time_limit_s
+    started = time.perf_counter()
     model, ctx, core = _build(problem)
-    # A fallback plan holds safe minimums, not a plan worth starting from.
-    warm = (
-        warm_start is not None
-        and warm_start.solver.status != "fallback"
-        and _hint_from(problem, ctx, warm_start)
-    )
-    solution = model.solve(
-        time_limit_s=problem.solver.time_limit_s,
-        mip_rel_gap=problem.solver.mip_rel_gap,
-        mip_abs_gap=problem.solver.mip_abs_gap_eur,
-        threads=problem.solver.threads,
-        freeze_from=_freeze_slot(ctx) if warm else None,
-    )
+    solution: Solution | None = None
+    solve_s = 0.0
+    if ctx.reserve_terms:
+        built, warm, solution, solve_s = _refine_blocks(
+            problem, (model, ctx, core), warm_start, started
+        )
+        model, ctx, core = built
+    else:
+        warm = _warm(problem, ctx, warm_start)
+    if solution is None:
+        left = limit
+        if solve_s > 0.0:  # after a thermostat's trial plans
+            left = max(limit - (time.perf_counter() - started), MIN_SECOND_SOLVE_S)
+        solution = _run(problem, model, ctx, warm, left)
+        solve_s += solution.solve_time_s
     report = SolverReport(
         status=solution.status.value,
         solver_status=solution.solver_status,
         mip_gap=solution.mip_gap,
-        solve_time_s=solution.solve_time_s,
+        solve_time_s=solve_s,
         objective_eur=solution.objective,
         variables=model.num_cols,
         constraints=model.num_rows,
@@ -378,6 +459,7 @@ def solve(
             f"this is the best plan found (gap {solution.mip_gap:.1%})."
         )
     explanations.extend(_shed_explanations(problem, shed))
+    explanations.extend(_reserve_explanations(problem, core, values))
     capacity_eur = 0.0
     peak_kw: float | None = None
     for peak, floor, month in core.peaks:
@@ -406,6 +488,104 @@ def solve(
         explanations=explanations,
         report=report,
     )
+
+
+def _refine_blocks(
+    problem: Problem,
+    built: tuple[ModelBuilder, BuildContext, _Core],
+    warm_start: Plan | None,
+    started: float,
+) -> tuple[tuple[ModelBuilder, BuildContext, _Core], bool, Solution | None, float]:
+    """Trial plans for a thermostat-driven pump; block where they fall short.
+
+    Returns the model to solve (rebuilt when blocks were added) and whether
+    the previous plan hints it, a plan already proven optimal (else None)
+    and the solve time spent.
+    """
+    limit = problem.solver.time_limit_s
+    spent = 0.0
+    for _ in range(MAX_REFINES):
+        model, ctx, core = built
+        warm = _warm(problem, ctx, warm_start)
+        left = limit - (time.perf_counter() - started)
+        first, used = _first_plan(problem, model, ctx, core, warm, limit=left)
+        spent += used
+        if first is not None:
+            proven = first if first.status is SolveStatus.OPTIMAL else None
+            return built, warm, proven, spent
+        built = _build(problem)
+    return built, _warm(problem, built[1], warm_start), None, spent
+
+
+def _first_plan(
+    problem: Problem,
+    model: ModelBuilder,
+    ctx: BuildContext,
+    core: _Core,
+    warm: bool,  # noqa: FBT001
+    *,
+    limit: float,
+) -> tuple[Solution | None, float]:
+    """Return a first plan for a household with a thermostat-driven pump.
+
+    Where the pump's reserve is left short because another device must run
+    there (a tank at its floor), the pump is to be blocked there too, as far
+    as its rules allow: then None (build and solve again). The short shows
+    in the warm start's plan or, failing that, in a solve given part of the
+    time (of ``limit``). Also returns the solve time spent.
+    """
+    first = _run(problem, model, ctx, warm, limit, incumbent_only=True)
+    spent = first.solve_time_s
+    short = _reserve_short(core, first)
+    if short is None and first.status is not SolveStatus.OPTIMAL:
+        first = _run(problem, model, ctx, warm, limit * FIRST_SOLVE_SHARE)
+        spent += first.solve_time_s
+        short = _reserve_short(core, first)
+    if short is not None:
+        refined = [device.refine(short) for device in problem.devices]
+        if any(refined):
+            return None, spent
+    return first, spent
+
+
+def _warm(problem: Problem, ctx: BuildContext, warm_start: Plan | None) -> bool:
+    """Hint the model with the previous plan; whether it could be used."""
+    # A fallback plan holds safe minimums, not a plan worth starting from.
+    return (
+        warm_start is not None
+        and warm_start.solver.status != "fallback"
+        and _hint_from(problem, ctx, warm_start)
+    )
+
+
+def _run(
+    problem: Problem,
+    model: ModelBuilder,
+    ctx: BuildContext,
+    warm: bool,  # noqa: FBT001
+    time_limit_s: float,
+    *,
+    incumbent_only: bool = False,
+) -> Solution:
+    return model.solve(
+        time_limit_s=time_limit_s,
+        mip_rel_gap=problem.solver.mip_rel_gap,
+        mip_abs_gap=problem.solver.mip_abs_gap_eur,
+        threads=problem.solver.threads,
+        freeze_from=_freeze_slot(ctx) if warm else None,
+        incumbent_only=incumbent_only,
+    )
+
+
+def _reserve_short(core: _Core, solution: Solution) -> FloatArray | None:
+    """Per slot, how far the limits fell short of the reserve (None: nowhere)."""
+    if not core.reserve_short or solution.status is SolveStatus.NO_SOLUTION:
+        return None
+    values = solution.values
+    short: FloatArray = np.max(
+        np.stack([values[cols] for cols in core.reserve_short]), axis=0
+    )
+    return short if (short > KW_TOLERANCE).any() else None
 
 
 def _shed_explanations(problem: Problem, shed: FloatArray) -> list[str]:

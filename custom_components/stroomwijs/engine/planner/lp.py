@@ -323,7 +323,7 @@ class ModelBuilder:
         """Return the objective at ``values``, including the constant offset."""
         return float(self._columns()[2] @ values) + self.offset
 
-    def solve(  # noqa: C901, PLR0915
+    def solve(  # noqa: C901, PLR0912, PLR0915
         self,
         *,
         time_limit_s: float,
@@ -331,8 +331,13 @@ class ModelBuilder:
         mip_abs_gap: float = 0.0,
         threads: int = 1,
         freeze_from: int | None = None,
+        incumbent_only: bool = False,
     ) -> Solution:
         """Solve with HiGHS and report the outcome.
+
+        With ``incumbent_only`` HiGHS's MIP is not run: the warm start's
+        plan is returned (``OPTIMAL`` when its relaxation bound proves it,
+        else ``TIME_LIMIT``; ``NO_SOLUTION`` when it is incomplete).
 
         HiGHS is not run when the warm start's plan is already within the
         gap of the LP relaxation's bound: the plan is then returned as
@@ -415,6 +420,16 @@ class ModelBuilder:
                     if proven is not None:
                         proven.solve_time_s = time.perf_counter() - started
                         return proven.solution()
+                    if incumbent_only:
+                        objective = float(cost @ start) + self.offset
+                        return Solution(
+                            values=start,
+                            status=SolveStatus.TIME_LIMIT,
+                            solver_status="Warm start only",
+                            mip_gap=_gap(objective, bound, float("inf")),
+                            objective=objective,
+                            solve_time_s=time.perf_counter() - started,
+                        )
                     if warm.frozen.shape[0]:
                         # Prove the gap over the plans that keep the frozen
                         # binaries (a warm re-plan: see ``solve``).
@@ -430,6 +445,15 @@ class ModelBuilder:
                     highs.setSolution(
                         known.shape[0], known.astype(np.int32), start[known]
                     )
+        if incumbent_only:
+            return Solution(
+                values=np.zeros(self.num_cols),
+                status=SolveStatus.NO_SOLUTION,
+                solver_status="Warm start incomplete",
+                mip_gap=float("inf"),
+                objective=float("nan"),
+                solve_time_s=time.perf_counter() - started,
+            )
         remaining = max(time_limit_s - (time.perf_counter() - started), 0.01)
         highs.setOptionValue("time_limit", remaining)
         highs.run()

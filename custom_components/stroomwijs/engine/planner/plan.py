@@ -122,7 +122,10 @@ class Plan:
                 problem.pv_kw - curtailed
             )
         for device in problem.devices:
-            power = np.asarray(devices[device.device_id].setpoint_kw)
+            result = devices[device.device_id]
+            # A thermostat-driven pump's setpoint is its mode; it is expected
+            # to draw ``power_kw``.
+            power = np.asarray(result.series.get("power_kw", result.setpoint_kw))
             for k in range(phases):
                 share = 1.0 if phases == 1 else device.phase_shares()[k]
                 phase_kw[k] += share * power

@@ -36,6 +36,10 @@ PENALTY_COMFORT_EUR_PER_KH = 10.0
 PENALTY_HOT_WATER_EUR_PER_KH = 40.0
 PENALTY_MISSED_RUN_EUR = 25.0
 PENALTY_LEGIONELLA_EUR = 25.0
+PENALTY_RESERVE_EUR_PER_KWH = 50.0
+"""Per kWh a thermostat-driven device may draw beyond the limits: below
+unserved load (a possible overrun, not a certain one), so that shedding is
+never chosen to make room for it, and far above any energy price."""
 
 # Tie-breakers, far below a cent, so they only choose between equal plans.
 SWITCH_COST_EUR = 0.002
@@ -80,6 +84,10 @@ class BuildContext:
     """Grid export per slot (set by the core before the blocks build)."""
     power_terms: list[PowerTerm] = field(default_factory=list)
     export_sources: list[PowerTerm] = field(default_factory=list)
+    reserve_terms: list[PowerTerm] = field(default_factory=list)
+    """Power a device may draw on top of its planned power (a thermostat the
+    plan cannot hold back): it counts against the import cap and the fuse,
+    not in the energy balance."""
 
     @property
     def n(self) -> int:
@@ -103,7 +111,7 @@ class BuildContext:
         load = self.fixed_phase_kw.copy()
         mine = np.zeros(x.shape[0], dtype=np.bool_)
         mine[own] = True
-        for term in self.power_terms:
+        for term in [*self.power_terms, *self.reserve_terms]:
             valid = term.cols >= 0
             if not valid.any() or mine[term.cols[valid]].any():
                 continue
@@ -119,6 +127,15 @@ class BuildContext:
                 room = np.minimum(room, (self.phase_limit_kw - load[row]) / share)
         result: FloatArray = np.maximum(room, 0.0)
         return result
+
+    def reserve_kw(self, x: FloatArray) -> FloatArray:
+        """Per slot: what the reserve terms add to the worst-case import at ``x``."""
+        total = np.zeros(self.n)
+        for term in self.reserve_terms:
+            valid = term.cols >= 0
+            coef = np.broadcast_to(np.asarray(term.coef, dtype=np.float64), (self.n,))
+            total[valid] += x[term.cols[valid]] * coef[valid]
+        return total
 
 
 @dataclass(slots=True)
@@ -197,6 +214,20 @@ class Block(ABC):
 
         Called after ``build``. The default hints nothing.
         """
+
+    def refine(self, short_kw: FloatArray) -> bool:
+        """Take where a solved plan left a reserve unmet; True to solve again.
+
+        ``short_kw`` is, per slot, how far the limits fell short of the
+        reserve terms (see ``BuildContext.reserve_terms``). A device that
+        can make room there (a block) takes note for the next ``build``.
+        The default does nothing.
+        """
+        del short_kw
+        return False
+
+    def reset(self) -> None:  # noqa: B027
+        """Forget what ``refine`` noted (before a new solve). Default: nothing."""
 
 
 @dataclass(frozen=True, slots=True)

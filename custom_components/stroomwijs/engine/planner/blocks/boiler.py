@@ -25,6 +25,7 @@ from .base import (
     BLOCKED_EUR,
     PENALTY_HOT_WATER_EUR_PER_KH,
     PENALTY_LEGIONELLA_EUR,
+    PENALTY_RESERVE_EUR_PER_KWH,
     SWITCH_COST_EUR,
     Block,
     BuildContext,
@@ -197,6 +198,15 @@ class BoilerBlock(Block):
         base = x[ctx.import_cols] - x[ctx.export_cols] - own
         # Per slot: the grid cost with the element off and on.
         costs = exchange_costs(base[:, None] + np.array([0.0, self.power_kw]), ctx)
+        # A thermostat's reserve counts against the cap, not in the price:
+        # what the element adds to its shortfall costs what the plan pays.
+        if ctx.reserve_terms:
+            worst = base + ctx.reserve_kw(x) - ctx.import_cap_kw
+            short = np.maximum(worst + self.power_kw, 0.0) - np.maximum(worst, 0.0)
+            # ... and on the element's phase (the room there counts reserves).
+            room = ctx.phase_room_kw(self.phases, x, self._on)
+            short = np.maximum(short, self.power_kw - room)
+            costs[:, 1] += PENALTY_RESERVE_EUR_PER_KWH * hours * short
         legionella = -1
         if self._leg is not None and (x[self._leg] > 0.5).any():  # noqa: PLR2004
             legionella = self.legionella_slots[int(np.argmax(x[self._leg]))]

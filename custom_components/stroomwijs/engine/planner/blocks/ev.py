@@ -234,7 +234,7 @@ class EvBlock(Block):
         charge = x[self._c]
         discharge = x[self._d] if self._d is not None else np.zeros(self.slots)
         others = x[ctx.import_cols[span]] - x[ctx.export_cols[span]]
-        others = others - charge + discharge
+        others = others - charge + discharge + ctx.reserve_kw(x)[span]
         headroom = ctx.import_cap_kw[span] - others
         usable = np.minimum(headroom, self.max_charge_kw)
         price = (
@@ -297,7 +297,9 @@ class EvBlock(Block):
         # The most the car can take per slot: its charger, the import cap
         # left by the rest of the house, and its phases' fuse.
         c_low = max(self.min_charge_kw, 0.1 * self.max_charge_kw)
-        c_high = np.minimum(self.max_charge_kw, ctx.import_cap_kw[span] - base)
+        # A thermostat's reserve counts against the cap, not in the price.
+        room = ctx.import_cap_kw[span] - base - ctx.reserve_kw(x)[span]
+        c_high = np.minimum(self.max_charge_kw, room)
         own = self._c if self._d is None else np.concatenate([self._c, self._d])
         c_high = np.minimum(c_high, ctx.phase_room_kw(self.phases, x, own)[span])
         levels = np.linspace(0.0, 1.0, DP_LEVELS)[None, :]

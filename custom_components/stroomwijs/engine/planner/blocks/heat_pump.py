@@ -12,10 +12,23 @@ on/off), with minimum run and off times carried over from its current state.
 Inside a DSO window the comfort band may drop (``window_setback_c``) and,
 ``preheat_minutes`` before the window, rise by as much, so that the house
 pre-heats. Comfort is soft: it gives way before any grid limit does.
+
+With ``control: block`` (an SG-Ready pump on two relays) the plan cannot
+set the compressor's power: it can only block the pump or let it run on its
+own thermostat. The binary is then "not blocked"; the heat the house gets
+is any power from 0 to ``max_power_kw`` in an unblocked slot (the
+thermostat's cycles, averaged over the slot), and the import cap and the
+fuse count the pump at ``max_power_kw`` in every unblocked slot (the
+thermostat may call for heat in any of them; the plan cannot stop it but
+by a block). The setpoint is the power the mode stands for: ``max_power_kw``
+unblocked, 0 blocked; the power the plan expects is ``power_kw``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 import math
 from typing import ClassVar
 
@@ -59,6 +72,149 @@ RUNNING_KW = 1e-3
 """Above this setpoint the compressor runs."""
 GAS_KWH_PER_M3 = 9.77
 """Calorific (upper) value of Dutch Groningen-quality gas, kWh per m3."""
+BLOCKING_MIN_KW = 0.01
+"""With blocking rules, "on" draws at least this: a planned 0 W is a block."""
+MAX_DAY_LENGTH = timedelta(hours=25)
+"""``day_ends`` lies at most one (DST) day after the plan start."""
+PENALTY_BLOCK_OVERRUN_EUR = 500.0
+"""Per block beyond the rules: above shedding any load for a whole slot."""
+PENALTY_BLOCKED_MINUTE_EUR = 20.0
+"""Per blocked minute beyond the rules (300 EUR a quarter-hour)."""
+RESERVE_TOLERANCE_KW = 1e-3
+CONTROLS = ("power", "block")
+"""``power``: the plan sets the compressor's power (modulating, Modbus);
+``block``: the plan can only block it, its own thermostat decides the rest."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingRules:
+    """What the heat pump's blocking rules still allow (SG-Ready, EVU lock).
+
+    An off-period of the plan is a block. Before ``day_ends`` at most
+    ``blocks_left_today`` new off-periods and ``blocked_minutes_left_today``
+    minutes off; on every later local day the full caps. A ``day_ends`` at or
+    before the plan start (a budget read just before midnight) leaves only
+    later days.
+    """
+
+    blocks_left_today: int
+    blocked_minutes_left_today: float
+    day_ends: datetime
+    max_blocks_per_day: int
+    max_blocked_minutes_per_day: float
+
+    @classmethod
+    def read(cls, reader: Reader, grid: TimeGrid) -> BlockingRules:
+        """Read and check the ``blocking`` object."""
+        max_blocks = reader.integer("max_blocks_per_day", low=0, high=96)
+        max_minutes = reader.number("max_blocked_minutes_per_day", low=0.0, high=1440.0)
+        blocks_left = reader.integer("blocks_left_today", low=0, high=96)
+        minutes_left = reader.number("blocked_minutes_left_today", low=0.0, high=1440.0)
+        day_ends = reader.time("day_ends")
+        reader.reject_unknown()
+        if blocks_left > max_blocks:
+            raise reader.error(
+                "blocks_left_today", f"is above max_blocks_per_day ({max_blocks})"
+            )
+        if minutes_left > max_minutes + 1e-6:
+            raise reader.error(
+                "blocked_minutes_left_today",
+                f"is above max_blocked_minutes_per_day ({max_minutes:g})",
+            )
+        if day_ends > grid.start + MAX_DAY_LENGTH:
+            raise reader.error(
+                "day_ends",
+                "must lie within a day after the plan start "
+                f"({grid.start.isoformat()})",
+            )
+        return cls(blocks_left, minutes_left, day_ends, max_blocks, max_minutes)
+
+    def days(self, grid: TimeGrid) -> list[tuple[IndexArray, int, float]]:
+        """Per local day in the horizon: its slots, blocks and minutes allowed."""
+        last_day = grid.local(self.day_ends).date()
+        index = np.empty(grid.count, dtype=np.int64)
+        for t in range(grid.count):
+            start = grid.slot_start(t)
+            index[t] = (
+                0
+                if start < self.day_ends
+                else 1 + (grid.local(start).date() - last_day).days
+            )
+        result: list[tuple[IndexArray, int, float]] = []
+        for day in np.unique(index):
+            slots = np.nonzero(index == day)[0]
+            if day == 0:
+                result.append(
+                    (slots, self.blocks_left_today, self.blocked_minutes_left_today)
+                )
+            else:
+                result.append(
+                    (slots, self.max_blocks_per_day, self.max_blocked_minutes_per_day)
+                )
+        return result
+
+    def repair(
+        self, on: FloatArray, grid: TimeGrid, *, was_on: bool, min_off: int
+    ) -> FloatArray:
+        """Turn off-periods the rules forbid back on (for the warm start).
+
+        An off-period that would exceed the day's blocks is dropped; one
+        that would exceed its minutes is cut short, or dropped when what is
+        left is shorter than ``min_off`` slots.
+        """
+        fixed = on.copy()
+        minutes = grid.hours * 60.0
+        for slots, blocks, allowed in self.days(grid):
+            blocks_left, minutes_left = blocks, allowed
+            for t in slots:
+                if fixed[t] > 0.5:  # noqa: PLR2004
+                    continue
+                new = was_on if t == 0 else bool(fixed[t - 1] > 0.5)  # noqa: PLR2004
+                if new and blocks_left <= 0:
+                    _fill_run(fixed, t)
+                    continue
+                if minutes[t] > minutes_left + 1e-6:
+                    _fill_run(fixed, t)
+                    continue
+                if new:
+                    run_end = _run_end(fixed, t)
+                    if minutes[t:run_end].sum() > minutes_left + 1e-6 and (
+                        minutes_left < minutes[t : t + min_off].sum() - 1e-6
+                    ):
+                        _fill_run(fixed, t)
+                        continue
+                    blocks_left -= 1
+                minutes_left -= minutes[t]
+        return fixed
+
+
+def _within(
+    on: FloatArray,
+    slots: IndexArray,
+    blocks: int,
+    allowed: float,
+    ctx: BuildContext,
+    *,
+    was_on: bool,
+) -> bool:
+    """Whether ``on`` keeps one day's blocks and blocked minutes."""
+    off = on[slots] < 0.5  # noqa: PLR2004
+    first = int(slots[0])
+    before = (not was_on) if first == 0 else bool(on[first - 1] < 0.5)  # noqa: PLR2004
+    starts = int(np.sum(off & ~np.concatenate([[before], off[:-1]])))
+    used = float((ctx.hours[slots] * 60.0)[off].sum())
+    return starts <= blocks and used <= allowed + 1e-6
+
+
+def _run_end(on: FloatArray, start: int) -> int:
+    end = start
+    while end < on.shape[0] and on[end] <= 0.5:  # noqa: PLR2004
+        end += 1
+    return end
+
+
+def _fill_run(on: FloatArray, start: int) -> None:
+    on[start : _run_end(on, start)] = 1.0
 
 
 def _cop(outdoor: FloatArray, at_7c: float, slope: float) -> FloatArray:
@@ -145,6 +301,14 @@ class HeatPumpBlock(Block):
         gas.reject_unknown()
         self.end_condition = read_end_condition(reader)
         self.phases: PhaseShares = read_phases(reader, default_phases=3)
+        self.control = reader.text("control", "power", choices=CONTROLS)
+        if self.control == "block" and self.has_dhw:
+            raise reader.error(
+                "control", "a pump that can only be blocked has no planned hot water"
+            )
+        has_blocking = reader.has("blocking")
+        blocking = reader.obj("blocking")
+        self.blocking = BlockingRules.read(blocking, grid) if has_blocking else None
         reader.reject_unknown()
 
         self._on: IndexArray | None = None
@@ -161,10 +325,19 @@ class HeatPumpBlock(Block):
         self._end: EndValue | None = None
         self._end_short: IndexArray | None = None
         self._dhw_end_short: IndexArray | None = None
+        self._overruns: list[tuple[int, IndexArray]] = []
+        self._unmet = 0
+        self._extra: FloatArray | None = None
+        """Slots a solved plan left short of the pump's reserve (kW)."""
 
     def phase_shares(self) -> PhaseShares:
         """Return the compressor's phases."""
         return self.phases
+
+    @property
+    def thermostat(self) -> bool:
+        """Whether the pump runs on its own thermostat unless blocked."""
+        return self.control == "block"
 
     def _band(self, ctx: BuildContext) -> tuple[FloatArray, FloatArray]:
         low = self.comfort_min.copy()
@@ -197,6 +370,8 @@ class HeatPumpBlock(Block):
             self.min_modulation > 0
             or self.min_on_minutes > 0
             or self.min_off_minutes > 0
+            or self.blocking is not None
+            or self.thermostat
         )
         if needs_binary:
             self._add_on_off(ctx, total)
@@ -272,6 +447,9 @@ class HeatPumpBlock(Block):
             self._dhw_end_short = dhw_end.add(ctx, self._t_dhw)
 
     def _add_on_off(self, ctx: BuildContext, total: list[IndexArray]) -> None:
+        if self.thermostat:
+            self._add_thermostat(ctx, total)
+            return
         m = ctx.model
         n = ctx.n
         slot = ctx.grid.slot_minutes
@@ -283,7 +461,10 @@ class HeatPumpBlock(Block):
             m.add_terms(cap, cols, 1.0)
             m.add_terms(floor, cols, 1.0)
         m.add_terms(cap, on, -self.max_power_kw)
-        m.add_terms(floor, on, -self.min_modulation * self.max_power_kw)
+        p_min = self.min_modulation * self.max_power_kw
+        if self.blocking is not None:
+            p_min = max(p_min, BLOCKING_MIN_KW)
+        m.add_terms(floor, on, -p_min)
 
         # on[t] - on[t-1] = up[t] - down[t]
         up = m.add_vars(n, 0.0, 1.0, SWITCH_COST_EUR)
@@ -298,10 +479,10 @@ class HeatPumpBlock(Block):
         m.add_terms(rows, down, 1.0)
         run = math.ceil(self.min_on_minutes / slot - 1e-9)
         rest = math.ceil(self.min_off_minutes / slot - 1e-9)
-        tracker = (
-            None if self.has_dhw else (lambda x: self._schedule(x, ctx, run, rest))
-        )
+        tracker = None if self.has_dhw else self._tracker(ctx, run, rest)
         m.hint_sequence(on, min_on=run, min_off=rest, tracker=tracker)
+        if self.blocking is not None:
+            self._add_blocking(ctx, self.blocking, on, down)
         for length, events, sign in ((run, up, 1.0), (rest, down, -1.0)):
             if length <= 1:
                 continue
@@ -321,9 +502,183 @@ class HeatPumpBlock(Block):
             fix = m.add_rows(keep_slots, 0.0, 0.0)
             m.add_terms(fix, on[:keep_slots], 1.0)
 
+    def _tracker(
+        self, ctx: BuildContext, run: int, rest: int
+    ) -> Callable[[FloatArray], FloatArray]:
+        """Return the warm start's on/off schedule, within the blocking rules."""
+        rules = self.blocking
+
+        def track(x: FloatArray) -> FloatArray:
+            on = self._schedule(x, ctx, run, rest)
+            if rules is None:
+                return on
+            return rules.repair(on, ctx.grid, was_on=self.is_on, min_off=rest)
+
+        return track
+
+    def _add_thermostat(self, ctx: BuildContext, total: list[IndexArray]) -> None:
+        """Add a pump on its own thermostat: blocked where needed, else free.
+
+        The blocks are decided before the MILP (``blocks_needed``), so the
+        pump adds no binaries: "unblocked" is a column fixed at 0 or 1, the
+        power any value up to ``max_power_kw`` where it is 1, and the limits
+        count ``max_power_kw`` there (the reserve: ``max_power_kw x on -
+        power``).
+        """
+        m = ctx.model
+        unblocked, self._unmet = self.blocks_needed(ctx)
+        on = m.add_vars(ctx.n, unblocked, unblocked)
+        self._on = on
+        cap = m.add_rows(ctx.n, -np.inf, 0.0)  # sum p - Pmax on <= 0
+        for cols in total:
+            m.add_terms(cap, cols, 1.0)
+        m.add_terms(cap, on, -self.max_power_kw)
+        ctx.reserve_terms.append(PowerTerm(on, self.max_power_kw, self.phases))
+        for cols in total:
+            ctx.reserve_terms.append(PowerTerm(cols, -1.0, self.phases))
+
+    def refine(self, short_kw: FloatArray) -> bool:
+        """Block where the solved plan left the pump's reserve short, if allowed.
+
+        For a thermostat-driven pump: the other devices could not all move
+        out of those slots (a tank at its floor, a car's target), so the
+        next build tries to block the pump there as well.
+        """
+        if not self.thermostat:
+            return False
+        short = np.where(short_kw > RESERVE_TOLERANCE_KW, short_kw, 0.0)
+        old = np.zeros_like(short) if self._extra is None else self._extra
+        new = np.maximum(old, short)
+        if not (new > old + RESERVE_TOLERANCE_KW).any():
+            return False
+        self._extra = new
+        return True
+
+    def reset(self) -> None:
+        """Forget the slots a previous solve left short."""
+        self._extra = None
+
+    def blocks_needed(self, ctx: BuildContext) -> tuple[FloatArray, int]:
+        """Return where a thermostat-driven pump is blocked (0), and slots unmet.
+
+        A slot needs a block when the base-load forecast less PV plus the
+        pump at ``max_power_kw`` exceeds the import cap, or the pump's share
+        breaks the fuse of one of its phases, or when a first solve left the
+        pump's reserve short there (``refine``: another device had to run).
+        The blocks go to the slots that need them most, as far as the
+        blocking rules allow (each local day's blocks and minutes), each at
+        least the minimum off time long
+        and at least the minimum run time apart; a block in force goes on
+        for its minimum off time, and a run for its minimum run time. The
+        flexible devices then plan around the pump (its reserve counts
+        against the limits wherever it is unblocked). Returns the pattern
+        and how many needing slots it could not block.
+        """
+        n = ctx.n
+        slot = ctx.grid.slot_minutes
+        net = ctx.base_load_kw - ctx.pv_kw
+        need = net + self.max_power_kw - ctx.import_cap_kw
+        if self._extra is not None:
+            need = np.maximum(need, self._extra)
+        for k, share in enumerate(self.phases):
+            if share > 0 and k < ctx.fixed_phase_kw.shape[0]:
+                row = ctx.fixed_phase_kw[k] + share * self.max_power_kw
+                need = np.maximum(need, row - ctx.phase_limit_kw)
+        run = max(math.ceil(self.min_on_minutes / slot - 1e-9), 1)
+        rest = max(math.ceil(self.min_off_minutes / slot - 1e-9), 1)
+        held = min(self.state_minutes, LONG_AGO_MINUTES)
+        on = np.ones(n)
+        fixed = np.zeros(n, dtype=np.bool_)
+        if not self.is_on and held < self.min_off_minutes:
+            keep = min(math.ceil((self.min_off_minutes - held) / slot), n)
+            on[:keep] = 0.0
+            fixed[:keep] = True
+        if self.is_on and held < self.min_on_minutes:
+            fixed[: min(math.ceil((self.min_on_minutes - held) / slot), n)] = True
+        budgets = (
+            [(np.arange(n), n, float(ctx.hours.sum() * 60.0))]
+            if self.blocking is None
+            else self.blocking.days(ctx.grid)
+        )
+        unmet = 0
+        for slots, blocks, allowed in budgets:
+            wanted = [int(t) for t in slots if need[t] > 1e-6]  # noqa: PLR2004
+            for t in sorted(wanted, key=lambda t: -need[t]):
+                if on[t] < 0.5:  # noqa: PLR2004
+                    continue
+                trial = self._with_block(on, fixed, t, rest, run)
+                if trial is not None and _within(
+                    trial, slots, blocks, allowed, ctx, was_on=self.is_on
+                ):
+                    on = trial
+                else:
+                    unmet += 1
+        return on, unmet
+
+    def _with_block(
+        self, on: FloatArray, fixed: npt.NDArray[np.bool_], t: int, rest: int, run: int
+    ) -> FloatArray | None:
+        """``on`` with a block over slot ``t`` (None: the minimum times forbid it).
+
+        The block starts at ``t`` or joins a block just before it, lasts at
+        least ``rest`` slots, and closes gaps shorter than ``run`` slots.
+        """
+        n = on.shape[0]
+        trial = on.copy()
+        trial[t : min(t + rest, n)] = 0.0
+        # Close a run shorter than the minimum run time on either side.
+        for side in (-1, 1):
+            edge = t - 1 if side < 0 else min(t + rest, n)
+            gap: list[int] = []
+            while 0 <= edge < n and trial[edge] > 0.5 and len(gap) < run:  # noqa: PLR2004
+                gap.append(edge)
+                edge += side
+            if gap and len(gap) < run and 0 <= edge < n:
+                trial[gap] = 0.0
+        if (fixed & (trial != on)).any():
+            return None
+        return trial
+
+    def _add_blocking(
+        self,
+        ctx: BuildContext,
+        rules: BlockingRules,
+        on: IndexArray,
+        down: IndexArray,
+    ) -> None:
+        """Cap off-periods and off-minutes per local day.
+
+        ``down[t]`` is at least ``on[t-1] - on[t]`` (the current state before
+        slot 0), so summing it counts the blocks that start in a day; an
+        off-period already running at the start is no new block. Off-minutes
+        are the slot lengths (a partial first slot counts its real minutes).
+
+        Where the grid limits leave no other way (no block left and a window
+        the pump cannot run in), a steeply priced overrun keeps the problem
+        solvable and is explained: the relays will refuse that block.
+        """
+        m = ctx.model
+        minutes = ctx.hours * 60.0
+        for slots, blocks, allowed in rules.days(ctx.grid):
+            ones = np.zeros(slots.shape[0], dtype=np.int64)
+            if blocks < slots.shape[0]:
+                over = m.add_vars(1, 0.0, np.inf, PENALTY_BLOCK_OVERRUN_EUR)
+                row = m.add_rows(1, -np.inf, float(blocks))
+                m.add_terms(row[ones], down[slots], 1.0)
+                m.add_terms(row, over, -1.0)
+                self._overruns.append((int(slots[0]), over))
+            total = float(minutes[slots].sum())
+            if allowed < total:
+                # sum minutes (1 - on) <= allowed (+ overrun)
+                over = m.add_vars(1, 0.0, np.inf, PENALTY_BLOCKED_MINUTE_EUR)
+                row = m.add_rows(1, total - allowed, np.inf)
+                m.add_terms(row[ones], on[slots], minutes[slots])
+                m.add_terms(row, over, 1.0)
+                self._overruns.append((int(slots[0]), over))
+
     def warm_hint(self, previous: WarmHint, ctx: BuildContext) -> None:
         """On where the previous plan ran the compressor."""
-        if self._on is None:
+        if self._on is None or self.thermostat:
             return
         setpoint = previous.setpoint_kw
         on = np.where(np.isnan(setpoint), np.nan, (setpoint > RUNNING_KW).astype(float))
@@ -462,6 +817,11 @@ class HeatPumpBlock(Block):
         hours = ctx.hours
         p_sh = values[self._p_sh]
         power = p_sh.copy()
+        series_extra: dict[str, list[float]] = {}
+        if self.thermostat and self._on is not None:
+            # The setpoint is the mode: blocked (0) or the thermostat's own.
+            series_extra["power_kw"] = rounded(p_sh)
+            power = np.where(values[self._on] > 0.5, self.max_power_kw, 0.0)  # noqa: PLR2004
         series: dict[str, list[float]] = {
             "indoor_c": rounded(
                 np.concatenate([[self.indoor_c], values[self._t_in]]), 2
@@ -470,6 +830,7 @@ class HeatPumpBlock(Block):
             "cop": rounded(self.cop, 2),
             "comfort_min_c": rounded(self._band_low, 2),
             "comfort_max_c": rounded(self._band_high, 2),
+            **series_extra,
         }
         if self._p_dhw is not None and self._t_dhw is not None:
             p_dhw = values[self._p_dhw]
@@ -487,7 +848,11 @@ class HeatPumpBlock(Block):
             setpoint_kw=rounded(power),
             series=series,
             costs=costs,
-            summary={"kind": self.kind, "on_off": self.min_modulation >= 1.0},
+            summary={
+                "kind": self.kind,
+                "on_off": self.min_modulation >= 1.0 or self.thermostat,
+                "control": self.control,
+            },
         )
         cold = values[self._cold]
         if (cold > TOLERANCE_K).any():
@@ -503,6 +868,26 @@ class HeatPumpBlock(Block):
                 f"{ctx.grid.label(min(worst + 1, ctx.n - 1))}, {cold[worst]:.1f} degC "
                 f"below the comfort band: {cause}"
             )
+        if self.thermostat and self._unmet:
+            rules = self.blocking
+            left = (
+                ""
+                if rules is None
+                else f" ({rules.blocks_left_today} block(s) and "
+                f"{rules.blocked_minutes_left_today:g} min left today)"
+            )
+            result.explanations.append(
+                f"{self.name}: {self._unmet} slot(s) need a block to keep the pump "
+                f"within the limits, which the blocking rules no longer allow{left}"
+            )
+        for first, over in self._overruns:
+            if float(values[over][0]) > TOLERANCE_K:
+                result.explanations.append(
+                    f"{self.name}: the grid limits need more blocking than the "
+                    f"rules allow (the day from {ctx.grid.label(first)}); the "
+                    "relays will refuse it and the guard must shed other load"
+                )
+                break
         if self._dhw_cold is not None and self._t_dhw is not None:
             dcold = values[self._dhw_cold]
             if (dcold > TOLERANCE_K).any():
