@@ -46,9 +46,13 @@ from custom_components.stroomwijs.engine.household import (
     OverrideRefusedError,
     Series,
 )
+from custom_components.stroomwijs.engine.household.devices import (
+    household_entity_ids,
+)
 from custom_components.stroomwijs.engine.household.state import STATE_VERSION
 from custom_components.stroomwijs.engine.limits.base import utc_now
 
+from .entities import RelayedEntityPort
 from .protocol import ProtocolError, Request
 from .snapshot import clean, clean_dict, device_snapshot, household_snapshot
 
@@ -234,6 +238,11 @@ class Gateway:
         self._unsubs: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
         self._imported_state: dict[str, Any] | None = None
+        self.entities = RelayedEntityPort(
+            clock=options.clock, on_host_change=self._on_entity_host
+        )
+        """Home Assistant's entities, relayed by the integration (the drivers'
+        entity port; it outlives the household's restarts)."""
 
     # ------------------------------------------------------------ listeners
 
@@ -258,6 +267,16 @@ class Gateway:
     def _gateway_event(self, kind: str, **data: Any) -> None:  # noqa: ANN401
         self._tell("event", {"event": kind, "data": clean(data)})
 
+    def _on_entity_host(self, connected: bool) -> None:  # noqa: FBT001
+        """Home Assistant came or went: the drivers look again at once."""
+        if self.household is not None:
+            self.household.request_device_poll()
+        self._gateway_event(
+            "entity_host_connected" if connected else "entity_host_lost",
+            used=len(self.entities.used),
+        )
+        self._tell("changed", {})
+
     # ------------------------------------------------------------ status
 
     def status(self) -> dict[str, Any]:
@@ -270,6 +289,7 @@ class Gateway:
                 "restarts": self.restarts,
                 "restored": self.restored.values,
                 "household": self.config.name,
+                "entities": self.entities.status(),
             }
         )
 
@@ -353,12 +373,14 @@ class Gateway:
             self._failed(f"the OCPP TLS files cannot be used: {err}")
             return False
         store = JsonFileStateStore(self.options.state_dir / STATE_FILE)
+        self.entities.set_used(household_entity_ids(config))
         ports = HouseholdPorts(
             clock=self.options.clock,
             store=store,
             session=self._session,
             ssl_context=context,
             ocpp_session=self.options.ocpp_session,
+            entity_port=self.entities,
         )
         if self.options.first_reading_timeout is not None:
             ports.first_reading_timeout = self.options.first_reading_timeout
@@ -367,9 +389,11 @@ class Gateway:
             await store.async_save(imported)
             _LOGGER.info("The state handed over with the document replaces ours")
         try:
-            # A document the gateway cannot run (a device that needs Home
-            # Assistant's entities) is reported and retried like a failed
-            # start, never the end of the run loop.
+            # A document the gateway cannot run (a device it cannot build)
+            # is reported and retried like a failed start, never the end of
+            # the run loop. Devices on Home Assistant's entities are driven
+            # through ``self.entities``: unavailable until Home Assistant
+            # sends their states.
             household = Household(config, ports)
             await household.async_start()
         except asyncio.CancelledError:
