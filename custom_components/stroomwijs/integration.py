@@ -355,23 +355,25 @@ async def async_build_remote(
         protocols=remote_household.PROTOCOLS,
     )
     remote = RemoteHousehold(hass, entry, config, client)
+    remote.async_follow_entities()
     client.start()
     state = await client.async_wait_first_try(FIRST_CONNECT_S)
     if state != ConnectionState.CONNECTED:
+        error = client.error or state  # (stopping the client forgets it)
         await client.async_stop()
         # Say why at once (Home Assistant retries the set-up by itself).
         remote.create_issue(
             ISSUE_VERSION
             if state == ConnectionState.VERSION_MISMATCH
             else ISSUE_UNREACHABLE,
-            error=client.error or state,
+            error=error,
         )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="gateway_not_ready",
             translation_placeholders={
                 "gateway": f"{client.address.host}:{client.address.port}",
-                "error": client.error or state,
+                "error": error,
             },
         )
     entry.async_on_unload(client.async_stop)

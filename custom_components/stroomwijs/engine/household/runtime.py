@@ -960,6 +960,11 @@ class Household:
             if self.devices.overrides.pop(device_id, None) is None:
                 return
             await self._async_set_override(device_id, None, now)
+            if _pinned(driver) or not driver.available:
+                # Its own rules hold it where the override left it (an
+                # SG-Ready pump within its minimum time between changes), or
+                # it does not answer: it gets its setting once it can.
+                self._owed[device_id] = (now, now + DEVICE_BACK_RETRY)
             self.request_replan(f"{driver.name}: manual setting ended")
         else:
             if duration is None:
