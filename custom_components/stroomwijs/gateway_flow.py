@@ -121,7 +121,9 @@ class GatewayDiscoveryFlow(ConfigFlow):
         }
         if user_input is not None:
             entry = candidates.get(str(user_input[CONF_HOUSEHOLD]))
-            reason = None if entry is None else self._not_runnable(entry)
+            reason, entities = (None, frozenset[str]())
+            if entry is not None:
+                reason, entities = self._not_runnable(entry)
             if entry is None:
                 errors[CONF_HOUSEHOLD] = "household_gone"
             elif reason is not None:
@@ -132,7 +134,7 @@ class GatewayDiscoveryFlow(ConfigFlow):
                 if (
                     state == ConnectionState.CONNECTED
                     and FEATURE_ENTITY_HOST not in features
-                    and self._entity_ids(entry)
+                    and entities
                 ):
                     # An add-on too old to drive devices through Home
                     # Assistant's entities: the household stays here.
@@ -169,32 +171,28 @@ class GatewayDiscoveryFlow(ConfigFlow):
             description_placeholders=placeholders,
         )
 
-    def _not_runnable(self, entry: ConfigEntry[Any]) -> str | None:
+    def _not_runnable(
+        self, entry: ConfigEntry[Any]
+    ) -> tuple[str | None, frozenset[str]]:
         """Say why the gateway could not run ``entry``'s household (None: it can).
 
         A meter read from Home Assistant's entities cannot work there: the
         guard would stop with Home Assistant. Devices driven through
         entities can (Home Assistant relays them, and the gateway holds the
-        limit without them while it is away), if the add-on is new enough
-        (checked when it answers).
+        limit without them while it is away), if the add-on is new enough:
+        the entities they use come back to be checked when it answers.
         """
         try:
             config = household_config(self.hass, entry)
         except (KeyError, ValueError, HouseholdConfigError) as err:
-            return str(err)
+            return str(err), frozenset()
         if config.meter.source == "entities":
-            return "its meter is read from Home Assistant entities"
+            return "its meter is read from Home Assistant entities", frozenset()
         try:
             HouseholdDevices(config, port=RelayedEntityPort(), clock=utc_now)
         except (ValueError, HouseholdConfigError) as err:
-            return f"a device cannot be built ({err})"
-        return None
-
-    def _entity_ids(self, entry: ConfigEntry[Any]) -> frozenset[str]:
-        try:
-            return household_entity_ids(household_config(self.hass, entry))
-        except KeyError, ValueError, HouseholdConfigError:
-            return frozenset()
+            return f"a device cannot be built ({err})", frozenset()
+        return None, household_entity_ids(config)
 
     async def _async_probe_gateway(
         self, address: GatewayAddress

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 import contextlib
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 import time
 from typing import Any, Final
@@ -58,6 +58,7 @@ from .engine.gateway.client import (
     VersionSkewError,
 )
 from .engine.gateway.protocol import (
+    FEATURE_DEVICE_COMMANDS,
     FEATURE_ENTITY_HOST,
     SUPPORTED_VERSIONS,
     EntityCall,
@@ -173,6 +174,7 @@ class RemoteHousehold:
         self._changed_states: dict[str, State] = {}
         self._flushing = False
         self._send_lock = asyncio.Lock()
+        self._unsub_entities: CALLBACK_TYPE | None = None
         self.entity_calls = 0
         client.on_connect = self._async_on_connect
         client.on_entity_call = self._async_entity_call
@@ -594,12 +596,82 @@ class RemoteHousehold:
     @callback
     def async_follow_entities(self) -> None:
         """Follow the devices' entities (before connecting: none is missed)."""
+        self._follow_entities()
+        self.entry.async_on_unload(self._unfollow_entities)
+
+    @callback
+    def _follow_entities(self) -> None:
+        self._unfollow_entities()
         if self.entity_ids:
-            self.entry.async_on_unload(
-                async_track_state_change_event(
-                    self.hass, sorted(self.entity_ids), self._entity_changed
-                )
+            self._unsub_entities = async_track_state_change_event(
+                self.hass, sorted(self.entity_ids), self._entity_changed
             )
+
+    @callback
+    def _unfollow_entities(self) -> None:
+        unsub, self._unsub_entities = self._unsub_entities, None
+        if unsub is not None:
+            unsub()
+
+    async def async_add_device(self, device: DeviceConfig) -> None:
+        """Add a heat pump, boiler or appliance to the gateway's running household.
+
+        Its entities' states go first (the gateway's driver reads them when
+        it starts), then ``add_device``; the view and the document follow, so
+        a reconnect pushes nothing. ValueError when the gateway refuses.
+        """
+        if FEATURE_DEVICE_COMMANDS not in self.client.features:
+            msg = "the add-on cannot add a device while it runs"
+            raise ValueError(msg)
+        view = RemoteDriver(self, device)  # ConfigError: a ValueError
+        before = self.entity_ids
+        self.entity_ids = household_entity_ids(
+            replace(self._config, devices=(*self._config.devices, device))
+        )
+        self._follow_entities()
+        try:
+            if (
+                self.entity_ids != before
+                and FEATURE_ENTITY_HOST in self.client.features
+            ):
+                self._changed_states.clear()
+                await self.client.async_request(
+                    "entity_states", states=self._all_states(), full=True
+                )
+            await self.client.async_request("add_device", device=device.to_dict())
+        except (GatewayError, GatewayUnavailable) as err:
+            self.entity_ids = before
+            self._follow_entities()
+            raise ValueError(str(err)) from err
+        self._config = replace(self._config, devices=(*self._config.devices, device))
+        self.drivers[device.id] = view
+        self._changed()
+
+    async def async_remove_device(self, device_id: str) -> None:
+        """Take a device out of the gateway's running household (KeyError: unknown).
+
+        ValueError when the gateway cannot (the entry then reloads).
+        """
+        if device_id not in self.drivers:
+            raise KeyError(device_id)
+        if FEATURE_DEVICE_COMMANDS not in self.client.features:
+            msg = "the add-on cannot remove a device while it runs"
+            raise ValueError(msg)
+        try:
+            await self.client.async_request("remove_device", device_id=device_id)
+        except GatewayError as err:
+            if err.code != "unknown_device":  # gone there already: fine
+                raise ValueError(str(err)) from err
+        except GatewayUnavailable as err:
+            raise ValueError(str(err)) from err
+        self.drivers.pop(device_id, None)
+        self._config = replace(
+            self._config,
+            devices=tuple(d for d in self._config.devices if d.id != device_id),
+        )
+        self.entity_ids = household_entity_ids(self._config)
+        self._follow_entities()
+        self._changed()
 
     @callback
     def async_connect(self) -> None:

@@ -37,7 +37,10 @@ MAX_ID_LENGTH: Final = 64
 FEATURE_ENTITY_HOST: Final = "entity_host"
 """The gateway drives devices through Home Assistant's entities, relayed by
 the integration (``entity_states``, ``entity_call``, ``entity_call_result``)."""
-FEATURES: Final = (FEATURE_ENTITY_HOST,)
+FEATURE_DEVICE_COMMANDS: Final = "device_commands"
+"""``add_device`` and ``remove_device``: a heat pump, boiler or appliance
+comes or goes while the household runs (no restart)."""
+FEATURES: Final = (FEATURE_ENTITY_HOST, FEATURE_DEVICE_COMMANDS)
 """What this gateway can do beyond protocol 1 as first released; the
 ``welcome`` lists them (an older gateway sends no ``features``)."""
 MAX_ENTITY_STATES: Final = 512
@@ -174,6 +177,8 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
         "config": Field(OBJECT, required=True),
         "state": Field(OBJECT, nullable=True),
     },
+    "add_device": {"device": Field(OBJECT, required=True)},
+    "remove_device": {"device_id": Field(ID, required=True)},
     "entity_states": {
         "states": Field(STATES, required=True),
         "full": Field(BOOL, required=True),
