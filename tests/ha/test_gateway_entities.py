@@ -14,19 +14,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import (
+    SOURCE_HASSIO,
+    ConfigEntryState,
+    ConfigSubentry,
+    ConfigSubentryData,
+)
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
-from custom_components.stroomwijs.const import DOMAIN
+from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
 from custom_components.stroomwijs.device_flow import CONF_DRIVER, SUBENTRY_DEVICE
 from custom_components.stroomwijs.engine.gateway import api as gateway_api
 from custom_components.stroomwijs.engine.gateway.api import GatewayApi
@@ -111,31 +119,34 @@ async def _relays(hass: HomeAssistant) -> None:
     assert hass.states.get(RELAY_1).state == "off"
 
 
-def _entry(p1: P1TelegramServer, host: str, port: int, token: str) -> MockConfigEntry:
+PUMP: dict[str, Any] = {
+    CONF_DRIVER: {
+        "driver": "sg_ready",
+        "relay_1_entity": RELAY_1,
+        "relay_2_entity": RELAY_2,
+        "room_temperature_entity": "sensor.room",
+        "spec": {"rated_power_w": 2000, "boost_power_w": 2600},
+        "rules": {"min_between_changes": {"seconds": 1}},
+    }
+}
+
+
+def _entry(
+    p1: P1TelegramServer, host: str, port: int, token: str, *, pump: bool = True
+) -> MockConfigEntry:
     base = network_entry(
         p1, **{CONF_GATEWAY: {"host": host, "port": port, "token": token}}
+    )
+    subentries = (
+        ConfigSubentryData(
+            data=PUMP, subentry_type=SUBENTRY_DEVICE, title="Warmtepomp", unique_id=None
+        ),
     )
     return MockConfigEntry(
         domain=DOMAIN,
         title="Thuis",
         data=dict(base.data),
-        subentries_data=(
-            ConfigSubentryData(
-                data={
-                    CONF_DRIVER: {
-                        "driver": "sg_ready",
-                        "relay_1_entity": RELAY_1,
-                        "relay_2_entity": RELAY_2,
-                        "room_temperature_entity": "sensor.room",
-                        "spec": {"rated_power_w": 2000, "boost_power_w": 2600},
-                        "rules": {"min_between_changes": {"seconds": 1}},
-                    }
-                },
-                subentry_type=SUBENTRY_DEVICE,
-                title="Warmtepomp",
-                unique_id=None,
-            ),
-        ),
+        subentries_data=subentries if pump else (),
     )
 
 
@@ -309,3 +320,146 @@ async def test_an_add_on_without_the_entity_relay_is_refused(
         stop.set()
         await task
         await api.async_stop()
+
+
+def _entities(hass: HomeAssistant, entry: MockConfigEntry, sid: str) -> list[str]:
+    return [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if e.config_subentry_id == sid
+    ]
+
+
+async def test_a_device_added_and_removed_while_the_gateway_runs(
+    hass: HomeAssistant, p1: P1TelegramServer, gateway: GatewayProcess
+) -> None:
+    """add_device / remove_device: entities come and go, nothing reloads."""
+    await _relays(hass)
+    entry = _entry(p1, "127.0.0.1", gateway.api_port, gateway.token, pump=False)
+    remote = await _setup(hass, entry)
+    runtime = entry.runtime_data
+    pushes = remote.pushes  # the first document, at set-up
+    before = (await _gateway_snapshot(gateway))["gateway"]
+    assert before["state"] == "running"
+
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(PUMP),
+            subentry_type=SUBENTRY_DEVICE,
+            title="Warmtepomp",
+            unique_id=None,
+        ),
+    )
+    sid = next(iter(entry.subentries))
+    await hass.async_block_till_done()
+    await _until(lambda: len(_entities(hass, entry, sid)) >= 5, 30)
+    await _until(lambda: sid in remote.drivers and remote.drivers[sid].available, 30)
+    await _until(lambda: _value(hass, "sensor", f"{sid}_sg_ready_mode") is not None)
+    assert remote.entity_ids == {RELAY_1, RELAY_2, "sensor.room"}
+    # No reload, no push: the same runtime; the gateway's household did not
+    # restart (its meter, guard and chargers carried on).
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is runtime
+    assert remote.pushes == pushes
+    after = (await _gateway_snapshot(gateway))["gateway"]
+    assert (after["started_at"], after["restarts"]) == (
+        before["started_at"],
+        before["restarts"],
+    )
+    snapshot = await _gateway_snapshot(gateway)
+    assert snapshot["household"]["meter"]["available"] is True
+    assert [d["device_id"] for d in snapshot["household"]["devices"]] == [sid]
+    # The gateway drives it through Home Assistant.
+    select = _entity_id(hass, "select", f"{sid}_device_override")
+    await _select(hass, select, "block")
+    await _until(lambda: hass.states.get(RELAY_1).state == "on", 30)
+    # (Removed within the pump's minimum time between changes, it could not
+    # be handed back at once: docs/limitations.md.)
+    await asyncio.sleep(1.2)
+
+    hass.config_entries.async_remove_subentry(entry, sid)
+    await hass.async_block_till_done()
+    await _until(lambda: not _entities(hass, entry, sid), 30)
+    await _until(lambda: sid not in remote.drivers, 30)
+    for _attempt in range(100):
+        snapshot = await _gateway_snapshot(gateway)
+        if not snapshot["household"]["devices"]:
+            break
+        await asyncio.sleep(0.2)
+    assert snapshot["household"]["devices"] == []
+    assert snapshot["gateway"]["restarts"] == before["restarts"]
+    assert snapshot["gateway"]["entities"]["used"] == 0
+    assert entry.runtime_data is runtime
+    assert remote.pushes == pushes
+    # Handed back to its own rules: the block is lifted (once allowed).
+    await _until(lambda: hass.states.get(RELAY_1).state == "off", 30)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_household_with_relays_moves_only_to_a_gateway_that_relays(
+    hass: HomeAssistant,
+    gateway: GatewayProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hand-over: an add-on with the relay takes it; an older one does not."""
+    await _relays(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Thuis",
+        data={CONF_PHASES: 3, CONF_FUSE_A: 25.0},
+        subentries_data=(
+            ConfigSubentryData(
+                data=PUMP,
+                subentry_type=SUBENTRY_DEVICE,
+                title="Warmtepomp",
+                unique_id=None,
+            ),
+        ),
+    )
+    entry.add_to_hass(hass)
+
+    async def _move(port: int, token: str) -> Any:  # noqa: ANN401
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": SOURCE_HASSIO},
+            data=HassioServiceInfo(
+                config={"host": "127.0.0.1", "port": port, "token": token},
+                name="Stroomwijs gateway",
+                slug="a0d7b954_stroomwijs",
+                uuid="0123456789abcdef",
+            ),
+        )
+        return await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"household": entry.entry_id}
+        )
+
+    # An older add-on (no entity relay) answers: the household stays here.
+    monkeypatch.setattr(gateway_api, "FEATURES", ())
+    config = HouseholdConfig(name="Older")
+    path = tmp_path / "older.yaml"
+    write_config(path, config)
+    older = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
+    token = "o" * 43
+    api = GatewayApi(older, token, host="127.0.0.1", port=0)
+    await api.async_start()
+    try:
+        result = await _move(api.port, token)
+    finally:
+        await api.async_stop()
+    assert result["errors"] == {"base": "version_mismatch"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    assert CONF_GATEWAY not in entry.data
+    monkeypatch.undo()
+
+    # The add-on with the relay takes it.
+    result = await _move(gateway.api_port, gateway.token)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "moved_to_gateway"
+    assert entry.data[CONF_GATEWAY]["port"] == gateway.api_port
+    await hass.async_block_till_done()
+    if entry.state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()

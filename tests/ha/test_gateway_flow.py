@@ -11,6 +11,7 @@ from typing import Any
 from homeassistant.config_entries import (
     SOURCE_HASSIO,
     ConfigEntryState,
+    ConfigSubentry,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -241,10 +242,21 @@ async def test_a_household_the_gateway_cannot_run_stays(
     )
     broken = _household(hass, "Kapot")
     hass.config_entries.async_update_entry(broken, data={CONF_PHASES: 3})
+    toaster = _household(hass, "Broodrooster")
+    hass.config_entries.async_add_subentry(
+        toaster,
+        ConfigSubentry(
+            data={"driver": {"driver": "toaster"}},
+            subentry_type="device",
+            title="Toaster",
+            unique_id=None,
+        ),
+    )
     result = await _discover(hass, _info(gateway))
     for entry, words in (
         (entities_meter, "entities"),
         (broken, "fuse_a"),
+        (toaster, "cannot be built"),
     ):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"household": entry.entry_id}
