@@ -1006,8 +1006,9 @@ class Household:
         that ended, a plan step or a release may have been missed, and the
         device would stay where it was (a heat pump blocked). Its override,
         or else what the guard or the plan wants of it, is sent again; a
-        curtailment by the guard stays until the guard releases it. A
-        device whose own rules pin it where it is for now (an SG-Ready pump
+        curtailment by the guard stays until the guard releases it; before
+        the first plan, the plan gives it its setting. A device whose own
+        rules pin it where it is for now (an SG-Ready pump
         within its minimum time between changes) gets it once they let it
         go (looked at every ``DEVICE_BACK_RETRY``, for at most
         ``DEVICE_BACK_MAX``); one that refuses is asked again as often.
@@ -1026,18 +1027,8 @@ class Household:
                 self._owed[device_id] = (since, now + DEVICE_BACK_RETRY)
                 continue
             _LOGGER.info("%s answers again; giving it its setting", device_id)
-            done = True
             try:
-                override = self.devices.overrides.get(device_id)
-                if override is not None and override.until > now:
-                    await self._async_device_override(
-                        device_id, override.setpoint_w, now
-                    )
-                elif self._guarded:
-                    done = await self.guard.async_device_back(device_id, now)
-                else:
-                    # No guard: the plan's slot is sent to every device again.
-                    self._applied_slot = None
+                done = await self._async_give_setting(device_id, now)
             except Exception:
                 _LOGGER.exception("could not bring %s back to its setting", device_id)
                 done = False
@@ -1045,6 +1036,20 @@ class Household:
                 del self._owed[device_id]
             else:
                 self._owed[device_id] = (since, now + DEVICE_BACK_RETRY)
+
+    async def _async_give_setting(self, device_id: str, now: datetime) -> bool:
+        """Send a device its override, or what the guard or plan wants of it."""
+        override = self.devices.overrides.get(device_id)
+        if override is not None and override.until > now:
+            await self._async_device_override(device_id, override.setpoint_w, now)
+            return True
+        if self.plan_status.state is PlanState.WAITING:
+            return True  # no plan yet: the first one gives every device its own
+        if self._guarded:
+            return await self.guard.async_device_back(device_id, now)
+        # No guard: the plan's slot is sent to every device again.
+        self._applied_slot = None
+        return True
 
     async def _async_expire_overrides(self, now: datetime) -> None:
         for device_id in self.devices.expired_overrides(now):
