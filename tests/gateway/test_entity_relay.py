@@ -95,6 +95,10 @@ class FakeHomeAssistant:
     slow: bool = False
     """Take longer over every call than the gateway waits."""
     client: GatewayClient | None = None
+    ids: tuple[str, ...] = (*RELAYS, "sensor.room")
+    """The entities it speaks for (the household's devices use them)."""
+    relays: bool = True
+    """Switch the two SG-Ready relays itself (else simulators handle calls)."""
 
     def relay(self, entity_id: str) -> str:
         """Return a relay's state."""
@@ -104,10 +108,9 @@ class FakeHomeAssistant:
 
     def wire(self) -> list[dict[str, Any]]:
         """Return the whole set of states, as sent on connect."""
-        ids = (*RELAYS, "sensor.room")
         return [
             wire_state(s.entity_id, s.state, s.attributes)
-            for i in ids
+            for i in self.ids
             if (s := self.entities.get_state(i)) is not None
         ]
 
@@ -140,9 +143,10 @@ class FakeHomeAssistant:
 
     def start(self, port: int) -> GatewayClient:
         """Route the relays' calls, follow changes, connect."""
-        for entity_id in RELAYS:
-            self.entities.handle(entity_id, self._switch(entity_id))
-        self.entities.subscribe([*RELAYS, "sensor.room"], self.on_change)
+        if self.relays:
+            for entity_id in RELAYS:
+                self.entities.handle(entity_id, self._switch(entity_id))
+        self.entities.subscribe(self.ids, self.on_change)
         return self.connect(port)
 
     def connect(self, port: int) -> GatewayClient:
