@@ -1,4 +1,4 @@
-"""A thermostat, a water heater and a boiler on a plug, driven through the relay.
+"""A thermostat, boilers and a washer on a plug, driven through the relay.
 
 The same in-process gateway and "Home Assistant" as ``test_entity_relay.py``,
 with the engine's entity simulators behind the relayed entities: a
@@ -6,6 +6,7 @@ with the engine's entity simulators behind the relayed entities: a
 ``water_heater`` tank and a tank behind a switched, metered plug (both
 boilers). Boosts and blocks from the API reach each simulator through Home
 Assistant's service calls (``set_temperature``, ``turn_on``/``turn_off``).
+A washing machine on a metered plug is armed and started the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ from custom_components.stroomwijs.engine.simulate.thermal import (
     ClimateEntitySim,
     HeatPumpUnit,
     ThermalHouse,
+)
+from custom_components.stroomwijs.engine.simulate.washer import (
+    PlugWasherSim,
+    WashingMachineSim,
 )
 
 from .conftest import house_telegram
@@ -244,3 +249,61 @@ async def test_a_thermostat_missing_at_start_is_taken_on_when_it_comes() -> None
     assert unit.target_c == 19.5
     await adapter.async_restore()
     assert unit.target_c == 21.0
+
+
+async def test_a_washer_on_a_plug_is_armed_and_started_through_the_relay(
+    tmp_path: Path, p1: P1TelegramServer
+) -> None:
+    """Arm: the plug goes off through HA; a near deadline: the plug goes on."""
+    config = HouseholdConfig.from_dict(
+        {
+            **_document(p1.port),
+            "devices": [
+                {
+                    "id": "washer",
+                    "kind": "driver",
+                    "name": "Wasmachine",
+                    "driver": {
+                        "driver": "plug_appliance",
+                        "plug_entity": "switch.washer_plug",
+                        "power_entity": "sensor.washer_power",
+                    },
+                }
+            ],
+        }
+    )
+    path = tmp_path / "household.yaml"
+    write_config(path, config)
+    gateway = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
+    api = GatewayApi(gateway, TOKEN, host="127.0.0.1", port=0)
+    await api.async_start()
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
+    home = FakeHomeAssistant(
+        ids=("switch.washer_plug", "sensor.washer_power"), relays=False
+    )
+    machine = WashingMachineSim(clock=_now)
+    PlugWasherSim(home.entities, machine)
+    try:
+        await _until(lambda: gateway.household is not None)
+        client = home.start(api.port)
+        household = gateway.household
+        assert household is not None
+        await _until(lambda: household.devices.drivers["washer"].available)
+        assert machine.powered
+        armed = await client.async_request("arm_appliance", device_id="washer")
+        assert armed["cycle_state"] == "armed"
+        assert not machine.powered  # switched off through Home Assistant
+        # Due in a minute: past its latest start, so the driver starts it.
+        finish_by = (_now() + timedelta(minutes=1)).isoformat()
+        await client.async_request(
+            "run_before", device_id="washer", finish_by=finish_by
+        )
+        await _until(lambda: machine.powered, 40)
+        assert ("switch", "turn_on") in {(c.domain, c.service) for c in home.calls}
+    finally:
+        if home.client is not None:
+            await home.disconnect()
+        stop.set()
+        await task
+        await api.async_stop()
