@@ -29,8 +29,10 @@ import probatio as vol
 
 from . import remote_household
 from .engine.gateway.client import ConnectionState, GatewayAddress, GatewayClient
+from .engine.gateway.entities import RelayedEntityPort
+from .engine.gateway.protocol import FEATURE_ENTITY_HOST
 from .engine.household import HouseholdConfigError
-from .engine.household.devices import HouseholdDevices
+from .engine.household.devices import HouseholdDevices, household_entity_ids
 from .engine.limits.base import utc_now
 from .household_glue import household_config
 from .remote_household import CLIENT_NAME, CONF_GATEWAY, CONF_HANDOVER
@@ -119,14 +121,24 @@ class GatewayDiscoveryFlow(ConfigFlow):
         }
         if user_input is not None:
             entry = candidates.get(str(user_input[CONF_HOUSEHOLD]))
-            reason = None if entry is None else self._not_runnable(entry)
+            reason, entities = (None, frozenset[str]())
+            if entry is not None:
+                reason, entities = self._not_runnable(entry)
             if entry is None:
                 errors[CONF_HOUSEHOLD] = "household_gone"
             elif reason is not None:
                 errors[CONF_HOUSEHOLD] = "not_in_gateway"
                 placeholders["reason"] = reason
             else:
-                state = await self._async_probe_gateway(address)
+                state, features = await self._async_probe_gateway(address)
+                if (
+                    state == ConnectionState.CONNECTED
+                    and FEATURE_ENTITY_HOST not in features
+                    and entities
+                ):
+                    # An add-on too old to drive devices through Home
+                    # Assistant's entities: the household stays here.
+                    state = ConnectionState.VERSION_MISMATCH
                 if state == ConnectionState.CONNECTED:
                     self.hass.config_entries.async_update_entry(
                         entry,
@@ -159,27 +171,33 @@ class GatewayDiscoveryFlow(ConfigFlow):
             description_placeholders=placeholders,
         )
 
-    def _not_runnable(self, entry: ConfigEntry[Any]) -> str | None:
+    def _not_runnable(
+        self, entry: ConfigEntry[Any]
+    ) -> tuple[str | None, frozenset[str]]:
         """Say why the gateway could not run ``entry``'s household (None: it can).
 
-        The gateway has no Home Assistant entities: a meter read from
-        entities, or a device driven through entities, cannot work there
-        (the gateway would not start the household, and hold nothing).
+        A meter read from Home Assistant's entities cannot work there: the
+        guard would stop with Home Assistant. Devices driven through
+        entities can (Home Assistant relays them, and the gateway holds the
+        limit without them while it is away), if the add-on is new enough:
+        the entities they use come back to be checked when it answers.
         """
         try:
             config = household_config(self.hass, entry)
         except (KeyError, ValueError, HouseholdConfigError) as err:
-            return str(err)
+            return str(err), frozenset()
         if config.meter.source == "entities":
-            return "its meter is read from Home Assistant entities"
+            return "its meter is read from Home Assistant entities", frozenset()
         try:
-            HouseholdDevices(config, port=None, clock=utc_now)
+            HouseholdDevices(config, port=RelayedEntityPort(), clock=utc_now)
         except (ValueError, HouseholdConfigError) as err:
-            return f"a device needs Home Assistant entities ({err})"
-        return None
+            return f"a device cannot be built ({err})", frozenset()
+        return None, household_entity_ids(config)
 
-    async def _async_probe_gateway(self, address: GatewayAddress) -> str:
-        """Connect, say hello and subscribe once; return how it ended."""
+    async def _async_probe_gateway(
+        self, address: GatewayAddress
+    ) -> tuple[str, frozenset[str]]:
+        """Connect, say hello and subscribe once; how it ended, and the features."""
         client = GatewayClient(
             async_get_clientsession(self.hass),
             address,
@@ -188,7 +206,8 @@ class GatewayDiscoveryFlow(ConfigFlow):
         )
         client.start()
         try:
-            return await client.async_wait_first_try(PROBE_TIMEOUT_S)
+            state = await client.async_wait_first_try(PROBE_TIMEOUT_S)
+            return state, client.features
         finally:
             await client.async_stop()
 

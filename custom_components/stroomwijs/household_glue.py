@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-import contextlib
 from datetime import datetime, time
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
@@ -496,11 +495,28 @@ def reload_on_subentry_changes(
     )
 
 
+class DeviceHost(Protocol):
+    """Where devices go in and out while running: the household, or the gateway's.
+
+    ``async_add_device`` raises ValueError (or KeyError) when the device
+    cannot be added; ``async_remove_device`` KeyError for a device it never
+    had, ValueError when it cannot take it out (the entry then reloads).
+    """
+
+    async def async_add_device(self, device: DeviceConfig) -> None:
+        """Build one more heat pump, boiler or appliance in."""
+        ...
+
+    async def async_remove_device(self, device_id: str) -> None:
+        """Take a heat pump, boiler or appliance out."""
+        ...
+
+
 @callback
 def follow_subentry_changes(
     hass: HomeAssistant,
     entry: ConfigEntry[Any],
-    household: Household,
+    household: DeviceHost,
     known: frozenset[str],
 ) -> None:
     """Add and remove devices in the running household; reload for the rest.
@@ -556,7 +572,7 @@ def follow_subentry_changes(
 async def _async_apply_devices(  # noqa: PLR0917 - one change, in order
     hass: HomeAssistant,
     entry: ConfigEntry[Any],
-    household: Household,
+    household: DeviceHost,
     lock: asyncio.Lock,
     added: list[str],
     removed: list[str],
@@ -564,8 +580,14 @@ async def _async_apply_devices(  # noqa: PLR0917 - one change, in order
     """Take removed devices out of the household and build added ones in."""
     async with lock:
         for sid in removed:
-            with contextlib.suppress(KeyError):  # never built: nothing to do
+            try:
                 await household.async_remove_device(sid)
+            except KeyError:
+                pass  # never built: nothing to do
+            except ValueError as err:
+                LOGGER.warning("%s could not be removed: %s", sid, err)
+                hass.config_entries.async_schedule_reload(entry.entry_id)
+                return
         for sid in added:
             sub = entry.subentries.get(sid)
             if sub is None:

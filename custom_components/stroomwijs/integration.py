@@ -40,7 +40,7 @@ from .coordinator import (
     entity_meter_feed,
 )
 from .engine.gateway.client import ConnectionState, GatewayAddress, GatewayClient
-from .engine.gateway.protocol import PROTOCOL_VERSION
+from .engine.gateway.protocol import FEATURE_DEVICE_COMMANDS, PROTOCOL_VERSION
 from .engine.grid import GridConnection
 from .engine.household import (
     Household,
@@ -57,6 +57,7 @@ from .guard_glue import LimitsRuntime
 from .household_glue import (
     HassStateStore,
     async_connect,
+    follow_subentry_changes,
     household_config,
     reload_on_subentry_changes,
     subentry_ids,
@@ -355,23 +356,25 @@ async def async_build_remote(
         protocols=remote_household.PROTOCOLS,
     )
     remote = RemoteHousehold(hass, entry, config, client)
+    remote.async_follow_entities()
     client.start()
     state = await client.async_wait_first_try(FIRST_CONNECT_S)
     if state != ConnectionState.CONNECTED:
+        error = client.error or state  # (stopping the client forgets it)
         await client.async_stop()
         # Say why at once (Home Assistant retries the set-up by itself).
         remote.create_issue(
             ISSUE_VERSION
             if state == ConnectionState.VERSION_MISMATCH
             else ISSUE_UNREACHABLE,
-            error=client.error or state,
+            error=error,
         )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="gateway_not_ready",
             translation_placeholders={
                 "gateway": f"{client.address.host}:{client.address.port}",
-                "error": client.error or state,
+                "error": error,
             },
         )
     entry.async_on_unload(client.async_stop)
@@ -398,8 +401,14 @@ async def async_build_remote(
         .id
     )
     remote.async_connect()
-    # A charger or limit added or removed: reload, which sends the document.
-    reload_on_subentry_changes(hass, entry, built_from)
+    if FEATURE_DEVICE_COMMANDS in client.features:
+        # A heat pump, boiler or appliance goes in or out of the gateway's
+        # running household; a charger or limit added or removed reloads,
+        # which sends the document.
+        follow_subentry_changes(hass, entry, remote, built_from)
+    else:
+        # An add-on without add_device/remove_device: every change reloads.
+        reload_on_subentry_changes(hass, entry, built_from)
     meter = RemoteMeterCoordinator(
         hass,
         entry,

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+import contextlib
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 import time
 from typing import Any, Final
@@ -54,8 +55,15 @@ from .engine.gateway.client import (
     GatewayClient,
     GatewayError,
     GatewayUnavailable,
+    VersionSkewError,
 )
-from .engine.gateway.protocol import SUPPORTED_VERSIONS
+from .engine.gateway.protocol import (
+    FEATURE_DEVICE_COMMANDS,
+    FEATURE_ENTITY_HOST,
+    SUPPORTED_VERSIONS,
+    EntityCall,
+    wire_state,
+)
 from .engine.gateway.snapshot import (
     clean_dict,
     parse_number,
@@ -77,6 +85,7 @@ from .engine.household import (
     parse_pv_attributes,
 )
 from .engine.household.chargers import CHARGER_STATES
+from .engine.household.devices import household_entity_ids
 from .engine.limits import Limit
 from .engine.meter.models import MeterReading
 from .guard_glue import GRID_EVENTS
@@ -90,6 +99,8 @@ CONF_HANDOVER: Final = "gateway_handover"
 """Entry data, set by the hand-over: send Home Assistant's saved household
 state with the first document, then drop this key."""
 UNREACHABLE_GRACE_S: Final = 30.0
+SETTLE_S: Final = 2.0
+"""How long a service call of the gateway's waits for its entity to show it."""
 ISSUE_UNREACHABLE: Final = "gateway_unreachable"
 ISSUE_VERSION: Final = "gateway_version_mismatch"
 GATEWAY_ISSUES: Final = (ISSUE_UNREACHABLE, ISSUE_VERSION)
@@ -157,7 +168,16 @@ class RemoteHousehold:
         self._inputs: dict[str, dict[str, Any]] = {}
         """The last set_prices/set_pv_forecast/set_dim_input, sent on connect."""
         self._unreachable_timer: CALLBACK_TYPE | None = None
+        self.entity_ids = household_entity_ids(config)
+        """The entities the devices use: their states go to the gateway, and
+        only their services are called for it."""
+        self._changed_states: dict[str, State] = {}
+        self._flushing = False
+        self._send_lock = asyncio.Lock()
+        self._unsub_entities: CALLBACK_TYPE | None = None
+        self.entity_calls = 0
         client.on_connect = self._async_on_connect
+        client.on_entity_call = self._async_entity_call
         self.chargers: dict[str, RemoteCharger] = {
             device.id: RemoteCharger(self, device)
             for device in config.devices
@@ -434,6 +454,23 @@ class RemoteHousehold:
         manual limit, overrides, departures, the quarter-hour, the plan) goes
         with the document, so nothing is lost; later only the document.
         """
+        if FEATURE_ENTITY_HOST in client.features:
+            # Home Assistant speaks for its entities first, so the household
+            # a push starts finds its devices' states there.
+            self._changed_states.clear()
+            await client.async_request(
+                "entity_states", _ready=False, states=self._all_states(), full=True
+            )
+        elif self.entity_ids:
+            # An add-on too old to drive devices through Home Assistant's
+            # entities: nothing is pushed (it would not run the household),
+            # it keeps guarding with the document it has.
+            msg = (
+                "the add-on cannot drive devices through Home Assistant's "
+                f"entities ({', '.join(sorted(self.entity_ids)[:3])}); update "
+                "the add-on"
+            )
+            raise VersionSkewError(msg)
         ours = self._config.to_dict(include_secrets=False)
         theirs = await client.async_request("get_config", _ready=False)
         handover = bool(self.entry.data.get(CONF_HANDOVER))
@@ -470,6 +507,82 @@ class RemoteHousehold:
             except GatewayError as err:
                 LOGGER.info("The gateway refused %s: %s", kind, err.message)
 
+    def _all_states(self) -> list[dict[str, Any]]:
+        """Return the states of every entity the devices use that exists."""
+        states = (self.hass.states.get(entity_id) for entity_id in self.entity_ids)
+        return [
+            wire_state(state.entity_id, state.state, state.attributes)
+            for state in states
+            if state is not None
+        ]
+
+    @callback
+    def _entity_changed(self, event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is None:
+            return  # removed: the gateway keeps its last state until a reconnect
+        self._changed_states[state.entity_id] = state
+        self._flush_states()
+
+    @callback
+    def _flush_states(self) -> None:
+        if self._flushing or not self._changed_states or not self.client.connected:
+            return
+        self._flushing = True
+        self.entry.async_create_background_task(
+            self.hass, self._async_flush_states(), f"{DOMAIN} entity states"
+        )
+
+    async def _async_flush_states(self) -> None:
+        try:
+            await self._async_send_changed()
+        finally:
+            self._flushing = False
+
+    async def _async_send_changed(self) -> None:
+        """Send the changed states, in order (one sender at a time)."""
+        async with self._send_lock:
+            while self._changed_states and self.client.connected:
+                changed, self._changed_states = self._changed_states, {}
+                try:
+                    await self.client.async_request(
+                        "entity_states",
+                        _ready=False,
+                        states=[
+                            wire_state(s.entity_id, s.state, s.attributes)
+                            for s in changed.values()
+                        ],
+                        full=False,
+                    )
+                except (GatewayError, GatewayUnavailable) as err:
+                    # The whole set goes again on the next connect.
+                    LOGGER.info("Entity states not taken by the gateway: %s", err)
+                    return
+
+    async def _async_entity_call(self, call: EntityCall) -> None:
+        """Carry out a service call of the gateway's drivers (their entities only).
+
+        The answer goes only once the entity shows the result (a switch
+        turned on is ``on``; up to ``SETTLE_S``) and its new state has been
+        sent, so the gateway's driver never reads the old state after it.
+        """
+        if call.entity_id not in self.entity_ids:
+            msg = f"{call.entity_id} is not an entity of the household's devices"
+            raise ValueError(msg)
+        self.entity_calls += 1
+        await self.hass.services.async_call(
+            call.domain, call.service, dict(call.data), blocking=True
+        )
+        expected = {"turn_on": "on", "turn_off": "off"}.get(call.service)
+        if expected is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLE_S):
+                    while (now := self.hass.states.get(call.entity_id)) is not None:
+                        if now.state == expected:
+                            break
+                        await asyncio.sleep(0.02)
+        await self._async_send_changed()
+
     async def _async_input(self, kind: str, **message: Any) -> None:  # noqa: ANN401
         """Send an input now if connected; it is sent again on every connect."""
         self._inputs[kind] = message
@@ -479,6 +592,86 @@ class RemoteHousehold:
             await self.client.async_request(kind, **message)
         except (GatewayError, GatewayUnavailable) as err:
             LOGGER.info("Sending %s to the gateway failed: %s", kind, err)
+
+    @callback
+    def async_follow_entities(self) -> None:
+        """Follow the devices' entities (before connecting: none is missed)."""
+        self._follow_entities()
+        self.entry.async_on_unload(self._unfollow_entities)
+
+    @callback
+    def _follow_entities(self) -> None:
+        self._unfollow_entities()
+        if self.entity_ids:
+            self._unsub_entities = async_track_state_change_event(
+                self.hass, sorted(self.entity_ids), self._entity_changed
+            )
+
+    @callback
+    def _unfollow_entities(self) -> None:
+        unsub, self._unsub_entities = self._unsub_entities, None
+        if unsub is not None:
+            unsub()
+
+    async def async_add_device(self, device: DeviceConfig) -> None:
+        """Add a heat pump, boiler or appliance to the gateway's running household.
+
+        Its entities' states go first (the gateway's driver reads them when
+        it starts), then ``add_device``; the view and the document follow, so
+        a reconnect pushes nothing. ValueError when the gateway refuses.
+        """
+        if FEATURE_DEVICE_COMMANDS not in self.client.features:
+            msg = "the add-on cannot add a device while it runs"
+            raise ValueError(msg)
+        view = RemoteDriver(self, device)  # ConfigError: a ValueError
+        before = self.entity_ids
+        self.entity_ids = household_entity_ids(
+            replace(self._config, devices=(*self._config.devices, device))
+        )
+        self._follow_entities()
+        try:
+            if (
+                self.entity_ids != before
+                and FEATURE_ENTITY_HOST in self.client.features
+            ):
+                self._changed_states.clear()
+                await self.client.async_request(
+                    "entity_states", states=self._all_states(), full=True
+                )
+            await self.client.async_request("add_device", device=device.to_dict())
+        except (GatewayError, GatewayUnavailable) as err:
+            self.entity_ids = before
+            self._follow_entities()
+            raise ValueError(str(err)) from err
+        self._config = replace(self._config, devices=(*self._config.devices, device))
+        self.drivers[device.id] = view
+        self._changed()
+
+    async def async_remove_device(self, device_id: str) -> None:
+        """Take a device out of the gateway's running household (KeyError: unknown).
+
+        ValueError when the gateway cannot (the entry then reloads).
+        """
+        if device_id not in self.drivers:
+            raise KeyError(device_id)
+        if FEATURE_DEVICE_COMMANDS not in self.client.features:
+            msg = "the add-on cannot remove a device while it runs"
+            raise ValueError(msg)
+        try:
+            await self.client.async_request("remove_device", device_id=device_id)
+        except GatewayError as err:
+            if err.code != "unknown_device":  # gone there already: fine
+                raise ValueError(str(err)) from err
+        except GatewayUnavailable as err:
+            raise ValueError(str(err)) from err
+        self.drivers.pop(device_id, None)
+        self._config = replace(
+            self._config,
+            devices=tuple(d for d in self._config.devices if d.id != device_id),
+        )
+        self.entity_ids = household_entity_ids(self._config)
+        self._follow_entities()
+        self._changed()
 
     @callback
     def async_connect(self) -> None:
@@ -570,6 +763,7 @@ class RemoteHousehold:
         hass, entry = self.hass, self.entry
         if state == ConnectionState.CONNECTED:
             self._cancel_unreachable()
+            self._flush_states()
             for key in (ISSUE_UNREACHABLE, ISSUE_VERSION):
                 ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
             self._views_changed()
@@ -686,6 +880,9 @@ class RemoteHousehold:
             "pushes": self.pushes,
             "gateway_version": welcome.get("gateway_version"),
             "protocol": welcome.get("protocol"),
+            "features": welcome.get("features"),
+            "entities": sorted(self.entity_ids),
+            "entity_calls": self.entity_calls,
             "snapshot": self.client.snapshot,
             "now": dt_util.utcnow().isoformat(),
         }

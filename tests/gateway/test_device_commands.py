@@ -153,10 +153,15 @@ def test_device_commands_are_validated(message: dict[str, Any]) -> None:
     assert err.value.code == "invalid_message"
 
 
-async def test_a_device_the_gateway_cannot_drive_is_reported_not_fatal(
+async def test_a_device_on_home_assistant_entities_waits_for_home_assistant(
     tmp_path: Path,
 ) -> None:
-    """An SG-Ready pump needs HA's entities: the gateway says so and keeps trying."""
+    """An SG-Ready pump on HA's relays: the household runs, the pump unavailable.
+
+    (Before the entity relay the gateway could not build it and retried.)
+    Until Home Assistant sends the relays' states, the pump does not answer
+    and the gateway's status says Home Assistant is not connected.
+    """
     config = HouseholdConfig(
         name="Relays",
         devices=(
@@ -186,15 +191,26 @@ async def test_a_device_the_gateway_cannot_drive_is_reported_not_fatal(
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
     async with asyncio.timeout(10):
-        while gateway.state != GatewayState.RETRYING:  # noqa: ASYNC110 - the run loop's state
+        while gateway.state != GatewayState.RUNNING:  # noqa: ASYNC110 - the run loop's state
             await asyncio.sleep(0.02)
-    assert not task.done()
-    assert gateway.error is not None
-    assert "entity port" in gateway.error
-    assert any(event["event"] == "household_error" for event in events)
+    assert gateway.error is None
+    assert not any(event["event"] == "household_error" for event in events)
+    household = gateway.snapshot()["household"]
+    assert household is not None
+    assert household["devices"][0]["available"] is False
+    entities = gateway.status()["entities"]
+    assert entities["host_connected"] is False
+    assert entities["used"] == 2
     with pytest.raises(ProtocolError) as err:
-        await _command(gateway, "plan_now")
-    assert err.value.code == "not_running"
+        await _command(
+            gateway,
+            "set_device_override",
+            device_id="hp",
+            mode="block",
+            duration_min=30,
+        )
+    assert err.value.code == "override_refused"
+    assert err.value.details == {"reason": "unavailable", "device": "Heat pump"}
     stop.set()
     async with asyncio.timeout(10):
         await task

@@ -304,7 +304,17 @@ class ClimateSetpointHeatPump:
         return True
 
     async def async_update(self) -> None:
-        """Check for manual changes and availability (call on every poll)."""
+        """Check for manual changes and availability (call on every poll).
+
+        A thermostat that was not there at ``async_start`` (its integration
+        still loading, a gateway's Home Assistant not connected yet) gives
+        its setpoint, the user's, at the first poll that sees it.
+        """
+        if self.user_setpoint_c is None:
+            value = self._setpoint_now()
+            if value is not None:
+                self.user_setpoint_c = value
+                self._written_c = value
         self.async_check_manual()
 
     def attach(self) -> Callable[[], None]:

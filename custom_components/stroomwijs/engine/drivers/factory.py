@@ -354,6 +354,32 @@ def build_socket_driver(
     return driver, socket
 
 
+def driver_entity_ids(config: DriverConfig) -> frozenset[str]:
+    """Return the host's entity ids a driver of ``config`` reads or calls.
+
+    Every ``entity_id`` and ``*_entity`` field of the config and of its
+    nested parts (a hybrid's heat pump); a device on a HomeWizard socket
+    leaves out the socket's own switch and power, which the socket serves.
+    """
+    found: set[str] = set()
+
+    def _walk(value: object, depth: int) -> None:
+        if depth > MAX_DEPTH or not is_dataclass(value) or isinstance(value, type):
+            return
+        for item in fields(value):
+            part = getattr(value, item.name)
+            named = item.name == "entity_id" or item.name.endswith("_entity")
+            if named and isinstance(part, str) and part:
+                found.add(part)
+            elif is_dataclass(part):
+                _walk(part, depth + 1)
+
+    _walk(config, 0)
+    if isinstance(config, SocketSetup):
+        found -= set(socket_entity_ids(config.socket.serial))
+    return frozenset(found)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GuardRole:
     """What a ``GuardedDevice`` for a driver should say."""

@@ -18,6 +18,7 @@ pushes is disconnected (1013) rather than slowing the gateway.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass, field
 import logging
@@ -26,9 +27,11 @@ from typing import Any, Final
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .auth import bearer, token_matches
+from .entities import NotEntityHostError
 from .protocol import (
     CLOSE_HELLO_TIMEOUT,
     CLOSE_UNSUPPORTED_VERSION,
+    FEATURES,
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
     SUPPORTED_VERSIONS,
@@ -48,6 +51,11 @@ HELLO_TIMEOUT_S: Final = 10.0
 QUEUE_SIZE: Final = 256
 """Pushes waiting for one client; more and the client is dropped."""
 MAX_CLIENTS: Final = 16
+COMMAND_QUEUE: Final = 64
+"""Commands of one client waiting for the one before; more are refused."""
+ENTITY_HOST_MESSAGES: Final = frozenset({"entity_states", "entity_call_result"})
+"""Handled as they come, never behind a command: a command may wait for a
+service call whose answer is one of them."""
 LARGE_MESSAGE: Final = 65_536
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 
@@ -69,6 +77,18 @@ class _Client:
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     protocol: int | None = None
     subscribed: bool = False
+    api: GatewayApi | None = None
+    commands: asyncio.Queue[Request] = field(
+        default_factory=lambda: asyncio.Queue(COMMAND_QUEUE)
+    )
+    """Commands waiting for the client's worker (one at a time, in order)."""
+
+    def send_call(self, call: Mapping[str, Any]) -> bool:
+        """Push an ``entity_call`` to this client (it is the entity host)."""
+        if self.api is None or self.ws.closed:
+            return False
+        self.api._enqueue(self, encode({"type": "entity_call", **call}))  # noqa: SLF001
+        return not self.ws.closed
 
 
 class GatewayApi:
@@ -193,10 +213,14 @@ class GatewayApi:
         )
         await ws.prepare(request)
         client = _Client(
-            ws=ws, peer=str(request.remote), queue=asyncio.Queue(self.queue_size)
+            ws=ws,
+            peer=str(request.remote),
+            queue=asyncio.Queue(self.queue_size),
+            api=self,
         )
         self.clients.add(client)
         writer = asyncio.get_running_loop().create_task(self._write(client))
+        worker = asyncio.get_running_loop().create_task(self._work(client))
         hello_timer = asyncio.get_running_loop().call_later(
             self.hello_timeout_s, self._hello_timeout, client
         )
@@ -205,9 +229,14 @@ class GatewayApi:
         finally:
             hello_timer.cancel()
             self.clients.discard(client)
+            # Home Assistant's entities go with the client that spoke for them.
+            self.gateway.entities.host_gone(client)
             writer.cancel()
+            worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
             if not ws.closed:
                 await ws.close()
         return ws
@@ -292,6 +321,26 @@ class GatewayApi:
                 ProtocolError("hello_required", "say hello first"),
             )
             return True
+        if request.type in ENTITY_HOST_MESSAGES:
+            await self._run(client, request)
+            return True
+        try:
+            client.commands.put_nowait(request)
+        except asyncio.QueueFull:
+            self._reply_error(
+                client,
+                request.id,
+                ProtocolError("busy", "too many commands wait; send fewer at once"),
+            )
+        return True
+
+    async def _work(self, client: _Client) -> None:
+        """Carry out one client's commands one after the other, in order."""
+        while True:
+            request = await client.commands.get()
+            await self._run(client, request)
+
+    async def _run(self, client: _Client, request: Request) -> None:
         try:
             result = await self._dispatch(client, request)
         except ProtocolError as err:
@@ -305,7 +354,6 @@ class GatewayApi:
             )
         else:
             self._reply(client, {"type": "result", "id": request.id, "result": result})
-        return True
 
     async def _close_unsupported(self, client: _Client) -> None:
         # Let the writer send the error first (bounded: a stuck peer waits 1 s).
@@ -332,6 +380,7 @@ class GatewayApi:
                 "id": request.id,
                 "protocol": client.protocol,
                 "protocols": list(SUPPORTED_VERSIONS),
+                "features": list(FEATURES),
                 "gateway_version": gateway_version(),
                 "gateway": self.gateway.status(),
             },
@@ -348,7 +397,27 @@ class GatewayApi:
         if request.type == "unsubscribe":
             client.subscribed = False
             return {"subscribed": False}
+        if request.type in {"entity_states", "entity_call_result"}:
+            return self._entity_host(client, request)
         return await self.gateway.async_command(request)
+
+    def _entity_host(self, client: _Client, request: Request) -> Any:  # noqa: ANN401
+        """Home Assistant's entity states, and its answers to service calls."""
+        port = self.gateway.entities
+        fields = request.fields
+        try:
+            if request.type == "entity_states":
+                kept = port.host_states(client, fields["states"], full=fields["full"])
+                return {"entities": kept, "used": sorted(port.used)}
+            answered = port.call_result(client, fields["call_id"], fields.get("error"))
+        except NotEntityHostError as err:
+            raise ProtocolError("not_entity_host", str(err)) from None
+        except ValueError as err:
+            raise ProtocolError("invalid_value", str(err)) from None
+        if not answered:
+            msg = "no call waits for that call_id (it timed out or was answered)"
+            raise ProtocolError("unknown_call", msg)
+        return {"call_id": fields["call_id"]}
 
 
 def _id_of(text: str, err: ProtocolError) -> str | int | None:

@@ -24,11 +24,21 @@ from typing import Any, Final
 
 import aiohttp
 
-from .protocol import CLOSE_UNSUPPORTED_VERSION, SUPPORTED_VERSIONS, encode
+from .protocol import (
+    CLOSE_UNSUPPORTED_VERSION,
+    SUPPORTED_VERSIONS,
+    EntityCall,
+    ProtocolError,
+    encode,
+    read_entity_call,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S: Final = 30.0
+ENTITY_CALL_TIMEOUT_S: Final = 10.0
+"""How long the host may take over a service call the gateway asked for."""
+MAX_ENTITY_CALLS: Final = 64
 RETRY_FIRST_S: Final = 1.0
 RETRY_MAX_S: Final = 30.0
 RETRY_SKEW_S: Final = 60.0
@@ -83,6 +93,8 @@ type SnapshotListener = Callable[[Mapping[str, Any]], None]
 type EventListener = Callable[[str, Mapping[str, Any]], None]
 type StateListener = Callable[[str], None]
 type ConnectHook = Callable[["GatewayClient"], Awaitable[None]]
+type EntityCallHandler = Callable[[EntityCall], Awaitable[None]]
+"""Carries out a service call the gateway asks for; raises when it failed."""
 
 
 class GatewayClient:
@@ -96,6 +108,7 @@ class GatewayClient:
         client_name: str,
         protocols: tuple[int, ...] = SUPPORTED_VERSIONS,
         on_connect: ConnectHook | None = None,
+        on_entity_call: EntityCallHandler | None = None,
         retry_first_s: float = RETRY_FIRST_S,
         retry_max_s: float = RETRY_MAX_S,
         retry_skew_s: float = RETRY_SKEW_S,
@@ -106,6 +119,8 @@ class GatewayClient:
         self.client_name = client_name
         self.protocols = protocols
         self.on_connect = on_connect
+        self.on_entity_call = on_entity_call
+        """Set by an entity host (Home Assistant): the gateway's service calls."""
         self.retry_first_s = retry_first_s
         self.retry_max_s = retry_max_s
         self.retry_skew_s = retry_skew_s
@@ -123,6 +138,7 @@ class GatewayClient:
         self._state_listeners: list[StateListener] = []
         self._connected = asyncio.Event()
         self._first_try = asyncio.Event()
+        self._calls: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ listeners
 
@@ -157,6 +173,14 @@ class GatewayClient:
         """Whether the API answers now."""
         return self.state == ConnectionState.CONNECTED
 
+    @property
+    def features(self) -> frozenset[str]:
+        """What the gateway said it can do beyond protocol 1 (its ``welcome``)."""
+        features = (self.welcome or {}).get("features")
+        if not isinstance(features, list):
+            return frozenset()
+        return frozenset(f for f in features if isinstance(f, str))
+
     # ------------------------------------------------------------ running
 
     def start(self) -> None:
@@ -184,6 +208,8 @@ class GatewayClient:
         if ws is not None and not ws.closed:
             await ws.close()
         self._fail_pending()
+        for call in list(self._calls):
+            call.cancel()
         self._set_state(ConnectionState.STOPPED)
 
     async def _run(self) -> None:
@@ -318,6 +344,8 @@ class GatewayClient:
                     listener(data)
                 except Exception:
                     _LOGGER.exception("gateway snapshot listener failed")
+        elif kind == "entity_call":
+            self._entity_call(data)
         elif kind == "event":
             event = str(data.get("event"))
             payload = data.get("data")
@@ -327,6 +355,53 @@ class GatewayClient:
                     on_event(event, payload)
                 except Exception:
                     _LOGGER.exception("gateway event listener failed")
+
+    def _entity_call(self, data: Mapping[str, Any]) -> None:
+        """Carry out a service call the gateway asks for, and answer it."""
+        try:
+            call = read_entity_call(data)
+        except ProtocolError as err:
+            _LOGGER.warning("The gateway asked for a call it may not: %s", err.message)
+            call_id = data.get("call_id")
+            if isinstance(call_id, str) and 0 < len(call_id) <= 64:  # noqa: PLR2004
+                self._answer(call_id, f"refused: {err.message}")
+            return
+        handler = self.on_entity_call
+        if handler is None:
+            self._answer(call.call_id, "this client does not carry out calls")
+            return
+        if len(self._calls) >= MAX_ENTITY_CALLS:
+            self._answer(call.call_id, "too many calls at once")
+            return
+        task = asyncio.get_running_loop().create_task(self._run_call(handler, call))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _run_call(self, handler: EntityCallHandler, call: EntityCall) -> None:
+        error: str | None = None
+        try:
+            async with asyncio.timeout(ENTITY_CALL_TIMEOUT_S):
+                await handler(call)
+        except TimeoutError:
+            error = f"not done within {ENTITY_CALL_TIMEOUT_S:g} s"
+        except Exception as err:  # noqa: BLE001 - the gateway hears why
+            error = str(err)[:200] or type(err).__name__
+        await self._async_answer(call.call_id, error)
+
+    def _answer(self, call_id: str, error: str | None) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._async_answer(call_id, error)
+        )
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _async_answer(self, call_id: str, error: str | None) -> None:
+        try:
+            await self.async_request(
+                "entity_call_result", _ready=False, call_id=call_id, error=error
+            )
+        except (GatewayError, GatewayUnavailable) as err:
+            _LOGGER.debug("The answer to call %s was not taken: %s", call_id, err)
 
     def _fail_pending(self) -> None:
         pending, self._pending = self._pending, {}
@@ -364,8 +439,15 @@ class GatewayClient:
             self._pending.pop(ident, None)
 
 
-class _VersionSkewError(Exception):
-    """No common protocol version."""
+class VersionSkewError(Exception):
+    """No common protocol version, or a feature the household needs is missing.
+
+    An ``on_connect`` hook raises it when the gateway cannot run what it
+    would be sent (the client then waits as after a version skew).
+    """
+
+
+_VersionSkewError = VersionSkewError
 
 
 class _AuthError(Exception):

@@ -23,6 +23,8 @@ import json
 import math
 from typing import Any, Final
 
+from custom_components.stroomwijs.engine.drivers.entities import EntityState
+
 PROTOCOL_VERSION: Final = 1
 SUPPORTED_VERSIONS: Final = (1,)
 MAX_MESSAGE_BYTES: Final = 1_048_576
@@ -31,6 +33,26 @@ fit easily); a larger one closes the connection with 1009."""
 MAX_DEPTH: Final = 32
 """Nesting deeper than this is refused before the JSON is parsed."""
 MAX_ID_LENGTH: Final = 64
+
+FEATURE_ENTITY_HOST: Final = "entity_host"
+"""The gateway drives devices through Home Assistant's entities, relayed by
+the integration (``entity_states``, ``entity_call``, ``entity_call_result``)."""
+FEATURE_DEVICE_COMMANDS: Final = "device_commands"
+"""``add_device`` and ``remove_device``: a heat pump, boiler or appliance
+comes or goes while the household runs (no restart)."""
+FEATURES: Final = (FEATURE_ENTITY_HOST, FEATURE_DEVICE_COMMANDS)
+"""What this gateway can do beyond protocol 1 as first released; the
+``welcome`` lists them (an older gateway sends no ``features``)."""
+MAX_ENTITY_STATES: Final = 512
+"""The most entity states in one ``entity_states`` message."""
+MAX_ENTITY_ID: Final = 255
+MAX_STATE_TEXT: Final = 255
+"""Home Assistant's own limit for a state."""
+MAX_ATTRIBUTES: Final = 64
+MAX_ATTRIBUTE_TEXT: Final = 255
+ENTITY_SERVICES: Final = frozenset({"turn_on", "turn_off", "press", "set_temperature"})
+"""The services the drivers call, the only ones an ``entity_call`` may ask for."""
+ENTITY_CALL_FIELDS: Final = frozenset({"entity_id", "temperature"})
 
 CLOSE_UNSUPPORTED_VERSION: Final = 4002
 """WebSocket close code after a hello with no common protocol version."""
@@ -75,6 +97,8 @@ TIME = "time"
 """An ISO 8601 date-time with a zone (read into a ``datetime``)."""
 ID = "id"
 """A short text (an id)."""
+STATES = "states"
+"""A list of entity states (read into ``EntityState``; see :func:`read_states`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +176,16 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
     "push_config": {
         "config": Field(OBJECT, required=True),
         "state": Field(OBJECT, nullable=True),
+    },
+    "add_device": {"device": Field(OBJECT, required=True)},
+    "remove_device": {"device_id": Field(ID, required=True)},
+    "entity_states": {
+        "states": Field(STATES, required=True),
+        "full": Field(BOOL, required=True),
+    },
+    "entity_call_result": {
+        "call_id": Field(ID, required=True),
+        "error": Field(TEXT, nullable=True),
     },
 }
 """Every request type and its fields (other fields are refused)."""
@@ -306,8 +340,148 @@ def _check(name: str, field: Field, value: object) -> Any:  # noqa: ANN401, C901
         if moment.tzinfo is None:
             raise ProtocolError("invalid_message", f"{name}: needs a time zone")
         return moment
+    if field.kind == STATES:
+        return read_states(name, value)
     msg = f"{name}: unknown field kind"  # pragma: no cover - a spec error
     raise ProtocolError("internal_error", msg)
+
+
+def _entity_id(value: object) -> str | None:
+    """Return ``value`` when it is an entity id (``domain.object_id``, short)."""
+    if not isinstance(value, str) or len(value) > MAX_ENTITY_ID:
+        return None
+    domain, dot, object_id = value.partition(".")
+    if not dot or not domain or not object_id or value != value.strip():
+        return None
+    if any(char.isspace() for char in value):
+        return None
+    return value
+
+
+def _attribute(value: object) -> bool:
+    """Whether an attribute may cross: null, a flag, a finite number, short text."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    return isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_TEXT
+
+
+def read_states(name: str, value: object) -> tuple[EntityState, ...]:
+    """Check an ``entity_states`` list; ProtocolError naming the first bad item."""
+    if not isinstance(value, list) or len(value) > MAX_ENTITY_STATES:
+        msg = f"{name}: expected a list of at most {MAX_ENTITY_STATES} states"
+        raise ProtocolError("invalid_message", msg)
+    states: list[EntityState] = []
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(item, Mapping) or set(item) - {
+            "entity_id",
+            "state",
+            "attributes",
+        }:
+            msg = f"{where}: expected an object with entity_id, state, attributes"
+            raise ProtocolError("invalid_message", msg)
+        entity_id = _entity_id(item.get("entity_id"))
+        if entity_id is None or entity_id in seen:
+            msg = f"{where}.entity_id: not an entity id, or given twice"
+            raise ProtocolError("invalid_message", msg)
+        seen.add(entity_id)
+        state = item.get("state")
+        if not isinstance(state, str) or len(state) > MAX_STATE_TEXT:
+            msg = f"{where}.state: expected a text of at most {MAX_STATE_TEXT} chars"
+            raise ProtocolError("invalid_message", msg)
+        attributes = item.get("attributes", {})
+        if (
+            not isinstance(attributes, Mapping)
+            or len(attributes) > MAX_ATTRIBUTES
+            or not all(
+                isinstance(key, str) and len(key) <= MAX_ID_LENGTH and _attribute(v)
+                for key, v in attributes.items()
+            )
+        ):
+            msg = (
+                f"{where}.attributes: at most {MAX_ATTRIBUTES}, each null, true or "
+                f"false, a finite number or a text of at most {MAX_ATTRIBUTE_TEXT}"
+            )
+            raise ProtocolError("invalid_message", msg)
+        states.append(
+            EntityState(entity_id=entity_id, state=state, attributes=dict(attributes))
+        )
+    return tuple(states)
+
+
+def wire_state(
+    entity_id: str, state: str, attributes: Mapping[str, object]
+) -> dict[str, Any]:
+    """Return one entity state as ``entity_states`` carries it.
+
+    Attributes that cannot cross (lists, objects, long texts, non-finite
+    numbers) are left out, and at most :data:`MAX_ATTRIBUTES` go; a longer
+    state is cut (Home Assistant's own states are never longer).
+    """
+    kept: dict[str, object] = {}
+    for key, value in attributes.items():
+        if len(kept) >= MAX_ATTRIBUTES:
+            break
+        if len(key) <= MAX_ID_LENGTH and _attribute(value):
+            kept[key] = value
+    return {
+        "entity_id": entity_id,
+        "state": state[:MAX_STATE_TEXT],
+        "attributes": kept,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCall:
+    """A service call the gateway asks Home Assistant to carry out."""
+
+    call_id: str
+    domain: str
+    service: str
+    data: Mapping[str, Any]
+
+    @property
+    def entity_id(self) -> str:
+        """The entity the call is for."""
+        return str(self.data["entity_id"])
+
+
+def read_entity_call(message: Mapping[str, Any]) -> EntityCall:
+    """Check an ``entity_call`` push (the integration's side); ProtocolError if bad.
+
+    Only the drivers' services (:data:`ENTITY_SERVICES`) on one entity, in
+    the entity's own domain, with the data the drivers send (the entity id,
+    a finite temperature).
+    """
+    call_id = message.get("call_id")
+    if not isinstance(call_id, str) or not 0 < len(call_id) <= MAX_ID_LENGTH:
+        raise ProtocolError("invalid_message", "call_id: expected a short text")
+    domain, service, data = (
+        message.get("domain"),
+        message.get("service"),
+        message.get("data"),
+    )
+    if service not in ENTITY_SERVICES or not isinstance(service, str):
+        raise ProtocolError("invalid_message", f"service: {str(service)[:40]!r}")
+    if not isinstance(data, Mapping) or set(data) - ENTITY_CALL_FIELDS:
+        raise ProtocolError("invalid_message", "data: only entity_id and temperature")
+    entity_id = _entity_id(data.get("entity_id"))
+    if entity_id is None or not isinstance(domain, str):
+        raise ProtocolError("invalid_message", "data.entity_id: not an entity id")
+    if entity_id.partition(".")[0] != domain:
+        raise ProtocolError("invalid_message", "domain: not the entity's domain")
+    temperature = data.get("temperature")
+    if "temperature" in data and (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not math.isfinite(temperature)
+        or not -50 <= temperature <= 120  # noqa: PLR2004
+    ):
+        raise ProtocolError("invalid_message", "data.temperature: not a temperature")
+    return EntityCall(call_id, domain, service, dict(data))
 
 
 def negotiate(protocols: list[Any]) -> int:

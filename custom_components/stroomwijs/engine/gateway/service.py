@@ -46,9 +46,14 @@ from custom_components.stroomwijs.engine.household import (
     OverrideRefusedError,
     Series,
 )
+from custom_components.stroomwijs.engine.household.devices import (
+    device_entity_ids,
+    household_entity_ids,
+)
 from custom_components.stroomwijs.engine.household.state import STATE_VERSION
 from custom_components.stroomwijs.engine.limits.base import utc_now
 
+from .entities import RelayedEntityPort
 from .protocol import ProtocolError, Request
 from .snapshot import clean, clean_dict, device_snapshot, household_snapshot
 
@@ -234,6 +239,11 @@ class Gateway:
         self._unsubs: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
         self._imported_state: dict[str, Any] | None = None
+        self.entities = RelayedEntityPort(
+            clock=options.clock, on_host_change=self._on_entity_host
+        )
+        """Home Assistant's entities, relayed by the integration (the drivers'
+        entity port; it outlives the household's restarts)."""
 
     # ------------------------------------------------------------ listeners
 
@@ -258,6 +268,16 @@ class Gateway:
     def _gateway_event(self, kind: str, **data: Any) -> None:  # noqa: ANN401
         self._tell("event", {"event": kind, "data": clean(data)})
 
+    def _on_entity_host(self, connected: bool) -> None:  # noqa: FBT001
+        """Home Assistant came or went: the drivers look again at once."""
+        if self.household is not None:
+            self.household.request_device_poll()
+        self._gateway_event(
+            "entity_host_connected" if connected else "entity_host_lost",
+            used=len(self.entities.used),
+        )
+        self._tell("changed", {})
+
     # ------------------------------------------------------------ status
 
     def status(self) -> dict[str, Any]:
@@ -270,6 +290,7 @@ class Gateway:
                 "restarts": self.restarts,
                 "restored": self.restored.values,
                 "household": self.config.name,
+                "entities": self.entities.status(),
             }
         )
 
@@ -353,12 +374,14 @@ class Gateway:
             self._failed(f"the OCPP TLS files cannot be used: {err}")
             return False
         store = JsonFileStateStore(self.options.state_dir / STATE_FILE)
+        self.entities.set_used(household_entity_ids(config))
         ports = HouseholdPorts(
             clock=self.options.clock,
             store=store,
             session=self._session,
             ssl_context=context,
             ocpp_session=self.options.ocpp_session,
+            entity_port=self.entities,
         )
         if self.options.first_reading_timeout is not None:
             ports.first_reading_timeout = self.options.first_reading_timeout
@@ -367,9 +390,11 @@ class Gateway:
             await store.async_save(imported)
             _LOGGER.info("The state handed over with the document replaces ours")
         try:
-            # A document the gateway cannot run (a device that needs Home
-            # Assistant's entities) is reported and retried like a failed
-            # start, never the end of the run loop.
+            # A document the gateway cannot run (a device it cannot build)
+            # is reported and retried like a failed start, never the end of
+            # the run loop. Devices on Home Assistant's entities are driven
+            # through ``self.entities``: unavailable until Home Assistant
+            # sends their states.
             household = Household(config, ports)
             await household.async_start()
         except asyncio.CancelledError:
@@ -456,6 +481,10 @@ class Gateway:
         if kind == "push_config":
             return await self._async_push_config(f["config"], f.get("state"))
         household = self._running()
+        if kind == "add_device":
+            return await self._async_add_device(household, f["device"])
+        if kind == "remove_device":
+            return await self._async_remove_device(household, str(f["device_id"]))
         try:
             if kind == "set_manual_limit":
                 minutes = f.get("duration_min")
@@ -517,6 +546,69 @@ class Gateway:
             raise ProtocolError("invalid_value", str(err)) from None
         msg = f"{kind} is not a command"
         raise ProtocolError("unknown_type", msg)
+
+    async def _async_add_device(
+        self, household: Household, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Build a heat pump, boiler or appliance into the running household.
+
+        The device is checked as part of the document (the same reader as a
+        push), started and read once, put under the guard; the meter, the
+        guard and the chargers carry on. The document on disk gets it too.
+        """
+        if data.get("kind") != "driver":
+            msg = "device.kind: only a driver device (heat pump, boiler, appliance)"
+            raise ProtocolError("invalid_config", msg)
+        device_id = str(data.get("id") or "")
+        if self.config.device(device_id) is not None:
+            msg = f"device.id: {device_id!r} is in the household already"
+            raise ProtocolError("invalid_value", msg)
+        document = self.config.to_dict()
+        document["devices"] = [*document["devices"], dict(data)]
+        try:
+            config = HouseholdConfig.from_dict(document)
+        except HouseholdConfigError as err:
+            raise ProtocolError("invalid_config", str(err)) from None
+        device = config.device(device_id)
+        assert device is not None  # noqa: S101 - it was just read
+        async with self._lock:
+            if self.household is not household:
+                raise ProtocolError("not_running", "the household restarted")
+            self.entities.set_used(self.entities.used | device_entity_ids(device))
+            try:
+                await household.async_add_device(device)
+            except ValueError as err:  # ConfigError too: it cannot be built
+                self.entities.set_used(household_entity_ids(household.config))
+                raise ProtocolError("invalid_value", str(err)) from None
+            await asyncio.to_thread(write_config, self.options.config_path, config)
+            self.config = config
+        _LOGGER.info("Device %s added to the running household", device.name)
+        self._tell("changed", {})
+        driver = household.devices.drivers[device_id]
+        return device_snapshot(household, device_id, driver)
+
+    async def _async_remove_device(
+        self, household: Household, device_id: str
+    ) -> dict[str, Any]:
+        """Take a heat pump, boiler or appliance out of the running household."""
+        async with self._lock:
+            if self.household is not household:
+                raise ProtocolError("not_running", "the household restarted")
+            try:
+                await household.async_remove_device(device_id)
+            except KeyError:
+                msg = f"device_id: no heat pump, boiler or appliance {device_id!r}"
+                raise ProtocolError("unknown_device", msg) from None
+            self.entities.set_used(household_entity_ids(household.config))
+            config = replace(
+                self.config,
+                devices=tuple(d for d in self.config.devices if d.id != device_id),
+            )
+            await asyncio.to_thread(write_config, self.options.config_path, config)
+            self.config = config
+        _LOGGER.info("Device %s removed from the running household", device_id)
+        self._tell("changed", {})
+        return {"device_id": device_id, "removed": True}
 
     @staticmethod
     def _device(household: Household, f: Mapping[str, Any]) -> str:

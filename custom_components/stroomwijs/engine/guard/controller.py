@@ -650,6 +650,31 @@ class Guard:
             await self._apply_wish(gd, setpoint_w, now, InterventionKind.OVERRIDE)
             self._refresh_notice()
 
+    async def async_device_back(self, device_id: str, now: datetime) -> bool:
+        """Send a device that answers again what it should do now.
+
+        Commands to it failed while it did not answer (an override ended, a
+        plan step): its override, else the plan's setpoint, else what it
+        does unplanned, is applied again (within the headroom, as any wish).
+        A device the guard holds curtailed stays so until a release. False
+        when the device refused (its own rules: too soon after a change; the
+        caller tries again later). KeyError for an unknown device.
+        """
+        async with self._lock:
+            gd = self._get(device_id)
+            state = self._state[device_id]
+            if state.curtailed or not _is_available(gd):
+                return True
+            wish = self._wish(gd)
+            if wish is None:
+                return True
+            kind = (
+                InterventionKind.OVERRIDE
+                if state.override_w is not None
+                else InterventionKind.PLAN
+            )
+            return await self._apply_wish(gd, wish, now, kind)
+
     # ----------------------------------------------------------- the loop
 
     async def async_tick(self, now: datetime) -> None:
@@ -1796,7 +1821,8 @@ class Guard:
 
     async def _apply_wish(
         self, gd: GuardedDevice, wish: float, now: datetime, kind: InterventionKind
-    ) -> None:
+    ) -> bool:
+        """Send a wish within the headroom; False when the device refused it."""
         state = self._state[gd.device_id]
         power = self._power(gd, shed=False)
         cap = self._cap(gd)
@@ -1827,11 +1853,10 @@ class Guard:
                     f"{max(headroom, 0.0):.0f} W"
                 )
                 if allowed > power + _EPSILON_W or isinstance(gd.device, PowerSettable):
-                    await self._command(gd, allowed, now, limited, reason)
-                else:
-                    self._record(now, limited, gd, power, allowed, reason)
-                return
-        await self._command(gd, target, now, kind, "follow setpoint")
+                    return await self._command(gd, allowed, now, limited, reason)
+                self._record(now, limited, gd, power, allowed, reason)
+                return True
+        return await self._command(gd, target, now, kind, "follow setpoint")
 
     def _headroom(self, now: datetime, gd: GuardedDevice) -> float:
         """Return how much more ``gd`` may draw now (total and on its phases)."""

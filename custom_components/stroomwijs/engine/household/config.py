@@ -146,6 +146,10 @@ class DeviceConfig:
     # driver devices
     driver: Mapping[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the device as the document's ``devices`` list holds it."""
+        return _fields(self, drop_defaults=True)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OcppServerConfig:

@@ -35,6 +35,7 @@ from custom_components.stroomwijs.engine.drivers.factory import (
     build_driver,
     build_socket_driver,
     config_from_dict,
+    driver_entity_ids,
     guard_role,
 )
 from custom_components.stroomwijs.engine.drivers.heat_pump_common import HeatLevel
@@ -221,6 +222,28 @@ def validate_driver(data: Mapping[str, Any], path: str) -> None:
     config_from_dict(with_identity(data, "device", "device"), path)
 
 
+def device_entity_ids(device: DeviceConfig) -> frozenset[str]:
+    """Return the host's entities one ``driver`` device uses (none if unreadable)."""
+    if device.kind != "driver":
+        return frozenset()
+    try:
+        config = config_from_dict(
+            with_identity(device.driver, device.id, device.name),
+            f"devices.{device.id}.driver",
+        )
+    except ConfigError:
+        return frozenset()  # the household refuses it and says why
+    return driver_entity_ids(config)
+
+
+def household_entity_ids(config: HouseholdConfig) -> frozenset[str]:
+    """Return every host entity the household's driver devices read or call."""
+    found: set[str] = set()
+    for device in config.devices:
+        found |= device_entity_ids(device)
+    return frozenset(found)
+
+
 def guarded_device(driver: Driver) -> GuardedDevice:
     """Return how the guard holds a driver: its kind's priority, phases, delay."""
     role = guard_role(driver)
@@ -289,6 +312,10 @@ class HouseholdDevices:
         self.secrets: dict[str, str] = dict(config.secrets)
         """The household's secrets (a device's password is not in its mapping)."""
         self._polled: datetime | None = None
+        self._was_available: dict[str, bool] = {}
+        self.came_back: set[str] = set()
+        """Devices found answering again since the household last looked (it
+        then gives them what they should be doing: they may have missed it)."""
         for device in config.devices:
             if device.kind == "driver":
                 self.drivers[device.id] = self.build(device)
@@ -366,6 +393,8 @@ class HouseholdDevices:
         """
         driver = self.drivers.pop(device_id)
         self.sockets.pop(device_id, None)
+        self._was_available.pop(device_id, None)
+        self.came_back.discard(device_id)
         self.unplanned.discard(device_id)
         try:
             await _hand_back(driver)
@@ -373,6 +402,10 @@ class HouseholdDevices:
             _LOGGER.warning("%s could not be handed back: %s", driver.name, err)
         _close(driver)
         return driver
+
+    def poll_soon(self) -> None:
+        """Have the next ``async_poll`` read every device (the entities moved)."""
+        self._polled = None
 
     async def async_poll(self, *, force: bool = False) -> None:
         """Read every device, at most every 15 s unless forced."""
@@ -395,6 +428,13 @@ class HouseholdDevices:
             await driver.async_update()
         except Exception:  # a driver logs its own unavailability
             _LOGGER.debug("update of %s failed", device_id, exc_info=True)
+        try:
+            available = bool(driver.available)
+        except Exception:  # noqa: BLE001 - a broken property: unavailable
+            available = False
+        if self._was_available.get(device_id) is False and available:
+            self.came_back.add(device_id)
+        self._was_available[device_id] = available
 
     def power_kw(self) -> float:
         """Return what the driver devices draw now (kW; unknown counts 0)."""
@@ -599,6 +639,8 @@ __all__ = [
     "DeviceOverride",
     "HouseholdDevices",
     "OverrideRefusedError",
+    "device_entity_ids",
     "guarded_device",
+    "household_entity_ids",
     "validate_driver",
 ]

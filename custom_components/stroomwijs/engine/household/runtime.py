@@ -109,6 +109,11 @@ from .state import STATE_VERSION, StateStore
 _LOGGER = logging.getLogger(__name__)
 
 REFRESH_INTERVAL: Final = timedelta(seconds=5)
+DEVICE_BACK_RETRY: Final = timedelta(seconds=10)
+"""How soon a device that answers again but refused its setting is asked again."""
+DEVICE_BACK_MAX: Final = timedelta(hours=6)
+"""How long a device that answers again may wait for its setting (SG-Ready's
+longest minimum time between changes)."""
 SAVE_INTERVAL: Final = timedelta(seconds=30)
 REPLAN_DEBOUNCE: Final = timedelta(milliseconds=500)
 SOLVE_GRACE_S: Final = 2.0
@@ -301,6 +306,9 @@ class Household:
         self.plan_status = PlanStatus()
         self.problems: dict[str, HouseholdProblem] = {}
         self._listeners: list[Callable[[], None]] = []
+        self._owed: dict[str, tuple[datetime, datetime]] = {}
+        """Devices that answer again and still wait for their setting: since
+        when, and when to look again."""
         self._event_listeners: list[EventListener] = []
         self._unsubs: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -1060,6 +1068,11 @@ class Household:
             if self.devices.overrides.pop(device_id, None) is None:
                 return
             await self._async_set_override(device_id, None, now)
+            if _pinned(driver) or not driver.available:
+                # Its own rules hold it where the override left it (an
+                # SG-Ready pump within its minimum time between changes), or
+                # it does not answer: it gets its setting once it can.
+                self._owed[device_id] = (now, now + DEVICE_BACK_RETRY)
             self.request_replan(f"{driver.name}: manual setting ended")
         else:
             if duration is None:
@@ -1092,6 +1105,59 @@ class Household:
         driver = self.devices.drivers[device_id]
         if isinstance(driver, PowerSettable):
             await driver.async_set_power(setpoint_w)
+
+    async def _async_devices_back(self, now: datetime) -> None:
+        """Give devices that answer again what they should be doing now.
+
+        While a device did not answer (its Home Assistant away from the
+        gateway, a Modbus link down) commands to it failed: an override
+        that ended, a plan step or a release may have been missed, and the
+        device would stay where it was (a heat pump blocked). Its override,
+        or else what the guard or the plan wants of it, is sent again; a
+        curtailment by the guard stays until the guard releases it; before
+        the first plan, the plan gives it its setting. A device whose own
+        rules pin it where it is for now (an SG-Ready pump
+        within its minimum time between changes) gets it once they let it
+        go (looked at every ``DEVICE_BACK_RETRY``, for at most
+        ``DEVICE_BACK_MAX``); one that refuses is asked again as often.
+        """
+        back, self.devices.came_back = self.devices.came_back, set()
+        for device_id in back:
+            self._owed[device_id] = (now, now)
+        for device_id, (since, due) in sorted(self._owed.items()):
+            driver = self.devices.drivers.get(device_id)
+            if due > now:
+                continue
+            if driver is None or now - since > DEVICE_BACK_MAX:
+                del self._owed[device_id]
+                continue
+            if _pinned(driver):
+                self._owed[device_id] = (since, now + DEVICE_BACK_RETRY)
+                continue
+            _LOGGER.info("%s answers again; giving it its setting", device_id)
+            try:
+                done = await self._async_give_setting(device_id, now)
+            except Exception:
+                _LOGGER.exception("could not bring %s back to its setting", device_id)
+                done = False
+            if done:
+                del self._owed[device_id]
+            else:
+                self._owed[device_id] = (since, now + DEVICE_BACK_RETRY)
+
+    async def _async_give_setting(self, device_id: str, now: datetime) -> bool:
+        """Send a device its override, or what the guard or plan wants of it."""
+        override = self.devices.overrides.get(device_id)
+        if override is not None and override.until > now:
+            await self._async_device_override(device_id, override.setpoint_w, now)
+            return True
+        if self.plan_status.state is PlanState.WAITING:
+            return True  # no plan yet: the first one gives every device its own
+        if self._guarded:
+            return await self.guard.async_device_back(device_id, now)
+        # No guard: the plan's slot is sent to every device again.
+        self._applied_slot = None
+        return True
 
     async def _async_expire_overrides(self, now: datetime) -> None:
         for device_id in self.devices.expired_overrides(now):
@@ -1196,6 +1262,18 @@ class Household:
         if self.ports.wake is not None and self._started:
             self.ports.wake()
 
+    def request_device_poll(self) -> None:
+        """Read every heat pump, boiler and appliance at the next tick, soon.
+
+        The host calls this when its entities all went away or came back (a
+        gateway's Home Assistant), so the drivers and the guard see it at
+        once rather than at the next 15 s poll.
+        """
+        self.devices.poll_soon()
+        self._wake.set()
+        if self.ports.wake is not None and self._started:
+            self.ports.wake()
+
     async def async_plan_now(self) -> PlanStatus:
         """Re-plan at once and return the new status."""
         self.request_replan("asked to plan now")
@@ -1235,6 +1313,7 @@ class Household:
         self.limits.refresh(now)
         await self._async_update_shares(now)
         await self.devices.async_poll()
+        await self._async_devices_back(now)
         await self._async_expire_overrides(now)
         due = self._next_replan is not None and now >= self._next_replan
         if due:
@@ -1749,6 +1828,17 @@ def _charger_state(handle: ChargerHandle) -> tuple[bool, bool, str | None]:
         device.state.transaction_id if isinstance(device, OcppCharger) else None
     )
     return device.available, device.plugged_in, transaction
+
+
+def _pinned(device: object) -> bool:
+    """Whether a device's own rules hold it where it is for now (no range)."""
+    if not isinstance(device, PowerSettable):
+        return False
+    try:
+        power = device.power_range
+    except Exception:  # noqa: BLE001 - a broken range: treat as free
+        return False
+    return power.max_w - power.min_w < 1.0
 
 
 def _full_power_w(device: PowerSettable) -> float:
