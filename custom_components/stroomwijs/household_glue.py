@@ -503,8 +503,10 @@ class DeviceHost(Protocol):
     had, ValueError when it cannot take it out (the entry then reloads).
     """
 
-    async def async_add_device(self, device: DeviceConfig) -> None:
-        """Build one more heat pump, boiler or appliance in."""
+    async def async_add_device(
+        self, device: DeviceConfig, secrets: Mapping[str, str] | None = None
+    ) -> None:
+        """Build one more heat pump, boiler or appliance in (with its secrets)."""
         ...
 
     async def async_remove_device(self, device_id: str) -> None:

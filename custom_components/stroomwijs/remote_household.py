@@ -613,13 +613,21 @@ class RemoteHousehold:
         if unsub is not None:
             unsub()
 
-    async def async_add_device(self, device: DeviceConfig) -> None:
+    async def async_add_device(
+        self, device: DeviceConfig, secrets: Mapping[str, str] | None = None
+    ) -> None:
         """Add a heat pump, boiler or appliance to the gateway's running household.
 
         Its entities' states go first (the gateway's driver reads them when
-        it starts), then ``add_device``; the view and the document follow, so
-        a reconnect pushes nothing. ValueError when the gateway refuses.
+        it starts), then ``add_device`` with the device's own secrets (a
+        Shelly's password); the view and the document follow, so a
+        reconnect pushes nothing. ValueError when the gateway refuses.
         """
+        own = {
+            key: value
+            for key, value in (secrets or {}).items()
+            if key.startswith(f"devices.{device.id}.")
+        }
         if FEATURE_DEVICE_COMMANDS not in self.client.features:
             msg = "the add-on cannot add a device while it runs"
             raise ValueError(msg)
@@ -638,12 +646,16 @@ class RemoteHousehold:
                 await self.client.async_request(
                     "entity_states", states=self._all_states(), full=True
                 )
-            await self.client.async_request("add_device", device=device.to_dict())
+            await self.client.async_request(
+                "add_device", device=device.to_dict(), secrets=own or None
+            )
         except (GatewayError, GatewayUnavailable) as err:
             self.entity_ids = before
             self._follow_entities()
             raise ValueError(str(err)) from err
         self._config = replace(self._config, devices=(*self._config.devices, device))
+        if own:
+            self._config = self._config.with_secrets(own)
         self.drivers[device.id] = view
         self._changed()
 

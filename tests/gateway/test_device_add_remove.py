@@ -28,11 +28,14 @@ from custom_components.stroomwijs.engine.gateway.service import (
     write_config,
 )
 from custom_components.stroomwijs.engine.household import HouseholdConfig
+from custom_components.stroomwijs.engine.simulate.homewizard_socket import fixed_load
 from custom_components.stroomwijs.engine.simulate.p1 import P1TelegramServer
+from custom_components.stroomwijs.engine.simulate.shelly import ShellySim
 
 from .conftest import free_port, house_telegram
 from .test_entity_relay import RELAYS, TOKEN, FakeHomeAssistant, _until
 
+SHELLY_PASSWORD = "geheim-42"  # noqa: S105 - the simulated relay's
 PUMP: dict[str, Any] = {
     "id": "hp",
     "kind": "driver",
@@ -168,3 +171,59 @@ async def test_a_device_comes_and_goes_without_a_restart(  # noqa: PLR0915
         assert snapshot["household"]["meter"]["available"] is True
     finally:
         await home.disconnect()
+
+
+async def test_a_shelly_with_a_password_is_added_with_its_secret(
+    api: GatewayApi,
+) -> None:
+    """add_device carries the device's own secret; the relay answers with it.
+
+    A Shelly whose RPC needs a password is built from the device and its
+    ``devices.<id>.password``; the document on disk keeps the secret (the
+    file is 0600), and a secret of another device is refused.
+    """
+    sim = ShellySim(fixed_load(900.0), power_on=True, password=SHELLY_PASSWORD)
+    port = await sim.async_start()
+    home = FakeHomeAssistant()
+    device = {
+        "id": "vaat",
+        "kind": "driver",
+        "name": "Vaatwasser",
+        "password_required": True,
+        "driver": {
+            "driver": "shelly",
+            "socket": {"host": "127.0.0.1", "port": port, "mac": sim.mac},
+            "device": {"driver": "plug_appliance", "kind": "dishwasher"},
+        },
+    }
+    await _until(lambda: api.gateway.household is not None)
+    household = api.gateway.household
+    assert household is not None
+    client = home.start(api.port)
+    try:
+        await _until(lambda: client.connected)
+        with pytest.raises(GatewayError) as refused:
+            await client.async_request(
+                "add_device",
+                device=device,
+                secrets={"devices.other.password": SHELLY_PASSWORD},
+            )
+        assert refused.value.code == "invalid_value"
+        with pytest.raises(GatewayError) as missing:
+            await client.async_request("add_device", device=device)
+        assert "password" in missing.value.message
+        added = await client.async_request(
+            "add_device",
+            device=device,
+            secrets={"devices.vaat.password": SHELLY_PASSWORD},
+        )
+        assert added["available"] is True
+        await _until(
+            lambda: household.devices.drivers["vaat"].power_w == pytest.approx(900.0)
+        )
+        on_disk = read_config(api.gateway.options.config_path)
+        assert on_disk.secret("devices.vaat.password") == SHELLY_PASSWORD
+        assert sim.unauthorized >= 1  # the relay asked, and got the password
+    finally:
+        await home.disconnect()
+        await sim.async_stop()

@@ -555,3 +555,32 @@ async def test_the_guard_blocks_a_released_pump_when_it_draws_not_before() -> No
         await guard.async_process(_reading(clock, 2000.0 + (driver.power_w or 0.0)))
     assert driver.mode is SgReadyMode.BLOCKED
     assert driver.blocking_budget().blocks_left_today == 2
+
+
+async def test_a_released_pump_with_a_boost_power_is_in_its_normal_mode() -> None:
+    """Released by the plan, a pump with a boost power goes to mode 2, not 3.
+
+    The plan counts a pump on two relays at its maximum when unblocked and
+    sends that as its setpoint; with the boost power as that maximum every
+    released slot asked for mode 3 (increased operation), so the pump ran
+    hotter than planned (seen as an extra relay call in the gateway's
+    relay test).
+    """
+    clock = SimClock(datetime(2026, 1, 14, 15, 0, tzinfo=UTC))
+    driver, _, _ = _rig(clock, indoor_c=20.5)
+    driver.config = SgReadyConfig(
+        **{
+            **_fields(driver.config),
+            "spec": HeatPumpSpec(rated_power_w=2000, boost_power_w=2600),
+        }
+    )
+    await driver.async_update()
+    device = driver.planner_input([3.0] * 24)
+    assert device["control"] == "block"
+    assert device["max_power_kw"] == 2.0
+    await driver.async_set_power(device["max_power_kw"] * 1000.0)
+    assert driver.mode is SgReadyMode.NORMAL
+    # A boost the user asks for (the boost power) is still mode 3.
+    clock.advance(timedelta(minutes=20))
+    await driver.async_set_power(2600.0)
+    assert driver.mode is SgReadyMode.RECOMMENDED

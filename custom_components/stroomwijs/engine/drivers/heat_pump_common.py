@@ -180,15 +180,19 @@ def heat_pump_planner_input(
     can only block the pump (``thermostat``: unblocked, the pump's own
     thermostat decides its power) asks for ``control: block``: the plan then
     counts the pump at its maximum power whenever it leaves it unblocked.
+    That maximum is its rated power, not a boost: released, the pump runs in
+    its normal mode (SG-Ready 2), and a setpoint at the boost power would
+    ask for mode 3 in every released slot.
     """
     if not outdoor_c:
         raise ValueError("the planner needs an outdoor temperature forecast")
     indoor = comfort.min_c if indoor_c is None else indoor_c
+    top_w = spec.rated_power_w if thermostat else spec.max_w
     data: dict[str, Any] = {
         "id": device_id,
         "kind": "heat_pump",
         "name": name,
-        "max_power_kw": round(spec.max_w / 1000.0, 3),
+        "max_power_kw": round(top_w / 1000.0, 3),
         "min_modulation": spec.min_modulation,
         "cop_at_7c": spec.cop_at_7c,
         "cop_slope_per_k": spec.cop_slope_per_k,

@@ -177,7 +177,10 @@ REQUESTS: Final[Mapping[str, Mapping[str, Field]]] = {
         "config": Field(OBJECT, required=True),
         "state": Field(OBJECT, nullable=True),
     },
-    "add_device": {"device": Field(OBJECT, required=True)},
+    "add_device": {
+        "device": Field(OBJECT, required=True),
+        "secrets": Field(OBJECT, nullable=True),
+    },
     "remove_device": {"device_id": Field(ID, required=True)},
     "entity_states": {
         "states": Field(STATES, required=True),

@@ -482,7 +482,9 @@ class Gateway:
             return await self._async_push_config(f["config"], f.get("state"))
         household = self._running()
         if kind == "add_device":
-            return await self._async_add_device(household, f["device"])
+            return await self._async_add_device(
+                household, f["device"], f.get("secrets") or {}
+            )
         if kind == "remove_device":
             return await self._async_remove_device(household, str(f["device_id"]))
         try:
@@ -548,13 +550,18 @@ class Gateway:
         raise ProtocolError("unknown_type", msg)
 
     async def _async_add_device(
-        self, household: Household, data: Mapping[str, Any]
+        self,
+        household: Household,
+        data: Mapping[str, Any],
+        secrets: Mapping[str, Any],
     ) -> dict[str, Any]:
         """Build a heat pump, boiler or appliance into the running household.
 
         The device is checked as part of the document (the same reader as a
         push), started and read once, put under the guard; the meter, the
         guard and the chargers carry on. The document on disk gets it too.
+        ``secrets`` holds the device's own (``devices.<id>.password``, a
+        Shelly's): other keys and values that are not text are refused.
         """
         if data.get("kind") != "driver":
             msg = "device.kind: only a driver device (heat pump, boiler, appliance)"
@@ -563,10 +570,18 @@ class Gateway:
         if self.config.device(device_id) is not None:
             msg = f"device.id: {device_id!r} is in the household already"
             raise ProtocolError("invalid_value", msg)
+        own: dict[str, str] = {}
+        for key, value in secrets.items():
+            if not key.startswith(f"devices.{device_id}.") or not isinstance(
+                value, str
+            ):
+                msg = f"secrets.{key}: not a text secret of device {device_id!r}"
+                raise ProtocolError("invalid_value", msg)
+            own[key] = value
         document = self.config.to_dict()
         document["devices"] = [*document["devices"], dict(data)]
         try:
-            config = HouseholdConfig.from_dict(document)
+            config = HouseholdConfig.from_dict(document).with_secrets(own)
         except HouseholdConfigError as err:
             raise ProtocolError("invalid_config", str(err)) from None
         device = config.device(device_id)
@@ -576,7 +591,7 @@ class Gateway:
                 raise ProtocolError("not_running", "the household restarted")
             self.entities.set_used(self.entities.used | device_entity_ids(device))
             try:
-                await household.async_add_device(device)
+                await household.async_add_device(device, own)
             except ValueError as err:  # ConfigError too: it cannot be built
                 self.entities.set_used(household_entity_ids(household.config))
                 raise ProtocolError("invalid_value", str(err)) from None

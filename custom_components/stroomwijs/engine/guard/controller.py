@@ -1828,7 +1828,7 @@ class Guard:
         cap = self._cap(gd)
         target = wish if cap is None else min(wish, cap)
         if target > power + _EPSILON_W and _released_thermostat(gd, target):
-            return  # already released: nothing to send, nothing pending
+            return True  # already released: nothing to send, nothing pending
         if target > power + _EPSILON_W:
             headroom = self._headroom(now, gd)
             if target - power > headroom:
