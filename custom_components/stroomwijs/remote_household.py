@@ -464,11 +464,28 @@ class RemoteHousehold:
                         if key != CONF_HANDOVER
                     },
                 )
+        await self._async_send_inputs(client)
+
+    async def _async_send_inputs(self, client: GatewayClient) -> None:
+        """Send the last of every input (prices, forecasts, the dim input).
+
+        A gateway whose household is not running yet (just started, waiting
+        for its first meter reading, or restarting after a push) refuses
+        them with ``not_running``; they are sent again when its household
+        has started (the ``household_started`` event).
+        """
         for kind, message in tuple(self._inputs.items()):
             try:
                 await client.async_request(kind, _ready=False, **message)
             except GatewayError as err:
                 LOGGER.info("The gateway refused %s: %s", kind, err.message)
+
+    async def _async_resend_inputs(self) -> None:
+        """Send the inputs to a household that has just started in the gateway."""
+        try:
+            await self._async_send_inputs(self.client)
+        except GatewayUnavailable as err:  # sent again on the next connect
+            LOGGER.info("Sending the inputs to the gateway failed: %s", err)
 
     async def _async_input(self, kind: str, **message: Any) -> None:  # noqa: ANN401
         """Send an input now if connected; it is sent again on every connect."""
@@ -557,6 +574,13 @@ class RemoteHousehold:
     def _on_event(self, kind: str, data: Mapping[str, Any]) -> None:
         if kind == "problem":
             update_issue(self.hass, self.entry, data)
+        elif kind == "household_started":
+            # What was sent while the gateway's household was not running
+            # (on connect, or an entity's change) was refused: the household
+            # that runs now gets it all.
+            self.entry.async_create_background_task(
+                self.hass, self._async_resend_inputs(), f"{DOMAIN} inputs"
+            )
         elif kind == "new_charger":
             discovery_flow.async_create_flow(
                 self.hass,
