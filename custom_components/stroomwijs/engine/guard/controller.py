@@ -1695,7 +1695,7 @@ class Guard:
     def _start_at_minimum(
         self, gd: GuardedDevice, now: datetime, power: float, wish: float, fits: float
     ) -> float | None:
-        """Return the minimum of a paused device that fits only without hysteresis.
+        """Return the minimum of a paused car that fits only without hysteresis.
 
         A car paused under a window that leaves it a little more than its
         minimum (4.3 kW free for a 4.14 kW minimum) never got the minimum
@@ -1704,11 +1704,17 @@ class Guard:
         release window (the worst-recent view then covers a whole window
         of the load without it), it starts at its minimum if that fits
         under the margin: a base load that then rises pauses it again,
-        at most once a release window.
+        at most once a release window. Only cars: a heat pump or a boiler
+        waits for the hysteresis (its tank or the house holds the heat, and
+        its compressor or relay must not go on and off).
         """
         device = gd.device
         state = self._state[gd.device_id]
-        if not isinstance(device, PowerSettable) or abs(power) > _EPSILON_W:
+        if (
+            gd.priority is not CurtailPriority.EV
+            or not isinstance(device, PowerSettable)
+            or abs(power) > _EPSILON_W
+        ):
             return None
         minimum = device.power_range.min_active_w
         since = state.curtailed_at
