@@ -157,6 +157,8 @@ class RemoteHousehold:
         self._inputs: dict[str, dict[str, Any]] = {}
         """The last set_prices/set_pv_forecast/set_dim_input, sent on connect."""
         self._unreachable_timer: CALLBACK_TYPE | None = None
+        self._problems_due = False
+        """Connected before a snapshot with a running household came."""
         client.on_connect = self._async_on_connect
         self.chargers: dict[str, RemoteCharger] = {
             device.id: RemoteCharger(self, device)
@@ -567,8 +569,26 @@ class RemoteHousehold:
 
     @callback
     def _on_snapshot(self, _snapshot: Mapping[str, Any]) -> None:
+        if self._problems_due and self.client.connected:
+            self._problems_due = not self._raise_problems()
         self._changed()
         self._views_changed()
+
+    @callback
+    def _raise_problems(self) -> bool:
+        """Raise the running household's problems (False: none runs yet).
+
+        On a new connection the first snapshot may come after the connection
+        is up (the client shows none of the last connection's): its problems
+        are raised then.
+        """
+        household = self._household
+        if not household:
+            return False
+        for problem in household.get("problems") or ():
+            if isinstance(problem, Mapping):
+                update_issue(self.hass, self.entry, {**problem, "active": True})
+        return True
 
     @callback
     def _on_event(self, kind: str, data: Mapping[str, Any]) -> None:
@@ -597,9 +617,7 @@ class RemoteHousehold:
             for key in (ISSUE_UNREACHABLE, ISSUE_VERSION):
                 ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
             self._views_changed()
-            for problem in self._household.get("problems") or ():
-                if isinstance(problem, Mapping):
-                    update_issue(hass, entry, {**problem, "active": True})
+            self._problems_due = not self._raise_problems()
         elif state == ConnectionState.VERSION_MISMATCH:
             self.create_issue(ISSUE_VERSION)
         elif (
