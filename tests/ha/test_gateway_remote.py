@@ -535,3 +535,48 @@ def test_non_finite_numbers_from_the_gateway_read_as_unknown() -> None:
     # An integer too large for a float (Python's json reads it exactly).
     assert parse_number(10**400) is None
     assert parse_number(json.loads("1" * 400)) is None
+
+
+async def test_problems_come_with_the_first_running_snapshot_after_a_connect(
+    hass: HomeAssistant,
+) -> None:
+    """The gateway's problems are raised when its first snapshot comes.
+
+    The client shows no snapshot of its last connection, so the first one
+    with a running household may come after the connection is up.
+    """
+    entry = MockConfigEntry(domain=DOMAIN, title="Thuis")
+    entry.add_to_hass(hass)
+    client: Any = type("Client", (), {})()
+    client.connected = True
+    client.snapshot = None
+    remote = RemoteHousehold.__new__(RemoteHousehold)
+    remote.hass = hass
+    remote.entry = entry
+    remote.client = client
+    remote._listeners = []
+    remote.chargers = {}
+    remote.drivers = {}
+    remote._unreachable_timer = None
+    remote._problems_due = False
+    remote._on_state(ConnectionState.CONNECTED)
+    client.snapshot = {"gateway": {"state": "starting"}, "household": None}
+    remote._on_snapshot(client.snapshot)
+    assert not _issue(hass, "limit_not_holdable", entry)
+    client.snapshot = {
+        "household": {
+            "problems": [
+                {
+                    "key": "limit_not_holdable",
+                    "details": {"shortfall_w": "1000", "limit_w": "500"},
+                }
+            ]
+        }
+    }
+    remote._on_snapshot(client.snapshot)
+    assert _issue(hass, "limit_not_holdable", entry)
+    # Raised once per connection: a problem the household cleared since
+    # (by its own event) is not raised again by a later snapshot.
+    ir.async_delete_issue(hass, DOMAIN, f"limit_not_holdable_{entry.entry_id}")
+    remote._on_snapshot(client.snapshot)
+    assert not _issue(hass, "limit_not_holdable", entry)
