@@ -176,6 +176,8 @@ class RemoteHousehold:
         self._send_lock = asyncio.Lock()
         self._unsub_entities: CALLBACK_TYPE | None = None
         self.entity_calls = 0
+        self._problems_due = False
+        """Connected before a snapshot with a running household came."""
         client.on_connect = self._async_on_connect
         client.on_entity_call = self._async_entity_call
         self.chargers: dict[str, RemoteCharger] = {
@@ -501,6 +503,16 @@ class RemoteHousehold:
                         if key != CONF_HANDOVER
                     },
                 )
+        await self._async_send_inputs(client)
+
+    async def _async_send_inputs(self, client: GatewayClient) -> None:
+        """Send the last of every input (prices, forecasts, the dim input).
+
+        A gateway whose household is not running yet (just started, waiting
+        for its first meter reading, or restarting after a push) refuses
+        them with ``not_running``; they are sent again when its household
+        has started (the ``household_started`` event).
+        """
         for kind, message in tuple(self._inputs.items()):
             try:
                 await client.async_request(kind, _ready=False, **message)
@@ -582,6 +594,13 @@ class RemoteHousehold:
                             break
                         await asyncio.sleep(0.02)
         await self._async_send_changed()
+
+    async def _async_resend_inputs(self) -> None:
+        """Send the inputs to a household that has just started in the gateway."""
+        try:
+            await self._async_send_inputs(self.client)
+        except GatewayUnavailable as err:  # sent again on the next connect
+            LOGGER.info("Sending the inputs to the gateway failed: %s", err)
 
     async def _async_input(self, kind: str, **message: Any) -> None:  # noqa: ANN401
         """Send an input now if connected; it is sent again on every connect."""
@@ -755,13 +774,38 @@ class RemoteHousehold:
 
     @callback
     def _on_snapshot(self, _snapshot: Mapping[str, Any]) -> None:
+        if self._problems_due and self.client.connected:
+            self._problems_due = not self._raise_problems()
         self._changed()
         self._views_changed()
+
+    @callback
+    def _raise_problems(self) -> bool:
+        """Raise the running household's problems (False: none runs yet).
+
+        On a new connection the first snapshot may come after the connection
+        is up (the client shows none of the last connection's): its problems
+        are raised then.
+        """
+        household = self._household
+        if not household:
+            return False
+        for problem in household.get("problems") or ():
+            if isinstance(problem, Mapping):
+                update_issue(self.hass, self.entry, {**problem, "active": True})
+        return True
 
     @callback
     def _on_event(self, kind: str, data: Mapping[str, Any]) -> None:
         if kind == "problem":
             update_issue(self.hass, self.entry, data)
+        elif kind == "household_started":
+            # What was sent while the gateway's household was not running
+            # (on connect, or an entity's change) was refused: the household
+            # that runs now gets it all.
+            self.entry.async_create_background_task(
+                self.hass, self._async_resend_inputs(), f"{DOMAIN} inputs"
+            )
         elif kind == "new_charger":
             discovery_flow.async_create_flow(
                 self.hass,
@@ -779,9 +823,7 @@ class RemoteHousehold:
             for key in (ISSUE_UNREACHABLE, ISSUE_VERSION):
                 ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
             self._views_changed()
-            for problem in self._household.get("problems") or ():
-                if isinstance(problem, Mapping):
-                    update_issue(hass, entry, {**problem, "active": True})
+            self._problems_due = not self._raise_problems()
         elif state == ConnectionState.VERSION_MISMATCH:
             self.create_issue(ISSUE_VERSION)
         elif (

@@ -132,3 +132,71 @@ async def test_nobody_listening() -> None:
         await client.async_stop()
     address = GatewayAddress(host="::1", port=1, token="t")  # noqa: S106
     assert address.url.startswith("ws://[::1]:1")
+
+
+def _document(name: str, folder: Path) -> tuple[HouseholdConfig, Path]:
+    """Write an empty household named ``name`` in a new ``folder``."""
+    folder.mkdir()
+    config = HouseholdConfig(name=name)
+    path = folder / "household.yaml"
+    write_config(path, config)
+    return config, path
+
+
+async def test_a_new_connection_shows_no_snapshot_of_the_last_one(
+    tmp_path: Path,
+) -> None:
+    """After a reconnect, the last connection's snapshot is not shown as current.
+
+    The client kept the previous connection's snapshot until the new one's
+    first arrived, so for up to a snapshot interval after a gateway restart
+    Home Assistant showed the old household's values (an old meter reading
+    among them) as live. Here the new gateway's first snapshot comes late
+    (its push interval is long and was just used).
+    """
+
+    async def _gateway(
+        name: str, folder: Path, port: int, interval_s: float
+    ) -> tuple[GatewayApi, asyncio.Event, asyncio.Task[None]]:
+        config, path = _document(name, folder)
+        gateway = Gateway(GatewayOptions(config_path=path, state_dir=folder), config)
+        api = GatewayApi(
+            gateway, TOKEN, host="127.0.0.1", port=port, snapshot_interval_s=interval_s
+        )
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
+        async with asyncio.timeout(10):
+            while gateway.household is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await api.async_start()
+        await asyncio.sleep(0.1)  # the push loop has used its interval
+        return api, stop, task
+
+    first, stop, task = await _gateway("One", tmp_path / "one", 0, 0.05)
+    port = first.port
+    async with aiohttp.ClientSession() as session:
+        client = GatewayClient(
+            session,
+            GatewayAddress(host="127.0.0.1", port=port, token=TOKEN),
+            client_name="test",
+            retry_first_s=0.05,
+        )
+        client.start()
+        await _state(client, ConnectionState.CONNECTED)
+        async with asyncio.timeout(10):
+            while client.snapshot is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        assert client.snapshot["household"]["name"] == "One"
+        stop.set()
+        await task
+        await first.async_stop()
+        await _state(client, ConnectionState.DISCONNECTED)
+        second, stop, task = await _gateway("Two", tmp_path / "two", port, 30.0)
+        try:
+            await _state(client, ConnectionState.CONNECTED)
+            assert client.snapshot is None
+        finally:
+            await client.async_stop()
+            stop.set()
+            await task
+            await second.async_stop()

@@ -562,3 +562,59 @@ async def test_a_cut_the_device_never_carried_out_is_sent_again() -> None:
     over = [r.net_power_w for r in house.history if r.net_power_w > 6_000]
     assert len(over) <= 5, over
     assert not [i for i in guard.log if i.kind is InterventionKind.LIMIT_NOT_HOLDABLE]
+
+
+async def test_a_car_paused_by_a_kettle_starts_again_at_its_minimum() -> None:
+    """A car whose minimum fits under the limit, but not with the hysteresis.
+
+    Under a 6 kW window with a 1.5 kW house the car gets 4.3 kW. A 2.5 kW
+    kettle pauses it (4.14 kW minimum). After the kettle the limit leaves
+    4.3 kW again, but a release wanted the minimum plus the 500 W
+    hysteresis: the car stayed paused for the rest of the window while the
+    plan wanted it on (the restart test, with Home Assistant away). It
+    starts at its minimum once the pause has lasted the release window.
+    """
+    t0 = START
+    house = SimHousehold(
+        start=t0,
+        base_load=BaseLoadProfile(
+            [t0, t0 + timedelta(seconds=30), t0 + timedelta(seconds=45)],
+            [1_500, 4_000, 1_500],
+            noise_w=0.0,
+        ),
+    )
+    ev = house.add(
+        SimEvCharger(
+            clock=house.clock, reaction_delay=timedelta(seconds=2), setpoint_w=0.0
+        )
+    )
+    guard = _all_day_guard(
+        [
+            GuardedDevice(
+                device=ev,
+                priority=CurtailPriority.EV,
+                reaction_delay=timedelta(seconds=5),
+                pause_allowed=True,
+            )
+        ]
+    )
+    await house.async_run(2, guard.async_process)
+    await guard.async_set_plan("ev", 11_040.0, house.now)
+    await house.async_run(25, guard.async_process)
+    assert ev.load_w() == 4_300.0
+    await house.async_run(20, guard.async_process)
+    assert ev.load_w() == 0.0  # the kettle's step paused the car
+    cut_at = max(i.timestamp for i in guard.log if i.kind is InterventionKind.CURTAIL)
+    await house.async_run(150, guard.async_process)
+    assert ev.load_w() == 4_140.0, guard.log[-5:]
+    release = next(
+        i
+        for i in guard.log
+        if i.kind is InterventionKind.RELEASE and i.timestamp > cut_at
+    )
+    assert release.timestamp - cut_at >= timedelta(seconds=60)
+    assert release.timestamp - cut_at <= timedelta(seconds=60 + 30 + 2)
+    over = [r.net_power_w for r in house.history if r.net_power_w > 6_000]
+    assert len(over) <= 2, over
+    # Down to the minimum and paused on the step, one start after it.
+    assert [value for _, value in ev.commands] == [4_300.0, 4_140.0, 0.0, 4_140.0]

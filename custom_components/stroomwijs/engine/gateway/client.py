@@ -273,6 +273,11 @@ class GatewayClient:
                 raise _AuthError(msg) from err
             raise
         self._ws = ws
+        # The last connection's snapshot is not this gateway's now (it may
+        # have restarted, with other values): nothing is shown until the
+        # new connection's first snapshot (kept while disconnected, for
+        # diagnostics).
+        self.snapshot = None
         reader = asyncio.get_running_loop().create_task(self._read(ws))
         try:
             welcome = await self.async_request(

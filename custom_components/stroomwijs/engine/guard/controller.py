@@ -1684,18 +1684,8 @@ class Guard:
             since = state.switched_at
             if since is not None and now - since < device.min_off_time:
                 return False
-        room = min(
-            spare,
-            *(phase_spare[p] * len(gd.phases) for p in gd.phases),
-        )
-        increase = wish - power
-        if increase <= room:
-            target = wish
-        elif isinstance(device, PowerSettable) and room > 0:
-            target = device.power_range.clamp(power + room, allow_pause=True)
-            if target < power + _MIN_CUT_W or target > power + room:
-                return False
-        else:
+        target = self._release_target(gd, now, power, wish, spare, phase_spare)
+        if target is None:
             return False
         kind = InterventionKind.RELEASE
         if await self._command(gd, target, now, kind, "headroom back: release"):
@@ -1704,6 +1694,64 @@ class Guard:
                 state.forced_pause = False
             return True
         return False
+
+    def _release_target(  # noqa: PLR0917 - the release's figures
+        self,
+        gd: GuardedDevice,
+        now: datetime,
+        power: float,
+        wish: float,
+        spare: float,
+        phase_spare: list[float],
+    ) -> float | None:
+        """Return what ``gd`` may go up to now (None: nothing)."""
+        device = gd.device
+        phase_room = [phase_spare[p] * len(gd.phases) for p in gd.phases]
+        room = min(spare, *phase_room)
+        if wish - power <= room:
+            return wish
+        if isinstance(device, PowerSettable) and room > 0:
+            clamped = device.power_range.clamp(power + room, allow_pause=True)
+            if power + _MIN_CUT_W <= clamped <= power + room:
+                return clamped
+        fits = min(spare + self.config.release_hysteresis_w, *phase_room)
+        return self._start_at_minimum(gd, now, power, wish, fits)
+
+    def _start_at_minimum(
+        self, gd: GuardedDevice, now: datetime, power: float, wish: float, fits: float
+    ) -> float | None:
+        """Return the minimum of a paused car that fits only without hysteresis.
+
+        A car paused under a window that leaves it a little more than its
+        minimum (4.3 kW free for a 4.14 kW minimum) never got the minimum
+        plus the 500 W hysteresis, so it stayed paused for the rest of the
+        window while its plan wanted it on. Once the pause has lasted the
+        release window (the worst-recent view then covers a whole window
+        of the load without it), it starts at its minimum if that fits
+        under the margin: a base load that then rises pauses it again,
+        at most once a release window. Only cars: a heat pump or a boiler
+        waits for the hysteresis (its tank or the house holds the heat, and
+        its compressor or relay must not go on and off).
+        """
+        device = gd.device
+        state = self._state[gd.device_id]
+        if (
+            gd.priority is not CurtailPriority.EV
+            or not isinstance(device, PowerSettable)
+            or abs(power) > _EPSILON_W
+        ):
+            return None
+        minimum = device.power_range.min_active_w
+        since = state.curtailed_at
+        if (
+            minimum <= _EPSILON_W
+            or wish < minimum
+            or minimum > fits
+            or since is None
+            or now - since < self.config.release_window
+        ):
+            return None
+        return minimum
 
     def _order(self) -> list[GuardedDevice]:
         rank = {p: i for i, p in enumerate(_ORDER)}
