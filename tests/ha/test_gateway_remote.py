@@ -559,6 +559,8 @@ async def test_problems_come_with_the_first_running_snapshot_after_a_connect(
     remote.drivers = {}
     remote._unreachable_timer = None
     remote._problems_due = False
+    remote._flushing = False
+    remote._changed_states = {}
     remote._on_state(ConnectionState.CONNECTED)
     client.snapshot = {"gateway": {"state": "starting"}, "household": None}
     remote._on_snapshot(client.snapshot)
