@@ -428,8 +428,11 @@ def _unique_id(kind: str, driver: Mapping[str, Any]) -> str | None:
         # The socket's serial (zeroconf discovery finds it by that, too).
         return f"homewizard_socket_{str(socket['serial']).lower()}"
     if driver.get("driver") == "shelly" and isinstance(socket, Mapping):
-        # The device's MAC (zeroconf discovery finds it by that, too).
-        return f"shelly_{str(socket['mac']).lower()}"
+        # The device's MAC (zeroconf discovery finds it by that, too, on
+        # channel 0); another channel of a 2PM or Pro 4PM is its own device.
+        channel = socket.get("channel") or 0
+        suffix = f"_{channel}" if channel else ""
+        return f"shelly_{str(socket['mac']).lower()}{suffix}"
     key = {
         KIND_SG_READY: CONF_RELAY_1,
         KIND_CLIMATE: CONF_ENTITY_ID,

@@ -696,9 +696,13 @@ class RemoteHousehold:
         except GatewayUnavailable as err:
             raise ValueError(str(err)) from err
         self.drivers.pop(device_id, None)
+        own = f"devices.{device_id}."
         self._config = replace(
             self._config,
             devices=tuple(d for d in self._config.devices if d.id != device_id),
+            secrets={
+                k: v for k, v in self._config.secrets.items() if not k.startswith(own)
+            },
         )
         self.entity_ids = household_entity_ids(self._config)
         self._follow_entities()

@@ -224,6 +224,13 @@ async def test_a_shelly_with_a_password_is_added_with_its_secret(
         on_disk = read_config(api.gateway.options.config_path)
         assert on_disk.secret("devices.vaat.password") == SHELLY_PASSWORD
         assert sim.unauthorized >= 1  # the relay asked, and got the password
+        # Removed: its secret goes with it (a document keeps no unused one).
+        removed = await client.async_request("remove_device", device_id="vaat")
+        assert removed == {"device_id": "vaat", "removed": True}
+        on_disk = read_config(api.gateway.options.config_path)
+        assert on_disk.device("vaat") is None
+        assert not on_disk.secret("devices.vaat.password")
+        assert api.gateway.config.device("vaat") is None
     finally:
         await home.disconnect()
         await sim.async_stop()

@@ -381,6 +381,9 @@ async def test_malformed_entity_messages_are_refused(api: GatewayApi) -> None:
             ([{**good, "attributes": {f"k{i}": i for i in range(65)}}], "attributes"),
             ([{**good, "extra": 1}], "object"),
             ([good] * 513, "list"),
+            # An integer beyond a float's range (json reads it exactly): it
+            # raised OverflowError and closed the connection.
+            ([{**good, "attributes": {"a": 10**400}}], "attributes"),
         ):
             reply = await _ask(
                 {"type": "entity_states", "states": states, "full": True}
@@ -388,6 +391,11 @@ async def test_malformed_entity_messages_are_refused(api: GatewayApi) -> None:
             assert reply["type"] == "error", states
             assert reply["code"] == "invalid_message"
             assert words in reply["message"], reply
+        reply = await _ask(
+            {"type": "set_manual_limit", "import_w": 10**400, "label": "x"}
+        )
+        assert reply["code"] == "invalid_message"
+        assert "finite" in reply["message"]
         reply = await _ask({"type": "entity_states", "states": [good], "full": False})
         assert reply["code"] == "not_entity_host"
         reply = await _ask({"type": "entity_call_result", "call_id": "1"})

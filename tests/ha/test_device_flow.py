@@ -492,6 +492,25 @@ def test_a_lambda_profile_without_port_or_unit_gets_the_drivers_defaults() -> No
     )
 
 
+def test_each_channel_of_a_shelly_is_its_own_device() -> None:
+    """Channel 0 has the id discovery finds; another channel one of its own.
+
+    All channels had ``shelly_<mac>``, so a second channel of a 2PM added
+    by a profile was refused as configured already.
+    """
+    socket = {"host": "10.0.0.7", "mac": "A8032ABE54DC"}
+    shelly = {"driver": "shelly", "device": {"driver": "boiler"}}
+    assert _unique_id("boiler", {**shelly, "socket": socket}) == "shelly_a8032abe54dc"
+    assert (
+        _unique_id("boiler", {**shelly, "socket": {**socket, "channel": 0}})
+        == "shelly_a8032abe54dc"
+    )
+    assert (
+        _unique_id("boiler", {**shelly, "socket": {**socket, "channel": 1}})
+        == "shelly_a8032abe54dc_1"
+    )
+
+
 async def test_a_scan_finds_a_lambda_and_fills_in_its_form(
     hass: HomeAssistant,
 ) -> None:

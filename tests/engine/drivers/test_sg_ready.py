@@ -21,6 +21,7 @@ from custom_components.stroomwijs.engine.capabilities import (
 )
 from custom_components.stroomwijs.engine.drivers.heat_pump_common import (
     GasOption,
+    HeatLevel,
     HeatPumpSpec,
 )
 from custom_components.stroomwijs.engine.drivers.heat_pump_rules import (
@@ -584,3 +585,43 @@ async def test_a_released_pump_with_a_boost_power_is_in_its_normal_mode() -> Non
     clock.advance(timedelta(minutes=20))
     await driver.async_set_power(2600.0)
     assert driver.mode is SgReadyMode.RECOMMENDED
+
+
+async def test_a_pump_left_in_mode_3_goes_back_to_mode_2_on_a_release() -> None:
+    """A boost that ended leaves the pump in mode 3; the plan's release is mode 2.
+
+    The guard leaves a released pump alone until it draws; a pump in mode 3
+    (its boost power) idling below the plan's rated power counted as
+    released already, so it stayed in mode 3 and could draw its boost power
+    where the plan counted its rated power.
+    """
+    clock = SimClock(datetime(2026, 1, 14, 15, 0, tzinfo=UTC))
+    driver, relays, _ = _rig(clock, indoor_c=23.5)  # warm: the pump idles
+    driver.config = SgReadyConfig(
+        **{
+            **_fields(driver.config),
+            "spec": HeatPumpSpec(rated_power_w=2000, boost_power_w=2600),
+        }
+    )
+    await driver.async_update()
+    await driver.async_set_mode(SgReadyMode.RECOMMENDED)
+    guard = Guard(
+        GuardConfig(grid=GridConnection(phases=3, fuse_a=25)),
+        [guarded_device(driver)],
+        rng=random.Random(3),  # noqa: S311 - reproducible stagger
+    )
+    clock.advance(timedelta(minutes=20))  # past the minimum between changes
+    relays.publish()
+    await guard.async_process(_reading(clock, 1000.0))
+    assert driver.power_w == 0.0
+    await guard.async_set_plan("hp", 2000.0, clock())
+    assert driver.mode is SgReadyMode.NORMAL
+
+
+def test_a_boost_threshold_at_or_below_the_rated_power_is_refused() -> None:
+    """Otherwise the rated power itself boosts, and a release is a mode 3."""
+    with pytest.raises(ValueError, match="above rated_power_w"):
+        HeatPumpSpec(rated_power_w=2000, boost_power_w=2600, boost_above_w=2000)
+    spec = HeatPumpSpec(rated_power_w=2000, boost_power_w=2600, boost_above_w=2300)
+    assert spec.level_for(2000) is HeatLevel.NORMAL
+    assert spec.level_for(2300) is HeatLevel.BOOST

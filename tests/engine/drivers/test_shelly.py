@@ -439,3 +439,10 @@ async def test_the_password_is_a_household_secret_not_part_of_the_device(
     ):
         with pytest.raises(HouseholdConfigError, match=message):
             HouseholdConfig.from_dict({"devices": [device]})
+
+
+def test_the_password_stays_out_of_the_config_repr() -> None:
+    """A config in a log line or a traceback does not show the password."""
+    config = ShellyConfig(host="127.0.0.1", mac=MAC, password=PASSWORD)
+    assert PASSWORD not in repr(config)
+    assert config.password == PASSWORD

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import time, timedelta
+from types import SimpleNamespace
 
 from hypothesis import given, strategies as st
 
-from custom_components.stroomwijs.engine.household import LimitConfig
+from custom_components.stroomwijs.engine.household import Household, LimitConfig
 from custom_components.stroomwijs.engine.household.chargers import (
     SHARE_ROUND_W,
+    ChargerForGuard,
     charger_shares,
 )
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
@@ -193,3 +195,92 @@ def test_shares_of_nonsense_are_the_grants_only() -> None:
     assert charger_shares(6_000.0, float("nan"), [2_000.0, 0.0]) == [2_000.0, 0.0]
     assert charger_shares(6_000.0, 1_000.0, [float("nan")]) == [5_000.0]
     assert charger_shares(6_000.0, 1_000.0, []) == []
+
+
+async def test_a_grant_that_was_cut_again_does_not_leave_the_station_limit_high(
+    make_home: HomeFactory,
+) -> None:
+    """House 3.5 kW, then 1 kW (the car is granted more), then 3.5 kW again.
+
+    The share works out the same before and after (2.3 kW), but the station
+    limit the grant raised must come down with it: it stayed at the grant,
+    so a household gone after that left the car room the house had taken.
+    """
+    home = await make_home(start=local(16, 17), config=_config())
+    house = [3_500.0]
+    home.base_w = lambda _when: house[0]
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.sim.async_plug_in(car(soc=0.3))
+    household.set_departure("car", {"departure": local(16, 22), "target_soc": 0.9})
+    for _ in range(40):
+        await asyncio.sleep(0.01)
+        await home.step(1.0)
+    low = _station_w(home.sim)
+    assert low is not None
+    assert low <= WINDOW_W - MARGIN_W - 3_500.0
+    house[0] = 1_000.0
+    for _ in range(150):
+        await asyncio.sleep(0.01)
+        await home.step(1.0)
+    assert home.sim.station.power_w >= 4_000.0  # granted beyond the old share
+    raised = _station_w(home.sim)
+    assert raised is not None
+    assert raised >= home.sim.station.power_w
+    house[0] = 3_500.0
+    for _ in range(90):
+        await asyncio.sleep(0.01)
+        await home.step(1.0)
+    assert home.sim.station.power_w == 0.0  # cut again: the minimum does not fit
+    back = _station_w(home.sim)
+    assert back is not None
+    assert back <= WINDOW_W - MARGIN_W - 3_500.0
+
+
+class _Charger:
+    """The part of an OCPP charger the adapter drives: limits and setpoints."""
+
+    device_id = "ev"
+
+    def __init__(self) -> None:
+        self.setpoint_w: float | None = 0.0
+        self.manual_setpoint_w: float | None = None
+        self.limits: list[float | None] = []
+
+    async def async_set_station_limit(self, limit_w: float | None) -> None:
+        self.limits.append(limit_w)
+
+    async def async_set_power(self, setpoint_w: float) -> None:
+        self.setpoint_w = setpoint_w
+
+
+async def test_a_raised_then_cut_grant_makes_the_same_share_due_again() -> None:
+    """DSO 8 kW, share 3 kW; the guard grants 7 kW, then cuts to 3 kW.
+
+    The share works out at 3 kW again, the same as sent; the station limit
+    the grant raised to 7 kW must still come down (it stayed at 7 kW: with
+    the household gone, car and house could draw 12 kW under 8 kW).
+    """
+    charger = _Charger()
+    adapter = ChargerForGuard(charger)  # type: ignore[arg-type]
+    await adapter.async_set_dso_limit(8_000.0)
+    await adapter.async_set_share(3_000.0)
+    await adapter.async_set_power(7_000.0)
+    await adapter.async_set_power(3_000.0)
+    assert charger.limits == [8_000.0, 3_000.0, 7_000.0]
+    start = local(16, 17)
+    home = SimpleNamespace(_shares_sent={adapter.device_id: (3_000.0, start)})
+    assert not Household._share_due(
+        home,  # type: ignore[arg-type]
+        adapter,
+        3_000.0,
+        start + timedelta(seconds=10),  # within the interval
+    )
+    assert Household._share_due(
+        home,  # type: ignore[arg-type]
+        adapter,
+        3_000.0,
+        start + timedelta(seconds=31),
+    )
+    await adapter.async_set_share(3_000.0)
+    assert charger.limits[-1] == 3_000.0

@@ -90,6 +90,14 @@ class HeatPumpSpec:
             0 < self.boost_above_w <= self.max_w
         ):
             raise ValueError("boost_above_w must be within 0..boost_power_w")
+        if (
+            self.boost_above_w is not None
+            and self.max_w > self.rated_power_w
+            and self.boost_above_w <= self.rated_power_w
+        ):
+            # The rated power itself would then ask for a boost: a plan that
+            # releases a pump on relays (at its rated power) would boost it.
+            raise ValueError("boost_above_w must be above rated_power_w")
         if not 0 <= self.min_modulation <= 1:
             raise ValueError("min_modulation must be within 0..1")
         if not 1 <= self.cop_at_7c <= 8:  # noqa: PLR2004

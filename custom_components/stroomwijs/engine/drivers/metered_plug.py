@@ -107,6 +107,9 @@ async def bounded_request(
                 json=body,
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
                 middlewares=tuple(middlewares),
+                # A device answers itself; a redirect (and the password the
+                # digest middleware would send along) goes nowhere else.
+                allow_redirects=False,
             ) as response:
                 status = response.status
                 raw = bytearray()

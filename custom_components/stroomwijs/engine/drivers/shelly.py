@@ -31,7 +31,7 @@ once per connection, a power reading only when it is a finite number within
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import re
 from typing import Any, Final
 
@@ -76,8 +76,8 @@ class ShellyConfig:
     channel: int = 0
     """The switch component (``id``): 0 on plugs and single relays."""
     port: int = 80
-    password: str | None = None
-    """Needed when the device has authentication on (``auth_en``)."""
+    password: str | None = field(default=None, repr=False)
+    """Needed when the device has authentication on (``auth_en``); not in repr."""
     model: str | None = None
     """What the device said it is (``app``, e.g. ``PlusPlugS``); shown only."""
     timeout_s: float = 5.0

@@ -300,8 +300,8 @@ def _check(name: str, field: Field, value: object) -> Any:  # noqa: ANN401, C901
     if field.kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProtocolError("invalid_message", f"{name}: expected a number")
-        number = float(value)
-        if not math.isfinite(number):
+        number = _finite(value)
+        if number is None:
             raise ProtocolError("invalid_message", f"{name}: must be finite")
         if field.low is not None and number < field.low:
             msg = f"{name}: must be at least {field.low:g}"
@@ -366,8 +366,21 @@ def _attribute(value: object) -> bool:
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int | float):
-        return math.isfinite(value)
+        return _finite(value) is not None
     return isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_TEXT
+
+
+def _finite(value: float) -> float | None:
+    """Return a JSON number as a finite float; None for NaN, inf or too large.
+
+    Python's json reads an integer of any size exactly; one beyond a
+    float's range (1e400 written out) raises OverflowError in ``float``.
+    """
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def read_states(name: str, value: object) -> tuple[EntityState, ...]:

@@ -615,9 +615,16 @@ class Gateway:
                 msg = f"device_id: no heat pump, boiler or appliance {device_id!r}"
                 raise ProtocolError("unknown_device", msg) from None
             self.entities.set_used(household_entity_ids(household.config))
+            own = f"devices.{device_id}."
             config = replace(
                 self.config,
                 devices=tuple(d for d in self.config.devices if d.id != device_id),
+                # Its secrets go with it: a document keeps none without a user.
+                secrets={
+                    k: v
+                    for k, v in self.config.secrets.items()
+                    if not k.startswith(own)
+                },
             )
             await asyncio.to_thread(write_config, self.options.config_path, config)
             self.config = config

@@ -1967,13 +1967,15 @@ def _released_thermostat(gd: GuardedDevice, target: float) -> bool:
     idle, it reads below the plan's setpoint. Holding the setpoint to the
     headroom would block it before it draws, spending a rationed block (and
     blocked minutes) on nothing: it is curtailed when it draws over the
-    limit instead, like any load.
+    limit instead, like any load. Only the very mode asked for counts: a
+    pump left in mode 3 (its boost power) is not released at its rated
+    power, and goes back to mode 2.
     """
     device = gd.device
     if not getattr(device, "runs_on_own_thermostat", False):
         return False
     setpoint = getattr(device, "setpoint_w", None)
-    return isinstance(setpoint, int | float) and setpoint >= target - _EPSILON_W
+    return isinstance(setpoint, int | float) and abs(setpoint - target) <= 1.0
 
 
 def _check_setpoint(setpoint_w: float | None) -> None:

@@ -223,6 +223,8 @@ class ChargerForGuard:
         self._share_w: float | None = None
         self._grant_w = 0.0
         """The highest setpoint granted since the share was last set."""
+        self._commanded_w: float | None = None
+        """The guard's last setpoint (the charger may not have accepted it yet)."""
         self._sent: float | None = None
         self._synced = False
         """False until the first limit went out (it replaces a stored one)."""
@@ -315,6 +317,7 @@ class ChargerForGuard:
         elif self._cap_w is not None and (manual is None or setpoint_w >= manual):
             self._cap_w = None
         self._grant_w = max(self._grant_w, setpoint_w)
+        self._commanded_w = setpoint_w
         await self._apply_limit()
         await self._device.async_set_power(setpoint_w)
 
@@ -343,16 +346,33 @@ class ChargerForGuard:
             msg = f"invalid share {share_w}"
             raise ValueError(msg)
         self._share_w = share_w
-        self._grant_w = max(self._device.setpoint_w or 0.0, 0.0)
+        self._grant_w = self._granted_now()
         try:
             await self._apply_limit()
         except DeviceUnavailableError as err:
             _LOGGER.debug("Charger-side share for %s queued: %s", self.device_id, err)
 
+    def station_limit_for(self, share_w: float | None) -> float | None:
+        """Return the station limit a share would give now (as ``async_set_share``)."""
+        return self._combine(share_w, self._granted_now())
+
+    def _granted_now(self) -> float:
+        """Return the setpoint granted now: accepted, or commanded and on its way.
+
+        A grant the guard is sending while the share is set must not be
+        clamped to the share by the charger (the two run in their own tasks).
+        """
+        accepted = self._device.setpoint_w or 0.0
+        commanded = self._commanded_w or 0.0
+        return max(accepted, commanded, 0.0)
+
     def _station_limit(self) -> float | None:
+        return self._combine(self._share_w, self._grant_w)
+
+    def _combine(self, share_w: float | None, grant_w: float) -> float | None:
         limit = self._dso_w
-        if limit is not None and self._share_w is not None:
-            limit = min(limit, max(self._share_w, self._grant_w))
+        if limit is not None and share_w is not None:
+            limit = min(limit, max(share_w, grant_w))
         if self._cap_w is not None:
             limit = self._cap_w if limit is None else min(limit, self._cap_w)
         return limit

@@ -424,8 +424,9 @@ class Household:
         effective = self.limits.refresh(self.ports.clock())
         # The charger-side limit is the DSO's share only: whatever a charger
         # kept from before (a cap of the guard's, say) is replaced now, or on
-        # its reconnect.
+        # its reconnect; with a reading, each charger's share follows at once.
         await self._async_send_charger_limits(_charger_side_limit_w(effective))
+        await self._async_update_shares(self.ports.clock())
         await self._async_reassert()
         if self.ports.realtime:
             self._start_loops()
@@ -611,7 +612,7 @@ class Household:
         if shares is None:
             return
         for device, share in zip(chargers, shares, strict=True):
-            if not self._share_due(device.device_id, share, now):
+            if not self._share_due(device, share, now):
                 continue
             self._shares_sent[device.device_id] = (share, now)
             try:
@@ -651,17 +652,28 @@ class Household:
             )
         )
 
-    def _share_due(self, device_id: str, share: float | None, now: datetime) -> bool:
-        """Whether a share differs enough from the last one sent, late enough."""
-        sent = self._shares_sent.get(device_id)
+    def _share_due(
+        self, device: ChargerForGuard, share: float | None, now: datetime
+    ) -> bool:
+        """Whether the station limit a share gives is far enough from the one in force.
+
+        Compared with the limit in force, not with the last share sent: a
+        grant that raised the station limit and was cut again since leaves
+        the share the same, but the limit in force too high.
+        """
+        sent = self._shares_sent.get(device.device_id)
         if sent is None:
             return True
         last, at = sent
-        if last == share:
-            return False
-        if last is None or share is None:
+        if (last is None) != (share is None):
             return True
-        return abs(share - last) >= SHARE_STEP_W and now - at >= SHARE_INTERVAL
+        wanted = device.station_limit_for(share)
+        in_force = device.station_limit_w
+        if wanted == in_force:
+            return False
+        if wanted is None or in_force is None:
+            return True
+        return abs(wanted - in_force) >= SHARE_STEP_W and now - at >= SHARE_INTERVAL
 
     def _on_limit_change(self, new: EffectiveLimit, old: EffectiveLimit | None) -> None:
         self.limits.effective = new
