@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+import itertools
 import random
 
 from custom_components.stroomwijs.engine.capabilities import CurtailPriority
@@ -618,3 +619,51 @@ async def test_a_car_paused_by_a_kettle_starts_again_at_its_minimum() -> None:
     assert len(over) <= 2, over
     # Down to the minimum and paused on the step, one start after it.
     assert [value for _, value in ev.commands] == [4_300.0, 4_140.0, 0.0, 4_140.0]
+
+
+async def test_a_load_that_steps_up_and_down_does_not_start_the_car_every_time() -> (
+    None
+):
+    """A 2.5 kW load for 10 s every 150 s, the car's minimum just fitting.
+
+    Each step pauses the car started at its minimum; each start waited one
+    release window, so the car stopped and started on every step (11
+    times in half an hour) for as long as the load went on. The starts in
+    a row now back off (1, 2, 4, 8 release windows).
+    """
+    t0 = START
+    times = [t0]
+    values = [1_500]
+    for k in range(14):
+        spike = t0 + timedelta(seconds=40 + 150 * k)
+        times += [spike, spike + timedelta(seconds=10)]
+        values += [4_000, 1_500]
+    house = SimHousehold(
+        start=t0, base_load=BaseLoadProfile(times, values, noise_w=0.0)
+    )
+    ev = house.add(
+        SimEvCharger(
+            clock=house.clock, reaction_delay=timedelta(seconds=2), setpoint_w=0.0
+        )
+    )
+    guard = _all_day_guard(
+        [
+            GuardedDevice(
+                device=ev,
+                priority=CurtailPriority.EV,
+                reaction_delay=timedelta(seconds=5),
+                pause_allowed=True,
+            )
+        ]
+    )
+    await house.async_run(2, guard.async_process)
+    await guard.async_set_plan("ev", 11_040.0, house.now)
+    await house.async_run(30 * 60, guard.async_process)
+    starts = [
+        i.timestamp
+        for i in guard.log
+        if i.kind is InterventionKind.RELEASE and i.to_w == 4_140.0
+    ]
+    assert 2 <= len(starts) <= 5, starts
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps))

@@ -74,6 +74,11 @@ _BURST = timedelta(milliseconds=500)
 """Readings read closer together than this came in one burst (they queued
 while the host was busy): the later ones are no newer than the first. Half
 a DSMR 5 telegram interval."""
+_MINIMUM_START_DOUBLINGS = 4
+"""A car's start at its minimum without the hysteresis waits up to 2**4
+release windows after as many starts in a row."""
+_MINIMUM_START_RESET = timedelta(minutes=30)
+"""That back-off starts again after this long without such a start."""
 STATE_VERSION = 1
 """Version of the dictionary that :meth:`Guard.export_state` returns."""
 
@@ -230,6 +235,9 @@ class _State:
     commanded_at: datetime | None = None
     report_at_command: float | None = None
     """The device's own power report when the guard last commanded it."""
+    minimum_starts: int = 0
+    """Starts at the minimum without the hysteresis in a row (the back-off)."""
+    minimum_start_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1729,9 +1737,13 @@ class Guard:
         release window (the worst-recent view then covers a whole window
         of the load without it), it starts at its minimum if that fits
         under the margin: a base load that then rises pauses it again,
-        at most once a release window. Only cars: a heat pump or a boiler
-        waits for the hysteresis (its tank or the house holds the heat, and
-        its compressor or relay must not go on and off).
+        with a back-off: each start in a row waits twice as long as the last
+        (one release window, then 2, 4, 8, at most 16), so a base load that
+        steps up and down (a compressor) does not stop and start the car
+        every minute; the count starts again after ``_MINIMUM_START_RESET``
+        without such a start. Only cars: a heat pump or a boiler waits for
+        the hysteresis (its tank or the house holds the heat, and its
+        compressor or relay must not go on and off).
         """
         device = gd.device
         state = self._state[gd.device_id]
@@ -1743,14 +1755,22 @@ class Guard:
             return None
         minimum = device.power_range.min_active_w
         since = state.curtailed_at
+        last = state.minimum_start_at
+        if last is not None and now - last >= _MINIMUM_START_RESET:
+            state.minimum_starts = 0
+        wait = self.config.release_window * (
+            2 ** min(state.minimum_starts, _MINIMUM_START_DOUBLINGS)
+        )
         if (
             minimum <= _EPSILON_W
             or wish < minimum
             or minimum > fits
             or since is None
-            or now - since < self.config.release_window
+            or now - since < wait
         ):
             return None
+        state.minimum_starts += 1
+        state.minimum_start_at = now
         return minimum
 
     def _order(self) -> list[GuardedDevice]:
