@@ -62,11 +62,11 @@ from .engine.gateway.protocol import (
     FEATURE_ENTITY_HOST,
     SUPPORTED_VERSIONS,
     EntityCall,
+    parse_number,
     wire_state,
 )
 from .engine.gateway.snapshot import (
     clean_dict,
-    parse_number,
     parse_time,
     reading_from_data,
 )

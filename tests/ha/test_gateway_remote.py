@@ -34,10 +34,8 @@ from custom_components.stroomwijs.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.stroomwijs.engine.gateway.client import ConnectionState
-from custom_components.stroomwijs.engine.gateway.snapshot import (
-    parse_number,
-    reading_from_data,
-)
+from custom_components.stroomwijs.engine.gateway.protocol import parse_number
+from custom_components.stroomwijs.engine.gateway.snapshot import reading_from_data
 from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.household import (
     DeviceConfig,

@@ -300,7 +300,7 @@ def _check(name: str, field: Field, value: object) -> Any:  # noqa: ANN401, C901
     if field.kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProtocolError("invalid_message", f"{name}: expected a number")
-        number = _finite(value)
+        number = parse_number(value)
         if number is None:
             raise ProtocolError("invalid_message", f"{name}: must be finite")
         if field.low is not None and number < field.low:
@@ -366,16 +366,20 @@ def _attribute(value: object) -> bool:
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int | float):
-        return _finite(value) is not None
+        return parse_number(value) is not None
     return isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_TEXT
 
 
-def _finite(value: float) -> float | None:
-    """Return a JSON number as a finite float; None for NaN, inf or too large.
+def parse_number(value: object) -> float | None:
+    """Return a finite number from a message or snapshot; None for anything else.
 
-    Python's json reads an integer of any size exactly; one beyond a
-    float's range (1e400 written out) raises OverflowError in ``float``.
+    JSON as Python reads it may hold ``NaN`` and ``Infinity``, and an
+    integer of any size (one beyond a float's range, 1e400 written out,
+    raises OverflowError in ``float``); they, booleans and non-numbers all
+    become None (unknown), never a value.
     """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
     try:
         number = float(value)
     except OverflowError:

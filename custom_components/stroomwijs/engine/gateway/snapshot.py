@@ -37,6 +37,8 @@ from custom_components.stroomwijs.engine.household import Household
 from custom_components.stroomwijs.engine.household.chargers import ChargerHandle
 from custom_components.stroomwijs.engine.meter.models import MeterReading, PeakRecord
 
+from .protocol import parse_number
+
 
 def clean(value: object) -> Any:  # noqa: ANN401, PLR0911 - JSON data
     """Return ``value`` as JSON-safe data (non-finite numbers become None)."""
@@ -228,21 +230,6 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
-
-
-def parse_number(value: object) -> float | None:
-    """Return a finite number from snapshot data; None for anything else.
-
-    JSON as Python reads it may hold ``NaN`` and ``Infinity``; they, booleans
-    and non-numbers all become None (unknown), never a value.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond the float range
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _numbers(value: object) -> tuple[float | None, ...]:
