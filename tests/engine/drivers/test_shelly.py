@@ -28,7 +28,10 @@ from custom_components.stroomwijs.engine.drivers.factory import (
     config_from_dict,
     guard_role,
 )
-from custom_components.stroomwijs.engine.drivers.metered_plug import PlugEntityPort
+from custom_components.stroomwijs.engine.drivers.metered_plug import (
+    PlugEntityPort,
+    finite,
+)
 from custom_components.stroomwijs.engine.drivers.shelly import (
     ShellyConfig,
     ShellyPlug,
@@ -446,3 +449,11 @@ def test_the_password_stays_out_of_the_config_repr() -> None:
     config = ShellyConfig(host="127.0.0.1", mac=MAC, password=PASSWORD)
     assert PASSWORD not in repr(config)
     assert config.password == PASSWORD
+
+
+def test_a_reading_beyond_a_floats_range_is_no_reading() -> None:
+    """A power of 1e400 written out as an integer: unknown, not an exception."""
+    assert finite(10**400, -4000.0, 4000.0) is None
+    assert finite(float("nan"), -4000.0, 4000.0) is None
+    assert finite(True, -4000.0, 4000.0) is None  # noqa: FBT003 - a JSON true
+    assert finite(1500, -4000.0, 4000.0) == 1500.0

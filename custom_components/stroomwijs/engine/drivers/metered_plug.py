@@ -67,10 +67,17 @@ class PlugReading:
 
 
 def finite(value: object, low: float, high: float) -> float | None:
-    """Return ``value`` as a float if it is a finite number in ``low..high``."""
+    """Return ``value`` as a float if it is a finite number in ``low..high``.
+
+    An integer beyond a float's range (json reads any size; 1e400 written
+    out) is not one: ``float`` raised OverflowError out of the reading.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if math.isfinite(number) and low <= number <= high else None
 
 
