@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -181,7 +180,7 @@ def async_add_charger_entities(
         async_add_entities(build(charger), config_subentry_id=charger.subentry_id)
 
 
-def charger_device(entry: ConfigEntry[Any], charger: ChargerView) -> DeviceInfo:
+def charger_device(entry: StroomwijsConfigEntry, charger: ChargerView) -> DeviceInfo:
     """Return a charger's device: what its boot said, under the household."""
     if charger.kind == KIND_OCPP:
         vendor, model, serial, firmware = charger.identity
@@ -211,7 +210,7 @@ class ChargerEntity(Entity):
 
     def __init__(
         self,
-        entry: ConfigEntry[Any],
+        entry: StroomwijsConfigEntry,
         charger: ChargerView,
         description: EntityDescription,
     ) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -43,6 +42,7 @@ from .engine.household.runtime import (
     PROBLEM_PLAN_FAILED,
 )
 from .engine.limits.openadr import OpenAdrVen
+from .models import StroomwijsConfigEntry
 
 ISSUE_DSO_SIGNAL: Final = "dso_signal_lost"
 ISSUE_DSO_NEVER: Final = "dso_signal_never"
@@ -87,7 +87,7 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
 
 
 def openadr_sources(
-    entry: ConfigEntry[Any], household: Household
+    entry: StroomwijsConfigEntry, household: Household
 ) -> list[tuple[str, OpenAdrVen]]:
     """Pair each OpenADR subentry id with its running VEN (the config's order)."""
     ids = [limit.id for limit in household.config.limits if limit.kind == "openadr"]
@@ -101,7 +101,7 @@ def openadr_sources(
 @callback
 def async_update_problem(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     household: Household | None,
     data: Mapping[str, Any],
 ) -> None:
@@ -159,7 +159,7 @@ def async_update_problem(
 
 @callback
 def _remote_source_issue(
-    hass: HomeAssistant, entry: ConfigEntry[Any], *, active: bool
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, *, active: bool
 ) -> None:
     issue_id = f"{ISSUE_SOURCE_FAILED}_{entry.entry_id}"
     if not active:
@@ -178,7 +178,7 @@ def _remote_source_issue(
 
 @callback
 def async_sync_limit_issues(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> None:
     """Make the limit sources' issues match their state now.
 
@@ -246,7 +246,7 @@ def async_sync_limit_issues(
 
 @callback
 def async_follow_openadr_credentials(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> None:
     """Start a source's reauthentication when its server refuses our credentials."""
     asked: set[str] = set()
@@ -266,7 +266,7 @@ def async_follow_openadr_credentials(
 
 @callback
 def async_follow_charger_credentials(
-    hass: HomeAssistant, entry: ConfigEntry[Any], handle: ChargerHandle
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, handle: ChargerHandle
 ) -> None:
     """Start a charger's reauthentication when its password is refused."""
     device = handle.device
