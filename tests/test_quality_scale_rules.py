@@ -353,3 +353,21 @@ def test_docs_describe_every_action_and_field() -> None:
         body = sections[f"stroomwijs.{name}"]
         rows = set(re.findall(r"^\| `([a-z_]+)` \|", body, re.MULTILINE))
         assert rows == set((service or {}).get("fields", {})), name
+
+
+# docs-supported-functions -----------------------------------------------------
+
+
+def test_docs_name_every_entity() -> None:
+    """docs-supported-functions: each entity, by its English name, in bold."""
+    text = (ROOT / "docs/home-assistant.md").read_text(encoding="utf-8")
+    section = text.split("\n## Supported functionality\n", 1)[1].split("\n## ", 1)[0]
+    section = " ".join(section.split())  # names may wrap
+    strings = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
+    missing = [
+        f"{platform}.{key}"
+        for platform, entities in strings["entity"].items()
+        for key, entity in entities.items()
+        if f"**{entity['name'].format(phase='L1')}**" not in section
+    ]
+    assert missing == []
