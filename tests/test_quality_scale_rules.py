@@ -371,3 +371,49 @@ def test_docs_name_every_entity() -> None:
         if f"**{entity['name'].format(phase='L1')}**" not in section
     ]
     assert missing == []
+
+
+# exception-translations -------------------------------------------------------
+
+_TRANSLATED_ERRORS = frozenset(
+    {
+        "HomeAssistantError",
+        "ServiceValidationError",
+        "ConfigEntryNotReady",
+        "ConfigEntryAuthFailed",
+        "ConfigEntryError",
+    }
+)
+
+
+def test_every_error_raised_to_the_user_is_translated() -> None:
+    """Each such error names a translation key that strings.json has."""
+    exceptions = json.loads((INTEGRATION / "strings.json").read_text("utf-8"))[
+        "exceptions"
+    ]
+    problems: list[str] = []
+    for path in _glue_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in _TRANSLATED_ERRORS
+            ):
+                continue
+            where = f"{path.name}:{node.lineno}"
+            key = next(
+                (k.value for k in node.keywords if k.arg == "translation_key"), None
+            )
+            if key is None:
+                problems.append(f"{where}: no translation_key")
+            elif isinstance(key, ast.Constant) and key.value not in exceptions:
+                problems.append(f"{where}: {key.value} is not in strings.json")
+            elif isinstance(key, ast.JoinedStr):
+                prefix = "".join(
+                    str(part.value)
+                    for part in key.values
+                    if isinstance(part, ast.Constant)
+                )
+                if not any(name.startswith(prefix) for name in exceptions):
+                    problems.append(f"{where}: no key starts with {prefix}")
+    assert problems == []
