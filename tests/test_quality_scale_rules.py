@@ -28,6 +28,7 @@ import json
 from pathlib import Path
 import re
 import sys
+from typing import Any
 
 from homeassistant.const import Platform
 from packaging.requirements import Requirement
@@ -417,3 +418,29 @@ def test_every_error_raised_to_the_user_is_translated() -> None:
                 if not any(name.startswith(prefix) for name in exceptions):
                     problems.append(f"{where}: no key starts with {prefix}")
     assert problems == []
+
+
+# docs-installation-parameters, docs-configuration-parameters -------------------
+
+
+def _form_labels(strings: dict[str, Any]) -> set[str]:
+    flows = [
+        strings["config"],
+        strings["options"],
+        *strings["config_subentries"].values(),
+    ]
+    return {
+        label
+        for flow in flows
+        for step in flow.get("step", {}).values()
+        for label in step.get("data", {}).values()
+    }
+
+
+def test_docs_describe_every_field_of_every_form() -> None:
+    """Set-up, options and subentry fields, each a row of a table in the docs."""
+    text = (ROOT / "docs/home-assistant.md").read_text(encoding="utf-8")
+    section = text.split("\n## Form fields\n", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| ([^|]+?) \| [^|]+ \|$", section, re.MULTILINE))
+    strings = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
+    assert _form_labels(strings) - rows == set()
