@@ -42,6 +42,13 @@ from .engine.household.runtime import (
     PROBLEM_PLAN_FAILED,
 )
 from .engine.limits.openadr import OpenAdrVen
+from .limits_flow import (
+    CONF_LIMIT_KIND,
+    KIND_CAPACITY,
+    KIND_DIM,
+    KIND_WINDOW,
+    SUBENTRY_GRID_LIMIT,
+)
 from .models import StroomwijsConfigEntry
 
 ISSUE_DSO_SIGNAL: Final = "dso_signal_lost"
@@ -176,6 +183,35 @@ def _remote_source_issue(
     )
 
 
+_SOURCE_KINDS: Final = {
+    "window": KIND_WINDOW,
+    "capacity": KIND_CAPACITY,
+    "dim14a": KIND_DIM,
+}
+"""The engine's name of a limit source, and the kind of subentry it comes from."""
+
+
+def source_titles(entry: StroomwijsConfigEntry, sources: list[str]) -> str:
+    """Name failed limit sources as the household's card does: by their titles.
+
+    The engine names a source by its kind (``window``, ``capacity``); the
+    user knows it by the title of its grid-limit subentry, in their language.
+    A source without a subentry keeps the engine's name.
+    """
+    names: set[str] = set()
+    for source in sources:
+        kind = _SOURCE_KINDS.get(source)
+        titles = {
+            sub.title
+            for sub in entry.subentries.values()
+            if kind is not None
+            and sub.subentry_type == SUBENTRY_GRID_LIMIT
+            and sub.data.get(CONF_LIMIT_KIND) == kind
+        }
+        names |= titles or {source}
+    return ", ".join(sorted(names))
+
+
 @callback
 def async_sync_limit_issues(
     hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
@@ -223,6 +259,7 @@ def async_sync_limit_issues(
     )
     if failed:
         issue_id = f"{ISSUE_SOURCE_FAILED}_{entry.entry_id}"
+        names = source_titles(entry, failed)
         wanted.add(issue_id)
         ir.async_create_issue(
             hass,
@@ -233,7 +270,7 @@ def async_sync_limit_issues(
             translation_key=ISSUE_SOURCE_FAILED,
             translation_placeholders={
                 "household": entry.title,
-                "sources": ", ".join(failed),
+                "sources": names,
             },
         )
     for issue_id in _entry_issue_ids(hass, entry.entry_id):
