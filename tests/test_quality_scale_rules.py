@@ -174,11 +174,11 @@ UNTYPED_REQUIREMENTS = frozenset({"dsmr-parser", "ocpp"})
 """Requirements that ship no ``py.typed`` (nor a ``types-`` package).
 
 Core's hassfest refuses strict-typing for an integration with such a
-requirement; these two are third-party libraries we cannot change. The
-engine reaches them only through typed wrappers (engine/meter/decode.py,
-versions.py; engine/drivers/ocpp/common.py, session.py), which mypy --strict
-checks. Listed here so that a new untyped requirement fails, and an upstream
-release with ``py.typed`` is noticed (see quality_scale.yaml).
+requirement; these two are third-party libraries we cannot change. Only
+engine/meter (decode.py, versions.py) and engine/drivers/ocpp import them,
+and mypy sees them as untyped there (pyproject.toml), so calls into them are
+not type-checked. Listed here so that a new untyped requirement fails, and an
+upstream release with ``py.typed`` is noticed (see quality_scale.yaml).
 """
 
 
