@@ -175,10 +175,9 @@ UNTYPED_REQUIREMENTS = frozenset({"dsmr-parser", "ocpp"})
 
 Core's hassfest refuses strict-typing for an integration with such a
 requirement; these two are third-party libraries we cannot change. Besides
-the simulators, only
-engine/meter (decode.py, versions.py) and engine/drivers/ocpp import them,
-and mypy sees them as untyped there (pyproject.toml), so calls into them are
-not type-checked. Listed here so that a new untyped requirement fails, and an
+the simulators, only engine/meter (decode.py, versions.py) and
+engine/drivers/ocpp import them, and mypy sees them as untyped there
+(pyproject.toml), so calls into them are not type-checked. Listed here so that a new untyped requirement fails, and an
 upstream release with ``py.typed`` is noticed (see quality_scale.yaml).
 """
 
