@@ -177,8 +177,9 @@ Core's hassfest refuses strict-typing for an integration with such a
 requirement; these two are third-party libraries we cannot change. Besides
 the simulators, only engine/meter (decode.py, versions.py) and
 engine/drivers/ocpp import them, and mypy sees them as untyped there
-(pyproject.toml), so calls into them are not type-checked. Listed here so that a new untyped requirement fails, and an
-upstream release with ``py.typed`` is noticed (see quality_scale.yaml).
+(pyproject.toml), so calls into them are not type-checked. Listed here so
+that a new untyped requirement fails, and an upstream release with
+``py.typed`` is noticed (see quality_scale.yaml).
 """
 
 
@@ -444,3 +445,22 @@ def test_docs_describe_every_field_of_every_form() -> None:
     rows = set(re.findall(r"^\| ([^|]+?) \| [^|]+ \|$", section, re.MULTILINE))
     strings = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
     assert _form_labels(strings) - rows == set()
+
+
+# common-modules ---------------------------------------------------------------
+
+
+def test_base_entities_live_in_entity_py() -> None:
+    """Every class built straight on ``Entity`` is in entity.py."""
+    found = [
+        f"{path.name}:{node.name}"
+        for path in _glue_files()
+        if path.name != "entity.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef)
+        and any(
+            isinstance(base, ast.Name) and base.id == "Entity" for base in node.bases
+        )
+    ]
+    assert found == []
+    assert (INTEGRATION / "coordinator.py").exists()
