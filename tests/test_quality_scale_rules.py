@@ -464,3 +464,31 @@ def test_base_entities_live_in_entity_py() -> None:
     ]
     assert found == []
     assert (INTEGRATION / "coordinator.py").exists()
+
+
+# hassfest's config-schema check -------------------------------------------------
+
+
+def test_config_schema_is_assigned_in_init() -> None:
+    """An integration with ``async_setup`` assigns (or imports) CONFIG_SCHEMA.
+
+    hassfest reads ``__init__.py`` and accepts only an assignment or an
+    import of that name; a ``def CONFIG_SCHEMA`` fails it. (What the schema
+    does, refusing YAML with core's repair, is in test_hassfest_runtime.py.)
+    """
+    init = _parse("__init__")
+    assert _function(init, "async_setup") is not None
+    assigned = any(
+        isinstance(node, ast.Assign)
+        and any(
+            isinstance(target, ast.Name) and target.id == "CONFIG_SCHEMA"
+            for target in node.targets
+        )
+        for node in init.body
+    )
+    imported = any(
+        isinstance(node, ast.Import | ast.ImportFrom)
+        and any((alias.asname or alias.name) == "CONFIG_SCHEMA" for alias in node.names)
+        for node in init.body
+    )
+    assert assigned or imported
