@@ -564,6 +564,7 @@ async def test_problems_come_with_the_first_running_snapshot_after_a_connect(
     remote.chargers = {}
     remote.drivers = {}
     remote._unreachable_timer = None
+    remote._unavailable_logged = False
     remote._problems_due = False
     remote._flushing = False
     remote._changed_states = {}
