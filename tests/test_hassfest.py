@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 import re
 import string
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.helpers import config_validation as cv
 from PIL import Image
@@ -459,11 +459,33 @@ def test_icons_cover_every_action_and_only_known_entities() -> None:
                 assert set(attribute_icons.get("state", {})) <= set(attribute_states)
 
 
+DEVICE_CLASS_ICON: Final = frozenset(
+    {
+        "sensor.phase_power",  # power: mdi:flash
+        "sensor.phase_current",  # current: mdi:current-ac
+        "sensor.phase_voltage",  # voltage: mdi:sine-wave
+        "sensor.driver_power",  # power
+        "sensor.charger_session_energy",  # energy: mdi:lightning-bolt
+        "sensor.charger_soc",  # battery: an icon per charge level
+    }
+)
+"""Entities whose device class gives the icon in exactly their context.
+
+The rule says not to override those ("a PM2.5 sensor entity would not get a
+custom icon"); the battery class also shows the charge level, which a fixed
+icon would hide.
+"""
+
+
 def test_every_translated_entity_has_an_icon() -> None:
-    """icon-translations: each entity the integration names has its icon."""
+    """icon-translations: an icon per named entity, unless its device class's."""
     for platform, entities in STRINGS["entity"].items():
         for key in entities:
-            assert key in ICONS["entity"].get(platform, {}), f"{platform}.{key}"
+            icons = ICONS["entity"].get(platform, {})
+            if f"{platform}.{key}" in DEVICE_CLASS_ICON:
+                assert key not in icons, f"{platform}.{key}: the device class's"
+            else:
+                assert key in icons, f"{platform}.{key}"
 
 
 def test_every_charger_state_has_an_icon() -> None:

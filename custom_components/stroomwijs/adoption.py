@@ -25,7 +25,6 @@ from typing import Any, Final
 
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
-    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentry,
@@ -60,6 +59,7 @@ from .device_flow import (
     _unique_id,
     check_driver,
 )
+from .models import StroomwijsConfigEntry
 
 ADOPT: Final = "adopt"
 RESCAN_DELAY_S: Final = 10.0
@@ -105,7 +105,7 @@ class Proposal:
         }
 
 
-def used_entities(entry: ConfigEntry[Any]) -> set[str]:
+def used_entities(entry: StroomwijsConfigEntry) -> set[str]:
     """Return every entity id a device of the household is driven by or reads."""
     used: set[str] = set()
 
@@ -146,7 +146,7 @@ def _name(
     return str(entity.name or entity.original_name or fallback)
 
 
-def proposals(hass: HomeAssistant, entry: ConfigEntry[Any]) -> list[Proposal]:
+def proposals(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> list[Proposal]:
     """Return what the registry holds that the household could drive."""
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
@@ -239,7 +239,7 @@ def _metered_plug(
 
 
 @callback
-def async_propose(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+def async_propose(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> None:
     """Start a discovery flow for each proposal (HA drops repeats of a flow)."""
     for proposal in proposals(hass, entry):
         discovery_flow.async_create_flow(
@@ -251,7 +251,7 @@ def async_propose(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
 
 
 @callback
-def async_follow_registry(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+def async_follow_registry(hass: HomeAssistant, entry: StroomwijsConfigEntry) -> None:
     """Propose now, and again a little after entities are added."""
     async_propose(hass, entry)
     pending: list[Any] = []
@@ -351,7 +351,7 @@ class AdoptionFlow(ConfigFlow):
 
     def _add(
         self,
-        entry: ConfigEntry[Any],
+        entry: StroomwijsConfigEntry,
         kind: str,
         name: str,
         driver: dict[str, Any],

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
 from .engine.guard import InterventionKind
 from .engine.household import Household, HouseholdEvent
+from .models import StroomwijsConfigEntry
 
 EVENT_GRID: Final = "stroomwijs_grid_event"
 """Bus event: one limit change, guard intervention or plan state change."""
@@ -121,7 +121,7 @@ def describe(data: Mapping[str, Any]) -> str:
 
 @callback
 def async_fire_household_events(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> None:
     """Fire the household's events on the bus until the entry unloads."""
     names = {

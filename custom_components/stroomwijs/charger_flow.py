@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigFlowResult,
     ConfigSubentry,
     ConfigSubentryFlow,
@@ -52,6 +51,7 @@ from .charger import (
 )
 from .engine.capabilities import DeviceUnavailableError
 from .engine.drivers.quasar import QuasarCharger
+from .models import StroomwijsConfigEntry
 
 FLOOR_OPTIONS = ["6", "8"]
 OCPP_PATH = "/ocpp/"
@@ -429,7 +429,7 @@ class ChargerDiscoveryFlow(AdoptionFlow):
     @callback
     def async_get_supported_subentry_types(
         cls,
-        config_entry: ConfigEntry,  # noqa: ARG003
+        config_entry: StroomwijsConfigEntry,  # noqa: ARG003
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Chargers are subentries of the household."""
         return {SUBENTRY_CHARGER: ChargerSubentryFlow}

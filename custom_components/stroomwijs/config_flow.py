@@ -8,7 +8,6 @@ from typing import Any
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
-    ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
@@ -441,7 +440,7 @@ class StroomwijsConfigFlow(
     @classmethod
     @callback
     def async_get_supported_subentry_types(
-        cls, config_entry: ConfigEntry
+        cls, config_entry: StroomwijsConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Chargers, DSO limit sources and devices are subentries of the household."""
         return {

@@ -31,6 +31,8 @@ TO_REDACT = {
     CONF_OPENADR_CLIENT_SECRET,
     CONF_EAN,
     "homewizard_serial",
+    "serial",  # a HomeWizard socket's, which is its MAC address
+    "mac",  # a Shelly relay's
     "ean",
     "url",
     "client_id",

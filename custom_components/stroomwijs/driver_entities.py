@@ -48,10 +48,9 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -68,30 +67,20 @@ from .engine.drivers.appliance import (
     PlugApplianceConfig,
     RemoteStartApplianceConfig,
 )
-from .engine.drivers.boiler import BoilerConfig, ControlKind
+from .engine.drivers.boiler import BoilerConfig
 from .engine.drivers.climate_setpoint import ClimateSetpointConfig
 from .engine.drivers.factory import (
     DriverConfig,
     HybridSetup,
-    ShellySetup,
-    SocketSetup,
 )
 from .engine.drivers.lambda_heat_pump import LambdaConfig
 from .engine.drivers.sg_ready import SgReadyConfig
 from .engine.household import OverrideRefusedError
+from .entity import DriverEntity, inner_spec
 from .household_view import DriverView
 from .models import StroomwijsConfigEntry
 
 __all__ = ["CYCLE_STATES", "HEAT_LEVELS", "SG_READY_MODES"]
-
-
-def _inner(spec: DriverConfig) -> DriverConfig:
-    """Return the heat pump in a hybrid, the device on a socket; else ``spec``."""
-    if isinstance(spec, HybridSetup):
-        return spec.heat_pump
-    if isinstance(spec, SocketSetup | ShellySetup):
-        return spec.device
-    return spec
 
 
 def is_heat_pump(spec: DriverConfig) -> bool:
@@ -103,47 +92,9 @@ def is_heat_pump(spec: DriverConfig) -> bool:
 
 def is_appliance(spec: DriverConfig) -> bool:
     """Whether ``spec`` is a washing machine, dishwasher or dryer."""
-    return isinstance(_inner(spec), PlugApplianceConfig | RemoteStartApplianceConfig)
-
-
-def _plug_brand(spec: DriverConfig) -> tuple[str, str] | None:
-    """Return the maker and model of the networked plug a device is on."""
-    if isinstance(spec, SocketSetup):
-        return "HomeWizard", "Energy Socket"
-    if isinstance(spec, ShellySetup):
-        return "Shelly", spec.socket.model or "Gen2+ relay"
-    return None
-
-
-def _model(spec: DriverConfig) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
-    """Return manufacturer, model and the entity whose device names the brand."""
-    inner = _inner(spec)
-    if isinstance(spec, HybridSetup):
-        _, model, brand_entity = _model(inner)
-        return None, f"Hybrid heat pump ({model})", brand_entity
-    plug = _plug_brand(spec)
-    if plug is not None:
-        _, model, _ = _model(inner)
-        return plug[0], f"{plug[1]}: {model}", None
-    if isinstance(inner, SgReadyConfig):
-        return None, "SG-Ready heat pump", None
-    if isinstance(inner, ClimateSetpointConfig):
-        return None, "Heat pump on its thermostat", inner.entity_id
-    if isinstance(inner, LambdaConfig):
-        return "Lambda Wärmepumpen", "EU-L heat pump (Modbus TCP)", None
-    if isinstance(inner, BoilerConfig):
-        control = inner.control
-        if control is ControlKind.WATER_HEATER:
-            return None, "Electric boiler (water heater)", inner.entity_id
-        if control is ControlKind.MODBUS:
-            return None, "Electric boiler (Modbus relay)", None
-        return None, "Electric boiler (switch)", None
-    if isinstance(inner, RemoteStartApplianceConfig):
-        kind = inner.kind.value.replace("_", " ")
-        return None, f"{kind.capitalize()} (remote start)", inner.start_entity
-    assert isinstance(inner, PlugApplianceConfig)  # noqa: S101 - the last driver kind
-    kind = inner.kind.value.replace("_", " ")
-    return None, f"{kind.capitalize()} (smart plug)", None
+    return isinstance(
+        inner_spec(spec), PlugApplianceConfig | RemoteStartApplianceConfig
+    )
 
 
 def driver_views(entry: StroomwijsConfigEntry) -> dict[str, DriverView]:
@@ -154,76 +105,6 @@ def driver_views(entry: StroomwijsConfigEntry) -> dict[str, DriverView]:
     if runtime.remote is not None:
         return dict(runtime.remote.drivers)
     return {}
-
-
-def driver_device(
-    hass: HomeAssistant, entry: StroomwijsConfigEntry, view: DriverView, title: str
-) -> DeviceInfo:
-    """Return the device of one driver subentry, under the household.
-
-    A thermostat, water heater or remote-start appliance is a device of its
-    own integration already: its manufacturer is taken from there. A relay
-    pair or a plug says nothing about the appliance behind it.
-    """
-    manufacturer, model, brand_entity = _model(view.spec)
-    if brand_entity is not None and manufacturer is None:
-        entity = er.async_get(hass).async_get(brand_entity)
-        device = (
-            None
-            if entity is None or entity.device_id is None
-            else dr.async_get(hass).async_get(
-                entity.device_id, include_child_devices=False
-            )
-        )
-        if device is not None:
-            manufacturer = device.manufacturer
-            model = device.model or model
-    return DeviceInfo(
-        identifiers={(DOMAIN, view.device_id)},
-        name=title,
-        manufacturer=manufacturer,
-        model=model,
-        via_device_id=entry.runtime_data.household_device_id,
-    )
-
-
-class DriverEntity(Entity):
-    """An entity of one heat pump, boiler or appliance (in HA or the gateway)."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-    always_available = False
-    """Plans and controls are there while the device does not answer."""
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: StroomwijsConfigEntry,
-        view: DriverView,
-        description: EntityDescription,
-    ) -> None:
-        """Attach the entity to the driver's device."""
-        self.entity_description = description
-        self.view = view
-        self.device_id = view.device_id
-        self.remote = entry.runtime_data.remote
-        self._attr_unique_id = f"{view.device_id}_{description.key}"
-        title = entry.subentries[view.device_id].title
-        self._attr_device_info = driver_device(hass, entry, view, title)
-
-    @property
-    def available(self) -> bool:
-        """Available while the device answers (plans and controls always).
-
-        Through the gateway nothing is available while it is not connected.
-        """
-        if self.remote is not None and not self.remote.available:
-            return False
-        return self.always_available or self.view.available
-
-    async def async_added_to_hass(self) -> None:
-        """Refresh whenever the household changes (every tick and command)."""
-        self.async_on_remove(self.view.add_listener(self.async_write_ha_state))
 
 
 # ------------------------------------------------------------------ sensors
@@ -243,19 +124,19 @@ def _round(value: float | None) -> float | None:
 
 
 def _has_budget(spec: DriverConfig) -> bool:
-    return isinstance(_inner(spec), SgReadyConfig | LambdaConfig)
+    return isinstance(inner_spec(spec), SgReadyConfig | LambdaConfig)
 
 
 def _is_sg_ready(spec: DriverConfig) -> bool:
-    return isinstance(_inner(spec), SgReadyConfig)
+    return isinstance(inner_spec(spec), SgReadyConfig)
 
 
 def _has_level(spec: DriverConfig) -> bool:
-    return isinstance(_inner(spec), ClimateSetpointConfig | LambdaConfig)
+    return isinstance(inner_spec(spec), ClimateSetpointConfig | LambdaConfig)
 
 
 def _is_boiler(spec: DriverConfig) -> bool:
-    return isinstance(_inner(spec), BoilerConfig)
+    return isinstance(inner_spec(spec), BoilerConfig)
 
 
 def _temperature(

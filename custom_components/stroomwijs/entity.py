@@ -4,24 +4,41 @@
   connection), or of the P1 meter's device under it;
 - ``PlanEntity`` and ``LimitEntity``: household entities that follow the
   planner, or the limits and the guard;
-- ``ChargerEntity``: an entity of one charger's device, under the household.
+- ``ChargerEntity``: an entity of one charger's device, under the household;
+- ``DriverEntity``: an entity of one heat pump's, boiler's or appliance's
+  device, under the household.
 """
 
 from __future__ import annotations
 
 import binascii
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Final
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charger import KIND_OCPP, ChargerHub
 from .const import DOMAIN
+from .engine.drivers.appliance import (
+    PlugApplianceConfig,
+    RemoteStartApplianceConfig,
+)
+from .engine.drivers.boiler import BoilerConfig, ControlKind
+from .engine.drivers.climate_setpoint import ClimateSetpointConfig
+from .engine.drivers.factory import (
+    DriverConfig,
+    HybridSetup,
+    ShellySetup,
+    SocketSetup,
+)
+from .engine.drivers.lambda_heat_pump import LambdaConfig
+from .engine.drivers.sg_ready import SgReadyConfig
 from .engine.meter.models import MeterReading
-from .household_view import ChargerView, HouseholdView
+from .household_view import ChargerView, DriverView, HouseholdView
 from .models import StroomwijsConfigEntry
 
 METER_DEVICE_SUFFIX: Final = "meter"
@@ -181,7 +198,7 @@ def async_add_charger_entities(
         async_add_entities(build(charger), config_subentry_id=charger.subentry_id)
 
 
-def charger_device(entry: ConfigEntry[Any], charger: ChargerView) -> DeviceInfo:
+def charger_device(entry: StroomwijsConfigEntry, charger: ChargerView) -> DeviceInfo:
     """Return a charger's device: what its boot said, under the household."""
     if charger.kind == KIND_OCPP:
         vendor, model, serial, firmware = charger.identity
@@ -211,7 +228,7 @@ class ChargerEntity(Entity):
 
     def __init__(
         self,
-        entry: ConfigEntry[Any],
+        entry: StroomwijsConfigEntry,
         charger: ChargerView,
         description: EntityDescription,
     ) -> None:
@@ -229,3 +246,125 @@ class ChargerEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the charger's changes."""
         self.async_on_remove(self.charger.add_listener(self.async_write_ha_state))
+
+
+# ------------------------------------------------ heat pumps, boilers, appliances
+
+
+def inner_spec(spec: DriverConfig) -> DriverConfig:
+    """Return the heat pump in a hybrid, the device on a socket; else ``spec``."""
+    if isinstance(spec, HybridSetup):
+        return spec.heat_pump
+    if isinstance(spec, SocketSetup | ShellySetup):
+        return spec.device
+    return spec
+
+
+def _plug_brand(spec: DriverConfig) -> tuple[str, str] | None:
+    """Return the maker and model of the networked plug a device is on."""
+    if isinstance(spec, SocketSetup):
+        return "HomeWizard", "Energy Socket"
+    if isinstance(spec, ShellySetup):
+        return "Shelly", spec.socket.model or "Gen2+ relay"
+    return None
+
+
+def _model(spec: DriverConfig) -> tuple[str | None, str, str | None]:  # noqa: PLR0911
+    """Return manufacturer, model and the entity whose device names the brand."""
+    inner = inner_spec(spec)
+    if isinstance(spec, HybridSetup):
+        _, model, brand_entity = _model(inner)
+        return None, f"Hybrid heat pump ({model})", brand_entity
+    plug = _plug_brand(spec)
+    if plug is not None:
+        _, model, _ = _model(inner)
+        return plug[0], f"{plug[1]}: {model}", None
+    if isinstance(inner, SgReadyConfig):
+        return None, "SG-Ready heat pump", None
+    if isinstance(inner, ClimateSetpointConfig):
+        return None, "Heat pump on its thermostat", inner.entity_id
+    if isinstance(inner, LambdaConfig):
+        return "Lambda Wärmepumpen", "EU-L heat pump (Modbus TCP)", None
+    if isinstance(inner, BoilerConfig):
+        control = inner.control
+        if control is ControlKind.WATER_HEATER:
+            return None, "Electric boiler (water heater)", inner.entity_id
+        if control is ControlKind.MODBUS:
+            return None, "Electric boiler (Modbus relay)", None
+        return None, "Electric boiler (switch)", None
+    if isinstance(inner, RemoteStartApplianceConfig):
+        kind = inner.kind.value.replace("_", " ")
+        return None, f"{kind.capitalize()} (remote start)", inner.start_entity
+    assert isinstance(inner, PlugApplianceConfig)  # noqa: S101 - the last driver kind
+    kind = inner.kind.value.replace("_", " ")
+    return None, f"{kind.capitalize()} (smart plug)", None
+
+
+def driver_device(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, view: DriverView, title: str
+) -> DeviceInfo:
+    """Return the device of one driver subentry, under the household.
+
+    A thermostat, water heater or remote-start appliance is a device of its
+    own integration already: its manufacturer is taken from there. A relay
+    pair or a plug says nothing about the appliance behind it.
+    """
+    manufacturer, model, brand_entity = _model(view.spec)
+    if brand_entity is not None and manufacturer is None:
+        entity = er.async_get(hass).async_get(brand_entity)
+        device = (
+            None
+            if entity is None or entity.device_id is None
+            else dr.async_get(hass).async_get(
+                entity.device_id, include_child_devices=False
+            )
+        )
+        if device is not None:
+            manufacturer = device.manufacturer
+            model = device.model or model
+    return DeviceInfo(
+        identifiers={(DOMAIN, view.device_id)},
+        name=title,
+        manufacturer=manufacturer,
+        model=model,
+        via_device_id=entry.runtime_data.household_device_id,
+    )
+
+
+class DriverEntity(Entity):
+    """An entity of one heat pump, boiler or appliance (in HA or the gateway)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    always_available = False
+    """Plans and controls are there while the device does not answer."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: StroomwijsConfigEntry,
+        view: DriverView,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the driver's device."""
+        self.entity_description = description
+        self.view = view
+        self.device_id = view.device_id
+        self.remote = entry.runtime_data.remote
+        self._attr_unique_id = f"{view.device_id}_{description.key}"
+        title = entry.subentries[view.device_id].title
+        self._attr_device_info = driver_device(hass, entry, view, title)
+
+    @property
+    def available(self) -> bool:
+        """Available while the device answers (plans and controls always).
+
+        Through the gateway nothing is available while it is not connected.
+        """
+        if self.remote is not None and not self.remote.available:
+            return False
+        return self.always_available or self.view.available
+
+    async def async_added_to_hass(self) -> None:
+        """Refresh whenever the household changes (every tick and command)."""
+        self.async_on_remove(self.view.add_listener(self.async_write_ha_state))

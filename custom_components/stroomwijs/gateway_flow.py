@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -35,6 +35,7 @@ from .engine.household import HouseholdConfigError
 from .engine.household.devices import HouseholdDevices, household_entity_ids
 from .engine.limits.base import utc_now
 from .household_glue import household_config
+from .models import StroomwijsConfigEntry
 from .remote_household import CLIENT_NAME, CONF_GATEWAY, CONF_HANDOVER
 
 ADDON_SLUG: Final = "stroomwijs"
@@ -96,7 +97,7 @@ class GatewayDiscoveryFlow(ConfigFlow):
         self.context["title_placeholders"] = {"name": discovery_info.name}
         return await self.async_step_hassio_confirm()
 
-    def _candidates(self) -> list[ConfigEntry[Any]]:
+    def _candidates(self) -> list[StroomwijsConfigEntry]:
         return [
             entry
             for entry in self._async_current_entries(include_ignore=False)
@@ -172,7 +173,7 @@ class GatewayDiscoveryFlow(ConfigFlow):
         )
 
     def _not_runnable(
-        self, entry: ConfigEntry[Any]
+        self, entry: StroomwijsConfigEntry
     ) -> tuple[str | None, frozenset[str]]:
         """Say why the gateway could not run ``entry``'s household (None: it can).
 

@@ -19,7 +19,6 @@ from typing import Any, Final, Protocol
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     SOURCE_INTEGRATION_DISCOVERY,
-    ConfigEntry,
     ConfigEntryChange,
     ConfigEntryState,
 )
@@ -133,6 +132,7 @@ from .limits_flow import (
     KIND_WINDOW,
     SUBENTRY_GRID_LIMIT,
 )
+from .models import StroomwijsConfigEntry
 
 STORE_VERSION: Final = 1
 LEGACY_CHARGER_STORE: Final = "chargers"
@@ -216,7 +216,9 @@ def driver_device_config(
     )
 
 
-def household_config(hass: HomeAssistant, entry: ConfigEntry[Any]) -> HouseholdConfig:
+def household_config(
+    hass: HomeAssistant, entry: StroomwijsConfigEntry
+) -> HouseholdConfig:
     """Build the engine's household config from a config entry.
 
     Raises ValueError (or KeyError) for settings that cannot work.
@@ -317,7 +319,7 @@ class HassStateStore:
 @callback
 def async_connect(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     household: Household,
     built_from: frozenset[str],
 ) -> None:
@@ -361,7 +363,7 @@ def async_connect(
 
 @callback
 def follow_charger_identity(
-    hass: HomeAssistant, entry: ConfigEntry[Any], charger: ChargerView
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, charger: ChargerView
 ) -> None:
     """Give a charger's device what its BootNotification said, once it has."""
     if charger.kind != KIND_OCPP:
@@ -395,7 +397,7 @@ def follow_charger_identity(
 
 @callback
 def _follow_inputs(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> None:
     """Follow the price, PV-forecast and dim-input entities the user picked."""
     config = household.config
@@ -434,7 +436,7 @@ def _follow_inputs(
 @callback
 def _track(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     entity_id: str,
     reader: Callable[[State | None], None],
 ) -> None:
@@ -448,13 +450,13 @@ def _track(
 
 @callback
 def update_issue(
-    hass: HomeAssistant, entry: ConfigEntry[Any], data: Mapping[str, Any]
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, data: Mapping[str, Any]
 ) -> None:
     """Raise or clear the repair issue of a problem of a household in the gateway."""
     async_update_problem(hass, entry, None, data)
 
 
-def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
+def subentry_ids(entry: StroomwijsConfigEntry) -> frozenset[str]:
     """Return the ids of the entry's charger, grid-limit and device subentries."""
     return frozenset(
         sid
@@ -465,7 +467,7 @@ def subentry_ids(entry: ConfigEntry[Any]) -> frozenset[str]:
 
 @callback
 def reload_on_subentry_changes(
-    hass: HomeAssistant, entry: ConfigEntry[Any], known: frozenset[str]
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, known: frozenset[str]
 ) -> None:
     """Reload the household when a charger, grid limit or device comes or goes.
 
@@ -480,7 +482,9 @@ def reload_on_subentry_changes(
         return
 
     @callback
-    def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
+    def _entry_changed(
+        change: ConfigEntryChange, changed: StroomwijsConfigEntry
+    ) -> None:
         if (
             change is not ConfigEntryChange.UPDATED
             or changed.entry_id != entry.entry_id
@@ -517,7 +521,7 @@ class DeviceHost(Protocol):
 @callback
 def follow_subentry_changes(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     household: DeviceHost,
     known: frozenset[str],
 ) -> None:
@@ -538,7 +542,9 @@ def follow_subentry_changes(
     lock = asyncio.Lock()
 
     @callback
-    def _entry_changed(change: ConfigEntryChange, changed: ConfigEntry[Any]) -> None:
+    def _entry_changed(
+        change: ConfigEntryChange, changed: StroomwijsConfigEntry
+    ) -> None:
         if (
             change is not ConfigEntryChange.UPDATED
             or changed.entry_id != entry.entry_id
@@ -573,7 +579,7 @@ def follow_subentry_changes(
 
 async def _async_apply_devices(  # noqa: PLR0917 - one change, in order
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     household: DeviceHost,
     lock: asyncio.Lock,
     added: list[str],

@@ -21,13 +21,13 @@ equipment id; every flow matches both forms, so none can be added twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
 from .const import DOMAIN
+from .models import StroomwijsConfigEntry
 
 CONF_HOMEWIZARD_SERIAL: Final = "homewizard_serial"
 HOMEWIZARD_PREFIX: Final = "homewizard_"
@@ -71,7 +71,7 @@ class MeterIdentity:
             return f"{HOMEWIZARD_PREFIX}{self.homewizard_serial}"
         return self.fallback
 
-    def matches(self, entry: ConfigEntry[Any]) -> bool:
+    def matches(self, entry: StroomwijsConfigEntry) -> bool:
         """Whether ``entry`` is a household of this same meter."""
         if entry.unique_id is not None and entry.unique_id == self.unique_id:
             return True
@@ -84,7 +84,7 @@ class MeterIdentity:
 
 def find_household(
     hass: HomeAssistant, identity: MeterIdentity, *, exclude: str | None = None
-) -> ConfigEntry[Any] | None:
+) -> StroomwijsConfigEntry | None:
     """Return the household (or ignored discovery) of this meter, if any."""
     for entry in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
         if entry.entry_id != exclude and identity.matches(entry):

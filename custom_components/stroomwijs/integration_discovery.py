@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlowResult
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
@@ -65,6 +65,7 @@ from .device_flow import (
     KIND_REMOTE,
 )
 from .engine.discovery.zeroconf import DiscoveryCandidate, candidate_from_fields
+from .models import StroomwijsConfigEntry
 
 CONF_HOUSEHOLD: Final = "household"
 EEBUS_NODES: HassKey[dict[str, dict[str, Any]]] = HassKey(f"{DOMAIN}_eebus_nodes")
@@ -92,7 +93,7 @@ def _flow_unique_id(candidate: DiscoveryCandidate) -> str:
     return f"{service}_{_key(candidate.unique_id or candidate.name)}"[:128]
 
 
-def runs_ocpp_server(entry: ConfigEntry[Any]) -> bool:
+def runs_ocpp_server(entry: StroomwijsConfigEntry) -> bool:
     """Whether a household runs the OCPP server (as the engine decides).
 
     It does when it is switched on in the options or when an OCPP charger
@@ -192,7 +193,7 @@ class IntegrationDiscoveryFlow(AdoptionFlow):
 
     _found: dict[str, Any]
 
-    def _household_entries(self) -> dict[str, ConfigEntry[Any]]:
+    def _household_entries(self) -> dict[str, StroomwijsConfigEntry]:
         return {
             entry.entry_id: entry
             for entry in self._async_current_entries(include_ignore=False)
@@ -267,7 +268,7 @@ class IntegrationDiscoveryFlow(AdoptionFlow):
         )
 
     @staticmethod
-    def _household_schema(households: dict[str, ConfigEntry[Any]]) -> vol.Schema:
+    def _household_schema(households: dict[str, StroomwijsConfigEntry]) -> vol.Schema:
         options = [
             selector.SelectOptionDict(value=entry_id, label=entry.title)
             for entry_id, entry in households.items()
@@ -282,7 +283,7 @@ class IntegrationDiscoveryFlow(AdoptionFlow):
             }
         )
 
-    def _proposal(self, entry: ConfigEntry[Any]) -> tuple[Proposal | None, str]:
+    def _proposal(self, entry: StroomwijsConfigEntry) -> tuple[Proposal | None, str]:
         """Return the adoption for this appliance in ``entry``, or why there is none."""
         candidate: DiscoveryCandidate = self._found["candidate"]
         domain = INTEGRATIONS[candidate.service_type][0]

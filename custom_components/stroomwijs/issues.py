@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -43,6 +42,14 @@ from .engine.household.runtime import (
     PROBLEM_PLAN_FAILED,
 )
 from .engine.limits.openadr import OpenAdrVen
+from .limits_flow import (
+    CONF_LIMIT_KIND,
+    KIND_CAPACITY,
+    KIND_DIM,
+    KIND_WINDOW,
+    SUBENTRY_GRID_LIMIT,
+)
+from .models import StroomwijsConfigEntry
 
 ISSUE_DSO_SIGNAL: Final = "dso_signal_lost"
 ISSUE_DSO_NEVER: Final = "dso_signal_never"
@@ -87,7 +94,7 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
 
 
 def openadr_sources(
-    entry: ConfigEntry[Any], household: Household
+    entry: StroomwijsConfigEntry, household: Household
 ) -> list[tuple[str, OpenAdrVen]]:
     """Pair each OpenADR subentry id with its running VEN (the config's order)."""
     ids = [limit.id for limit in household.config.limits if limit.kind == "openadr"]
@@ -101,7 +108,7 @@ def openadr_sources(
 @callback
 def async_update_problem(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     household: Household | None,
     data: Mapping[str, Any],
 ) -> None:
@@ -159,7 +166,7 @@ def async_update_problem(
 
 @callback
 def _remote_source_issue(
-    hass: HomeAssistant, entry: ConfigEntry[Any], *, active: bool
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, *, active: bool
 ) -> None:
     issue_id = f"{ISSUE_SOURCE_FAILED}_{entry.entry_id}"
     if not active:
@@ -176,9 +183,38 @@ def _remote_source_issue(
     )
 
 
+_SOURCE_KINDS: Final = {
+    "window": KIND_WINDOW,
+    "capacity": KIND_CAPACITY,
+    "dim14a": KIND_DIM,
+}
+"""The engine's name of a limit source, and the kind of subentry it comes from."""
+
+
+def source_titles(entry: StroomwijsConfigEntry, sources: list[str]) -> str:
+    """Name failed limit sources as the household's card does: by their titles.
+
+    The engine names a source by its kind (``window``, ``capacity``); the
+    user knows it by the title of its grid-limit subentry, in their language.
+    A source without a subentry keeps the engine's name.
+    """
+    names: set[str] = set()
+    for source in sources:
+        kind = _SOURCE_KINDS.get(source)
+        titles = {
+            sub.title
+            for sub in entry.subentries.values()
+            if kind is not None
+            and sub.subentry_type == SUBENTRY_GRID_LIMIT
+            and sub.data.get(CONF_LIMIT_KIND) == kind
+        }
+        names |= titles or {source}
+    return ", ".join(sorted(names))
+
+
 @callback
 def async_sync_limit_issues(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> None:
     """Make the limit sources' issues match their state now.
 
@@ -223,6 +259,7 @@ def async_sync_limit_issues(
     )
     if failed:
         issue_id = f"{ISSUE_SOURCE_FAILED}_{entry.entry_id}"
+        names = source_titles(entry, failed)
         wanted.add(issue_id)
         ir.async_create_issue(
             hass,
@@ -233,7 +270,7 @@ def async_sync_limit_issues(
             translation_key=ISSUE_SOURCE_FAILED,
             translation_placeholders={
                 "household": entry.title,
-                "sources": ", ".join(failed),
+                "sources": names,
             },
         )
     for issue_id in _entry_issue_ids(hass, entry.entry_id):
@@ -246,7 +283,7 @@ def async_sync_limit_issues(
 
 @callback
 def async_follow_openadr_credentials(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> None:
     """Start a source's reauthentication when its server refuses our credentials."""
     asked: set[str] = set()
@@ -266,7 +303,7 @@ def async_follow_openadr_credentials(
 
 @callback
 def async_follow_charger_credentials(
-    hass: HomeAssistant, entry: ConfigEntry[Any], handle: ChargerHandle
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, handle: ChargerHandle
 ) -> None:
     """Start a charger's reauthentication when its password is refused."""
     device = handle.device

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.number import (
+    NumberDeviceClass,
     NumberEntity,
     NumberEntityDescription,
     NumberMode,
@@ -35,6 +36,7 @@ CHARGER_NUMBERS: tuple[ChargerNumberDescription, ...] = (
     ChargerNumberDescription(
         key="target_soc",
         translation_key="target_soc",
+        device_class=NumberDeviceClass.BATTERY,
         native_min_value=0,
         native_max_value=100,
         native_step=1,
@@ -46,6 +48,7 @@ CHARGER_NUMBERS: tuple[ChargerNumberDescription, ...] = (
     ChargerNumberDescription(
         key="min_soc",
         translation_key="min_soc",
+        device_class=NumberDeviceClass.BATTERY,
         native_min_value=0,
         native_max_value=100,
         native_step=1,

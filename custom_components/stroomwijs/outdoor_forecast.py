@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import (
@@ -30,6 +29,7 @@ from .engine.household import (
     InputFormatError,
     parse_temperature_forecast,
 )
+from .models import StroomwijsConfigEntry
 
 REFRESH: Final = timedelta(minutes=30)
 CALL_TIMEOUT_S: Final = 30.0
@@ -93,7 +93,7 @@ def _forecast_of(response: object, entity_id: str) -> object:
 
 @callback
 def async_follow_outdoor_forecast(
-    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+    hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
 ) -> OutdoorForecast | None:
     """Follow the weather entity the household is configured with, if any."""
     entity_id = household.config.forecasts.outdoor_source

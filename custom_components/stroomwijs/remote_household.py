@@ -168,6 +168,8 @@ class RemoteHousehold:
         self._inputs: dict[str, dict[str, Any]] = {}
         """The last set_prices/set_pv_forecast/set_dim_input, sent on connect."""
         self._unreachable_timer: CALLBACK_TYPE | None = None
+        self._unavailable_logged = False
+        """Whether the lost connection was logged (once, until it returns)."""
         self.entity_ids = household_entity_ids(config)
         """The entities the devices use: their states go to the gateway, and
         only their services are called for it."""
@@ -819,8 +821,30 @@ class RemoteHousehold:
             )
 
     @callback
+    def _log_availability(self, state: str) -> None:
+        """Log once when the gateway is lost, and once when it is back."""
+        if state == ConnectionState.CONNECTED:
+            if self._unavailable_logged:
+                self._unavailable_logged = False
+                LOGGER.info(
+                    "The gateway at %s is available again", self.client.address.url
+                )
+        elif (
+            state not in {ConnectionState.STOPPED, ConnectionState.CONNECTING}
+            and not self._unavailable_logged
+        ):
+            self._unavailable_logged = True
+            LOGGER.info(
+                "The gateway at %s is unavailable (%s): %s",
+                self.client.address.url,
+                state,
+                self.client.error,
+            )
+
+    @callback
     def _on_state(self, state: str) -> None:
         hass, entry = self.hass, self.entry
+        self._log_availability(state)
         if state == ConnectionState.CONNECTED:
             self._cancel_unreachable()
             self._flush_states()

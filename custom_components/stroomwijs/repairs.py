@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -39,7 +39,9 @@ from .models import StroomwijsConfigEntry
 CONF_OPTIMISER_OFF: Final = "optimiser_off"
 
 
-def _entry(hass: HomeAssistant, data: dict[str, Any] | None) -> ConfigEntry[Any] | None:
+def _entry(
+    hass: HomeAssistant, data: dict[str, Any] | None
+) -> StroomwijsConfigEntry | None:
     entry_id = str((data or {}).get(DATA_ENTRY_ID) or "")
     entry = hass.config_entries.async_get_entry(entry_id)
     return entry if entry is not None and entry.domain == DOMAIN else None

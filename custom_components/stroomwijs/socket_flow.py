@@ -29,7 +29,6 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
@@ -62,6 +61,7 @@ from .engine.drivers.homewizard_socket import (
     HomeWizardSocketConfig,
     SocketError,
 )
+from .models import StroomwijsConfigEntry
 
 DRIVER_SOCKET: Final = "homewizard_socket"
 SOCKET_PREFIX: Final = "homewizard_socket_"
@@ -143,8 +143,8 @@ def _device_part(role: str, form: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_socket_device(
-    entries: list[ConfigEntry[Any]], unique_id: str
-) -> tuple[ConfigEntry[Any], ConfigSubentry] | None:
+    entries: list[StroomwijsConfigEntry], unique_id: str
+) -> tuple[StroomwijsConfigEntry, ConfigSubentry] | None:
     """Return the household and device subentry of a socket, if it has one."""
     for entry in entries:
         for sub in entry.subentries.values():
@@ -159,7 +159,7 @@ class SocketDiscoveryFlow(ConfigFlow):
     _socket: dict[str, Any]
     _socket_choice: dict[str, Any]
 
-    def _households(self) -> dict[str, ConfigEntry[Any]]:
+    def _households(self) -> dict[str, StroomwijsConfigEntry]:
         return {
             entry.entry_id: entry
             for entry in self._async_current_entries(include_ignore=False)

@@ -24,6 +24,7 @@ from custom_components.stroomwijs.charger import (
 )
 from custom_components.stroomwijs.const import CONF_FUSE_A, CONF_PHASES, DOMAIN
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
+    SIM_FIRMWARE,
     OcppSimulator,
     SimCar,
 )
@@ -94,6 +95,14 @@ async def test_ocpp_charger_entities_and_services(
         (DOMAIN, next(iter(entry.subentries))), entry.entry_id
     )
     assert device is not None
+    # The device shows what the BootNotification said, under the household.
+    assert (
+        device.manufacturer,
+        device.model,
+        device.serial_number,
+        device.sw_version,
+    ) == ("Stroomwijs", "Sim2", "SIM-garage", SIM_FIRMWARE)
+    assert device.via_device_id == entry.runtime_data.household_device_id
     await hass.services.async_call(
         DOMAIN, "boost", {"device_id": device.id}, blocking=True
     )

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import contextlib
 from datetime import UTC, datetime, timedelta
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,10 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     p1: P1TelegramServer,
     gateway: GatewayProcess,
     ocpp_port: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The in-process entities, fed and commanded through the gateway."""
+    caplog.set_level(logging.INFO, logger="custom_components.stroomwijs")
     hass.states.async_set(PRICES, "0.1", _prices(0.10))
     entry = _entry(p1, gateway)
     remote = await _setup(hass, entry)
@@ -304,6 +307,11 @@ async def test_entities_and_commands_through_the_gateway(  # noqa: PLR0915
     p1.resume()
     await _until(lambda: _state(hass, "sensor.thuis_import_limit") == "17250", 60)
     assert not _issue(hass, "gateway_unreachable", entry)
+    # log-when-unavailable: one line when it went, one when it came back,
+    # however many times the client tried in between.
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert sum("gateway" in m and "is unavailable" in m for m in messages) == 1
+    assert sum("gateway" in m and "available again" in m for m in messages) == 1
     assert remote.pushes == 1  # the gateway kept the document
     await _until(
         lambda: _state(hass, "sensor.thuis_p1_meter_grid_power") == "1500.0", 60
@@ -556,6 +564,7 @@ async def test_problems_come_with_the_first_running_snapshot_after_a_connect(
     remote.chargers = {}
     remote.drivers = {}
     remote._unreachable_timer = None
+    remote._unavailable_logged = False
     remote._problems_due = False
     remote._flushing = False
     remote._changed_states = {}

@@ -63,6 +63,9 @@ async def test_the_meter_is_a_device_under_the_household(hass: HomeAssistant) ->
         )
         assert household is not None
         assert meter is not None
+        # The household is the home's grid connection, a device, not a service.
+        assert household.entry_type is None
+        assert household.model == "Grid connection 3x25 A"
         assert meter.via_device_id == household.id
         assert meter.name == "Thuis P1 meter"
         assert meter.manufacturer == "Iskraemeco"

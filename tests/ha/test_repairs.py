@@ -40,6 +40,7 @@ from custom_components.stroomwijs.limits_flow import (
     CONF_LIMIT_KIND,
     CONF_TIMEOUT_MIN,
     CONF_URL,
+    KIND_CAPACITY,
     KIND_OPENADR,
     SUBENTRY_GRID_LIMIT,
 )
@@ -228,8 +229,18 @@ async def test_the_repair_of_a_removed_source_aborts(
 async def test_other_failed_sources_get_one_issue_that_says_what_to_do(
     hass: HomeAssistant, vtn: SimVtn
 ) -> None:
-    """A failing non-OpenADR source: one unfixable issue naming it; cleared after."""
-    entry = _household_with(_openadr(vtn))
+    """A failing non-OpenADR source: one unfixable issue naming it; cleared after.
+
+    It is named by its subentry's title, as the household's card shows it,
+    not by the engine's name of its kind.
+    """
+    capacity = ConfigSubentryData(
+        data={CONF_LIMIT_KIND: KIND_CAPACITY},
+        subentry_type=SUBENTRY_GRID_LIMIT,
+        title="Capaciteitstarief",
+        unique_id=None,
+    )
+    entry = _household_with(_openadr(vtn), capacity)
     await setup_loaded(hass, entry)
     household = entry.runtime_data.household
     capacity_failed = ("capacity: failed (boom); failsafe limit",)
@@ -241,7 +252,7 @@ async def test_other_failed_sources_get_one_issue_that_says_what_to_do(
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert not issue.is_fixable
-    assert (issue.translation_placeholders or {})["sources"] == "capacity"
+    assert (issue.translation_placeholders or {})["sources"] == "Capaciteitstarief"
     _check_texts(issue)
     household.limits.effective = effective
     async_sync_limit_issues(hass, entry, household)

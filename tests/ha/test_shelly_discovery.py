@@ -23,6 +23,9 @@ import yaml  # type: ignore[import-untyped]
 
 from custom_components.stroomwijs.const import DOMAIN
 from custom_components.stroomwijs.device_flow import CONF_DRIVER
+from custom_components.stroomwijs.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.stroomwijs.engine.drivers.appliance import (
     CycleState,
     PlugAppliance,
@@ -290,6 +293,10 @@ async def test_a_shelly_at_a_new_address_is_followed_without_a_reload(
         )
         household = entry.runtime_data.household
         driver = household.devices.drivers[sid]
+        # The relay's MAC and address stay out of the diagnostics.
+        diagnostics = repr(await async_get_config_entry_diagnostics(hass, entry))
+        assert MAC not in diagnostics.lower()
+        assert "127.0.0.1" not in diagnostics
         moved = ShellySim(fixed_load(1500.0), power_on=True)
         await moved.async_start()
         try:

@@ -33,6 +33,9 @@ import yaml  # type: ignore[import-untyped]
 from custom_components.stroomwijs import socket_flow
 from custom_components.stroomwijs.const import DOMAIN
 from custom_components.stroomwijs.device_flow import CONF_DRIVER
+from custom_components.stroomwijs.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.stroomwijs.engine.drivers.appliance import (
     CycleState,
     PlugAppliance,
@@ -291,6 +294,10 @@ async def test_a_socket_at_a_new_address_keeps_its_device(hass: HomeAssistant) -
         )
         household = entry.runtime_data.household
         driver = household.devices.drivers[sid]
+        # The socket's serial (its MAC) and address stay out of the diagnostics.
+        diagnostics = repr(await async_get_config_entry_diagnostics(hass, entry))
+        assert SERIAL not in diagnostics.lower()
+        assert "127.0.0.1" not in diagnostics
         async with _socket(power_w=1500.0) as moved:
             again = await _discover(hass, moved.port)
             assert again["reason"] == "already_configured"

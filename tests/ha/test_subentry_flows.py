@@ -153,6 +153,14 @@ async def test_ocpp_form_shows_the_url_as_a_placeholder(hass: HomeAssistant) -> 
     assert result["description_placeholders"] == {
         "url": "ws://homeassistant.local:9555/ocpp/"
     }
+    # The current and the battery are asked for with their units.
+    units = {
+        str(key): selector.config.get("unit_of_measurement")
+        for key, selector in result["data_schema"].schema.items()
+        if hasattr(selector, "config")
+    }
+    assert units["max_current_a"] == "A"
+    assert units["capacity_kwh"] == "kWh"
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,8 @@ from custom_components.stroomwijs.engine.drivers.ocpp.common import on, utc_now_
 _LOGGER = logging.getLogger(__name__)
 
 VERSIONS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
+SIM_FIRMWARE = "sim-1.0"
+"""The firmware version every simulated station's BootNotification names."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -384,6 +386,8 @@ class OcppSimulator:
             msg = f"unknown OCPP version {version!r}"
             raise ValueError(msg)
         self.charger_id = charger_id
+        self.serial_number = f"SIM-{charger_id}"[:25]
+        """Sent at boot (OCPP allows 25 characters)."""
         self.version = version
         self.station = station or SimStation(bidirectional=version == "ocpp2.1")
         self.evse_id = evse_id
@@ -545,13 +549,21 @@ class OcppSimulator:
         if self.version == "ocpp1.6":
             result = await self.async_call(
                 module.BootNotification(
-                    charge_point_vendor="Stroomwijs", charge_point_model="Sim16"
+                    charge_point_vendor="Stroomwijs",
+                    charge_point_model="Sim16",
+                    charge_point_serial_number=self.serial_number,
+                    firmware_version=SIM_FIRMWARE,
                 )
             )
         else:
             result = await self.async_call(
                 module.BootNotification(
-                    charging_station={"vendor_name": "Stroomwijs", "model": "Sim2"},
+                    charging_station={
+                        "vendor_name": "Stroomwijs",
+                        "model": "Sim2",
+                        "serial_number": self.serial_number,
+                        "firmware_version": SIM_FIRMWARE,
+                    },
                     reason="PowerUp",
                 )
             )
