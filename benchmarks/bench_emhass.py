@@ -200,6 +200,7 @@ def _emhass_input(problem: Any, case: dict[str, Any]) -> dict[str, Any]:  # noqa
             # EMHASS bounds the temperature at the start of each slot, ours
             # at its end: EMHASS's slot t + 1 carries our slot t's band.
             start = device.indoor_c
+            end_band = [float(low[-1]), float(high[-1])]
             low = [min(start, float(low[0])), *(float(v) for v in low[:-1])]
             high = [max(start, float(high[0])), *(float(v) for v in high[:-1])]
             cop = float(device.cop.mean())
@@ -222,6 +223,9 @@ def _emhass_input(problem: Any, case: dict[str, Any]) -> dict[str, Any]:  # noqa
                         "desired_temperatures": low,
                         "sense": "heat",
                     },
+                    # Our band at the end of the last slot, which EMHASS
+                    # cannot bound (for the judge only).
+                    "end_band": end_band,
                 }
             )
             thermal = [float(v) for v in device.outdoor_c]
@@ -282,18 +286,22 @@ def judge(case_in: dict[str, Any], flows: dict[str, Any]) -> tuple[list[str], fl
             thermal = load["thermal"]
             temp = thermal["start_temperature"]
             below = above = 0.0
-            lows = [*thermal["min_temperatures"][1:], thermal["min_temperatures"][-1]]
-            highs = [*thermal["max_temperatures"][1:], thermal["max_temperatures"][-1]]
+            end_low, end_high = load["end_band"]
+            lows = [*thermal["min_temperatures"][1:], end_low]
+            highs = [*thermal["max_temperatures"][1:], end_high]
+            last = len(power) - 1
             for t, p in enumerate(power):
                 temp += h * (
                     thermal["heating_rate"] * p / load["nominal_w"]
                     - thermal["cooling_constant"] * (temp - case_in["outdoor_c"][t])
                 )
-                # Our slot t's band is EMHASS's slot t + 1 (see _emhass_input);
-                # the last slot's end repeats the last band EMHASS has.
-                below += max(lows[t] - temp, 0.0) * h
-                above += max(temp - highs[t], 0.0) * h
-            short = max(lows[-1] - temp, 0.0)
+                # Our slot t's band is EMHASS's slot t + 1 (see _emhass_input).
+                # The last slot's end, which EMHASS cannot bound, is judged
+                # (and its shortfall priced) below, not counted twice.
+                if t < last:
+                    below += max(lows[t] - temp, 0.0) * h
+                    above += max(temp - highs[t], 0.0) * h
+            short = max(end_low - temp, 0.0)
             if short > 0:
                 kwh_per_k = load["nominal_w"] / 1000.0 / thermal["heating_rate"]
                 cheapest = min(case_in["import_eur_per_kwh"])

@@ -9,7 +9,10 @@ Each run is a fresh interpreter, as from the shell. Two variants:
   under 0.5 s;
 * ``as installed``: the package as it is, which also runs
   ``custom_components/stroomwijs/__init__.py`` (that file decides whether
-  Home Assistant is imported at import time).
+  Home Assistant is imported at import time);
+* ``console script``: the ``stroomwijs`` command itself (the script next to
+  this Python), run from a directory outside the checkout, so the package
+  is found as an installed one is (Home Assistant installed, not blocked).
 
 It also lists which heavy modules the blocked variant loaded (there should
 be none: the sub-commands are imported only when chosen).
@@ -19,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,20 +51,23 @@ except SystemExit:
 """
 
 
-def _time(code: str, runs: int) -> tuple[list[float], str]:
+def _time(command: list[str], runs: int, cwd: Path = ROOT) -> tuple[list[float], str]:
     times = []
     stderr = ""
     for _ in range(runs):
         started = time.perf_counter()
         result = subprocess.run(  # noqa: S603
-            [sys.executable, "-c", code],
-            cwd=ROOT,
+            command,
+            cwd=cwd,
             capture_output=True,
             text=True,
             check=False,
         )
         times.append(time.perf_counter() - started)
         stderr = result.stderr
+        if result.returncode != 0:
+            message = f"{command[0]} failed: {stderr}"
+            raise SystemExit(message)
     return times, stderr
 
 
@@ -72,8 +80,18 @@ def main() -> None:
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     bare = time.perf_counter() - started
     print(f"bare interpreter start: {bare:.3f} s")
-    for label, code in (("HA blocked", BLOCKED), ("as installed", INSTALLED)):
-        times, stderr = _time(code, args.runs)
+    script = Path(sys.executable).parent / "stroomwijs"
+    if not script.exists():
+        script = Path(shutil.which("stroomwijs") or "stroomwijs")
+    variants = [
+        ("HA blocked", [sys.executable, "-c", BLOCKED]),
+        ("as installed", [sys.executable, "-c", INSTALLED]),
+        ("console script", [str(script), "--help"]),
+    ]
+    for label, command in variants:
+        with tempfile.TemporaryDirectory() as outside:
+            cwd = Path(outside) if label == "console script" else ROOT
+            times, stderr = _time(command, args.runs, cwd)
         heavy = next(
             (line for line in stderr.splitlines() if line.startswith("HEAVY")), ""
         )

@@ -97,3 +97,40 @@ print(len(names))
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 3
+
+
+def test_engine_and_cli_never_load_homeassistant_where_it_is_installed() -> None:
+    """With Home Assistant importable, the engine and the CLI still leave it alone.
+
+    Blocking ``homeassistant`` (above) proves no import needs it; this proves
+    none tries: a guarded or lazy import that would load Home Assistant's 2-3 s
+    of modules into the add-on or the command line fails here. It imports the
+    package as the ``stroomwijs`` console script does (which also runs
+    ``custom_components/stroomwijs/__init__.py``), every engine module, and
+    the help of every sub-command (each imports its own module).
+    """
+    script = """
+import contextlib, importlib, importlib.util, io, pkgutil, sys
+assert importlib.util.find_spec("homeassistant") is not None, "HA not installed"
+from custom_components.stroomwijs.engine.cli import COMMANDS, main
+commands = [[], *([name] for name in COMMANDS)]
+for command in commands:
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main([*command, "--help"])
+        except SystemExit:
+            pass
+import custom_components.stroomwijs.engine as engine
+for m in pkgutil.walk_packages(engine.__path__, engine.__name__ + "."):
+    importlib.import_module(m.name)
+print(sorted(n for n in sys.modules if n.split(".")[0] == "homeassistant"))
+"""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ENGINE.parent.parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

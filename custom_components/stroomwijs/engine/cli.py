@@ -13,11 +13,9 @@ from ``COMMANDS`` alone.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 import importlib
 import inspect
-import logging
 import sys
 from typing import Any, Protocol, cast
 
@@ -124,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_chosen(arguments))
     args = parser.parse_args(arguments)
+    # Imported only now: ``--help`` and a bad command exit in parse_args
+    # above, and asyncio alone is most of their start-up time.
+    import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

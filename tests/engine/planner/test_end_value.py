@@ -97,3 +97,62 @@ def test_an_unknown_end_condition_is_rejected_with_its_field() -> None:
     """A typo in ``end_condition`` names the field instead of passing silently."""
     with pytest.raises(ProblemError, match=r"devices\[0\]\.end_condition"):
         plan_for(_sunny([_boiler(end_condition="full")]))
+
+
+def _heat_pump(**extra: object) -> dict[str, Any]:
+    heat_pump: dict[str, Any] = {
+        "id": "hp",
+        "kind": "heat_pump",
+        "max_power_kw": 2.0,
+        "min_modulation": 0.0,
+        "outdoor_c": 10.0,
+        "house": {
+            "heat_capacity_kwh_per_k": 10.0,
+            "heat_loss_kw_per_k": 0.1,
+            "indoor_c": 20.5,
+        },
+        "comfort": {"min_c": 20.0, "max_c": 23.0},
+    }
+    heat_pump.update(extra)
+    return heat_pump
+
+
+def test_heat_pump_tank_does_not_hoard_pv_heat_at_the_horizon() -> None:
+    """The heat pump's hot-water tank follows the same rule as the boiler."""
+    tank = {"volume_l": 200.0, "temperature_c": 50.0, "min_c": 45.0, "max_c": 60.0}
+    plan = plan_for(_sunny([_heat_pump(hot_water=tank)]))
+    series = plan.devices["hp"].series
+    # Fully modulating: it may make up the standing loss, never store more.
+    assert series["tank_c"][-1] <= 50.0 + 1e-3
+    assert series["indoor_c"][-1] <= 20.5 + 1e-3
+
+
+def test_car_does_not_store_pv_beyond_its_target_at_the_horizon() -> None:
+    """A kWh charged from PV beyond the target is worth its feed-in, no more."""
+    car = {
+        "id": "ev",
+        "kind": "ev",
+        "capacity_kwh": 60.0,
+        "soc": 0.5,
+        "target_soc": 0.5,
+        "max_charge_kw": 11.0,
+    }
+    plan = plan_for(_sunny([car]))
+    result = plan.devices["ev"]
+    assert max(result.setpoint_kw) <= 1e-6
+    assert result.series["soc"][-1] <= 0.5 + 1e-6
+
+
+def test_valued_battery_does_not_store_pv_at_the_horizon() -> None:
+    """A battery valued at the end (not ``keep``) gains nothing by filling from PV."""
+    battery = {
+        "id": "battery",
+        "kind": "battery",
+        "capacity_kwh": 10.0,
+        "soc": 0.5,
+        "max_charge_kw": 5.0,
+        "end_condition": "value",
+    }
+    plan = plan_for(_sunny([battery]))
+    result = plan.devices["battery"]
+    assert result.series["soc"][-1] <= 0.5 + 1e-6
