@@ -36,6 +36,7 @@ from custom_components.stroomwijs.const import (
 from custom_components.stroomwijs.engine.household import (
     Household,
     HouseholdConfig,
+    HouseholdEvent,
     PlanState,
 )
 from custom_components.stroomwijs.engine.planner import solve
@@ -242,24 +243,41 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
 
 
 async def test_new_prices_at_one_trigger_a_replan(hass: HomeAssistant) -> None:
-    """Tomorrow's day-ahead prices arrive at 13:00: the household re-plans."""
+    """Tomorrow's day-ahead prices arrive at 13:00: the household re-plans.
+
+    The price entity changes within the quarter-hour of the last plan, so the
+    re-plan that follows is the prices' own, not the quarter-hour's schedule.
+    """
     await hass.config.async_set_time_zone("Europe/Amsterdam")
     hass.states.async_set(PRICES, "0.1", _prices(tomorrow=False))
-    clock = [datetime(2025, 12, 16, 12, 0, tzinfo=AMSTERDAM)]
+    clock = [datetime(2025, 12, 16, 13, 0, tzinfo=AMSTERDAM)]
     async with _household(hass) as (_entry, household, _car_id):
         household.ports.clock = lambda: clock[0]
+        # The limits follow the new clock (the evening window may have been
+        # in force at the real time), then the plan is made at 13:00.
+        await household.async_tick(clock[0])
         await household.async_plan_now()
         first = household.plan_status.last_replan
+        assert first == clock[0]
+        assert household.plan_status.next_replan == clock[0] + timedelta(minutes=15)
         assert household.plan is not None
         assert len(household.plan.slot_starts) == 96  # at least a day ahead
-        clock[0] = datetime(2025, 12, 16, 13, 0, tzinfo=AMSTERDAM)
-        hass.states.async_set(PRICES, "0.11", _prices(tomorrow=True))
-        await hass.async_block_till_done()
-        clock[0] += timedelta(seconds=3)
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=3))
-        await hass.async_block_till_done()
-        await until(lambda: household.plan_status.last_replan != first)
+        events: list[HouseholdEvent] = []
+        unsubscribe = household.subscribe(events.append)
+        try:
+            clock[0] += timedelta(seconds=20)
+            hass.states.async_set(PRICES, "0.11", _prices(tomorrow=True))
+            await hass.async_block_till_done()
+            clock[0] += timedelta(seconds=3)
+            async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=3))
+            await hass.async_block_till_done()
+            await until(lambda: household.plan_status.last_replan != first)
+        finally:
+            unsubscribe()
         assert household.plan_status.last_replan == clock[0]
+        replans = [event for event in events if event.kind == "plan_updated"]
+        assert len(replans) == 1, replans
+        assert replans[0].data["reasons"] == ["new prices"]
         assert len(household.plan.slot_starts) > 96  # to the end of tomorrow
         assert household.plan_status.cost_tomorrow_eur is not None
 
