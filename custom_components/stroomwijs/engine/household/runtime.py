@@ -1118,6 +1118,22 @@ class Household:
         if isinstance(driver, PowerSettable):
             await driver.async_set_power(setpoint_w)
 
+    def _replan_for_availability(self) -> None:
+        """Re-plan for each heat pump, boiler or appliance that went or came back.
+
+        (A charger's availability comes with its own change events.)
+        """
+        changed, self.devices.availability_changed = (
+            self.devices.availability_changed,
+            {},
+        )
+        for device_id, available in sorted(changed.items()):
+            driver = self.devices.drivers.get(device_id)
+            if driver is None:
+                continue
+            what = "available" if available else "unavailable"
+            self.request_replan(f"{driver.name} became {what}")
+
     async def _async_devices_back(self, now: datetime) -> None:
         """Give devices that answer again what they should be doing now.
 
@@ -1325,6 +1341,7 @@ class Household:
         self.limits.refresh(now)
         await self._async_update_shares(now)
         await self.devices.async_poll()
+        self._replan_for_availability()
         await self._async_devices_back(now)
         await self._async_expire_overrides(now)
         due = self._next_replan is not None and now >= self._next_replan
