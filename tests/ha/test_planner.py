@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import csv
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 import time as wall
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -152,14 +154,14 @@ async def _household(
 
 
 async def _plug_in(
-    hass: HomeAssistant, household: Household, car_id: str
+    hass: HomeAssistant, household: Household, car_id: str, soc: float = 0.4
 ) -> OcppSimulator:
     csms = household.chargers.csms
     assert csms is not None
     sim = OcppSimulator("garage", version="ocpp2.1")
     await sim.async_connect(csms.url)
     await sim.async_plug_in(
-        SimCar(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
+        SimCar(capacity_kwh=60.0, soc=soc, max_discharge_w=11_000.0)
     )
     charger = household.handle(car_id).device
     await until(lambda: charger.plugged_in and charger.soc is not None)
@@ -171,28 +173,125 @@ def _local(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(row["start"]).astimezone(AMSTERDAM)
 
 
-async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
+PEAK_DAY = (
+    Path(__file__).parents[1]
+    / "fixtures"
+    / "prices_NL_2024-12-12_2024-12-13_hourly.csv"
+)
+
+
+def _peak_day_prices() -> dict[str, Any]:
+    """Nord Pool's attributes for 12 December 2024 (today) and the 13th (tomorrow).
+
+    The real NL day-ahead prices of a day with a scarcity peak in the
+    evening: 628 and 518 EUR/MWh from 18:00 and 19:00, 285 from 20:00.
+    """
+    with PEAK_DAY.open(encoding="utf-8") as handle:
+        prices = [
+            (
+                datetime.fromisoformat(row["start_utc"]),
+                float(row["price_eur_per_mwh"]) / 1000.0,
+            )
+            for row in csv.DictReader(handle)
+        ]
+    rows = [
+        {
+            "start": start.astimezone(AMSTERDAM).isoformat(),
+            "end": (start + timedelta(hours=1)).astimezone(AMSTERDAM).isoformat(),
+            "value": round(price, 5),
+        }
+        for start, price in prices
+    ]
+    return {
+        **nordpool_state(),
+        "today": [row["value"] for row in rows[:24]],
+        "tomorrow": [row["value"] for row in rows[24:]],
+        "tomorrow_valid": True,
+        "raw_today": rows[:24],
+        "raw_tomorrow": rows[24:],
+    }
+
+
+# What a kWh stored in the car and given back costs on top of the energy to
+# charge it: the planner's own figures for the household's cars (planning.py)
+# and the tariff's default energy tax and VAT.
+ROUND_TRIP = 0.85
+DEGRADATION_EUR_PER_KWH = 0.03
+ENERGY_TAX_INCL_VAT = 0.1228 * 1.21
+
+
+@pytest.mark.parametrize(
+    ("day", "prices", "export_basis", "soc", "discharge_hours"),
+    [
+        # 16 December 2025: the evening (0.33-0.34 EUR/kWh all in) never pays
+        # for night energy (0.27) after losses, wear and the tax paid twice.
+        (
+            datetime(2025, 12, 16, 18, 0, tzinfo=AMSTERDAM),
+            _prices(tomorrow=True),
+            "fixed",
+            0.4,
+            (),
+        ),
+        # 12 December 2024, export worth the import price (net metering), a
+        # car that comes home nearly full: 18:00 and 19:00 (0.93 and 0.80
+        # EUR/kWh all in) pay for a night kWh given back (0.56 with the tax
+        # paid again, 0.41 without); 20:00 (0.52) does not.
+        (
+            datetime(2024, 12, 12, 18, 0, tzinfo=AMSTERDAM),
+            _peak_day_prices(),
+            "net_metering",
+            0.9,
+            (18, 19),
+        ),
+        # The same evening with export worth nothing: the car discharges at
+        # 4.1 kW or more, the house uses 0.4 kW, the rest would be given away.
+        (
+            datetime(2024, 12, 12, 18, 0, tzinfo=AMSTERDAM),
+            _peak_day_prices(),
+            "fixed",
+            0.4,
+            (),
+        ),
+    ],
+    ids=["2025-12-16", "2024-12-12-net-metering", "2024-12-12-no-export-price"],
+)
+async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(  # noqa: PLR0917 - one case
     hass: HomeAssistant,
+    day: datetime,
+    prices: dict[str, Any],
+    export_basis: str,
+    soc: float,
+    discharge_hours: tuple[int, ...],
 ) -> None:
-    """18:00, departure 07:00: cheap night charging, the 4 kW window holds."""
+    """18:00, departure 07:00: cheap night charging, the 4 kW window holds.
+
+    The car gives energy back in the evening only where that pays after the
+    round trip's losses, its wear and the energy tax paid again on it, and
+    never exports what the export rule does not pay for.
+    """
     await hass.config.async_set_time_zone("Europe/Amsterdam")
-    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
-    async with _household(hass) as (_entry, household, car_id):
-        # The household's clock says 18:00 on 16 December 2025 (the P1 stream
-        # and the sockets keep real time).
-        household.ports.clock = lambda: datetime(2025, 12, 16, 18, 0, tzinfo=AMSTERDAM)
-        sim = await _plug_in(hass, household, car_id)
+    hass.states.async_set(PRICES, "0.1", prices)
+    async with _household(hass, **{CONF_EXPORT_BASIS: export_basis}) as (
+        _entry,
+        household,
+        car_id,
+    ):
+        # The household's clock says 18:00 on that day (the P1 stream and the
+        # sockets keep real time).
+        household.ports.clock = lambda: day
+        sim = await _plug_in(hass, household, car_id, soc)
         try:
             device = dr.async_get(hass).async_get_device_by_identifier(
                 (DOMAIN, car_id), _entry.entry_id
             )
             assert device is not None
+            departure = (day + timedelta(days=1)).replace(hour=7)
             await hass.services.async_call(
                 DOMAIN,
                 "set_departure",
                 {
                     "device_id": device.id,
-                    "departure": "2025-12-17T07:00:00+01:00",
+                    "departure": departure.isoformat(),
                     "target_soc": 80,
                 },
                 blocking=True,
@@ -217,7 +316,10 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
                     assert row["grid_kw"] <= 4.0 + 1e-6, row
             charging = [row for row in rows if row[car_id] > 0.1]
             discharging = [row for row in rows if row[car_id] < -0.1]
-            assert sum(row[car_id] for row in charging) * 0.25 >= 20.0
+            # It charges what the target takes, and what it gave back.
+            charged_kwh = sum(row[car_id] for row in charging) * 0.25
+            given_kwh = -sum(row[car_id] for row in discharging) * 0.25
+            assert charged_kwh >= (0.8 - soc) * 60.0 + given_kwh - 0.01
             # Charging in the night, in slots cheaper than the night's mean.
             night = [
                 row for row in rows if _local(row).hour >= 21 or _local(row).hour < 7
@@ -228,11 +330,18 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
             mean_night = sum(row["price"] for row in night) / len(night)
             mean_charge = sum(row["price"] for row in charging) / len(charging)
             assert mean_charge <= mean_night
-            # Discharge only in the evening, and only where it pays after losses.
-            cheapest = min(row["price"] for row in charging)
+            # Discharge only in the evening, only where it pays, never exported.
+            given_back = max(row["price"] for row in charging) / ROUND_TRIP + (
+                DEGRADATION_EUR_PER_KWH + ENERGY_TAX_INCL_VAT
+            )
+            assert {_local(row).hour for row in discharging} == set(discharge_hours)
             for row in discharging:
                 assert 18 <= _local(row).hour < 21, row
-                assert row["price"] * 0.85 > cheapest, row
+                assert row["price"] > given_back, (row, given_back)
+            if export_basis == "fixed":  # export is worth 0 EUR/kWh
+                assert all(
+                    row["grid_kw"] >= -0.01 for row in rows if row in discharging
+                )
             # The car's planned power shows on its device.
             planned = hass.states.get("sensor.garage_planned_power")
             assert planned is not None
