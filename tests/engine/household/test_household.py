@@ -10,7 +10,9 @@ import time as wall
 from custom_components.stroomwijs.engine.household import (
     LimitConfig,
     MemoryStateStore,
+    OptimiserMode,
     PlanState,
+    Series,
 )
 from custom_components.stroomwijs.engine.household.runtime import PROBLEM_PLAN_FAILED
 from custom_components.stroomwijs.engine.planner import solve
@@ -422,3 +424,60 @@ async def test_a_cleared_manual_limit_raises_the_car_only_into_the_new_headroom(
     assert 4_000.0 <= car_w <= 6_000.0 - 1_000.0
     # Every telegram after the limit was cleared stayed under the window.
     assert max(net for _, net, _ in home.grid_w[start:]) <= 6_000.0
+
+
+async def test_without_prices_or_pv_forecast_the_plan_status_says_so(
+    make_home: HomeFactory,
+) -> None:
+    """No prices: self-consumption; no PV forecast: persistence; both stated."""
+    home = await make_home(start=local(16, 12))
+    household = home.household
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+    assert status.mode is OptimiserMode.SELF_CONSUMPTION
+    assert "no prices: planning for self-consumption" in status.reasons
+    assert "no PV forecast: the base load's history stands in for PV" in (
+        status.reasons
+    )
+    household.set_prices(two_days_of_prices())
+    household.set_pv_forecast(
+        Series(local(16, 0), timedelta(hours=1), (0.0,) * 8 + (1.5,) * 8 + (0.0,) * 32)
+    )
+    await home.step()
+    status = household.plan_status
+    assert status.mode is OptimiserMode.CHEAPEST
+    assert not any(
+        reason.startswith(("no prices", "no PV forecast")) for reason in status.reasons
+    ), status.reasons
+
+
+async def test_a_restored_safe_plan_is_not_shown_as_a_good_one(
+    make_home: HomeFactory,
+) -> None:
+    """A rule-based safe plan saved before a restart comes back as a fallback."""
+    store = MemoryStateStore()
+
+    def no_plan(problem, now, previous):  # noqa: ANN001, ANN202 - the solver port
+        plan = solve(problem, now=now, warm_start=previous)
+        return replace(plan, solver=replace(plan.solver, status="fallback"))
+
+    home = await make_home(start=local(16, 12), store=store, solver=no_plan)
+    home.household.set_prices(two_days_of_prices())
+    await home.step()
+    assert home.household.plan is not None
+    assert home.household.plan_status.state is PlanState.FALLBACK
+    await home.sim.async_disconnect()
+    await home.household.async_stop()
+
+    home2 = await make_home(start=home.now + timedelta(minutes=5), store=store)
+    household2 = home2.household
+    assert household2.plan is not None
+    assert household2.plan.solver.status == "fallback"
+    assert household2.plan_status.state is PlanState.FALLBACK
+    assert any("safe plan" in reason for reason in household2.plan_status.reasons)
+    # A fallback plan is no warm start, and the next good solve replaces it.
+    status = await household2.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+    assert household2.plan is not None
+    assert household2.plan.solver.status != "fallback"
+    assert not household2.plan.solver.warm_start

@@ -1511,7 +1511,11 @@ class Household:
             self.plan = None
             fallback = None
         note = (
-            "kept the last plan"
+            (
+                "kept the rule-based safe plan"
+                if self.plan is not None and self.plan.solver.status == "fallback"
+                else "kept the last plan"
+            )
             if kept
             else (
                 "using the rule-based safe plan"
@@ -1834,18 +1838,24 @@ class Household:
         except Exception as err:  # noqa: BLE001 - a bad saved plan is skipped
             _LOGGER.warning("Saved plan ignored: %s", err)
             return
+        # A rule-based safe plan (the solver had failed) comes back as what
+        # it is, not as a good plan.
+        safe = plan.solver.status == "fallback"
+        note = "restored after a restart" + (
+            ": the rule-based safe plan" if safe else ""
+        )
         self.plan = plan
         self.plan_inputs = PlanInputs(
             problem={},
             mode=self.mode,
-            notes=("restored after a restart",),
+            notes=(note,),
             device_map={str(k): str(v) for k, v in devices.items()},
         )
         self.plan_status = replace(
             self.plan_status,
-            state=PlanState.OK,
+            state=PlanState.FALLBACK if safe else PlanState.OK,
             mode=self.mode,
-            reasons=("restored after a restart",),
+            reasons=(note,),
             last_replan=plan.created,
         )
 
