@@ -7,7 +7,11 @@ from dataclasses import replace
 from datetime import time, timedelta
 import time as wall
 
+import aiohttp
+
 from custom_components.stroomwijs.engine.household import (
+    Household,
+    HouseholdPorts,
     LimitConfig,
     MemoryStateStore,
     OptimiserMode,
@@ -16,6 +20,11 @@ from custom_components.stroomwijs.engine.household import (
 )
 from custom_components.stroomwijs.engine.household.runtime import PROBLEM_PLAN_FAILED
 from custom_components.stroomwijs.engine.planner import solve
+from custom_components.stroomwijs.engine.simulate.vtn import (
+    SimVtn,
+    gac_event,
+    gac_program,
+)
 
 from .conftest import (
     AMSTERDAM,
@@ -26,6 +35,8 @@ from .conftest import (
     local,
     two_days_of_prices,
 )
+
+EAN = "871685900012345678"
 
 
 def _evening_base(when) -> float:  # noqa: ANN001 - a datetime
@@ -481,3 +492,63 @@ async def test_a_restored_safe_plan_is_not_shown_as_a_good_one(
     assert household2.plan is not None
     assert household2.plan.solver.status != "fallback"
     assert not household2.plan.solver.warm_start
+
+
+async def test_a_restart_while_the_dso_s_vtn_is_away_keeps_its_limit() -> None:
+    """The OpenADR limit in force comes back from the household's saved state."""
+    start = local(16, 12)
+    clock = [start]
+    store = MemoryStateStore()
+    async with SimVtn() as vtn, aiohttp.ClientSession() as session:
+        vtn.add_program(gac_program("program-1"))
+        await vtn.put_event(
+            gac_event(
+                "event-1",
+                program_id="program-1",
+                ean=EAN,
+                start=start,
+                values_kw=[2.5] * 8,  # 12:00-14:00
+            )
+        )
+        config = household_config(
+            devices=(),
+            limits=(
+                LimitConfig(
+                    id="gac",
+                    kind="openadr",
+                    url=vtn.base_url,
+                    client_id=vtn.client_id,
+                    ean=EAN,
+                ),
+            ),
+            secrets={"limits.gac.client_secret": vtn.client_secret},
+        )
+
+        def ports() -> HouseholdPorts:
+            return HouseholdPorts(
+                clock=lambda: clock[0], store=store, realtime=False, session=session
+            )
+
+        household = Household(config, ports())
+        await household.async_start()
+        ven = household.limits.ven
+        assert ven is not None
+        assert await ven.async_poll()
+        await household.async_tick(clock[0])
+        assert household.limits.import_limit_w == 2_500
+        await household.async_stop()
+
+        # Back ten minutes later; the VTN does not answer.
+        vtn.down = True
+        clock[0] += timedelta(minutes=10)
+        household = Household(config, ports())
+        await household.async_start()
+        try:
+            ven = household.limits.ven
+            assert ven is not None
+            assert not await ven.async_poll()
+            await household.async_tick(clock[0])
+            assert household.limits.import_limit_w == 2_500
+            assert household.limits.import_source == "openadr:capacity-limit"
+        finally:
+            await household.async_stop()

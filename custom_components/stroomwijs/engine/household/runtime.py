@@ -414,6 +414,9 @@ class Household:
         self._started = True
         self._unsubs.append(self.limits.stack.subscribe(self._on_limit_change))
         self._unsubs.append(self.guard.subscribe(self._on_intervention))
+        # What a DSO's VTN has announced is saved as it comes (a restart while
+        # the VTN does not answer still holds it).
+        self._unsubs.extend(ven.subscribe(self._save_soon) for ven in self.limits.vens)
         for handle in self.chargers.handles.values():
             self._plugged[handle.device_id] = _charger_state(handle)
         if self.meter is not None and self.meter.last_reading is not None:
@@ -1771,6 +1774,7 @@ class Household:
             "config_mode": self.config.optimiser.mode.value,
             "config_enabled": self.config.optimiser.enabled,
             "manual": self.limits.manual.export_state(),
+            "openadr": {ven.name: ven.export_state() for ven in self.limits.vens},
             "guard": self.guard.export_state(),
             "meter": None if self.meter is None else self.meter.export_state(),
             "departures": departures,
@@ -1800,6 +1804,10 @@ class Household:
             self.enabled = bool(stored["enabled"])
         if stored.get("manual") is not None:
             self.limits.manual.restore_state(stored["manual"], now)
+        openadr = stored.get("openadr")
+        if isinstance(openadr, Mapping):
+            for ven in self.limits.vens:
+                ven.restore_state(openadr.get(ven.name), now)
         if stored.get("guard") is not None:
             self.guard.restore_state(stored["guard"], now)
         if self.meter is not None and stored.get("meter") is not None:
