@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 import time as wall
 
 import aiohttp
+import pytest
 
 from custom_components.stroomwijs.engine.household import (
     Household,
@@ -552,3 +553,37 @@ async def test_a_restart_while_the_dso_s_vtn_is_away_keeps_its_limit() -> None:
             assert household.limits.import_source == "openadr:capacity-limit"
         finally:
             await household.async_stop()
+
+
+async def test_the_car_s_declared_needs_are_planned_until_the_user_sets_them(
+    make_home: HomeFactory,
+) -> None:
+    """OCPP 2.1 NotifyEVChargingNeeds: its departure and target go into the plan."""
+    home = await make_home(start=local(16, 18))
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    declared = replace(car(soc=0.3), target_soc=0.7, departure=local(17, 5, 30))
+    await home.sim.async_plug_in(declared)
+    await home.step()
+    inputs = household.plan_inputs
+    assert inputs is not None
+    (ev,) = [d for d in inputs.problem["devices"] if d["kind"] == "ev"]
+    assert datetime.fromisoformat(ev["departure"]) == local(17, 5, 30)
+    assert ev["target_soc"] == pytest.approx(0.7)
+    assert ev["soc"] == pytest.approx(0.3, abs=0.01)
+    assert not any("no departure set" in note for note in inputs.notes)
+    # The user's departure and target win, and start a re-plan.
+    seen = len(home.events)
+    household.set_departure("car", {"departure": local(17, 7), "target_soc": 0.9})
+    await home.step()
+    reasons = [
+        reason
+        for event in home.events[seen:]
+        if event.kind == "plan_updated"
+        for reason in event.data["reasons"]
+    ]
+    assert "Car: departure or target changed" in reasons
+    assert household.plan_inputs is not None
+    (ev,) = [d for d in household.plan_inputs.problem["devices"] if d["kind"] == "ev"]
+    assert datetime.fromisoformat(ev["departure"]) == local(17, 7)
+    assert ev["target_soc"] == pytest.approx(0.9)
