@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 import time as wall
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,6 +16,7 @@ from custom_components.stroomwijs.engine.household import (
     HouseholdPorts,
     LimitConfig,
     MemoryStateStore,
+    OptimiserConfig,
     OptimiserMode,
     PlanState,
     Series,
@@ -587,3 +589,50 @@ async def test_the_car_s_declared_needs_are_planned_until_the_user_sets_them(
     (ev,) = [d for d in household.plan_inputs.problem["devices"] if d["kind"] == "ev"]
     assert datetime.fromisoformat(ev["departure"]) == local(17, 7)
     assert ev["target_soc"] == pytest.approx(0.9)
+
+
+async def test_each_event_starts_a_re_plan_with_its_reason(
+    make_home: HomeFactory,
+) -> None:
+    """Plug-in, unplug, a limit, a charger gone, a quarter off the plan: re-plans.
+
+    Re-plans are scheduled every 30 minutes here, so each one within the
+    half-hour is the event's own.
+    """
+    config = household_config(
+        optimiser=OptimiserConfig(horizon_hours=24, time_limit_s=5.0, replan_minutes=30)
+    )
+    home = await make_home(start=local(16, 12), config=config)
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.step()
+
+    async def reasons_of(action: Any) -> list[str]:  # noqa: ANN401 - a coroutine
+        seen = len(home.events)
+        if action is not None:
+            await action
+        await home.step()
+        return [
+            reason
+            for event in home.events[seen:]
+            if event.kind == "plan_updated"
+            for reason in event.data["reasons"]
+        ]
+
+    assert await reasons_of(home.sim.async_plug_in(car())) == ["Car plugged in"]
+    assert await reasons_of(home.sim.async_unplug()) == ["Car unplugged"]
+    household.set_manual_limit(
+        import_w=3_000.0, duration=timedelta(hours=1), label="test"
+    )
+    assert await reasons_of(None) == ["the grid limit changed"]
+    assert await reasons_of(home.sim.async_disconnect()) == ["Car unavailable"]
+    assert home.now < local(16, 12, 15)
+    # 12:15: the quarter used far more than planned (a 4 kW kettle-and-oven).
+    home.base_w = lambda _when: 4_500.0
+    while home.now < local(16, 12, 14):
+        await home.step()
+    reasons = await reasons_of(None)
+    assert home.now == local(16, 12, 15)
+    assert len(reasons) == 1, reasons
+    assert reasons[0].startswith("the last quarter-hour used 1."), reasons
+    assert "the plan expected 0.1" in reasons[0], reasons

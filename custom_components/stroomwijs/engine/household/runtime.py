@@ -131,6 +131,8 @@ PLAN_FAILURE_SOLVER: Final = "solver_error"
 PROBLEM_DSO_SIGNAL: Final = "dso_signal_lost"
 PROBLEM_NOT_HOLDABLE: Final = "limit_not_holdable"
 LIMIT_TRIGGER_W: Final = 100.0
+DEVIATION_MIN_SECONDS: Final = 300.0
+"""A quarter's deviation from a plan made in it counts after 5 minutes."""
 
 type Clock = Callable[[], datetime]
 type Solver = Callable[[Problem, datetime, Plan | None], Plan]
@@ -232,6 +234,9 @@ class _QuarterAccount:
     seconds: float = 0.0
     last: datetime | None = None
     last_net_kw: float | None = None
+    plan_kwh: float = 0.0
+    """Energy since the plan in force was made (or since the quarter began)."""
+    plan_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -552,6 +557,8 @@ class Household:
                 quarter.energy_kwh += quarter.last_net_kw * seconds / 3600.0
                 quarter.device_kwh += self._device_power_kw() * seconds / 3600.0
                 quarter.seconds += seconds
+                quarter.plan_kwh += quarter.last_net_kw * seconds / 3600.0
+                quarter.plan_seconds += seconds
         quarter.last = when
         quarter.last_net_kw = net / 1000.0
 
@@ -568,13 +575,17 @@ class Household:
         self.forecaster.observe(quarter.start, uncontrolled_kw)
         self._dirty = True
         plan = self.plan
-        if plan is None:
+        if plan is None or quarter.plan_seconds < DEVIATION_MIN_SECONDS:
             return
-        index = slot_index(plan, quarter.start)
+        # The plan's slot for this quarter: a whole one, or, for a plan made
+        # during it, the partial first slot from then to the quarter's end.
+        # What the meter measured since that plan was made is compared with
+        # it, as a quarter-hour's worth.
+        index = slot_index(plan, quarter.start + SLOT - timedelta(microseconds=1))
         if index is None:
             return
         planned_kwh = (plan.import_kw[index] - plan.export_kw[index]) * 0.25
-        measured_kwh = quarter.energy_kwh * (0.25 / hours)
+        measured_kwh = quarter.plan_kwh * (900.0 / quarter.plan_seconds)
         if abs(measured_kwh - planned_kwh) >= self.config.optimiser.deviation_kwh:
             self.request_replan(
                 f"the last quarter-hour used {measured_kwh:.2f} kWh, "
@@ -1477,6 +1488,9 @@ class Household:
     ) -> None:
         self.plan = plan
         self.plan_inputs = inputs
+        # The quarter's deviation from this plan counts from now on.
+        self._quarter.plan_kwh = 0.0
+        self._quarter.plan_seconds = 0.0
         state = (
             PlanState.TIME_LIMIT
             if plan.solver.status == "time_limit"
@@ -1510,6 +1524,8 @@ class Household:
         if not kept and fallback is not None and inputs is not None:
             self.plan = fallback
             self.plan_inputs = inputs
+            self._quarter.plan_kwh = 0.0
+            self._quarter.plan_seconds = 0.0
         elif not kept:
             self.plan = None
             fallback = None
