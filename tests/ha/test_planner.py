@@ -173,6 +173,45 @@ def _local(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(row["start"]).astimezone(AMSTERDAM)
 
 
+def _check_plan_entities(
+    hass: HomeAssistant,
+    household: Household,
+    day: datetime,
+    rows: list[dict[str, Any]],
+    car_id: str,
+) -> None:
+    """Check that the plan's entities show what the household planned at ``day``."""
+    # The car's planned power now and next shows on its device.
+    planned = hass.states.get("sensor.garage_planned_power")
+    assert planned is not None
+    assert float(planned.state) == round(rows[0][car_id] * 1000)
+    planned_next = hass.states.get("sensor.garage_planned_power_next_quarter_hour")
+    assert planned_next is not None
+    assert float(planned_next.state) == round(rows[1][car_id] * 1000)
+    # The household's plan entities: re-plan times, costs, saving.
+    plan_status = household.plan_status
+    assert plan_status.last_replan == day
+    assert plan_status.next_replan == day + timedelta(minutes=15)
+    for entity, when in (
+        ("last_re_plan", day),
+        ("next_re_plan", day + timedelta(minutes=15)),
+    ):
+        state = hass.states.get(f"sensor.thuis_{entity}")
+        assert state is not None
+        assert datetime.fromisoformat(state.state) == when
+    for entity, value in (
+        ("planned_cost_today", plan_status.cost_today_eur),
+        ("planned_cost_tomorrow", plan_status.cost_tomorrow_eur),
+        ("expected_saving", plan_status.saving_eur),
+    ):
+        state = hass.states.get(f"sensor.thuis_{entity}")
+        assert state is not None
+        assert value is not None
+        assert float(state.state) == pytest.approx(value)
+    # Against the car charging at full power from now on, the plan saves.
+    assert plan_status.saving_eur > 0.5
+
+
 PEAK_DAY = (
     Path(__file__).parents[1]
     / "fixtures"
@@ -342,11 +381,7 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(  # no
                 assert all(
                     row["grid_kw"] >= -0.01 for row in rows if row in discharging
                 )
-            # The car's planned power shows on its device.
-            planned = hass.states.get("sensor.garage_planned_power")
-            assert planned is not None
-            assert float(planned.state) == round(rows[0][car_id] * 1000)
-            assert household.plan_status.saving_eur is not None
+            _check_plan_entities(hass, household, day, rows, car_id)
         finally:
             await sim.async_disconnect()
 
