@@ -30,9 +30,11 @@ from homeassistant.core import (
     State,
     callback,
 )
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
     device_registry as dr,
     discovery_flow,
+    entity_registry as er,
 )
 from homeassistant.helpers.dispatcher import (
     async_dispatcher_connect,
@@ -88,6 +90,7 @@ from .engine.household import (
     OcppServerConfig,
     OptimiserConfig,
     OptimiserMode,
+    Series,
     TariffConfig,
     parse_price_attributes,
     parse_pv_attributes,
@@ -393,6 +396,75 @@ def follow_charger_identity(
     _changed()
 
 
+FORECAST_SOLAR: Final = "forecast_solar"
+"""Home Assistant's Forecast.Solar integration: its entities carry no series."""
+
+
+@callback
+def forecast_solar_entry(hass: HomeAssistant, entity_id: str) -> str | None:
+    """Return the Forecast.Solar config entry behind ``entity_id``, if it is one."""
+    entity = er.async_get(hass).async_get(entity_id)
+    if entity is None or entity.platform != FORECAST_SOLAR:
+        return None
+    return entity.config_entry_id
+
+
+async def async_read_pv_forecast(hass: HomeAssistant, state: State) -> Series:
+    """Read the PV forecast the entity the user picked stands for.
+
+    Solcast's entities (and template sensors) carry the series in their
+    attributes. Home Assistant's Forecast.Solar integration does not: for an
+    entity of its, the forecast of its config entry is asked for with its
+    ``forecast_solar.get_forecast`` action (hourly Wh). Raises
+    InputFormatError when there is no forecast to read.
+    """
+    config_entry_id = forecast_solar_entry(hass, state.entity_id)
+    if config_entry_id is None:
+        return parse_pv_attributes(state.attributes)
+    try:
+        response = await hass.services.async_call(
+            FORECAST_SOLAR,
+            "get_forecast",
+            {"config_entry": config_entry_id, "resolution": "hourly"},
+            blocking=True,
+            return_response=True,
+        )
+    except HomeAssistantError as err:
+        msg = f"Forecast.Solar gave no forecast: {err}"
+        raise InputFormatError(msg) from None
+    wh_period = response.get("wh_period") if isinstance(response, Mapping) else None
+    return parse_pv_attributes({"wh_hours": wh_period})
+
+
+@callback
+def _pv_reader(
+    hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
+) -> Callable[[State | None], None]:
+    """Return what reads the PV forecast entity's states into the household."""
+
+    async def _async_read_pv(state: State) -> None:
+        try:
+            household.set_pv_forecast(await async_read_pv_forecast(hass, state))
+        except InputFormatError as err:
+            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
+
+    @callback
+    def _read_pv(state: State | None) -> None:
+        if state is None:
+            return
+        if forecast_solar_entry(hass, state.entity_id) is not None:
+            entry.async_create_task(
+                hass, _async_read_pv(state), f"{DOMAIN} Forecast.Solar"
+            )
+            return
+        try:
+            household.set_pv_forecast(parse_pv_attributes(state.attributes))
+        except InputFormatError as err:
+            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
+
+    return _read_pv
+
+
 @callback
 def _follow_inputs(
     hass: HomeAssistant, entry: ConfigEntry[Any], household: Household
@@ -410,21 +482,12 @@ def _follow_inputs(
             LOGGER.info("No prices in %s yet: %s", state.entity_id, err)
 
     @callback
-    def _read_pv(state: State | None) -> None:
-        if state is None:
-            return
-        try:
-            household.set_pv_forecast(parse_pv_attributes(state.attributes))
-        except InputFormatError as err:
-            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
-
-    @callback
     def _read_dim(state: State | None) -> None:
         household.set_dim_input(on=state is not None and state.state == "on")
 
     for entity_id, reader in (
         (config.tariff.price_source, _read_price),
-        (config.forecasts.pv_source, _read_pv),
+        (config.forecasts.pv_source, _pv_reader(hass, entry, household)),
         (household.limits.dim_entity, _read_dim),
     ):
         if entity_id:

@@ -89,7 +89,13 @@ from .engine.household.devices import household_entity_ids
 from .engine.limits import Limit
 from .engine.meter.models import MeterReading
 from .guard_glue import GRID_EVENTS
-from .household_glue import HassStateStore, follow_charger_identity, update_issue
+from .household_glue import (
+    HassStateStore,
+    async_read_pv_forecast,
+    follow_charger_identity,
+    forecast_solar_entry,
+    update_issue,
+)
 from .household_view import GridEventListener
 from .models import StroomwijsConfigEntry
 
@@ -886,17 +892,6 @@ class RemoteHousehold:
             self._send("set_prices", prices=_series(series))
 
         @callback
-        def _read_pv(state: State | None) -> None:
-            if state is None:
-                return
-            try:
-                series = parse_pv_attributes(state.attributes)
-            except InputFormatError as err:
-                LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
-                return
-            self._send("set_pv_forecast", forecast=_series(series))
-
-        @callback
         def _read_dim(state: State | None) -> None:
             self._send("set_dim_input", on=state is not None and state.state == "on")
 
@@ -905,11 +900,35 @@ class RemoteHousehold:
         )
         for entity_id, reader in (
             (config.tariff.price_source, _read_price),
-            (config.forecasts.pv_source, _read_pv),
+            (config.forecasts.pv_source, self._read_pv),
             (dim_entity, _read_dim),
         ):
             if entity_id:
                 self._track(entity_id, reader)
+
+    @callback
+    def _read_pv(self, state: State | None) -> None:
+        if state is None:
+            return
+        if forecast_solar_entry(self.hass, state.entity_id) is not None:
+            self.entry.async_create_task(
+                self.hass, self._async_read_pv(state), f"{DOMAIN} Forecast.Solar"
+            )
+            return
+        try:
+            series = parse_pv_attributes(state.attributes)
+        except InputFormatError as err:
+            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
+            return
+        self._send("set_pv_forecast", forecast=_series(series))
+
+    async def _async_read_pv(self, state: State) -> None:
+        try:
+            series = await async_read_pv_forecast(self.hass, state)
+        except InputFormatError as err:
+            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
+            return
+        await self._async_input("set_pv_forecast", forecast=_series(series))
 
     @callback
     def _send(self, kind: str, **message: Any) -> None:  # noqa: ANN401

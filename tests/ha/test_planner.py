@@ -13,9 +13,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.core import HomeAssistant
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+)
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -33,6 +42,7 @@ from custom_components.stroomwijs.const import (
     CONF_FEED_IN,
     CONF_OPTIMISER_MODE,
     CONF_PRICE_ENTITY,
+    CONF_PV_ENTITY,
     DOMAIN,
 )
 from custom_components.stroomwijs.engine.household import (
@@ -646,3 +656,58 @@ async def test_removing_the_household_deletes_its_repairs(hass: HomeAssistant) -
         assert await hass.config_entries.async_remove(entry.entry_id)
         await hass.async_block_till_done()
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_forecast_solar_entity_gives_the_integration_s_forecast(
+    hass: HomeAssistant,
+) -> None:
+    """Forecast.Solar's entities carry no series: its get_forecast action is asked.
+
+    The action's response is Home Assistant's (``watts`` and ``wh_period``,
+    ISO keys in the site's zone); it is asked again when the entity changes.
+    """
+    solar = MockConfigEntry(domain="forecast_solar", title="Dak")
+    solar.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor",
+        "forecast_solar",
+        f"{solar.entry_id}_energy_production_today",
+        config_entry=solar,
+        suggested_object_id="energy_production_today",
+    )
+    calls: list[dict[str, Any]] = []
+    wh = {9: 150, 10: 600, 11: 1_050, 12: 1_200, 13: 900, 14: 400, 15: 80}
+
+    async def get_forecast(call: ServiceCall) -> ServiceResponse:
+        calls.append(dict(call.data))
+        day = datetime(2025, 12, 16, tzinfo=AMSTERDAM)
+        hours = {
+            day.replace(hour=hour).isoformat(): value for hour, value in wh.items()
+        }
+        return {"watts": dict(hours), "wh_period": hours}
+
+    hass.services.async_register(
+        "forecast_solar",
+        "get_forecast",
+        get_forecast,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.states.async_set(entity.entity_id, "4.4", {"unit_of_measurement": "kWh"})
+    async with _household(hass, **{CONF_PV_ENTITY: entity.entity_id}) as (
+        _entry,
+        household,
+        _car_id,
+    ):
+        await hass.async_block_till_done()
+        assert calls == [{"config_entry": solar.entry_id, "resolution": "hourly"}]
+        forecast = household.pv_forecast
+        assert forecast is not None
+        at = datetime(2025, 12, 16, 12, 30, tzinfo=AMSTERDAM)
+        assert forecast.value_at(at) == pytest.approx(1.2)
+        # A new estimate: the entity changes and the forecast is read again.
+        wh[12] = 600
+        hass.states.async_set(entity.entity_id, "3.8", {"unit_of_measurement": "kWh"})
+        await hass.async_block_till_done()
+        assert len(calls) == 2
+        assert household.pv_forecast is not None
+        assert household.pv_forecast.value_at(at) == pytest.approx(0.6)
