@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 import csv
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 import time as wall
 from typing import Any
@@ -69,7 +69,7 @@ from custom_components.stroomwijs.limits_flow import (
     KIND_WINDOW,
     SUBENTRY_GRID_LIMIT,
 )
-from tests.engine.household.prices import nordpool_state
+from tests.engine.household.prices import hourly_prices, nordpool_state
 
 from .charger_support import ocpp_subentry, setup_loaded
 from .p1_support import network_entry, p1_server, until
@@ -711,3 +711,98 @@ async def test_a_forecast_solar_entity_gives_the_integration_s_forecast(
         assert len(calls) == 2
         assert household.pv_forecast is not None
         assert household.pv_forecast.value_at(at) == pytest.approx(0.6)
+
+
+def _day_rows(day: date) -> list[tuple[datetime, datetime, float]]:
+    """Return the 16 December 2025 hourly prices (EUR/kWh) moved onto ``day``."""
+    midnight = datetime.combine(day, datetime.min.time(), AMSTERDAM).astimezone(UTC)
+    return [
+        (midnight + timedelta(hours=hour), midnight + timedelta(hours=hour + 1), price)
+        for hour, (_start, price) in enumerate(hourly_prices())
+    ]
+
+
+def _energyzero(call: ServiceCall) -> ServiceResponse:
+    """``energyzero.get_energy_prices`` as Home Assistant answers it."""
+    assert call.data["incl_vat"] is False
+    first = date.fromisoformat(call.data["start"])
+    last = date.fromisoformat(call.data["end"])
+    rows = [row for day in (first, last) for row in _day_rows(day)]
+    return {
+        "prices": [
+            {
+                "price": price,
+                "timestamp": str(start.astimezone(UTC)),
+                "start": str(start.astimezone(UTC)),
+                "end": str(end.astimezone(UTC)),
+            }
+            for start, end, price in rows
+        ]
+    }
+
+
+def _nordpool(call: ServiceCall) -> ServiceResponse:
+    """``nordpool.get_prices_for_date`` (EUR/MWh; tomorrow's not out yet)."""
+    day = date.fromisoformat(str(call.data["date"]))
+    if day > dt_util.now().date():
+        return {"NL": [], "BE": []}
+    rows = [
+        {"start": start.isoformat(), "end": end.isoformat(), "price": price * 1000}
+        for start, end, price in _day_rows(day)
+    ]
+    return {"NL": rows, "BE": [{**row, "price": 999.0} for row in rows]}
+
+
+@pytest.mark.parametrize(
+    ("integration", "service", "answer", "unique_id"),
+    [
+        ("energyzero", "get_energy_prices", _energyzero, "energy_current_hour"),
+        ("nordpool", "get_prices_for_date", _nordpool, "NL-current_price"),
+    ],
+)
+async def test_home_assistant_s_own_price_integrations_give_their_prices(
+    hass: HomeAssistant,
+    integration: str,
+    service: str,
+    answer: Callable[[ServiceCall], ServiceResponse],
+    unique_id: str,
+) -> None:
+    """EnergyZero's and Nord Pool's entities carry no series: their action is asked."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    source = MockConfigEntry(domain=integration, title="Prijzen")
+    source.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor", integration, unique_id, config_entry=source
+    )
+    calls: list[dict[str, Any]] = []
+
+    async def handler(call: ServiceCall) -> ServiceResponse:
+        calls.append(dict(call.data))
+        assert call.data["config_entry"] == source.entry_id
+        return answer(call)
+
+    hass.services.async_register(
+        integration, service, handler, supports_response=SupportsResponse.ONLY
+    )
+    hass.states.async_set(entity.entity_id, "0.12", {"unit_of_measurement": "€/kWh"})
+    async with _household(hass, **{CONF_PRICE_ENTITY: entity.entity_id}) as (
+        _entry,
+        household,
+        _car_id,
+    ):
+        await hass.async_block_till_done()
+        assert calls
+        prices = household.prices
+        assert prices is not None
+        now = dt_util.now()
+        expected = next(
+            price for start, end, price in _day_rows(now.date()) if start <= now < end
+        )
+        assert prices.value_at(now) == pytest.approx(expected)
+        # The entity changes (the next hour): the prices are read again.
+        asked = len(calls)
+        hass.states.async_set(
+            entity.entity_id, "0.13", {"unit_of_measurement": "€/kWh"}
+        )
+        await hass.async_block_till_done()
+        assert len(calls) > asked
