@@ -192,7 +192,8 @@ async def _setpoint_after(
     deadline = wall.perf_counter() + wait_s
     while True:
         replanned = next(
-            (when for when, event in applied if event.kind == "plan_updated"), None
+            (when for when, event in reversed(applied) if event.kind == "plan_updated"),
+            None,
         )
         if replanned is not None:
             for when, event in applied:
@@ -226,7 +227,13 @@ async def _plug_in(
             car(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
         )
         start = wall.perf_counter()
-        while household.plan_status.last_replan == replans:  # noqa: ASYNC110
+        # The re-plan that plans the car (one made before the car was seen
+        # plugged in, on its availability alone, does not count).
+        while household.plan_status.last_replan == replans or (
+            household.plan is None or "car" not in household.plan.devices
+        ):
+            if wall.perf_counter() - start > 20.0:  # noqa: PLR2004
+                raise TimeoutError("no plan with the car after the plug-in")
             await asyncio.sleep(0.001)
         done, sent = await _setpoint_after(applied, device_id)
     finally:
