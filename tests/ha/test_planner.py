@@ -806,3 +806,47 @@ async def test_home_assistant_s_own_price_integrations_give_their_prices(
         )
         await hass.async_block_till_done()
         assert len(calls) > asked
+
+
+@pytest.mark.parametrize(
+    ("integration", "service", "answer", "unique_id"),
+    [
+        # The integration is not loaded: its action does not exist.
+        ("energyzero", None, None, "energy_current_hour"),
+        # Two areas and an entity whose area cannot be told.
+        ("nordpool", "get_prices_for_date", _nordpool, "current_price"),
+        # An answer that is no mapping.
+        ("forecast_solar", "get_forecast", lambda _call: None, "power_production"),
+    ],
+)
+async def test_an_integration_that_gives_no_series_leaves_the_input_unset(  # noqa: PLR0917 - one case
+    hass: HomeAssistant,
+    integration: str,
+    service: str | None,
+    answer: Callable[[ServiceCall], ServiceResponse] | None,
+    unique_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No action, an unclear area, no answer: no prices or forecast, a log line."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    source = MockConfigEntry(domain=integration, title="Bron")
+    source.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor", integration, unique_id, config_entry=source
+    )
+    if service is not None and answer is not None:
+        respond = answer
+
+        async def handler(call: ServiceCall) -> ServiceResponse:
+            return respond(call)
+
+        hass.services.async_register(
+            integration, service, handler, supports_response=SupportsResponse.OPTIONAL
+        )
+    hass.states.async_set(entity.entity_id, "1")
+    key = CONF_PV_ENTITY if integration == "forecast_solar" else CONF_PRICE_ENTITY
+    async with _household(hass, **{key: entity.entity_id}) as (_e, household, _c):
+        await hass.async_block_till_done()
+        assert household.prices is None
+        assert household.pv_forecast is None
+        assert f"in {entity.entity_id} yet" in caplog.text
