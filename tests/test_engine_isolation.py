@@ -134,3 +134,44 @@ print(sorted(n for n in sys.modules if n.split(".")[0] == "homeassistant"))
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_running_shipped_code_loads_no_simulator() -> None:
+    """Shipped engine code and the CLI's commands load no simulator when run.
+
+    Every engine module outside engine/simulate is imported, every command
+    but ``simulate`` is registered and two are run: dynamic imports
+    included, no simulator module is loaded.
+    """
+    package = ENGINE.parent.parent.parent
+    names = sorted(
+        ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(
+            ".__init__"
+        )
+        for path in ENGINE.rglob("*.py")
+        if (ENGINE / "simulate") not in path.parents
+    )
+    script = f"""
+import importlib, sys
+for name in {names!r}:
+    importlib.import_module(name)
+from custom_components.stroomwijs.engine import cli
+for command in cli.COMMANDS:
+    if command != "simulate":
+        cli.build_parser(command)
+for argv in (["fuse", "3x25"], ["guard", "message", "LIMIT 4.0kW FOR 90m"]):
+    assert cli.main(argv) == 0, argv
+simulate = "custom_components.stroomwijs.engine.simulate"
+loaded = sorted(n for n in sys.modules if n == simulate or n.startswith(simulate + "."))
+assert not loaded, loaded
+print("ok", {len(names)})
+"""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=package,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"ok {len(names)}"

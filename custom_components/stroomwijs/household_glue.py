@@ -12,8 +12,8 @@ problems into repair issues, and its new chargers into discovery flows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from datetime import datetime, time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, time, timedelta
 from typing import Any, Final, Protocol
 
 from homeassistant.config_entries import (
@@ -29,9 +29,11 @@ from homeassistant.core import (
     State,
     callback,
 )
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
     device_registry as dr,
     discovery_flow,
+    entity_registry as er,
 )
 from homeassistant.helpers.dispatcher import (
     async_dispatcher_connect,
@@ -87,6 +89,7 @@ from .engine.household import (
     OcppServerConfig,
     OptimiserConfig,
     OptimiserMode,
+    Series,
     TariffConfig,
     parse_price_attributes,
     parse_pv_attributes,
@@ -395,6 +398,171 @@ def follow_charger_identity(
     _changed()
 
 
+FORECAST_SOLAR: Final = "forecast_solar"
+ENERGYZERO: Final = "energyzero"
+NORDPOOL: Final = "nordpool"
+ACTION_SOURCES: Final = frozenset({FORECAST_SOLAR, ENERGYZERO, NORDPOOL})
+"""Home Assistant's integrations whose entities carry no series: their
+forecast or day-ahead prices are asked for with the integration's action."""
+
+
+@callback
+def action_source(hass: HomeAssistant, entity_id: str) -> tuple[str, str] | None:
+    """Return (integration, config entry) when the entity's series comes by action."""
+    entity = er.async_get(hass).async_get(entity_id)
+    if (
+        entity is None
+        or entity.platform not in ACTION_SOURCES
+        or entity.config_entry_id is None
+    ):
+        return None
+    return entity.platform, entity.config_entry_id
+
+
+async def _async_action(
+    hass: HomeAssistant, domain: str, service: str, data: dict[str, Any]
+) -> Mapping[str, Any]:
+    """Call an integration's action for its response; InputFormatError if none."""
+    try:
+        response = await hass.services.async_call(
+            domain, service, data, blocking=True, return_response=True
+        )
+    except HomeAssistantError as err:
+        msg = f"{domain}.{service} gave nothing: {err}"
+        raise InputFormatError(msg) from None
+    if not isinstance(response, Mapping):
+        msg = f"{domain}.{service} gave no response"
+        raise InputFormatError(msg)
+    return response
+
+
+async def async_read_pv_forecast(hass: HomeAssistant, state: State) -> Series:
+    """Read the PV forecast the entity the user picked stands for.
+
+    Solcast's entities (and template sensors) carry the series in their
+    attributes. Home Assistant's Forecast.Solar integration does not: for an
+    entity of its, the forecast of its config entry is asked for with its
+    ``forecast_solar.get_forecast`` action (hourly Wh). Raises
+    InputFormatError when there is no forecast to read.
+    """
+    source = action_source(hass, state.entity_id)
+    if source is None or source[0] != FORECAST_SOLAR:
+        return parse_pv_attributes(state.attributes)
+    response = await _async_action(
+        hass,
+        FORECAST_SOLAR,
+        "get_forecast",
+        {"config_entry": source[1], "resolution": "hourly"},
+    )
+    return parse_pv_attributes({"wh_hours": response.get("wh_period")})
+
+
+async def async_read_prices(hass: HomeAssistant, state: State) -> Series:
+    """Read the day-ahead prices the entity the user picked stands for.
+
+    The HACS Nord Pool and ENTSO-E sensors (and template sensors) carry them
+    in their attributes. Home Assistant's own EnergyZero and Nord Pool
+    integrations do not: for an entity of theirs, today's and tomorrow's
+    prices of its config entry are asked for with the integration's action
+    (``energyzero.get_energy_prices`` without VAT,
+    ``nordpool.get_prices_for_date`` in EUR/MWh, the entity's area).
+    Raises InputFormatError when there are no prices to read.
+    """
+    source = action_source(hass, state.entity_id)
+    if source is None or source[0] not in {ENERGYZERO, NORDPOOL}:
+        return parse_price_attributes(state.attributes)
+    platform, config_entry_id = source
+    today = dt_util.now().date()
+    tomorrow = today + timedelta(days=1)
+    if platform == ENERGYZERO:
+        response = await _async_action(
+            hass,
+            ENERGYZERO,
+            "get_energy_prices",
+            {
+                "config_entry": config_entry_id,
+                "incl_vat": False,
+                "start": today.isoformat(),
+                "end": tomorrow.isoformat(),
+            },
+        )
+        return parse_price_attributes(response)
+    entity = er.async_get(hass).async_get(state.entity_id)
+    unique_id = "" if entity is None else str(entity.unique_id)
+    rows: list[dict[str, Any]] = []
+    for day in (today, tomorrow):
+        try:
+            response = await _async_action(
+                hass,
+                NORDPOOL,
+                "get_prices_for_date",
+                {"config_entry": config_entry_id, "date": day.isoformat()},
+            )
+        except InputFormatError:
+            if day == today:
+                raise
+            break  # tomorrow's are not out yet
+        area = _nordpool_area(response, unique_id)
+        rows.extend(
+            {
+                "start": row.get("start"),
+                "end": row.get("end"),
+                "value": row.get("price"),
+            }
+            for row in response.get(area) or []
+            if isinstance(row, Mapping)
+        )
+    return parse_price_attributes({"raw_today": rows, "unit_of_measurement": "EUR/MWh"})
+
+
+def _nordpool_area(response: Mapping[str, Any], unique_id: str) -> str:
+    """Return the area of the response the entity belongs to."""
+    areas = [str(area) for area in response]
+    if len(areas) == 1:
+        return areas[0]
+    for area in areas:
+        if unique_id.startswith(f"{area}-"):
+            return area
+    msg = f"which of the areas {', '.join(areas)} is not clear"
+    raise InputFormatError(msg)
+
+
+@callback
+def _input_reader(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    *,
+    what: str,
+    read: Callable[[HomeAssistant, State], Awaitable[Series]],
+    parse: Callable[[Mapping[str, Any]], Series],
+    take: Callable[[Series], None],
+) -> Callable[[State | None], None]:
+    """Return what reads an input entity's states into the household.
+
+    Attributes are read at once; an integration's action in a task.
+    """
+
+    async def _async_read(state: State) -> None:
+        try:
+            take(await read(hass, state))
+        except InputFormatError as err:
+            LOGGER.info("No %s in %s yet: %s", what, state.entity_id, err)
+
+    @callback
+    def _read(state: State | None) -> None:
+        if state is None:
+            return
+        if action_source(hass, state.entity_id) is not None:
+            entry.async_create_task(hass, _async_read(state), f"{DOMAIN} {what}")
+            return
+        try:
+            take(parse(state.attributes))
+        except InputFormatError as err:
+            LOGGER.info("No %s in %s yet: %s", what, state.entity_id, err)
+
+    return _read
+
+
 @callback
 def _follow_inputs(
     hass: HomeAssistant, entry: StroomwijsConfigEntry, household: Household
@@ -403,30 +571,32 @@ def _follow_inputs(
     config = household.config
 
     @callback
-    def _read_price(state: State | None) -> None:
-        if state is None:
-            return
-        try:
-            household.set_prices(parse_price_attributes(state.attributes))
-        except InputFormatError as err:
-            LOGGER.info("No prices in %s yet: %s", state.entity_id, err)
-
-    @callback
-    def _read_pv(state: State | None) -> None:
-        if state is None:
-            return
-        try:
-            household.set_pv_forecast(parse_pv_attributes(state.attributes))
-        except InputFormatError as err:
-            LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
-
-    @callback
     def _read_dim(state: State | None) -> None:
         household.set_dim_input(on=state is not None and state.state == "on")
 
     for entity_id, reader in (
-        (config.tariff.price_source, _read_price),
-        (config.forecasts.pv_source, _read_pv),
+        (
+            config.tariff.price_source,
+            _input_reader(
+                hass,
+                entry,
+                what="prices",
+                read=async_read_prices,
+                parse=parse_price_attributes,
+                take=household.set_prices,
+            ),
+        ),
+        (
+            config.forecasts.pv_source,
+            _input_reader(
+                hass,
+                entry,
+                what="PV forecast",
+                read=async_read_pv_forecast,
+                parse=parse_pv_attributes,
+                take=household.set_pv_forecast,
+            ),
+        ),
         (household.limits.dim_entity, _read_dim),
     ):
         if entity_id:

@@ -25,7 +25,7 @@ own: nothing here is needed to hold the limit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import contextlib
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
@@ -89,7 +89,14 @@ from .engine.household.devices import household_entity_ids
 from .engine.limits import Limit
 from .engine.meter.models import MeterReading
 from .guard_glue import GRID_EVENTS
-from .household_glue import HassStateStore, follow_charger_identity, update_issue
+from .household_glue import (
+    HassStateStore,
+    action_source,
+    async_read_prices,
+    async_read_pv_forecast,
+    follow_charger_identity,
+    update_issue,
+)
 from .household_view import GridEventListener
 from .models import StroomwijsConfigEntry
 
@@ -899,28 +906,6 @@ class RemoteHousehold:
         config = self._config
 
         @callback
-        def _read_price(state: State | None) -> None:
-            if state is None:
-                return
-            try:
-                series = parse_price_attributes(state.attributes)
-            except InputFormatError as err:
-                LOGGER.info("No prices in %s yet: %s", state.entity_id, err)
-                return
-            self._send("set_prices", prices=_series(series))
-
-        @callback
-        def _read_pv(state: State | None) -> None:
-            if state is None:
-                return
-            try:
-                series = parse_pv_attributes(state.attributes)
-            except InputFormatError as err:
-                LOGGER.info("No PV forecast in %s yet: %s", state.entity_id, err)
-                return
-            self._send("set_pv_forecast", forecast=_series(series))
-
-        @callback
         def _read_dim(state: State | None) -> None:
             self._send("set_dim_input", on=state is not None and state.state == "on")
 
@@ -928,12 +913,75 @@ class RemoteHousehold:
             (limit.entity for limit in config.limits if limit.kind == "dim"), None
         )
         for entity_id, reader in (
-            (config.tariff.price_source, _read_price),
-            (config.forecasts.pv_source, _read_pv),
+            (config.tariff.price_source, self._read_prices),
+            (config.forecasts.pv_source, self._read_pv),
             (dim_entity, _read_dim),
         ):
             if entity_id:
                 self._track(entity_id, reader)
+
+    @callback
+    def _read_prices(self, state: State | None) -> None:
+        self._read_input(
+            state,
+            "set_prices",
+            "prices",
+            parse_price_attributes,
+            async_read_prices,
+        )
+
+    @callback
+    def _read_pv(self, state: State | None) -> None:
+        self._read_input(
+            state,
+            "set_pv_forecast",
+            "forecast",
+            parse_pv_attributes,
+            async_read_pv_forecast,
+        )
+
+    @callback
+    def _read_input(
+        self,
+        state: State | None,
+        kind: str,
+        field: str,
+        parse: Callable[[Mapping[str, Any]], Series],
+        read: Callable[[HomeAssistant, State], Awaitable[Series]],
+    ) -> None:
+        """Send what a price or PV entity stands for to the gateway.
+
+        Attributes are read at once; an integration's action in a task.
+        """
+        if state is None:
+            return
+        if action_source(self.hass, state.entity_id) is not None:
+            self.entry.async_create_task(
+                self.hass,
+                self._async_read_input(state, kind, field, read),
+                f"{DOMAIN} {kind}",
+            )
+            return
+        try:
+            series = parse(state.attributes)
+        except InputFormatError as err:
+            LOGGER.info("No %s in %s yet: %s", field, state.entity_id, err)
+            return
+        self._send(kind, **{field: _series(series)})
+
+    async def _async_read_input(
+        self,
+        state: State,
+        kind: str,
+        field: str,
+        read: Callable[[HomeAssistant, State], Awaitable[Series]],
+    ) -> None:
+        try:
+            series = await read(self.hass, state)
+        except InputFormatError as err:
+            LOGGER.info("No %s in %s yet: %s", field, state.entity_id, err)
+            return
+        await self._async_input(kind, **{field: _series(series)})
 
     @callback
     def _send(self, kind: str, **message: Any) -> None:  # noqa: ANN401

@@ -21,16 +21,25 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigSubentry,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+)
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.stroomwijs import remote_household
 from custom_components.stroomwijs.charger import CONF_OCPP_HOST, CONF_OCPP_PORT
-from custom_components.stroomwijs.const import CONF_PRICE_ENTITY, DOMAIN
+from custom_components.stroomwijs.const import (
+    CONF_PRICE_ENTITY,
+    CONF_PV_ENTITY,
+    DOMAIN,
+)
 from custom_components.stroomwijs.diagnostics import (
     async_get_config_entry_diagnostics,
 )
@@ -42,6 +51,7 @@ from custom_components.stroomwijs.engine.household import (
     DeviceConfig,
     OptimiserMode,
     PlanState,
+    Series,
 )
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
@@ -589,3 +599,56 @@ async def test_problems_come_with_the_first_running_snapshot_after_a_connect(
     ir.async_delete_issue(hass, DOMAIN, f"limit_not_holdable_{entry.entry_id}")
     remote._on_snapshot(client.snapshot)
     assert not _issue(hass, "limit_not_holdable", entry)
+
+
+async def test_a_forecast_solar_entity_s_forecast_reaches_the_gateway(
+    hass: HomeAssistant, p1: P1TelegramServer, gateway: GatewayProcess
+) -> None:
+    """The integration's get_forecast answer is what the gateway's planner gets."""
+    solar = MockConfigEntry(domain="forecast_solar", title="Dak")
+    solar.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor",
+        "forecast_solar",
+        f"{solar.entry_id}_energy_production_today",
+        config_entry=solar,
+        suggested_object_id="energy_production_today",
+    )
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = {
+        (start + timedelta(hours=index)).isoformat(): 500 + 100 * index
+        for index in range(6)
+    }
+
+    async def get_forecast(call: ServiceCall) -> ServiceResponse:
+        assert call.data == {"config_entry": solar.entry_id, "resolution": "hourly"}
+        return {"watts": dict(hours), "wh_period": hours}
+
+    hass.services.async_register(
+        "forecast_solar",
+        "get_forecast",
+        get_forecast,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.states.async_set(entity.entity_id, "4.4", {"unit_of_measurement": "kWh"})
+    entry = _entry(p1, gateway)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            CONF_PV_ENTITY: entity.entity_id,
+            CONF_OCPP_HOST: "127.0.0.1",
+            CONF_OCPP_PORT: free_port(),
+        },
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    remote = entry.runtime_data.remote
+    assert remote is not None
+    sent = remote._inputs.get("set_pv_forecast")
+    assert sent is not None
+    forecast = Series.from_dict(sent["forecast"])
+    assert forecast.value_at(start + timedelta(hours=2, minutes=30)) == pytest.approx(
+        0.7
+    )
+    assert await hass.config_entries.async_unload(entry.entry_id)

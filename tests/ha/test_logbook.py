@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder import Recorder, get_instance, history
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
@@ -220,3 +220,29 @@ async def test_a_chargers_event_names_it_and_its_device(hass: HomeAssistant) -> 
     assert curtail.data["device_id"] == charger.id
     assert describe(curtail.data).startswith("lowered garage from 11 040 W to 4 140 W")
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_plan_attribute_is_shown_but_not_recorded(
+    recorder_mock: Recorder, hass: HomeAssistant
+) -> None:
+    """The plan (up to 96 rows) is on the state, not in the recorder's database."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Thuis", data={CONF_PHASES: 3, CONF_FUSE_A: 25.0}
+    )
+    await setup_loaded(hass, entry)
+    start = dt_util.utcnow()
+    status = await entry.runtime_data.household.async_plan_now()
+    assert status.state.value in {"ok", "time_limit"}
+    await hass.async_block_till_done()
+    entity_id = "sensor.thuis_plan_status"
+    shown = hass.states.get(entity_id)
+    assert shown is not None
+    assert 0 < len(shown.attributes["plan"]) <= 96
+    await async_wait_recording_done(hass)
+    found = await get_instance(hass).async_add_executor_job(
+        history.state_changes_during_period, hass, start, None, entity_id
+    )
+    recorded = found[entity_id]
+    assert recorded
+    assert all("plan" not in state.attributes for state in recorded)
+    assert any("reasons" in state.attributes for state in recorded)

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+import csv
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 import time as wall
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.core import HomeAssistant
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+)
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -31,11 +42,13 @@ from custom_components.stroomwijs.const import (
     CONF_FEED_IN,
     CONF_OPTIMISER_MODE,
     CONF_PRICE_ENTITY,
+    CONF_PV_ENTITY,
     DOMAIN,
 )
 from custom_components.stroomwijs.engine.household import (
     Household,
     HouseholdConfig,
+    HouseholdEvent,
     PlanState,
 )
 from custom_components.stroomwijs.engine.planner import solve
@@ -56,7 +69,7 @@ from custom_components.stroomwijs.limits_flow import (
     KIND_WINDOW,
     SUBENTRY_GRID_LIMIT,
 )
-from tests.engine.household.prices import nordpool_state
+from tests.engine.household.prices import hourly_prices, nordpool_state
 
 from .charger_support import ocpp_subentry, setup_loaded
 from .p1_support import network_entry, p1_server, until
@@ -151,14 +164,14 @@ async def _household(
 
 
 async def _plug_in(
-    hass: HomeAssistant, household: Household, car_id: str
+    hass: HomeAssistant, household: Household, car_id: str, soc: float = 0.4
 ) -> OcppSimulator:
     csms = household.chargers.csms
     assert csms is not None
     sim = OcppSimulator("garage", version="ocpp2.1")
     await sim.async_connect(csms.url)
     await sim.async_plug_in(
-        SimCar(capacity_kwh=60.0, soc=0.4, max_discharge_w=11_000.0)
+        SimCar(capacity_kwh=60.0, soc=soc, max_discharge_w=11_000.0)
     )
     charger = household.handle(car_id).device
     await until(lambda: charger.plugged_in and charger.soc is not None)
@@ -170,28 +183,164 @@ def _local(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(row["start"]).astimezone(AMSTERDAM)
 
 
-async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
+def _check_plan_entities(
     hass: HomeAssistant,
+    household: Household,
+    day: datetime,
+    rows: list[dict[str, Any]],
+    car_id: str,
 ) -> None:
-    """18:00, departure 07:00: cheap night charging, the 4 kW window holds."""
+    """Check that the plan's entities show what the household planned at ``day``."""
+    # The car's planned power now and next shows on its device.
+    planned = hass.states.get("sensor.garage_planned_power")
+    assert planned is not None
+    assert float(planned.state) == round(rows[0][car_id] * 1000)
+    planned_next = hass.states.get("sensor.garage_planned_power_next_quarter_hour")
+    assert planned_next is not None
+    assert float(planned_next.state) == round(rows[1][car_id] * 1000)
+    # The household's plan entities: re-plan times, costs, saving.
+    plan_status = household.plan_status
+    assert plan_status.last_replan == day
+    assert plan_status.next_replan == day + timedelta(minutes=15)
+    for entity, when in (
+        ("last_re_plan", day),
+        ("next_re_plan", day + timedelta(minutes=15)),
+    ):
+        state = hass.states.get(f"sensor.thuis_{entity}")
+        assert state is not None
+        assert datetime.fromisoformat(state.state) == when
+    for entity, value in (
+        ("planned_cost_today", plan_status.cost_today_eur),
+        ("planned_cost_tomorrow", plan_status.cost_tomorrow_eur),
+        ("expected_saving", plan_status.saving_eur),
+    ):
+        state = hass.states.get(f"sensor.thuis_{entity}")
+        assert state is not None
+        assert value is not None
+        assert float(state.state) == pytest.approx(value)
+    # Against the car charging at full power from now on, the plan saves.
+    assert plan_status.saving_eur > 0.5
+
+
+PEAK_DAY = (
+    Path(__file__).parents[1]
+    / "fixtures"
+    / "prices_NL_2024-12-12_2024-12-13_hourly.csv"
+)
+
+
+def _peak_day_prices() -> dict[str, Any]:
+    """Nord Pool's attributes for 12 December 2024 (today) and the 13th (tomorrow).
+
+    The real NL day-ahead prices of a day with a scarcity peak in the
+    evening: 628 and 518 EUR/MWh from 18:00 and 19:00, 285 from 20:00.
+    """
+    with PEAK_DAY.open(encoding="utf-8") as handle:
+        prices = [
+            (
+                datetime.fromisoformat(row["start_utc"]),
+                float(row["price_eur_per_mwh"]) / 1000.0,
+            )
+            for row in csv.DictReader(handle)
+        ]
+    rows = [
+        {
+            "start": start.astimezone(AMSTERDAM).isoformat(),
+            "end": (start + timedelta(hours=1)).astimezone(AMSTERDAM).isoformat(),
+            "value": round(price, 5),
+        }
+        for start, price in prices
+    ]
+    return {
+        **nordpool_state(),
+        "today": [row["value"] for row in rows[:24]],
+        "tomorrow": [row["value"] for row in rows[24:]],
+        "tomorrow_valid": True,
+        "raw_today": rows[:24],
+        "raw_tomorrow": rows[24:],
+    }
+
+
+# What a kWh stored in the car and given back costs on top of the energy to
+# charge it: the planner's own figures for the household's cars (planning.py)
+# and the tariff's default energy tax and VAT.
+ROUND_TRIP = 0.85
+DEGRADATION_EUR_PER_KWH = 0.03
+ENERGY_TAX_INCL_VAT = 0.1228 * 1.21
+
+
+@pytest.mark.parametrize(
+    ("day", "prices", "export_basis", "soc", "discharge_hours"),
+    [
+        # 16 December 2025: the evening (0.33-0.34 EUR/kWh all in) never pays
+        # for night energy (0.27) after losses, wear and the tax paid twice.
+        (
+            datetime(2025, 12, 16, 18, 0, tzinfo=AMSTERDAM),
+            _prices(tomorrow=True),
+            "fixed",
+            0.4,
+            (),
+        ),
+        # 12 December 2024, export worth the import price (net metering), a
+        # car that comes home nearly full: 18:00 and 19:00 (0.93 and 0.80
+        # EUR/kWh all in) pay for a night kWh given back (0.56 with the tax
+        # paid again, 0.41 without); 20:00 (0.52) does not.
+        (
+            datetime(2024, 12, 12, 18, 0, tzinfo=AMSTERDAM),
+            _peak_day_prices(),
+            "net_metering",
+            0.9,
+            (18, 19),
+        ),
+        # The same evening with export worth nothing: the car discharges at
+        # 4.1 kW or more, the house uses 0.4 kW, the rest would be given away.
+        (
+            datetime(2024, 12, 12, 18, 0, tzinfo=AMSTERDAM),
+            _peak_day_prices(),
+            "fixed",
+            0.4,
+            (),
+        ),
+    ],
+    ids=["2025-12-16", "2024-12-12-net-metering", "2024-12-12-no-export-price"],
+)
+async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(  # noqa: PLR0917 - one case
+    hass: HomeAssistant,
+    day: datetime,
+    prices: dict[str, Any],
+    export_basis: str,
+    soc: float,
+    discharge_hours: tuple[int, ...],
+) -> None:
+    """18:00, departure 07:00: cheap night charging, the 4 kW window holds.
+
+    The car gives energy back in the evening only where that pays after the
+    round trip's losses, its wear and the energy tax paid again on it, and
+    never exports what the export rule does not pay for.
+    """
     await hass.config.async_set_time_zone("Europe/Amsterdam")
-    hass.states.async_set(PRICES, "0.1", _prices(tomorrow=True))
-    async with _household(hass) as (_entry, household, car_id):
-        # The household's clock says 18:00 on 16 December 2025 (the P1 stream
-        # and the sockets keep real time).
-        household.ports.clock = lambda: datetime(2025, 12, 16, 18, 0, tzinfo=AMSTERDAM)
-        sim = await _plug_in(hass, household, car_id)
+    hass.states.async_set(PRICES, "0.1", prices)
+    async with _household(hass, **{CONF_EXPORT_BASIS: export_basis}) as (
+        _entry,
+        household,
+        car_id,
+    ):
+        # The household's clock says 18:00 on that day (the P1 stream and the
+        # sockets keep real time).
+        household.ports.clock = lambda: day
+        sim = await _plug_in(hass, household, car_id, soc)
         try:
             device = dr.async_get(hass).async_get_device_by_identifier(
                 (DOMAIN, car_id), _entry.entry_id
             )
             assert device is not None
+            departure = (day + timedelta(days=1)).replace(hour=7)
             await hass.services.async_call(
                 DOMAIN,
                 "set_departure",
                 {
                     "device_id": device.id,
-                    "departure": "2025-12-17T07:00:00+01:00",
+                    "departure": departure.isoformat(),
                     "target_soc": 80,
                 },
                 blocking=True,
@@ -216,7 +365,10 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
                     assert row["grid_kw"] <= 4.0 + 1e-6, row
             charging = [row for row in rows if row[car_id] > 0.1]
             discharging = [row for row in rows if row[car_id] < -0.1]
-            assert sum(row[car_id] for row in charging) * 0.25 >= 20.0
+            # It charges what the target takes, and what it gave back.
+            charged_kwh = sum(row[car_id] for row in charging) * 0.25
+            given_kwh = -sum(row[car_id] for row in discharging) * 0.25
+            assert charged_kwh >= (0.8 - soc) * 60.0 + given_kwh - 0.01
             # Charging in the night, in slots cheaper than the night's mean.
             night = [
                 row for row in rows if _local(row).hour >= 21 or _local(row).hour < 7
@@ -227,39 +379,59 @@ async def test_a_car_plugged_in_at_six_charges_at_night_within_the_window(
             mean_night = sum(row["price"] for row in night) / len(night)
             mean_charge = sum(row["price"] for row in charging) / len(charging)
             assert mean_charge <= mean_night
-            # Discharge only in the evening, and only where it pays after losses.
-            cheapest = min(row["price"] for row in charging)
+            # Discharge only in the evening, only where it pays, never exported.
+            given_back = max(row["price"] for row in charging) / ROUND_TRIP + (
+                DEGRADATION_EUR_PER_KWH + ENERGY_TAX_INCL_VAT
+            )
+            assert {_local(row).hour for row in discharging} == set(discharge_hours)
             for row in discharging:
                 assert 18 <= _local(row).hour < 21, row
-                assert row["price"] * 0.85 > cheapest, row
-            # The car's planned power shows on its device.
-            planned = hass.states.get("sensor.garage_planned_power")
-            assert planned is not None
-            assert float(planned.state) == round(rows[0][car_id] * 1000)
-            assert household.plan_status.saving_eur is not None
+                assert row["price"] > given_back, (row, given_back)
+            if export_basis == "fixed":  # export is worth 0 EUR/kWh
+                assert all(
+                    row["grid_kw"] >= -0.01 for row in rows if row in discharging
+                )
+            _check_plan_entities(hass, household, day, rows, car_id)
         finally:
             await sim.async_disconnect()
 
 
 async def test_new_prices_at_one_trigger_a_replan(hass: HomeAssistant) -> None:
-    """Tomorrow's day-ahead prices arrive at 13:00: the household re-plans."""
+    """Tomorrow's day-ahead prices arrive at 13:00: the household re-plans.
+
+    The price entity changes within the quarter-hour of the last plan, so the
+    re-plan that follows is the prices' own, not the quarter-hour's schedule.
+    """
     await hass.config.async_set_time_zone("Europe/Amsterdam")
     hass.states.async_set(PRICES, "0.1", _prices(tomorrow=False))
-    clock = [datetime(2025, 12, 16, 12, 0, tzinfo=AMSTERDAM)]
+    clock = [datetime(2025, 12, 16, 13, 0, tzinfo=AMSTERDAM)]
     async with _household(hass) as (_entry, household, _car_id):
         household.ports.clock = lambda: clock[0]
+        # The limits follow the new clock (the evening window may have been
+        # in force at the real time), then the plan is made at 13:00.
+        await household.async_tick(clock[0])
         await household.async_plan_now()
         first = household.plan_status.last_replan
+        assert first == clock[0]
+        assert household.plan_status.next_replan == clock[0] + timedelta(minutes=15)
         assert household.plan is not None
         assert len(household.plan.slot_starts) == 96  # at least a day ahead
-        clock[0] = datetime(2025, 12, 16, 13, 0, tzinfo=AMSTERDAM)
-        hass.states.async_set(PRICES, "0.11", _prices(tomorrow=True))
-        await hass.async_block_till_done()
-        clock[0] += timedelta(seconds=3)
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=3))
-        await hass.async_block_till_done()
-        await until(lambda: household.plan_status.last_replan != first)
+        events: list[HouseholdEvent] = []
+        unsubscribe = household.subscribe(events.append)
+        try:
+            clock[0] += timedelta(seconds=20)
+            hass.states.async_set(PRICES, "0.11", _prices(tomorrow=True))
+            await hass.async_block_till_done()
+            clock[0] += timedelta(seconds=3)
+            async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=3))
+            await hass.async_block_till_done()
+            await until(lambda: household.plan_status.last_replan != first)
+        finally:
+            unsubscribe()
         assert household.plan_status.last_replan == clock[0]
+        replans = [event for event in events if event.kind == "plan_updated"]
+        assert len(replans) == 1, replans
+        assert replans[0].data["reasons"] == ["new prices"]
         assert len(household.plan.slot_starts) > 96  # to the end of tomorrow
         assert household.plan_status.cost_tomorrow_eur is not None
 
@@ -484,3 +656,197 @@ async def test_removing_the_household_deletes_its_repairs(hass: HomeAssistant) -
         assert await hass.config_entries.async_remove(entry.entry_id)
         await hass.async_block_till_done()
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_forecast_solar_entity_gives_the_integration_s_forecast(
+    hass: HomeAssistant,
+) -> None:
+    """Forecast.Solar's entities carry no series: its get_forecast action is asked.
+
+    The action's response is Home Assistant's (``watts`` and ``wh_period``,
+    ISO keys in the site's zone); it is asked again when the entity changes.
+    """
+    solar = MockConfigEntry(domain="forecast_solar", title="Dak")
+    solar.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor",
+        "forecast_solar",
+        f"{solar.entry_id}_energy_production_today",
+        config_entry=solar,
+        suggested_object_id="energy_production_today",
+    )
+    calls: list[dict[str, Any]] = []
+    wh = {9: 150, 10: 600, 11: 1_050, 12: 1_200, 13: 900, 14: 400, 15: 80}
+
+    async def get_forecast(call: ServiceCall) -> ServiceResponse:
+        calls.append(dict(call.data))
+        day = datetime(2025, 12, 16, tzinfo=AMSTERDAM)
+        hours = {
+            day.replace(hour=hour).isoformat(): value for hour, value in wh.items()
+        }
+        return {"watts": dict(hours), "wh_period": hours}
+
+    hass.services.async_register(
+        "forecast_solar",
+        "get_forecast",
+        get_forecast,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.states.async_set(entity.entity_id, "4.4", {"unit_of_measurement": "kWh"})
+    async with _household(hass, **{CONF_PV_ENTITY: entity.entity_id}) as (
+        _entry,
+        household,
+        _car_id,
+    ):
+        await hass.async_block_till_done()
+        assert calls == [{"config_entry": solar.entry_id, "resolution": "hourly"}]
+        forecast = household.pv_forecast
+        assert forecast is not None
+        at = datetime(2025, 12, 16, 12, 30, tzinfo=AMSTERDAM)
+        assert forecast.value_at(at) == pytest.approx(1.2)
+        # A new estimate: the entity changes and the forecast is read again.
+        wh[12] = 600
+        hass.states.async_set(entity.entity_id, "3.8", {"unit_of_measurement": "kWh"})
+        await hass.async_block_till_done()
+        assert len(calls) == 2
+        assert household.pv_forecast is not None
+        assert household.pv_forecast.value_at(at) == pytest.approx(0.6)
+
+
+def _day_rows(day: date) -> list[tuple[datetime, datetime, float]]:
+    """Return the 16 December 2025 hourly prices (EUR/kWh) moved onto ``day``."""
+    midnight = datetime.combine(day, datetime.min.time(), AMSTERDAM).astimezone(UTC)
+    return [
+        (midnight + timedelta(hours=hour), midnight + timedelta(hours=hour + 1), price)
+        for hour, (_start, price) in enumerate(hourly_prices())
+    ]
+
+
+def _energyzero(call: ServiceCall) -> ServiceResponse:
+    """``energyzero.get_energy_prices`` as Home Assistant answers it."""
+    assert call.data["incl_vat"] is False
+    first = date.fromisoformat(call.data["start"])
+    last = date.fromisoformat(call.data["end"])
+    rows = [row for day in (first, last) for row in _day_rows(day)]
+    return {
+        "prices": [
+            {
+                "price": price,
+                "timestamp": str(start.astimezone(UTC)),
+                "start": str(start.astimezone(UTC)),
+                "end": str(end.astimezone(UTC)),
+            }
+            for start, end, price in rows
+        ]
+    }
+
+
+def _nordpool(call: ServiceCall) -> ServiceResponse:
+    """``nordpool.get_prices_for_date`` (EUR/MWh; tomorrow's not out yet)."""
+    day = date.fromisoformat(str(call.data["date"]))
+    if day > dt_util.now().date():
+        return {"NL": [], "BE": []}
+    rows = [
+        {"start": start.isoformat(), "end": end.isoformat(), "price": price * 1000}
+        for start, end, price in _day_rows(day)
+    ]
+    return {"NL": rows, "BE": [{**row, "price": 999.0} for row in rows]}
+
+
+@pytest.mark.parametrize(
+    ("integration", "service", "answer", "unique_id"),
+    [
+        ("energyzero", "get_energy_prices", _energyzero, "energy_current_hour"),
+        ("nordpool", "get_prices_for_date", _nordpool, "NL-current_price"),
+    ],
+)
+async def test_home_assistant_s_own_price_integrations_give_their_prices(
+    hass: HomeAssistant,
+    integration: str,
+    service: str,
+    answer: Callable[[ServiceCall], ServiceResponse],
+    unique_id: str,
+) -> None:
+    """EnergyZero's and Nord Pool's entities carry no series: their action is asked."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    source = MockConfigEntry(domain=integration, title="Prijzen")
+    source.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor", integration, unique_id, config_entry=source
+    )
+    calls: list[dict[str, Any]] = []
+
+    async def handler(call: ServiceCall) -> ServiceResponse:
+        calls.append(dict(call.data))
+        assert call.data["config_entry"] == source.entry_id
+        return answer(call)
+
+    hass.services.async_register(
+        integration, service, handler, supports_response=SupportsResponse.ONLY
+    )
+    hass.states.async_set(entity.entity_id, "0.12", {"unit_of_measurement": "€/kWh"})
+    async with _household(hass, **{CONF_PRICE_ENTITY: entity.entity_id}) as (
+        _entry,
+        household,
+        _car_id,
+    ):
+        await hass.async_block_till_done()
+        assert calls
+        prices = household.prices
+        assert prices is not None
+        now = dt_util.now()
+        expected = next(
+            price for start, end, price in _day_rows(now.date()) if start <= now < end
+        )
+        assert prices.value_at(now) == pytest.approx(expected)
+        # The entity changes (the next hour): the prices are read again.
+        asked = len(calls)
+        hass.states.async_set(
+            entity.entity_id, "0.13", {"unit_of_measurement": "€/kWh"}
+        )
+        await hass.async_block_till_done()
+        assert len(calls) > asked
+
+
+@pytest.mark.parametrize(
+    ("integration", "service", "answer", "unique_id"),
+    [
+        # The integration is not loaded: its action does not exist.
+        ("energyzero", None, None, "energy_current_hour"),
+        # Two areas and an entity whose area cannot be told.
+        ("nordpool", "get_prices_for_date", _nordpool, "current_price"),
+        # An answer that is no mapping.
+        ("forecast_solar", "get_forecast", lambda _call: None, "power_production"),
+    ],
+)
+async def test_an_integration_that_gives_no_series_leaves_the_input_unset(  # noqa: PLR0917 - one case
+    hass: HomeAssistant,
+    integration: str,
+    service: str | None,
+    answer: Callable[[ServiceCall], ServiceResponse] | None,
+    unique_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No action, an unclear area, no answer: no prices or forecast, a log line."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    source = MockConfigEntry(domain=integration, title="Bron")
+    source.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor", integration, unique_id, config_entry=source
+    )
+    if service is not None and answer is not None:
+        respond = answer
+
+        async def handler(call: ServiceCall) -> ServiceResponse:
+            return respond(call)
+
+        hass.services.async_register(
+            integration, service, handler, supports_response=SupportsResponse.OPTIONAL
+        )
+    hass.states.async_set(entity.entity_id, "1")
+    key = CONF_PV_ENTITY if integration == "forecast_solar" else CONF_PRICE_ENTITY
+    async with _household(hass, **{key: entity.entity_id}) as (_e, household, _c):
+        await hass.async_block_till_done()
+        assert household.prices is None
+        assert household.pv_forecast is None
+        assert f"in {entity.entity_id} yet" in caplog.text

@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "solve a planner problem (JSON) and print the plan as JSON",
     ),
     "guard": (".guard.cli", "check the guard's inputs"),
+    "household": (
+        ".household.cli",
+        "print the household document's schema, or check a document",
+    ),
     "discover": (
         ".discovery.cli",
         "find energy devices (Modbus scan, zeroconf) as JSON",

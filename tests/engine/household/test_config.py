@@ -132,31 +132,32 @@ def _with(path: str, value: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON v
     return data
 
 
-@pytest.mark.parametrize(
-    ("data", "path"),
-    [
-        (_with("grid.phases", 2), "grid.phases"),
-        (_with("grid.fuse_a", "25"), "grid.fuse_a"),
-        (_with("grid.fuse_a", 1e9), "grid.fuse_a"),
-        (_with("grid.colour", "red"), "grid.colour"),
-        (_with("meter.source", "carrier-pigeon"), "meter.source"),
-        (_with("meter.tcp_port", 70000), "meter.tcp_port"),
-        (_with("limits.0.start", "25:00"), "limits[0].start"),
-        (_with("limits.0.end", "16:00"), "limits[0].end"),
-        (_with("limits.0.weekdays", [0, 9]), "limits[0].weekdays[1]"),
-        (_with("limits.1.url", "ftp://x"), "limits[1].url"),
-        (_with("limits.2.kind", "vibes"), "limits[2].kind"),
-        (_with("devices.0.max_current_a", 4), "devices[0].max_current_a"),
-        (_with("devices.0.charger_id", "a/b"), "devices[0].charger_id"),
-        (_with("devices.1.id", "car"), "devices[1].id"),
-        (_with("tariff.vat", 2), "tariff.vat"),
-        (_with("optimiser.mode", "maximum"), "optimiser.mode"),
-        (_with("optimiser.horizon_hours", 1e6), "optimiser.horizon_hours"),
-        (_with("version", 99), "version"),
-        (_with("time_zone", "Mars/Olympus"), "time_zone"),
-        ([1, 2, 3], ""),
-    ],
-)
+BAD_DOCUMENTS: list[tuple[Any, str]] = [
+    (_with("grid.phases", 2), "grid.phases"),
+    (_with("grid.fuse_a", "25"), "grid.fuse_a"),
+    (_with("grid.fuse_a", 1e9), "grid.fuse_a"),
+    (_with("grid.colour", "red"), "grid.colour"),
+    (_with("meter.source", "carrier-pigeon"), "meter.source"),
+    (_with("meter.tcp_port", 70000), "meter.tcp_port"),
+    (_with("limits.0.start", "25:00"), "limits[0].start"),
+    (_with("limits.0.end", "16:00"), "limits[0].end"),
+    (_with("limits.0.weekdays", [0, 9]), "limits[0].weekdays[1]"),
+    (_with("limits.1.url", "ftp://x"), "limits[1].url"),
+    (_with("limits.2.kind", "vibes"), "limits[2].kind"),
+    (_with("devices.0.max_current_a", 4), "devices[0].max_current_a"),
+    (_with("devices.0.charger_id", "a/b"), "devices[0].charger_id"),
+    (_with("devices.1.id", "car"), "devices[1].id"),
+    (_with("tariff.vat", 2), "tariff.vat"),
+    (_with("optimiser.mode", "maximum"), "optimiser.mode"),
+    (_with("optimiser.horizon_hours", 1e6), "optimiser.horizon_hours"),
+    (_with("version", 99), "version"),
+    (_with("time_zone", "Mars/Olympus"), "time_zone"),
+    ([1, 2, 3], ""),
+]
+"""Bad documents and the path of the field their error must name."""
+
+
+@pytest.mark.parametrize(("data", "path"), BAD_DOCUMENTS)
 def test_bad_documents_name_the_field(data: Any, path: str) -> None:  # noqa: ANN401
     """Every error says where the bad field is."""
     with pytest.raises(HouseholdConfigError) as caught:

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 import time as wall
+from typing import Any
+
+import aiohttp
+import pytest
 
 from custom_components.stroomwijs.engine.household import (
+    Household,
+    HouseholdPorts,
     LimitConfig,
     MemoryStateStore,
+    OptimiserConfig,
+    OptimiserMode,
     PlanState,
+    Series,
 )
 from custom_components.stroomwijs.engine.household.runtime import PROBLEM_PLAN_FAILED
 from custom_components.stroomwijs.engine.planner import solve
+from custom_components.stroomwijs.engine.simulate.vtn import (
+    SimVtn,
+    gac_event,
+    gac_program,
+)
 
 from .conftest import (
     AMSTERDAM,
@@ -24,6 +38,8 @@ from .conftest import (
     local,
     two_days_of_prices,
 )
+
+EAN = "871685900012345678"
 
 
 def _evening_base(when) -> float:  # noqa: ANN001 - a datetime
@@ -422,3 +438,201 @@ async def test_a_cleared_manual_limit_raises_the_car_only_into_the_new_headroom(
     assert 4_000.0 <= car_w <= 6_000.0 - 1_000.0
     # Every telegram after the limit was cleared stayed under the window.
     assert max(net for _, net, _ in home.grid_w[start:]) <= 6_000.0
+
+
+async def test_without_prices_or_pv_forecast_the_plan_status_says_so(
+    make_home: HomeFactory,
+) -> None:
+    """No prices: self-consumption; no PV forecast: persistence; both stated."""
+    home = await make_home(start=local(16, 12))
+    household = home.household
+    status = await household.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+    assert status.mode is OptimiserMode.SELF_CONSUMPTION
+    assert "no prices: planning for self-consumption" in status.reasons
+    assert "no PV forecast: the base load's history stands in for PV" in (
+        status.reasons
+    )
+    household.set_prices(two_days_of_prices())
+    household.set_pv_forecast(
+        Series(local(16, 0), timedelta(hours=1), (0.0,) * 8 + (1.5,) * 8 + (0.0,) * 32)
+    )
+    await home.step()
+    status = household.plan_status
+    assert status.mode is OptimiserMode.CHEAPEST
+    assert not any(
+        reason.startswith(("no prices", "no PV forecast")) for reason in status.reasons
+    ), status.reasons
+
+
+async def test_a_restored_safe_plan_is_not_shown_as_a_good_one(
+    make_home: HomeFactory,
+) -> None:
+    """A rule-based safe plan saved before a restart comes back as a fallback."""
+    store = MemoryStateStore()
+
+    def no_plan(problem, now, previous):  # noqa: ANN001, ANN202 - the solver port
+        plan = solve(problem, now=now, warm_start=previous)
+        return replace(plan, solver=replace(plan.solver, status="fallback"))
+
+    home = await make_home(start=local(16, 12), store=store, solver=no_plan)
+    home.household.set_prices(two_days_of_prices())
+    await home.step()
+    assert home.household.plan is not None
+    assert home.household.plan_status.state is PlanState.FALLBACK
+    await home.sim.async_disconnect()
+    await home.household.async_stop()
+
+    home2 = await make_home(start=home.now + timedelta(minutes=5), store=store)
+    household2 = home2.household
+    assert household2.plan is not None
+    assert household2.plan.solver.status == "fallback"
+    assert household2.plan_status.state is PlanState.FALLBACK
+    assert any("safe plan" in reason for reason in household2.plan_status.reasons)
+    # A fallback plan is no warm start, and the next good solve replaces it.
+    status = await household2.async_plan_now()
+    assert status.state in {PlanState.OK, PlanState.TIME_LIMIT}
+    assert household2.plan is not None
+    assert household2.plan.solver.status != "fallback"
+    assert not household2.plan.solver.warm_start
+
+
+async def test_a_restart_while_the_dso_s_vtn_is_away_keeps_its_limit() -> None:
+    """The OpenADR limit in force comes back from the household's saved state."""
+    start = local(16, 12)
+    clock = [start]
+    store = MemoryStateStore()
+    async with SimVtn() as vtn, aiohttp.ClientSession() as session:
+        vtn.add_program(gac_program("program-1"))
+        await vtn.put_event(
+            gac_event(
+                "event-1",
+                program_id="program-1",
+                ean=EAN,
+                start=start,
+                values_kw=[2.5] * 8,  # 12:00-14:00
+            )
+        )
+        config = household_config(
+            devices=(),
+            limits=(
+                LimitConfig(
+                    id="gac",
+                    kind="openadr",
+                    url=vtn.base_url,
+                    client_id=vtn.client_id,
+                    ean=EAN,
+                ),
+            ),
+            secrets={"limits.gac.client_secret": vtn.client_secret},
+        )
+
+        def ports() -> HouseholdPorts:
+            return HouseholdPorts(
+                clock=lambda: clock[0], store=store, realtime=False, session=session
+            )
+
+        household = Household(config, ports())
+        await household.async_start()
+        ven = household.limits.ven
+        assert ven is not None
+        assert await ven.async_poll()
+        await household.async_tick(clock[0])
+        assert household.limits.import_limit_w == 2_500
+        await household.async_stop()
+
+        # Back ten minutes later; the VTN does not answer.
+        vtn.down = True
+        clock[0] += timedelta(minutes=10)
+        household = Household(config, ports())
+        await household.async_start()
+        try:
+            ven = household.limits.ven
+            assert ven is not None
+            assert not await ven.async_poll()
+            await household.async_tick(clock[0])
+            assert household.limits.import_limit_w == 2_500
+            assert household.limits.import_source == "openadr:capacity-limit"
+        finally:
+            await household.async_stop()
+
+
+async def test_the_car_s_declared_needs_are_planned_until_the_user_sets_them(
+    make_home: HomeFactory,
+) -> None:
+    """OCPP 2.1 NotifyEVChargingNeeds: its departure and target go into the plan."""
+    home = await make_home(start=local(16, 18))
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    declared = replace(car(soc=0.3), target_soc=0.7, departure=local(17, 5, 30))
+    await home.sim.async_plug_in(declared)
+    await home.step()
+    inputs = household.plan_inputs
+    assert inputs is not None
+    (ev,) = [d for d in inputs.problem["devices"] if d["kind"] == "ev"]
+    assert datetime.fromisoformat(ev["departure"]) == local(17, 5, 30)
+    assert ev["target_soc"] == pytest.approx(0.7)
+    assert ev["soc"] == pytest.approx(0.3, abs=0.01)
+    assert not any("no departure set" in note for note in inputs.notes)
+    # The user's departure and target win, and start a re-plan.
+    seen = len(home.events)
+    household.set_departure("car", {"departure": local(17, 7), "target_soc": 0.9})
+    await home.step()
+    reasons = [
+        reason
+        for event in home.events[seen:]
+        if event.kind == "plan_updated"
+        for reason in event.data["reasons"]
+    ]
+    assert "Car: departure or target changed" in reasons
+    assert household.plan_inputs is not None
+    (ev,) = [d for d in household.plan_inputs.problem["devices"] if d["kind"] == "ev"]
+    assert datetime.fromisoformat(ev["departure"]) == local(17, 7)
+    assert ev["target_soc"] == pytest.approx(0.9)
+
+
+async def test_each_event_starts_a_re_plan_with_its_reason(
+    make_home: HomeFactory,
+) -> None:
+    """Plug-in, unplug, a limit, a charger gone, a quarter off the plan: re-plans.
+
+    Re-plans are scheduled every 30 minutes here, so each one within the
+    half-hour is the event's own.
+    """
+    config = household_config(
+        optimiser=OptimiserConfig(horizon_hours=24, time_limit_s=5.0, replan_minutes=30)
+    )
+    home = await make_home(start=local(16, 12), config=config)
+    household = home.household
+    household.set_prices(two_days_of_prices())
+    await home.step()
+
+    async def reasons_of(action: Any) -> list[str]:  # noqa: ANN401 - a coroutine
+        seen = len(home.events)
+        if action is not None:
+            await action
+        await home.step()
+        return [
+            reason
+            for event in home.events[seen:]
+            if event.kind == "plan_updated"
+            for reason in event.data["reasons"]
+        ]
+
+    assert await reasons_of(home.sim.async_plug_in(car())) == ["Car plugged in"]
+    assert await reasons_of(home.sim.async_unplug()) == ["Car unplugged"]
+    household.set_manual_limit(
+        import_w=3_000.0, duration=timedelta(hours=1), label="test"
+    )
+    assert await reasons_of(None) == ["the grid limit changed"]
+    assert await reasons_of(home.sim.async_disconnect()) == ["Car unavailable"]
+    assert home.now < local(16, 12, 15)
+    # 12:15: the quarter used far more than planned (a 4 kW kettle-and-oven).
+    home.base_w = lambda _when: 4_500.0
+    while home.now < local(16, 12, 14):
+        await home.step()
+    reasons = await reasons_of(None)
+    assert home.now == local(16, 12, 15)
+    assert len(reasons) == 1, reasons
+    assert reasons[0].startswith("the last quarter-hour used 1."), reasons
+    assert "the plan expected 0.1" in reasons[0], reasons

@@ -475,3 +475,65 @@ async def test_the_plan_keeps_an_sg_ready_pump_on_once_its_blocks_are_spent() ->
     assert today
     assert min(setpoint[i] for i in today) > 0.0
     await household.async_stop()
+
+
+async def test_a_device_going_away_and_coming_back_is_re_planned_for() -> None:
+    """A boiler that stops answering, and answers again, each start a re-plan."""
+    now = [START]
+    port = InMemoryEntityPort()
+    port.set_state("switch.boiler", "off")
+    port.set_state("sensor.boiler_temperature", 55.0)
+    household = Household(
+        HouseholdConfig(
+            name="Boiler",
+            devices=(
+                DeviceConfig(
+                    id="boiler",
+                    kind="driver",
+                    name="Boiler",
+                    driver={
+                        "driver": "boiler",
+                        "control": "switch",
+                        "entity_id": "switch.boiler",
+                        "temperature_entity": "sensor.boiler_temperature",
+                        "volume_l": 120,
+                        "power_w": 2000,
+                    },
+                ),
+            ),
+            optimiser=OptimiserConfig(horizon_hours=24, time_limit_s=5.0),
+        ),
+        HouseholdPorts(clock=lambda: now[0], realtime=False, entity_port=port),
+    )
+    await household.async_start()
+    try:
+        await household.async_tick(now[0])
+        await household.async_plan_now()
+        assert household.devices.drivers["boiler"].available
+        events: list[Any] = []
+        household.subscribe(events.append)
+
+        async def _reasons_after(seconds: int) -> list[str]:
+            events.clear()
+            for _ in range(seconds // 5):
+                now[0] += timedelta(seconds=5)
+                await household.async_tick(now[0])
+            return [
+                reason
+                for event in events
+                if event.kind == "plan_updated"
+                for reason in event.data["reasons"]
+            ]
+
+        # Within the quarter-hour: no scheduled re-plan is due.
+        port.set_unavailable("switch.boiler")
+        reasons = await _reasons_after(30)
+        assert not household.devices.drivers["boiler"].available
+        assert reasons == ["Boiler became unavailable"]
+        port.set_state("switch.boiler", "off")
+        reasons = await _reasons_after(30)
+        assert household.devices.drivers["boiler"].available
+        assert reasons == ["Boiler became available"]
+        assert now[0] < START + timedelta(minutes=15)
+    finally:
+        await household.async_stop()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+import json
 import logging
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from openadr3_client_gac_compliance.gac22.plugin import Gac22ValidatorPlugin
 import pytest
 
 from custom_components.stroomwijs.engine.limits import LimitStack
+from custom_components.stroomwijs.engine.limits.base import DEFAULT_FAILSAFE_IMPORT_W
 from custom_components.stroomwijs.engine.limits.openadr import (
     GAC_PROGRAM_TYPES,
     Event,
@@ -836,3 +838,108 @@ async def test_vtn_that_pages_forever_is_a_failed_poll(setup: Setup) -> None:
     async with asyncio.timeout(30):
         assert not await setup.ven.async_poll()
     assert "more than" in (setup.ven.status.last_error or "")
+
+
+async def test_a_restart_while_the_vtn_is_away_keeps_its_limits(setup: Setup) -> None:
+    """The limits a VTN set survive a restart until it answers, each to its end."""
+    await setup.vtn.put_event(
+        gac_event(
+            "event-1",
+            program_id="program-1",
+            ean=EAN,
+            start=T0 - timedelta(minutes=15),
+            values_kw=[2.0] * 8,  # 14:45-16:45
+        )
+    )
+    assert await setup.ven.async_poll()
+    saved = json.loads(json.dumps(setup.ven.export_state()))
+    assert saved["failsafe_import_w"] == 3_500
+    # The household restarts five minutes later; the VTN does not answer.
+    setup.vtn.down = True
+    setup.clock.now = T0 + timedelta(minutes=5)
+    ven = OpenAdrVen(
+        setup.client, ean=EAN, clock=setup.clock, timeout=timedelta(minutes=15)
+    )
+    stack = LimitStack([ven])
+    # Without its saved state the VEN would know no limit for 15 minutes.
+    assert stack.effective(setup.clock.now).import_w is None
+    assert ven.restore_state(saved, setup.clock.now) == 7  # 14:45-15:00 has ended
+    assert not await ven.async_poll()
+    effective = stack.effective(setup.clock.now)
+    assert effective.import_w == 2_000
+    assert effective.import_source == "openadr:capacity-limit"
+    setup.clock.now = T0 + timedelta(minutes=30)
+    assert not await ven.async_poll()
+    assert stack.effective(setup.clock.now).import_w == 2_000  # below the failsafe
+    # After the event's end the VTN is still away: its own safe-mode value.
+    setup.clock.now = T0 + timedelta(minutes=110)
+    effective = stack.effective(setup.clock.now)
+    assert effective.import_w == 3_500
+    assert effective.import_source == "openadr:failsafe"
+    # What the restarted VEN holds is saved again for a next restart.
+    again = ven.export_state()
+    assert again["failsafe_import_w"] == 3_500
+
+
+async def test_the_vtn_s_first_answer_after_a_restart_replaces_what_was_kept(
+    setup: Setup,
+) -> None:
+    """An event the VTN cancelled while the household was away ends at once."""
+    await setup.vtn.put_event(
+        gac_event(
+            "event-1",
+            program_id="program-1",
+            ean=EAN,
+            start=T0,
+            values_kw=[2.0] * 4,
+        )
+    )
+    assert await setup.ven.async_poll()
+    saved = setup.ven.export_state()
+    await setup.vtn.delete_event("event-1")
+    ven = OpenAdrVen(
+        setup.client, ean=EAN, clock=setup.clock, timeout=timedelta(minutes=15)
+    )
+    assert ven.restore_state(saved, setup.clock.now) == 4
+    stack = LimitStack([ven])
+    assert stack.effective(setup.clock.now).import_w == 2_000
+    assert await ven.async_poll()
+    assert stack.effective(setup.clock.now).import_w is None
+    assert ven.export_state()["limits"] == []
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        None,
+        [],
+        {"version": 2, "limits": []},
+        {"version": 1, "limits": "x"},
+        {
+            "version": 1,
+            "failsafe_import_w": float("nan"),
+            "limits": [
+                {"source": "openadr:a", "import_w": -1, "start": None, "end": None},
+                {"source": "openadr:a", "import_w": True, "start": None, "end": None},
+                {"source": "openadr:a", "import_w": 1e400, "start": None, "end": None},
+                {"source": "openadr:a", "import_w": 2000, "end": "2026-11-23T16:00:00"},
+                {"source": "openadr:a", "import_w": 2000, "end": "tomorrow"},
+                {
+                    "source": "openadr:a",
+                    "import_w": 2000,
+                    "end": "2026-11-23T14:00:00Z",
+                },
+                {"source": "manual", "import_w": 2000},
+                {"source": "openadr:a"},
+                "limit",
+            ],
+        },
+    ],
+)
+async def test_saved_openadr_state_that_is_malformed_or_ended_is_skipped(
+    setup: Setup, saved: object
+) -> None:
+    """Only well-formed limits that have not ended come back."""
+    assert setup.ven.restore_state(saved, T0) == 0
+    assert setup.ven.failsafe_import_w == DEFAULT_FAILSAFE_IMPORT_W  # not NaN
+    assert LimitStack([setup.ven]).effective(T0).import_w is None

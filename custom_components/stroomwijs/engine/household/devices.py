@@ -314,6 +314,9 @@ class HouseholdDevices:
         self._polled: datetime | None = None
         self._was_available: dict[str, bool] = {}
         self.came_back: set[str] = set()
+        self.availability_changed: dict[str, bool] = {}
+        """Devices that went away or came back since the household last looked
+        (device id -> available now): each is a reason to re-plan."""
         """Devices found answering again since the household last looked (it
         then gives them what they should be doing: they may have missed it)."""
         for device in config.devices:
@@ -395,6 +398,7 @@ class HouseholdDevices:
         self.sockets.pop(device_id, None)
         self._was_available.pop(device_id, None)
         self.came_back.discard(device_id)
+        self.availability_changed.pop(device_id, None)
         self.unplanned.discard(device_id)
         try:
             await _hand_back(driver)
@@ -432,8 +436,11 @@ class HouseholdDevices:
             available = bool(driver.available)
         except Exception:  # noqa: BLE001 - a broken property: unavailable
             available = False
-        if self._was_available.get(device_id) is False and available:
+        before = self._was_available.get(device_id)
+        if before is False and available:
             self.came_back.add(device_id)
+        if before is not None and before != available:
+            self.availability_changed[device_id] = available
         self._was_available[device_id] = available
 
     def power_kw(self) -> float:

@@ -131,6 +131,8 @@ PLAN_FAILURE_SOLVER: Final = "solver_error"
 PROBLEM_DSO_SIGNAL: Final = "dso_signal_lost"
 PROBLEM_NOT_HOLDABLE: Final = "limit_not_holdable"
 LIMIT_TRIGGER_W: Final = 100.0
+DEVIATION_MIN_SECONDS: Final = 300.0
+"""A quarter's deviation from a plan made in it counts after 5 minutes."""
 
 type Clock = Callable[[], datetime]
 type Solver = Callable[[Problem, datetime, Plan | None], Plan]
@@ -232,6 +234,9 @@ class _QuarterAccount:
     seconds: float = 0.0
     last: datetime | None = None
     last_net_kw: float | None = None
+    plan_kwh: float = 0.0
+    """Energy since the plan in force was made (or since the quarter began)."""
+    plan_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -414,6 +419,9 @@ class Household:
         self._started = True
         self._unsubs.append(self.limits.stack.subscribe(self._on_limit_change))
         self._unsubs.append(self.guard.subscribe(self._on_intervention))
+        # What a DSO's VTN has announced is saved as it comes (a restart while
+        # the VTN does not answer still holds it).
+        self._unsubs.extend(ven.subscribe(self._save_soon) for ven in self.limits.vens)
         for handle in self.chargers.handles.values():
             self._plugged[handle.device_id] = _charger_state(handle)
         if self.meter is not None and self.meter.last_reading is not None:
@@ -549,6 +557,8 @@ class Household:
                 quarter.energy_kwh += quarter.last_net_kw * seconds / 3600.0
                 quarter.device_kwh += self._device_power_kw() * seconds / 3600.0
                 quarter.seconds += seconds
+                quarter.plan_kwh += quarter.last_net_kw * seconds / 3600.0
+                quarter.plan_seconds += seconds
         quarter.last = when
         quarter.last_net_kw = net / 1000.0
 
@@ -565,13 +575,17 @@ class Household:
         self.forecaster.observe(quarter.start, uncontrolled_kw)
         self._dirty = True
         plan = self.plan
-        if plan is None:
+        if plan is None or quarter.plan_seconds < DEVIATION_MIN_SECONDS:
             return
-        index = slot_index(plan, quarter.start)
+        # The plan's slot for this quarter: a whole one, or, for a plan made
+        # during it, the partial first slot from then to the quarter's end.
+        # What the meter measured since that plan was made is compared with
+        # it, as a quarter-hour's worth.
+        index = slot_index(plan, quarter.start + SLOT - timedelta(microseconds=1))
         if index is None:
             return
         planned_kwh = (plan.import_kw[index] - plan.export_kw[index]) * 0.25
-        measured_kwh = quarter.energy_kwh * (0.25 / hours)
+        measured_kwh = quarter.plan_kwh * (900.0 / quarter.plan_seconds)
         if abs(measured_kwh - planned_kwh) >= self.config.optimiser.deviation_kwh:
             self.request_replan(
                 f"the last quarter-hour used {measured_kwh:.2f} kWh, "
@@ -1118,6 +1132,22 @@ class Household:
         if isinstance(driver, PowerSettable):
             await driver.async_set_power(setpoint_w)
 
+    def _replan_for_availability(self) -> None:
+        """Re-plan for each heat pump, boiler or appliance that went or came back.
+
+        (A charger's availability comes with its own change events.)
+        """
+        changed, self.devices.availability_changed = (
+            self.devices.availability_changed,
+            {},
+        )
+        for device_id, available in sorted(changed.items()):
+            driver = self.devices.drivers.get(device_id)
+            if driver is None:
+                continue
+            what = "available" if available else "unavailable"
+            self.request_replan(f"{driver.name} became {what}")
+
     async def _async_devices_back(self, now: datetime) -> None:
         """Give devices that answer again what they should be doing now.
 
@@ -1325,6 +1355,7 @@ class Household:
         self.limits.refresh(now)
         await self._async_update_shares(now)
         await self.devices.async_poll()
+        self._replan_for_availability()
         await self._async_devices_back(now)
         await self._async_expire_overrides(now)
         due = self._next_replan is not None and now >= self._next_replan
@@ -1457,6 +1488,9 @@ class Household:
     ) -> None:
         self.plan = plan
         self.plan_inputs = inputs
+        # The quarter's deviation from this plan counts from now on.
+        self._quarter.plan_kwh = 0.0
+        self._quarter.plan_seconds = 0.0
         state = (
             PlanState.TIME_LIMIT
             if plan.solver.status == "time_limit"
@@ -1490,11 +1524,17 @@ class Household:
         if not kept and fallback is not None and inputs is not None:
             self.plan = fallback
             self.plan_inputs = inputs
+            self._quarter.plan_kwh = 0.0
+            self._quarter.plan_seconds = 0.0
         elif not kept:
             self.plan = None
             fallback = None
         note = (
-            "kept the last plan"
+            (
+                "kept the rule-based safe plan"
+                if self.plan is not None and self.plan.solver.status == "fallback"
+                else "kept the last plan"
+            )
             if kept
             else (
                 "using the rule-based safe plan"
@@ -1750,6 +1790,7 @@ class Household:
             "config_mode": self.config.optimiser.mode.value,
             "config_enabled": self.config.optimiser.enabled,
             "manual": self.limits.manual.export_state(),
+            "openadr": {ven.name: ven.export_state() for ven in self.limits.vens},
             "guard": self.guard.export_state(),
             "meter": None if self.meter is None else self.meter.export_state(),
             "departures": departures,
@@ -1779,6 +1820,10 @@ class Household:
             self.enabled = bool(stored["enabled"])
         if stored.get("manual") is not None:
             self.limits.manual.restore_state(stored["manual"], now)
+        openadr = stored.get("openadr")
+        if isinstance(openadr, Mapping):
+            for ven in self.limits.vens:
+                ven.restore_state(openadr.get(ven.name), now)
         if stored.get("guard") is not None:
             self.guard.restore_state(stored["guard"], now)
         if self.meter is not None and stored.get("meter") is not None:
@@ -1817,18 +1862,24 @@ class Household:
         except Exception as err:  # noqa: BLE001 - a bad saved plan is skipped
             _LOGGER.warning("Saved plan ignored: %s", err)
             return
+        # A rule-based safe plan (the solver had failed) comes back as what
+        # it is, not as a good plan.
+        safe = plan.solver.status == "fallback"
+        note = "restored after a restart" + (
+            ": the rule-based safe plan" if safe else ""
+        )
         self.plan = plan
         self.plan_inputs = PlanInputs(
             problem={},
             mode=self.mode,
-            notes=("restored after a restart",),
+            notes=(note,),
             device_map={str(k): str(v) for k, v in devices.items()},
         )
         self.plan_status = replace(
             self.plan_status,
-            state=PlanState.OK,
+            state=PlanState.FALLBACK if safe else PlanState.OK,
             mode=self.mode,
-            reasons=("restored after a restart",),
+            reasons=(note,),
             last_replan=plan.created,
         )
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 import logging
 import math
@@ -860,6 +860,10 @@ class OpenAdrVen:
         self._gac_version = gac_version
         self._reachable: bool | None = None
         """None until the first poll; then whether the last poll worked."""
+        self._remembered: list[Limit] = []
+        """The limits of the events known before a restart, held until the
+        VTN's first full answer replaces them (``restore_state``)."""
+        self._remembered_failsafe_w: float | None = None
 
     @property
     def name(self) -> str:
@@ -921,6 +925,8 @@ class OpenAdrVen:
         if self._reachable is False:
             _LOGGER.info("OpenADR VTN %s is available again", self._name)
         self._reachable = True
+        self._remembered = []
+        self._remembered_failsafe_w = None
         self.status.programs = {program.id: program for program in programs}
         self.status.events = {
             event.id: event for event in events if event.targets_ean(self._ean)
@@ -1032,10 +1038,121 @@ class OpenAdrVen:
             if event.is_safe_mode and self._follows(event.program_id)
             for value in _safe_values_w(event)
         ]
-        return min(values) if values else self._failsafe_w
+        if values:
+            return min(values)
+        if self._remembered_failsafe_w is not None:
+            return self._remembered_failsafe_w
+        return self._failsafe_w
+
+    def export_state(self) -> dict[str, Any]:
+        """Return the limits the VTN has set that have not ended, JSON-safe.
+
+        With the program's safe-mode limit when the VTN named one. The host
+        saves this so that a restart while the VTN does not answer still
+        holds them (``restore_state``).
+        """
+        now = self._clock()
+        limits = [
+            limit
+            for limit in self._event_limits(now, None)
+            if limit.end is None or limit.end > now
+        ]
+        limits.extend(
+            limit for limit in self._remembered if limit.end is None or limit.end > now
+        )
+        safe = [
+            value
+            for event in self.status.events.values()
+            if event.is_safe_mode and self._follows(event.program_id)
+            for value in _safe_values_w(event)
+        ]
+        failsafe = min(safe) if safe else self._remembered_failsafe_w
+        return {
+            "version": 1,
+            "failsafe_import_w": failsafe,
+            "limits": [
+                {
+                    "source": limit.source,
+                    "import_w": limit.import_w,
+                    "export_w": limit.export_w,
+                    "start": None if limit.start is None else limit.start.isoformat(),
+                    "end": None if limit.end is None else limit.end.isoformat(),
+                    "failsafe": limit.failsafe,
+                    "detail": limit.detail,
+                }
+                for limit in limits
+            ],
+        }
+
+    def restore_state(self, data: object, now: datetime) -> int:
+        """Hold the saved limits until the VTN first answers; return how many.
+
+        What has ended, and every entry that is not what ``export_state``
+        writes, is skipped. Once a poll succeeds, the VTN's own events
+        replace them all.
+        """
+        if self._reachable is not None or not isinstance(data, Mapping):
+            return 0
+        if data.get("version") != 1:
+            return 0
+        failsafe = data.get("failsafe_import_w")
+        if (
+            isinstance(failsafe, int | float)
+            and not isinstance(failsafe, bool)
+            and math.isfinite(failsafe)
+            and failsafe >= 0
+        ):
+            self._remembered_failsafe_w = float(failsafe)
+        items = data.get("limits")
+        remembered: list[Limit] = []
+        for item in items if isinstance(items, list) else []:
+            limit = _remembered_limit(item, self._name)
+            if limit is not None and (limit.end is None or limit.end > now):
+                remembered.append(limit)
+        self._remembered = remembered
+        if remembered:
+            _LOGGER.info(
+                "OpenADR %s: %d limits from before the restart hold until the "
+                "VTN answers",
+                self._name,
+                len(remembered),
+            )
+        return len(remembered)
 
     def limits_between(self, start: datetime, end: datetime) -> list[Limit]:
         """Event limits overlapping the range, plus the failsafe when lost."""
+        found = self._event_limits(start, end)
+        if self._remembered:
+            # No full answer since a restart: what the VTN had set before.
+            found.extend(
+                limit
+                for limit in self._remembered
+                if limit.overlaps(start, end)
+                and not any(
+                    limit.source == seen.source
+                    and limit.start == seen.start
+                    and limit.end == seen.end
+                    for seen in found
+                )
+            )
+        # The failsafe is a state of the feed now, not a forecast.
+        window = self.watchdog.failsafe_window(self._clock())
+        if window is not None:
+            found.append(
+                Limit(
+                    source=f"{self._name}:failsafe",
+                    import_w=self.failsafe_import_w,
+                    start=window[0],
+                    end=window[1],
+                    failsafe=True,
+                    detail="VTN silent; safe-mode limit applies",
+                )
+            )
+        return found
+
+    def _event_limits(self, start: datetime, end: datetime | None) -> list[Limit]:
+        """Return the known events' limits that overlap ``start``..``end``."""
+        stop = end if end is not None else datetime.max.replace(tzinfo=UTC)
         found: list[Limit] = []
         for event in self.status.events.values():
             if event.is_safe_mode or not self._follows(event.program_id):
@@ -1055,7 +1172,7 @@ class OpenAdrVen:
                     failsafe=True,
                     detail=f"event {event.id} unreadable ({err}); safe-mode limit",
                 )
-                if limit.overlaps(start, end):
+                if limit.overlaps(start, stop):
                     found.append(limit)
                 continue
             for interval in intervals:
@@ -1069,21 +1186,8 @@ class OpenAdrVen:
                     end=interval.end,
                     detail=f"event {event.id}",
                 )
-                if limit.overlaps(start, end):
+                if limit.overlaps(start, stop):
                     found.append(limit)
-        # The failsafe is a state of the feed now, not a forecast.
-        window = self.watchdog.failsafe_window(self._clock())
-        if window is not None:
-            found.append(
-                Limit(
-                    source=f"{self._name}:failsafe",
-                    import_w=self.failsafe_import_w,
-                    start=window[0],
-                    end=window[1],
-                    failsafe=True,
-                    detail="VTN silent; safe-mode limit applies",
-                )
-            )
         return found
 
     def problem(self, now: datetime) -> str | None:
@@ -1093,6 +1197,55 @@ class OpenAdrVen:
             since = "never reached" if heard is None else f"silent since {heard:%c %Z}"
             return f"VTN {since}; failsafe limit {self.failsafe_import_w:.0f} W applies"
         return None
+
+
+def _saved_watts(value: object) -> float | None:
+    """Read saved watts: None, or a finite non-negative number (else ValueError)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    ):
+        return float(value)
+    raise ValueError(value)
+
+
+def _saved_time(value: object) -> datetime | None:
+    """Read a saved time: None, or an ISO time with its zone (else ValueError)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(value)  # noqa: TRY004 - the reader's one error type
+    return require_aware(datetime.fromisoformat(value), "time")
+
+
+def _remembered_limit(item: object, name: str) -> Limit | None:
+    """Read one saved limit (``OpenAdrVen.export_state``); None if malformed."""
+    if not isinstance(item, Mapping):
+        return None
+    source = item.get("source")
+    detail = item.get("detail")
+    if not isinstance(source, str) or not source.startswith(f"{name}:"):
+        return None
+    try:
+        limit = Limit(
+            source=source,
+            import_w=_saved_watts(item.get("import_w")),
+            export_w=_saved_watts(item.get("export_w")),
+            start=_saved_time(item.get("start")),
+            end=_saved_time(item.get("end")),
+            failsafe=item.get("failsafe") is True,
+            detail=(f"{detail}; " if isinstance(detail, str) and detail else "")
+            + "kept from before a restart until the VTN answers",
+        )
+    except ValueError:
+        return None
+    if limit.import_w is None and limit.export_w is None:
+        return None
+    return limit
 
 
 def _event_span(event: Event) -> tuple[datetime | None, datetime | None]:
