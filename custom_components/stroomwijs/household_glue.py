@@ -530,7 +530,7 @@ def _nordpool_area(response: Mapping[str, Any], unique_id: str) -> str:
 @callback
 def _input_reader(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: StroomwijsConfigEntry,
     *,
     what: str,
     read: Callable[[HomeAssistant, State], Awaitable[Series]],
