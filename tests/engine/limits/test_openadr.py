@@ -836,3 +836,75 @@ async def test_vtn_that_pages_forever_is_a_failed_poll(setup: Setup) -> None:
     async with asyncio.timeout(30):
         assert not await setup.ven.async_poll()
     assert "more than" in (setup.ven.status.last_error or "")
+
+
+@pytest.mark.parametrize("where", ["event", "safe-mode"])
+async def test_limit_beyond_a_float_is_unreadable_not_a_crash(
+    setup: Setup, where: str
+) -> None:
+    """An integer limit too big for a float (json reads it exactly): no crash.
+
+    As an event value it holds the safe-mode limit over the event's span; as
+    the safe-mode value it is no safe-mode value (the configured failsafe).
+    """
+    huge = 10**400
+    if where == "event":
+        event = gac_event(
+            "huge", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0]
+        )
+        event["intervals"][0]["payloads"][0]["values"] = [huge]
+        await setup.vtn.put_event(event)
+    else:
+        safe = gac_safe_mode_event(
+            "safe-1", program_id="program-1", ean=EAN, value_kw=3.5
+        )
+        safe["intervals"][0]["payloads"][0]["values"] = [huge]
+        await setup.vtn.put_event(safe)
+    assert await setup.ven.async_poll()
+    effective = LimitStack([setup.ven]).effective(T0)
+    if where == "event":
+        assert effective.import_w == 3_500
+        assert "huge" in (setup.ven.status.last_error or "")
+    else:
+        assert setup.ven.failsafe_import_w == 4_200
+        assert effective.import_w is None
+
+
+async def test_event_that_ends_after_year_9999_holds_the_safe_mode_limit(
+    setup: Setup,
+) -> None:
+    """An interval whose end is past datetime's range is unreadable, held safe."""
+    start = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    event = gac_event(
+        "late",
+        program_id="program-1",
+        ean=EAN,
+        start=start,
+        values_kw=[6.0],
+        interval=timedelta(hours=2),
+    )
+    await setup.vtn.put_event(event)
+    assert await setup.ven.async_poll()
+    effective = LimitStack([setup.ven]).effective(start + timedelta(minutes=5))
+    assert effective.import_w == 3_500
+    assert "late" in (setup.ven.status.last_error or "")
+
+
+@pytest.mark.parametrize("text", ["P9999999999W", "PT99999999999999999999H"])
+def test_duration_beyond_timedelta_is_a_format_error(text: str) -> None:
+    """A duration past timedelta's range is malformed, not an OverflowError."""
+    with pytest.raises(OpenAdrFormatError):
+        parse_duration(text)
+
+
+async def test_event_with_an_absurd_duration_fails_the_poll_safely(
+    setup: Setup,
+) -> None:
+    """One event with an unreadable duration: a failed poll, not a crash."""
+    event = gac_event(
+        "long", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0]
+    )
+    event["intervalPeriod"]["duration"] = "P9999999999W"
+    await setup.vtn.put_event(event)
+    assert not await setup.ven.async_poll()
+    assert "duration" in (setup.ven.status.last_error or "")
