@@ -908,3 +908,153 @@ async def test_event_with_an_absurd_duration_fails_the_poll_safely(
     await setup.vtn.put_event(event)
     assert not await setup.ven.async_poll()
     assert "duration" in (setup.ven.status.last_error or "")
+
+
+def _event_with(change: Callable[[Json], object]) -> Json:
+    event = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[5.0, 4.0])
+    change(event)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_set(("intervalPeriod", "duration"), "fifteen minutes"), "ISO 8601 duration"),
+        (_set(("intervalPeriod", "duration"), "P1M"), "years or months"),
+        (_set(("intervalPeriod", "duration"), "PT"), "ISO 8601 duration"),
+        (_set(("intervalPeriod", "start"), 1700000000), "ISO 8601 string"),
+        (_set(("intervalPeriod", "start"), "yesterday"), "ISO 8601 time"),
+        (_set(("intervalPeriod", "start"), "2026-11-23T15:00:00"), "time zone"),
+        (_set(("intervalPeriod",), "PT15M"), "JSON object"),
+        (_set(("intervals",), {"id": 0}), "JSON array"),
+        (_set(("intervals", 0, "id"), "0"), "integer id"),
+        (_set(("intervals", 0, "payloads", 0), {"values": [1]}), "malformed event"),
+        (_set(("targets",), [7]), "JSON object"),
+        (_set(("programID",), None), "programID"),
+    ],
+)
+def test_malformed_events_are_format_errors(
+    change: Callable[[Json], object], match: str
+) -> None:
+    """Every wrong shape is an OpenAdrFormatError naming it, never a crash."""
+    with pytest.raises(OpenAdrFormatError, match=match):
+        Event.from_json(_event_with(change))
+
+
+def test_program_needs_an_id_and_a_name() -> None:
+    """A program without a string id or name is malformed."""
+    with pytest.raises(OpenAdrFormatError, match="programName"):
+        Program.from_json({"id": "p", "programName": 5})
+    with pytest.raises(OpenAdrFormatError, match="JSON object"):
+        Program.from_json({"id": "p", "programName": "x", "attributes": [3]})
+
+
+def test_interval_without_any_start_is_a_format_error() -> None:
+    """No start on the event or its first interval: unreadable, not 'now'."""
+    event = _event_with(_set(("intervalPeriod",), None))
+    event["intervals"][0]["intervalPeriod"] = {"duration": "PT15M"}
+    with pytest.raises(OpenAdrFormatError, match="has no start"):
+        Event.from_json(event).capacity_intervals()
+
+
+def test_intervals_without_their_own_start_follow_the_previous_end() -> None:
+    """An interval with a period but no start begins where the last one ended."""
+    event = _event_with(_set(("intervalPeriod",), None))
+    event["intervals"][0]["intervalPeriod"] = {
+        "start": T0.isoformat(),
+        "duration": "PT15M",
+    }
+    event["intervals"][1]["intervalPeriod"] = {"duration": "PT30M"}
+    intervals = Event.from_json(event).capacity_intervals()
+    assert [(i.start, i.end, i.import_w) for i in intervals] == [
+        (T0, T0 + timedelta(minutes=15), 5_000),
+        (T0 + timedelta(minutes=15), T0 + timedelta(minutes=45), 4_000),
+    ]
+
+
+def test_ven_rejects_a_negative_failsafe_or_a_zero_poll_interval() -> None:
+    """A negative failsafe or a poll interval of zero is a configuration error."""
+    with pytest.raises(ValueError, match="negative"):
+        OpenAdrVen(object(), ean=EAN, failsafe_import_w=-1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive"):
+        OpenAdrVen(
+            object(),  # type: ignore[arg-type]
+            ean=EAN,
+            poll_interval=timedelta(0),
+        )
+
+
+async def test_deleted_program_takes_its_events_along(setup: Setup) -> None:
+    """A PROGRAM DELETE notification drops the program and all its events."""
+    await setup.vtn.put_event(
+        gac_event("e1", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0])
+    )
+    assert await setup.ven.async_poll()
+    calls: list[None] = []
+    unsubscribe = setup.ven.subscribe(lambda: calls.append(None))
+    assert LimitStack([setup.ven]).effective(T0).import_w == 6_000
+    program = gac_program("program-1")
+    assert setup.ven.handle_notification(
+        {"objectType": "PROGRAM", "operation": "DELETE", "object": program}
+    )
+    assert not setup.ven.status.events
+    assert LimitStack([setup.ven]).effective(T0).import_w is None
+    # Deleting it again changes nothing and tells no one.
+    assert not setup.ven.handle_notification(
+        {"objectType": "PROGRAM", "operation": "DELETE", "object": program}
+    )
+    assert len(calls) == 1
+    unsubscribe()
+    assert setup.ven.handle_notification(
+        {"objectType": "PROGRAM", "operation": "PUT", "object": program}
+    )
+    assert len(calls) == 1
+
+
+async def test_webhook_answers_400_to_a_malformed_notification(setup: Setup) -> None:
+    """Bad JSON or an unreadable event from the VTN: 400, and nothing applied."""
+    webhook = VenWebhook(setup.ven)
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = webhook.url
+    await webhook.async_start()
+    headers = {"Authorization": f"Bearer {setup.ven.webhook_token}"}
+    bad_event = _event_with(_set(("intervalPeriod", "duration"), "P9999999999W"))
+    try:
+        async with setup.session.post(
+            webhook.url, data="{not json", headers=headers
+        ) as response:
+            assert response.status == 400
+        async with setup.session.post(
+            webhook.url,
+            json={"objectType": "EVENT", "operation": "PUT", "object": bad_event},
+            headers=headers,
+        ) as response:
+            assert response.status == 400
+            assert "out of range" in await response.text()
+    finally:
+        await webhook.async_stop()
+    assert "e" not in setup.ven.status.events
+
+
+async def test_poll_loop_survives_a_crash_and_stops_when_told(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in one poll is logged; the loop polls again and ends on stop."""
+    polls = 0
+    stop = asyncio.Event()
+
+    async def crashing_poll() -> bool:
+        nonlocal polls
+        polls += 1
+        if polls == 1:
+            msg = "bug"
+            raise RuntimeError(msg)
+        stop.set()
+        return True
+
+    ven = OpenAdrVen(setup.client, ean=EAN, poll_interval=timedelta(milliseconds=10))
+    ven.async_poll = crashing_poll  # type: ignore[method-assign]
+    async with asyncio.timeout(5):
+        await ven.async_run(stop)
+    assert polls == 2
+    assert "OpenADR poll crashed" in caplog.text
