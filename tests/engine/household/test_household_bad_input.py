@@ -203,8 +203,41 @@ async def test_car_commands_refuse_nan_and_zoneless_departures(
     with pytest.raises(ValueError, match="zone"):
         household.set_departure("car", {"departure": naive})
     for key in ("target_soc", "min_soc"):
-        for bad in (1.5, -0.1, math.nan):
+        for bad in (1.5, -0.1, math.nan, 10**400):
             with pytest.raises(ValueError, match=r"within 0\.\.1"):
                 household.set_departure("car", {key: bad})
     with pytest.raises(KeyError):
         household.set_departure("no-such-car", {"target_soc": 0.5})
+
+
+@pytest.mark.parametrize(
+    "needs",
+    [
+        {"min_soc": 10**400},
+        {"target_soc": 10**400},
+        {"target_soc": True},
+        {"min_soc": "nan"},
+        {"departure": "tomorrow"},
+        "08:00",
+    ],
+)
+async def test_a_saved_departure_of_absurd_values_loses_nothing_else(
+    needs: object,
+) -> None:
+    """A saved departure with a SoC beyond a float (or of text) is skipped alone.
+
+    An integer SoC beyond a float raised OverflowError and ended the restore
+    there: the prices (and the forecast, plan and chargers) were lost.
+    """
+    store = MemoryStateStore()
+    first = await _bare(store)
+    first.set_prices(day_prices())
+    await first.async_save()
+    await first.async_stop()
+    assert store.data is not None
+    store.data["departures"] = {"car": needs}
+    second = await _bare(store)
+    try:
+        assert second.prices == day_prices()
+    finally:
+        await second.async_stop()

@@ -945,7 +945,7 @@ class Household:
             raise ValueError("departure must be a time with a zone")
         for key in ("target_soc", "min_soc"):
             value = changes.get(key)
-            if value is not None and not 0.0 <= float(value) <= 1.0:
+            if value is not None and not _fraction(value):
                 msg = f"{key} must be within 0..1"
                 raise ValueError(msg)
         handle.set_departure(changes)
@@ -1878,6 +1878,15 @@ def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:
     return False
 
 
+def _fraction(value: object) -> bool:
+    """Whether a value is a number within 0..1 (not NaN, not beyond a float)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except TypeError, ValueError, OverflowError:
+        return False
+    return 0.0 <= number <= 1.0
+
+
 def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
     if not isinstance(data, Mapping):
         return None
@@ -1886,14 +1895,14 @@ def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
         departure = None if text is None else datetime.fromisoformat(str(text))
         target = data.get("target_soc")
         min_soc = float(data.get("min_soc") or 0.0)
-    except TypeError, ValueError:
+    except TypeError, ValueError, OverflowError:
         return None
     if departure is not None and (departure.tzinfo is None or departure <= now):
         departure = None
     if target is not None:
         if isinstance(target, bool) or not isinstance(target, (int, float)):
             return None
-        if not 0.0 <= float(target) <= 1.0:
+        if not 0.0 <= target <= 1.0:  # an int beyond a float compares exactly
             return None
     if not 0.0 <= min_soc <= 1.0:
         return None
