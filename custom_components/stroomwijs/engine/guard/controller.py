@@ -199,7 +199,8 @@ class GuardedDevice:
     def __post_init__(self) -> None:
         """Check that the device can be driven at all."""
         if not isinstance(self.device, PowerSettable | Switchable):
-            msg = f"{self.device.device_id} is neither PowerSettable nor Switchable"
+            name = getattr(self.device, "device_id", type(self.device).__name__)
+            msg = f"{name} is neither PowerSettable nor Switchable"
             raise TypeError(msg)
         if not self.phases or any(p not in (0, 1, 2) for p in self.phases):
             raise ValueError("phases must be a non-empty subset of 0, 1, 2")
@@ -564,7 +565,11 @@ class Guard:
             return f"unknown device {str(device_id)[:60]!r}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"{device_id}: not a number"
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond a float (json reads it exactly)
+            finite = False
+        if not finite:
             return f"{device_id}: not a finite number"
         device = self._devices[device_id].device
         low, high = 0.0, math.inf

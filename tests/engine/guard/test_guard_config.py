@@ -1,0 +1,168 @@
+"""The guard's settings, its devices and its saved state, given bad input.
+
+Settings that cannot work are refused when made; a stored override the
+device cannot take (beyond its rating, beyond a float) is dropped with a
+reason, never raised; a listener or a whole limit stack that fails does not
+stop the guard.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+import logging
+import math
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
+
+import pytest
+
+from custom_components.stroomwijs.engine.capabilities import CurtailPriority
+from custom_components.stroomwijs.engine.grid import GridConnection
+from custom_components.stroomwijs.engine.guard import (
+    GuardConfig,
+    GuardedDevice,
+    Intervention,
+    InterventionKind,
+)
+from custom_components.stroomwijs.engine.limits import EffectiveLimit, LimitStack
+from custom_components.stroomwijs.engine.simulate.household import BaseLoadProfile
+
+from .support import build_rig, evening_window
+
+START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+GRID = GridConnection(phases=3, fuse_a=25)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"margin_w": math.nan}, "finite"),
+        ({"phase_margin_a": math.inf}, "finite"),
+        ({"release_hysteresis_w": -math.inf}, "finite"),
+        ({"margin_w": -1.0}, "negative"),
+        ({"phase_margin_a": -0.5}, "negative"),
+        ({"release_hysteresis_w": -1.0}, "hysteresis"),
+        ({"stagger_min": timedelta(seconds=-1)}, "stagger"),
+        ({"stagger_min": timedelta(seconds=40)}, "stagger"),
+        ({"data_timeout": timedelta(0)}, "data timeout"),
+        ({"command_timeout": timedelta(seconds=-3)}, "command timeout"),
+        ({"release_window": timedelta(seconds=-1)}, "release window"),
+        ({"bad_readings_lost": 0}, "bad_readings_lost"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(
+    changes: dict[str, Any], match: str
+) -> None:
+    """NaN margins, negative timeouts, an inverted stagger: ValueError at once."""
+    with pytest.raises(ValueError, match=match):
+        GuardConfig(grid=GRID, **changes)
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    """The interventions-today count needs a real zone."""
+    with pytest.raises(ZoneInfoNotFoundError):
+        GuardConfig(grid=GRID, time_zone="Europe/Atlantis")
+
+
+def test_a_device_needs_settable_power_and_real_phases() -> None:
+    """A read-only device, no phases or a fourth phase is refused."""
+    rig = build_rig(start=START)
+    with pytest.raises(TypeError, match="neither PowerSettable nor Switchable"):
+        GuardedDevice(device=object(), priority=CurtailPriority.EV)  # type: ignore[arg-type]
+    for phases in ((), (3,), (0, -1)):
+        with pytest.raises(ValueError, match="phases"):
+            GuardedDevice(device=rig.ev, priority=CurtailPriority.EV, phases=phases)
+
+
+async def test_commands_for_an_unknown_device_are_a_key_error() -> None:
+    """A plan or override for a device the guard does not know is refused."""
+    rig = build_rig(start=START)
+    await rig.run(2)
+    with pytest.raises(KeyError, match="unknown device 'dryer'"):
+        await rig.guard.async_set_plan("dryer", 1000.0, rig.house.now)
+    with pytest.raises(KeyError, match="unknown device"):
+        await rig.guard.async_device_back("dryer", rig.house.now)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"boiler": 5000.0}, "outside 0..2000 W"),
+        ({"ev": 10**400}, "not a finite number"),
+        ({"ev": -(10**400)}, "not a finite number"),
+        ({"ev": "11 kW"}, "not a number"),
+        ({"dryer": 1000.0}, "unknown device"),
+        ({7: 1000.0}, "unknown device"),
+    ],
+)
+def test_stored_overrides_the_device_cannot_take_are_dropped(
+    overrides: dict[object, object], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Beyond the rating, beyond a float, text, unknown: dropped and logged.
+
+    An integer beyond a float's range raised OverflowError from the restore
+    (whose contract is "never an exception"), ending the household's restore.
+    """
+    rig = build_rig(start=START)
+    state = rig.guard.export_state()
+    state["overrides"] = overrides
+    assert not rig.guard.restore_state(state, START)
+    assert reason in caplog.text
+    assert not rig.guard.export_state()["overrides"]
+
+
+async def test_a_failing_intervention_listener_does_not_silence_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One listener raising is logged; the guard and the others carry on."""
+    rig = build_rig(start=START)
+
+    def broken(_item: Intervention) -> None:
+        msg = "listener bug"
+        raise RuntimeError(msg)
+
+    rig.guard.subscribe(broken)
+    heard: list[Intervention] = []
+    rig.guard.subscribe(heard.append)
+    await rig.run(2)
+    await rig.guard.async_set_override("boiler", 0.0, rig.house.now)
+    assert heard
+    assert {i.kind for i in heard} == {InterventionKind.OVERRIDE}
+    assert "intervention listener failed" in caplog.text
+    assert rig.boiler.is_on is False
+
+
+class BrokenStack(LimitStack):
+    """A limit stack that fails as a whole after its first answers."""
+
+    broken = False
+
+    def effective(self, at: datetime) -> EffectiveLimit:
+        """Fail once broken (a bug, not a failing source)."""
+        if self.broken:
+            msg = "stack bug"
+            raise RuntimeError(msg)
+        return super().effective(at)
+
+
+async def test_a_failing_limit_stack_keeps_the_last_limit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stack failing as a whole: the guard keeps the last limit and acts."""
+    caplog.set_level(logging.ERROR)
+    rig = build_rig(
+        start=START,
+        base=BaseLoadProfile.constant(1500),
+        windows=(evening_window(time(0), time(23, 59), 6_000),),
+    )
+    stack = BrokenStack(rig.limits.sources)
+    rig.guard._limits = stack  # the stack the guard was given, broken
+    await rig.run(3)
+    before = rig.guard.status()
+    stack.broken = True
+    await rig.run(3)
+    after = rig.guard.status()
+    assert "the limit stack failed; keeping the last limit" in caplog.text
+    assert before.import_limit_w == 6_000
+    assert after.import_limit_w == before.import_limit_w
+    assert not after.data_lost
