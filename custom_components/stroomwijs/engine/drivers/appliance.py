@@ -392,10 +392,8 @@ class _CycleDriver:
             cycles.append(tuple(float(v) for v in cycle))
         state = CycleState(str(data.get("state", "idle")))
         cheaper = data.get("only_if_cheaper_than")
-        if cheaper is not None and (
-            isinstance(cheaper, bool) or not isinstance(cheaper, int | float)
-        ):
-            raise ValueError("only_if_cheaper_than must be a number")
+        if cheaper is not None:
+            cheaper = _price(cheaper)
         self.learner.cycles = cycles
         self.state = state
         self.armed_at = _time(data.get("armed_at"), "armed_at")
@@ -404,6 +402,19 @@ class _CycleDriver:
         self.only_if_cheaper_than = None if cheaper is None else float(cheaper)
         if state is CycleState.ARMED and self.armed_at is None:
             raise ValueError("an armed cycle needs armed_at")
+
+
+def _price(raw: object) -> float:
+    """Return a saved price limit as a float; ValueError unless finite >= 0."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError("only_if_cheaper_than must be a number")  # noqa: TRY004
+    try:
+        value = float(raw)  # an int beyond a float's range overflows
+    except OverflowError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("only_if_cheaper_than must be a price >= 0")
+    return value
 
 
 def _iso(value: datetime | None) -> str | None:
