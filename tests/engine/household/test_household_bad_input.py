@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 import math
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,11 @@ from custom_components.stroomwijs.engine.household import (
 from custom_components.stroomwijs.engine.household.forecast import (
     BaseLoadForecaster,
 )
+from custom_components.stroomwijs.engine.household.runtime import (
+    PROBLEM_PLAN_FAILED,
+    PlanState,
+)
+from custom_components.stroomwijs.engine.planner.schema import ProblemError
 
 from .conftest import (
     FAST,
@@ -45,18 +51,21 @@ class FailingStore(MemoryStateStore):
         raise OSError(msg)
 
 
-async def _bare(store: MemoryStateStore | None = None) -> Household:
+async def _bare(
+    store: MemoryStateStore | None = None,
+    solver: Any = None,  # noqa: ANN401
+) -> Household:
     """Return a started household without chargers or devices."""
     clock = [START]
-    household = Household(
-        household_config(devices=()),
-        HouseholdPorts(
-            clock=lambda: clock[0],
-            store=store or MemoryStateStore(),
-            realtime=False,
-            ocpp_session=FAST,
-        ),
+    ports = HouseholdPorts(
+        clock=lambda: clock[0],
+        store=store or MemoryStateStore(),
+        realtime=False,
+        ocpp_session=FAST,
     )
+    if solver is not None:
+        ports.solver = solver
+    household = Household(household_config(devices=()), ports)
     await household.async_start()
     return household
 
@@ -241,3 +250,63 @@ async def test_a_saved_departure_of_absurd_values_loses_nothing_else(
         assert second.prices == day_prices()
     finally:
         await second.async_stop()
+
+
+class FlakyStore(MemoryStateStore):
+    """A store whose disk is full until told otherwise."""
+
+    full = True
+
+    async def async_save(self, data: dict[str, Any]) -> None:
+        """Fail while the disk is full."""
+        if self.full:
+            msg = "No space left on device"
+            raise OSError(msg)
+        await super().async_save(data)
+
+
+async def test_a_failing_save_is_logged_and_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A full disk: logged, the state kept as unsaved, saved once it can be."""
+    store = FlakyStore()
+    household = await _bare(store)
+    try:
+        household.set_prices(day_prices())
+        await household.async_save()
+        assert "Could not save the household's state" in caplog.text
+        assert store.data is None
+        store.full = False
+        await household.async_save()
+        assert store.data is not None
+        assert store.data["prices"] is not None
+    finally:
+        await household.async_stop()
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (ProblemError("price series too short"), "invalid_problem"),
+        (RuntimeError("HiGHS crashed"), "solver_error"),
+    ],
+)
+async def test_a_failing_solver_is_a_fallback_with_its_cause(
+    error: Exception, cause: str
+) -> None:
+    """The solver raising: no plan, a FALLBACK status and a problem saying why."""
+
+    def broken(_problem: object, _now: object, _previous: object) -> None:
+        raise error
+
+    household = await _bare(solver=broken)
+    try:
+        household.set_prices(day_prices())
+        status = await household.async_plan_now()
+        assert status.state is PlanState.FALLBACK
+        assert household.plan is None
+        problem = household.problems[PROBLEM_PLAN_FAILED]
+        assert problem.details["cause"] == cause
+        assert str(error) in problem.details["error"]
+    finally:
+        await household.async_stop()
