@@ -8,9 +8,11 @@ from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import logging
+import secrets
 from typing import Any, Literal
 
 import aiohttp
+from aiohttp import web
 from openadr3_client.oadr301.models.event.event import ExistingEvent as Event301
 from openadr3_client.oadr301.models.program.program import (
     ExistingProgram as Program301,
@@ -1058,3 +1060,102 @@ async def test_poll_loop_survives_a_crash_and_stops_when_told(
         await ven.async_run(stop)
     assert polls == 2
     assert "OpenADR poll crashed" in caplog.text
+
+
+SECRET = secrets.token_urlsafe(8)
+
+
+@dataclass
+class BrokenVtn:
+    """A VTN on loopback whose token endpoint and API answer what a test says."""
+
+    token_status: int = 200
+    token_body: Json | None = None
+    api_status: int = 200
+    seen_scopes: list[str | None] | None = None
+
+
+@pytest.fixture
+async def broken_vtn() -> AsyncIterator[tuple[BrokenVtn, str, aiohttp.ClientSession]]:
+    """Serve a VTN whose answers the test sets, on 127.0.0.1."""
+    state = BrokenVtn(seen_scopes=[])
+
+    async def token(request: web.Request) -> web.Response:
+        form = await request.post()
+        assert state.seen_scopes is not None
+        scope = form.get("scope")
+        state.seen_scopes.append(None if scope is None else str(scope))
+        body = (
+            state.token_body
+            if state.token_body is not None
+            else {"access_token": "t", "expires_in": 3600}
+        )
+        return web.json_response(body, status=state.token_status)
+
+    async def api(_request: web.Request) -> web.Response:
+        if state.api_status != 200:
+            return web.json_response({}, status=state.api_status)
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_post("/openadr3/auth/token", token)
+    app.router.add_route("*", "/openadr3/{tail:.*}", api)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as session:
+        yield state, f"http://127.0.0.1:{port}/openadr3/", session
+    await runner.cleanup()
+
+
+async def test_token_endpoint_answers_that_are_not_a_token(
+    broken_vtn: tuple[BrokenVtn, str, aiohttp.ClientSession],
+) -> None:
+    """No access_token, or 403: an auth error; the scope is asked for."""
+    state, url, session = broken_vtn
+    client = OpenAdrClient(
+        session, url, client_id="ven", client_secret=SECRET, scope="read_all"
+    )
+    assert client.base_url == url.rstrip("/")
+    state.token_body = {"token_type": "Bearer"}
+    with pytest.raises(OpenAdrAuthError, match="no access_token"):
+        await client.async_token()
+    state.token_body = None
+    state.token_status = 403
+    with pytest.raises(OpenAdrAuthError, match="refused the credentials"):
+        await client.async_token()
+    assert state.seen_scopes == ["read_all", "read_all"]
+    state.token_status = 500
+    with pytest.raises(OpenAdrError, match="cannot reach the token endpoint"):
+        await client.async_token()
+
+
+async def test_vtn_that_rejects_every_fresh_token_is_an_auth_error(
+    broken_vtn: tuple[BrokenVtn, str, aiohttp.ClientSession],
+) -> None:
+    """401 even with a fresh token: an auth error, after one retry, no loop."""
+    state, url, session = broken_vtn
+    client = OpenAdrClient(session, url, client_id="ven", client_secret=SECRET)
+    state.api_status = 401
+    with pytest.raises(OpenAdrAuthError, match="rejected our access token"):
+        await client.async_get_programs()
+    assert state.seen_scopes == [None, None]  # the first token, and one renewal
+    ven = OpenAdrVen(client, ean=EAN)
+    assert ven.ean == EAN
+    assert not await ven.async_poll()
+    assert ven.status.auth_failed
+
+
+async def test_vtn_without_the_events_endpoint_is_a_failed_poll(
+    broken_vtn: tuple[BrokenVtn, str, aiohttp.ClientSession],
+) -> None:
+    """A 404 on /programs or /events: an error (not 'no events'), poll failed."""
+    state, url, session = broken_vtn
+    client = OpenAdrClient(session, url, client_id="ven", client_secret=SECRET)
+    state.api_status = 404
+    with pytest.raises(OpenAdrError, match="not offered by the VTN"):
+        await client.async_get_events(program_id="p", ean=EAN)
+    # Deleting a subscription the VTN no longer knows is no error.
+    await client.async_delete_subscription("gone")
