@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfoNotFoundError
 
 import pytest
@@ -25,7 +25,10 @@ from custom_components.stroomwijs.engine.guard import (
     InterventionKind,
 )
 from custom_components.stroomwijs.engine.limits import EffectiveLimit, LimitStack
-from custom_components.stroomwijs.engine.simulate.household import BaseLoadProfile
+from custom_components.stroomwijs.engine.simulate.household import (
+    BaseLoadProfile,
+    SimEvCharger,
+)
 
 from .support import build_rig, evening_window
 
@@ -166,3 +169,74 @@ async def test_a_failing_limit_stack_keeps_the_last_limit(
     assert before.import_limit_w == 6_000
     assert after.import_limit_w == before.import_limit_w
     assert not after.data_lost
+
+
+class BuggyEv(SimEvCharger):
+    """The simulated charger with a driver bug that can be switched on."""
+
+    bug = False
+    broken_properties = False
+
+    async def async_set_power(self, setpoint_w: float) -> None:
+        """Raise a plain bug (not DeviceUnavailableError) when told to."""
+        if self.bug:
+            msg = "driver bug"
+            raise RuntimeError(msg)
+        await super().async_set_power(setpoint_w)
+
+    @property
+    def available(self) -> bool:
+        """Raise when the properties are broken."""
+        if self.broken_properties:
+            msg = "property bug"
+            raise RuntimeError(msg)
+        return True
+
+    @property
+    def setpoint_w(self) -> float | None:
+        """Raise when the properties are broken."""
+        if self.broken_properties:
+            msg = "property bug"
+            raise RuntimeError(msg)
+        return self._setpoint
+
+
+async def test_a_driver_bug_is_a_failed_command_and_the_guard_moves_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The EV's driver raising a plain bug: recorded, logged, the next one cut."""
+    rig = build_rig(
+        start=START,
+        base=BaseLoadProfile.constant(1500),
+        windows=(evening_window(time(0), time(23, 59), 9_000),),
+    )
+    rig.ev.__class__ = BuggyEv
+    ev = cast("BuggyEv", rig.ev)
+    ev.bug = True
+    await rig.run(30)
+    failed = [i for i in rig.log if i.kind is InterventionKind.COMMAND_FAILED]
+    assert failed
+    assert failed[0].device_id == "ev"
+    assert "RuntimeError: driver bug" in failed[0].reason
+    assert "command to ev failed" in caplog.text
+    # The guard went on to the others: everything else is cut, and it says
+    # the limit cannot be held while the car's driver does not obey.
+    assert rig.boiler.is_on is False
+    assert rig.heat_pump.is_on is False
+    assert rig.guard.status().limit_holdable is False
+
+
+async def test_a_driver_whose_properties_raise_counts_as_unavailable() -> None:
+    """A broken ``available`` is an unavailable device, never a crashed guard."""
+    rig = build_rig(
+        start=START,
+        base=BaseLoadProfile.constant(1500),
+        windows=(evening_window(time(0), time(23, 59), 9_000),),
+    )
+    rig.ev.__class__ = BuggyEv
+    ev = cast("BuggyEv", rig.ev)
+    await rig.run(5)
+    ev.broken_properties = True
+    await rig.run(30)
+    assert "ev" in rig.guard.status().unavailable_devices
+    assert InterventionKind.DEVICE_UNAVAILABLE in [i.kind for i in rig.log]
