@@ -16,8 +16,10 @@ import pytest
 
 from custom_components.stroomwijs.engine.capabilities import DeviceUnavailableError
 from custom_components.stroomwijs.engine.drivers.appliance import (
+    ApplianceKind,
     CycleState,
     PlugApplianceConfig,
+    ProfileLearner,
     RemoteStartAppliance,
     RemoteStartApplianceConfig,
 )
@@ -224,3 +226,34 @@ async def test_a_remote_start_that_does_not_take_is_armed_again() -> None:
     await _run(washer, sim, clock, 1800)
     assert washer.state is CycleState.ARMED
     assert "did not start" in washer.events[-1]
+
+
+@pytest.mark.parametrize(
+    "samples_w",
+    [
+        [2000.0, math.nan, 0.0],
+        [2000.0, math.inf, 0.0],
+    ],
+)
+def test_a_cycle_with_a_non_finite_sample_is_not_learned(
+    samples_w: list[float],
+) -> None:
+    """NaN or Infinity in a cycle: discarded, the profile stays finite."""
+    learner = ProfileLearner(ApplianceKind.WASHING_MACHINE)
+    start = SimClock().now
+    samples = [
+        (start + timedelta(minutes=20 * i), watts) for i, watts in enumerate(samples_w)
+    ]
+    assert learner.add(samples) is None
+    assert not learner.cycles
+    assert all(math.isfinite(kwh) for kwh in learner.profile)
+
+
+def test_cycles_of_seconds_or_of_a_day_are_noise() -> None:
+    """Under a minute or over 12 hours: not a cycle."""
+    learner = ProfileLearner(ApplianceKind.WASHING_MACHINE)
+    start = SimClock().now
+    assert learner.add([(start, 2000.0)]) is None
+    assert learner.add([(start, 2000.0), (start + timedelta(seconds=30), 0.0)]) is None
+    assert learner.add([(start, 2000.0), (start + timedelta(hours=13), 0.0)]) is None
+    assert not learner.cycles

@@ -121,9 +121,10 @@ class ProfileLearner:
 
         Power is held from one sample to the next (a step signal, like an
         HA state). Cycles shorter than a minute or longer than 12 h are
-        discarded as noise.
+        discarded as noise, and so is one with a non-finite sample (it would
+        make the planner's profile NaN).
         """
-        if len(samples) < 2:  # noqa: PLR2004
+        if len(samples) < 2 or not all(math.isfinite(w) for _, w in samples):  # noqa: PLR2004
             return None
         start = samples[0][0]
         end = samples[-1][0]
