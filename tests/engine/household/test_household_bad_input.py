@@ -70,7 +70,7 @@ async def _bare(
     return household
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, 10**400])
 async def test_manual_limit_refuses_nan_infinite_and_negative(value: float) -> None:
     """A limit of NaN, Infinity or below zero is refused; the old one stays."""
     household = await _bare()
@@ -83,6 +83,11 @@ async def test_manual_limit_refuses_nan_infinite_and_negative(value: float) -> N
         with pytest.raises(ValueError, match="finite number"):
             household.set_manual_limit(
                 import_w=3000.0, export_w=value, duration=None, label="bad"
+            )
+        assert household.limits.import_limit_w == before
+        with pytest.raises(ValueError, match="duration"):
+            household.set_manual_limit(
+                import_w=3000.0, duration=timedelta(minutes=-5), label="bad"
             )
         assert household.limits.import_limit_w == before
     finally:

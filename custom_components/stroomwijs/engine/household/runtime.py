@@ -810,8 +810,8 @@ class Household:
     ) -> None:
         """Set the manual grid limit (ValueError on a bad value or duration)."""
         for value in (import_w, export_w):
-            if value is not None and (not math.isfinite(value) or value < 0):
-                msg = f"a limit must be a finite number of W, not {value}"
+            if value is not None and not _finite_watts(value):
+                msg = f"a limit must be a finite number of W, not {str(value)[:24]}"
                 raise ValueError(msg)
         now = self.ports.clock()
         self.limits.manual.set_limit(
@@ -1876,6 +1876,15 @@ def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:
         if a is not None and b is not None and abs(a - b) >= LIMIT_TRIGGER_W:
             return True
     return False
+
+
+def _finite_watts(value: float) -> bool:
+    """Whether a power is a finite number >= 0 (an int beyond a float is not)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and number >= 0
 
 
 def _fraction(value: object) -> bool:
