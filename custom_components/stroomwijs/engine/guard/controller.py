@@ -311,6 +311,7 @@ class Guard:
         self._next_release: datetime | None = None
         self._data_lost = False
         self._limit_key: tuple[float | None, str] | None = None
+        self._stack_failing = False
         self._import_limit_w = config.grid.max_power_w
         self._limit_source = "fuse"
         self._export_limit_w: float | None = None
@@ -1008,10 +1009,16 @@ class Guard:
             except Exception:
                 # The stack isolates its sources; should it fail as a whole,
                 # keep the last limit (never more than the fuse): the guard
-                # must go on with every reading.
-                _LOGGER.exception("the limit stack failed; keeping the last limit")
+                # must go on with every reading. Logged once, not per reading.
+                if not self._stack_failing:
+                    _LOGGER.exception("the limit stack failed; keeping the last limit")
+                self._stack_failing = True
                 value = min(self._import_limit_w, fuse_w)
                 source = self._limit_source
+            else:
+                if self._stack_failing:
+                    _LOGGER.info("the limit stack works again")
+                self._stack_failing = False
         limit_w = value - self.config.margin_w
         self._import_limit_w = value
         self._limit_source = source
