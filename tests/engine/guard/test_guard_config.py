@@ -248,3 +248,24 @@ async def test_a_driver_whose_properties_raise_counts_as_unavailable() -> None:
     await rig.run(30)
     assert "ev" in rig.guard.status().unavailable_devices
     assert InterventionKind.DEVICE_UNAVAILABLE in [i.kind for i in rig.log]
+
+
+async def test_a_device_back_gets_its_wish_unless_curtailed_or_silent() -> None:
+    """Back again: the plan's setpoint is sent; a curtailed or silent one waits."""
+    rig = build_rig(start=START, base=BaseLoadProfile.constant(1500))
+    await rig.run(3)
+    now = rig.house.now
+    full = rig.ev.setpoint_w
+    rig.ev.fail_commands = True  # the charger drops off the network
+    await rig.guard.async_set_plan("ev", 7_000.0, now)
+    assert rig.ev.setpoint_w == full  # the plan did not reach it
+    rig.ev.fail_commands = False
+    # Back again: it gets the plan it missed.
+    assert await rig.guard.async_device_back("ev", now)
+    assert rig.ev.commands
+    assert rig.ev.setpoint_w == pytest.approx(7_000.0, abs=300)
+    # A device that still does not answer is left for its next return.
+    rig.boiler.fail_commands = True
+    rig.boiler.commands.clear()
+    assert await rig.guard.async_device_back("boiler", now)
+    assert not rig.boiler.commands
