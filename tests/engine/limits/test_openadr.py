@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
 import logging
+import secrets
 from typing import Any, Literal
 
 import aiohttp
+from aiohttp import web
 from openadr3_client.oadr301.models.event.event import ExistingEvent as Event301
 from openadr3_client.oadr301.models.program.program import (
     ExistingProgram as Program301,
@@ -934,6 +936,14 @@ async def test_the_vtn_s_first_answer_after_a_restart_replaces_what_was_kept(
                 "limit",
             ],
         },
+        # Integers beyond a float's range (json reads them exactly).
+        {
+            "version": 1,
+            "failsafe_import_w": 10**400,
+            "limits": [
+                {"source": "openadr:a", "import_w": 10**400, "start": None, "end": None}
+            ],
+        },
     ],
 )
 async def test_saved_openadr_state_that_is_malformed_or_ended_is_skipped(
@@ -943,3 +953,324 @@ async def test_saved_openadr_state_that_is_malformed_or_ended_is_skipped(
     assert setup.ven.restore_state(saved, T0) == 0
     assert setup.ven.failsafe_import_w == DEFAULT_FAILSAFE_IMPORT_W  # not NaN
     assert LimitStack([setup.ven]).effective(T0).import_w is None
+
+
+@pytest.mark.parametrize("where", ["event", "safe-mode"])
+async def test_limit_beyond_a_float_is_unreadable_not_a_crash(
+    setup: Setup, where: str
+) -> None:
+    """An integer limit too big for a float (json reads it exactly): no crash.
+
+    As an event value it holds the safe-mode limit over the event's span; as
+    the safe-mode value it is no safe-mode value (the configured failsafe).
+    """
+    huge = 10**400
+    if where == "event":
+        event = gac_event(
+            "huge", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0]
+        )
+        event["intervals"][0]["payloads"][0]["values"] = [huge]
+        await setup.vtn.put_event(event)
+    else:
+        safe = gac_safe_mode_event(
+            "safe-1", program_id="program-1", ean=EAN, value_kw=3.5
+        )
+        safe["intervals"][0]["payloads"][0]["values"] = [huge]
+        await setup.vtn.put_event(safe)
+    assert await setup.ven.async_poll()
+    effective = LimitStack([setup.ven]).effective(T0)
+    if where == "event":
+        assert effective.import_w == 3_500
+        assert "huge" in (setup.ven.status.last_error or "")
+    else:
+        assert setup.ven.failsafe_import_w == 4_200
+        assert effective.import_w is None
+
+
+async def test_event_that_ends_after_year_9999_holds_the_safe_mode_limit(
+    setup: Setup,
+) -> None:
+    """An interval whose end is past datetime's range is unreadable, held safe."""
+    start = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    event = gac_event(
+        "late",
+        program_id="program-1",
+        ean=EAN,
+        start=start,
+        values_kw=[6.0],
+        interval=timedelta(hours=2),
+    )
+    await setup.vtn.put_event(event)
+    assert await setup.ven.async_poll()
+    effective = LimitStack([setup.ven]).effective(start + timedelta(minutes=5))
+    assert effective.import_w == 3_500
+    assert "late" in (setup.ven.status.last_error or "")
+
+
+@pytest.mark.parametrize("text", ["P9999999999W", "PT99999999999999999999H"])
+def test_duration_beyond_timedelta_is_a_format_error(text: str) -> None:
+    """A duration past timedelta's range is malformed, not an OverflowError."""
+    with pytest.raises(OpenAdrFormatError):
+        parse_duration(text)
+
+
+async def test_event_with_an_absurd_duration_fails_the_poll_safely(
+    setup: Setup,
+) -> None:
+    """One event with an unreadable duration: a failed poll, not a crash."""
+    event = gac_event(
+        "long", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0]
+    )
+    event["intervalPeriod"]["duration"] = "P9999999999W"
+    await setup.vtn.put_event(event)
+    assert not await setup.ven.async_poll()
+    assert "duration" in (setup.ven.status.last_error or "")
+
+
+def _event_with(change: Callable[[Json], object]) -> Json:
+    event = gac_event("e", program_id="p", ean=EAN, start=T0, values_kw=[5.0, 4.0])
+    change(event)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_set(("intervalPeriod", "duration"), "fifteen minutes"), "ISO 8601 duration"),
+        (_set(("intervalPeriod", "duration"), "P1M"), "years or months"),
+        (_set(("intervalPeriod", "duration"), "PT"), "ISO 8601 duration"),
+        (_set(("intervalPeriod", "start"), 1700000000), "ISO 8601 string"),
+        (_set(("intervalPeriod", "start"), "yesterday"), "ISO 8601 time"),
+        (_set(("intervalPeriod", "start"), "2026-11-23T15:00:00"), "time zone"),
+        (_set(("intervalPeriod",), "PT15M"), "JSON object"),
+        (_set(("intervals",), {"id": 0}), "JSON array"),
+        (_set(("intervals", 0, "id"), "0"), "integer id"),
+        (_set(("intervals", 0, "payloads", 0), {"values": [1]}), "malformed event"),
+        (_set(("targets",), [7]), "JSON object"),
+        (_set(("programID",), None), "programID"),
+    ],
+)
+def test_malformed_events_are_format_errors(
+    change: Callable[[Json], object], match: str
+) -> None:
+    """Every wrong shape is an OpenAdrFormatError naming it, never a crash."""
+    with pytest.raises(OpenAdrFormatError, match=match):
+        Event.from_json(_event_with(change))
+
+
+def test_program_needs_an_id_and_a_name() -> None:
+    """A program without a string id or name is malformed."""
+    with pytest.raises(OpenAdrFormatError, match="programName"):
+        Program.from_json({"id": "p", "programName": 5})
+    with pytest.raises(OpenAdrFormatError, match="JSON object"):
+        Program.from_json({"id": "p", "programName": "x", "attributes": [3]})
+
+
+def test_interval_without_any_start_is_a_format_error() -> None:
+    """No start on the event or its first interval: unreadable, not 'now'."""
+    event = _event_with(_set(("intervalPeriod",), None))
+    event["intervals"][0]["intervalPeriod"] = {"duration": "PT15M"}
+    with pytest.raises(OpenAdrFormatError, match="has no start"):
+        Event.from_json(event).capacity_intervals()
+
+
+def test_intervals_without_their_own_start_follow_the_previous_end() -> None:
+    """An interval with a period but no start begins where the last one ended."""
+    event = _event_with(_set(("intervalPeriod",), None))
+    event["intervals"][0]["intervalPeriod"] = {
+        "start": T0.isoformat(),
+        "duration": "PT15M",
+    }
+    event["intervals"][1]["intervalPeriod"] = {"duration": "PT30M"}
+    intervals = Event.from_json(event).capacity_intervals()
+    assert [(i.start, i.end, i.import_w) for i in intervals] == [
+        (T0, T0 + timedelta(minutes=15), 5_000),
+        (T0 + timedelta(minutes=15), T0 + timedelta(minutes=45), 4_000),
+    ]
+
+
+def test_ven_rejects_a_negative_failsafe_or_a_zero_poll_interval() -> None:
+    """A negative failsafe or a poll interval of zero is a configuration error."""
+    with pytest.raises(ValueError, match="negative"):
+        OpenAdrVen(object(), ean=EAN, failsafe_import_w=-1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive"):
+        OpenAdrVen(
+            object(),  # type: ignore[arg-type]
+            ean=EAN,
+            poll_interval=timedelta(0),
+        )
+
+
+async def test_deleted_program_takes_its_events_along(setup: Setup) -> None:
+    """A PROGRAM DELETE notification drops the program and all its events."""
+    await setup.vtn.put_event(
+        gac_event("e1", program_id="program-1", ean=EAN, start=T0, values_kw=[6.0])
+    )
+    assert await setup.ven.async_poll()
+    calls: list[None] = []
+    unsubscribe = setup.ven.subscribe(lambda: calls.append(None))
+    assert LimitStack([setup.ven]).effective(T0).import_w == 6_000
+    program = gac_program("program-1")
+    assert setup.ven.handle_notification(
+        {"objectType": "PROGRAM", "operation": "DELETE", "object": program}
+    )
+    assert not setup.ven.status.events
+    assert LimitStack([setup.ven]).effective(T0).import_w is None
+    # Deleting it again changes nothing and tells no one.
+    assert not setup.ven.handle_notification(
+        {"objectType": "PROGRAM", "operation": "DELETE", "object": program}
+    )
+    assert len(calls) == 1
+    unsubscribe()
+    assert setup.ven.handle_notification(
+        {"objectType": "PROGRAM", "operation": "PUT", "object": program}
+    )
+    assert len(calls) == 1
+
+
+async def test_webhook_answers_400_to_a_malformed_notification(setup: Setup) -> None:
+    """Bad JSON or an unreadable event from the VTN: 400, and nothing applied."""
+    webhook = VenWebhook(setup.ven)
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = webhook.url
+    await webhook.async_start()
+    headers = {"Authorization": f"Bearer {setup.ven.webhook_token}"}
+    bad_event = _event_with(_set(("intervalPeriod", "duration"), "P9999999999W"))
+    try:
+        async with setup.session.post(
+            webhook.url, data="{not json", headers=headers
+        ) as response:
+            assert response.status == 400
+        async with setup.session.post(
+            webhook.url,
+            json={"objectType": "EVENT", "operation": "PUT", "object": bad_event},
+            headers=headers,
+        ) as response:
+            assert response.status == 400
+            assert "out of range" in await response.text()
+    finally:
+        await webhook.async_stop()
+    assert "e" not in setup.ven.status.events
+
+
+async def test_poll_loop_survives_a_crash_and_stops_when_told(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in one poll is logged; the loop polls again and ends on stop."""
+    polls = 0
+    stop = asyncio.Event()
+
+    async def crashing_poll() -> bool:
+        nonlocal polls
+        polls += 1
+        if polls == 1:
+            msg = "bug"
+            raise RuntimeError(msg)
+        stop.set()
+        return True
+
+    ven = OpenAdrVen(setup.client, ean=EAN, poll_interval=timedelta(milliseconds=10))
+    ven.async_poll = crashing_poll  # type: ignore[method-assign]
+    async with asyncio.timeout(5):
+        await ven.async_run(stop)
+    assert polls == 2
+    assert "OpenADR poll crashed" in caplog.text
+
+
+SECRET = secrets.token_urlsafe(8)
+
+
+@dataclass
+class BrokenVtn:
+    """A VTN on loopback whose token endpoint and API answer what a test says."""
+
+    token_status: int = 200
+    token_body: Json | None = None
+    api_status: int = 200
+    seen_scopes: list[str | None] | None = None
+
+
+@pytest.fixture
+async def broken_vtn() -> AsyncIterator[tuple[BrokenVtn, str, aiohttp.ClientSession]]:
+    """Serve a VTN whose answers the test sets, on 127.0.0.1."""
+    state = BrokenVtn(seen_scopes=[])
+
+    async def token(request: web.Request) -> web.Response:
+        form = await request.post()
+        assert state.seen_scopes is not None
+        scope = form.get("scope")
+        state.seen_scopes.append(None if scope is None else str(scope))
+        body = (
+            state.token_body
+            if state.token_body is not None
+            else {"access_token": "t", "expires_in": 3600}
+        )
+        return web.json_response(body, status=state.token_status)
+
+    async def api(_request: web.Request) -> web.Response:
+        if state.api_status != 200:
+            return web.json_response({}, status=state.api_status)
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_post("/openadr3/auth/token", token)
+    app.router.add_route("*", "/openadr3/{tail:.*}", api)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as session:
+        yield state, f"http://127.0.0.1:{port}/openadr3/", session
+    await runner.cleanup()
+
+
+async def test_token_endpoint_answers_that_are_not_a_token(
+    broken_vtn: tuple[BrokenVtn, str, aiohttp.ClientSession],
+) -> None:
+    """No access_token, or 403: an auth error; the scope is asked for."""
+    state, url, session = broken_vtn
+    client = OpenAdrClient(
+        session, url, client_id="ven", client_secret=SECRET, scope="read_all"
+    )
+    assert client.base_url == url.rstrip("/")
+    state.token_body = {"token_type": "Bearer"}
+    with pytest.raises(OpenAdrAuthError, match="no access_token"):
+        await client.async_token()
+    state.token_body = None
+    state.token_status = 403
+    with pytest.raises(OpenAdrAuthError, match="refused the credentials"):
+        await client.async_token()
+    assert state.seen_scopes == ["read_all", "read_all"]
+    state.token_status = 500
+    with pytest.raises(OpenAdrError, match="cannot reach the token endpoint"):
+        await client.async_token()
+
+
+async def test_vtn_that_rejects_every_fresh_token_is_an_auth_error(
+    broken_vtn: tuple[BrokenVtn, str, aiohttp.ClientSession],
+) -> None:
+    """401 even with a fresh token: an auth error, after one retry, no loop."""
+    state, url, session = broken_vtn
+    client = OpenAdrClient(session, url, client_id="ven", client_secret=SECRET)
+    state.api_status = 401
+    with pytest.raises(OpenAdrAuthError, match="rejected our access token"):
+        await client.async_get_programs()
+    assert state.seen_scopes == [None, None]  # the first token, and one renewal
+    ven = OpenAdrVen(client, ean=EAN)
+    assert ven.ean == EAN
+    assert not await ven.async_poll()
+    assert ven.status.auth_failed
+
+
+async def test_vtn_without_the_events_endpoint_is_a_failed_poll(
+    broken_vtn: tuple[BrokenVtn, str, aiohttp.ClientSession],
+) -> None:
+    """A 404 on /programs or /events: an error (not 'no events'), poll failed."""
+    state, url, session = broken_vtn
+    client = OpenAdrClient(session, url, client_id="ven", client_secret=SECRET)
+    state.api_status = 404
+    with pytest.raises(OpenAdrError, match="not offered by the VTN"):
+        await client.async_get_events(program_id="p", ean=EAN)
+    # Deleting a subscription the VTN no longer knows is no error.
+    await client.async_delete_subscription("gone")

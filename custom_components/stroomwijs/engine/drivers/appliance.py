@@ -121,9 +121,10 @@ class ProfileLearner:
 
         Power is held from one sample to the next (a step signal, like an
         HA state). Cycles shorter than a minute or longer than 12 h are
-        discarded as noise.
+        discarded as noise, and so is one with a non-finite sample (it would
+        make the planner's profile NaN).
         """
-        if len(samples) < 2:  # noqa: PLR2004
+        if len(samples) < 2 or not all(math.isfinite(w) for _, w in samples):  # noqa: PLR2004
             return None
         start = samples[0][0]
         end = samples[-1][0]
@@ -392,10 +393,8 @@ class _CycleDriver:
             cycles.append(tuple(float(v) for v in cycle))
         state = CycleState(str(data.get("state", "idle")))
         cheaper = data.get("only_if_cheaper_than")
-        if cheaper is not None and (
-            isinstance(cheaper, bool) or not isinstance(cheaper, int | float)
-        ):
-            raise ValueError("only_if_cheaper_than must be a number")
+        if cheaper is not None:
+            cheaper = _price(cheaper)
         self.learner.cycles = cycles
         self.state = state
         self.armed_at = _time(data.get("armed_at"), "armed_at")
@@ -404,6 +403,19 @@ class _CycleDriver:
         self.only_if_cheaper_than = None if cheaper is None else float(cheaper)
         if state is CycleState.ARMED and self.armed_at is None:
             raise ValueError("an armed cycle needs armed_at")
+
+
+def _price(raw: object) -> float:
+    """Return a saved price limit as a float; ValueError unless finite >= 0."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError("only_if_cheaper_than must be a number")  # noqa: TRY004
+    try:
+        value = float(raw)  # an int beyond a float's range overflows
+    except OverflowError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("only_if_cheaper_than must be a price >= 0")
+    return value
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -445,4 +445,9 @@ class SgReadyHeatPump:
         if changed is not None:
             if not isinstance(changed, str):
                 raise ValueError("changed_at must be an ISO time")
-            self._changed_at = datetime.fromisoformat(changed)
+            when = datetime.fromisoformat(changed)
+            if when.tzinfo is None:
+                # A naive time cannot be compared with the clock's (TypeError
+                # in every planner input after the restart).
+                raise ValueError("changed_at must carry a time zone")
+            self._changed_at = when

@@ -199,7 +199,8 @@ class GuardedDevice:
     def __post_init__(self) -> None:
         """Check that the device can be driven at all."""
         if not isinstance(self.device, PowerSettable | Switchable):
-            msg = f"{self.device.device_id} is neither PowerSettable nor Switchable"
+            name = getattr(self.device, "device_id", type(self.device).__name__)
+            msg = f"{name} is neither PowerSettable nor Switchable"
             raise TypeError(msg)
         if not self.phases or any(p not in (0, 1, 2) for p in self.phases):
             raise ValueError("phases must be a non-empty subset of 0, 1, 2")
@@ -310,6 +311,7 @@ class Guard:
         self._next_release: datetime | None = None
         self._data_lost = False
         self._limit_key: tuple[float | None, str] | None = None
+        self._stack_failing = False
         self._import_limit_w = config.grid.max_power_w
         self._limit_source = "fuse"
         self._export_limit_w: float | None = None
@@ -564,7 +566,11 @@ class Guard:
             return f"unknown device {str(device_id)[:60]!r}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"{device_id}: not a number"
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond a float (json reads it exactly)
+            finite = False
+        if not finite:
             return f"{device_id}: not a finite number"
         device = self._devices[device_id].device
         low, high = 0.0, math.inf
@@ -1003,10 +1009,16 @@ class Guard:
             except Exception:
                 # The stack isolates its sources; should it fail as a whole,
                 # keep the last limit (never more than the fuse): the guard
-                # must go on with every reading.
-                _LOGGER.exception("the limit stack failed; keeping the last limit")
+                # must go on with every reading. Logged once, not per reading.
+                if not self._stack_failing:
+                    _LOGGER.exception("the limit stack failed; keeping the last limit")
+                self._stack_failing = True
                 value = min(self._import_limit_w, fuse_w)
                 source = self._limit_source
+            else:
+                if self._stack_failing:
+                    _LOGGER.info("the limit stack works again")
+                self._stack_failing = False
         limit_w = value - self.config.margin_w
         self._import_limit_w = value
         self._limit_source = source

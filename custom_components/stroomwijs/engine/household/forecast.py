@@ -97,9 +97,21 @@ class BaseLoadForecaster:
                 continue
             bucket: deque[float] = deque(maxlen=self._maxlen(day))
             for value in values:
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    number = float(value)
-                    if math.isfinite(number) and abs(number) <= MAX_PLAUSIBLE_KW:
-                        bucket.append(number)
+                number = _plausible_kw(value)
+                if number is not None:
+                    bucket.append(number)
             if bucket:
                 self._buckets[day, quarter] = bucket
+
+
+def _plausible_kw(value: object) -> float | None:
+    """Return a saved load as a float if it is a plausible one, else None."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # an int beyond a float's range overflows
+    except OverflowError:
+        return None
+    if not math.isfinite(number) or abs(number) > MAX_PLAUSIBLE_KW:
+        return None
+    return number

@@ -824,8 +824,8 @@ class Household:
     ) -> None:
         """Set the manual grid limit (ValueError on a bad value or duration)."""
         for value in (import_w, export_w):
-            if value is not None and (not math.isfinite(value) or value < 0):
-                msg = f"a limit must be a finite number of W, not {value}"
+            if value is not None and not _finite_watts(value):
+                msg = f"a limit must be a finite number of W, not {str(value)[:24]}"
                 raise ValueError(msg)
         now = self.ports.clock()
         self.limits.manual.set_limit(
@@ -959,7 +959,7 @@ class Household:
             raise ValueError("departure must be a time with a zone")
         for key in ("target_soc", "min_soc"):
             value = changes.get(key)
-            if value is not None and not 0.0 <= float(value) <= 1.0:
+            if value is not None and not _fraction(value):
                 msg = f"{key} must be within 0..1"
                 raise ValueError(msg)
         handle.set_departure(changes)
@@ -1929,6 +1929,24 @@ def _limit_moved(old: EffectiveLimit, new: EffectiveLimit) -> bool:
     return False
 
 
+def _finite_watts(value: float) -> bool:
+    """Whether a power is a finite number >= 0 (an int beyond a float is not)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and number >= 0
+
+
+def _fraction(value: object) -> bool:
+    """Whether a value is a number within 0..1 (not NaN, not beyond a float)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except TypeError, ValueError, OverflowError:
+        return False
+    return 0.0 <= number <= 1.0
+
+
 def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
     if not isinstance(data, Mapping):
         return None
@@ -1937,14 +1955,14 @@ def _read_needs(data: object, now: datetime) -> DepartureNeeds | None:
         departure = None if text is None else datetime.fromisoformat(str(text))
         target = data.get("target_soc")
         min_soc = float(data.get("min_soc") or 0.0)
-    except TypeError, ValueError:
+    except TypeError, ValueError, OverflowError:
         return None
     if departure is not None and (departure.tzinfo is None or departure <= now):
         departure = None
     if target is not None:
         if isinstance(target, bool) or not isinstance(target, (int, float)):
             return None
-        if not 0.0 <= float(target) <= 1.0:
+        if not 0.0 <= target <= 1.0:  # an int beyond a float compares exactly
             return None
     if not 0.0 <= min_soc <= 1.0:
         return None

@@ -86,14 +86,29 @@ def parse_duration(text: str) -> timedelta | None:
     if years or months:
         msg = f"durations in years or months are not supported: {text!r}"
         raise OpenAdrFormatError(msg)
-    value = timedelta(
-        weeks=int(match["weeks"] or 0),
-        days=int(match["days"] or 0),
-        hours=float(match["hours"] or 0),
-        minutes=float(match["minutes"] or 0),
-        seconds=float(match["seconds"] or 0),
-    )
+    try:
+        value = timedelta(
+            weeks=int(match["weeks"] or 0),
+            days=int(match["days"] or 0),
+            hours=float(match["hours"] or 0),
+            minutes=float(match["minutes"] or 0),
+            seconds=float(match["seconds"] or 0),
+        )
+    except OverflowError:
+        msg = f"duration out of range: {text!r}"
+        raise OpenAdrFormatError(msg) from None
     return -value if match["sign"] else value
+
+
+def _limit_value(raw: object) -> float | None:
+    """Return a payload value as a finite, non-negative float (None: unreadable)."""
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)  # an integer beyond a float's range overflows
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _parse_time(text: object, what: str) -> datetime:
@@ -379,7 +394,11 @@ class Event:
             else:
                 start = period.start
             duration = None if period is None else period.duration
-            end = None if duration is None else start + duration
+            try:
+                end = None if duration is None else start + duration
+            except OverflowError:
+                msg = f"event {self.id}: interval {interval.id} ends past year 9999"
+                raise OpenAdrFormatError(msg) from None
             values: dict[str, float | None] = {
                 IMPORT_CAPACITY_LIMIT: None,
                 EXPORT_CAPACITY_LIMIT: None,
@@ -387,17 +406,14 @@ class Event:
             for payload in interval.payloads:
                 if payload.type in values and payload.values:
                     raw = payload.values[0]
-                    if (
-                        not isinstance(raw, int | float)
-                        or isinstance(raw, bool)
-                        or not math.isfinite(raw)
-                    ):
-                        msg = f"event {self.id}: {payload.type} value {raw!r}"
+                    value = _limit_value(raw)
+                    if value is None:
+                        shown = f"{raw!r}"[:40]
+                        negative = isinstance(raw, int | float) and raw < 0
+                        what = "negative " if negative else ""
+                        msg = f"event {self.id}: {what}{payload.type} value {shown}"
                         raise OpenAdrFormatError(msg)
-                    if raw < 0:
-                        msg = f"event {self.id}: negative {payload.type} {raw}"
-                        raise OpenAdrFormatError(msg)
-                    values[payload.type] = float(raw) * self.unit_factor(payload.type)
+                    values[payload.type] = value * self.unit_factor(payload.type)
             result.append(
                 CapacityInterval(
                     start=start,
@@ -1095,14 +1111,9 @@ class OpenAdrVen:
             return 0
         if data.get("version") != 1:
             return 0
-        failsafe = data.get("failsafe_import_w")
-        if (
-            isinstance(failsafe, int | float)
-            and not isinstance(failsafe, bool)
-            and math.isfinite(failsafe)
-            and failsafe >= 0
-        ):
-            self._remembered_failsafe_w = float(failsafe)
+        failsafe = _limit_value(data.get("failsafe_import_w"))
+        if failsafe is not None:
+            self._remembered_failsafe_w = failsafe
         items = data.get("limits")
         remembered: list[Limit] = []
         for item in items if isinstance(items, list) else []:
@@ -1203,14 +1214,10 @@ def _saved_watts(value: object) -> float | None:
     """Read saved watts: None, or a finite non-negative number (else ValueError)."""
     if value is None:
         return None
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    ):
-        return float(value)
-    raise ValueError(value)
+    watts = _limit_value(value)
+    if watts is None:
+        raise ValueError(value)
+    return watts
 
 
 def _saved_time(value: object) -> datetime | None:
@@ -1248,6 +1255,16 @@ def _remembered_limit(item: object, name: str) -> Limit | None:
     return limit
 
 
+def _end_of(start: datetime, duration: timedelta | None) -> datetime | None:
+    """Return the end of a span; None (open) when it lies past year 9999."""
+    if duration is None:
+        return None
+    try:
+        return start + duration
+    except OverflowError:
+        return None
+
+
 def _event_span(event: Event) -> tuple[datetime | None, datetime | None]:
     """Return the time an event covers, as far as it can be read (None: open)."""
     starts: list[datetime] = []
@@ -1258,14 +1275,16 @@ def _event_span(event: Event) -> tuple[datetime | None, datetime | None]:
         if top.duration is None:
             ends.append(None)
         else:
-            ends.append(top.start + top.duration * max(1, len(event.intervals)))
+            count = max(1, len(event.intervals))
+            try:
+                ends.append(_end_of(top.start, top.duration * count))
+            except OverflowError:
+                ends.append(None)
     for interval in event.intervals:
         period = interval.interval_period
         if period is not None and period.start is not None:
             starts.append(period.start)
-            ends.append(
-                None if period.duration is None else period.start + period.duration
-            )
+            ends.append(_end_of(period.start, period.duration))
     if not starts:
         return None, None
     end = None if not ends or None in ends else max(e for e in ends if e is not None)
@@ -1276,15 +1295,12 @@ def _safe_values_w(event: Event) -> list[float]:
     """Return the import limits a safe-mode event names (it may lack a start)."""
     factor = event.unit_factor(IMPORT_CAPACITY_LIMIT)
     return [
-        float(payload.values[0]) * factor
+        value * factor
         for interval in event.intervals
         for payload in interval.payloads
         if payload.type == IMPORT_CAPACITY_LIMIT
         and payload.values
-        and isinstance(payload.values[0], int | float)
-        and not isinstance(payload.values[0], bool)
-        and math.isfinite(payload.values[0])
-        and payload.values[0] >= 0
+        and (value := _limit_value(payload.values[0])) is not None
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+import math
 from typing import Any, cast
 
 
@@ -83,7 +84,7 @@ class Reader:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"expected a whole number, got {_kind(value)}")
-        if int(value) != value:
+        if isinstance(value, float) and (not math.isfinite(value) or value % 1):
             raise self.error(key, f"expected a whole number, got {value}")
         number = int(value)
         if not low <= number <= high:
@@ -254,8 +255,11 @@ def _as_number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         msg = f"{where}: expected a number, got {_kind(value)}"
         raise ProblemError(msg)
-    number = float(value)
-    if number != number or number in {float("inf"), float("-inf")}:  # noqa: PLR0124
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a float (json reads it exactly)
+        number = math.inf
+    if not math.isfinite(number):
         msg = f"{where}: expected a finite number, got {number}"
         raise ProblemError(msg)
     return number

@@ -121,7 +121,7 @@ class DemoClock:
                 start=datetime.fromisoformat(str(data["start"])),
                 anchor=float(data["anchor"]),
             )
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, OverflowError) as err:
             msg = f"not a demo clock: {text!r} ({err})"
             raise DemoClockError(msg) from err
 

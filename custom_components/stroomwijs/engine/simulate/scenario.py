@@ -283,7 +283,10 @@ class _Reader:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ScenarioError(self.where(key), "must be a number")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond a float (YAML reads it exactly)
+            number = math.nan
         if not math.isfinite(number) or not low <= number <= high:
             bound = f"{low:g}..{high:g}" if math.isfinite(high) else f">= {low:g}"
             msg = f"must be a finite number {bound}"
