@@ -218,6 +218,89 @@ async def test_a_taken_ocpp_port_is_reported_and_retried(tmp_path: Path) -> None
         assert gateway.error is None
 
 
+async def test_a_meter_that_never_reads_is_retried_and_the_stop_is_prompt(
+    tmp_path: Path,
+) -> None:
+    """No first reading in time: retried; a stop while waiting ends the start."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        writers.append(w)  # accepts, never sends a telegram
+
+    dongle = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = dongle.sockets[0].getsockname()[1]
+    config = _config(
+        meter={
+            "source": "network",
+            "host": "127.0.0.1",
+            "tcp_port": port,
+            "dsmr_version": "5",
+        }
+    )
+    try:
+        async with _serving(
+            tmp_path, config, first_reading_timeout=0.3, retry_first_s=30.0
+        ) as (gateway, client):
+            await client.request("subscribe")
+            event = await client.wait_for(
+                lambda m: m["type"] == "event" and m["event"] == "household_error"
+            )
+            assert gateway.state == GatewayState.RETRYING
+            assert gateway.household is None
+            assert event["data"]["error"] == gateway.error
+            assert gateway.error is not None
+            assert gateway.error.startswith("NoReadingError: ")
+        # Waiting for a first reading (the default timeout) when the stop comes.
+        path = tmp_path / "household.yaml"
+        gateway = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
+        try:
+            await _until(lambda: len(writers) >= 2)
+            await asyncio.sleep(0.2)
+            assert gateway.state == GatewayState.STARTING
+        finally:
+            stop.set()
+            async with asyncio.timeout(5):
+                await task
+        assert gateway.state == GatewayState.STOPPING
+        assert gateway.household is None
+    finally:
+        for writer in writers:
+            writer.close()
+        dongle.close()
+        await dongle.wait_closed()
+
+
+async def test_a_failing_listener_does_not_stop_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One listener raising is logged; the others still hear every event."""
+    config = _config()
+    path = tmp_path / "household.yaml"
+    write_config(path, config)
+    gateway = Gateway(GatewayOptions(config_path=path, state_dir=tmp_path), config)
+    heard: list[str] = []
+
+    def broken(_kind: str, _data: object) -> None:
+        raise RuntimeError
+
+    gateway.add_listener(broken)
+    remove = gateway.add_listener(lambda kind, _data: heard.append(kind))
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(gateway.async_run(stop))
+    await _until(lambda: gateway.state == GatewayState.RUNNING)
+    stop.set()
+    await task
+    assert "event" in heard
+    assert "changed" in heard
+    assert "gateway listener failed" in caplog.text
+    remove()
+    count = len(heard)
+    gateway._tell("changed", {})  # only the broken one
+    assert len(heard) == count
+
+
 # ------------------------------------------------------------ commands
 
 
