@@ -9,6 +9,7 @@ planner; a meter that gives no reading is waited for, then said why.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
@@ -21,6 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.stroomwijs import integration
 from custom_components.stroomwijs.charger import CONF_OCPP_HOST, CONF_OCPP_PORT
 from custom_components.stroomwijs.const import CONF_PRICE_ENTITY, CONF_PV_ENTITY
+from custom_components.stroomwijs.engine.household import DeviceConfig
 from custom_components.stroomwijs.engine.simulate.p1 import P1TelegramServer
 from custom_components.stroomwijs.remote_household import RemoteHousehold
 from tests.gateway.conftest import GatewayProcess, free_port
@@ -141,3 +143,77 @@ async def test_no_reading_from_the_gateway_is_waited_for_then_said(
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     await asyncio.sleep(0)
+
+
+BOILER = DeviceConfig(
+    id="boiler",
+    kind="driver",
+    name="Boiler",
+    driver={
+        "driver": "boiler",
+        "control": "switch",
+        "entity_id": "switch.boiler",
+        "power_entity": "sensor.boiler_power",
+        "volume_l": 80,
+        "power_w": 2000,
+    },
+)
+
+
+async def test_devices_added_and_removed_while_the_gateway_runs(
+    hass: HomeAssistant,
+    p1: P1TelegramServer,  # noqa: F811
+    gateway: GatewayProcess,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused device changes nothing; an added one is followed, then gone."""
+    hass.states.async_set("switch.boiler", "on")
+    hass.states.async_set("sensor.boiler_power", "1980", {"unit_of_measurement": "W"})
+    entry = _entry(p1, gateway)
+    remote = await _setup(hass, entry)
+    await _until(lambda: remote.available)
+    before = set(remote.entity_ids)
+    with pytest.raises(KeyError):
+        await remote.async_remove_device("boiler")
+
+    # A charger is no driver device: refused before anything is sent.
+    car = DeviceConfig(id="car", kind="ocpp_charger", name="Car", charger_id="ev9")
+    with pytest.raises(ValueError, match=r"devices\.car\.driver\.driver: must be"):
+        await remote.async_add_device(car)
+    assert set(remote.entity_ids) == before
+    assert "car" not in remote.drivers
+
+    # A password the boiler has no use for: the gateway refuses the device.
+    with pytest.raises(ValueError, match="no setting uses it"):
+        await remote.async_add_device(BOILER, {"devices.boiler.password": "x"})
+    assert set(remote.entity_ids) == before
+    assert "boiler" not in remote.drivers
+
+    # Another device's secret is not sent along.
+    await remote.async_add_device(BOILER, {"devices.shelly.password": "y"})
+    assert {"switch.boiler", "sensor.boiler_power"} <= set(remote.entity_ids)
+    assert remote.config.device("boiler") == BOILER
+    assert remote.config.secrets == {}
+    await _until(lambda: remote.drivers["boiler"].available)
+    await _until(lambda: remote.drivers["boiler"].power_w == pytest.approx(1980.0))
+    # Twice: the gateway refuses it; what Home Assistant follows is unchanged.
+    following = set(remote.entity_ids)
+    with pytest.raises(ValueError, match="in the household already"):
+        await remote.async_add_device(BOILER)
+    assert set(remote.entity_ids) == following
+
+    await remote.async_remove_device("boiler")
+    assert "boiler" not in remote.drivers
+    assert remote.config.device("boiler") is None
+    assert set(remote.entity_ids) == before
+
+    # An add-on too old for devices while it runs: said, nothing sent.
+    await remote.async_add_device(BOILER)
+    monkeypatch.setattr(type(remote.client), "features", frozenset())
+    with pytest.raises(ValueError, match="cannot add a device while it runs"):
+        await remote.async_add_device(replace(BOILER, id="other"))
+    with pytest.raises(ValueError, match="cannot remove a device while it runs"):
+        await remote.async_remove_device("boiler")
+    assert "boiler" in remote.drivers
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
