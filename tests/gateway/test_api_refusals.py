@@ -8,9 +8,6 @@ import aiohttp
 import pytest
 
 from custom_components.stroomwijs.engine.gateway.api import LARGE_MESSAGE, GatewayApi
-from custom_components.stroomwijs.engine.gateway.protocol import (
-    CLOSE_UNSUPPORTED_VERSION,
-)
 
 from .test_api_inprocess import TOKEN, _url, api  # noqa: F401 - the fixture
 
