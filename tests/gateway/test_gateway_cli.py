@@ -180,10 +180,10 @@ async def test_runs_serves_and_stops_on_sigterm(
     assert not loop.remove_signal_handler(signal.SIGTERM)
 
 
-async def test_a_second_start_keeps_the_token(
+async def test_an_explicit_token_file_is_used_and_tightened(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The token file is made once; an explicit --token-file is used as given."""
+    """--token-file is used as given (made 0600), none made in the state folder."""
     token_file = tmp_path / "elsewhere" / "token"
     token_file.parent.mkdir()
     token_file.write_text("t" * 43 + "\n", encoding="ascii")
