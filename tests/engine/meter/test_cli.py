@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from custom_components.stroomwijs.engine.cli import main
+from custom_components.stroomwijs.engine.cli import build_parser, main
 from custom_components.stroomwijs.engine.simulate.p1 import (
     P1TelegramServer,
     corrupt_crc,
@@ -218,3 +218,68 @@ def test_decode_of_an_implausible_reading_reports_the_rejection(
     assert code == 1
     assert not out
     assert "rejected a reading" in err
+
+
+async def _read_here(
+    capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    """Run ``stroomwijs p1 read ARGS`` in this process (this event loop)."""
+    parsed = build_parser("p1").parse_args(["p1", "read", *args])
+    code: int = await parsed.handler(parsed)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_read_in_process_prints_human_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --json: one line per telegram with net power and the phases."""
+    async with P1TelegramServer(
+        [real("telegram_fluvius_v171_alt.txt")], interval=0.05
+    ) as server:
+        code, out, err = await _read_here(
+            capsys, "--url", server.url, "--dsmr-version", "5B", "--count", "2"
+        )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert "net 338 W" in lines[-1]
+    assert "L1 0.3 A  L2 0.9 A  L3 0.5 A" in lines[-1]
+    assert "peak 3064 W" in lines[-1]
+
+
+async def test_read_in_process_gives_up_and_says_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only bad CRCs within --timeout: exit 1, the counts in the message."""
+    async with P1TelegramServer(
+        [corrupt_crc(real("telegram_v5.txt"))], interval=0.05
+    ) as server:
+        url = server.url
+        code, out, err = await _read_here(
+            capsys, "--url", url, "--count", "1", "--timeout", "0.5"
+        )
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"stroomwijs p1: no valid telegram from {url}")
+    assert "within 0.5 s (CRC errors " in err
+    assert "CRC errors 0," not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--url", "tcp://meter:23"), "--url takes socket://HOST:PORT"),
+        (("--url", "socket://127.0.0.1:1", "--fuse", "3x"), "3x"),
+        (("--url", "socket://127.0.0.1:1", "--key", "zz"), "key"),
+    ],
+)
+async def test_read_refuses_bad_settings(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    """A bad URL, fuse or key: exit 2 before anything is opened."""
+    code, out, err = await _read_here(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("stroomwijs p1: ")
+    assert message in err

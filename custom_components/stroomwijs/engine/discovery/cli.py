@@ -41,17 +41,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def _browse(seconds: float) -> list[dict[str, Any]]:
-    """Listen for our service types (real mDNS: never used in tests)."""
+    """Listen for our service types; [] (and a message) without zeroconf."""
     try:
-        from zeroconf import ServiceStateChange  # noqa: PLC0415
-        from zeroconf.asyncio import (  # noqa: PLC0415
-            AsyncServiceBrowser,
-            AsyncServiceInfo,
-            AsyncZeroconf,
-        )
+        import zeroconf.asyncio  # noqa: F401, PLC0415
     except ImportError:
         print("stroomwijs discover: --mdns needs the zeroconf package", file=sys.stderr)  # noqa: T201
         return []
+    return await _listen(seconds)  # pragma: no cover - sends multicast
+
+
+async def _listen(seconds: float) -> list[dict[str, Any]]:  # pragma: no cover
+    """Browse with real multicast DNS (tests may not send multicast)."""
+    from zeroconf import ServiceStateChange  # noqa: PLC0415
+    from zeroconf.asyncio import (  # noqa: PLC0415
+        AsyncServiceBrowser,
+        AsyncServiceInfo,
+        AsyncZeroconf,
+    )
+
     found: set[tuple[str, str]] = set()
 
     def _seen(**kwargs: Any) -> None:  # noqa: ANN401 - zeroconf's handler signature

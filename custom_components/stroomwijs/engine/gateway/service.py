@@ -702,7 +702,12 @@ class Gateway:
             setpoint = 0.0
         else:
             setpoint = None
-        await household.async_set_override(device_id, setpoint)
+        try:
+            await household.async_set_override(device_id, setpoint)
+        except DeviceUnavailableError as err:
+            # An offline charger (sent at once without a meter to guard
+            # with) is the user's to know, not an internal error.
+            raise ProtocolError("device_unavailable", str(err)) from None
         return {"device_id": device_id, "override_w": setpoint}
 
     async def _async_push_config(
