@@ -151,6 +151,10 @@ def _mode(value: object) -> OptimiserMode | None:
         return None
 
 
+_INPUT_NAMES = {"set_prices": "prices", "set_pv_forecast": "PV forecast"}
+"""What the log calls each input the gateway is sent."""
+
+
 class RemoteHousehold:
     """A household the gateway runs, read from its snapshots (a HouseholdView)."""
 
@@ -965,7 +969,7 @@ class RemoteHousehold:
         try:
             series = parse(state.attributes)
         except InputFormatError as err:
-            LOGGER.info("No %s in %s yet: %s", field, state.entity_id, err)
+            LOGGER.info("No %s in %s yet: %s", _INPUT_NAMES[kind], state.entity_id, err)
             return
         self._send(kind, **{field: _series(series)})
 
@@ -979,7 +983,7 @@ class RemoteHousehold:
         try:
             series = await read(self.hass, state)
         except InputFormatError as err:
-            LOGGER.info("No %s in %s yet: %s", field, state.entity_id, err)
+            LOGGER.info("No %s in %s yet: %s", _INPUT_NAMES[kind], state.entity_id, err)
             return
         await self._async_input(kind, **{field: _series(series)})
 

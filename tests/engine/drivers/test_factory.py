@@ -13,6 +13,7 @@ from custom_components.stroomwijs.engine.drivers.boiler import Boiler, ControlKi
 from custom_components.stroomwijs.engine.drivers.factory import (
     ConfigError,
     HybridSetup,
+    SocketSetup,
     build_driver,
     config_from_dict,
     guard_role,
@@ -164,3 +165,72 @@ def test_entity_drivers_need_a_port() -> None:
     """Without the host's entity port an SG-Ready driver cannot be built."""
     with pytest.raises(ConfigError, match="needs an entity port"):
         build_driver(config_from_dict(SG_READY))
+
+
+BOILER = {
+    "driver": "boiler",
+    "device_id": "boiler",
+    "name": "Boiler",
+    "control": "switch",
+    "entity_id": "switch.boiler",
+    "volume_l": 120,
+    "power_w": 2000,
+}
+HYBRID = {
+    "driver": "hybrid",
+    "hybrid": {
+        "device_id": "hybrid",
+        "name": "Hybrid",
+        "gas_switch_entity": "switch.gas",
+        "gas": {"max_kw": 20, "eur_per_m3": 1.3},
+    },
+    "heat_pump": {**SG_READY, "device_id": "hybrid_hp"},
+}
+SOCKET = {
+    "driver": "homewizard_socket",
+    "socket": {"host": "127.0.0.1", "serial": "5c2faf000001"},
+    "device": {
+        "driver": "boiler",
+        "device_id": "b",
+        "name": "B",
+        "volume_l": 120,
+        "power_w": 2000,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (5, "device: must be an object"),
+        ({**BOILER, "name": 5}, "device.name: must be text"),
+        ({**BOILER, "phase": "x"}, "device.phase: must be a whole number"),
+        ({**BOILER, "phase": True}, "device.phase: must be a whole number"),
+        ({**BOILER, "control": "magic"}, "device.control: must be one of switch,"),
+        ({**HYBRID, "heat_pump": 5}, "device.heat_pump: must be an object"),
+        (
+            {**HYBRID, "heat_pump": {"driver": "toaster"}},
+            "device.heat_pump.driver: must be one of sg_ready, climate, lambda",
+        ),
+        (
+            {**SOCKET, "device": {**SOCKET["device"], "entity_id": "switch.x"}},
+            "device.device.entity_id: set by the socket",
+        ),
+        ({**SOCKET, "socket": {"host": "127.0.0.1"}}, "device.socket.serial: required"),
+        ({**SOCKET, "socket": 5}, "device.socket: must be an object"),
+    ],
+)
+def test_errors_name_the_field_of_every_kind(data: object, message: str) -> None:
+    """Wrong types in boilers, hybrids and sockets name their field."""
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        config_from_dict(data)
+
+
+def test_a_socket_fills_in_its_own_entities() -> None:
+    """A boiler on an Energy Socket switches the socket's relay, reads its power."""
+    config = config_from_dict(SOCKET)
+    assert isinstance(config, SocketSetup)
+    assert config.device.entity_id.startswith("switch.")
+    assert config.device.power_entity is not None
+    assert config.device.power_entity.startswith("sensor.")
+    assert config.device.control is ControlKind.SWITCH

@@ -213,3 +213,46 @@ def test_deep_nesting_inside_a_field_is_refused() -> None:
 def test_json_output_is_strict_json() -> None:
     """The document is valid JSON (no NaN) that other tools can read."""
     json.loads(_full().to_json(), parse_constant=lambda _: pytest.fail("NaN"))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error"),
+    [
+        ("limits", "x", "limits: expected a list"),
+        ("name", 5, "name: expected text"),
+        ("grid.fuse_a", float("nan"), "grid.fuse_a: must be a finite number"),
+        ("grid.fuse_a", -3, "grid.fuse_a: must be at least 6"),
+        (
+            "devices.0.password_required",
+            "yes",
+            "devices[0].password_required: expected true or false",
+        ),
+        ("limits.0.weekdays", [], "limits[0].weekdays: expected a non-empty list"),
+        (
+            "limits.0.weekdays",
+            ["mon"],
+            "limits[0].weekdays[0]: expected a whole number",
+        ),
+        ("limits.1.programs", [1], "limits[1].programs: expected a list of text"),
+        ("limits.1.id", "evening", "limits[1].id: 'evening' is used twice"),
+        ("devices.0.phases", 2, "devices[0].phases: must be 1 or 3"),
+        ("devices.0", 5, "devices[0]: expected a mapping"),
+        ("devices", {"a": 1}, "devices: expected a list"),
+        (
+            "limits.0.start",
+            "16:00+01:00",
+            "limits[0].start: a local wall-clock time has no zone",
+        ),
+        ("meter.host", None, "meter.host: is required for a network meter"),
+        ("secrets", {"a": 5}, "secrets.a: expected text"),
+    ],
+)
+def test_wrong_types_and_values_say_what_is_expected(
+    path: str,
+    value: Any,  # noqa: ANN401 - any JSON value
+    error: str,
+) -> None:
+    """Each wrong type or value is refused with its path and what it must be."""
+    with pytest.raises(HouseholdConfigError) as caught:
+        HouseholdConfig.from_dict(_with(path, value))
+    assert str(caught.value) == error
