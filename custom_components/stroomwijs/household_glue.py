@@ -29,7 +29,6 @@ from homeassistant.core import (
     State,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
     device_registry as dr,
     discovery_flow,
@@ -427,7 +426,10 @@ async def _async_action(
         response = await hass.services.async_call(
             domain, service, data, blocking=True, return_response=True
         )
-    except HomeAssistantError as err:
+    except Exception as err:  # noqa: BLE001 - an integration's own errors pass through
+        # A blocking call lets the action's own exceptions through (a
+        # library's connection error as well as HomeAssistantError): each is
+        # "nothing to read yet", and the last prices or forecast are kept.
         msg = f"{domain}.{service} gave nothing: {err}"
         raise InputFormatError(msg) from None
     if not isinstance(response, Mapping):
@@ -475,18 +477,30 @@ async def async_read_prices(hass: HomeAssistant, state: State) -> Series:
     today = dt_util.now().date()
     tomorrow = today + timedelta(days=1)
     if platform == ENERGYZERO:
-        response = await _async_action(
-            hass,
-            ENERGYZERO,
-            "get_energy_prices",
-            {
-                "config_entry": config_entry_id,
-                "incl_vat": False,
-                "start": today.isoformat(),
-                "end": tomorrow.isoformat(),
-            },
-        )
-        return parse_price_attributes(response)
+        # The action fails as a whole when a day has no prices yet: before
+        # tomorrow's are out (about 13:00-14:00) only today's are asked for.
+        for end in (tomorrow, today):
+            try:
+                response = await _async_action(
+                    hass,
+                    ENERGYZERO,
+                    "get_energy_prices",
+                    {
+                        "config_entry": config_entry_id,
+                        "incl_vat": False,
+                        "start": today.isoformat(),
+                        "end": end.isoformat(),
+                    },
+                )
+            except InputFormatError:
+                if end == today:
+                    raise
+                continue
+            return parse_price_attributes(response)
+    currency = _nordpool_currency(hass, config_entry_id)
+    if currency != "EUR":
+        msg = f"Nord Pool prices in {currency}: Stroomwijs plans in EUR"
+        raise InputFormatError(msg)
     entity = er.async_get(hass).async_get(state.entity_id)
     unique_id = "" if entity is None else str(entity.unique_id)
     rows: list[dict[str, Any]] = []
@@ -513,6 +527,13 @@ async def async_read_prices(hass: HomeAssistant, state: State) -> Series:
             if isinstance(row, Mapping)
         )
     return parse_price_attributes({"raw_today": rows, "unit_of_measurement": "EUR/MWh"})
+
+
+def _nordpool_currency(hass: HomeAssistant, config_entry_id: str) -> str:
+    """Return the currency of a Nord Pool entry's prices (EUR when not set)."""
+    entry = hass.config_entries.async_get_entry(config_entry_id)
+    currency = None if entry is None else entry.data.get("currency")
+    return "EUR" if currency is None else str(currency)
 
 
 def _nordpool_area(response: Mapping[str, Any], unique_id: str) -> str:

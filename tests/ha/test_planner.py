@@ -20,6 +20,7 @@ from homeassistant.core import (
     SupportsResponse,
 )
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -741,6 +742,23 @@ def _energyzero(call: ServiceCall) -> ServiceResponse:
     }
 
 
+def _energyzero_before_publication(call: ServiceCall) -> ServiceResponse:
+    """``energyzero.get_energy_prices`` before tomorrow's prices are out.
+
+    Home Assistant's handler asks for each day and fails the whole call when
+    one has no prices (before about 13:00-14:00 for tomorrow).
+    """
+    if date.fromisoformat(call.data["end"]) > dt_util.now().date():
+        raise ServiceValidationError("no_data")
+    return _energyzero(call)
+
+
+def _library_error(call: ServiceCall) -> ServiceResponse:
+    """Fail as a library does: its own error passes through a blocking call."""
+    msg = f"{call.service}: the API did not answer"
+    raise ConnectionError(msg)
+
+
 def _nordpool(call: ServiceCall) -> ServiceResponse:
     """``nordpool.get_prices_for_date`` (EUR/MWh; tomorrow's not out yet)."""
     day = date.fromisoformat(str(call.data["date"]))
@@ -757,6 +775,12 @@ def _nordpool(call: ServiceCall) -> ServiceResponse:
     ("integration", "service", "answer", "unique_id"),
     [
         ("energyzero", "get_energy_prices", _energyzero, "energy_current_hour"),
+        (
+            "energyzero",
+            "get_energy_prices",
+            _energyzero_before_publication,
+            "energy_current_hour",
+        ),
         ("nordpool", "get_prices_for_date", _nordpool, "NL-current_price"),
     ],
 )
@@ -817,6 +841,9 @@ async def test_home_assistant_s_own_price_integrations_give_their_prices(
         ("nordpool", "get_prices_for_date", _nordpool, "current_price"),
         # An answer that is no mapping.
         ("forecast_solar", "get_forecast", lambda _call: None, "power_production"),
+        # The integration's library fails (its own error, no HomeAssistantError).
+        ("energyzero", "get_energy_prices", _library_error, "energy_current_hour"),
+        ("forecast_solar", "get_forecast", _library_error, "power_production"),
     ],
 )
 async def test_an_integration_that_gives_no_series_leaves_the_input_unset(  # noqa: PLR0917 - one case
@@ -850,3 +877,34 @@ async def test_an_integration_that_gives_no_series_leaves_the_input_unset(  # no
         assert household.prices is None
         assert household.pv_forecast is None
         assert f"in {entity.entity_id} yet" in caplog.text
+
+
+async def test_nord_pool_prices_in_another_currency_are_not_taken(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Nord Pool entry in SEK: no prices (the planner plans in EUR), a log line."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+    source = MockConfigEntry(domain="nordpool", title="Bron", data={"currency": "SEK"})
+    source.add_to_hass(hass)
+    entity = er.async_get(hass).async_get_or_create(
+        "sensor", "nordpool", "NL-current_price", config_entry=source
+    )
+
+    async def handler(call: ServiceCall) -> ServiceResponse:
+        return _nordpool(call)
+
+    hass.services.async_register(
+        "nordpool",
+        "get_prices_for_date",
+        handler,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.states.async_set(entity.entity_id, "1")
+    async with _household(hass, **{CONF_PRICE_ENTITY: entity.entity_id}) as (
+        _e,
+        household,
+        _c,
+    ):
+        await hass.async_block_till_done()
+        assert household.prices is None
+        assert "Nord Pool prices in SEK" in caplog.text

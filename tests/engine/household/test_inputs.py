@@ -123,6 +123,29 @@ def test_forecast_solar_wh_hours() -> None:
     assert series.values == pytest.approx([0.0, 0.5, 1.0])
 
 
+def test_forecast_solar_lists_daylight_only_and_the_night_is_no_end() -> None:
+    """Two days of daylight hours (nights left out, as Forecast.Solar does).
+
+    The hours missing between them are nights with no sun, not the end of the
+    forecast: tomorrow's sun stays in the series.
+    """
+    day = [8, 9, 10, 11, 12, 13, 14, 15, 16]
+    wh = {
+        (START + timedelta(days=d, hours=h)).isoformat(): 1000.0
+        for d in (0, 1)
+        for h in day
+    }
+    series = parse_pv_attributes({"wh_hours": wh})
+    assert series.start == START + timedelta(hours=8)
+    assert series.step == timedelta(hours=1)
+    assert len(series.values) == 24 + 9
+    assert sum(series.values) == pytest.approx(18 * 1.0)
+    night = START + timedelta(hours=20)
+    assert series.average(night, night + timedelta(hours=1)) == 0.0
+    tomorrow = START + timedelta(days=1, hours=12)
+    assert series.average(tomorrow, tomorrow + timedelta(hours=1)) == 1.0
+
+
 def test_series_round_trip_and_averages() -> None:
     """A series survives to_dict/from_dict; averages weigh partial steps."""
     series = Series(START, timedelta(hours=1), (1.0, 3.0))

@@ -269,10 +269,35 @@ def _parse_pv(attributes: Mapping[str, Any]) -> Series:
                 points.append((_parse_time(when), number * scale))
             except InputFormatError, ValueError:
                 continue
+        if points:
+            # Forecast.Solar lists daylight only: a missing hour between two
+            # listed ones is a night (no sun), not the end of the forecast.
+            points = _night_filled(points)
     if not points:
         raise InputFormatError("no forecast found (detailedForecast or wh_hours)")
     points = [(when, max(0.0, min(value, 1_000.0))) for when, value in points]
     return _series(points)
+
+
+def _night_filled(points: list[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
+    """Fill the steps missing between a mapping's points with zero."""
+    times = sorted({when for when, _ in points})
+    if len(times) < 2:  # noqa: PLR2004
+        return points
+    step = min(b - a for a, b in pairwise(times))
+    if step not in STEPS:
+        return points  # _series says what is wrong
+    listed = set(times)
+    filled = list(points)
+    when = times[0]
+    try:
+        while when < times[-1] and len(filled) < MAX_POINTS * 4:
+            when += step
+            if when not in listed:
+                filled.append((when, 0.0))
+    except OverflowError:
+        pass  # near the end of the calendar: _series says so
+    return filled
 
 
 OUTDOOR_BOUND_C: Final = 60.0
