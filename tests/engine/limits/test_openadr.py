@@ -950,9 +950,56 @@ async def test_saved_openadr_state_that_is_malformed_or_ended_is_skipped(
     setup: Setup, saved: object
 ) -> None:
     """Only well-formed limits that have not ended come back."""
+    if isinstance(saved, dict) and saved.get("version") == 1:
+        # Saved by this VEN: each entry is judged on its own.
+        saved = {**saved, "vtn": setup.client.base_url, "ean": EAN}
     assert setup.ven.restore_state(saved, T0) == 0
     assert setup.ven.failsafe_import_w == DEFAULT_FAILSAFE_IMPORT_W  # not NaN
     assert LimitStack([setup.ven]).effective(T0).import_w is None
+
+
+@pytest.mark.parametrize("other", ["ean", "vtn", "neither said"])
+async def test_limits_saved_for_another_vtn_or_connection_are_not_taken(
+    setup: Setup, other: str
+) -> None:
+    """A limit source removed or changed hands nothing to the one in its place.
+
+    Saved state is kept by the VEN's place in the household ("openadr",
+    "openadr2"); the VTN's 12 kW safe-mode limit and its 2 kW limit must not
+    become another VTN's or connection's (where a 12 kW failsafe would raise
+    the import the silent VTN's own 4.2 kW default allows).
+    """
+    await setup.vtn.put_event(
+        gac_event(
+            "event-1", program_id="program-1", ean=EAN, start=T0, values_kw=[2.0] * 8
+        )
+    )
+    await setup.vtn.put_event(
+        gac_safe_mode_event("safe-1", program_id="program-1", ean=EAN, value_kw=12.0)
+    )
+    assert await setup.ven.async_poll()
+    saved = json.loads(json.dumps(setup.ven.export_state()))
+    assert saved["failsafe_import_w"] == 12_000
+    if other == "neither said":
+        del saved["vtn"], saved["ean"]
+    ean = "871685900000000099" if other == "ean" else EAN
+    url = "http://127.0.0.1:1/other" if other == "vtn" else setup.client.base_url
+    client = OpenAdrClient(
+        setup.session,
+        url,
+        client_id=setup.vtn.client_id,
+        client_secret=setup.vtn.client_secret,
+    )
+    ven = OpenAdrVen(client, ean=ean, clock=setup.clock)
+    assert ven.restore_state(saved, T0) == 0
+    assert ven.failsafe_import_w == DEFAULT_FAILSAFE_IMPORT_W
+    assert LimitStack([ven]).effective(T0).import_w is None
+    if other != "neither said":
+        # The same VTN and connection take them back.
+        same = OpenAdrVen(setup.client, ean=EAN, clock=setup.clock)
+        assert same.restore_state(saved, T0) > 0
+        assert same.failsafe_import_w == 12_000
+        assert LimitStack([same]).effective(T0).import_w == 2_000
 
 
 @pytest.mark.parametrize("where", ["event", "safe-mode"])

@@ -1085,6 +1085,8 @@ class OpenAdrVen:
         failsafe = min(safe) if safe else self._remembered_failsafe_w
         return {
             "version": 1,
+            "vtn": self._client.base_url,
+            "ean": self._ean,
             "failsafe_import_w": failsafe,
             "limits": [
                 {
@@ -1104,12 +1106,20 @@ class OpenAdrVen:
         """Hold the saved limits until the VTN first answers; return how many.
 
         What has ended, and every entry that is not what ``export_state``
-        writes, is skipped. Once a poll succeeds, the VTN's own events
-        replace them all.
+        writes, is skipped; so is all of it when it was saved for another VTN
+        or connection (EAN): a limit source removed or changed must not hand
+        its limits or its safe-mode limit to the one in its place. Once a
+        poll succeeds, the VTN's own events replace them all.
         """
         if self._reachable is not None or not isinstance(data, Mapping):
             return 0
         if data.get("version") != 1:
+            return 0
+        if data.get("vtn") != self._client.base_url or data.get("ean") != self._ean:
+            _LOGGER.info(
+                "%s: the saved limits are another VTN's or connection's; not kept",
+                self._name,
+            )
             return 0
         failsafe = _limit_value(data.get("failsafe_import_w"))
         if failsafe is not None:
