@@ -22,10 +22,10 @@ from .engine.drivers.appliance import CycleState
 from .engine.drivers.factory import DriverConfig, config_from_dict
 from .engine.drivers.heat_pump_common import HeatLevel
 from .engine.drivers.sg_ready import SgReadyMode
-from .engine.gateway.protocol import parse_number
 from .engine.gateway.snapshot import device_snapshot, parse_time
 from .engine.household import DeviceConfig, Household
 from .engine.household.devices import with_identity
+from .engine.numbers import parse_number
 
 SG_READY_MODES: Final = [mode.name.lower() for mode in SgReadyMode]
 HEAT_LEVELS: Final = [level.value for level in HeatLevel]

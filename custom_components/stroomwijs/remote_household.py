@@ -62,7 +62,6 @@ from .engine.gateway.protocol import (
     FEATURE_ENTITY_HOST,
     SUPPORTED_VERSIONS,
     EntityCall,
-    parse_number,
     wire_state,
 )
 from .engine.gateway.snapshot import (
@@ -88,6 +87,7 @@ from .engine.household.chargers import CHARGER_STATES
 from .engine.household.devices import household_entity_ids
 from .engine.limits import Limit
 from .engine.meter.models import MeterReading
+from .engine.numbers import parse_number
 from .guard_glue import GRID_EVENTS
 from .household_glue import (
     HassStateStore,

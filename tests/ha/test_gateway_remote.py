@@ -44,7 +44,6 @@ from custom_components.stroomwijs.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.stroomwijs.engine.gateway.client import ConnectionState
-from custom_components.stroomwijs.engine.gateway.protocol import parse_number
 from custom_components.stroomwijs.engine.gateway.snapshot import reading_from_data
 from custom_components.stroomwijs.engine.grid import GridConnection
 from custom_components.stroomwijs.engine.household import (
@@ -53,6 +52,7 @@ from custom_components.stroomwijs.engine.household import (
     PlanState,
     Series,
 )
+from custom_components.stroomwijs.engine.numbers import parse_number
 from custom_components.stroomwijs.engine.simulate.ocpp_chargepoint import (
     OcppSimulator,
     async_run,

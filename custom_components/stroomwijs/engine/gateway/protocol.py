@@ -24,6 +24,7 @@ import math
 from typing import Any, Final
 
 from custom_components.stroomwijs.engine.drivers.entities import EntityState
+from custom_components.stroomwijs.engine.numbers import parse_number
 
 PROTOCOL_VERSION: Final = 1
 SUPPORTED_VERSIONS: Final = (1,)
@@ -368,23 +369,6 @@ def _attribute(value: object) -> bool:
     if isinstance(value, int | float):
         return parse_number(value) is not None
     return isinstance(value, str) and len(value) <= MAX_ATTRIBUTE_TEXT
-
-
-def parse_number(value: object) -> float | None:
-    """Return a finite number from a message or snapshot; None for anything else.
-
-    JSON as Python reads it may hold ``NaN`` and ``Infinity``, and an
-    integer of any size (one beyond a float's range, 1e400 written out,
-    raises OverflowError in ``float``); they, booleans and non-numbers all
-    become None (unknown), never a value.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def read_states(name: str, value: object) -> tuple[EntityState, ...]:

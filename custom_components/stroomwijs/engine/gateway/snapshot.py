@@ -36,8 +36,7 @@ from custom_components.stroomwijs.engine.drivers.sg_ready import SgReadyHeatPump
 from custom_components.stroomwijs.engine.household import Household
 from custom_components.stroomwijs.engine.household.chargers import ChargerHandle
 from custom_components.stroomwijs.engine.meter.models import MeterReading, PeakRecord
-
-from .protocol import parse_number
+from custom_components.stroomwijs.engine.numbers import parse_number
 
 
 def clean(value: object) -> Any:  # noqa: ANN401, PLR0911 - JSON data

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 import logging
-import math
 import re
 import secrets
 import time
@@ -31,6 +30,8 @@ from typing import Any, Literal, cast
 
 import aiohttp
 from aiohttp import web
+
+from custom_components.stroomwijs.engine.numbers import parse_number
 
 from .base import (
     DEFAULT_FAILSAFE_IMPORT_W,
@@ -102,13 +103,8 @@ def parse_duration(text: str) -> timedelta | None:
 
 def _limit_value(raw: object) -> float | None:
     """Return a payload value as a finite, non-negative float (None: unreadable)."""
-    if not isinstance(raw, int | float) or isinstance(raw, bool):
-        return None
-    try:
-        value = float(raw)  # an integer beyond a float's range overflows
-    except OverflowError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
+    value = parse_number(raw)
+    return value if value is not None and value >= 0 else None
 
 
 def _parse_time(text: object, what: str) -> datetime:
